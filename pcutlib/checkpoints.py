@@ -1,0 +1,138 @@
+"""Checkpoints: importing FOMM's, saving and loading pcut's.
+
+Security: checkpoints are downloaded from mirrors, so every file is read with
+``torch.load(..., weights_only=True)``, which never runs pickled code. A file that needs
+arbitrary unpickling is refused.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .models import Models, build_models
+
+# Which config value decides the shape (or presence) of a parameter, by key pattern.
+CONFIG_HINTS = [
+    (r"^kp_detector\.(kp|jacobian)\.", "common_params.num_kp, common_params.estimate_jacobian, "
+                                      "kp_detector_params.single_jacobian_map"),
+    (r"^kp_detector\.", "kp_detector_params (block_expansion, max_features, num_blocks, scale_factor)"),
+    (r"^generator\.dense_motion_network\.occlusion", "generator_params.estimate_occlusion_map"),
+    (r"^generator\.dense_motion_network\.", "generator_params.dense_motion_params and common_params.num_kp"),
+    (r"^generator\.bottleneck\.", "generator_params.num_bottleneck_blocks"),
+    (r"^generator\.", "generator_params (block_expansion, max_features, num_down_blocks)"),
+    (r"^discriminator\.discs\.([^.]+)\.", "discriminator_params.scales"),
+    (r"^discriminator\..*weight_(orig|u|v)$", "discriminator_params.sn"),
+    (r"^discriminator\..*down_blocks\.0\.", "discriminator_params.use_kp and common_params.num_kp"),
+    (r"^discriminator\.", "discriminator_params (block_expansion, max_features, num_blocks, sn, kind)"),
+]
+
+
+def config_hint(key: str) -> str:
+    for pattern, hint in CONFIG_HINTS:
+        if re.search(pattern, key):
+            return hint
+    return "model_params"
+
+
+def safe_torch_load(source, map_location="cpu") -> dict:
+    """torch.load with weights_only=True; a file that needs arbitrary unpickling is refused."""
+    try:
+        return torch.load(source, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint not found: {source}") from None
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"refusing to load {source}: it contains objects that only arbitrary unpickling can build, "
+            f"which could run code. pcut only reads plain tensors and containers (weights_only=True). "
+            f"Details: {str(error).splitlines()[0]}") from None
+
+
+def strip_data_parallel(state_dict: dict) -> dict:
+    """Remove the 'module.' prefix that (Distributed)DataParallel adds to every key."""
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state_dict.items()}
+
+
+def load_state_strict(module: torch.nn.Module, state_dict: dict, name: str, params_name: str) -> None:
+    """load_state_dict that names each missing, unexpected or misshaped key and the config to check."""
+    state_dict = strip_data_parallel(state_dict)
+    own = module.state_dict()
+    problems = []
+    for key in own:
+        if key not in state_dict:
+            problems.append(f"missing key '{name}.{key}' (check {config_hint(f'{name}.{key}')} in {params_name})")
+        elif tuple(state_dict[key].shape) != tuple(own[key].shape):
+            problems.append(f"key '{name}.{key}' has shape {tuple(state_dict[key].shape)} in the checkpoint "
+                            f"but {tuple(own[key].shape)} in the model (check {config_hint(f'{name}.{key}')} "
+                            f"in {params_name})")
+    for key in state_dict:
+        if key not in own:
+            problems.append(f"unexpected key '{name}.{key}' (check {config_hint(f'{name}.{key}')} in {params_name})")
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise ValueError(f"the checkpoint does not fit the configured {name}:\n  {shown}{more}")
+    module.load_state_dict(state_dict, strict=True)
+
+
+def load_fomm_checkpoint(checkpoint, model_params: dict, device="cpu",
+                         with_discriminator: bool = True) -> Models:
+    """Build models from FOMM's ``model_params`` and load a FOMM checkpoint into them.
+
+    checkpoint: a path to FOMM's ``.pth.tar`` or the loaded dict with ``kp_detector``,
+    ``generator`` and (optionally) ``discriminator`` state dicts, FOMM key names
+    (spectral-norm weights as weight_orig/weight_u/weight_v; 'module.' prefixes allowed).
+    Returns :class:`Models` in eval mode on ``device``.
+    """
+    if isinstance(checkpoint, (str, os.PathLike)):
+        checkpoint = safe_torch_load(checkpoint)
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"a FOMM checkpoint is a dict of state dicts, got {type(checkpoint).__name__}")
+    for name in ("kp_detector", "generator"):
+        if name not in checkpoint:
+            raise ValueError(f"the checkpoint has no '{name}' state dict (keys: {sorted(checkpoint)})")
+    with_discriminator = with_discriminator and "discriminator" in checkpoint
+    models = build_models(model_params, with_discriminator=with_discriminator)
+    for name, module in models.modules().items():
+        load_state_strict(module, checkpoint[name], name, "model_params")
+    return models.to(device).eval()
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """torch.save to a temporary file in the same folder, then rename (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(obj, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def save_models(path: str | Path, models: Models, config: dict, **extra) -> None:
+    """Save pcut's checkpoint: the resolved config plus each network's state dict (and ``extra``)."""
+    state = {"format": "pcut-1", "config": config}
+    state.update({name: module.state_dict() for name, module in models.modules().items()})
+    state.update(extra)
+    atomic_save(state, path)
+
+
+def load_models(path: str | Path, device="cpu", with_discriminator: bool = True) -> tuple[Models, dict]:
+    """Rebuild the networks of a pcut checkpoint. Returns (Models in eval mode, checkpoint dict)."""
+    checkpoint = safe_torch_load(path)
+    if checkpoint.get("format") != "pcut-1":
+        raise ValueError(f"{path} is not a pcut checkpoint (no format 'pcut-1'); "
+                         f"for FOMM's checkpoints use load_fomm_checkpoint(path, model_params)")
+    model_params = checkpoint["config"]["model_params"]
+    with_discriminator = with_discriminator and "discriminator" in checkpoint
+    models = build_models(model_params, with_discriminator=with_discriminator)
+    for name, module in models.modules().items():
+        load_state_strict(module, checkpoint[name], name, f"{path}'s config.model_params")
+    return models.to(device).eval(), checkpoint

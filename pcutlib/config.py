@@ -1,0 +1,187 @@
+"""Configuration: FOMM's yaml layout, plus pcut's discriminator ``kind`` and ``regularizer``.
+
+Every key is checked against ``SCHEMA``; an unknown key is an error that names it (a
+misspelt key must never be silently ignored). Values missing from a file take the
+defaults below, so FOMM's own config files load unchanged.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+
+import yaml
+
+REQUIRED = object()   # marks a key a config must give (no sensible default)
+
+SCHEMA = {
+    "dataset_params": {
+        "root_dir": REQUIRED,
+        "frame_shape": [256, 256, 3],
+        "image_shape": None,          # FOMM's older name for frame_shape
+        "id_sampling": False,
+        "pairs_list": None,
+        "augmentation_params": {
+            "flip_param": {"horizontal_flip": False, "time_flip": False},
+            "jitter_param": {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0},
+            "crop_param": {"size": None},
+            "resize_param": {"ratio": None},
+        },
+    },
+    "model_params": {
+        "common_params": {"num_kp": 10, "num_channels": 3, "estimate_jacobian": True},
+        "kp_detector_params": {
+            "temperature": 0.1, "block_expansion": 32, "max_features": 1024, "num_blocks": 5,
+            "scale_factor": 0.25, "single_jacobian_map": False, "pad": 0,
+        },
+        "generator_params": {
+            "block_expansion": 64, "max_features": 512, "num_down_blocks": 2, "num_bottleneck_blocks": 6,
+            "estimate_occlusion_map": True,
+            "dense_motion_params": {"block_expansion": 64, "max_features": 1024, "num_blocks": 5,
+                                    "scale_factor": 0.25, "kp_variance": 0.01},
+        },
+        "discriminator_params": {
+            "kind": "patch",           # patch: FOMM's multi-scale patch D; unet: PriorityCut's U-Net D
+            "scales": [1], "block_expansion": 32, "max_features": 512, "num_blocks": 4,
+            "sn": False, "use_kp": False, "kp_variance": 0.01,
+        },
+    },
+    "train_params": {
+        "num_epochs": 100, "num_repeats": 1, "epoch_milestones": [],
+        "lr_generator": 2.0e-4, "lr_discriminator": 2.0e-4, "lr_kp_detector": 2.0e-4,
+        "batch_size": 8, "scales": [1, 0.5, 0.25, 0.125], "checkpoint_freq": 50,
+        "transform_params": {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5},
+        "loss_weights": {
+            "generator_gan": 0, "discriminator_gan": 1, "feature_matching": [10, 10, 10, 10],
+            "perceptual": [10, 10, 10, 10, 10], "equivariance_value": 10, "equivariance_jacobian": 10,
+            "pixel_pyramid": 0,        # pcut: mean |gen - real| over the pyramid (cheap CPU loss)
+        },
+        # pcut additions
+        "perceptual_weights": "imagenet",   # imagenet | random (tests only) | path to vgg19 .pth
+        "seed": 0,
+        "num_workers": 2,
+        "mixed_precision": "none",          # none | bf16 | fp16 (CUDA only)
+        "channels_last": False,
+        "log_every": 1,                     # steps between log.jsonl rows
+    },
+    "regularizer": {
+        "type": "none",                     # none | cutmix | prioritycut
+        "top_k_percent": 10.0,
+        "foreground": "region",             # region | all
+        "foreground_threshold": 0.5,
+        "mix_probability": 0.5,
+        "mix_warmup_epochs": 1.0,
+        "consistency_weight": 1.0,
+    },
+    "reconstruction_params": {"num_videos": 1000, "format": ".mp4"},
+    "animate_params": {
+        "num_pairs": 50, "format": ".mp4",
+        "normalization_params": {"adapt_movement_scale": False, "use_relative_movement": True,
+                                 "use_relative_jacobian": True},
+    },
+    "visualizer_params": {"kp_size": 5, "draw_border": True, "colormap": "gist_rainbow"},
+}
+
+# Sections whose sub-dicts are complete in themselves: a file that gives them replaces the
+# default wholesale instead of merging key by key.
+REPLACED_WHOLE = {"augmentation_params"}
+
+
+def check_keys(config: dict, schema: dict, where: str = "") -> None:
+    """Raise a ValueError naming the first key of ``config`` that ``schema`` does not know."""
+    for key, value in config.items():
+        path = f"{where}.{key}" if where else key
+        if key not in schema:
+            close = difflib.get_close_matches(key, list(schema), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"unknown config key '{path}'{hint} (known here: {', '.join(schema)})")
+        if isinstance(schema[key], dict):
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ValueError(f"config key '{path}' must be a mapping, got {value!r}")
+            check_keys(value, schema[key], path)
+
+
+def merge_defaults(config: dict, schema: dict, where: str = "") -> dict:
+    """Fill missing keys from the schema's defaults; complain about missing required keys."""
+    merged = {}
+    for key, default in schema.items():
+        path = f"{where}.{key}" if where else key
+        if isinstance(default, dict):
+            given = config.get(key)
+            if key in REPLACED_WHOLE:
+                merged[key] = copy.deepcopy(given) if key in config else {}
+            else:
+                merged[key] = merge_defaults(given or {}, default, path)
+        elif key in config:
+            merged[key] = copy.deepcopy(config[key])
+        elif default is REQUIRED:
+            merged[key] = None   # checked where it is used (e.g. the dataset needs root_dir)
+        else:
+            merged[key] = copy.deepcopy(default)
+    return merged
+
+
+def resolve_config(config: dict) -> dict:
+    """Validate a config dict (FOMM layout + pcut sections) and fill in defaults."""
+    if not isinstance(config, dict):
+        raise ValueError(f"a config must be a mapping, got {type(config).__name__}")
+    check_keys(config, SCHEMA)
+    resolved = merge_defaults(config, SCHEMA)
+    dataset = resolved["dataset_params"]
+    if dataset["image_shape"] is not None and "frame_shape" not in config.get("dataset_params", {}):
+        dataset["frame_shape"] = list(dataset["image_shape"])
+    dataset.pop("image_shape")
+    kind = resolved["model_params"]["discriminator_params"]["kind"]
+    if kind not in ("patch", "unet"):
+        raise ValueError(f"model_params.discriminator_params.kind must be 'patch' or 'unet', got {kind!r}")
+    return resolved
+
+
+def config_search_path() -> list[Path]:
+    """Where named configs are looked up: ./configs, then the repository's configs/."""
+    return [Path.cwd() / "configs", Path(__file__).resolve().parent.parent / "configs"]
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """A config file path from a path or a bare name such as ``synthetic-64``."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for folder in config_search_path():
+        candidate = folder / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+        if candidate.is_file():
+            return candidate
+    searched = ", ".join(str(p) for p in config_search_path())
+    raise FileNotFoundError(f"config '{name_or_path}' not found as a file nor in {searched}")
+
+
+def load_config(name_or_path: str | Path) -> dict:
+    """Read a yaml config (safe loader), validate it and fill in defaults."""
+    path = find_config(name_or_path)
+    with open(path) as f:
+        raw = yaml.safe_load(f)
+    try:
+        return resolve_config(raw or {})
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def set_by_path(config: dict, dotted_key: str, value) -> None:
+    """config['a']['b'] = value for dotted_key 'a.b'; the key must exist in SCHEMA."""
+    keys = dotted_key.split(".")
+    schema = SCHEMA
+    target = config
+    for i, key in enumerate(keys):
+        if not isinstance(schema, dict) or key not in schema:
+            raise ValueError(f"unknown config key '{'.'.join(keys[:i + 1])}'")
+        schema = schema[key]
+        if i < len(keys) - 1:
+            target = target.setdefault(key, {})
+    target[keys[-1]] = value
+
+
+def save_config(config: dict, path: str | Path) -> None:
+    with open(path, "w") as f:
+        yaml.safe_dump(config, f, sort_keys=False)

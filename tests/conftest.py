@@ -1,0 +1,37 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def fixtures_dir() -> Path | None:
+    """$PCUT_FIXTURES, else ../shared/fixtures beside the repository."""
+    candidates = [os.environ.get("PCUT_FIXTURES"), REPO.parent / "shared" / "fixtures"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def skip_or_fail(reason: str):
+    """Skip with a visible reason; where a variable requires the resource (CI), fail instead."""
+    if os.environ.get("PCUT_REQUIRE_FIXTURES") == "1":
+        pytest.fail(f"PCUT_REQUIRE_FIXTURES=1 but: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def fomm_reference():
+    folder = fixtures_dir()
+    if folder is None or not (folder / "fomm_reference_small.pt").is_file():
+        skip_or_fail("FOMM reference fixtures not found: set PCUT_FIXTURES or place shared/fixtures "
+                     "beside the repository")
+    return torch.load(folder / "fomm_reference_small.pt", weights_only=True)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)

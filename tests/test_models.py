@@ -1,0 +1,141 @@
+"""Model core: shapes for other configurations, gradients, bad input, checkpoint round trips."""
+import copy
+
+import pytest
+import torch
+
+from pcutlib.checkpoints import load_fomm_checkpoint, load_models, save_models
+from pcutlib.models import build_models
+from pcutlib.warping import ImagePyramid, make_coordinate_grid
+
+SMALL = {
+    "common_params": {"num_kp": 4, "num_channels": 3, "estimate_jacobian": True},
+    "kp_detector_params": {"temperature": 0.1, "block_expansion": 8, "max_features": 32,
+                           "scale_factor": 0.5, "num_blocks": 3},
+    "generator_params": {"block_expansion": 8, "max_features": 32, "num_down_blocks": 2,
+                         "num_bottleneck_blocks": 1, "estimate_occlusion_map": True,
+                         "dense_motion_params": {"block_expansion": 8, "max_features": 32,
+                                                 "num_blocks": 3, "scale_factor": 0.5}},
+    "discriminator_params": {"scales": [1, 0.5], "block_expansion": 8, "max_features": 32,
+                             "num_blocks": 3, "sn": True, "use_kp": True},
+}
+
+
+def small_params(**common):
+    params = copy.deepcopy(SMALL)
+    params["common_params"].update(common)
+    return params
+
+
+@pytest.mark.parametrize("estimate_jacobian", [True, False])
+def test_shapes_and_keys(estimate_jacobian):
+    models = build_models(small_params(estimate_jacobian=estimate_jacobian))
+    source, driving = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    kp_source, kp_driving = models.kp_detector(source), models.kp_detector(driving)
+    assert kp_source["value"].shape == (2, 4, 2)
+    assert ("jacobian" in kp_source) == estimate_jacobian
+    out = models.generator(source, kp_driving=kp_driving, kp_source=kp_source)
+    assert out["prediction"].shape == (2, 3, 64, 64)
+    assert out["occlusion_map"].shape == (2, 1, 32, 32)
+    assert out["region_mask"].shape == (2, 5, 32, 32)
+    assert out["deformation"].shape == (2, 32, 32, 2)
+    assert out["deformed"].shape == (2, 3, 64, 64)
+    assert out["sparse_deformed"].shape == (2, 5, 3, 32, 32)
+    torch.testing.assert_close(out["region_mask"].sum(1), torch.ones(2, 32, 32))
+    pyramid = ImagePyramid([1, 0.5])(driving)
+    d = models.discriminator(pyramid, kp=kp_driving)
+    assert set(d) == {"feature_maps_1", "prediction_map_1", "feature_maps_0.5", "prediction_map_0.5"}
+
+
+def test_identity_motion_reproduces_source():
+    """Equal source and driving keypoints: every sparse motion and the dense flow are the identity."""
+    models = build_models(small_params()).eval()
+    source = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        kp = models.kp_detector(source)
+        out = models.generator(source, kp_driving=kp, kp_source=kp)
+        small_source = models.generator.dense_motion_network.down(source)
+    torch.testing.assert_close(out["deformation"][0], make_coordinate_grid(32, 32), atol=1e-5, rtol=0)
+    for k in range(5):
+        torch.testing.assert_close(out["sparse_deformed"][0, k], small_source[0], atol=1e-5, rtol=0)
+
+
+def test_gradients_reach_every_parameter():
+    models = build_models(small_params())
+    source, driving = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    kp_source, kp_driving = models.kp_detector(source), models.kp_detector(driving)
+    out = models.generator(source, kp_driving=kp_driving, kp_source=kp_source)
+    # keypoint jacobians start at exactly the identity with zero weights; a jacobian term
+    # keeps their gradient non-zero, as the equivariance loss does in training
+    loss = (out["prediction"] - driving).abs().mean() + out["occlusion_map"].mean() \
+        + (kp_driving["jacobian"] ** 2).mean() + kp_source["value"].pow(2).mean()
+    loss.backward()
+    for name, module in [("kp_detector", models.kp_detector), ("generator", models.generator)]:
+        for pname, p in module.named_parameters():
+            assert p.grad is not None, f"{name}.{pname} got no gradient"
+            assert torch.isfinite(p.grad).all(), f"{name}.{pname} has non-finite gradient"
+            assert p.grad.abs().sum() > 0, f"{name}.{pname} has an all-zero gradient"
+
+
+def test_bad_input_errors():
+    models = build_models(small_params())
+    with pytest.raises(ValueError, match="3 channels"):
+        models.kp_detector(torch.rand(1, 4, 64, 64))
+    with pytest.raises(ValueError, match="divisible"):
+        models.kp_detector(torch.rand(1, 3, 36, 36))
+    kp = models.kp_detector(torch.rand(1, 3, 64, 64))
+    with pytest.raises(ValueError, match="divisible"):
+        models.generator(torch.rand(1, 3, 66, 66), kp_driving=kp, kp_source=kp)
+    bad = {"value": torch.rand(1, 3, 2)}
+    with pytest.raises(ValueError, match="num_kp=4"):
+        models.generator(torch.rand(1, 3, 64, 64), kp_driving=bad, kp_source=kp)
+    with pytest.raises(ValueError, match=r"\(B, K, 2\)"):
+        models.generator(torch.rand(1, 3, 64, 64), kp_driving={"value": torch.rand(1, 4, 3)}, kp_source=kp)
+    with pytest.raises(ValueError, match="kp_detector_params.temprature"):
+        build_models({**small_params(), "kp_detector_params": {"temprature": 0.1}})
+
+
+def test_fomm_checkpoint_round_trip_with_data_parallel_prefix(tmp_path):
+    models = build_models(small_params())
+    checkpoint = {name: {f"module.{k}": v for k, v in m.state_dict().items()}
+                  for name, m in models.modules().items()}
+    path = tmp_path / "fomm.pth.tar"
+    torch.save(checkpoint, path)
+    loaded = load_fomm_checkpoint(path, small_params())
+    assert not loaded.generator.training
+    for name, module in models.modules().items():
+        for key, value in module.state_dict().items():
+            assert torch.equal(loaded.modules()[name].state_dict()[key], value), f"{name}.{key}"
+
+
+def test_mismatched_checkpoint_names_key_and_config():
+    models = build_models(small_params())
+    checkpoint = {name: m.state_dict() for name, m in models.modules().items()}
+    with pytest.raises(ValueError, match=r"kp_detector\.kp\.weight.*num_kp"):
+        load_fomm_checkpoint(checkpoint, small_params(num_kp=5))
+    del checkpoint["generator"]["final.bias"]
+    with pytest.raises(ValueError, match=r"missing key 'generator\.final\.bias'"):
+        load_fomm_checkpoint(checkpoint, small_params())
+
+
+class Evil:
+    """Anything that is not a tensor or a plain container needs unpickling to load."""
+
+
+def test_unpickling_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "evil.pth.tar"
+    torch.save({"kp_detector": Evil()}, path)
+    with pytest.raises(ValueError, match="refusing to load"):
+        load_fomm_checkpoint(path, small_params())
+
+
+def test_pcut_checkpoint_round_trip(tmp_path):
+    models = build_models(small_params())
+    config = {"model_params": small_params()}
+    save_models(tmp_path / "model.pt", models, config, epoch=3)
+    loaded, checkpoint = load_models(tmp_path / "model.pt")
+    assert checkpoint["epoch"] == 3
+    source = torch.rand(1, 3, 64, 64)
+    models.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.kp_detector(source)["value"], models.kp_detector(source)["value"])
