@@ -1,0 +1,373 @@
+"""A procedural world of articulated figures that trains on a laptop CPU.
+
+Each identity is a stick-and-capsule figure (torso, head, two arms and two legs with
+two segments each, hands) with its own proportions and colours; each video moves it
+with smooth sinusoidal joint angles, sways it (translation, rotation, scale) in front of
+a smooth, static, low-frequency background, and swings the arms in front of and behind
+the torso (the draw order changes over time), so that the occlusion map has something
+to learn. Ground-truth keypoints are the joint positions.
+
+Rendering is vectorized numpy: every part is a capsule signed-distance field,
+covered with a one-pixel anti-aliasing ramp, and painted back to front per frame.
+
+Colour rule (makes keypoints checkable): background chroma (max - min of RGB) stays
+<= BACKGROUND_MAX_CHROMA while every figure pixel has chroma >= FIGURE_MIN_CHROMA, so a
+pixel fully covered by the figure differs from the background by at least
+(FIGURE_MIN_CHROMA - BACKGROUND_MAX_CHROMA) / 2 in some channel. Every keypoint lies
+inside its capsule, hence on such a pixel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+from tqdm import tqdm
+
+from pcutlib.data import keypoints_path
+
+JOINT_NAMES = ("head", "neck", "right_shoulder", "right_elbow", "right_hand",
+               "left_shoulder", "left_elbow", "left_hand", "right_hip", "right_knee",
+               "right_foot", "left_hip", "left_knee", "left_foot")
+J = {name: i for i, name in enumerate(JOINT_NAMES)}
+BACKGROUND_MAX_CHROMA = 40.0  # in 0..255 units
+FIGURE_MIN_CHROMA = 110.0
+FIGURE_HEIGHT = 0.62  # of the frame height, head top to feet, before sway and scale
+
+# Parts: (name, joint a, joint b, radius field, colour field). A disc has a == b.
+PARTS = (
+    ("torso", "neck", "pelvis", "torso_radius", "torso"),
+    ("shoulders", "right_shoulder", "left_shoulder", "arm_radius", "torso"),
+    ("hips", "right_hip", "left_hip", "leg_radius", "legs"),
+    ("head", "head", "head", "head_radius", "skin"),
+    ("right_upper_arm", "right_shoulder", "right_elbow", "arm_radius", "arms"),
+    ("right_lower_arm", "right_elbow", "right_hand", "arm_radius", "arms"),
+    ("right_hand", "right_hand", "right_hand", "hand_radius", "skin"),
+    ("left_upper_arm", "left_shoulder", "left_elbow", "arm_radius", "arms"),
+    ("left_lower_arm", "left_elbow", "left_hand", "arm_radius", "arms"),
+    ("left_hand", "left_hand", "left_hand", "hand_radius", "skin"),
+    ("right_thigh", "right_hip", "right_knee", "leg_radius", "legs"),
+    ("right_shin", "right_knee", "right_foot", "leg_radius", "legs"),
+    ("left_thigh", "left_hip", "left_knee", "leg_radius", "legs"),
+    ("left_shin", "left_knee", "left_foot", "leg_radius", "legs"),
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Proportions (in figure heights) and colours (RGB 0..255) of one figure."""
+    torso_length: float
+    neck_length: float
+    shoulder_width: float
+    hip_width: float
+    upper_arm: float
+    lower_arm: float
+    thigh: float
+    shin: float
+    head_radius: float
+    torso_radius: float
+    arm_radius: float
+    leg_radius: float
+    hand_radius: float
+    size: float
+    colours: dict
+
+
+def _saturated_colour(rng: np.random.Generator) -> np.ndarray:
+    """An RGB colour (0..255) with chroma >= FIGURE_MIN_CHROMA / 0.85 (see shading)."""
+    hue = rng.uniform()
+    saturation, value = rng.uniform(0.7, 1.0), rng.uniform(0.8, 1.0)
+    k = (np.array([5.0, 3.0, 1.0]) + 6.0 * hue) % 6.0
+    rgb = value - value * saturation * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    return 255.0 * rgb  # chroma = 255 * value * saturation >= 142
+
+
+def make_identity(identity_seed: int) -> Identity:
+    """Random proportions and colours of a figure, fixed by `identity_seed`."""
+    rng = np.random.default_rng([int(identity_seed), 1])
+    u = lambda low, high: float(rng.uniform(low, high))  # noqa: E731
+    return Identity(
+        torso_length=u(0.26, 0.32), neck_length=u(0.03, 0.05),
+        shoulder_width=u(0.18, 0.26), hip_width=u(0.10, 0.16),
+        upper_arm=u(0.15, 0.19), lower_arm=u(0.14, 0.18),
+        thigh=u(0.21, 0.25), shin=u(0.20, 0.24),
+        head_radius=u(0.065, 0.085), torso_radius=u(0.075, 0.11),
+        arm_radius=u(0.028, 0.04), leg_radius=u(0.035, 0.05), hand_radius=u(0.04, 0.05),
+        size=u(0.88, 1.12),
+        colours={part: _saturated_colour(rng) for part in ("torso", "arms", "legs", "skin")},
+    )
+
+
+def _sinusoid(rng: np.random.Generator, t: np.ndarray, base: float, amplitude: float,
+              omega: tuple[float, float] = (0.12, 0.32)) -> np.ndarray:
+    """base + A sin(w t + phase) with A ~ U[amplitude/2, amplitude], w ~ U[omega] rad/frame."""
+    a = rng.uniform(0.5, 1.0) * amplitude
+    return base + a * np.sin(rng.uniform(*omega) * t + rng.uniform(0, 2 * np.pi))
+
+
+def _direction(angle: np.ndarray, side: float) -> np.ndarray:
+    """(T,) angle from straight down, positive away from the body -> (T,2) unit vectors (x, y down)."""
+    return np.stack([side * np.sin(angle), np.cos(angle)], -1)
+
+
+def figure_motion(identity: Identity, video_seed: int, frames: int) -> tuple[dict, np.ndarray]:
+    """Joint positions in figure units (pelvis at the origin, y down) and arm depths.
+
+    Returns ({joint name or "pelvis": (T,2)}, arm_depth (T,2) for the right and left arm;
+    > 0 means in front of the torso).
+    """
+    rng = np.random.default_rng([int(video_seed), 2])
+    t = np.arange(frames, dtype=np.float64)
+    idt = identity
+    pelvis = np.zeros((frames, 2))
+    neck = pelvis + np.array([0.0, -idt.torso_length])
+    joints = {"pelvis": pelvis, "neck": neck,
+              "head": neck + np.array([0.0, -(idt.neck_length + idt.head_radius)])}
+    arm_depth = []
+    for side_name, side in (("right", -1.0), ("left", 1.0)):
+        shoulder = neck + np.array([side * idt.shoulder_width / 2, 0.02])
+        # Shoulder angle from -60 deg (across the torso) to 140 deg (raised above the head).
+        upper = _sinusoid(rng, t, np.radians(40), np.radians(100))
+        lower = upper + np.abs(_sinusoid(rng, t, np.radians(30), np.radians(60)))
+        elbow = shoulder + idt.upper_arm * _direction(upper, side)
+        joints.update({f"{side_name}_shoulder": shoulder, f"{side_name}_elbow": elbow,
+                       f"{side_name}_hand": elbow + idt.lower_arm * _direction(lower, side)})
+        arm_depth.append(np.sin(rng.uniform(0.08, 0.2) * t + rng.uniform(0, 2 * np.pi)))
+        hip = pelvis + np.array([side * idt.hip_width / 2, 0.0])
+        thigh = _sinusoid(rng, t, np.radians(10), np.radians(25))
+        shin = thigh - np.abs(_sinusoid(rng, t, np.radians(10), np.radians(35)))
+        knee = hip + idt.thigh * _direction(thigh, side)
+        joints.update({f"{side_name}_hip": hip, f"{side_name}_knee": knee,
+                       f"{side_name}_foot": knee + idt.shin * _direction(shin, side)})
+    return joints, np.stack(arm_depth, -1)
+
+
+def _place(joints: dict, identity: Identity, video_seed: int, frames: int, size: int) -> dict:
+    """Figure units -> pixel coordinates: centre, sway (rotation, scale, translation)."""
+    rng = np.random.default_rng([int(video_seed), 3])
+    t = np.arange(frames, dtype=np.float64)
+    top = identity.torso_length + identity.neck_length + 2 * identity.head_radius
+    bottom = identity.thigh + identity.shin
+    centre_y = (bottom - top) / 2  # the figure's vertical middle, in figure units
+    angle = _sinusoid(rng, t, 0.0, np.radians(12), omega=(0.05, 0.15))
+    scale = (FIGURE_HEIGHT * size * identity.size / (top + bottom)
+             * _sinusoid(rng, t, 1.0, 0.08, omega=(0.05, 0.15)))
+    shift = np.stack([_sinusoid(rng, t, 0.0, 0.12 * size, omega=(0.06, 0.18)),
+                      _sinusoid(rng, t, 0.0, 0.05 * size, omega=(0.06, 0.18))], -1)
+    cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    centre = (size - 1) / 2 + shift  # (T,2)
+    placed = {}
+    for name, p in joints.items():
+        q = p - np.array([0.0, centre_y])
+        rotated = np.concatenate([cos * q[:, :1] - sin * q[:, 1:], sin * q[:, :1] + cos * q[:, 1:]], -1)
+        placed[name] = centre + scale[:, None] * rotated
+    placed["_scale"] = scale
+    return placed
+
+
+def make_background(video_seed: int, size: int, stripes: bool = False) -> np.ndarray:
+    """A static (S,S,3) float background in 0..255 with chroma <= BACKGROUND_MAX_CHROMA.
+
+    Luminance: a gradient plus three low-frequency sinusoids (0.3-1.5 cycles per frame);
+    a weak tint field gives colour. `stripes` adds high-frequency stripes (period 3-5 px).
+    """
+    rng = np.random.default_rng([int(video_seed), 4])
+    y, x = np.mgrid[0:size, 0:size] / max(size - 1, 1)  # (S,S) in [0,1]
+    luminance = np.full((size, size), rng.uniform(110, 150))
+    direction = rng.normal(size=2)
+    luminance += 25 * (direction[0] * (x - 0.5) + direction[1] * (y - 0.5)) / np.linalg.norm(direction)
+    for _ in range(3):
+        k = rng.uniform(0.3, 1.5) * 2 * np.pi * rng.normal(size=2) / np.sqrt(2)
+        luminance += rng.uniform(6, 14) * np.sin(k[0] * x + k[1] * y + rng.uniform(0, 2 * np.pi))
+    if stripes:  # own generator: the rest of the background stays as without stripes
+        stripe_rng = np.random.default_rng([int(video_seed), 5])
+        period = stripe_rng.uniform(3, 5) / max(size - 1, 1)
+        theta = stripe_rng.uniform(0, np.pi)
+        luminance += 15 * np.sign(np.sin(2 * np.pi * (np.cos(theta) * x + np.sin(theta) * y) / period))
+    tint = rng.uniform(-1, 1, size=3)
+    tint = tint - tint.mean()
+    tint *= BACKGROUND_MAX_CHROMA / max(np.ptp(tint), 1e-6)  # chroma of the tint: the budget
+    k = 2 * np.pi * rng.uniform(0.3, 1.0) * rng.normal(size=2)
+    wave = np.sin(k[0] * x + k[1] * y + rng.uniform(0, 2 * np.pi))[..., None]  # (S,S,1)
+    background = luminance[..., None] + tint * (0.625 + 0.375 * wave)  # tint weight 0.25..1
+    return np.clip(background, 0, 255)  # clipping can only lower the chroma
+
+
+def _capsule_coverage(size: int, a: np.ndarray, b: np.ndarray,
+                      radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Anti-aliased coverage of capsules on an SxS pixel grid, and the position along each.
+
+    a, b (T,P,2) segment ends in pixels (x, y); radius (T,P) -> coverage (T,P,S,S) in
+    [0,1] and u (T,P,S,S) in [0,1]. With p the pixel centre,
+        u = clip((p - a).(b - a) / |b - a|^2, 0, 1),   d = |p - a - u (b - a)| - radius,
+    and coverage = clip(0.5 - d, 0, 1): a one-pixel anti-aliasing ramp across the edge.
+    """
+    a, b, radius = a.astype(np.float32), b.astype(np.float32), radius.astype(np.float32)
+    grid = np.arange(size, dtype=np.float32)
+    ab_x, ab_y = (b - a)[..., 0, None, None], (b - a)[..., 1, None, None]  # (T,P,1,1)
+    ap_x = grid[None, None, None, :] - a[..., 0, None, None]  # (T,P,1,S): varies along x
+    ap_y = grid[None, None, :, None] - a[..., 1, None, None]  # (T,P,S,1): varies along y
+    length2 = np.maximum(ab_x ** 2 + ab_y ** 2, 1e-12)
+    u = np.clip((ap_x * ab_x + ap_y * ab_y) / length2, 0.0, 1.0)  # (T,P,S,S)
+    distance = np.hypot(ap_x - u * ab_x, ap_y - u * ab_y) - radius[..., None, None]
+    return np.clip(0.5 - distance, 0.0, 1.0), u
+
+
+def _part_depths(arm_depth: np.ndarray) -> np.ndarray:
+    """(T,2) arm depths -> (T,P) depth of every part (larger = nearer, painted later)."""
+    fixed = {"hips": -0.1, "torso": 0.0, "shoulders": 0.0, "head": 0.5}
+    columns = []
+    for name, *_ in PARTS:
+        if name in fixed:
+            columns.append(np.full(len(arm_depth), fixed[name]))
+        elif "arm" in name or "hand" in name:
+            side = 0 if name.startswith("right") else 1
+            columns.append(arm_depth[:, side] + (0.01 if "hand" in name else 0.0))
+        else:  # legs behind the torso
+            columns.append(np.full(len(arm_depth), -0.5))
+    return np.stack(columns, -1)
+
+
+def render_video(identity_seed: int, video_seed: int, frames: int = 32, size: int = 64,
+                 *, stripes: bool = False, draw_figure: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Render one video of identity `identity_seed` moving as `video_seed` dictates.
+
+    Returns frames (T,S,S,3) uint8 and keypoints (T,J,2) float32 in [-1,1], x first,
+    pixel i of S at 2i/(S-1) - 1, joints in JOINT_NAMES order. `draw_figure=False`
+    renders the background alone (same keypoints).
+    """
+    if frames < 1 or size < 8:
+        raise ValueError(f"need frames >= 1 and size >= 8, got frames={frames}, size={size}")
+    identity = make_identity(identity_seed)
+    joints, arm_depth = figure_motion(identity, video_seed, frames)
+    placed = _place(joints, identity, video_seed, frames, size)
+    keypoints = np.stack([placed[name] for name in JOINT_NAMES], 1)  # (T,J,2) pixels
+    image = np.broadcast_to(make_background(video_seed, size, stripes).astype(np.float32),
+                            (frames, size, size, 3))
+    if draw_figure:
+        image = _paint_figure(image, identity, placed, arm_depth)
+    video = np.round(image).astype(np.uint8)
+    return video, (2.0 * keypoints / (size - 1) - 1.0).astype(np.float32)
+
+
+def _paint_figure(image: np.ndarray, identity: Identity, placed: dict,
+                  arm_depth: np.ndarray) -> np.ndarray:
+    """Paint the parts back to front over image (T,S,S,3) float 0..255."""
+    frames, size = image.shape[:2]
+    a = np.stack([placed[p[1]] for p in PARTS], 1)  # (T,P,2)
+    b = np.stack([placed[p[2]] for p in PARTS], 1)
+    radius = np.array([getattr(identity, p[3]) for p in PARTS])[None] * placed["_scale"][:, None]
+    # At least 1.5 px: the pixel nearest a joint (<= 0.71 px away) is then fully covered.
+    radius = np.maximum(radius, 1.5)
+    coverage, along = _capsule_coverage(size, a, b, radius)
+    colours = np.stack([identity.colours[p[4]] for p in PARTS]).astype(np.float32)  # (P,3)
+    order = np.argsort(_part_depths(arm_depth), axis=1, kind="stable")  # (T,P) back to front
+    frame = np.arange(frames)
+    for layer in range(len(PARTS)):
+        part = order[:, layer]  # (T,) the part painted at this layer in each frame
+        alpha = coverage[frame, part][..., None]  # (T,S,S,1)
+        # Light shading along each segment (1 -> 0.85): keeps chroma >= FIGURE_MIN_CHROMA.
+        shade = 1.0 - 0.15 * along[frame, part][..., None]
+        colour = colours[part][:, None, None, :] * shade  # (T,S,S,3)
+        image = image + alpha * (colour - image)  # over-compositing
+    return image
+
+
+# ----------------------------------------------------------------------------- dataset writer
+
+def video_name(identity: int, video: int) -> str:
+    """FOMM/VoxCeleb-style name `id<NNN>#video<MMMM>` (id_sampling groups by `id<NNN>`)."""
+    return f"id{identity:03d}#video{video:04d}"
+
+
+def _seed(*numbers: int) -> int:
+    return int(np.random.SeedSequence([int(n) for n in numbers]).generate_state(1)[0])
+
+
+def _split_identities(identities: int, test_fraction: float) -> int:
+    """Number of test identities: round(fraction * identities), at least 1 of each split."""
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    if test_fraction == 0:
+        return 0
+    if identities < 2:
+        raise ValueError(f"a train/test split needs identities >= 2, got {identities}")
+    return min(max(1, round(test_fraction * identities)), identities - 1)
+
+
+def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32, size: int = 64,
+                           seed: int = 0, identities: int | None = None,
+                           test_fraction: float = 0.2, progress: bool = True,
+                           overwrite: bool = False, stripes: bool = False) -> Path:
+    """Write a FOMM-layout synthetic dataset and return its root `out`.
+
+    Layout: out/train/ and out/test/ hold `id<NNN>#video<MMMM>.png` (T frames stacked
+    horizontally, (S, T*S, 3) uint8) and `id<NNN>#video<MMMM>.keypoints.npy` (T,J,2);
+    out/synthetic.json records the parameters and joint names. Identities (default
+    max(2, videos // 5)) are split between train and test, so test figures are unseen.
+    Video v belongs to identity v % identities. The same arguments write byte-identical files.
+    """
+    out = Path(out)
+    identities = max(2, videos // 5) if identities is None else int(identities)
+    if videos < 1 or identities < 1 or frames < 2:
+        raise ValueError(f"need videos >= 1, identities >= 1, frames >= 2; got videos={videos}, "
+                         f"identities={identities}, frames={frames}")
+    num_test = _split_identities(identities, test_fraction)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"output folder {str(out)!r} is not empty (pass overwrite=True, "
+                                  f"or --overwrite, to replace its train/ and test/)")
+        for split in ("train", "test"):
+            shutil.rmtree(out / split, ignore_errors=True)
+    for split in ("train", "test"):
+        (out / split).mkdir(parents=True, exist_ok=True)
+    test_ids = set(range(identities - num_test, identities))
+    for v in tqdm(range(videos), desc="synthetic videos", disable=not progress, unit="video"):
+        identity = v % identities
+        clip, keypoints = render_video(_seed(seed, 0, identity), _seed(seed, 1, v), frames, size,
+                                       stripes=stripes)
+        path = out / ("test" if identity in test_ids else "train") / (video_name(identity, v) + ".png")
+        stacked = clip.transpose(1, 0, 2, 3).reshape(size, frames * size, 3)  # (S, T*S, 3)
+        # Fixed zlib settings and no metadata chunks: byte-identical output for a seed.
+        iio.imwrite(path, stacked, extension=".png", compress_level=6, optimize=False)
+        np.save(keypoints_path(path), keypoints)
+    meta = {"videos": videos, "frames": frames, "size": size, "seed": seed,
+            "identities": identities, "test_identities": sorted(test_ids),
+            "stripes": stripes, "joint_names": list(JOINT_NAMES)}
+    (out / "synthetic.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+# ----------------------------------------------------------------------------- command line
+
+def add_make_synthetic_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `pcut make-synthetic` (and data_scripts/synthetic.py)."""
+    parser.add_argument("--out", type=Path, default=Path("data/synthetic"), metavar="DIR",
+                        help="output folder (default: %(default)s)")
+    parser.add_argument("--videos", type=int, default=200, metavar="N", help="number of videos (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=32, metavar="T", help="frames per video (default: %(default)s)")
+    parser.add_argument("--size", type=int, default=64, metavar="S", help="frame size in pixels (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, metavar="K", help="random seed (default: %(default)s)")
+    parser.add_argument("--identities", type=int, default=None, metavar="N",
+                        help="number of figures (default: max(2, videos // 5))")
+    parser.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+                        help="share of identities held out for test/ (default: %(default)s)")
+    parser.add_argument("--stripes", action="store_true", help="high-frequency background stripes")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_make_synthetic(args: argparse.Namespace) -> int:
+    """Run `make_synthetic_dataset` from parsed flags; returns the exit status (0)."""
+    root = make_synthetic_dataset(args.out, videos=args.videos, frames=args.frames, size=args.size,
+                                  seed=args.seed, identities=args.identities,
+                                  test_fraction=args.test_fraction, progress=not args.no_progress,
+                                  overwrite=args.overwrite, stripes=args.stripes)
+    print(f"wrote {args.videos} synthetic videos to {root}")
+    return 0
