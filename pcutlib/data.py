@@ -157,16 +157,18 @@ def _read_frame_folder(folder: Path, indices: Sequence[int] | None = None) -> np
     return np.stack(frames)
 
 
-def _read_stacked_image(path: Path, frame_shape: Sequence[int] | None) -> np.ndarray:
-    """(H, T*W, C) image -> (T,H,W,3); W = H unless frame_shape gives another aspect."""
-    image = _to_float_rgb(_imread(path), path)  # (H, T*W, 3)
-    height, width = image.shape[:2]
+def _split_stacked_image(image: np.ndarray, path: Path,
+                         frame_shape: Sequence[int] | None) -> np.ndarray:
+    """(H, T*W[, C]) image -> (T,H,W,C); W = H unless frame_shape gives another aspect."""
+    if image.ndim == 2:
+        image = image[..., None]
+    height, width, channels = image.shape
     frame_width = height if frame_shape is None else round(height * frame_shape[1] / frame_shape[0])
     if frame_width == 0 or width % frame_width:
         raise ValueError(f"{str(path)!r}: width {width} is not a multiple of the frame width "
                          f"{frame_width} (height {height}, frame_shape {frame_shape})")
-    # (H, T*W, 3) -> (H, T, W, 3) -> (T, H, W, 3)
-    return image.reshape(height, width // frame_width, frame_width, 3).transpose(1, 0, 2, 3)
+    # (H, T*W, C) -> (H, T, W, C) -> (T, H, W, C)
+    return image.reshape(height, width // frame_width, frame_width, channels).transpose(1, 0, 2, 3)
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -189,6 +191,22 @@ def _check_frame_shape(frame_shape: Sequence[int] | None) -> tuple[int, int, int
     return shape
 
 
+def _decode(path: Path, frame_shape: tuple[int, int, int] | None) -> np.ndarray:
+    """A checked video path -> its frames as stored, (T,H,W[,C]) uint8/uint16/float."""
+    reason = check_video_entry(path)
+    if reason == "does not exist":
+        raise FileNotFoundError(f"video {str(path)!r} does not exist")
+    if reason is not None:
+        raise ValueError(f"video {str(path)!r}: {reason}")
+    if path.suffix.lower() in STACKED_IMAGE_EXTENSIONS and path.is_file():
+        frames = _split_stacked_image(_imread(path), path, frame_shape)
+    else:
+        frames = _imread(path, index=None)
+    if len(frames) < 2:
+        raise ValueError(f"video {str(path)!r} has {len(frames)} frame(s), at least 2 are needed")
+    return frames
+
+
 def read_video(path: str | Path, frame_shape: Sequence[int] | None = None) -> np.ndarray:
     """Read a video as (T,H,W,3) float32 in [0,1], resized to frame_shape (H,W,3) if given.
 
@@ -197,28 +215,39 @@ def read_video(path: str | Path, frame_shape: Sequence[int] | None = None) -> np
     """
     path = Path(path)
     frame_shape = _check_frame_shape(frame_shape)
-    reason = check_video_entry(path)
-    if reason == "does not exist":
-        raise FileNotFoundError(f"video {str(path)!r} does not exist")
-    if reason is not None:
-        raise ValueError(f"video {str(path)!r}: {reason}")
     if path.is_dir():
+        reason = check_video_entry(path)
+        if reason is not None:
+            raise ValueError(f"video {str(path)!r}: {reason}")
         frames = _read_frame_folder(path)
-    elif path.suffix.lower() in STACKED_IMAGE_EXTENSIONS:
-        frames = _read_stacked_image(path, frame_shape)
     else:
-        frames = _to_float_rgb(_imread(path, index=None), path, sequence=True)
-    if len(frames) < 2:
-        raise ValueError(f"video {str(path)!r} has {len(frames)} frame(s), at least 2 are needed")
+        frames = _to_float_rgb(_decode(path, frame_shape), path, sequence=True)
     if frame_shape is not None:
         frames = resize_frames(frames, frame_shape[:2])
     return frames
 
 
-def count_frames(path: str | Path) -> int | None:
-    """Number of frames of a frame folder without decoding; None for files."""
-    path = Path(path)
-    return len(_frame_files(path)) if path.is_dir() else None
+def _read_two_frames(path: Path, frame_shape: tuple[int, int, int] | None,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """Two distinct random frames, sorted: ((2,H,W,3) float32, their indices, T).
+
+    A frame folder decodes only those two frames; other layouts convert only them.
+    """
+    if path.is_dir():
+        reason = check_video_entry(path)
+        if reason is not None:
+            raise ValueError(f"video {str(path)!r}: {reason}")
+        num_frames = len(_frame_files(path))
+        indices = np.sort(rng.choice(num_frames, size=2, replace=False))
+        clip = _read_frame_folder(path, indices.tolist())
+    else:
+        frames = _decode(path, frame_shape)
+        num_frames = len(frames)
+        indices = np.sort(rng.choice(num_frames, size=2, replace=False))
+        clip = _to_float_rgb(frames[indices], path, sequence=True)
+    if frame_shape is not None:
+        clip = resize_frames(clip, frame_shape[:2])
+    return clip, indices, num_frames
 
 
 def load_keypoints(video_path: str | Path, num_frames: int) -> np.ndarray | None:
@@ -340,15 +369,78 @@ class RandomFlip:
                                             else np.ascontiguousarray(keypoints))
 
 
-_AUGMENTATION_OPTIONS = {"flip_param": RandomFlip, "jitter_param": ColorJitter}
-_FOMM_UNSUPPORTED = ("rotation_param", "resize_param", "crop_param")
+def _to_pixels(keypoints: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(...,2) in [-1,1] (x first) -> pixel coordinates: pixel i of N sits at 2i/(N-1) - 1."""
+    return (keypoints + 1.0) * (np.array([width, height], np.float32) - 1.0) / 2.0
+
+
+def _from_pixels(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    return (2.0 * pixels / (np.array([width, height], np.float32) - 1.0) - 1.0).astype(np.float32)
+
+
+class RandomResize:
+    """Rescale a clip by a factor drawn from `ratio` (low, high); None does nothing."""
+
+    def __init__(self, ratio: Sequence[float] | None = None):
+        if ratio is not None and (len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]):
+            raise ValueError(f"resize_param.ratio must be (low, high) with 0 < low <= high, got {ratio}")
+        self.ratio = ratio
+
+    def __call__(self, clip: np.ndarray, keypoints: np.ndarray | None,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """clip (T,H,W,3) -> (T,h,w,3), keypoints (T,J,2) moved with the pixels."""
+        if self.ratio is None:
+            return clip, keypoints
+        height, width = clip.shape[1:3]
+        factor = rng.uniform(*self.ratio)
+        size = (max(2, int(height * factor)), max(2, int(width * factor)))
+        resized = resize_frames(clip, size)
+        if keypoints is not None:
+            # interpolate (align_corners=False) maps pixel p to (p + 0.5) * new / old - 0.5
+            scale = np.array([size[1] / width, size[0] / height], np.float32)
+            pixels = (_to_pixels(keypoints, height, width) + 0.5) * scale - 0.5
+            keypoints = _from_pixels(pixels, *size)
+        return resized, keypoints
+
+
+class RandomCrop:
+    """Crop a clip to `size` (h, w) at a random place, edge-padding it first if smaller."""
+
+    def __init__(self, size: Sequence[int] | int | None = None):
+        if isinstance(size, int):
+            size = (size, size)
+        if size is not None and (len(size) != 2 or min(size) < 2):
+            raise ValueError(f"crop_param.size must be (h, w) with h, w >= 2, got {size}")
+        self.size = None if size is None else tuple(int(v) for v in size)
+
+    def __call__(self, clip: np.ndarray, keypoints: np.ndarray | None,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """clip (T,H,W,3) -> (T,h,w,3), keypoints (T,J,2) moved with the pixels."""
+        if self.size is None:
+            return clip, keypoints
+        (h, w), (height, width) = self.size, clip.shape[1:3]
+        pad_y, pad_x = max(0, h - height), max(0, w - width)
+        clip = np.pad(clip, ((0, 0), (pad_y // 2, pad_y - pad_y // 2),
+                             (pad_x // 2, pad_x - pad_x // 2), (0, 0)), mode="edge")
+        top = int(rng.integers(clip.shape[1] - h + 1))
+        left = int(rng.integers(clip.shape[2] - w + 1))
+        if keypoints is not None:
+            shift = np.array([pad_x // 2 - left, pad_y // 2 - top], np.float32)
+            keypoints = _from_pixels(_to_pixels(keypoints, height, width) + shift, h, w)
+        return np.ascontiguousarray(clip[:, top:top + h, left:left + w]), keypoints
+
+
+# FOMM's order: flip, (rotation), resize, crop, jitter.
+_AUGMENTATION_OPTIONS = {"flip_param": RandomFlip, "resize_param": RandomResize,
+                         "crop_param": RandomCrop, "jitter_param": ColorJitter}
+_FOMM_UNSUPPORTED = ("rotation_param",)
 
 
 class VideoAugmentation:
-    """FOMM's `augmentation_params` (flip_param, jitter_param) applied to a clip.
+    """FOMM's `augmentation_params` (flip_param, resize_param, crop_param, jitter_param).
 
-    FOMM's rotation_param / resize_param / crop_param (used only by its mgif and fashion
-    configs) are not implemented and raise, as does any unknown key.
+    FOMM's rotation_param (no config of FOMM uses it) is not implemented and raises, as
+    does any unknown key. Keypoints (T,J,2), when given, move with the pixels.
     """
 
     def __init__(self, **augmentation_params: Mapping[str, Any] | None):
@@ -357,25 +449,25 @@ class VideoAugmentation:
                    if k not in _AUGMENTATION_OPTIONS and k not in _FOMM_UNSUPPORTED]
         if unknown or unsupported:
             raise ValueError(f"augmentation_params: unknown keys {unknown}, unsupported FOMM "
-                             f"keys {unsupported}; known: {sorted(_AUGMENTATION_OPTIONS)}")
-        self.flip = self.jitter = None
+                             f"keys {unsupported}; known: {list(_AUGMENTATION_OPTIONS)}")
+        self.transforms = []
         for key, cls in _AUGMENTATION_OPTIONS.items():
             params = augmentation_params.get(key)
             if params is None:
                 continue
             try:
-                transform = cls(**params)
+                self.transforms.append(cls(**params))
             except TypeError as error:
                 raise ValueError(f"augmentation_params.{key}: {error}") from error
-            setattr(self, "flip" if key == "flip_param" else "jitter", transform)
 
     def __call__(self, clip: np.ndarray, keypoints: np.ndarray | None,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """clip (T,H,W,3) in [0,1], keypoints (T,J,2) or None -> the same shapes/range."""
-        if self.flip is not None:
-            clip, keypoints = self.flip(clip, keypoints, rng)
-        if self.jitter is not None:
-            clip = self.jitter(clip, rng)
+        """clip (T,H,W,3) in [0,1], keypoints (T,J,2) or None -> clip (T,h,w,3), keypoints."""
+        for transform in self.transforms:
+            if isinstance(transform, ColorJitter):
+                clip = transform(clip, rng)
+            else:
+                clip, keypoints = transform(clip, keypoints, rng)
         return clip, keypoints
 
 
@@ -495,17 +587,7 @@ class FramesDataset(Dataset):
         return item
 
     def _train_item(self, path: Path, rng: np.random.Generator) -> dict[str, Any]:
-        num_frames = count_frames(path)
-        if num_frames is not None:  # a frame folder: decode only the two chosen frames
-            indices = np.sort(rng.choice(num_frames, size=2, replace=False))
-            clip = _read_frame_folder(path, indices.tolist())
-            if self.frame_shape is not None:
-                clip = resize_frames(clip, self.frame_shape[:2])
-        else:
-            video = read_video(path, self.frame_shape)
-            num_frames = len(video)
-            indices = np.sort(rng.choice(num_frames, size=2, replace=False))
-            clip = video[indices]
+        clip, indices, num_frames = _read_two_frames(path, self.frame_shape, rng)  # (2,H,W,3)
         keypoints = load_keypoints(path, num_frames)
         keypoints = None if keypoints is None else keypoints[indices]  # (2,J,2)
         if self.transform is not None:

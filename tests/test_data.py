@@ -210,8 +210,9 @@ def test_bad_files_raise_or_are_reported(tmp_path):
     assert "empty_video" in skipped and "broken.mp4" in skipped
     assert len(caught) == 2 and "broken.mp4" in " ".join(str(w.message) for w in caught)
     (root / "train" / "c.png").write_bytes(b"garbage")  # corrupt: found when read
-    with pytest.warns(UserWarning, match="broken.mp4"):
+    with pytest.warns(UserWarning) as caught:
         dataset = data.FramesDataset(root, frame_shape=(S, S, 3), skip_bad_files=True)
+    assert len(caught) == 2
     with pytest.raises(ValueError, match="c.png"):
         dataset[dataset.videos.index("c.png")]
 
@@ -321,3 +322,24 @@ def test_paired_dataset(tmp_path):
     pairs = data.PairedDataset(listed, number_of_pairs=10)
     assert len(pairs) == 1
     assert pairs[0]["source_name"] == "v1.png" and pairs[0]["driving_name"] == "v3.png"
+
+
+def test_resize_and_crop_move_keypoints_with_pixels():
+    clip = np.zeros((1, 20, 30, 3), np.float32)
+    clip[0, 5, 12] = 1.0
+    keypoints = np.array([[[2 * 12 / 29 - 1, 2 * 5 / 19 - 1]]], np.float32)
+    rng = np.random.default_rng(0)
+    augment = data.VideoAugmentation(resize_param={"ratio": [2.0, 2.0]}, crop_param={"size": [24, 24]})
+    checked = 0
+    for _ in range(8):
+        out, kp = augment(clip, keypoints, rng)
+        assert out.shape == (1, 24, 24, 3)
+        x, y = (kp[0, 0] + 1) * 23 / 2
+        # the bright pixel became a 2x2 blob whose centre is the moved keypoint
+        ys, xs = np.nonzero(out[0, ..., 0] > 0.2)
+        if len(xs) == 4:  # blob inside the crop
+            assert abs(xs.mean() - x) < 0.6 and abs(ys.mean() - y) < 0.6
+            checked += 1
+    assert checked > 0
+    with pytest.raises(ValueError, match="rotation_param"):
+        data.VideoAugmentation(rotation_param={"degrees": 5})
