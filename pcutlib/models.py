@@ -52,9 +52,14 @@ def build_discriminator(discriminator_params: dict, common_params: dict) -> nn.M
                                             num_channels=common_params["num_channels"], **params)
     if kind == "unet":
         from .unet_discriminator import UNetDiscriminator
+        unused = {k: params[k] for k in ("use_kp", "scales") if params[k] not in (False, [1])}
+        if unused:
+            raise ValueError(f"discriminator_params {unused} apply to the patch discriminator only, "
+                             f"not to kind: unet")
         return UNetDiscriminator(num_channels=common_params["num_channels"],
-                                 block_expansion=params["block_expansion"],
-                                 max_features=params["max_features"], spectral_norm=params["sn"])
+                                 block_expansion=params["block_expansion"], max_features=params["max_features"],
+                                 num_blocks=params["num_blocks"], spectral_norm=params["sn"],
+                                 image_size=2 ** params["num_blocks"])
     raise ValueError(f"model_params.discriminator_params.kind must be 'patch' or 'unet', got {kind!r}")
 
 

@@ -1,0 +1,214 @@
+"""The ``pcut`` console command: one subcommand per job.
+
+    pcut make-synthetic --out data/synthetic-64          the synthetic world
+    pcut train --config synthetic-64 --name my-run       train (flags override the config)
+    pcut reconstruct --checkpoint runs/x/checkpoints/last.pt --data data/synthetic-64
+    pcut animate --checkpoint ... --source face.png --driving video.mp4 --out result.mp4
+    pcut evaluate --checkpoint ... --data ...             metrics.json + per-video CSV
+    pcut demo                                            the README's main job
+    pcut experiment                                      the PriorityCut ablation (results/)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+# flag -> dotted config key, for the flags that override a config value
+OVERRIDES = {
+    "data": "dataset_params.root_dir",
+    "epochs": "train_params.num_epochs",
+    "batch_size": "train_params.batch_size",
+    "num_repeats": "train_params.num_repeats",
+    "seed": "train_params.seed",
+    "num_workers": "train_params.num_workers",
+    "regularizer": "regularizer.type",
+    "top_k": "regularizer.top_k_percent",
+    "foreground": "regularizer.foreground",
+    "foreground_threshold": "regularizer.foreground_threshold",
+    "mix_probability": "regularizer.mix_probability",
+    "mix_warmup_epochs": "regularizer.mix_warmup_epochs",
+    "discriminator": "model_params.discriminator_params.kind",
+    "generator_gan": "train_params.loss_weights.generator_gan",
+    "mixed_precision": "train_params.mixed_precision",
+    "perceptual_weights": "train_params.perceptual_weights",
+}
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """'train_params.batch_size=4' -> ('train_params.batch_size', 4) (the value is read as yaml)."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--set expects key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), yaml.safe_load(value)
+
+
+def config_from_args(args) -> dict:
+    """Load --config, apply --set assignments and the override flags, validate."""
+    from .config import load_config, resolve_config, set_by_path
+
+    config = load_config(args.config)
+    for key, value in args.set or []:
+        set_by_path(config, key, value)
+    for flag, key in OVERRIDES.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            set_by_path(config, key, value)
+    if getattr(args, "channels_last", False):
+        set_by_path(config, "train_params.channels_last", True)
+    return resolve_config(config)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="synthetic-64", help="a config file or a name in configs/")
+    parser.add_argument("--name", help="run name: the run folder is runs/<name> (default: the config's name)")
+    parser.add_argument("--run-dir", type=Path, help="the run folder (overrides --name)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    parser.add_argument("--resume", action="store_true", help="continue exactly from <run>/checkpoints/last.pt")
+    parser.add_argument("--init-from", type=Path, help="start from this checkpoint's keypoint detector and generator")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--data", help="dataset root (dataset_params.root_dir)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--num-repeats", type=int)
+    parser.add_argument("--num-workers", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--regularizer", choices=["none", "cutmix", "prioritycut"])
+    parser.add_argument("--top-k", type=float, help="PriorityCut: top-k percent of the foreground, in [0, 100]")
+    parser.add_argument("--foreground", choices=["region", "all"])
+    parser.add_argument("--foreground-threshold", type=float)
+    parser.add_argument("--mix-probability", type=float)
+    parser.add_argument("--mix-warmup-epochs", type=float)
+    parser.add_argument("--discriminator", choices=["patch", "unet"])
+    parser.add_argument("--generator-gan", type=float, help="weight of the generator's adversarial loss")
+    parser.add_argument("--mixed-precision", choices=["none", "bf16", "fp16"])
+    parser.add_argument("--channels-last", action="store_true", default=None)
+    parser.add_argument("--perceptual-weights", help="imagenet, random (tests only) or a path to vgg19 weights")
+    parser.add_argument("--set", type=parse_assignment, action="append", metavar="KEY=VALUE",
+                        help="set any config value, e.g. --set train_params.lr_generator=1e-4")
+
+
+def run_train(args) -> int:
+    from .training import train
+
+    config = config_from_args(args)
+    run_dir = args.run_dir or Path("runs") / (args.name or Path(args.config).stem)
+    root = config["dataset_params"]["root_dir"]
+    if root is None or not Path(root).exists():
+        raise SystemExit(f"dataset root {root!r} does not exist (dataset_params.root_dir / --data); "
+                         f"for the synthetic world run: pcut make-synthetic --out {root or 'data/synthetic-64'}")
+    last = train(config, run_dir, device=args.device, resume=args.resume, init_from=args.init_from,
+                 progress=not args.no_progress)
+    print(f"checkpoint: {last}")
+    return 0
+
+
+def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a pcut checkpoint (runs/<name>/checkpoints/last.pt)")
+    parser.add_argument("--source", required=True, type=Path, help="source image (or a video: its first frame)")
+    parser.add_argument("--driving", required=True, type=Path, help="driving video (file or folder of frames)")
+    parser.add_argument("--out", required=True, type=Path, help="output .mp4 or .gif (a PNG strip is written beside it)")
+    parser.add_argument("--adapt-scale", action="store_true", help="scale motion by the keypoint hull areas")
+    parser.add_argument("--absolute", action="store_true", help="use the driving keypoints as they are (no relative motion)")
+    parser.add_argument("--no-relative-jacobian", action="store_true")
+    parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--device", default="auto")
+
+
+def run_animate(args) -> int:
+    import torch
+
+    from .animate import animate_video
+    from .checkpoints import load_models
+    from .data import read_video
+    from .evaluation import save_strip_png, save_video
+    from .training import choose_device
+
+    device = choose_device(args.device)
+    models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
+    frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
+    source = torch.from_numpy(read_video(args.source, frame_shape)[0]).permute(2, 0, 1)
+    driving = torch.from_numpy(read_video(args.driving, frame_shape)).permute(0, 3, 1, 2)
+    result = animate_video(models.kp_detector, models.generator, source, driving,
+                           adapt_movement_scale=args.adapt_scale, use_relative_movement=not args.absolute,
+                           use_relative_jacobian=not args.no_relative_jacobian, progress=True)
+    written = save_video(result["prediction"], args.out, fps=args.fps)
+    save_strip_png(result["prediction"], Path(written).with_suffix(".png"))
+    print(f"animation: {written}")
+    return 0
+
+
+def add_reconstruct_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path)
+    parser.add_argument("--data", type=Path, help="dataset root (default: the checkpoint's dataset_params.root_dir)")
+    parser.add_argument("--out", type=Path, help="output folder (default: <run>/reconstruction)")
+    parser.add_argument("--max-videos", type=int, default=4)
+    parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--device", default="auto")
+
+
+def run_reconstruct(args) -> int:
+    """Each test video driven from its own first frame: video and PNG strip (real over generated)."""
+    import torch
+
+    from .checkpoints import load_models
+    from .data import FramesDataset
+    from .evaluation import reconstruct_video, save_strip_png, save_video
+    from .training import choose_device
+
+    device = choose_device(args.device)
+    models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
+    dataset_params = dict(checkpoint["config"]["dataset_params"])
+    if args.data is not None:
+        dataset_params["root_dir"] = str(args.data)
+    dataset = FramesDataset.from_config({k: v for k, v in dataset_params.items() if k != "augmentation_params"},
+                                        is_train=False)
+    out = args.out or Path(args.checkpoint).parent.parent / "reconstruction"
+    out.mkdir(parents=True, exist_ok=True)
+    for index in range(min(args.max_videos, len(dataset))):
+        item = dataset[index]
+        result = reconstruct_video(models, item["video"])
+        prediction = result["prediction"] if isinstance(result, dict) else result
+        name = Path(item["name"]).stem
+        written = save_video(torch.cat([item["video"], prediction], dim=3), out / f"{name}.mp4", fps=args.fps)
+        save_strip_png(torch.cat([item["video"], prediction], dim=2), out / f"{name}.png")
+        print(f"reconstruction: {written}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pcut", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    from .synthetic import add_make_synthetic_arguments, run_make_synthetic
+    add_make_synthetic_arguments(commands.add_parser("make-synthetic", help="write the synthetic dataset"))\
+        .set_defaults(run=run_make_synthetic)
+
+    train_parser = commands.add_parser("train", help="train a model")
+    add_train_arguments(train_parser)
+    train_parser.set_defaults(run=run_train)
+
+    animate_parser = commands.add_parser("animate", help="drive a source image by a video")
+    add_animate_arguments(animate_parser)
+    animate_parser.set_defaults(run=run_animate)
+
+    reconstruct_parser = commands.add_parser("reconstruct", help="reconstruct test videos (first frame = source)")
+    add_reconstruct_arguments(reconstruct_parser)
+    reconstruct_parser.set_defaults(run=run_reconstruct)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (ValueError, FileNotFoundError) as error:
+        print(f"pcut {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

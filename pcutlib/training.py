@@ -1,0 +1,468 @@
+"""The trainer: FOMM's reconstruction training plus an adversarial phase with CutMix or PriorityCut.
+
+One training step (``train_step``):
+  1. generator step: keypoints of source and driving, the generated frame, then
+         L_G = reconstruction (VGG19 or pixel pyramid) + equivariance (value, jacobian)
+               + generator_gan * adversarial (+ feature matching for the patch D);
+  2. discriminator step (only when generator_gan != 0):
+         patch D:  LSGAN, real -> 1, fake -> 0;
+         U-Net D:  BCE on the encoder logit and every decoder pixel, and, with probability
+                   p(epoch) (linear warm-up), a mixed image x_mix = M x + (1 - M) G with
+                   encoder(x_mix) -> 0, decoder(x_mix) -> M and the consistency loss.
+     M is the PriorityCut mask (top-k most occluded foreground pixels show the generated
+     frame) or a CutMix box.
+Everything that varies lives in the config (``pcutlib.config``); the run folder layout is
+DESIGN.md section 9.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from . import losses as L
+from .checkpoints import atomic_save, load_state_strict, safe_torch_load
+from .config import save_config
+from .models import Models, build_models
+from .regularizers import RegularizerConfig, make_mask, mix_images, mix_probability
+from .warping import ImagePyramid
+
+
+# --------------------------------------------------------------------------- device and processes
+
+def choose_device(requested: str | None = None) -> torch.device:
+    """``requested`` ("cpu", "cuda", "cuda:1") or the best available: CUDA, else CPU."""
+    if requested in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {requested!r} requested but CUDA is not available")
+    return device
+
+
+@dataclass
+class ProcessGroup:
+    """Where this process sits in a torchrun launch (world size 1 without torchrun)."""
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device: torch.device) -> ProcessGroup:
+    """Join the process group that torchrun describes in RANK/WORLD_SIZE/LOCAL_RANK (gloo on CPU)."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
+        return ProcessGroup()
+    group = ProcessGroup(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return group
+
+
+# --------------------------------------------------------------------------- the pieces of a run
+
+@dataclass
+class Trainer:
+    """Everything a training step needs; built by :func:`build_trainer`."""
+    config: dict
+    models: Models
+    optimizers: dict
+    schedulers: dict
+    reconstruction_loss: nn.Module
+    regularizer: RegularizerConfig
+    device: torch.device
+    group: ProcessGroup = field(default_factory=ProcessGroup)
+    epoch: int = 0          # completed epochs
+    step: int = 0           # completed steps
+    steps_per_epoch: int = 1
+    autocast_dtype: torch.dtype | None = None
+
+    @property
+    def adversarial(self) -> bool:
+        return self.config["train_params"]["loss_weights"]["generator_gan"] != 0
+
+    @property
+    def discriminator_kind(self) -> str:
+        return self.config["model_params"]["discriminator_params"]["kind"]
+
+    def raw(self, name: str) -> nn.Module:
+        """The network without its DistributedDataParallel wrapper."""
+        module = getattr(self.models, name)
+        return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+def build_reconstruction_loss(train_params: dict, num_channels: int) -> nn.Module:
+    """VGG19 perceptual pyramid (FOMM) and/or the pixel pyramid, as the loss weights say."""
+    weights = train_params["loss_weights"]
+    terms = []
+    if sum(weights["perceptual"]) != 0:
+        terms.append(L.PerceptualPyramidLoss(train_params["scales"], weights["perceptual"],
+                                             train_params["perceptual_weights"], num_channels))
+    if weights["pixel_pyramid"] != 0:
+        terms.append(L.PixelPyramidLoss(train_params["scales"], weights["pixel_pyramid"], num_channels))
+    if not terms:
+        raise ValueError("no reconstruction loss: set train_params.loss_weights.perceptual or pixel_pyramid")
+    return nn.ModuleList(terms)
+
+
+def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None = None) -> Trainer:
+    group = group or ProcessGroup()
+    train_params = config["train_params"]
+    regularizer = RegularizerConfig.from_dict(config["regularizer"])
+    kind = config["model_params"]["discriminator_params"]["kind"]
+    if regularizer.type != "none" and kind != "unet":
+        raise ValueError(f"regularizer.type={regularizer.type!r} needs the U-Net discriminator: set "
+                         f"model_params.discriminator_params.kind: unet (got {kind!r})")
+    if regularizer.type != "none" and train_params["loss_weights"]["generator_gan"] == 0:
+        raise ValueError(f"regularizer.type={regularizer.type!r} acts on the discriminator, which only trains "
+                         f"when train_params.loss_weights.generator_gan != 0")
+    models = build_models(config["model_params"]).to(device)
+    if train_params["channels_last"]:
+        for module in models.modules().values():
+            module.to(memory_format=torch.channels_last)
+    if group.distributed:
+        for name, module in models.modules().items():
+            if device.type == "cuda":
+                module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+            ids = [device.index] if device.type == "cuda" else None
+            setattr(models, name, nn.parallel.DistributedDataParallel(module, device_ids=ids))
+    # Adam with beta1 = 0.5 as FOMM (and most GANs): a shorter momentum memory keeps the
+    # generator and discriminator from overshooting each other.
+    learning_rates = {"generator": train_params["lr_generator"], "kp_detector": train_params["lr_kp_detector"],
+                      "discriminator": train_params["lr_discriminator"]}
+    optimizers = {name: torch.optim.Adam(module.parameters(), lr=learning_rates[name], betas=(0.5, 0.999))
+                  for name, module in models.modules().items()}
+    # learning rates drop x0.1 at each milestone epoch, as FOMM
+    schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, train_params["epoch_milestones"], gamma=0.1)
+                  for name, opt in optimizers.items()}
+    reconstruction = build_reconstruction_loss(train_params, config["model_params"]["common_params"]["num_channels"])
+    precision = train_params["mixed_precision"]
+    if precision not in ("none", "bf16", "fp16"):
+        raise ValueError(f"train_params.mixed_precision must be none, bf16 or fp16, got {precision!r}")
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("train_params.mixed_precision=fp16 needs CUDA; use bf16 or none on the CPU")
+    autocast_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return Trainer(config, models, optimizers, schedulers, reconstruction.to(device), regularizer, device, group,
+                   autocast_dtype=autocast_dtype)
+
+
+# --------------------------------------------------------------------------- one step
+
+def autocast(trainer: Trainer):
+    if trainer.autocast_dtype is None:
+        return nullcontext()
+    return torch.autocast(trainer.device.type, dtype=trainer.autocast_dtype)
+
+
+def detach_keypoints(kp: dict) -> dict:
+    return {key: value.detach() for key, value in kp.items()}
+
+
+def generator_losses(trainer: Trainer, source, driving) -> tuple[dict, dict]:
+    """L_G and the generator's outputs (keypoints added) for one batch."""
+    models, weights = trainer.models, trainer.config["train_params"]["loss_weights"]
+    with autocast(trainer):
+        kp_source = models.kp_detector(source)
+        kp_driving = models.kp_detector(driving)
+        generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving)
+    generated.update(kp_source=kp_source, kp_driving=kp_driving)
+    prediction = generated["prediction"].float()
+    losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
+    equivariance, _ = L.equivariance_losses(
+        models.kp_detector, driving, {k: v.float() for k, v in kp_driving.items()},
+        trainer.config["train_params"]["transform_params"], weights["equivariance_value"],
+        weights["equivariance_jacobian"])
+    losses.update(equivariance)
+    if trainer.adversarial:
+        losses.update(adversarial_generator_losses(trainer, prediction, driving, kp_driving))
+    return losses, generated
+
+
+def adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_driving) -> dict:
+    """The generator's adversarial terms; the discriminator's parameters take no step here."""
+    weights = trainer.config["train_params"]["loss_weights"]
+    discriminator = trainer.raw("discriminator")     # no gradient sync needed: D is not updated here
+    if trainer.discriminator_kind == "unet":
+        return L.unet_generator_loss(discriminator(prediction), weights["generator_gan"])
+    scales = discriminator.scales
+    pyramid = ImagePyramid(scales, prediction.shape[1]).to(prediction.device)
+    kp = detach_keypoints(kp_driving)
+    fake_maps = discriminator(pyramid(prediction), kp=kp)
+    losses = L.lsgan_generator_loss(fake_maps, scales, weights["generator_gan"])
+    if sum(weights["feature_matching"]) != 0:
+        with torch.no_grad():
+            real_maps = discriminator(pyramid(driving), kp=kp)
+        losses.update(L.feature_matching_loss(real_maps, fake_maps, scales, weights["feature_matching"]))
+    return losses
+
+
+def discriminator_losses(trainer: Trainer, driving, generated, epoch_float: float) -> tuple[dict, dict]:
+    """L_D for one batch, and what was mixed (for logging and visualisation)."""
+    weights = trainer.config["train_params"]["loss_weights"]
+    fake = generated["prediction"].detach().float()
+    info = {"mixed": False, "empty_foreground": 0}
+    if trainer.discriminator_kind == "patch":
+        discriminator = trainer.models.discriminator
+        scales = trainer.raw("discriminator").scales
+        pyramid = ImagePyramid(scales, fake.shape[1]).to(fake.device)
+        kp = detach_keypoints(generated["kp_driving"])
+        # one forward on real and fake together: one DDP synchronisation per step
+        both = discriminator(pyramid(torch.cat([driving, fake])), kp={k: torch.cat([v, v]) for k, v in kp.items()})
+        batch = driving.shape[0]
+        real_maps = {k: v[:batch] for k, v in both.items() if k.startswith("prediction_map")}
+        fake_maps = {k: v[batch:] for k, v in both.items() if k.startswith("prediction_map")}
+        return L.lsgan_discriminator_loss(real_maps, fake_maps, scales, weights["discriminator_gan"]), info
+
+    images = [driving, fake]
+    regularizer = trainer.regularizer
+    probability = (mix_probability(epoch_float, regularizer.mix_probability, regularizer.mix_warmup_epochs)
+                   if regularizer.type != "none" else 0.0)
+    if probability > 0 and torch.rand(()).item() < probability:
+        mask, empty = make_mask(regularizer, {k: v.detach() for k, v in generated.items()
+                                              if torch.is_tensor(v)}, driving)
+        mixed = mix_images(driving, fake, mask)
+        images.append(mixed)
+        info.update(mixed=True, empty_foreground=int(empty), mask=mask, mixed_image=mixed)
+    outputs = trainer.models.discriminator(torch.cat(images))       # one forward for all
+    split = [{k: v[i * len(driving):(i + 1) * len(driving)] for k, v in outputs.items() if k != "features"}
+             for i in range(len(images))]
+    losses = L.unet_discriminator_loss(split[0], split[1], weights["discriminator_gan"])
+    if info["mixed"]:
+        losses.update(L.unet_mixed_loss(split[2], info["mask"], split[0], split[1],
+                                        regularizer.consistency_weight))
+    return losses, info
+
+
+def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> tuple[dict, dict, dict]:
+    """One generator update and (when adversarial) one discriminator update.
+
+    batch: {"source": (B,3,H,W), "driving": (B,3,H,W)}. Returns (loss values as floats,
+    the generator's outputs, what the discriminator step mixed).
+    """
+    memory_format = torch.channels_last if trainer.config["train_params"]["channels_last"] else torch.preserve_format
+    source = batch["source"].to(trainer.device, memory_format=memory_format)
+    driving = batch["driving"].to(trainer.device, memory_format=memory_format)
+    models = trainer.models
+
+    for name in ("generator", "kp_detector"):
+        trainer.optimizers[name].zero_grad(set_to_none=True)
+    g_losses, generated = generator_losses(trainer, source, driving)
+    sum(g_losses.values()).backward()
+    trainer.optimizers["generator"].step()
+    trainer.optimizers["kp_detector"].step()
+
+    d_losses, info = {}, {"mixed": False, "empty_foreground": 0}
+    if trainer.adversarial:
+        trainer.optimizers["discriminator"].zero_grad(set_to_none=True)
+        d_losses, info = discriminator_losses(trainer, driving, generated, epoch_float)
+        sum(d_losses.values()).backward()
+        trainer.optimizers["discriminator"].step()
+    values = {name: float(value.detach()) for name, value in {**g_losses, **d_losses}.items()}
+    return values, generated, info
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+def rng_state() -> dict:
+    numpy_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": {"key": torch.from_numpy(numpy_state[1].astype(np.int64)), "pos": int(numpy_state[2]),
+                      "has_gauss": int(numpy_state[3]), "cached_gaussian": float(numpy_state[4])}}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+
+
+def scheduler_state(scheduler) -> dict:
+    """MultiStepLR's state without its Counter of milestones (rebuilt from the config)."""
+    return {k: v for k, v in scheduler.state_dict().items() if k != "milestones"}
+
+
+def save_training_checkpoint(trainer: Trainer, path: Path) -> None:
+    """Models, optimizers, schedulers, epoch, step and RNG states: enough to resume exactly."""
+    state = {"format": "pcut-1", "config": trainer.config, "epoch": trainer.epoch, "step": trainer.step,
+             "optimizers": {n: o.state_dict() for n, o in trainer.optimizers.items()},
+             "schedulers": {n: scheduler_state(s) for n, s in trainer.schedulers.items()},
+             "rng": rng_state()}
+    state.update({name: trainer.raw(name).state_dict() for name in trainer.models.modules()})
+    atomic_save(state, path)
+
+
+def load_training_checkpoint(trainer: Trainer, path: Path) -> None:
+    state = safe_torch_load(path, map_location=trainer.device)
+    for name in trainer.models.modules():
+        load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")
+    for name, optimizer in trainer.optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+    for name, scheduler in trainer.schedulers.items():
+        merged = scheduler.state_dict()
+        merged.update(state["schedulers"][name])
+        scheduler.load_state_dict(merged)
+    trainer.epoch, trainer.step = state["epoch"], state["step"]
+    set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in state["rng"].items()})
+
+
+def initialise_from(trainer: Trainer, path: Path) -> None:
+    """Start from another run's weights (e.g. adversarial fine-tuning of a reconstruction run).
+
+    Networks whose architecture differs (a U-Net D replacing a patch D) keep their fresh weights.
+    """
+    state = safe_torch_load(path, map_location=trainer.device)
+    for name in ("kp_detector", "generator"):
+        load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")
+    same_discriminator = (state.get("config", {}).get("model_params", {}).get("discriminator_params")
+                          == trainer.config["model_params"]["discriminator_params"])
+    if "discriminator" in state and same_discriminator:
+        load_state_strict(trainer.raw("discriminator"), state["discriminator"], "discriminator", str(path))
+
+
+# --------------------------------------------------------------------------- the loop
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_dataloader(config: dict, group: ProcessGroup, dataset=None) -> DataLoader:
+    from .data import DatasetRepeater, FramesDataset
+
+    train_params = config["train_params"]
+    if dataset is None:
+        dataset = FramesDataset.from_config(config["dataset_params"], is_train=True)
+    dataset = DatasetRepeater(dataset, train_params["num_repeats"])
+    batch_size = train_params["batch_size"]
+    if len(dataset) < batch_size * group.world_size:
+        raise ValueError(f"{len(dataset)} training items (x num_repeats) cannot fill one batch of "
+                         f"batch_size={batch_size} on {group.world_size} process(es)")
+    sampler = (DistributedSampler(dataset, group.world_size, group.rank, shuffle=True, drop_last=True,
+                                  seed=train_params["seed"]) if group.distributed else None)
+    workers = train_params["num_workers"]
+    return DataLoader(dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
+                      drop_last=True, num_workers=workers, persistent_workers=False,
+                      pin_memory=torch.cuda.is_available())
+
+
+def append_log(path: Path, row: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def truncate_log(path: Path, last_step: int) -> None:
+    """Drop log rows past the checkpoint we resume from (they will be recomputed)."""
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step]
+    path.write_text("".join(row + "\n" for row in rows))
+
+
+def train(config: dict, run_dir: str | Path, device: str | None = None, resume: bool = False,
+          init_from: str | Path | None = None, progress: bool = True, dataset=None,
+          stop_after_steps: int | None = None) -> Path:
+    """Train as ``config`` says and write the run folder; returns the path of checkpoints/last.pt.
+
+    resume: continue from ``run_dir/checkpoints/last.pt`` exactly (models, optimizers,
+    schedulers, epoch, step, RNG states). init_from: a checkpoint whose keypoint detector and
+    generator weights start this run. stop_after_steps: stop early (tests, profiling).
+    """
+    from tqdm.auto import tqdm
+
+    from .visualize import plot_losses, save_training_visualization
+
+    device = choose_device(device)
+    group = init_distributed(device)
+    if device.type == "cuda" and group.distributed:
+        device = torch.device("cuda", group.local_rank)
+        torch.cuda.set_device(device)
+    run_dir = Path(run_dir)
+    checkpoint_dir = run_dir / "checkpoints"
+    log_path = run_dir / "log.jsonl"
+    seed_everything(config["train_params"]["seed"] + group.rank)
+    trainer = build_trainer(config, device, group)
+    if resume:
+        last = checkpoint_dir / "last.pt"
+        if not last.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {last}")
+        load_training_checkpoint(trainer, last)
+        if group.is_main:
+            truncate_log(log_path, trainer.step)
+    elif init_from is not None:
+        initialise_from(trainer, Path(init_from))
+    if group.is_main:
+        (run_dir / "vis").mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+        if not resume and log_path.exists():
+            log_path.unlink()
+
+    loader = make_dataloader(config, group, dataset)
+    trainer.steps_per_epoch = len(loader)
+    num_epochs = config["train_params"]["num_epochs"]
+    trainer.models.train()
+    stopped = False
+    try:
+        while trainer.epoch < num_epochs and not stopped:
+            epoch = trainer.epoch
+            if isinstance(loader.sampler, DistributedSampler):
+                loader.sampler.set_epoch(epoch)
+            bar = tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not (progress and group.is_main),
+                       leave=False, dynamic_ncols=True)
+            last_batch = None
+            for i, batch in enumerate(bar):
+                started = time.perf_counter()
+                epoch_float = epoch + i / trainer.steps_per_epoch
+                values, generated, info = train_step(trainer, batch, epoch_float)
+                trainer.step += 1
+                last_batch = (batch, generated, info)
+                if group.is_main and trainer.step % config["train_params"]["log_every"] == 0:
+                    append_log(log_path, {"step": trainer.step, "epoch": epoch + 1, **values,
+                                          "mixed": info["mixed"], "empty_foreground": info["empty_foreground"],
+                                          "seconds": round(time.perf_counter() - started, 4)})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
+                if stop_after_steps is not None and trainer.step >= stop_after_steps:
+                    stopped = True
+                    break
+            if stopped:
+                break       # a partial epoch is not checkpointed: resume repeats it exactly
+            trainer.epoch += 1
+            for scheduler in trainer.schedulers.values():
+                scheduler.step()
+            if group.is_main:
+                save_training_checkpoint(trainer, checkpoint_dir / "last.pt")
+                if trainer.epoch % config["train_params"]["checkpoint_freq"] == 0 or trainer.epoch == num_epochs:
+                    save_training_checkpoint(trainer, checkpoint_dir / f"epoch-{trainer.epoch}.pt")
+                if last_batch is not None:
+                    save_training_visualization(run_dir / "vis" / f"epoch-{trainer.epoch}.png", *last_batch,
+                                                regularizer=trainer.regularizer)
+                plot_losses(log_path, run_dir / "loss.png")
+    finally:
+        if group.distributed and dist.is_initialized():
+            dist.barrier()
+    return checkpoint_dir / "last.pt"
