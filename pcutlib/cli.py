@@ -91,7 +91,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args) -> int:
-    from .training import train
+    from .training import finish_distributed, train
 
     config = config_from_args(args)
     run_dir = args.run_dir or Path("runs") / (args.name or Path(args.config).stem)
@@ -101,6 +101,7 @@ def run_train(args) -> int:
                          f"for the synthetic world run: pcut make-synthetic --out {root or 'data/synthetic-64'}")
     last = train(config, run_dir, device=args.device, resume=args.resume, init_from=args.init_from,
                  progress=not args.no_progress)
+    finish_distributed()
     print(f"checkpoint: {last}")
     return 0
 

@@ -77,6 +77,13 @@ def init_distributed(device: torch.device) -> ProcessGroup:
     return group
 
 
+def finish_distributed() -> None:
+    """Leave the process group (all ranks together, so none tears down while another still talks)."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 # --------------------------------------------------------------------------- the pieces of a run
 
 @dataclass
