@@ -179,6 +179,14 @@ def run_reconstruct(args) -> int:
     return 0
 
 
+def run_export(args) -> int:
+    from .pretrained import PRETRAINED_PATH, export_pretrained, pretrained_summary
+
+    out = export_pretrained(args.checkpoint, args.out or PRETRAINED_PATH)
+    print(f"exported: {pretrained_summary(out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pcut", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -195,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     animate_parser = commands.add_parser("animate", help="drive a source image by a video")
     add_animate_arguments(animate_parser)
     animate_parser.set_defaults(run=run_animate)
+
+    export_parser = commands.add_parser("export-pretrained", help="ship a run's networks as pretrained/synthetic-64.pt")
+    export_parser.add_argument("--checkpoint", required=True, type=Path)
+    export_parser.add_argument("--out", type=Path, default=None)
+    export_parser.set_defaults(run=run_export)
 
     reconstruct_parser = commands.add_parser("reconstruct", help="reconstruct test videos (first frame = source)")
     add_reconstruct_arguments(reconstruct_parser)

@@ -155,8 +155,10 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     # generator and discriminator from overshooting each other.
     learning_rates = {"generator": train_params["lr_generator"], "kp_detector": train_params["lr_kp_detector"],
                       "discriminator": train_params["lr_discriminator"]}
-    optimizers = {name: torch.optim.Adam(module.parameters(), lr=learning_rates[name], betas=(0.5, 0.999))
-                  for name, module in models.modules().items()}
+    # the discriminator only trains when the generator has an adversarial term
+    trained = [n for n in models.modules() if n != "discriminator" or train_params["loss_weights"]["generator_gan"] != 0]
+    optimizers = {name: torch.optim.Adam(getattr(models, name).parameters(), lr=learning_rates[name],
+                                         betas=(0.5, 0.999)) for name in trained}
     # learning rates drop x0.1 at each milestone epoch, as FOMM
     schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, train_params["epoch_milestones"], gamma=0.1)
                   for name, opt in optimizers.items()}

@@ -1,0 +1,81 @@
+"""The small synthetic-world model that ships with the repository, for notebooks and Binder.
+
+``pretrained/synthetic-64.pt`` is a pcut checkpoint (keypoint detector, generator and U-Net
+discriminator, weights stored as float16 to stay small) made by
+
+    pcut demo                       # trains runs/synthetic-64-reconstruction, -prioritycut
+    pcut export-pretrained --checkpoint runs/synthetic-64-prioritycut/checkpoints/last.pt
+
+:func:`load_pretrained` loads it, or trains a quick stand-in when the file is missing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .checkpoints import atomic_save, load_models, safe_torch_load
+from .models import Models
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+PRETRAINED_PATH = REPOSITORY / "pretrained" / "synthetic-64.pt"
+SYNTHETIC_ROOT = REPOSITORY / "data" / "synthetic-64"
+
+
+def ensure_synthetic_data(root: str | Path = SYNTHETIC_ROOT, videos: int = 200, frames: int = 32,
+                          size: int = 64, seed: int = 0, progress: bool = True) -> Path:
+    """The synthetic dataset at ``root``, generated first if it is not there."""
+    from .synthetic import make_synthetic_dataset
+
+    root = Path(root)
+    if not (root / "train").is_dir() or not (root / "test").is_dir():
+        make_synthetic_dataset(root, videos=videos, frames=frames, size=size, seed=seed, progress=progress)
+    return root
+
+
+def export_pretrained(checkpoint: str | Path, out: str | Path = PRETRAINED_PATH) -> Path:
+    """Keep only the config and the networks of a training checkpoint, as float16."""
+    state = safe_torch_load(checkpoint)
+    exported = {"format": "pcut-1", "config": state["config"], "epoch": state.get("epoch"),
+                "source": str(checkpoint)}
+    for name in ("kp_detector", "generator", "discriminator"):
+        if name in state:
+            exported[name] = {k: (v.half() if v.is_floating_point() else v) for k, v in state[name].items()}
+    atomic_save(exported, out)
+    return Path(out)
+
+
+def load_pretrained(path: str | Path = PRETRAINED_PATH, train_if_missing: bool = True, device="cpu",
+                    epochs: int = 6, progress: bool = True) -> tuple[Models, dict]:
+    """(Models in eval mode, resolved config) of the shipped model.
+
+    When the file is missing and ``train_if_missing``, train a short stand-in (``epochs`` of
+    reconstruction on the synthetic world, a few minutes on a CPU) and save it there.
+    """
+    path = Path(path)
+    if not path.exists():
+        if not train_if_missing:
+            raise FileNotFoundError(f"no pretrained model at {path}; make it with `pcut demo` then "
+                                    f"`pcut export-pretrained`, or call load_pretrained(train_if_missing=True)")
+        from .config import load_config
+        from .training import train
+
+        config = load_config("synthetic-64")
+        config["dataset_params"]["root_dir"] = str(ensure_synthetic_data(progress=progress))
+        config["train_params"]["num_epochs"] = epochs
+        run_dir = REPOSITORY / "runs" / "pretrained-stand-in"
+        last = train(config, run_dir, device=device, progress=progress)
+        export_pretrained(last, path)
+    models, checkpoint = load_models(path, device=device)
+    return models, checkpoint["config"]
+
+
+def pretrained_summary(path: str | Path = PRETRAINED_PATH) -> dict:
+    """Size and provenance of the shipped model (for the README and notebooks)."""
+    state = safe_torch_load(path)
+    parameters = {name: sum(v.numel() for v in state[name].values())
+                  for name in ("kp_detector", "generator", "discriminator") if name in state}
+    return {"path": str(path), "megabytes": round(Path(path).stat().st_size / 2 ** 20, 2),
+            "epoch": state.get("epoch"), "parameters": parameters,
+            "regularizer": state["config"]["regularizer"]["type"]}
+
