@@ -1,0 +1,402 @@
+"""FOMM's evaluation protocols: reconstruction and animation (DESIGN.md sec. 5).
+
+Reconstruction (FOMM's ``reconstruction.py``): for each test video the first frame is the
+source and *every* frame t is driven with its own keypoints, used as they are (absolute,
+not relative: source and driving show the same figure):
+    x_hat_t = G(x_1, kp_source = KP(x_1), kp_driving = KP(x_t)),    compared with x_t.
+The copy-the-source baseline predicts x_hat_t = x_1 for every t; it is measured the same
+way and reported with a ``baseline_`` prefix, so a model must beat doing nothing.
+
+Animation (FOMM's ``animate.py``): PairedDataset pairs (driving video, source video); the
+first frame of the source video is driven by the whole driving video with relative
+motion (``pcutlib.animate.animate_video``). There is no ground truth, so only the probes
+measure it: pose following (AKD/MKR against the driving frames) and identity keeping
+(AED against the source frame).
+
+Metrics per video are means over its frames (``pcutlib.metrics``); the summary is the
+mean over videos (FOMM's ``np.mean`` over its per-video list), ignoring NaN entries (AKD
+with no keypoint found in both frames).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import metrics
+from .animate import animate_video
+
+DEFAULT_CONFIDENCE_THRESHOLD = 0.5   # a probe joint with confidence below this counts as missing
+
+
+# ----------------------------------------------------------------------------- reconstruction
+
+def _expand_keypoints(kp: dict, batch: int) -> dict:
+    """{"value": (1,K,2), "jacobian"?: (1,K,2,2)} -> the same repeated to batch size."""
+    return {key: value.expand(batch, *value.shape[1:]) for key, value in kp.items()}
+
+
+@torch.no_grad()
+def reconstruct_video(models, video: torch.Tensor, batch_size: int = 16, device=None) -> dict:
+    """Drive the first frame of a video by all its frames (absolute keypoints).
+
+    models: pcutlib.models.Models (kp_detector, generator), used in eval mode.
+    video (T,3,H,W) in [0,1]. Returns, on the CPU, {"prediction": (T,3,H,W),
+    "occlusion_map": (T,1,h,w) when the generator estimates one}.
+    """
+    if video.dim() != 4 or video.shape[1] != 3:
+        raise ValueError(f"video must be (T,3,H,W), got {tuple(video.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    models.eval()
+    if device is None:
+        device = next(models.generator.parameters()).device
+    source = video[:1].to(device)                                            # (1,3,H,W)
+    kp_source = models.kp_detector(source)                                   # value (1,K,2)
+    predictions, occlusions = [], []
+    for start in range(0, len(video), batch_size):
+        driving = video[start:start + batch_size].to(device)                 # (b,3,H,W)
+        batch = len(driving)
+        kp_driving = models.kp_detector(driving)                             # value (b,K,2)
+        out = models.generator(source.expand(batch, -1, -1, -1), kp_driving=kp_driving,
+                               kp_source=_expand_keypoints(kp_source, batch))
+        predictions.append(out["prediction"].float().cpu())
+        if "occlusion_map" in out:
+            occlusions.append(out["occlusion_map"].float().cpu())
+    result = {"prediction": torch.cat(predictions)}
+    if occlusions:
+        result["occlusion_map"] = torch.cat(occlusions)
+    return result
+
+
+def frame_metrics(pred: torch.Tensor, real: torch.Tensor, use_lpips: bool, prefix: str = "") -> dict:
+    """L1, PSNR, SSIM (and LPIPS) of pred vs real, both (T,3,H,W); keys prefixed by ``prefix``."""
+    row = {f"{prefix}l1": metrics.l1(pred, real), f"{prefix}psnr": metrics.psnr(pred, real),
+           f"{prefix}ssim": metrics.ssim(pred, real)}
+    if use_lpips:
+        row[f"{prefix}lpips"] = metrics.lpips_distance(pred, real)
+    return row
+
+
+def pose_metrics(pose_probe, pred: torch.Tensor, real_detection: tuple, image_size, threshold: float,
+                 true_keypoints: torch.Tensor | None, prefix: str = "") -> dict:
+    """AKD/MKR of the probe's detections on pred (T,3,H,W) against those on the real frames.
+
+    real_detection: (keypoints (T,J,2), found (T,J)) on the real frames. With the true
+    joints (T,J,2) also ``akd_gt``: the pred detections against the ground truth.
+    """
+    keypoints, found = pose_probe.detect(pred, threshold)
+    real_keypoints, real_found = real_detection
+    row = {f"{prefix}akd": metrics.average_keypoint_distance(keypoints, real_keypoints, image_size,
+                                                             found, real_found),
+           f"{prefix}mkr": metrics.missing_keypoint_rate(found, real_found)}
+    if true_keypoints is not None:
+        row[f"{prefix}akd_gt"] = metrics.average_keypoint_distance(keypoints, true_keypoints, image_size,
+                                                                   found, None)
+    return row
+
+
+def _summarize(rows: list[dict], protocol: str) -> dict:
+    """Mean over rows of every numeric key (NaNs ignored), plus counts."""
+    summary = {"protocol": protocol, "num_videos": len(rows),
+               "num_frames": int(sum(row.get("frames", 0) for row in rows))}
+    keys = [k for k in rows[0] if k not in ("name", "frames")] if rows else []
+    for key in keys:
+        values = np.array([row[key] for row in rows if isinstance(row.get(key), (int, float))], dtype=float)
+        finite_or_inf = values[~np.isnan(values)]
+        summary[key] = float(finite_or_inf.mean()) if len(finite_or_inf) else math.nan
+    return summary
+
+
+def _check_threshold(threshold: float) -> None:
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"confidence_threshold must be in [0, 1], got {threshold}")
+
+
+def evaluate_reconstruction(models, dataset, device="cpu", pose_probe=None, identity_probe=None,
+                            max_videos: int | None = None, progress: bool = True, batch_size: int = 16,
+                            confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD,
+                            use_lpips: bool | None = None) -> tuple[dict, list[dict]]:
+    """FOMM's reconstruction protocol over a test dataset, with the copy-source baseline.
+
+    dataset items: {"video": (T,3,H,W), "name", "keypoints"?: (T,J,2)} (FramesDataset with
+    is_train=False). Per video: l1, psnr, ssim, lpips (when available or use_lpips=True);
+    with a pose probe akd, mkr (a joint is missing below ``confidence_threshold``), and,
+    with true joints, akd_gt and probe_akd_gt (the probe on the real frames: its error
+    floor); with an identity probe aed. Each metric also as ``baseline_<metric>``.
+    Returns (summary: means over videos, per_video: one dict per video).
+    """
+    _check_threshold(confidence_threshold)
+    if use_lpips is None:
+        use_lpips = metrics.lpips_available()
+    models.to(device).eval()
+    for probe in (pose_probe, identity_probe):
+        if probe is not None:
+            probe.to(device).eval()
+    count = len(dataset) if max_videos is None else min(int(max_videos), len(dataset))
+    if count < 1:
+        raise ValueError(f"nothing to evaluate: the dataset has {len(dataset)} videos, max_videos={max_videos}")
+    rows = []
+    for index in tqdm(range(count), desc="reconstruction", disable=not progress, unit="video"):
+        item = dataset[index]
+        video = item["video"]                                                # (T,3,H,W)
+        prediction = reconstruct_video(models, video, batch_size, device)["prediction"]
+        baseline = video[:1].expand_as(video)                                # x_hat_t = x_1
+        true_keypoints = item.get("keypoints")                               # (T,J,2) or None
+        row = {"name": item["name"], "frames": len(video)}
+        for prefix, frames in (("", prediction), ("baseline_", baseline)):
+            row.update(frame_metrics(frames, video, use_lpips, prefix))
+        if pose_probe is not None:
+            real_detection = pose_probe.detect(video, confidence_threshold)
+            for prefix, frames in (("", prediction), ("baseline_", baseline)):
+                row.update(pose_metrics(pose_probe, frames, real_detection, video.shape[2:],
+                                        confidence_threshold, true_keypoints, prefix))
+            if true_keypoints is not None:
+                row["probe_akd_gt"] = metrics.average_keypoint_distance(
+                    real_detection[0], true_keypoints, video.shape[2:], real_detection[1], None)
+        if identity_probe is not None:
+            real_embedding = identity_probe.embeddings(video)                # (T,D)
+            for prefix, frames in (("", prediction), ("baseline_", baseline)):
+                row[f"{prefix}aed"] = metrics.average_euclidean_distance(
+                    identity_probe.embeddings(frames), real_embedding)
+        rows.append(row)
+    return _summarize(rows, "reconstruction"), rows
+
+
+# ----------------------------------------------------------------------------- animation
+
+def evaluate_animation(models, pairs, device="cpu", pose_probe=None, identity_probe=None,
+                       max_pairs: int | None = None, progress: bool = True,
+                       confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD,
+                       normalization_params: dict | None = None) -> tuple[dict, list[dict]]:
+    """FOMM's animation protocol: drive each pair's source frame by its driving video.
+
+    pairs: PairedDataset items {"driving_video": (T,3,H,W), "source_video": (S,3,H,W),
+    "driving_name", "source_name"}. normalization_params: animate_params'
+    (adapt_movement_scale, use_relative_movement, use_relative_jacobian); default relative.
+    Per pair, with a pose probe: akd, mkr of the generated frames against the driving
+    frames; with an identity probe: aed of the generated frames against the source frame.
+    Returns (summary, per_pair).
+    """
+    _check_threshold(confidence_threshold)
+    normalization = {"adapt_movement_scale": False, "use_relative_movement": True,
+                     "use_relative_jacobian": True, **(normalization_params or {})}
+    models.to(device).eval()
+    for probe in (pose_probe, identity_probe):
+        if probe is not None:
+            probe.to(device).eval()
+    count = len(pairs) if max_pairs is None else min(int(max_pairs), len(pairs))
+    rows = []
+    for index in tqdm(range(count), desc="animation", disable=not progress, unit="pair"):
+        item = pairs[index]
+        driving, source = item["driving_video"], item["source_video"][0]    # (T,3,H,W), (3,H,W)
+        prediction = animate_video(models.kp_detector, models.generator, source, driving,
+                                   **normalization)["prediction"]            # (T,3,H,W)
+        row = {"name": f"{item['source_name']}<-{item['driving_name']}", "frames": len(driving)}
+        if pose_probe is not None:
+            row.update(pose_metrics(pose_probe, prediction,
+                                    pose_probe.detect(driving, confidence_threshold),
+                                    driving.shape[2:], confidence_threshold, None))
+        if identity_probe is not None:
+            source_embedding = identity_probe.embeddings(source[None])       # (1,D)
+            embeddings = identity_probe.embeddings(prediction)               # (T,D)
+            row["aed"] = metrics.average_euclidean_distance(embeddings, source_embedding.expand_as(embeddings))
+        rows.append(row)
+    return _summarize(rows, "animation"), rows
+
+
+# ----------------------------------------------------------------------------- writing
+
+def _json_number(value):
+    """NaN and +-inf are not JSON: written as null (undefined, e.g. PSNR of equal frames)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_metrics(run_dir_or_path, summary: dict, per_video: list[dict],
+                  name: str = "metrics") -> tuple[Path, Path]:
+    """Write ``<name>.json`` ({"summary", "per_video"}) and ``<name>_per_video.csv``.
+
+    run_dir_or_path: a folder (created if needed) or a path ending in ``.json``, whose
+    stem then names both files. Non-finite numbers become JSON null / empty CSV cells.
+    Returns (json path, csv path).
+    """
+    target = Path(run_dir_or_path)
+    if target.suffix == ".json":
+        json_path = target
+    else:
+        json_path = target / f"{name}.json"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    csv_path = json_path.with_name(f"{json_path.stem}_per_video.csv")
+    document = {"summary": {k: _json_number(v) for k, v in summary.items()},
+                "per_video": [{k: _json_number(v) for k, v in row.items()} for row in per_video]}
+    json_path.write_text(json.dumps(document, indent=2) + "\n")
+    columns = list(dict.fromkeys(key for row in per_video for key in row))
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in per_video:
+            writer.writerow({k: ("" if _json_number(v) is None else v) for k, v in row.items()})
+    return json_path, csv_path
+
+
+def format_summary(summary: dict) -> str:
+    """A small table: each metric beside its copy-source baseline."""
+    lines = [f"{summary['protocol']}: {summary['num_videos']} videos, {summary['num_frames']} frames",
+             f"{'metric':<14}{'model':>12}{'baseline':>12}"]
+    for key, value in summary.items():
+        if key in ("protocol", "num_videos", "num_frames") or key.startswith("baseline_"):
+            continue
+        baseline = summary.get(f"baseline_{key}")
+        shown = "" if baseline is None else f"{baseline:12.4f}"
+        lines.append(f"{key:<14}{value:12.4f}{shown}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- images and videos
+
+def _to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """(T,3,H,W) in [0,1] -> (T,H,W,3) uint8."""
+    if frames.dim() != 4 or frames.shape[1] != 3:
+        raise ValueError(f"frames must be (T,3,H,W), got {tuple(frames.shape)}")
+    return (frames.detach().float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def save_strip_png(frames, path, max_frames: int | None = None) -> Path:
+    """Frames side by side in one PNG.
+
+    frames: (T,3,H,W) in [0,1] (one row), or a list of such tensors with equal shapes (one
+    row each, e.g. [real, prediction, baseline]). max_frames keeps evenly spaced frames.
+    """
+    import imageio.v3 as iio
+
+    rows = [frames] if isinstance(frames, torch.Tensor) else list(frames)
+    if not rows or any(row.shape != rows[0].shape for row in rows):
+        raise ValueError(f"rows must be (T,3,H,W) tensors of one shape, got {[tuple(r.shape) for r in rows]}")
+    if max_frames is not None and len(rows[0]) > max_frames:
+        keep = torch.linspace(0, len(rows[0]) - 1, max_frames).round().long()
+        rows = [row[keep] for row in rows]
+    images = [_to_uint8(row) for row in rows]                                # each (T,H,W,3)
+    strip = np.concatenate([np.concatenate(list(image), axis=1) for image in images], axis=0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, strip)
+    return path
+
+
+def save_video(frames: torch.Tensor, path, fps: float = 25) -> Path:
+    """Write frames (T,3,H,W) in [0,1] as an .mp4 (ffmpeg from imageio-ffmpeg).
+
+    Without a working ffmpeg it writes a .gif beside (same stem) and says so. Returns the
+    path written.
+    """
+    import imageio.v2 as imageio_v2
+    import imageio.v3 as iio
+
+    images = _to_uint8(frames)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() != ".gif":
+        try:
+            imageio_v2.mimwrite(path, list(images), fps=fps, format="FFMPEG", macro_block_size=1)
+            return path
+        except (ImportError, RuntimeError, OSError, ValueError) as error:
+            path.unlink(missing_ok=True)
+            path = path.with_suffix(".gif")
+            reason = str(error).splitlines()[0] if str(error) else ""
+            print(f"ffmpeg unavailable ({type(error).__name__}: {reason}); writing {path} instead "
+                  f"(install imageio-ffmpeg for mp4)")
+    iio.imwrite(path, images, duration=1000 / fps, loop=0)
+    return path
+
+
+# ----------------------------------------------------------------------------- console command
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of `pcut evaluate`."""
+    parser.add_argument("--checkpoint", type=Path, required=True, metavar="PT",
+                        help="pcut checkpoint (runs/<name>/checkpoints/last.pt)")
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR",
+                        help="dataset root (default: dataset_params.root_dir of the checkpoint's config)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR_OR_JSON",
+                        help="where metrics.json and metrics_per_video.csv go (default: the run folder "
+                             "of the checkpoint)")
+    parser.add_argument("--max-videos", type=int, default=None, metavar="N",
+                        help="evaluate only the first N test videos (or N pairs)")
+    parser.add_argument("--pose-probe", type=Path, default=None, metavar="PT",
+                        help="pose probe (pcutlib.probes.save_probe) for AKD/MKR")
+    parser.add_argument("--identity-probe", type=Path, default=None, metavar="PT",
+                        help="identity probe (pcutlib.probes.save_probe) for AED")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    parser.add_argument("--protocol", choices=("reconstruction", "animation"), default="reconstruction",
+                        help="FOMM protocol (default: %(default)s)")
+    parser.add_argument("--num-pairs", type=int, default=None, metavar="N",
+                        help="animation pairs (default: animate_params.num_pairs of the config)")
+    parser.add_argument("--batch-size", type=int, default=16, metavar="B",
+                        help="frames generated at once (default: %(default)s)")
+    parser.add_argument("--confidence-threshold", type=float, default=DEFAULT_CONFIDENCE_THRESHOLD,
+                        metavar="C", help="pose probe confidence below which a joint is missing "
+                                          "(default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def default_output(checkpoint: Path) -> Path:
+    """runs/<name>/checkpoints/last.pt -> runs/<name>; any other checkpoint -> its folder."""
+    folder = checkpoint.resolve().parent
+    return folder.parent if folder.name == "checkpoints" else folder
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """`pcut evaluate`: load a checkpoint (and probes), run a protocol, write and print metrics."""
+    from .checkpoints import load_models
+    from .data import FramesDataset, PairedDataset
+    from .probes import load_probe
+
+    device = resolve_device(args.device)
+    models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
+    config = checkpoint["config"]
+    dataset_params = config.get("dataset_params") or {}
+    root = args.data if args.data is not None else dataset_params.get("root_dir")
+    if root is None:
+        raise ValueError(f"no dataset: pass --data, or give dataset_params.root_dir in {args.checkpoint}'s config")
+    dataset = FramesDataset(root, frame_shape=dataset_params.get("frame_shape") or (256, 256, 3),
+                            is_train=False, pairs_list=dataset_params.get("pairs_list"))
+    pose_probe = None if args.pose_probe is None else load_probe(args.pose_probe, device, kind="pose")
+    identity_probe = (None if args.identity_probe is None
+                      else load_probe(args.identity_probe, device, kind="identity"))
+    if not metrics.lpips_available():
+        print(f"LPIPS skipped: {metrics.LPIPS_INSTALL_HINT}")
+    if args.protocol == "reconstruction":
+        summary, rows = evaluate_reconstruction(
+            models, dataset, device, pose_probe, identity_probe, max_videos=args.max_videos,
+            progress=not args.no_progress, batch_size=args.batch_size,
+            confidence_threshold=args.confidence_threshold)
+        name = "metrics"
+    else:
+        animate_params = config.get("animate_params") or {}
+        num_pairs = args.num_pairs or animate_params.get("num_pairs", 50)
+        summary, rows = evaluate_animation(
+            models, PairedDataset(dataset, number_of_pairs=num_pairs), device, pose_probe, identity_probe,
+            max_pairs=args.max_videos, progress=not args.no_progress,
+            confidence_threshold=args.confidence_threshold,
+            normalization_params=animate_params.get("normalization_params"))
+        name = "metrics_animation"
+    out = args.out if args.out is not None else default_output(args.checkpoint)
+    json_path, csv_path = write_metrics(out, summary, rows, name=name)
+    print(format_summary(summary))
+    print(f"wrote {json_path} and {csv_path}")
+    return 0
