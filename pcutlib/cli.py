@@ -204,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_animate_arguments(animate_parser)
     animate_parser.set_defaults(run=run_animate)
 
+    from .evaluation import add_evaluate_arguments, run_evaluate
+    add_evaluate_arguments(commands.add_parser("evaluate", help="metrics.json and per-video CSV of a checkpoint"))\
+        .set_defaults(run=run_evaluate)
+    from .probes import add_train_probes_arguments, run_train_probes
+    add_train_probes_arguments(commands.add_parser("train-probes", help="pose and identity probes for the synthetic world"))\
+        .set_defaults(run=run_train_probes)
+
+    from .demo import add_demo_arguments, run_demo
+    add_demo_arguments(commands.add_parser("demo", help="the README's main job: train on the CPU, evaluate, animate"))\
+        .set_defaults(run=run_demo)
+
     export_parser = commands.add_parser("export-pretrained", help="ship a run's networks as pretrained/synthetic-64.pt")
     export_parser.add_argument("--checkpoint", required=True, type=Path)
     export_parser.add_argument("--out", type=Path, default=None)
