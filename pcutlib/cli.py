@@ -42,7 +42,13 @@ def parse_assignment(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--set expects key=value, got {text!r}")
     key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):
+        try:
+            parsed = float(parsed)      # YAML 1.1 reads 1e-3 as text
+        except ValueError:
+            pass
+    return key.strip(), parsed
 
 
 def config_from_args(args) -> dict:

@@ -87,6 +87,10 @@ SCHEMA = {
 REPLACED_WHOLE = {"augmentation_params"}
 
 
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_keys(config: dict, schema: dict, where: str = "") -> None:
     """Raise a ValueError naming the first key of ``config`` that ``schema`` does not know."""
     for key, value in config.items():
@@ -95,12 +99,16 @@ def check_keys(config: dict, schema: dict, where: str = "") -> None:
             close = difflib.get_close_matches(key, list(schema), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ValueError(f"unknown config key '{path}'{hint} (known here: {', '.join(schema)})")
-        if isinstance(schema[key], dict):
+        default = schema[key]
+        if isinstance(default, dict):
             if value is None:
                 continue
             if not isinstance(value, dict):
                 raise ValueError(f"config key '{path}' must be a mapping, got {value!r}")
-            check_keys(value, schema[key], path)
+            check_keys(value, default, path)
+        elif is_number(default) and not is_number(value):
+            hint = " (YAML reads 2e-4 as text: write 2.0e-4)" if isinstance(value, str) else ""
+            raise ValueError(f"config key '{path}' must be a number, got {value!r}{hint}")
 
 
 def merge_defaults(config: dict, schema: dict, where: str = "") -> dict:
