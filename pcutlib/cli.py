@@ -221,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_arguments(commands.add_parser("demo", help="the README's main job: train on the CPU, evaluate, animate"))\
         .set_defaults(run=run_demo)
 
+    from .experiment import add_experiment_arguments, run_experiment
+    add_experiment_arguments(commands.add_parser("experiment", help="the PriorityCut ablation: table and plots in results/"))\
+        .set_defaults(run=run_experiment)
+
     export_parser = commands.add_parser("export-pretrained", help="ship a run's networks as pretrained/synthetic-64.pt")
     export_parser.add_argument("--checkpoint", required=True, type=Path)
     export_parser.add_argument("--out", type=Path, default=None)
