@@ -96,8 +96,9 @@ def make_identity(identity_seed: int) -> Identity:
         shoulder_width=u(0.18, 0.26), hip_width=u(0.10, 0.16),
         upper_arm=u(0.15, 0.19), lower_arm=u(0.14, 0.18),
         thigh=u(0.21, 0.25), shin=u(0.20, 0.24),
-        head_radius=u(0.065, 0.085), torso_radius=u(0.075, 0.11),
-        arm_radius=u(0.028, 0.04), leg_radius=u(0.035, 0.05), hand_radius=u(0.04, 0.05),
+        # limbs several pixels wide at 64 px: thin limbs are hard to track for a small CPU model
+        head_radius=u(0.08, 0.1), torso_radius=u(0.11, 0.14),
+        arm_radius=u(0.05, 0.065), leg_radius=u(0.06, 0.075), hand_radius=u(0.065, 0.075),
         size=u(0.88, 1.12),
         colours={part: _saturated_colour(rng) for part in ("torso", "arms", "legs", "skin")},
     )
