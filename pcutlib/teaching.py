@@ -1,0 +1,577 @@
+"""Helpers for the notebooks: figures, the functions behind the sliders, paths on any machine.
+
+The notebooks compute with the library (``pcutlib.warping``, ``regularizers``, the models)
+and call this module only to *draw*. Every slider widget is built here by a ``*_widget``
+function around a ``*_figure`` function; tests call the figure functions directly and
+:func:`sweep_widget` moves every slider to its ends, so an error inside a widget callback
+cannot hide from the tests.
+
+All figures are ``matplotlib.figure.Figure`` objects made without pyplot (no global state,
+nothing piles up across slider moves); a notebook shows one by leaving it as the last
+expression of a cell.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .regularizers import cutmix_mask, foreground_pixels, mix_images, prioritycut_mask
+from .warping import RandomTPS, deform, local_affine_motions, make_coordinate_grid
+
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+URL_FILE_NAME = "REPOSITORY_URL"
+
+
+# --------------------------------------------------------------------------- where things are
+
+def repository_root(start: str | Path | None = None) -> Path:
+    """The pcut checkout: the first of (package parent, ``start``, its parents) holding configs/.
+
+    An editable install finds the checkout beside the package; a plain install (Colab, where
+    the notebooks run inside the cloned repository) finds it from the working directory.
+    """
+    start = Path.cwd() if start is None else Path(start)
+    for candidate in (PACKAGE_PARENT, start, *start.resolve().parents):
+        if (candidate / "configs").is_dir() and (candidate / "notebooks").is_dir():
+            return candidate
+    raise FileNotFoundError(f"no pcut checkout (a folder with configs/ and notebooks/) above {start} "
+                            f"nor at {PACKAGE_PARENT}; run the notebooks from the repository")
+
+
+def config_file(name_or_path: str | Path, root: str | Path | None = None) -> Path:
+    """A config path: an existing file as it is, else ``<root>/configs/<name>.yaml``."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    root = repository_root() if root is None else Path(root)
+    candidate = root / "configs" / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+    if not candidate.is_file():
+        known = sorted(p.stem for p in (root / "configs").glob("*.yaml"))
+        raise FileNotFoundError(f"config {str(name_or_path)!r} not found; known configs: {known}")
+    return candidate
+
+
+def repository_url(root: str | Path | None = None) -> str:
+    """The public URL of the repository, kept in the one file ``REPOSITORY_URL`` at the root."""
+    root = repository_root() if root is None else Path(root)
+    return (root / URL_FILE_NAME).read_text().strip()
+
+
+def github_slug(url: str) -> str:
+    """'https://github.com/owner/name(.git)' -> 'owner/name'."""
+    prefix = "https://github.com/"
+    slug = url.strip().removesuffix("/").removesuffix(".git")
+    if not slug.startswith(prefix) or slug[len(prefix):].count("/") != 1:
+        raise ValueError(f"expected a GitHub repository URL https://github.com/<owner>/<name>, got {url!r}")
+    return slug[len(prefix):]
+
+
+def badge_links(url: str, notebook: str, branch: str = "main") -> dict:
+    """Colab and Binder links that open ``notebooks/<notebook>`` of the repository at ``url``."""
+    slug = github_slug(url)
+    return {"colab": f"https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/{notebook}",
+            "binder": f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/notebooks/{notebook}"}
+
+
+# --------------------------------------------------------------------------- drawing basics
+
+def to_numpy_image(image: torch.Tensor) -> np.ndarray:
+    """(3,H,W) / (1,3,H,W) in [0,1] -> (H,W,3); (H,W), (1,H,W) or (1,1,H,W) -> (H,W)."""
+    image = image.detach().float().cpu()
+    while image.dim() > 3:
+        image = image[0]
+    if image.dim() == 3 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() == 3:
+        return image.clamp(0, 1).permute(1, 2, 0).numpy()
+    return image.numpy()
+
+
+def to_pixels(points: torch.Tensor, size: int) -> np.ndarray:
+    """(..., 2) coordinates in [-1,1] -> pixel positions: pixel i of N sits at 2i/(N-1) - 1."""
+    return ((points.detach().float().cpu().numpy() + 1) / 2) * (size - 1)
+
+
+def show_images(images: dict, columns: int | None = None, size: float = 2.2, title: str | None = None,
+                cmap: str = "viridis", colorbar: bool = False, vmin=0.0, vmax=1.0) -> Figure:
+    """One panel per entry: name -> image (colour (3,H,W) or a map (H,W) shown with ``cmap``)."""
+    columns = columns or len(images)
+    rows = math.ceil(len(images) / columns)
+    figure = Figure(figsize=(size * columns, size * rows + (0.3 if title else 0)))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for ax, (name, image) in zip(axes.flat, images.items()):
+        array = to_numpy_image(image) if torch.is_tensor(image) else np.asarray(image)
+        shown = ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if colorbar and array.ndim == 2:
+            figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_title(name, fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(images):]:
+        ax.axis("off")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def draw_keypoints(ax, points: torch.Tensor, size: int, highlight: int | None = None, labels: bool = True) -> None:
+    """Mark (K,2) keypoints in [-1,1] on an image axis of side ``size``; ``highlight`` one in red."""
+    pixels = to_pixels(points, size)
+    for k, (x, y) in enumerate(pixels):
+        chosen = highlight is not None and k == highlight
+        ax.scatter([x], [y], s=40 if chosen else 14, c="red" if chosen else "white",
+                   edgecolors="black", linewidths=0.6, zorder=3)
+        if labels:
+            ax.annotate(str(k), (x, y), xytext=(2, -2), textcoords="offset points", fontsize=6,
+                        color="yellow", zorder=4)
+
+
+def figure_png(figure: Figure, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes (what the widgets display)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def checkerboard(size: int = 64, squares: int = 8) -> torch.Tensor:
+    """A (1,3,H,W) colour checkerboard with a red-green gradient: every warp shows on it."""
+    coords = torch.arange(size, dtype=torch.float32)
+    cells = ((coords[:, None] * squares // size) + (coords[None, :] * squares // size)) % 2    # (H, W)
+    gradient = coords / (size - 1)
+    red = 0.3 + 0.7 * gradient[None, :].expand(size, size) * (0.5 + 0.5 * cells)
+    green = 0.3 + 0.7 * gradient[:, None].expand(size, size) * (0.5 + 0.5 * cells)
+    blue = 0.2 + 0.6 * cells
+    return torch.stack([red, green, blue])[None]
+
+
+def synthetic_frames(identity: int = 0, video: int = 0, frames: int = 32, size: int = 64) -> tuple:
+    """One video of the synthetic world: (T,3,S,S) float in [0,1] and its true joints (T,J,2)."""
+    from .synthetic import render_video
+
+    clip, joints = render_video(identity, video, frames, size)
+    return torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255, torch.from_numpy(joints)
+
+
+# --------------------------------------------------------------------------- notebook 1: warping
+
+def affine_jacobian(rotation_degrees: float = 0.0, scale: float = 1.0, j11: float = 1.0, j12: float = 0.0,
+                    j21: float = 0.0, j22: float = 1.0) -> torch.Tensor:
+    """J = scale * R(rotation) @ [[j11, j12], [j21, j22]] as a (2,2) tensor."""
+    angle = math.radians(rotation_degrees)
+    rotation = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    return scale * rotation @ torch.tensor([[j11, j12], [j21, j22]])
+
+
+def local_affine_warp(image: torch.Tensor, source_point, driving_point, jacobian: torch.Tensor) -> tuple:
+    """Warp ``image`` (1,C,H,W) by one keypoint's motion T(z) = p^S + J (z - p^D).
+
+    source_point, driving_point: (x, y) in [-1,1]; jacobian: (2,2), the source jacobian
+    (the driving one is the identity). Returns (warped (1,C,H,W), grid T (H,W,2)).
+    """
+    height, width = image.shape[2:]
+    kp_source = {"value": torch.tensor([[source_point]], dtype=torch.float32),       # (1,1,2)
+                 "jacobian": jacobian.reshape(1, 1, 2, 2).float()}
+    kp_driving = {"value": torch.tensor([[driving_point]], dtype=torch.float32),
+                  "jacobian": torch.eye(2).reshape(1, 1, 2, 2)}
+    motions = local_affine_motions(kp_source, kp_driving, height, width)               # (1, 2, H, W, 2)
+    grid = motions[:, 1]                                                                # the keypoint's T
+    return deform(image, grid), grid[0]
+
+
+def _draw_grid_lines(ax, grid: np.ndarray, size: int, every: int = 8, color: str = "white") -> None:
+    """Draw the lines of a sampling grid (H,W,2) in [-1,1] in pixel units of an image of side size."""
+    pixels = (grid + 1) / 2 * (size - 1)
+    for i in range(0, grid.shape[0], every):
+        ax.plot(pixels[i, :, 0], pixels[i, :, 1], color=color, linewidth=0.6)
+    for j in range(0, grid.shape[1], every):
+        ax.plot(pixels[:, j, 0], pixels[:, j, 1], color=color, linewidth=0.6)
+
+
+def affine_warp_figure(image: torch.Tensor, driving_x: float = 0.0, driving_y: float = 0.0,
+                       rotation: float = 0.0, scale: float = 1.0, j11: float = 1.0, j12: float = 0.0,
+                       j21: float = 0.0, j22: float = 1.0, source_point=(0.0, 0.0)) -> Figure:
+    """Source with p^S and where the driving frame samples it; the warped frame with p^D."""
+    jacobian = affine_jacobian(rotation, scale, j11, j12, j21, j22)
+    warped, grid = local_affine_warp(image, source_point, (driving_x, driving_y), jacobian)
+    size = image.shape[-1]
+    figure = Figure(figsize=(7.5, 2.8))
+    left, middle, right = figure.subplots(1, 3)
+    left.imshow(to_numpy_image(image), interpolation="nearest")
+    _draw_grid_lines(left, grid.numpy(), size)
+    draw_keypoints(left, torch.tensor([source_point]), size, highlight=0, labels=False)
+    left.set_title("source: where T(z) samples", fontsize=9)
+    middle.imshow(to_numpy_image(warped), interpolation="nearest")
+    draw_keypoints(middle, torch.tensor([[driving_x, driving_y]]), size, highlight=0, labels=False)
+    middle.set_title("warped: source at T(z)", fontsize=9)
+    right.axis("off")
+    j = jacobian.numpy()
+    right.text(0.0, 0.5, f"T(z) = p_S + J (z - p_D)\n\np_S = ({source_point[0]:.2f}, {source_point[1]:.2f})\n"
+               f"p_D = ({driving_x:.2f}, {driving_y:.2f})\n\nJ = [[{j[0, 0]:+.2f}, {j[0, 1]:+.2f}],\n"
+               f"     [{j[1, 0]:+.2f}, {j[1, 1]:+.2f}]]\ndet J = {np.linalg.det(j):+.2f}",
+               family="monospace", fontsize=9, va="center")
+    for ax in (left, middle):
+        ax.set_xlim(-0.5, size - 0.5)
+        ax.set_ylim(size - 0.5, -0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def tps_figure(image: torch.Tensor, sigma_affine: float = 0.05, sigma_tps: float = 0.005,
+               points_tps: int = 5, seed: int = 0) -> Figure:
+    """A random affine + thin-plate-spline warp (the equivariance losses' T): image, grid, warped."""
+    generator = torch.Generator().manual_seed(int(seed))
+    tps = RandomTPS.random(1, sigma_affine, sigma_tps, int(points_tps), generator=generator)
+    size = image.shape[-1]
+    grid = make_coordinate_grid(size, size).reshape(1, -1, 2)
+    warped_grid = tps.warp_coordinates(grid).reshape(size, size, 2)
+    figure = Figure(figsize=(6.6, 2.4))
+    axes = figure.subplots(1, 3)
+    axes[0].imshow(to_numpy_image(image), interpolation="nearest")
+    axes[0].set_title("image", fontsize=9)
+    axes[1].imshow(to_numpy_image(image), interpolation="nearest", alpha=0.5)
+    _draw_grid_lines(axes[1], warped_grid.numpy(), size, color="black")
+    control = to_pixels(tps.control_points.reshape(-1, 2), size)
+    axes[1].scatter(control[:, 0], control[:, 1], s=8, c="red", zorder=3)
+    axes[1].set_title("T(z) on a grid (red: control points)", fontsize=9)
+    axes[2].imshow(to_numpy_image(tps.transform_frame(image)), interpolation="nearest")
+    axes[2].set_title("image sampled at T(z)", fontsize=9)
+    for ax in axes:
+        ax.set_xlim(-0.5, size - 0.5)
+        ax.set_ylim(size - 0.5, -0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+# --------------------------------------------------------------------------- notebook 2: regions
+
+def region_colours(region_mask: torch.Tensor) -> np.ndarray:
+    """(K+1,h,w) softmax -> (h,w,3): each pixel in the colour of its most likely region (black = background)."""
+    palette = np.concatenate([[[0.0, 0.0, 0.0]], _palette(region_mask.shape[0] - 1)])
+    weights = region_mask.detach().float().cpu().numpy()                        # (K+1, h, w)
+    return np.clip(np.einsum("khw,kc->hwc", weights, palette), 0, 1)
+
+
+def _palette(count: int) -> np.ndarray:
+    from matplotlib import colormaps
+
+    return np.array([colormaps["tab10"](k % 10)[:3] for k in range(count)])
+
+
+def region_figure(source: torch.Tensor, driving: torch.Tensor, generated: dict, kp_source: dict,
+                  kp_driving: dict, keypoint: int = 0) -> Figure:
+    """Keypoint k's part of the dense motion: its warped source copy, its region mask, all regions.
+
+    source, driving: (1,3,H,W); generated: the generator's output for them (batch 1);
+    kp_*: keypoints (batch 1); keypoint: k in 0..K-1 (region k+1; region 0 is the background).
+    """
+    num_kp = kp_source["value"].shape[1]
+    if not 0 <= keypoint < num_kp:
+        raise ValueError(f"keypoint must be in 0..{num_kp - 1}, got {keypoint}")
+    size = source.shape[-1]
+    panels = [("source, p_k^S", source, kp_source), ("driving, p_k^D", driving, kp_driving),
+              (f"source warped by T_{keypoint + 1}", generated["sparse_deformed"][0, keypoint + 1], None),
+              (f"region mask M_{keypoint + 1}", generated["region_mask"][0, keypoint + 1], None),
+              ("all regions (argmax colours)", None, None)]
+    figure = Figure(figsize=(11, 2.5))
+    axes = figure.subplots(1, len(panels))
+    for ax, (name, image, kp) in zip(axes, panels):
+        if image is None:
+            ax.imshow(region_colours(generated["region_mask"][0]), interpolation="nearest")
+        elif image.dim() == 2:
+            ax.imshow(to_numpy_image(image), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+        else:
+            ax.imshow(to_numpy_image(image), interpolation="nearest")
+        if kp is not None:
+            draw_keypoints(ax, kp["value"][0], size, highlight=keypoint)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def flow_figure(deformation: torch.Tensor, image: torch.Tensor | None = None, every: int = 2) -> Figure:
+    """The dense backward flow T(z) - z (h,w,2) as arrows, over ``image`` (1,3,H,W) if given."""
+    deformation = deformation.detach().float().cpu()
+    height, width = deformation.shape[:2]
+    displacement = (deformation - make_coordinate_grid(height, width)).numpy()           # (h, w, 2)
+    figure = Figure(figsize=(3.2, 3.2))
+    ax = figure.subplots()
+    if image is not None:
+        ax.imshow(to_numpy_image(image), extent=(-1, 1, 1, -1), interpolation="nearest")
+    grid = make_coordinate_grid(height, width).numpy()
+    ax.quiver(grid[::every, ::every, 0], grid[::every, ::every, 1], displacement[::every, ::every, 0],
+              displacement[::every, ::every, 1], color="yellow", angles="xy", scale_units="xy", scale=1)
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(1, -1)
+    ax.set_title("T(z) - z: where each pixel samples from", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+# --------------------------------------------------------------------------- notebook 3: occlusion
+
+def artifact_map(prediction: torch.Tensor, driving: torch.Tensor, occlusion_map: torch.Tensor,
+                 visible_threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel error |prediction - driving| (mean over channels) and its part where O < threshold.
+
+    prediction, driving: (B,3,H,W); occlusion_map: (B,1,h,w), upsampled bilinearly.
+    Returns (error (B,1,H,W), error where occluded (B,1,H,W), zero elsewhere).
+    """
+    import torch.nn.functional as F
+
+    error = (prediction - driving).abs().mean(dim=1, keepdim=True)                       # (B,1,H,W)
+    occlusion = F.interpolate(occlusion_map, size=prediction.shape[2:], mode="bilinear", align_corners=False)
+    return error, error * (occlusion < visible_threshold)
+
+
+# --------------------------------------------------------------------------- notebooks 4-5: masks
+
+def discriminator_maps(unet, images: dict) -> dict:
+    """D's per-pixel verdict sigmoid(pixel_logits) (H,W) and image score for each named (1,3,H,W) image."""
+    maps = {}
+    with torch.no_grad():
+        for name, image in images.items():
+            out = unet(image)
+            maps[f"{name}: D(x)={torch.sigmoid(out['logit'])[0]:.2f}"] = torch.sigmoid(out["pixel_logits"])[0, 0]
+    return maps
+
+
+def toy_prioritycut_inputs(size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """A small deterministic occlusion map (1,1,s,s) and region mask (1,2,s,s), no randomness.
+
+    Occlusion O(z) = min(1, |z - c| / 2) grows with the distance from c = (0.4, -0.2): the most
+    occluded pixels sit near c. The foreground is the disc |z| < 0.6: there the background
+    region has probability 0.1, elsewhere 0.9.
+    """
+    grid = make_coordinate_grid(size, size)                                              # (s, s, 2)
+    occlusion = ((grid - torch.tensor([0.4, -0.2])).norm(dim=-1) / 2).clamp(max=1)       # (s, s)
+    background = torch.where(grid.norm(dim=-1) < 0.6, torch.tensor(0.1), torch.tensor(0.9))
+    region_mask = torch.stack([background, 1 - background])                              # (2, s, s)
+    return occlusion[None, None], region_mask[None]
+
+
+def prioritycut_counts(occlusion_map: torch.Tensor, region_mask: torch.Tensor, top_k_percent: float,
+                       foreground_threshold: float = 0.5) -> dict:
+    """|F|, n = ceil(k|F|/100) and the pixels PriorityCut hands to the generator, for sample 0."""
+    foreground = foreground_pixels(region_mask, foreground_threshold)[0]
+    mask = prioritycut_mask(occlusion_map, region_mask, top_k_percent, foreground_threshold)[0, 0]
+    return {"foreground": int(foreground.sum()), "n": math.ceil(int(foreground.sum()) * top_k_percent / 100),
+            "generated_pixels": int((mask == 0).sum()), "pixels": mask.numel()}
+
+
+def prioritycut_figure(driving: torch.Tensor, prediction: torch.Tensor, occlusion_map: torch.Tensor,
+                       region_mask: torch.Tensor, top_k_percent: float = 10.0, foreground_threshold: float = 0.5,
+                       cutmix_seed: int = 0) -> Figure:
+    """PriorityCut step by step beside CutMix, for one sample.
+
+    driving, prediction: (1,3,H,W); occlusion_map: (1,1,h,w); region_mask: (1,K+1,h,w).
+    Panels: occlusion map, foreground F, the PriorityCut mask (black = generated), the mixed
+    image, a CutMix mask and its mixed image (white = real pixel).
+    """
+    size = tuple(driving.shape[2:])
+    foreground = foreground_pixels(region_mask, foreground_threshold)[0].float()
+    mask = prioritycut_mask(occlusion_map, region_mask, top_k_percent, foreground_threshold, size=size)
+    box = cutmix_mask(1, *size, generator=torch.Generator().manual_seed(int(cutmix_seed)))
+    counts = prioritycut_counts(occlusion_map, region_mask, top_k_percent, foreground_threshold)
+    panels = {"occlusion map O (1 = visible)": occlusion_map[0, 0],
+              f"foreground F: |F| = {counts['foreground']}": foreground,
+              f"PriorityCut M: n = {counts['n']} (k = {top_k_percent:g}%)": mask[0, 0],
+              "PriorityCut mix": mix_images(driving, prediction, mask)[0],
+              "CutMix M (random box)": box[0, 0],
+              "CutMix mix": mix_images(driving, prediction, box)[0]}
+    return show_images(panels, columns=6, size=1.9, cmap="gray")
+
+
+def cutmix_figure(real: torch.Tensor, fake: torch.Tensor, seeds=(0, 1, 2, 3)) -> Figure:
+    """CutMix masks for a few seeds (top) and the mixed images (bottom); real, fake (1,3,H,W)."""
+    size = tuple(real.shape[2:])
+    masks = {f"seed {s}": cutmix_mask(1, *size, generator=torch.Generator().manual_seed(s)) for s in seeds}
+    panels = {f"M, {name}": mask[0, 0] for name, mask in masks.items()}
+    panels.update({f"mix, {name}": mix_images(real, fake, mask)[0] for name, mask in masks.items()})
+    return show_images(panels, columns=len(seeds), size=1.9, cmap="gray")
+
+
+# --------------------------------------------------------------------------- widgets
+
+def _slider(description: str, value: float, low: float, high: float, step: float):
+    import ipywidgets
+
+    return ipywidgets.FloatSlider(value=value, min=low, max=high, step=step, description=description,
+                                  continuous_update=False, style={"description_width": "initial"})
+
+
+def figure_widget(draw, **sliders):
+    """``ipywidgets.interactive`` showing ``draw(**slider values)`` (a Figure) as a PNG.
+
+    Uses only APIs common to ipywidgets 7 and 8. ``widget.draw`` is ``draw`` itself (tests
+    call it), and ``widget.sliders`` the slider widgets by argument name.
+    """
+    import ipywidgets
+    from IPython.display import Image, display
+
+    def show(**values):
+        display(Image(data=figure_png(draw(**values))))
+
+    widget = ipywidgets.interactive(show, **sliders)
+    widget.draw = draw
+    widget.sliders = sliders
+    return widget
+
+
+def sweep_widget(widget, points: int = 3) -> int:
+    """Call ``widget.draw`` with every slider at ``points`` values from min to max, one at a time.
+
+    Exceptions propagate (ipywidgets itself would only print them into the output area).
+    Returns the number of figures drawn.
+    """
+    defaults = {name: slider.value for name, slider in widget.sliders.items()}
+    drawn = 0
+    for name, slider in widget.sliders.items():
+        for value in np.linspace(slider.min, slider.max, points):
+            widget.draw(**{**defaults, name: type(slider.value)(value)})
+            drawn += 1
+    return drawn
+
+
+def affine_warp_widget(image: torch.Tensor):
+    """Sliders for p^D (x, y), rotation, scale and the jacobian entries of one keypoint."""
+    return figure_widget(
+        lambda **v: affine_warp_figure(image, **v),
+        driving_x=_slider("p_D x", 0.0, -0.8, 0.8, 0.05), driving_y=_slider("p_D y", 0.0, -0.8, 0.8, 0.05),
+        rotation=_slider("rotation (deg)", 0.0, -180.0, 180.0, 5.0), scale=_slider("scale", 1.0, 0.25, 2.0, 0.05),
+        j11=_slider("J11", 1.0, -2.0, 2.0, 0.1), j12=_slider("J12", 0.0, -2.0, 2.0, 0.1),
+        j21=_slider("J21", 0.0, -2.0, 2.0, 0.1), j22=_slider("J22", 1.0, -2.0, 2.0, 0.1))
+
+
+def region_widget(source, driving, generated, kp_source, kp_driving):
+    """A slider choosing which keypoint's motion and region to show."""
+    import ipywidgets
+
+    num_kp = kp_source["value"].shape[1]
+    return figure_widget(lambda keypoint: region_figure(source, driving, generated, kp_source, kp_driving,
+                                                        keypoint),
+                         keypoint=ipywidgets.IntSlider(value=0, min=0, max=num_kp - 1, description="keypoint k",
+                                                       continuous_update=False))
+
+
+def prioritycut_widget(driving, prediction, occlusion_map, region_mask):
+    """Sliders for top_k_percent and foreground_threshold (and the CutMix seed)."""
+    import ipywidgets
+
+    return figure_widget(
+        lambda **v: prioritycut_figure(driving, prediction, occlusion_map, region_mask, **v),
+        top_k_percent=_slider("top_k_percent", 10.0, 0.0, 100.0, 1.0),
+        foreground_threshold=_slider("foreground_threshold", 0.5, 0.0, 1.0, 0.05),
+        cutmix_seed=ipywidgets.IntSlider(value=0, min=0, max=20, description="CutMix seed",
+                                         continuous_update=False))
+
+
+# --------------------------------------------------------------------------- notebooks 6-7: runs
+
+def loss_figure(log_path: str | Path, names=None, smoothing: int = 10) -> Figure:
+    """Loss curves from a run's log.jsonl (one panel per loss term, moving average in bold)."""
+    from .visualize import LOG_FIELDS, read_log
+
+    rows = read_log(log_path)
+    if not rows:
+        raise FileNotFoundError(f"no log rows in {log_path}")
+    names = names or list(dict.fromkeys(k for row in rows for k in row if k not in LOG_FIELDS))
+    columns = min(4, len(names))
+    figure = Figure(figsize=(3.0 * columns, 2.3 * math.ceil(len(names) / columns)))
+    axes = figure.subplots(math.ceil(len(names) / columns), columns, squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        steps, values = np.array([(r["step"], r[name]) for r in rows if name in r], dtype=float).T
+        ax.plot(steps, values, alpha=0.35, linewidth=0.8)
+        window = min(smoothing, len(values))
+        ax.plot(steps[window - 1:], np.convolve(values, np.ones(window) / window, mode="valid"), linewidth=1.6)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def read_run_metrics(runs_root: str | Path) -> dict:
+    """{run name: summary dict} from every ``<runs_root>/<name>/metrics.json``."""
+    found = {}
+    for path in sorted(Path(runs_root).glob("*/metrics.json")):
+        document = json.loads(path.read_text())
+        found[path.parent.name] = document.get("summary", document)
+    return found
+
+
+def metrics_table(summaries: dict, keys=("l1", "psnr", "ssim", "akd_gt", "aed")) -> str:
+    """A text table: one row per run, the chosen metrics with the copy-source baseline after '|'."""
+    keys = [k for k in keys if any(k in s for s in summaries.values())]
+    header = f"{'run':<34}" + "".join(f"{k:>10}" for k in keys) + "  |" + "".join(f"{'base ' + k:>12}" for k in keys)
+    lines = [header]
+    for name, summary in summaries.items():
+        cell = lambda v: f"{v:10.4f}" if isinstance(v, (int, float)) else f"{'-':>10}"      # noqa: E731
+        lines.append(f"{name:<34}" + "".join(cell(summary.get(k)) for k in keys) + "  |"
+                     + "".join("  " + cell(summary.get(f"baseline_{k}")) for k in keys))
+    return "\n".join(lines)
+
+
+def animation_html(videos: dict, fps: int = 8, size: float = 2.0) -> str:
+    """An HTML5/JavaScript animation (no ffmpeg needed) of named (T,3,H,W) videos side by side."""
+    from matplotlib.animation import FuncAnimation
+
+    names = list(videos)
+    frames = min(len(v) for v in videos.values())
+    figure = Figure(figsize=(size * len(names), size + 0.3))
+    axes = figure.subplots(1, len(names), squeeze=False)[0]
+    shown = []
+    for ax, name in zip(axes, names):
+        shown.append(ax.imshow(to_numpy_image(videos[name][0]), interpolation="nearest"))
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+
+    def update(t):
+        for image, name in zip(shown, names):
+            image.set_data(to_numpy_image(videos[name][t]))
+        return shown
+
+    return FuncAnimation(figure, update, frames=frames, interval=1000 / fps, blit=False).to_jshtml()
+
+
+# --------------------------------------------------------------------------- a seconds-long stand-in model
+
+def tiny_pretrained(out_dir: str | Path, videos: int = 10, frames: int = 8, progress: bool = False) -> tuple:
+    """A stand-in for ``pretrained/synthetic-64.pt`` made in seconds, for tests and quick looks.
+
+    Writes a tiny synthetic dataset (64x64, ``videos`` videos of ``frames`` frames, 5
+    identities) and trains the synthetic-64 model for a single step on it: the networks have the
+    shipped model's shapes but have learnt nothing. Returns (pretrained path, data root); pass
+    them to the notebooks as the papermill parameters ``pretrained_path`` and ``data_root``.
+    """
+    from .config import load_config
+    from .pretrained import export_pretrained
+    from .synthetic import make_synthetic_dataset
+    from .training import train
+
+    out_dir = Path(out_dir)
+    data_root = make_synthetic_dataset(out_dir / "synthetic-64", videos=videos, frames=frames, size=64,
+                                       identities=5, progress=progress, overwrite=True)
+    config = load_config(config_file("synthetic-64", PACKAGE_PARENT if (PACKAGE_PARENT / "configs").is_dir()
+                                     else None))
+    train_videos = len(list((data_root / "train").glob("*.png")))
+    config["dataset_params"]["root_dir"] = str(data_root)
+    config["train_params"].update(num_epochs=1, num_workers=0, batch_size=min(8, train_videos))
+    last = train(config, out_dir / "run", device="cpu", progress=progress)
+    return export_pretrained(last, out_dir / "synthetic-64.pt"), data_root

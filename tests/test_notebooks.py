@@ -1,0 +1,271 @@
+"""The notebooks: executed once each with papermill, then checked.
+
+How the checks share one execution per notebook:
+- ``executed(name)`` (session fixture) runs a notebook with papermill (kernel python3,
+  working directory notebooks/) and smoke parameters, once per session; papermill fails on
+  any cell error. The model the notebooks load is the seconds-long stand-in of
+  ``teaching.tiny_pretrained`` made once per session and passed as ``pretrained_path``, so
+  no test pays for training the shipped model.
+- Errors raised inside widget callbacks do not fail a cell (ipywidgets prints them into
+  the widget's Output area). ``test_notebook_runs`` therefore also scans the executed
+  notebook's widget state (and every stream) for error outputs and tracebacks; and
+  tests/test_teaching.py moves every slider of every widget to its ends.
+- nbval's job, comparing the outputs of the cells marked ``# NBVAL_CHECK_OUTPUT`` with
+  the committed outputs, is done here on the papermill run (``test_checked_outputs``)
+  with nbval's own rule (text outputs compared after whitespace normalisation) instead of
+  running ``pytest --nbval`` as a second full execution of the same notebooks. The
+  committed notebooks still work with ``pytest --nbval-lax notebooks/`` by hand.
+
+papermill/nbclient can miss the wake-up of a kernel reply while widget messages arrive
+(jupyter/nbclient#312) and then wait until the cell timeout. ``_no_lost_wakeups`` makes
+every channel wait in 1-second slices, so such a miss costs a second, not the timeout.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from queue import Empty
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO / "notebooks"
+NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+CELL_TIMEOUT = 300
+
+
+def test_there_are_seven_notebooks():
+    assert [n[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"], NOTEBOOKS
+
+
+# --------------------------------------------------------------------------- one execution each
+
+def smoke_parameters(name: str, stand_in: tuple, scratch: Path) -> dict:
+    """CPU-seconds parameters for each notebook."""
+    pretrained, data_root = (str(p) for p in stand_in)
+    common = {"pretrained_path": pretrained}
+    return {
+        "01": {},
+        "02": {**common, "num_frames": 16},
+        "03": {**common, "num_frames": 12},
+        "04": common,
+        "05": common,
+        "06": {"config_name": "smoke", "epochs": 1, "init_from": None, "progress": False,
+               "data_root": str(scratch / "smoke-data"), "synthetic_videos": 12, "synthetic_frames": 8,
+               "output_dir": str(scratch / "runs"), "run_name": "smoke-prioritycut", "eval_videos": 2},
+        "07": {**common, "data_root": data_root, "runs_root": str(scratch / "runs"), "max_videos": 2,
+               "output_dir": str(scratch / "notebook-07")},
+    }[name[:2]]
+
+
+def _patch_channel_waits():
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    original = AsyncZMQSocketChannel.get_msg
+    if getattr(original, "sliced", False):
+        return
+
+    async def get_msg(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            try:
+                return await original(self, timeout=left)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0)
+
+    get_msg.sliced = True
+    AsyncZMQSocketChannel.get_msg = get_msg
+
+
+@pytest.fixture(scope="session")
+def _no_lost_wakeups():
+    _patch_channel_waits()
+
+
+@pytest.fixture(scope="session")
+def stand_in(tmp_path_factory):
+    """(pretrained path, 64x64 data root): a 1-step model with the shipped model's shapes."""
+    from pcutlib.teaching import tiny_pretrained
+
+    return tiny_pretrained(tmp_path_factory.mktemp("stand-in"))
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory, stand_in, _no_lost_wakeups):
+    """executed(name) -> the executed notebook (papermill runs each notebook once per session)."""
+    import papermill
+
+    scratch = tmp_path_factory.mktemp("notebook-runs")
+    done, seconds = {}, {}
+
+    def run(name: str):
+        if name not in done:
+            if name.startswith("07"):
+                run(next(n for n in NOTEBOOKS if n.startswith("06")))   # notebook 7 reads notebook 6's run
+            started = time.perf_counter()
+            done[name] = papermill.execute_notebook(
+                str(NOTEBOOK_DIR / name), str(scratch / name), parameters=smoke_parameters(name, stand_in, scratch),
+                cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False, execution_timeout=CELL_TIMEOUT)
+            seconds[name] = time.perf_counter() - started
+            print(f"\n{name}: {seconds[name]:.1f} s")
+        return done[name]
+
+    run.seconds = seconds
+    return run
+
+
+def _error_outputs(outputs) -> list[str]:
+    found = []
+    for output in outputs or []:
+        if output.get("output_type") == "error":
+            found.append(f"{output.get('ename')}: {output.get('evalue')}")
+        elif output.get("output_type") == "stream" and "Traceback (most recent call last)" in output.get("text", ""):
+            found.append(output["text"][-2000:])
+    return found
+
+
+def widget_errors(notebook) -> list[str]:
+    """Error outputs captured by Output widgets (e.g. an exception in an interact callback)."""
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    errors = []
+    for model_id, model in state.items():
+        errors += [f"widget {model_id}: {e}" for e in _error_outputs(model.get("state", {}).get("outputs"))]
+    return errors
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs(executed, name):
+    notebook = executed(name)
+    errors = [f"cell {i}: {e}" for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+              for e in _error_outputs(cell.get("outputs"))]
+    errors += widget_errors(notebook)
+    assert not errors, "\n".join(errors)
+
+
+def test_widgets_rendered_their_first_figure(executed):
+    """Every slider widget of notebooks 1, 2 and 5 drew a PNG into its Output area at once."""
+    for name in NOTEBOOKS:
+        if name[:2] not in ("01", "02", "05"):
+            continue
+        state = executed(name).metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+        outputs = [m["state"].get("outputs", []) for m in state.values() if m.get("model_name") == "OutputModel"]
+        assert outputs and all(any("image/png" in o.get("data", {}) for o in out) for out in outputs), name
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _text_of(outputs) -> list[str]:
+    texts = []
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            texts.append(output["text"])
+        elif "data" in output and "text/plain" in output["data"]:
+            texts.append(output["data"]["text/plain"])
+    return [_normalise(t) for t in texts]
+
+
+def checked_cells(notebook) -> list:
+    return [c for c in notebook.cells if c.cell_type == "code" and c.source.lstrip().startswith(CHECK_MARK)]
+
+
+NOTEBOOKS_WITH_CHECKS = [n for n in NOTEBOOKS if checked_cells(nbformat.read(NOTEBOOK_DIR / n, as_version=4))]
+
+
+def test_some_outputs_are_checked():
+    assert len(NOTEBOOKS_WITH_CHECKS) >= 2, NOTEBOOKS_WITH_CHECKS
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS_WITH_CHECKS)
+def test_checked_outputs(executed, name):
+    """The fresh outputs of the NBVAL_CHECK_OUTPUT cells equal the committed ones (nbval's rule)."""
+    committed = checked_cells(nbformat.read(NOTEBOOK_DIR / name, as_version=4))
+    fresh = checked_cells(executed(name))
+    assert len(committed) == len(fresh)
+    for old, new in zip(committed, fresh):
+        assert _text_of(old.outputs), f"{name}: a {CHECK_MARK} cell has no committed output"
+        assert _text_of(new.outputs) == _text_of(old.outputs), f"{name}: cell\n{old.source}"
+
+
+# --------------------------------------------------------------------------- the committed files
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_layout(name):
+    """No outputs except in NBVAL_CHECK_OUTPUT cells; parameters cell right after the imports."""
+    notebook = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    nbformat.validate(notebook)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    for cell in code:
+        if not cell.source.lstrip().startswith(CHECK_MARK):
+            assert not cell.outputs, f"{name}: committed outputs in cell\n{cell.source[:200]}"
+        assert cell.execution_count is None, f"{name}: execution count in cell\n{cell.source[:200]}"
+    assert "widgets" not in notebook.metadata, f"{name}: committed widget state"
+    imports = next(i for i, c in enumerate(code) if re.search(r"^(from pcutlib|import pcutlib)", c.source, re.M))
+    assert "parameters" in code[imports + 1].metadata.get("tags", []), \
+        f"{name}: the code cell after the imports must be tagged 'parameters'"
+    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
+    assert "google.colab" in code[0].source and "%pip install -q /content/pcut" in code[0].source
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), f"{name}: no title"
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    for heading in ("What you will learn", "## Summary", "## Exercises"):
+        assert heading in text, f"{name}: no '{heading}'"
+    long_cells = [c.source for c in code if len(c.source.splitlines()) > 18
+                  and "parameters" not in c.metadata.get("tags", [])]   # all knobs in one place
+    assert not long_cells, f"{name}: code cells over 18 lines:\n" + "\n---\n".join(long_cells)
+
+
+def test_every_link_uses_the_repository_url():
+    """Badges and Colab clone cells in the notebooks (and the README's badge block) follow REPOSITORY_URL."""
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "set_repository_url.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    url = (REPO / "REPOSITORY_URL").read_text().strip()
+    slug = url.removeprefix("https://github.com/")
+    for name in NOTEBOOKS:
+        text = (NOTEBOOK_DIR / name).read_text()
+        assert f'repository = \\"{url}\\"' in text, name
+        assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/{name}" in text, name
+        assert f"mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/notebooks/{name}" in text, name
+        other = set(re.findall(r"github\.com/([\w.-]+/[\w.-]+?)(?:\.git|/|\"|\))", text)) - {slug}
+        assert not other, f"{name} links other repositories: {other}"
+
+
+def test_readme_badges_use_the_repository_url():
+    readme = (REPO / "README.md").read_text()
+    if "<!-- badges -->" not in readme:
+        pytest.skip("README.md has no <!-- badges --> block yet; tools/set_repository_url.py fills it once added")
+    url = (REPO / "REPOSITORY_URL").read_text().strip()
+    slug = url.removeprefix("https://github.com/")
+    block = readme.split("<!-- badges -->", 1)[1].split("<!-- /badges -->", 1)[0]
+    assert f"mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/notebooks/01_warping.ipynb" in block
+    assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/01_warping.ipynb" in block
+
+
+def test_binder_files():
+    environment = (REPO / "binder" / "environment.yml").read_text()
+    assert "pytorch-cpu" in environment and "conda-forge" in environment
+    assert not re.search(r"^\s*-\s*(jupyterlab|ipywidgets)\s*[=<>]", environment, re.M), \
+        "do not pin JupyterLab/ipywidgets against the Binder base image"
+    post_build = REPO / "binder" / "postBuild"
+    assert os.access(post_build, os.X_OK) and "pip install" in post_build.read_text()
+
+
+def test_notebook_timings_are_reported(executed, request):
+    """Not a check: prints each notebook's execution time (run with -s to see it)."""
+    for name in NOTEBOOKS:
+        executed(name)
+    print("\n" + json.dumps({k: round(v, 1) for k, v in executed.seconds.items()}, indent=1))
