@@ -167,7 +167,7 @@ def affine_jacobian(rotation_degrees: float = 0.0, scale: float = 1.0, j11: floa
     """J = scale * R(rotation) @ [[j11, j12], [j21, j22]] as a (2,2) tensor."""
     angle = math.radians(rotation_degrees)
     rotation = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    return scale * rotation @ torch.tensor([[j11, j12], [j21, j22]])
+    return scale * rotation @ torch.tensor([[j11, j12], [j21, j22]], dtype=torch.float32)
 
 
 def local_affine_warp(image: torch.Tensor, source_point, driving_point, jacobian: torch.Tensor) -> tuple:
@@ -406,11 +406,14 @@ def cutmix_figure(real: torch.Tensor, fake: torch.Tensor, seeds=(0, 1, 2, 3)) ->
 
 # --------------------------------------------------------------------------- widgets
 
+WIDE_LABEL = {"description_width": "initial"}     # show the whole slider name
+
+
 def _slider(description: str, value: float, low: float, high: float, step: float):
     import ipywidgets
 
     return ipywidgets.FloatSlider(value=value, min=low, max=high, step=step, description=description,
-                                  continuous_update=False, style={"description_width": "initial"})
+                                  continuous_update=False, style=WIDE_LABEL)
 
 
 def figure_widget(draw, **sliders):
@@ -464,7 +467,7 @@ def region_widget(source, driving, generated, kp_source, kp_driving):
     return figure_widget(lambda keypoint: region_figure(source, driving, generated, kp_source, kp_driving,
                                                         keypoint),
                          keypoint=ipywidgets.IntSlider(value=0, min=0, max=num_kp - 1, description="keypoint k",
-                                                       continuous_update=False))
+                                                       continuous_update=False, style=WIDE_LABEL))
 
 
 def prioritycut_widget(driving, prediction, occlusion_map, region_mask):
@@ -476,7 +479,7 @@ def prioritycut_widget(driving, prediction, occlusion_map, region_mask):
         top_k_percent=_slider("top_k_percent", 10.0, 0.0, 100.0, 1.0),
         foreground_threshold=_slider("foreground_threshold", 0.5, 0.0, 1.0, 0.05),
         cutmix_seed=ipywidgets.IntSlider(value=0, min=0, max=20, description="CutMix seed",
-                                         continuous_update=False))
+                                         continuous_update=False, style=WIDE_LABEL))
 
 
 # --------------------------------------------------------------------------- notebooks 6-7: runs

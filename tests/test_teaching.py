@@ -1,0 +1,163 @@
+"""pcutlib.teaching: the functions behind the notebooks' figures and sliders, and the URL tool.
+
+Every widget of the notebooks is built here in-process and each slider is moved to its
+ends (``sweep_widget``), so an exception in a widget callback fails a test instead of
+landing silently in a widget's output area.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from pcutlib import teaching
+from pcutlib.models import build_models
+from pcutlib.config import load_config
+from pcutlib.regularizers import prioritycut_mask
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """A source/driving pair of the synthetic world and a random smoke-sized model's output on it."""
+    config = load_config("smoke")
+    models = build_models(config["model_params"]).eval()
+    video, _ = teaching.synthetic_frames(identity=1, video=2, frames=6, size=32)
+    source, driving = video[:1], video[5:6]
+    with torch.no_grad():
+        kp_source, kp_driving = models.kp_detector(source), models.kp_detector(driving)
+        generated = models.generator(source, kp_driving=kp_driving, kp_source=kp_source)
+    return {"source": source, "driving": driving, "kp_source": kp_source, "kp_driving": kp_driving,
+            "generated": generated, "models": models}
+
+
+def test_affine_warp_widget_survives_every_slider():
+    widget = teaching.affine_warp_widget(teaching.checkerboard(32))
+    assert teaching.sweep_widget(widget) == 3 * 8
+    assert set(widget.sliders) == {"driving_x", "driving_y", "rotation", "scale", "j11", "j12", "j21", "j22"}
+
+
+def test_region_widget_survives_every_keypoint(pair):
+    widget = teaching.region_widget(pair["source"], pair["driving"], pair["generated"], pair["kp_source"],
+                                    pair["kp_driving"])
+    assert widget.sliders["keypoint"].max == pair["kp_source"]["value"].shape[1] - 1
+    teaching.sweep_widget(widget, points=pair["kp_source"]["value"].shape[1])
+    with pytest.raises(ValueError, match="keypoint must be in"):
+        widget.draw(keypoint=99)
+
+
+def test_prioritycut_widget_survives_every_slider(pair):
+    generated = pair["generated"]
+    widget = teaching.prioritycut_widget(pair["driving"], generated["prediction"], generated["occlusion_map"],
+                                         generated["region_mask"])
+    assert teaching.sweep_widget(widget, points=5) == 15
+
+
+def test_prioritycut_figure_changes_with_top_k(pair):
+    generated = pair["generated"]
+    draw = lambda k: teaching.figure_png(teaching.prioritycut_figure(           # noqa: E731
+        pair["driving"], generated["prediction"], generated["occlusion_map"], generated["region_mask"],
+        top_k_percent=k, foreground_threshold=1.0))
+    assert draw(10) != draw(60)
+
+
+def test_local_affine_warp_lands_on_the_source_keypoint():
+    # T(p^D) = p^S: the output pixel at p^D shows the source pixel at p^S
+    image = torch.zeros(1, 1, 5, 5)
+    image[0, 0, 1, 3] = 1.0                                        # the source pixel at (x=0.5, y=-0.5)
+    warped, grid = teaching.local_affine_warp(image, (0.5, -0.5), (-0.5, 0.5),
+                                              teaching.affine_jacobian(rotation_degrees=40, scale=1.3))
+    assert torch.allclose(grid[3, 1], torch.tensor([0.5, -0.5]), atol=1e-6)
+    assert float(warped[0, 0, 3, 1]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_affine_jacobian():
+    assert torch.allclose(teaching.affine_jacobian(90, 2.0), torch.tensor([[0.0, -2.0], [2.0, 0.0]]), atol=1e-6)
+    assert torch.allclose(teaching.affine_jacobian(0, 1.0, 1, 2, 3, 4), torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+
+
+def test_toy_prioritycut_counts_follow_the_formula():
+    occlusion, regions = teaching.toy_prioritycut_inputs(size=10)
+    for k in (0, 7, 10, 25, 50, 100):
+        counts = teaching.prioritycut_counts(occlusion, regions, k)
+        assert counts["n"] == counts["generated_pixels"] == -(-counts["foreground"] * k // 100)
+    # the selected pixels are the most occluded foreground ones
+    mask = prioritycut_mask(occlusion, regions, 25)[0, 0]
+    foreground = regions[0, 0] < 0.5
+    assert occlusion[0, 0][mask == 0].max() <= occlusion[0, 0][(mask == 1) & foreground].min()
+
+
+def test_figures_for_the_other_notebooks(pair, tmp_path):
+    generated, models = pair["generated"], pair["models"]
+    image = pair["source"]
+    figures = [teaching.tps_figure(image), teaching.flow_figure(generated["deformation"][0], image),
+               teaching.cutmix_figure(pair["driving"], generated["prediction"]),
+               teaching.show_images(teaching.discriminator_maps(models.discriminator,
+                                                                {"real": pair["driving"]}), colorbar=True)]
+    for figure in figures:
+        assert isinstance(figure, Figure) and teaching.figure_png(figure).startswith(b"\x89PNG")
+    error, occluded = teaching.artifact_map(generated["prediction"], pair["driving"], generated["occlusion_map"])
+    assert error.shape == occluded.shape == (1, 1, 32, 32) and bool((occluded <= error).all())
+    html = teaching.animation_html({"a": torch.rand(3, 3, 8, 8), "b": torch.rand(3, 3, 8, 8)})
+    assert "<script" in html
+
+
+def test_loss_figure_and_metrics_table(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "epoch": 1, "pixel_pyramid": 1 / s, "mixed": 0,
+                                       "empty_foreground": 0, "seconds": 0.1}) + "\n" for s in range(1, 6)))
+    assert isinstance(teaching.loss_figure(log), Figure)
+    run = tmp_path / "runs" / "a-run"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"summary": {"l1": 0.05, "baseline_l1": 0.09, "psnr": 20.0},
+                                                  "per_video": []}))
+    summaries = teaching.read_run_metrics(tmp_path / "runs")
+    table = teaching.metrics_table(summaries)
+    assert list(summaries) == ["a-run"] and "0.0500" in table and "0.0900" in table and "ssim" not in table
+
+
+def test_paths_and_links(tmp_path):
+    assert teaching.repository_root() == REPO
+    assert teaching.config_file("smoke") == REPO / "configs" / "smoke.yaml"
+    with pytest.raises(FileNotFoundError, match="known configs"):
+        teaching.config_file("no-such-config")
+    links = teaching.badge_links("https://github.com/someone/pcut.git", "05_prioritycut.ipynb")
+    assert links["colab"] == "https://colab.research.google.com/github/someone/pcut/blob/main/notebooks/05_prioritycut.ipynb"
+    assert links["binder"] == "https://mybinder.org/v2/gh/someone/pcut/main?urlpath=lab/tree/notebooks/05_prioritycut.ipynb"
+    with pytest.raises(ValueError, match="GitHub repository URL"):
+        teaching.github_slug("https://example.org/pcut")
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("set_repository_url", REPO / "tools" / "set_repository_url.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_set_repository_url_rewrites_every_link(tmp_path):
+    tool = _load_tool()
+    copy = tmp_path / "repo"
+    (copy / "notebooks").mkdir(parents=True)
+    for path in (REPO / "notebooks").glob("*.ipynb"):
+        shutil.copy(path, copy / "notebooks" / path.name)
+    shutil.copy(REPO / "REPOSITORY_URL", copy / "REPOSITORY_URL")
+    (copy / "README.md").write_text("# pcut\n<!-- badges -->\nold\n<!-- /badges -->\ntext\n")
+    url = "https://github.com/new-owner/new-name"
+    changes = tool.planned_changes(url, copy)
+    assert set(changes) == {copy / "REPOSITORY_URL", copy / "README.md",
+                            *(copy / "notebooks" / p.name for p in (REPO / "notebooks").glob("*.ipynb"))}
+    for path, text in changes.items():
+        path.write_text(text)
+    assert tool.planned_changes(url, copy) == {}
+    readme = (copy / "README.md").read_text()
+    assert "gh/new-owner/new-name/main?urlpath=lab/tree/notebooks/01_warping.ipynb" in readme and "old" not in readme
+    notebook = (copy / "notebooks" / "05_prioritycut.ipynb").read_text()
+    assert 'repository = \\"https://github.com/new-owner/new-name\\"' in notebook
+    assert "OWNER" not in notebook and "github/new-owner/new-name/blob/main/notebooks/05_prioritycut.ipynb" in notebook
