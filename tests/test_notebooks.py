@@ -13,8 +13,9 @@ How the checks share one execution per notebook:
 - nbval's job, comparing the outputs of the cells marked ``# NBVAL_CHECK_OUTPUT`` with
   the committed outputs, is done here on the papermill run (``test_checked_outputs``)
   with nbval's own rule (text outputs compared after whitespace normalisation) instead of
-  running ``pytest --nbval`` as a second full execution of the same notebooks. The
-  committed notebooks still work with ``pytest --nbval-lax notebooks/`` by hand.
+  running ``pytest --nbval`` as a second full execution of the same notebooks. nbval itself
+  still accepts the committed notebooks, e.g. by hand with their default parameters:
+  ``cd notebooks && pytest --nbval-lax 01_warping.ipynb``.
 
 papermill/nbclient can miss the wake-up of a kernel reply while widget messages arrive
 (jupyter/nbclient#312) and then wait until the cell timeout. ``_no_lost_wakeups`` makes
@@ -211,7 +212,7 @@ def test_committed_notebook_layout(name):
     for cell in code:
         if not cell.source.lstrip().startswith(CHECK_MARK):
             assert not cell.outputs, f"{name}: committed outputs in cell\n{cell.source[:200]}"
-        assert cell.execution_count is None, f"{name}: execution count in cell\n{cell.source[:200]}"
+            assert cell.execution_count is None, f"{name}: execution count in cell\n{cell.source[:200]}"
     assert "widgets" not in notebook.metadata, f"{name}: committed widget state"
     imports = next(i for i, c in enumerate(code) if re.search(r"^(from pcutlib|import pcutlib)", c.source, re.M))
     assert "parameters" in code[imports + 1].metadata.get("tags", []), \
