@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from pathlib import Path
 
 import torch
 
 from .config import load_config, resolve_config
+from .experiment import VARIANTS, variant_config
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -35,15 +35,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 
 def finetune_config(config: dict, epochs: int, top_k: float | None) -> dict:
-    """The reconstruction config with the adversarial term and PriorityCut switched on."""
-    config = copy.deepcopy(config)
-    config["train_params"]["num_epochs"] = epochs
-    config["train_params"]["loss_weights"]["generator_gan"] = 1
-    config["model_params"]["discriminator_params"]["kind"] = "unet"
-    config["regularizer"]["type"] = "prioritycut"
-    if top_k is not None:
-        config["regularizer"]["top_k_percent"] = top_k
-    return resolve_config(config)
+    """The reconstruction config with the U-Net discriminator and PriorityCut switched on
+    (the experiment's ``prioritycut`` variant, at the config's or the given top-k)."""
+    variant = dict(VARIANTS["prioritycut-k10"], top_k=top_k if top_k is not None else
+                   config["regularizer"]["top_k_percent"])
+    return variant_config(config, variant, epochs, config["train_params"]["seed"])
 
 
 def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:

@@ -46,11 +46,16 @@ VARIANTS = {
 }
 
 
+# Fine-tuning learning rates: the reconstruction run ends at lr 1e-5 after its drops, so the
+# generator continues gently (1e-4) while the fresh discriminator learns at FOMM's 2e-4.
+FINETUNE_LR = {"lr_generator": 1.0e-4, "lr_kp_detector": 1.0e-4, "lr_discriminator": 2.0e-4}
+
+
 def variant_config(base: dict, variant: dict, epochs: int, seed: int) -> dict:
     """The fine-tuning config of one variant: adversarial term on, its discriminator and regularizer."""
     config = copy.deepcopy(base)
     train_params = config["train_params"]
-    train_params.update(num_epochs=epochs, seed=seed)
+    train_params.update(num_epochs=epochs, seed=seed, epoch_milestones=[], **FINETUNE_LR)
     train_params["loss_weights"]["generator_gan"] = 1
     discriminator = config["model_params"]["discriminator_params"]
     discriminator["kind"] = variant["kind"]
