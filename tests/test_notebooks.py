@@ -60,7 +60,7 @@ def smoke_parameters(name: str, stand_in: tuple, scratch: Path) -> dict:
         "03": {**common, "num_frames": 12},
         "04": common,
         "05": common,
-        "06": {"config_name": "smoke", "epochs": 1, "init_from": None, "progress": False,
+        "06": {"config_name": "smoke", "epochs": 1, "progress": False,     # init_from "pretrained": no fit
                "data_root": str(scratch / "smoke-data"), "synthetic_videos": 12, "synthetic_frames": 8,
                "output_dir": str(scratch / "runs"), "run_name": "smoke-prioritycut", "eval_videos": 2},
         "07": {**common, "data_root": data_root, "runs_root": str(scratch / "runs"), "max_videos": 2,
