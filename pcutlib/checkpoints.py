@@ -108,6 +108,9 @@ def atomic_save(obj, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)          # mkstemp makes 0600; give the usual permissions
     try:
         torch.save(obj, temporary)
         os.replace(temporary, path)
