@@ -217,13 +217,18 @@ def affine_warp_figure(image: torch.Tensor, driving_x: float = 0.0, driving_y: f
                f"p_D = ({driving_x:.2f}, {driving_y:.2f})\n\nJ = [[{j[0, 0]:+.2f}, {j[0, 1]:+.2f}],\n"
                f"     [{j[1, 0]:+.2f}, {j[1, 1]:+.2f}]]\ndet J = {np.linalg.det(j):+.2f}",
                family="monospace", fontsize=9, va="center")
-    for ax in (left, middle):
+    _frame_axes((left, middle), size)
+    figure.tight_layout()
+    return figure
+
+
+def _frame_axes(axes, size: int) -> None:
+    """Show exactly the size x size pixel area, image orientation, no ticks."""
+    for ax in axes:
         ax.set_xlim(-0.5, size - 0.5)
         ax.set_ylim(size - 0.5, -0.5)
         ax.set_xticks([])
         ax.set_yticks([])
-    figure.tight_layout()
-    return figure
 
 
 def tps_figure(image: torch.Tensor, sigma_affine: float = 0.05, sigma_tps: float = 0.005,
@@ -245,11 +250,7 @@ def tps_figure(image: torch.Tensor, sigma_affine: float = 0.05, sigma_tps: float
     axes[1].set_title("T(z) on a grid (red: control points)", fontsize=9)
     axes[2].imshow(to_numpy_image(tps.transform_frame(image)), interpolation="nearest")
     axes[2].set_title("image sampled at T(z)", fontsize=9)
-    for ax in axes:
-        ax.set_xlim(-0.5, size - 0.5)
-        ax.set_ylim(size - 0.5, -0.5)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    _frame_axes(axes, size)
     figure.tight_layout()
     return figure
 

@@ -35,3 +35,13 @@ def fomm_reference():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for modules of many small convolutions: on 2 shared cores, 2 OpenMP
+    threads ran the probe trainings about 8x slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -27,13 +27,7 @@ IMAGE_METRICS = ("l1", "psnr", "ssim")
 PROBE_METRICS = ("akd", "mkr", "akd_gt", "aed")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on 2 shared cores, 2 OpenMP threads run these small convs much slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,7 @@ from pcutlib.synthetic import make_synthetic_dataset
 FAST = dict(batch_size=16, channels=8, progress=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on 2 shared cores, 2 OpenMP threads run these small convs ~8x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
