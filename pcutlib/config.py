@@ -147,22 +147,28 @@ def resolve_config(config: dict) -> dict:
     return resolved
 
 
-def config_search_path() -> list[Path]:
-    """Where named configs are looked up: ./configs, then the repository's configs/."""
-    return [Path.cwd() / "configs", Path(__file__).resolve().parent.parent / "configs"]
+def config_search_path(start: Path | None = None) -> list[Path]:
+    """Where named configs are looked up: configs/ in the working directory or any folder above
+    it (notebooks run in notebooks/, a plain install on Colab runs inside the clone), then the
+    repository's configs/ beside the package (an editable install)."""
+    start = (Path.cwd() if start is None else Path(start)).resolve()
+    folders = [folder / "configs" for folder in (start, *start.parents)]
+    return [f for f in folders if f.is_dir()] + [Path(__file__).resolve().parent.parent / "configs"]
 
 
-def find_config(name_or_path: str | Path) -> Path:
+def find_config(name_or_path: str | Path, start: Path | None = None) -> Path:
     """A config file path from a path or a bare name such as ``synthetic-64``."""
     path = Path(name_or_path)
     if path.is_file():
         return path
-    for folder in config_search_path():
+    folders = config_search_path(start)
+    for folder in folders:
         candidate = folder / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
         if candidate.is_file():
             return candidate
-    searched = ", ".join(str(p) for p in config_search_path())
-    raise FileNotFoundError(f"config '{name_or_path}' not found as a file nor in {searched}")
+    known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+    raise FileNotFoundError(f"config {str(name_or_path)!r} not found as a file nor in "
+                            f"{', '.join(str(f) for f in folders)}; known configs: {known}")
 
 
 def load_config(name_or_path: str | Path) -> dict:

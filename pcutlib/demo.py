@@ -17,8 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .config import load_config, resolve_config
-from .experiment import VARIANTS, variant_config
+from .experiment import VARIANTS, synthetic_config, variant_config
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -63,17 +62,13 @@ def run_demo(args) -> int:
     from .checkpoints import load_models
     from .data import FramesDataset
     from .evaluation import evaluate_reconstruction, write_metrics
-    from .pretrained import ensure_synthetic_data
     from .training import train
 
     started = time.perf_counter()
     progress = not args.no_progress
-    data = ensure_synthetic_data(args.data, progress=progress)
-    config = load_config(args.config)
-    config["dataset_params"]["root_dir"] = str(data)
-    if args.reconstruction_epochs is not None:
-        config["train_params"]["num_epochs"] = args.reconstruction_epochs
-    config = resolve_config(config)
+    epochs = {} if args.reconstruction_epochs is None else {"num_epochs": args.reconstruction_epochs}
+    config = synthetic_config(args.config, args.data, progress, **epochs)
+    data = Path(config["dataset_params"]["root_dir"])
 
     reconstruction_dir = args.runs / f"{Path(args.config).stem}-reconstruction"
     print(f"[1/3] reconstruction training -> {reconstruction_dir}")

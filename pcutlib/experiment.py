@@ -255,20 +255,27 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     return parser
 
 
+def synthetic_config(config_name: str, data: Path, progress: bool = True, **train_params) -> dict:
+    """``config_name`` resolved, reading the synthetic world at ``data`` (generated when missing)."""
+    from .pretrained import ensure_synthetic_data
+
+    config = load_config(config_name)
+    config["dataset_params"]["root_dir"] = str(ensure_synthetic_data(data, progress=progress))
+    config["train_params"].update(train_params)
+    return resolve_config(config)
+
+
 def run_experiment(args) -> int:
     from .checkpoints import load_models
     from .data import FramesDataset
     from .evaluation import evaluate_reconstruction
-    from .pretrained import ensure_synthetic_data
     from .probes import load_probe, save_probe, train_identity_probe, train_pose_probe
     from .training import train
 
     started = time.perf_counter()
     progress = not args.no_progress
-    data = ensure_synthetic_data(args.data, progress=progress)
-    base = load_config(args.config)
-    base["dataset_params"]["root_dir"] = str(data)
-    base = resolve_config(base)
+    base = synthetic_config(args.config, args.data, progress)
+    data = Path(base["dataset_params"]["root_dir"])
     if not args.init_from.exists():
         print(f"shared reconstruction checkpoint {args.init_from} missing: training it")
         args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress)
@@ -320,7 +327,7 @@ def run_experiment(args) -> int:
         "![the same held-out frames across variants](results/artifacts.png)"])
     (args.results / "experiment.md").write_text("# PriorityCut ablation on the synthetic world\n\n"
                                                 + text.replace("results/", "") + "\n")
-    if str(args.readme) and args.readme.exists():
+    if args.readme.is_file():
         update_readme(args.readme, text)
     print(text)
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 
 from .checkpoints import atomic_save, load_models, safe_torch_load
 from .models import Models

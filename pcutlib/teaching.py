@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .config import find_config
 from .regularizers import cutmix_mask, foreground_pixels, mix_images, prioritycut_mask
 from .warping import RandomTPS, deform, local_affine_motions, make_coordinate_grid
 
@@ -45,16 +46,9 @@ def repository_root(start: str | Path | None = None) -> Path:
 
 
 def config_file(name_or_path: str | Path, root: str | Path | None = None) -> Path:
-    """A config path: an existing file as it is, else ``<root>/configs/<name>.yaml``."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    root = repository_root() if root is None else Path(root)
-    candidate = root / "configs" / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
-    if not candidate.is_file():
-        known = sorted(p.stem for p in (root / "configs").glob("*.yaml"))
-        raise FileNotFoundError(f"config {str(name_or_path)!r} not found; known configs: {known}")
-    return candidate
+    """A config path: an existing file as it is, else ``configs/<name>.yaml`` found from
+    ``root`` (default: the working directory) upwards, as :func:`pcutlib.config.find_config`."""
+    return find_config(name_or_path, start=root)
 
 
 def repository_url(root: str | Path | None = None) -> str:
@@ -587,8 +581,7 @@ def tiny_pretrained(out_dir: str | Path, videos: int = 10, frames: int = 8, prog
     out_dir = Path(out_dir)
     data_root = make_synthetic_dataset(out_dir / "synthetic-64", videos=videos, frames=frames, size=64,
                                        identities=5, progress=progress, overwrite=True)
-    config = load_config(config_file("synthetic-64", PACKAGE_PARENT if (PACKAGE_PARENT / "configs").is_dir()
-                                     else None))
+    config = load_config("synthetic-64")
     train_videos = len(list((data_root / "train").glob("*.png")))
     config["dataset_params"]["root_dir"] = str(data_root)
     config["train_params"].update(num_epochs=1, num_workers=0, batch_size=min(8, train_videos))

@@ -17,7 +17,6 @@ DESIGN.md section 9.
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -101,6 +100,7 @@ class Trainer:
     step: int = 0           # completed steps
     steps_per_epoch: int = 1
     autocast_dtype: torch.dtype | None = None
+    discriminator_pyramid: nn.Module | None = None   # the patch D's input scales, built once
 
     @property
     def adversarial(self) -> bool:
@@ -169,8 +169,12 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("train_params.mixed_precision=fp16 needs CUDA; use bf16 or none on the CPU")
     autocast_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    pyramid = None
+    if kind == "patch":
+        scales = config["model_params"]["discriminator_params"]["scales"]
+        pyramid = ImagePyramid(scales, config["model_params"]["common_params"]["num_channels"]).to(device)
     return Trainer(config, models, optimizers, schedulers, reconstruction.to(device), regularizer, device, group,
-                   autocast_dtype=autocast_dtype)
+                   autocast_dtype=autocast_dtype, discriminator_pyramid=pyramid)
 
 
 # --------------------------------------------------------------------------- one step
@@ -211,8 +215,7 @@ def adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_drivi
     discriminator = trainer.raw("discriminator")     # no gradient sync needed: D is not updated here
     if trainer.discriminator_kind == "unet":
         return L.unet_generator_loss(discriminator(prediction), weights["generator_gan"])
-    scales = discriminator.scales
-    pyramid = ImagePyramid(scales, prediction.shape[1]).to(prediction.device)
+    scales, pyramid = discriminator.scales, trainer.discriminator_pyramid
     kp = detach_keypoints(kp_driving)
     fake_maps = discriminator(pyramid(prediction), kp=kp)
     losses = L.lsgan_generator_loss(fake_maps, scales, weights["generator_gan"])
@@ -230,8 +233,7 @@ def discriminator_losses(trainer: Trainer, driving, generated, epoch_float: floa
     info = {"mixed": False, "empty_foreground": 0}
     if trainer.discriminator_kind == "patch":
         discriminator = trainer.models.discriminator
-        scales = trainer.raw("discriminator").scales
-        pyramid = ImagePyramid(scales, fake.shape[1]).to(fake.device)
+        scales, pyramid = trainer.raw("discriminator").scales, trainer.discriminator_pyramid
         kp = detach_keypoints(generated["kp_driving"])
         # one forward on real and fake together: one DDP synchronisation per step
         both = discriminator(pyramid(torch.cat([driving, fake])), kp={k: torch.cat([v, v]) for k, v in kp.items()})
@@ -269,7 +271,6 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> tuple[dict,
     memory_format = torch.channels_last if trainer.config["train_params"]["channels_last"] else torch.preserve_format
     source = batch["source"].to(trainer.device, memory_format=memory_format)
     driving = batch["driving"].to(trainer.device, memory_format=memory_format)
-    models = trainer.models
 
     for name in ("generator", "kp_detector"):
         trainer.optimizers[name].zero_grad(set_to_none=True)
