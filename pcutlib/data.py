@@ -35,20 +35,22 @@ VIDEO_FILE_EXTENSIONS = (".mp4", ".gif", ".mov")
 STACKED_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 KEYPOINTS_SUFFIX = ".keypoints.npy"
+TRUTH_SUFFIX = ".truth.npz"       # synthetic ground truth beside a video (pcutlib.synthetic)
 TEST_FRACTION = 0.2  # FOMM's random split: train_test_split(test_size=0.2)
 
 
 # ----------------------------------------------------------------------------- paths
 
-def keypoints_path(video_path: str | Path) -> Path:
-    """Where the ground-truth keypoints of a video are written.
+def keypoints_path(video_path: str | Path, suffix: str = KEYPOINTS_SUFFIX) -> Path:
+    """Where the ground-truth keypoints (or, with suffix=TRUTH_SUFFIX, the synthetic ground
+    truth) of a video are written.
 
     `dir/abc.png` -> `dir/abc.keypoints.npy` (stem of a file); `dir/abc/` (a folder of
     frames) -> `dir/abc.keypoints.npy`. Readers also accept `dir/abc.png.keypoints.npy`.
     """
     path = Path(video_path)
     name = path.name if path.is_dir() or not path.suffix else path.stem
-    return path.with_name(name + KEYPOINTS_SUFFIX)
+    return path.with_name(name + suffix)
 
 
 def find_keypoints(video_path: str | Path) -> Path | None:
@@ -61,8 +63,8 @@ def find_keypoints(video_path: str | Path) -> Path | None:
 
 
 def _is_listed(path: Path) -> bool:
-    """Entries of a dataset folder that are videos: not hidden, not keypoints files."""
-    return not path.name.startswith(".") and not path.name.endswith(KEYPOINTS_SUFFIX)
+    """Entries of a dataset folder that are videos: not hidden, not keypoints or truth files."""
+    return not path.name.startswith(".") and not path.name.endswith((KEYPOINTS_SUFFIX, TRUTH_SUFFIX))
 
 
 def list_videos(folder: str | Path) -> list[Path]:

@@ -20,16 +20,18 @@ inside its capsule, hence on such a pixel.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 from tqdm import tqdm
 
-from pcutlib.data import keypoints_path
+from pcutlib.data import TRUTH_SUFFIX, keypoints_path
 
 JOINT_NAMES = ("head", "neck", "right_shoulder", "right_elbow", "right_hand",
                "left_shoulder", "left_elbow", "left_hand", "right_hip", "right_knee",
@@ -38,6 +40,9 @@ J = {name: i for i, name in enumerate(JOINT_NAMES)}
 BACKGROUND_MAX_CHROMA = 40.0  # in 0..255 units
 FIGURE_MIN_CHROMA = 110.0
 FIGURE_HEIGHT = 0.62  # of the frame height, head top to feet, before sway and scale
+BACKGROUND_LABEL = 255  # label of background pixels in label maps
+TEXTURE_PERIOD = 0.08  # stripe period in figure units (about 3 px for a 40 px figure)
+TEXTURE_LOW = 0.78  # darkest stripe: value x 0.78 keeps chroma >= 142 x 0.78 > FIGURE_MIN_CHROMA
 
 # Parts: (name, joint a, joint b, radius field, colour field). A disc has a == b.
 PARTS = (
@@ -56,6 +61,10 @@ PARTS = (
     ("left_thigh", "left_hip", "left_knee", "leg_radius", "legs"),
     ("left_shin", "left_knee", "left_foot", "leg_radius", "legs"),
 )
+PART_NAMES = tuple(p[0] for p in PARTS)
+# Discs have no axis of their own: they turn with the segment they hang on.
+ORIENTED_BY = {"head": ("pelvis", "neck"), "right_hand": ("right_elbow", "right_hand"),
+               "left_hand": ("left_elbow", "left_hand")}
 
 
 @dataclass(frozen=True)
@@ -116,58 +125,133 @@ def _direction(angle: np.ndarray, side: float) -> np.ndarray:
     return np.stack([side * np.sin(angle), np.cos(angle)], -1)
 
 
-def figure_motion(identity: Identity, video_seed: int, frames: int) -> tuple[dict, np.ndarray]:
-    """Joint positions in figure units (pelvis at the origin, y down) and arm depths.
+@dataclass(frozen=True)
+class World:
+    """What every video of a dataset shares.
 
-    Returns ({joint name or "pelvis": (T,2)}, arm_depth (T,2) for the right and left arm;
-    > 0 means in front of the torso).
+    figure_height: head top to feet, as a share of the frame height (before sway and scale);
+    texture: paint each part with stripes fixed in the part's own coordinates (warping then
+    gets gradients inside a part, not only at its edges), else a light shading ramp.
     """
+    figure_height: float = FIGURE_HEIGHT
+    texture: bool = False
+
+    def __post_init__(self):
+        if not 0.1 <= self.figure_height <= 1.0:
+            raise ValueError(f"figure_height must be in [0.1, 1], got {self.figure_height}")
+
+
+@dataclass(frozen=True)
+class Motion:
+    """The pose parameters of every frame of one video; angles in radians.
+
+    shoulder, elbow_bend, hip, knee_bend: (T,2) for the right and left side (angle from
+    straight down, positive away from the body; the lower limb's angle is the upper's plus
+    the bend); arm_depth (T,2): > 0 means the arm is in front of the torso; sway_angle (T,)
+    rotation, sway_scale (T,) scale factor around 1, sway_shift (T,2) translation in frame
+    sizes. FOMM's relative animation is ``relative_motion``.
+    """
+    shoulder: np.ndarray
+    elbow_bend: np.ndarray
+    hip: np.ndarray
+    knee_bend: np.ndarray
+    arm_depth: np.ndarray
+    sway_angle: np.ndarray
+    sway_scale: np.ndarray
+    sway_shift: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sway_angle)
+
+    def frames(self, indices) -> "Motion":
+        """The motion of some frames (indices: an int array or slice)."""
+        return Motion(**{name: value[indices] for name, value in self.arrays().items()})
+
+    def arrays(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def draw_motion(video_seed: int, frames: int) -> Motion:
+    """Smooth random motion of one video: sinusoidal joint angles, depth flips and sway."""
     rng = np.random.default_rng([int(video_seed), 2])
     t = np.arange(frames, dtype=np.float64)
+    limbs = {"shoulder": [], "elbow_bend": [], "hip": [], "knee_bend": [], "arm_depth": []}
+    for _ in range(2):  # right, left
+        # Shoulder angle from -60 deg (across the torso) to 140 deg (raised above the head).
+        limbs["shoulder"].append(_sinusoid(rng, t, np.radians(40), np.radians(100)))
+        limbs["elbow_bend"].append(np.abs(_sinusoid(rng, t, np.radians(30), np.radians(60))))
+        limbs["arm_depth"].append(np.sin(rng.uniform(0.08, 0.2) * t + rng.uniform(0, 2 * np.pi)))
+        limbs["hip"].append(_sinusoid(rng, t, np.radians(10), np.radians(25)))
+        limbs["knee_bend"].append(-np.abs(_sinusoid(rng, t, np.radians(10), np.radians(35))))
+    sway = np.random.default_rng([int(video_seed), 3])
+    angle = _sinusoid(sway, t, 0.0, np.radians(12), omega=(0.05, 0.15))
+    scale = _sinusoid(sway, t, 1.0, 0.08, omega=(0.05, 0.15))
+    shift = np.stack([_sinusoid(sway, t, 0.0, 0.12, omega=(0.06, 0.18)),
+                      _sinusoid(sway, t, 0.0, 0.05, omega=(0.06, 0.18))], -1)
+    return Motion(**{k: np.stack(v, -1) for k, v in limbs.items()},
+                  sway_angle=angle, sway_scale=scale, sway_shift=shift)
+
+
+def relative_motion(source: Motion, source_frame: int, driving: Motion) -> Motion:
+    """FOMM's relative animation, in pose space: the source frame's pose plus the change of the
+    driving pose since the driving video's first frame (scale: times the ratio)."""
+    base, first = source.frames(source_frame), driving.frames(0)
+    moved = {name: getattr(base, name) + (getattr(driving, name) - getattr(first, name))
+             for name in ("shoulder", "elbow_bend", "hip", "knee_bend", "arm_depth", "sway_angle", "sway_shift")}
+    return Motion(**moved, sway_scale=base.sway_scale * driving.sway_scale / first.sway_scale)
+
+
+def pose_joints(identity: Identity, motion: Motion) -> dict:
+    """Joint positions in figure units (pelvis at the origin, y down): {name or "pelvis": (T,2)}."""
+    frames = len(motion)
     idt = identity
     pelvis = np.zeros((frames, 2))
     neck = pelvis + np.array([0.0, -idt.torso_length])
     joints = {"pelvis": pelvis, "neck": neck,
               "head": neck + np.array([0.0, -(idt.neck_length + idt.head_radius)])}
-    arm_depth = []
-    for side_name, side in (("right", -1.0), ("left", 1.0)):
+    for index, (side_name, side) in enumerate((("right", -1.0), ("left", 1.0))):
         shoulder = neck + np.array([side * idt.shoulder_width / 2, 0.02])
-        # Shoulder angle from -60 deg (across the torso) to 140 deg (raised above the head).
-        upper = _sinusoid(rng, t, np.radians(40), np.radians(100))
-        lower = upper + np.abs(_sinusoid(rng, t, np.radians(30), np.radians(60)))
+        upper = motion.shoulder[:, index]
         elbow = shoulder + idt.upper_arm * _direction(upper, side)
-        joints.update({f"{side_name}_shoulder": shoulder, f"{side_name}_elbow": elbow,
-                       f"{side_name}_hand": elbow + idt.lower_arm * _direction(lower, side)})
-        arm_depth.append(np.sin(rng.uniform(0.08, 0.2) * t + rng.uniform(0, 2 * np.pi)))
+        hand = elbow + idt.lower_arm * _direction(upper + motion.elbow_bend[:, index], side)
         hip = pelvis + np.array([side * idt.hip_width / 2, 0.0])
-        thigh = _sinusoid(rng, t, np.radians(10), np.radians(25))
-        shin = thigh - np.abs(_sinusoid(rng, t, np.radians(10), np.radians(35)))
+        thigh = motion.hip[:, index]
         knee = hip + idt.thigh * _direction(thigh, side)
-        joints.update({f"{side_name}_hip": hip, f"{side_name}_knee": knee,
-                       f"{side_name}_foot": knee + idt.shin * _direction(shin, side)})
-    return joints, np.stack(arm_depth, -1)
+        foot = knee + idt.shin * _direction(thigh + motion.knee_bend[:, index], side)
+        joints.update({f"{side_name}_shoulder": shoulder, f"{side_name}_elbow": elbow,
+                       f"{side_name}_hand": hand, f"{side_name}_hip": hip, f"{side_name}_knee": knee,
+                       f"{side_name}_foot": foot})
+    return joints
 
 
-def _place(joints: dict, identity: Identity, video_seed: int, frames: int, size: int) -> dict:
-    """Figure units -> pixel coordinates: centre, sway (rotation, scale, translation)."""
-    rng = np.random.default_rng([int(video_seed), 3])
-    t = np.arange(frames, dtype=np.float64)
+def figure_motion(identity: Identity, video_seed: int, frames: int) -> tuple[dict, np.ndarray]:
+    """Joint positions in figure units and arm depths of video `video_seed`.
+
+    Returns ({joint name or "pelvis": (T,2)}, arm_depth (T,2) for the right and left arm;
+    > 0 means in front of the torso).
+    """
+    motion = draw_motion(video_seed, frames)
+    return pose_joints(identity, motion), motion.arm_depth
+
+
+def _place(joints: dict, identity: Identity, motion: Motion, size: int, world: World) -> dict:
+    """Figure units -> pixel coordinates: centre, sway (rotation, scale, translation).
+
+    Adds "_scale" (T,) pixels per figure unit and "_angle" (T,) the sway rotation.
+    """
     top = identity.torso_length + identity.neck_length + 2 * identity.head_radius
     bottom = identity.thigh + identity.shin
     centre_y = (bottom - top) / 2  # the figure's vertical middle, in figure units
-    angle = _sinusoid(rng, t, 0.0, np.radians(12), omega=(0.05, 0.15))
-    scale = (FIGURE_HEIGHT * size * identity.size / (top + bottom)
-             * _sinusoid(rng, t, 1.0, 0.08, omega=(0.05, 0.15)))
-    shift = np.stack([_sinusoid(rng, t, 0.0, 0.12 * size, omega=(0.06, 0.18)),
-                      _sinusoid(rng, t, 0.0, 0.05 * size, omega=(0.06, 0.18))], -1)
-    cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
-    centre = (size - 1) / 2 + shift  # (T,2)
+    scale = world.figure_height * size * identity.size / (top + bottom) * motion.sway_scale
+    cos, sin = np.cos(motion.sway_angle)[:, None], np.sin(motion.sway_angle)[:, None]
+    centre = (size - 1) / 2 + size * motion.sway_shift  # (T,2)
     placed = {}
     for name, p in joints.items():
         q = p - np.array([0.0, centre_y])
         rotated = np.concatenate([cos * q[:, :1] - sin * q[:, 1:], sin * q[:, :1] + cos * q[:, 1:]], -1)
         placed[name] = centre + scale[:, None] * rotated
     placed["_scale"] = scale
+    placed["_angle"] = motion.sway_angle
     return placed
 
 
@@ -234,31 +318,103 @@ def _part_depths(arm_depth: np.ndarray) -> np.ndarray:
     return np.stack(columns, -1)
 
 
+@dataclass
+class Rendering:
+    """One rendered video and what the renderer knows about it.
+
+    frames (T,S,S,3) uint8; keypoints (T,J,2) float32 in [-1,1] (JOINT_NAMES order);
+    labels (T,S,S) uint8: index into PARTS of the part covering each pixel (the nearest part
+    whose coverage is >= 0.5, in painting order), BACKGROUND_LABEL elsewhere; part_frames
+    (T,P,4) float32: each part's own coordinate frame in pixels (origin x, origin y, angle,
+    scale in pixels per figure unit), so that a pixel x of part p sits at the part
+    coordinates R(-angle) (x - origin) / scale; paint_order (T,P): parts back to front.
+    """
+    frames: np.ndarray
+    keypoints: np.ndarray
+    labels: np.ndarray
+    part_frames: np.ndarray
+    paint_order: np.ndarray
+
+
+def render(identity: Identity, motion: Motion, background: np.ndarray, world: World = World(),
+           draw_figure: bool = True) -> Rendering:
+    """Render `identity` moving by `motion` over `background` (S,S,3) float 0..255."""
+    size = background.shape[0]
+    placed = _place(pose_joints(identity, motion), identity, motion, size, world)
+    keypoints = np.stack([placed[name] for name in JOINT_NAMES], 1)  # (T,J,2) pixels
+    frames = len(motion)
+    image = np.broadcast_to(background.astype(np.float32), (frames, size, size, 3))
+    labels = np.full((frames, size, size), BACKGROUND_LABEL, np.uint8)
+    part_frames = _part_frames(placed)
+    order = np.argsort(_part_depths(motion.arm_depth), axis=1, kind="stable")  # (T,P) back to front
+    if draw_figure:
+        image, labels = _paint_figure(image, identity, placed, order, part_frames, world)
+    return Rendering(np.round(image).astype(np.uint8), (2.0 * keypoints / (size - 1) - 1.0).astype(np.float32),
+                     labels, part_frames.astype(np.float32), order.astype(np.uint8))
+
+
 def render_video(identity_seed: int, video_seed: int, frames: int = 32, size: int = 64,
-                 *, stripes: bool = False, draw_figure: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                 *, stripes: bool = False, draw_figure: bool = True,
+                 world: World = World()) -> tuple[np.ndarray, np.ndarray]:
     """Render one video of identity `identity_seed` moving as `video_seed` dictates.
 
     Returns frames (T,S,S,3) uint8 and keypoints (T,J,2) float32 in [-1,1], x first,
     pixel i of S at 2i/(S-1) - 1, joints in JOINT_NAMES order. `draw_figure=False`
-    renders the background alone (same keypoints).
+    renders the background alone (same keypoints). ``render`` returns more (labels).
     """
     if frames < 1 or size < 8:
         raise ValueError(f"need frames >= 1 and size >= 8, got frames={frames}, size={size}")
-    identity = make_identity(identity_seed)
-    joints, arm_depth = figure_motion(identity, video_seed, frames)
-    placed = _place(joints, identity, video_seed, frames, size)
-    keypoints = np.stack([placed[name] for name in JOINT_NAMES], 1)  # (T,J,2) pixels
-    image = np.broadcast_to(make_background(video_seed, size, stripes).astype(np.float32),
-                            (frames, size, size, 3))
-    if draw_figure:
-        image = _paint_figure(image, identity, placed, arm_depth)
-    video = np.round(image).astype(np.uint8)
-    return video, (2.0 * keypoints / (size - 1) - 1.0).astype(np.float32)
+    rendering = render(make_identity(identity_seed), draw_motion(video_seed, frames),
+                       make_background(video_seed, size, stripes), world, draw_figure)
+    return rendering.frames, rendering.keypoints
 
 
-def _paint_figure(image: np.ndarray, identity: Identity, placed: dict,
-                  arm_depth: np.ndarray) -> np.ndarray:
-    """Paint the parts back to front over image (T,S,S,3) float 0..255."""
+def _part_frames(placed: dict) -> np.ndarray:
+    """(T,P,4) origin x, origin y, angle, scale of each part's own coordinates.
+
+    A segment's x axis runs from its first joint to its second; a disc (head, hands) turns
+    with the segment it hangs on (ORIENTED_BY)."""
+    columns = []
+    for name, a, b, *_ in PARTS:
+        start, end = ORIENTED_BY.get(name, (a, b))
+        delta = placed[end] - placed[start]
+        angle = np.arctan2(delta[:, 1], delta[:, 0])
+        columns.append(np.stack([placed[a][:, 0], placed[a][:, 1], angle, placed["_scale"]], -1))
+    return np.stack(columns, 1)
+
+
+def part_coordinates(part_frames: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Pixels -> each part's own coordinates. part_frames (...,P,4), points (...,P,N,2) -> (...,P,N,2)."""
+    origin, angle, scale = part_frames[..., None, :2], part_frames[..., 2, None], part_frames[..., 3, None]
+    d = points - origin
+    cos, sin = np.cos(angle), np.sin(angle)
+    return np.stack([cos * d[..., 0] + sin * d[..., 1], -sin * d[..., 0] + cos * d[..., 1]], -1) / scale[..., None]
+
+
+def part_to_pixels(part_frames: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Inverse of ``part_coordinates``: (...,P,4), (...,P,N,2) -> pixels (...,P,N,2)."""
+    origin, angle, scale = part_frames[..., None, :2], part_frames[..., 2, None], part_frames[..., 3, None]
+    cos, sin = np.cos(angle), np.sin(angle)
+    x, y = local[..., 0] * scale, local[..., 1] * scale
+    return np.stack([cos * x - sin * y, sin * x + cos * y], -1) + origin
+
+
+def _texture(part_frames: np.ndarray, size: int) -> np.ndarray:
+    """(T,P,S,S) value factor in [TEXTURE_LOW, 1]: stripes across each part, fixed in its own
+    coordinates (period TEXTURE_PERIOD figure units, a phase per part)."""
+    frames, parts = part_frames.shape[:2]
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    pixels = np.broadcast_to(np.stack([x, y], -1).reshape(1, 1, -1, 2), (frames, parts, size * size, 2))
+    local = part_coordinates(part_frames, pixels)                                   # (T,P,S*S,2)
+    phase = np.arange(parts)[None, :, None] * 1.7
+    wave = np.cos(2 * np.pi * (local[..., 0] + 0.5 * local[..., 1]) / TEXTURE_PERIOD + phase)
+    factor = 1.0 - (1.0 - TEXTURE_LOW) * (0.5 + 0.5 * wave)
+    return factor.reshape(frames, parts, size, size).astype(np.float32)
+
+
+def _paint_figure(image: np.ndarray, identity: Identity, placed: dict, order: np.ndarray,
+                  part_frames: np.ndarray, world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Paint the parts back to front over image (T,S,S,3) float 0..255; returns it and the labels."""
     frames, size = image.shape[:2]
     a = np.stack([placed[p[1]] for p in PARTS], 1)  # (T,P,2)
     b = np.stack([placed[p[2]] for p in PARTS], 1)
@@ -266,17 +422,119 @@ def _paint_figure(image: np.ndarray, identity: Identity, placed: dict,
     # At least 1.5 px: the pixel nearest a joint (<= 0.71 px away) is then fully covered.
     radius = np.maximum(radius, 1.5)
     coverage, along = _capsule_coverage(size, a, b, radius)
+    # Light shading along each segment (1 -> 0.85), or stripes in the part's coordinates:
+    # either keeps chroma >= FIGURE_MIN_CHROMA.
+    shading = _texture(part_frames, size) if world.texture else 1.0 - 0.15 * along
     colours = np.stack([identity.colours[p[4]] for p in PARTS]).astype(np.float32)  # (P,3)
-    order = np.argsort(_part_depths(arm_depth), axis=1, kind="stable")  # (T,P) back to front
+    labels = np.full((frames, size, size), BACKGROUND_LABEL, np.uint8)
     frame = np.arange(frames)
     for layer in range(len(PARTS)):
         part = order[:, layer]  # (T,) the part painted at this layer in each frame
         alpha = coverage[frame, part][..., None]  # (T,S,S,1)
-        # Light shading along each segment (1 -> 0.85): keeps chroma >= FIGURE_MIN_CHROMA.
-        shade = 1.0 - 0.15 * along[frame, part][..., None]
-        colour = colours[part][:, None, None, :] * shade  # (T,S,S,3)
+        colour = colours[part][:, None, None, :] * shading[frame, part][..., None]  # (T,S,S,3)
         image = image + alpha * (colour - image)  # over-compositing
-    return image
+        labels = np.where(alpha[..., 0] >= 0.5, part[:, None, None].astype(np.uint8), labels)
+    return image, labels
+
+
+# ----------------------------------------------------------------------------- ground truth
+
+def disocclusion(labels_source: np.ndarray, frames_source: np.ndarray, labels_driving: np.ndarray,
+                 frames_driving: np.ndarray) -> np.ndarray:
+    """True dis-occlusion of a (source, driving) pair: (S,S) bool, True at driving pixels whose
+    surface point is hidden or absent in the source.
+
+    labels_* (S,S) and frames_* (P,4) are one frame's ``Rendering.labels`` / ``part_frames``.
+    A driving pixel x of part p shows the point q = T_p,driving^-1(x) of p; it is visible in the
+    source when the source pixel nearest T_p,source(q) lies in the frame and shows part p. A
+    background pixel (the background is static) is visible when the source shows background there.
+    """
+    size = labels_driving.shape[0]
+    y, x = np.mgrid[0:size, 0:size]
+    pixels = np.stack([x, y], -1).reshape(1, -1, 2).astype(np.float64)          # (1,S*S,2)
+    parts = len(frames_driving)
+    local = part_coordinates(frames_driving.astype(np.float64), np.broadcast_to(pixels, (parts, size * size, 2)))
+    in_source = np.rint(part_to_pixels(frames_source.astype(np.float64), local)).astype(int)  # (P,S*S,2)
+    label = labels_driving.reshape(-1).astype(int)                              # (S*S,)
+    is_part = label != BACKGROUND_LABEL
+    where = in_source[np.where(is_part, label, 0), np.arange(size * size)]      # (S*S,2) for part pixels
+    inside = ((where >= 0) & (where < size)).all(-1)
+    seen = labels_source[np.clip(where[:, 1], 0, size - 1), np.clip(where[:, 0], 0, size - 1)].astype(int)
+    visible_part = inside & (seen == label)
+    visible_background = labels_source.reshape(-1) == BACKGROUND_LABEL
+    visible = np.where(is_part, visible_part, visible_background)
+    return ~visible.reshape(size, size)
+
+
+def truth_arrays(rendering: Rendering, motion: Motion, identity_seed: int, video_seed: int,
+                 stripes: bool, world: World) -> dict:
+    """What ``X.truth.npz`` holds for one video (see ``write_truth``)."""
+    arrays = {"labels": rendering.labels, "part_frames": rendering.part_frames,
+              "paint_order": rendering.paint_order,
+              "identity_seed": np.int64(identity_seed), "video_seed": np.int64(video_seed),
+              "stripes": np.bool_(stripes), "figure_height": np.float64(world.figure_height),
+              "texture": np.bool_(world.texture)}
+    arrays.update({f"motion_{name}": value for name, value in motion.arrays().items()})
+    return arrays
+
+
+def write_truth(path: str | Path, arrays: dict) -> None:
+    """Write a compressed .npz with fixed zip timestamps (byte-identical for the same arrays)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
+
+
+@dataclass
+class VideoTruth:
+    """The ground truth of one synthetic video, read from ``X.truth.npz``.
+
+    labels (T,S,S) uint8 (index into PARTS, BACKGROUND_LABEL for background), part_frames
+    (T,P,4), motion (Motion), and what re-renders the video: identity_seed, video_seed (its
+    background and motion), stripes, world.
+    """
+    labels: np.ndarray
+    part_frames: np.ndarray
+    motion: Motion
+    identity_seed: int
+    video_seed: int
+    stripes: bool
+    world: World
+
+    @property
+    def size(self) -> int:
+        return self.labels.shape[1]
+
+
+def load_truth(video_path: str | Path) -> VideoTruth | None:
+    """The ground truth beside a video (``X.truth.npz``), or None when there is none."""
+    path = keypoints_path(video_path, TRUTH_SUFFIX)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        motion = Motion(**{f.name: arrays[f"motion_{f.name}"] for f in fields(Motion)})
+        return VideoTruth(arrays["labels"], arrays["part_frames"], motion, int(arrays["identity_seed"]),
+                          int(arrays["video_seed"]), bool(arrays["stripes"]),
+                          World(float(arrays["figure_height"]), bool(arrays["texture"])))
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"cannot read ground-truth file {str(path)!r}: {error}") from error
+
+
+def true_animation(source: VideoTruth, source_frame: int, driving: VideoTruth) -> Rendering:
+    """What FOMM's relative animation should produce: the source video's figure and background,
+    posed by ``relative_motion`` (source pose at `source_frame` plus the driving pose's change
+    since the driving video's first frame). Frame 0 equals the source frame."""
+    if source.size != driving.size:
+        raise ValueError(f"source and driving videos differ in size: {source.size} vs {driving.size}")
+    motion = relative_motion(source.motion, source_frame, driving.motion)
+    return render(make_identity(source.identity_seed), motion,
+                  make_background(source.video_seed, source.size, source.stripes), source.world)
 
 
 # ----------------------------------------------------------------------------- dataset writer
@@ -304,12 +562,18 @@ def _split_identities(identities: int, test_fraction: float) -> int:
 def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32, size: int = 64,
                            seed: int = 0, identities: int | None = None,
                            test_fraction: float = 0.2, progress: bool = True,
-                           overwrite: bool = False, stripes: bool = False) -> Path:
+                           overwrite: bool = False, stripes: bool = False,
+                           world: World = World()) -> Path:
     """Write a FOMM-layout synthetic dataset and return its root `out`.
 
-    Layout: out/train/ and out/test/ hold `id<NNN>#video<MMMM>.png` (T frames stacked
-    horizontally, (S, T*S, 3) uint8) and `id<NNN>#video<MMMM>.keypoints.npy` (T,J,2);
-    out/synthetic.json records the parameters and joint names. Identities (default
+    Layout: out/train/ and out/test/ hold, per video,
+      `id<NNN>#video<MMMM>.png`            T frames stacked horizontally, (S, T*S, 3) uint8;
+      `id<NNN>#video<MMMM>.keypoints.npy`  the joints, (T,J,2) float32 in [-1,1];
+      `id<NNN>#video<MMMM>.truth.npz`      what only a renderer knows: `labels` (T,S,S) uint8
+          (the part covering each pixel, 255 = background), `part_frames` (T,P,4) (each part's
+          own coordinates), `paint_order` (T,P), the pose parameters `motion_*` and the seeds
+          and world that re-render it (``load_truth``, ``disocclusion``, ``true_animation``).
+    out/synthetic.json records the parameters, joint and part names. Identities (default
     max(2, videos // 5)) are split between train and test, so test figures are unseen.
     Video v belongs to identity v % identities. The same arguments write byte-identical files.
     """
@@ -330,16 +594,20 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
     test_ids = set(range(identities - num_test, identities))
     for v in tqdm(range(videos), desc="synthetic videos", disable=not progress, unit="video"):
         identity = v % identities
-        clip, keypoints = render_video(_seed(seed, 0, identity), _seed(seed, 1, v), frames, size,
-                                       stripes=stripes)
+        identity_seed, video_seed = _seed(seed, 0, identity), _seed(seed, 1, v)
+        motion = draw_motion(video_seed, frames)
+        rendering = render(make_identity(identity_seed), motion, make_background(video_seed, size, stripes), world)
         path = out / ("test" if identity in test_ids else "train") / (video_name(identity, v) + ".png")
-        stacked = clip.transpose(1, 0, 2, 3).reshape(size, frames * size, 3)  # (S, T*S, 3)
+        stacked = rendering.frames.transpose(1, 0, 2, 3).reshape(size, frames * size, 3)  # (S, T*S, 3)
         # Fixed zlib settings and no metadata chunks: byte-identical output for a seed.
         iio.imwrite(path, stacked, extension=".png", compress_level=6, optimize=False)
-        np.save(keypoints_path(path), keypoints)
+        np.save(keypoints_path(path), rendering.keypoints)
+        write_truth(keypoints_path(path, TRUTH_SUFFIX),
+                    truth_arrays(rendering, motion, identity_seed, video_seed, stripes, world))
     meta = {"videos": videos, "frames": frames, "size": size, "seed": seed,
             "identities": identities, "test_identities": sorted(test_ids),
-            "stripes": stripes, "joint_names": list(JOINT_NAMES)}
+            "stripes": stripes, "figure_height": world.figure_height, "texture": world.texture,
+            "joint_names": list(JOINT_NAMES), "part_names": list(PART_NAMES)}
     (out / "synthetic.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
 
@@ -359,6 +627,10 @@ def add_make_synthetic_arguments(parser: argparse.ArgumentParser) -> argparse.Ar
     parser.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
                         help="share of identities held out for test/ (default: %(default)s)")
     parser.add_argument("--stripes", action="store_true", help="high-frequency background stripes")
+    parser.add_argument("--figure-height", type=float, default=FIGURE_HEIGHT, metavar="H",
+                        help="figure height as a share of the frame (default: %(default)s)")
+    parser.add_argument("--texture", action="store_true",
+                        help="stripes on each body part, fixed in the part's own coordinates")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -369,6 +641,7 @@ def run_make_synthetic(args: argparse.Namespace) -> int:
     root = make_synthetic_dataset(args.out, videos=args.videos, frames=args.frames, size=args.size,
                                   seed=args.seed, identities=args.identities,
                                   test_fraction=args.test_fraction, progress=not args.no_progress,
-                                  overwrite=args.overwrite, stripes=args.stripes)
+                                  overwrite=args.overwrite, stripes=args.stripes,
+                                  world=World(args.figure_height, args.texture))
     print(f"wrote {args.videos} synthetic videos to {root}")
     return 0

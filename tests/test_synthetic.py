@@ -93,8 +93,8 @@ def test_dataset_is_byte_identical_and_loads(tmp_path):
     other = synthetic.make_synthetic_dataset(tmp_path / "c", **{**kwargs, "seed": 6})
     assert hashes != tree_hashes(other)
     names = sorted(p.name for p in (first / "train").iterdir()) + sorted(p.name for p in (first / "test").iterdir())
-    assert all(re.fullmatch(r"id\d{3}#video\d{4}(\.png|\.keypoints\.npy)", n) for n in names)
-    assert len(names) == 12 and all(n.startswith("id002") for n in (p.name for p in (first / "test").iterdir()))
+    assert all(re.fullmatch(r"id\d{3}#video\d{4}(\.png|\.keypoints\.npy|\.truth\.npz)", n) for n in names)
+    assert len(names) == 18 and all(n.startswith("id002") for n in (p.name for p in (first / "test").iterdir()))
 
     train = data.FramesDataset(first, frame_shape=(32, 32, 3), id_sampling=True)
     assert len(train) == 2  # identities 0 and 1
@@ -126,3 +126,107 @@ def test_command_line_helpers(tmp_path, capsys):
     assert synthetic.run_make_synthetic(args) == 0
     assert len(list((tmp_path / "s").rglob("*.png"))) == 4
     assert "4 synthetic videos" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- ground truth
+
+def test_labels_mark_the_figure():
+    identity = synthetic.make_identity(1)
+    motion = synthetic.draw_motion(4, 8)
+    background = synthetic.make_background(4, 64)
+    rendering = synthetic.render(identity, motion, background)
+    figure = rendering.labels != synthetic.BACKGROUND_LABEL
+    chroma = np.ptp(rendering.frames.astype(int), axis=-1)
+    # every labelled pixel is at least half covered: far above the background's chroma
+    assert (chroma[figure] > synthetic.BACKGROUND_MAX_CHROMA).all()
+    # and every pixel untouched by the figure is labelled background
+    untouched = (rendering.frames == np.round(background).astype(np.uint8)).all(-1)
+    assert not (figure & untouched).any()
+    assert figure.mean() > 0.05
+    # the head is painted on top of the torso: no pixel of the head disc shows the torso
+    head = synthetic.PART_NAMES.index("head")
+    assert (rendering.labels == head).sum() > 10
+
+
+def crossing_motion(arm_depths):
+    """A still figure whose right arm lies across the torso, at the given depth per frame."""
+    frames = len(arm_depths)
+    zeros = np.zeros((frames, 2))
+    shoulder = np.tile([[np.radians(-40), np.radians(20)]], (frames, 1))
+    depth = np.stack([np.asarray(arm_depths, float), np.full(frames, 1.0)], -1)
+    return synthetic.Motion(shoulder=shoulder, elbow_bend=zeros + np.radians(10), hip=zeros, knee_bend=zeros,
+                            arm_depth=depth, sway_angle=np.zeros(frames), sway_scale=np.ones(frames),
+                            sway_shift=zeros)
+
+
+def test_arm_moving_behind_the_torso_uncovers_exactly_its_old_pixels():
+    identity = synthetic.make_identity(2)
+    rendering = synthetic.render(identity, crossing_motion([1.0, -1.0]), synthetic.make_background(0, 64))
+    source, driving = rendering.labels
+    arm = [synthetic.PART_NAMES.index(n) for n in ("right_upper_arm", "right_lower_arm", "right_hand")]
+    uncovered = np.isin(source, arm) & ~np.isin(driving, arm)
+    assert uncovered.sum() > 10                     # the arm really hid some torso
+    truth = synthetic.disocclusion(source, rendering.part_frames[0], driving, rendering.part_frames[1])
+    np.testing.assert_array_equal(truth, uncovered)
+
+
+def test_zero_motion_gives_no_disocclusion_and_the_source_as_animation():
+    identity_seed, video_seed = 3, 11
+    motion = synthetic.draw_motion(video_seed, 6)
+    rendering = synthetic.render(synthetic.make_identity(identity_seed), motion,
+                                 synthetic.make_background(video_seed, 48))
+    source = synthetic.VideoTruth(rendering.labels, rendering.part_frames, motion, identity_seed, video_seed,
+                                  False, synthetic.World())
+    for t in range(len(motion)):
+        still = synthetic.disocclusion(rendering.labels[t], rendering.part_frames[t], rendering.labels[t],
+                                       rendering.part_frames[t])
+        assert not still.any()
+    # a driving video that does not move: every frame of the true animation is the source frame
+    still_driving = synthetic.VideoTruth(rendering.labels, rendering.part_frames, motion.frames(np.zeros(5, int)),
+                                         7, 8, False, synthetic.World())
+    animation = synthetic.true_animation(source, 4, still_driving)
+    for frame in animation.frames:
+        assert np.abs(frame.astype(int) - rendering.frames[4].astype(int)).max() <= 1
+    # driving a video by itself from its first frame gives the video back
+    itself = synthetic.true_animation(source, 0, source)
+    assert np.abs(itself.frames.astype(int) - rendering.frames.astype(int)).max() <= 1
+    np.testing.assert_allclose(itself.keypoints, rendering.keypoints, atol=1e-5)
+
+
+def test_true_animation_moves_the_source_figure_by_the_driving_change():
+    a, b = synthetic.draw_motion(1, 10), synthetic.draw_motion(2, 10)
+    moved = synthetic.relative_motion(a, 3, b)
+    np.testing.assert_allclose(moved.shoulder - a.shoulder[3], b.shoulder - b.shoulder[0])
+    np.testing.assert_allclose(moved.sway_scale / a.sway_scale[3], b.sway_scale / b.sway_scale[0])
+
+
+def test_truth_files_round_trip(tmp_path):
+    root = synthetic.make_synthetic_dataset(tmp_path / "d", videos=4, frames=5, size=32, seed=9, identities=2,
+                                            progress=False, world=synthetic.World(figure_height=0.7, texture=True))
+    video = sorted((root / "train").glob("*.png"))[0]
+    truth = synthetic.load_truth(video)
+    frames = data.read_video(video)
+    assert truth.labels.shape == (5, 32, 32) and truth.part_frames.shape == (5, len(synthetic.PARTS), 4)
+    assert truth.world == synthetic.World(figure_height=0.7, texture=True)
+    rendered = synthetic.true_animation(truth, 0, truth).frames.astype(np.float32) / 255
+    assert np.abs(rendered - frames).max() <= 1.5 / 255
+    assert synthetic.load_truth(tmp_path / "missing.png") is None
+    (tmp_path / "bad.truth.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match="bad.truth.npz"):
+        synthetic.load_truth(tmp_path / "bad.png")
+
+
+def test_texture_keeps_the_colour_rule():
+    rendering = synthetic.render(synthetic.make_identity(5), synthetic.draw_motion(5, 4),
+                                 synthetic.make_background(5, 64), synthetic.World(texture=True))
+    figure = rendering.labels != synthetic.BACKGROUND_LABEL
+    chroma = np.ptp(rendering.frames.astype(float), axis=-1)
+    labels = rendering.labels
+    inner = figure.copy()          # inside one part: all 4 neighbours carry the same label (no edge blend)
+    inner[:, 1:-1, 1:-1] &= ((labels[:, :-2, 1:-1] == labels[:, 1:-1, 1:-1]) & (labels[:, 2:, 1:-1] == labels[:, 1:-1, 1:-1])
+                             & (labels[:, 1:-1, :-2] == labels[:, 1:-1, 1:-1]) & (labels[:, 1:-1, 2:] == labels[:, 1:-1, 1:-1]))
+    inner[:, [0, -1]] = False
+    inner[:, :, [0, -1]] = False
+    assert chroma[inner].min() >= synthetic.FIGURE_MIN_CHROMA - 1
+    values = rendering.frames.max(-1)[inner]
+    assert values.std() > 5            # the stripes vary the value inside parts
