@@ -5,6 +5,7 @@
     pcut reconstruct --checkpoint runs/x/checkpoints/last.pt --data data/synthetic-64
     pcut animate --checkpoint ... --source face.png --driving video.mp4 --out result.mp4
     pcut evaluate --checkpoint ... --data ...             metrics.json + per-video CSV
+    pcut diagnose --checkpoint ... --data ...             has the model learned motion?
     pcut demo                                            the README's main job
     pcut experiment                                      the PriorityCut ablation (results/)
 """
@@ -216,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .probes import add_train_probes_arguments, run_train_probes
     add_train_probes_arguments(commands.add_parser("train-probes", help="pose and identity probes for the synthetic world"))\
         .set_defaults(run=run_train_probes)
+
+    from .diagnose import add_diagnose_arguments, run_diagnose
+    add_diagnose_arguments(commands.add_parser("diagnose", help="has the model learned motion? figures with baselines"))\
+        .set_defaults(run=run_diagnose)
 
     from .demo import add_demo_arguments, run_demo
     add_demo_arguments(commands.add_parser("demo", help="the README's main job: train on the CPU, evaluate, animate"))\

@@ -1,0 +1,360 @@
+"""Has the model learned motion? Diagnostics on held-out synthetic videos (DESIGN.md sec. 10).
+
+L1 alone cannot tell: a blurred figure beats copying the source on L1 while learning no
+motion. The synthetic world knows the truth (joints, which part covers each pixel, what
+the source would look like in the driving pose), so ``diagnose`` measures motion directly,
+each figure next to the baseline that learns nothing:
+
+- distinct keypoints: per frame, keypoints whose nearest other keypoint is more than 0.1
+  away ([-1,1] units, about 3 px at 64 px), averaged over frames; collapsed keypoints
+  count as one cluster;
+- keypoint-to-joint probe: a linear map from the detected keypoints to the true joints
+  (least squares, fitted on train videos, scored on test videos, in pixels) next to always
+  answering the mean training pose;
+- silhouette IoU of the prediction's figure pixels (the renderer's chroma rule) with the
+  driving frame's, next to copying the source;
+- O at rest: mean occlusion value on figure pixels when driving = source (close to 1);
+- O-vs-truth AUC: how well 1 - O ranks the true dis-occluded pixels above the others;
+- L1 of reconstruction (driving frames) and of animation (the true relative-motion
+  rendering of the source identity), each next to copying the source.
+
+``diagnose(models, data_root)`` returns a ``Diagnosis``; ``pcut diagnose`` prints it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .synthetic import BACKGROUND_MAX_CHROMA, FIGURE_MIN_CHROMA
+
+DISTINCT_DISTANCE = 0.1          # in [-1,1] units: nearest other keypoint farther than this
+FIGURE_CHROMA_THRESHOLD = (FIGURE_MIN_CHROMA + BACKGROUND_MAX_CHROMA) / 2 / 255   # 0.29
+PROBE_RIDGE = 1e-3               # ridge on the linear probe (keypoints are near-collinear when collapsed)
+
+
+# ----------------------------------------------------------------------------- single measures
+
+def distinct_keypoints(keypoints: torch.Tensor, min_distance: float = DISTINCT_DISTANCE) -> float:
+    """keypoints (N,K,2) -> mean over frames of #keypoints whose nearest other is > min_distance away."""
+    if keypoints.dim() != 3 or keypoints.shape[-1] != 2:
+        raise ValueError(f"keypoints must be (N,K,2), got {tuple(keypoints.shape)}")
+    distances = torch.cdist(keypoints.double(), keypoints.double())                  # (N,K,K)
+    distances.diagonal(dim1=1, dim2=2).fill_(math.inf)
+    return float((distances.amin(dim=2) > min_distance).sum(dim=1).double().mean())
+
+
+def _with_bias(features: torch.Tensor) -> torch.Tensor:
+    return torch.cat([features, torch.ones(len(features), 1, dtype=features.dtype)], dim=1)
+
+
+def linear_probe_error(train_keypoints: torch.Tensor, train_joints: torch.Tensor,
+                       test_keypoints: torch.Tensor, test_joints: torch.Tensor, image_size: int) -> dict:
+    """Fit joints ~ W [keypoints, 1] on train (ridge least squares), score on test, in pixels.
+
+    *_keypoints (N,K,2) detected, *_joints (N,J,2) true, both in [-1,1]. Returns
+    {"probe_px": mean Euclidean joint error of the probe, "mean_pose_px": the same for
+    always answering the mean training pose}. Coordinates -> pixels: x (S-1)/2.
+    """
+    x = _with_bias(train_keypoints.flatten(1).double())                            # (N,2K+1)
+    y = train_joints.flatten(1).double()                                             # (N,2J)
+    gram = x.T @ x + PROBE_RIDGE * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
+    weights = torch.linalg.solve(gram, x.T @ y)                                      # (2K+1,2J)
+    predicted = (_with_bias(test_keypoints.flatten(1).double()) @ weights).view(test_joints.shape)
+    to_px = (image_size - 1) / 2
+    mean_pose = train_joints.double().mean(dim=0, keepdim=True)
+    error = lambda guess: float((guess - test_joints.double()).norm(dim=-1).mean() * to_px)  # noqa: E731
+    return {"probe_px": error(predicted), "mean_pose_px": error(mean_pose)}
+
+
+def figure_pixels(frames: torch.Tensor) -> torch.Tensor:
+    """frames (N,3,H,W) in [0,1] -> (N,H,W) bool: chroma (max - min of RGB) above the midpoint of
+    the renderer's background ceiling and figure floor."""
+    return (frames.amax(dim=1) - frames.amin(dim=1)) > FIGURE_CHROMA_THRESHOLD
+
+
+def silhouette_iou(predicted: torch.Tensor, real: torch.Tensor) -> float:
+    """Mean over frames of IoU(figure pixels of predicted, of real); both (N,3,H,W)."""
+    a, b = figure_pixels(predicted), figure_pixels(real)
+    intersection = (a & b).flatten(1).sum(1).double()
+    union = (a | b).flatten(1).sum(1).double().clamp(min=1)
+    return float((intersection / union).mean())
+
+
+def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Area under the ROC curve of ``scores`` for boolean ``labels`` (Mann-Whitney, ties halved).
+
+    nan when one class is empty.
+    """
+    scores, labels = scores.flatten().double(), labels.flatten().bool()
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        return math.nan
+    order = torch.argsort(scores)
+    sorted_scores = scores[order]
+    _, inverse, counts = torch.unique(sorted_scores, return_inverse=True, return_counts=True)
+    mean_rank = torch.cumsum(counts, 0).double() - (counts.double() - 1) / 2      # tied ranks averaged
+    ranks = torch.empty_like(scores)
+    ranks[order] = mean_rank[inverse]
+    rank_sum = ranks[labels].sum()
+    return float((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+# ----------------------------------------------------------------------------- the diagnosis
+
+# What the shipped model must reach (issue "The CPU model learns motion"); printed beside each figure.
+TARGETS = {"distinct_keypoints": ">= 8 of 10", "probe_px": "<= 2.5", "silhouette_iou": ">= 0.85",
+           "occlusion_at_rest": ">= 0.95", "occlusion_auc": ">= 0.8", "animation_l1": "<= 0.6 x copy"}
+
+
+@dataclass
+class Diagnosis:
+    """The figures of ``diagnose`` (None where the data did not allow them; ``skipped`` says why)."""
+    videos: int
+    num_keypoints: int
+    distinct_keypoints: float
+    probe_px: float | None = None
+    mean_pose_px: float | None = None
+    silhouette_iou: float = math.nan
+    copy_silhouette_iou: float = math.nan
+    occlusion_at_rest: float | None = None
+    occlusion_auc: float | None = None
+    reconstruction_l1: float = math.nan
+    copy_reconstruction_l1: float = math.nan
+    animation_l1: float | None = None
+    copy_animation_l1: float | None = None
+    animation_silhouette_iou: float | None = None
+    copy_animation_silhouette_iou: float | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _as_frames(video: np.ndarray) -> torch.Tensor:
+    """(T,H,W,3) float in [0,1] -> (T,3,H,W) tensor."""
+    return torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).contiguous()
+
+
+@torch.no_grad()
+def detect_keypoints(kp_detector, frames: torch.Tensor, batch_size: int = 64) -> dict:
+    """frames (N,3,H,W) -> {"value": (N,K,2), "jacobian"?: (N,K,2,2)} on the CPU."""
+    device = next(kp_detector.parameters()).device
+    parts = [kp_detector(frames[s:s + batch_size].to(device)) for s in range(0, len(frames), batch_size)]
+    return {key: torch.cat([p[key].float().cpu() for p in parts]) for key in parts[0]}
+
+
+@torch.no_grad()
+def _generate(generator, source: torch.Tensor, kp_source: dict, kp_driving: dict, batch_size: int = 64) -> dict:
+    """Batched generator call; source (N,3,H,W) and keypoint dicts of N rows -> outputs on the CPU."""
+    device = next(generator.parameters()).device
+    outs = []
+    for s in range(0, len(source), batch_size):
+        pick = lambda kp: {k: v[s:s + batch_size].to(device) for k, v in kp.items()}  # noqa: E731
+        out = generator(source[s:s + batch_size].to(device), kp_source=pick(kp_source), kp_driving=pick(kp_driving))
+        outs.append({k: out[k].float().cpu() for k in ("prediction", "occlusion_map") if k in out})
+    return {key: torch.cat([o[key] for o in outs]) for key in outs[0]}
+
+
+def _repeat_first(kp: dict, count: int) -> dict:
+    return {key: value[:1].expand(count, *value.shape[1:]) for key, value in kp.items()}
+
+
+def _upsampled(occlusion_map: torch.Tensor, size) -> torch.Tensor:
+    """(N,1,h,w) -> (N,H,W) bilinear (the generator's own resampling of O is at h x w)."""
+    return F.interpolate(occlusion_map, size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+def _load_split(root: Path, split: str, frame_shape, max_videos: int | None):
+    """[(path, frames (T,3,H,W), joints (T,J,2) or None, VideoTruth or None)] of root/split."""
+    from .data import list_videos, load_keypoints, read_video
+    from .synthetic import load_truth
+
+    folder = root / split
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{str(root)!r} has no {split}/ folder (diagnose needs a FOMM-layout root "
+                                f"with train/ and test/, e.g. from pcut make-synthetic)")
+    items = []
+    for path in list_videos(folder)[:max_videos]:
+        frames = read_video(path, frame_shape)
+        joints = load_keypoints(path, len(frames))
+        truth = load_truth(path)
+        if truth is not None and truth.labels.shape[1:] != frames.shape[1:3]:
+            truth = None   # resized frames: the label maps no longer match pixel for pixel
+        items.append((path, _as_frames(frames), None if joints is None else torch.from_numpy(joints), truth))
+    if not items:
+        raise ValueError(f"no videos in {str(folder)!r}")
+    return items
+
+
+def _animation_partner(items: list, index: int) -> int | None:
+    """The next test video (cyclically) of another identity, else None."""
+    from .data import identity_of
+
+    own = identity_of(items[index][0].name)
+    for step in range(1, len(items)):
+        other = (index + step) % len(items)
+        if identity_of(items[other][0].name) != own:
+            return other
+    return None
+
+
+@torch.no_grad()
+def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | None = None,
+             max_probe_videos: int = 80, progress: bool = True) -> Diagnosis:
+    """Diagnose a trained model on the held-out videos of a synthetic dataset (see module doc).
+
+    models: pcutlib.models.Models (kp_detector, generator); data_root: a root with train/
+    (for the probe) and test/ videos, with X.keypoints.npy and X.truth.npz beside them where
+    available; what cannot be computed without them is skipped and named in ``skipped``.
+    frame_shape (H,W,3): the model's frame size (default: the videos' own).
+    """
+    from .animate import animate_video
+    from .synthetic import disocclusion, true_animation
+
+    models.eval()
+    root = Path(data_root)
+    test = _load_split(root, "test", frame_shape, max_videos)
+    skipped = []
+    keypoints, predictions, drivings, copies, scores, truths, at_rest, figure = [], [], [], [], [], [], [], []
+    for path, frames, _, truth in tqdm(test, desc="diagnose: reconstruction", disable=not progress, leave=False):
+        kp = detect_keypoints(models.kp_detector, frames)
+        keypoints.append(kp["value"])
+        count = len(frames)
+        out = _generate(models.generator, frames[:1].expand(count, -1, -1, -1), _repeat_first(kp, count), kp)
+        predictions.append(out["prediction"])
+        drivings.append(frames)
+        copies.append(frames[:1].expand(count, -1, -1, -1))
+        if "occlusion_map" in out:
+            rest = _generate(models.generator, frames, kp, kp)["occlusion_map"]          # driving = source
+            mask = figure_pixels(frames)
+            at_rest.append(_upsampled(rest, frames.shape[2:])[mask])
+            if truth is not None and count > 1:
+                occlusion = _upsampled(out["occlusion_map"][1:], frames.shape[2:])          # (T-1,H,W)
+                truth_masks = np.stack([disocclusion(truth.labels[0], truth.part_frames[0], truth.labels[t],
+                                                     truth.part_frames[t]) for t in range(1, count)])
+                scores.append((1 - occlusion).flatten())
+                truths.append(torch.from_numpy(truth_masks).flatten())
+    prediction, driving, copy = torch.cat(predictions), torch.cat(drivings), torch.cat(copies)
+    all_keypoints = torch.cat(keypoints)
+    diagnosis = Diagnosis(videos=len(test), num_keypoints=all_keypoints.shape[1],
+                          distinct_keypoints=distinct_keypoints(all_keypoints),
+                          silhouette_iou=silhouette_iou(prediction, driving),
+                          copy_silhouette_iou=silhouette_iou(copy, driving),
+                          reconstruction_l1=float((prediction - driving).abs().mean()),
+                          copy_reconstruction_l1=float((copy - driving).abs().mean()), skipped=skipped)
+    if at_rest:
+        diagnosis.occlusion_at_rest = float(torch.cat(at_rest).mean())
+    else:
+        skipped.append("occlusion figures: the generator estimates no occlusion map")
+    if scores:
+        diagnosis.occlusion_auc = roc_auc(torch.cat(scores), torch.cat(truths))
+    elif at_rest:
+        skipped.append("occlusion AUC: the test videos have no X.truth.npz (make them with pcut make-synthetic)")
+
+    # keypoint -> joint probe: fit on train videos, score on test videos
+    if all(joints is not None for _, _, joints, _ in test) and (root / "train").is_dir():
+        train = _load_split(root, "train", frame_shape, max_probe_videos)
+        if all(joints is not None for _, _, joints, _ in train):
+            train_kp = torch.cat([detect_keypoints(models.kp_detector, frames)["value"] for _, frames, _, _ in train])
+            probe = linear_probe_error(train_kp, torch.cat([j for _, _, j, _ in train]), all_keypoints,
+                                       torch.cat([j for _, _, j, _ in test]), driving.shape[-1])
+            diagnosis.probe_px, diagnosis.mean_pose_px = probe["probe_px"], probe["mean_pose_px"]
+        else:
+            skipped.append("keypoint probe: some train videos have no X.keypoints.npy")
+    else:
+        skipped.append("keypoint probe: needs X.keypoints.npy beside every test video and a train/ folder")
+
+    # animation: test video i's first frame driven by a test video of another figure
+    if all(truth is not None for *_, truth in test):
+        animated, truth_frames, copied = [], [], []
+        for index in tqdm(range(len(test)), desc="diagnose: animation", disable=not progress, leave=False):
+            partner = _animation_partner(test, index)
+            if partner is None:
+                break
+            _, frames, _, truth = test[index]
+            result = animate_video(models.kp_detector, models.generator, frames[0], test[partner][1])
+            target = _as_frames(true_animation(truth, 0, test[partner][3]).frames.astype(np.float32) / 255)
+            animated.append(result["prediction"].float().cpu())
+            truth_frames.append(target)
+            copied.append(frames[:1].expand_as(target))
+        if animated:
+            animated, truth_frames, copied = torch.cat(animated), torch.cat(truth_frames), torch.cat(copied)
+            diagnosis.animation_l1 = float((animated - truth_frames).abs().mean())
+            diagnosis.copy_animation_l1 = float((copied - truth_frames).abs().mean())
+            diagnosis.animation_silhouette_iou = silhouette_iou(animated, truth_frames)
+            diagnosis.copy_animation_silhouette_iou = silhouette_iou(copied, truth_frames)
+        else:
+            skipped.append("animation: the test videos show a single figure (no other identity to drive by)")
+    else:
+        skipped.append("animation: the test videos have no X.truth.npz (make them with pcut make-synthetic)")
+    return diagnosis
+
+
+def _number(value, digits: int) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def format_diagnosis(diagnosis: Diagnosis, title: str = "model") -> str:
+    """The diagnosis as a table: the model's figure, its baseline, and the shipped model's target."""
+    d = diagnosis
+    rows = [
+        (f"distinct keypoints (of {d.num_keypoints})", _number(d.distinct_keypoints, 1), "-", "",
+         TARGETS["distinct_keypoints"]),
+        ("keypoint->joint probe error (px)", _number(d.probe_px, 2), _number(d.mean_pose_px, 2), "mean pose",
+         TARGETS["probe_px"]),
+        ("silhouette IoU vs driving", _number(d.silhouette_iou, 3), _number(d.copy_silhouette_iou, 3), "copy",
+         TARGETS["silhouette_iou"]),
+        ("mean O on figure pixels at rest", _number(d.occlusion_at_rest, 3), "1", "ideal",
+         TARGETS["occlusion_at_rest"]),
+        ("O vs true dis-occlusion AUC", _number(d.occlusion_auc, 3), "0.5", "chance", TARGETS["occlusion_auc"]),
+        ("reconstruction L1", _number(d.reconstruction_l1, 4), _number(d.copy_reconstruction_l1, 4), "copy", ""),
+        ("animation L1 vs true animation", _number(d.animation_l1, 4), _number(d.copy_animation_l1, 4), "copy",
+         TARGETS["animation_l1"]),
+        ("animation silhouette IoU", _number(d.animation_silhouette_iou, 3),
+         _number(d.copy_animation_silhouette_iou, 3), "copy", ""),
+    ]
+    lines = [f"{'':<36}{title:>10}{'baseline':>10}  {'(which)':<11}{'target':>12}"]
+    lines += [f"{name:<36}{value:>10}{base:>10}  {which:<11}{target:>12}" for name, value, base, which, target in rows]
+    if d.animation_l1 is not None and d.copy_animation_l1:
+        lines.append(f"animation L1 is {100 * (1 - d.animation_l1 / d.copy_animation_l1):.1f}% below copying the "
+                     f"source (target: at least 40%)")
+    lines += [f"skipped: {reason}" for reason in d.skipped]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- console command
+
+def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.description = ("Has the model learned motion? Keypoint spread, a keypoint-to-joint probe, silhouette "
+                          "IoU, the occlusion map at rest and against the true dis-occlusion, and L1 against "
+                          "the true animation, each next to its baseline, on held-out synthetic videos.")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a pcut checkpoint (or pretrained/synthetic-64.pt)")
+    parser.add_argument("--data", required=True, type=Path,
+                        help="synthetic dataset root with train/ and test/ (pcut make-synthetic)")
+    parser.add_argument("--max-videos", type=int, default=None, metavar="N", help="diagnose only N test videos")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def run_diagnose(args: argparse.Namespace) -> int:
+    from .checkpoints import load_models
+    from .training import choose_device
+
+    models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device), with_discriminator=False)
+    frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
+    diagnosis = diagnose(models, args.data, frame_shape, args.max_videos, progress=not args.no_progress)
+    print(f"diagnosis of {args.checkpoint} on {diagnosis.videos} held-out videos of {args.data}/test:")
+    print(format_diagnosis(diagnosis))
+    if args.json is not None:
+        args.json.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
+    return 0

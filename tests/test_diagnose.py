@@ -1,0 +1,118 @@
+"""pcutlib.diagnose: each measure on hand-made cases, then the whole diagnosis and command."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pcutlib import diagnose as D
+from pcutlib.checkpoints import save_models
+from pcutlib.cli import main
+from pcutlib.config import load_config, resolve_config
+from pcutlib.models import build_models
+from pcutlib.synthetic import make_synthetic_dataset
+
+from conftest import REPO
+
+
+def test_distinct_keypoints_counts_isolated_points():
+    collapsed = torch.zeros(4, 10, 2)
+    assert D.distinct_keypoints(collapsed) == 0
+    spread = torch.stack(torch.meshgrid(torch.linspace(-0.8, 0.8, 5), torch.tensor([-0.5, 0.5]),
+                                        indexing="ij"), -1).reshape(1, 10, 2)
+    assert D.distinct_keypoints(spread) == 10
+    pair_and_loner = torch.tensor([[[0.0, 0.0], [0.05, 0.0], [0.9, 0.9]]])
+    assert D.distinct_keypoints(pair_and_loner) == 1
+    with pytest.raises(ValueError, match=r"\(N,K,2\)"):
+        D.distinct_keypoints(torch.zeros(3, 2))
+
+
+def test_linear_probe_recovers_a_linear_map_and_beats_the_mean_pose():
+    generator = torch.Generator().manual_seed(0)
+    joints = torch.rand(200, 4, 2, generator=generator) * 2 - 1
+    mixing = torch.randn(8, 8, generator=generator)
+    keypoints = (joints.flatten(1) @ mixing).view(200, 4, 2)          # keypoints: an invertible linear view
+    result = D.linear_probe_error(keypoints[:150], joints[:150], keypoints[150:], joints[150:], image_size=64)
+    assert result["probe_px"] < 1 < 10 < result["mean_pose_px"]      # the small ridge costs a little
+
+
+def test_roc_auc_matches_pairwise_counting():
+    generator = torch.Generator().manual_seed(1)
+    scores = torch.randint(0, 5, (300,), generator=generator).double()     # many ties
+    labels = torch.rand(300, generator=generator) < 0.3
+    positive, negative = scores[labels], scores[~labels]
+    pairs = (positive[:, None] > negative[None]).double() + 0.5 * (positive[:, None] == negative[None]).double()
+    assert D.roc_auc(scores, labels) == pytest.approx(pairs.mean().item(), rel=1e-12)
+    assert D.roc_auc(torch.arange(4.0), torch.tensor([0, 0, 1, 1]).bool()) == 1.0
+    assert D.roc_auc(-torch.arange(4.0), torch.tensor([0, 0, 1, 1]).bool()) == 0.0
+    assert math.isnan(D.roc_auc(torch.arange(4.0), torch.zeros(4).bool()))
+
+
+def test_silhouette_iou_uses_the_colour_rule():
+    grey = torch.full((1, 3, 8, 8), 0.5)
+    figure = grey.clone()
+    figure[:, 0, 2:6, 2:6] = 1.0                    # a saturated 4x4 square
+    assert D.figure_pixels(figure).sum() == 16 and D.figure_pixels(grey).sum() == 0
+    shifted = grey.clone()
+    shifted[:, 0, 2:6, 4:8] = 1.0                   # half overlapping
+    assert D.silhouette_iou(figure, figure) == 1.0
+    assert D.silhouette_iou(shifted, figure) == pytest.approx(8 / 24)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = make_synthetic_dataset(tmp_path_factory.mktemp("diagnose-data"), videos=8, frames=4, size=32, seed=11,
+                                  identities=4, test_fraction=0.5, progress=False)
+    config = load_config(REPO / "configs" / "smoke.yaml")
+    config["dataset_params"]["root_dir"] = str(root)
+    config = resolve_config(config)
+    torch.manual_seed(0)
+    models = build_models(config["model_params"], with_discriminator=False).eval()
+    checkpoint = root.parent / "tiny.pt"
+    save_models(checkpoint, models, config)
+    return root, models, checkpoint
+
+
+def test_diagnose_computes_every_figure_with_ground_truth(tiny):
+    root, models, _ = tiny
+    result = D.diagnose(models, root, progress=False)
+    assert result.videos == 4 and result.num_keypoints == 3 and result.skipped == []
+    for name in ("distinct_keypoints", "probe_px", "mean_pose_px", "silhouette_iou", "copy_silhouette_iou",
+                 "occlusion_at_rest", "occlusion_auc", "reconstruction_l1", "copy_reconstruction_l1",
+                 "animation_l1", "copy_animation_l1"):
+        value = getattr(result, name)
+        assert value is not None and math.isfinite(value), name
+    assert 0 <= result.occlusion_auc <= 1 and 0 <= result.silhouette_iou <= 1
+    # the copy baseline of reconstruction is exactly "first frame for every frame"
+    table = D.format_diagnosis(result)
+    assert "distinct keypoints (of 3)" in table and "mean pose" in table
+
+
+def test_diagnose_names_what_it_skipped(tiny, tmp_path):
+    root, models, _ = tiny
+    stripped = tmp_path / "no-truth"
+    for split in ("train", "test"):
+        (stripped / split).mkdir(parents=True)
+        for path in (root / split).iterdir():
+            if path.suffix == ".png":                         # videos only: no keypoints, no truth
+                (stripped / split / path.name).write_bytes(path.read_bytes())
+    result = D.diagnose(models, stripped, progress=False)
+    assert result.probe_px is None and result.occlusion_auc is None and result.animation_l1 is None
+    reasons = " ".join(result.skipped)
+    assert "keypoint probe" in reasons and "X.keypoints.npy" in reasons and "X.truth.npz" in reasons
+    assert math.isfinite(result.silhouette_iou)
+
+
+def test_diagnose_command(tiny, tmp_path, capsys):
+    root, _, checkpoint = tiny
+    out = tmp_path / "d.json"
+    assert main(["diagnose", "--checkpoint", str(checkpoint), "--data", str(root), "--json", str(out),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "silhouette IoU vs driving" in printed and "animation L1" in printed
+    assert json.loads(out.read_text())["videos"] == 4
+    probe = tmp_path / "not-a-model.pt"
+    torch.save({"kind": "pose", "state_dict": {}}, probe)
+    assert main(["diagnose", "--checkpoint", str(probe), "--data", str(root)]) == 2
+    assert "not a pcut checkpoint" in capsys.readouterr().err
