@@ -6,6 +6,7 @@
     pcut animate --checkpoint ... --source face.png --driving video.mp4 --out result.mp4
     pcut evaluate --checkpoint ... --data ...             metrics.json + per-video CSV
     pcut diagnose --checkpoint ... --data ...             has the model learned motion?
+    pcut calibrate baseline region-dropout ...           recipe variants -> results/calibration.md
     pcut demo                                            the README's main job
     pcut experiment                                      the PriorityCut ablation (results/)
 """
@@ -221,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .diagnose import add_diagnose_arguments, run_diagnose
     add_diagnose_arguments(commands.add_parser("diagnose", help="has the model learned motion? figures with baselines"))\
         .set_defaults(run=run_diagnose)
+
+    from .calibration import add_calibrate_arguments, run_calibrate
+    add_calibrate_arguments(commands.add_parser("calibrate", help="train and diagnose recipe variants (results/calibration.md)"))\
+        .set_defaults(run=run_calibrate)
 
     from .demo import add_demo_arguments, run_demo
     add_demo_arguments(commands.add_parser("demo", help="the README's main job: train on the CPU, evaluate, animate"))\

@@ -63,6 +63,10 @@ SCHEMA = {
         "mixed_precision": "none",          # none | bf16 | fp16 (CUDA only)
         "channels_last": False,
         "log_every": 1,                     # steps between log.jsonl rows
+        # Region dropout (pcutlib.dense_motion.region_softmax; TPSMM's remedy for unused keypoints):
+        # probability `start` at epoch 0, rising linearly to `max` over `ramp_epochs`, off from
+        # epoch `until_epoch` on. All zero (the default) is FOMM's training.
+        "region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0},
     },
     "regularizer": {
         "type": "none",                     # none | cutmix | prioritycut

@@ -7,6 +7,14 @@ FOMM sec. 3.2. At the working resolution h x w (the source downsampled by scale_
   4. an hourglass on [H_k, S_k] predicts region masks M (softmax over K+1) and an occlusion
      map O (sigmoid, 1 = visible in the source, 0 = occluded);
   5. the dense backward flow T(z) = sum_k M_k(z) T_k(z).
+
+Region dropout (training only; the Thin-Plate Spline Motion Model's remedy, CVPR 2022 sec.
+3.4): each keypoint region of each sample is left out of the softmax with probability
+``region_dropout``, so M_k = exp(m_k) d_k / sum_j exp(m_j) d_j with d_k ~ Bernoulli(1 - p)
+and d_0 = 1 (the background always stays). Without it the mask learns within a few hundred
+steps to route the figure through one or two keypoints; the others get no gradient and
+their keypoints drift together. With it every region must be able to explain motion on its
+own. p = 0 (the default, and always at evaluation) is FOMM's plain softmax.
 """
 from __future__ import annotations
 
@@ -48,7 +56,8 @@ class DenseMotionNetwork(nn.Module):
         background = torch.zeros_like(difference[:, :1])
         return torch.cat([background, difference], dim=1).unsqueeze(2)
 
-    def forward(self, source_image: torch.Tensor, kp_driving: dict, kp_source: dict) -> dict:
+    def forward(self, source_image: torch.Tensor, kp_driving: dict, kp_source: dict,
+                region_dropout: float = 0.0) -> dict:
         if self.scale_factor != 1:
             source_image = self.down(source_image)
         batch, channels, height, width = source_image.shape
@@ -64,10 +73,27 @@ class DenseMotionNetwork(nn.Module):
         hourglass_input = torch.cat([heatmaps, sparse_deformed], dim=2)            # (B, K+1, C+1, h, w)
         features = self.hourglass(hourglass_input.reshape(batch, -1, height, width))
 
-        region_mask = F.softmax(self.mask(features), dim=1)                         # (B, K+1, h, w)
+        region_mask = region_softmax(self.mask(features), region_dropout)           # (B, K+1, h, w)
         # T(z) = sum_k M_k(z) T_k(z)
         deformation = (region_mask.unsqueeze(-1) * sparse_motions).sum(dim=1)       # (B, h, w, 2)
         out = {"sparse_deformed": sparse_deformed, "region_mask": region_mask, "deformation": deformation}
         if self.occlusion is not None:
             out["occlusion_map"] = torch.sigmoid(self.occlusion(features))          # (B, 1, h, w)
         return out
+
+
+def region_softmax(logits: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
+    """Softmax over the K+1 region channels of (B, K+1, h, w) logits, with region dropout.
+
+    Each keypoint channel k >= 1 of each sample is dropped with probability ``dropout``
+    (background channel 0 never is); the softmax runs over the kept channels only.
+    """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"region dropout must be in [0, 1), got {dropout}")
+    if dropout == 0.0:
+        return F.softmax(logits, dim=1)
+    batch, channels = logits.shape[:2]
+    keep = torch.rand(batch, channels, device=logits.device) >= dropout                # (B, K+1)
+    keep[:, 0] = True
+    masked = logits.masked_fill(~keep[:, :, None, None], float("-inf"))
+    return F.softmax(masked, dim=1)

@@ -56,7 +56,8 @@ class OcclusionAwareGenerator(nn.Module):
             self.bottleneck.add_module(f"r{i}", ResBlock(bottleneck_features))
         self.final = nn.Conv2d(block_expansion, num_channels, kernel_size=(7, 7), padding=(3, 3))
 
-    def forward(self, source_image: torch.Tensor, kp_driving: dict, kp_source: dict) -> dict:
+    def forward(self, source_image: torch.Tensor, kp_driving: dict, kp_source: dict,
+                region_dropout: float = 0.0) -> dict:
         check_image(source_image, "source_image", self.num_channels)
         factor = 2 ** self.num_down_blocks
         if source_image.shape[2] % factor or source_image.shape[3] % factor:
@@ -72,7 +73,8 @@ class OcclusionAwareGenerator(nn.Module):
 
         output = {}
         if self.dense_motion_network is not None:
-            motion = self.dense_motion_network(source_image, kp_driving=kp_driving, kp_source=kp_source)
+            motion = self.dense_motion_network(source_image, kp_driving=kp_driving, kp_source=kp_source,
+                                               region_dropout=region_dropout)
             output["region_mask"] = motion["region_mask"]
             output["sparse_deformed"] = motion["sparse_deformed"]
             deformation = motion["deformation"]

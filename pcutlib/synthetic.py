@@ -41,7 +41,7 @@ BACKGROUND_MAX_CHROMA = 40.0  # in 0..255 units
 FIGURE_MIN_CHROMA = 110.0
 FIGURE_HEIGHT = 0.62  # of the frame height, head top to feet, before sway and scale
 BACKGROUND_LABEL = 255  # label of background pixels in label maps
-TEXTURE_PERIOD = 0.08  # stripe period in figure units (about 3 px for a 40 px figure)
+TEXTURE_PERIOD = 0.16  # stripe period in figure units (about 6 px for a 40 px figure)
 TEXTURE_LOW = 0.78  # darkest stripe: value x 0.78 keeps chroma >= 142 x 0.78 > FIGURE_MIN_CHROMA
 
 # Parts: (name, joint a, joint b, radius field, colour field). A disc has a == b.

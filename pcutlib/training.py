@@ -189,13 +189,23 @@ def detach_keypoints(kp: dict) -> dict:
     return {key: value.detach() for key, value in kp.items()}
 
 
-def generator_losses(trainer: Trainer, source, driving) -> tuple[dict, dict]:
+def region_dropout_probability(schedule: dict, epoch_float: float) -> float:
+    """The region dropout probability at a (fractional) epoch: linear from schedule["start"] to
+    schedule["max"] over schedule["ramp_epochs"], 0 from schedule["until_epoch"] on."""
+    if epoch_float >= schedule["until_epoch"]:
+        return 0.0
+    ramp = min(1.0, epoch_float / schedule["ramp_epochs"]) if schedule["ramp_epochs"] > 0 else 1.0
+    return schedule["start"] + (schedule["max"] - schedule["start"]) * ramp
+
+
+def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> tuple[dict, dict]:
     """L_G and the generator's outputs (keypoints added) for one batch."""
     models, weights = trainer.models, trainer.config["train_params"]["loss_weights"]
+    dropout = region_dropout_probability(trainer.config["train_params"]["region_dropout"], epoch_float)
     with autocast(trainer):
         kp_source = models.kp_detector(source)
         kp_driving = models.kp_detector(driving)
-        generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving)
+        generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving, region_dropout=dropout)
     generated.update(kp_source=kp_source, kp_driving=kp_driving)
     prediction = generated["prediction"].float()
     losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
@@ -274,7 +284,7 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> tuple[dict,
 
     for name in ("generator", "kp_detector"):
         trainer.optimizers[name].zero_grad(set_to_none=True)
-    g_losses, generated = generator_losses(trainer, source, driving)
+    g_losses, generated = generator_losses(trainer, source, driving, epoch_float)
     sum(g_losses.values()).backward()
     trainer.optimizers["generator"].step()
     trainer.optimizers["kp_detector"].step()

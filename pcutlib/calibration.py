@@ -1,0 +1,154 @@
+"""``pcut calibrate``: what makes the CPU model learn motion? Named training variants, each
+trained on its synthetic world and diagnosed on a world made with another seed.
+
+A variant is a world (``pcutlib.synthetic.World``) plus config overrides of ``synthetic-64``.
+``pcut calibrate VARIANT...`` trains each (``runs/calibration/<variant>``; a finished run is
+diagnosed again, not retrained), appends its figures to ``results/calibration.jsonl`` and
+rewrites ``results/calibration.md`` from all recorded rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from .diagnose import Diagnosis, diagnose
+from .synthetic import World
+
+TRAIN_SEED, CHECK_SEED = 0, 1      # the training world and the world the diagnosis sees
+CHECK_VIDEOS = 100
+
+EQUIVARIANCE_1 = {"train_params.loss_weights.equivariance_value": 1,
+                  "train_params.loss_weights.equivariance_jacobian": 1}
+REGION_DROPOUT = {"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10, "until_epoch": 60}}
+
+VARIANTS = {
+    "baseline": dict(note="synthetic-64 as shipped before calibration: flat world, 90 epochs"),
+    "no-jacobian": dict(note="keypoints without jacobians (translation-only local motion)",
+                        overrides={"model_params.common_params.estimate_jacobian": False}),
+    "region-dropout": dict(note="TPSMM's region dropout, p 0.1 -> 0.3 over 10 epochs, off at epoch 60",
+                           overrides=REGION_DROPOUT),
+    "region-dropout+eq1": dict(note="region dropout, equivariance weights 10 -> 1",
+                               overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+    "textured+region-dropout+eq1": dict(note="figure height 0.75, striped parts, region dropout, equivariance 1",
+                                        world=World(figure_height=0.75, texture=True),
+                                        overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+}
+
+
+def world_name(world: World) -> str:
+    return f"h{round(100 * world.figure_height)}{'-textured' if world.texture else ''}"
+
+
+def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: bool) -> Path:
+    """The synthetic dataset of ``world`` with ``seed`` under data_dir (made when missing)."""
+    from .synthetic import make_synthetic_dataset
+
+    root = data_dir / f"calibration-{world_name(world)}-seed{seed}"
+    if not (root / "synthetic.json").is_file():
+        make_synthetic_dataset(root, videos=videos, seed=seed, world=world, progress=progress, overwrite=True)
+    return root
+
+
+def variant_config(name: str, data: Path, epochs: int | None) -> dict:
+    from .config import load_config, resolve_config, set_by_path
+
+    config = load_config("synthetic-64")
+    config["dataset_params"]["root_dir"] = str(data)
+    config["train_params"]["num_workers"] = 0        # 2 cores: workers slow the step (benchmarks/)
+    for key, value in VARIANTS[name].get("overrides", {}).items():
+        set_by_path(config, key, value)
+    if epochs is not None:
+        config["train_params"]["num_epochs"] = epochs
+    return resolve_config(config)
+
+
+def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None, progress: bool = True) -> dict:
+    """Train (unless finished) and diagnose one variant; returns its table row."""
+    from .checkpoints import load_models, safe_torch_load
+    from .training import train
+
+    if name not in VARIANTS:
+        raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(VARIANTS)}")
+    world = VARIANTS[name].get("world", World())
+    data = world_data(world, TRAIN_SEED, 200, data_dir, progress)
+    check = world_data(world, CHECK_SEED, CHECK_VIDEOS, data_dir, progress)
+    config = variant_config(name, data, epochs)
+    run_dir = runs / name
+    last = run_dir / "checkpoints" / "last.pt"
+    finished = last.is_file() and safe_torch_load(last).get("epoch") == config["train_params"]["num_epochs"]
+    started = time.perf_counter()
+    if not finished:
+        train(config, run_dir, device="cpu", progress=progress)
+        minutes = (time.perf_counter() - started) / 60
+        (run_dir / "minutes.txt").write_text(f"{minutes:.2f}\n")
+    minutes = float((run_dir / "minutes.txt").read_text()) if (run_dir / "minutes.txt").is_file() else float("nan")
+    models, checkpoint = load_models(last, with_discriminator=False)
+    result: Diagnosis = diagnose(models, check, progress=progress)
+    steps = checkpoint["step"]
+    return {"variant": name, "note": VARIANTS[name]["note"], "world": world_name(world),
+            "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), **result.to_dict()}
+
+
+def _cell(value, digits):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(rows: list[dict]) -> str:
+    """The calibration table, one row per recorded run (latest record of each variant and epochs)."""
+    latest = {}
+    for row in rows:
+        latest[(row["variant"], row["epochs"])] = row
+    lines = [
+        "# Calibration runs: what makes the CPU model learn motion",
+        "",
+        "Written by `pcut calibrate` (pcutlib/calibration.py); each row trains `synthetic-64` with the "
+        f"variant's changes on its world (seed {TRAIN_SEED}, 200 videos) and diagnoses it with "
+        f"`pcut diagnose` on held-out figures of the same world made with seed {CHECK_SEED} "
+        f"({CHECK_VIDEOS} videos; test split). Baselines in brackets: mean pose for the probe, copying "
+        "the source for IoU and L1. Minutes: training wall time on 2 CPU cores.",
+        "",
+        "| variant | world | steps | min | distinct kp | probe px (mean pose) | silhouette IoU (copy) "
+        "| O at rest | O AUC | recon L1 (copy) | anim L1 (copy) | change |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in latest.values():
+        lines.append(
+            f"| {row['variant']} | {row['world']} | {row['steps']} | {row['minutes']} "
+            f"| {row['distinct_keypoints']:.1f} of {row['num_keypoints']} "
+            f"| {_cell(row['probe_px'], 2)} ({_cell(row['mean_pose_px'], 2)}) "
+            f"| {row['silhouette_iou']:.3f} ({row['copy_silhouette_iou']:.3f}) "
+            f"| {_cell(row['occlusion_at_rest'], 3)} | {_cell(row['occlusion_auc'], 3)} "
+            f"| {row['reconstruction_l1']:.4f} ({row['copy_reconstruction_l1']:.4f}) "
+            f"| {_cell(row['animation_l1'], 4)} ({_cell(row['copy_animation_l1'], 4)}) | {row['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.description = ("Train named variants of synthetic-64 (world and recipe changes) and record their "
+                          "pcut diagnose figures in results/calibration.md.")
+    parser.add_argument("variants", nargs="+", metavar="VARIANT", help=f"any of: {', '.join(VARIANTS)}")
+    parser.add_argument("--epochs", type=int, default=None, help="override train_params.num_epochs")
+    parser.add_argument("--runs", type=Path, default=Path("runs/calibration"), help="run folders (default: %(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where the worlds are made (default: %(default)s)")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="calibration.jsonl and .md go here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown calibration variants {unknown}; known: {sorted(VARIANTS)}")
+    args.results.mkdir(parents=True, exist_ok=True)
+    record = args.results / "calibration.jsonl"
+    for name in args.variants:
+        row = run_variant(name, args.runs, args.data_dir, args.epochs, progress=not args.no_progress)
+        with open(record, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        rows = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
+        (args.results / "calibration.md").write_text(markdown(rows))
+        print(f"{name}: distinct {row['distinct_keypoints']:.1f}, probe {row['probe_px']} px, "
+              f"IoU {row['silhouette_iou']:.3f}, {row['steps']} steps in {row['minutes']} min")
+    return 0
