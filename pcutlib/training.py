@@ -141,6 +141,10 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     if regularizer.type != "none" and train_params["loss_weights"]["generator_gan"] == 0:
         raise ValueError(f"regularizer.type={regularizer.type!r} acts on the discriminator, which only trains "
                          f"when train_params.loss_weights.generator_gan != 0")
+    dropout = train_params["region_dropout"]
+    if not (0 <= dropout["start"] < 1 and 0 <= dropout["max"] < 1 and dropout["ramp_epochs"] >= 0):
+        raise ValueError(f"train_params.region_dropout needs start and max in [0, 1) and ramp_epochs >= 0, "
+                         f"got {dropout}")
     models = build_models(config["model_params"]).to(device)
     if train_params["channels_last"]:
         for module in models.modules().values():

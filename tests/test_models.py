@@ -139,3 +139,42 @@ def test_pcut_checkpoint_round_trip(tmp_path):
     models.eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded.kp_detector(source)["value"], models.kp_detector(source)["value"])
+
+
+def test_region_dropout_keeps_the_background_and_renormalises():
+    from pcutlib.dense_motion import region_softmax
+
+    logits = torch.randn(64, 6, 4, 4)
+    torch.testing.assert_close(region_softmax(logits, 0.0), torch.softmax(logits, dim=1))
+    masks = region_softmax(logits, 0.5)
+    torch.testing.assert_close(masks.sum(dim=1), torch.ones(64, 4, 4))
+    dropped = masks.amax(dim=(2, 3)) == 0                                   # (B, K+1) channels left out
+    assert not dropped[:, 0].any()                                          # background never
+    assert 0.35 < dropped[:, 1:].float().mean() < 0.65                      # about half of the regions
+    kept = ~dropped[:, :, None, None].expand_as(masks)
+    expected = torch.softmax(logits.masked_fill(~kept, float("-inf")), dim=1)
+    torch.testing.assert_close(masks, expected)
+    with pytest.raises(ValueError, match="region dropout"):
+        region_softmax(logits, 1.0)
+
+
+def test_region_dropout_schedule():
+    from pcutlib.training import region_dropout_probability
+
+    schedule = {"start": 0.1, "max": 0.3, "ramp_epochs": 10, "until_epoch": 35}
+    assert region_dropout_probability(schedule, 0) == pytest.approx(0.1)
+    assert region_dropout_probability(schedule, 5) == pytest.approx(0.2)
+    assert region_dropout_probability(schedule, 20) == pytest.approx(0.3)
+    assert region_dropout_probability(schedule, 35) == 0.0
+    assert region_dropout_probability({"start": 0, "max": 0, "ramp_epochs": 0, "until_epoch": 0}, 3) == 0.0
+
+
+def test_region_dropout_config_is_checked(tmp_path):
+    from pcutlib.config import load_config, resolve_config
+    from pcutlib.training import build_trainer
+
+    config = load_config("smoke")
+    config["dataset_params"]["root_dir"] = str(tmp_path)
+    config["train_params"]["region_dropout"] = {"start": 0.1, "max": 1.5, "ramp_epochs": 1, "until_epoch": 2}
+    with pytest.raises(ValueError, match="region_dropout"):
+        build_trainer(resolve_config(config), torch.device("cpu"))
