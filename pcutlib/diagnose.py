@@ -298,6 +298,57 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
     return diagnosis
 
 
+@torch.no_grad()
+def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_index: int = 0,
+                     frames=(6, 14, 22, 30), frame_shape=None):
+    """A held-out video driven from its first frame, one row per chosen frame: source and
+    driving with the detected keypoints, prediction, occlusion map O, true dis-occlusion."""
+    from matplotlib.figure import Figure
+
+    from .synthetic import disocclusion
+
+    item = _load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
+    name, video, _, truth = item
+    frames = [t for t in frames if t < len(video)]
+    if not frames:
+        raise ValueError(f"video {name.name} has {len(video)} frames; none of the requested frames exist")
+    driving = video[frames]
+    kp_driving = detect_keypoints(models.kp_detector, driving)
+    kp_source = detect_keypoints(models.kp_detector, video[:1])
+    out = _generate(models.generator, video[:1].expand(len(frames), -1, -1, -1),
+                    _repeat_first(kp_source, len(frames)), kp_driving)
+    size = video.shape[-1]
+    columns = ["source + keypoints", "driving + keypoints", "prediction", "occlusion map O", "true dis-occlusion"]
+    fig = Figure(figsize=(2.0 * len(columns), 2.0 * len(frames) + 0.3), layout="constrained")
+    axes = fig.subplots(len(frames), len(columns), squeeze=False)
+    to_px = lambda kp: (kp + 1) * (size - 1) / 2  # noqa: E731
+    colours = [f"C{k % 10}" for k in range(kp_source["value"].shape[1])]
+    for row, t in enumerate(frames):
+        panels = [video[0], driving[row], out["prediction"][row].clamp(0, 1)]
+        for column, image in enumerate(panels):
+            axes[row, column].imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+        for column, kp in ((0, kp_source["value"][0]), (1, kp_driving["value"][row])):
+            xy = to_px(kp)
+            axes[row, column].scatter(xy[:, 0], xy[:, 1], s=14, c=colours, edgecolors="white", linewidths=0.5)
+        if "occlusion_map" in out:
+            axes[row, 3].imshow(_upsampled(out["occlusion_map"][row:row + 1], (size, size))[0].numpy(),
+                                cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        if truth is not None:
+            mask = disocclusion(truth.labels[0], truth.part_frames[0], truth.labels[t], truth.part_frames[t])
+            axes[row, 4].imshow(~mask, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        axes[row, 0].set_ylabel(f"frame {t}")
+        for ax in axes[row]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    for column, title in enumerate(columns):
+        axes[0, column].set_title(title, fontsize=9)
+    fig.suptitle(f"{name.name}: held-out figure driven from its first frame (dark = occluded / dis-occluded)",
+                 fontsize=9)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
 def _number(value, digits: int) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
@@ -341,6 +392,8 @@ def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                         help="synthetic dataset root with train/ and test/ (pcut make-synthetic)")
     parser.add_argument("--max-videos", type=int, default=None, metavar="N", help="diagnose only N test videos")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--figure", type=Path, default=None, metavar="PNG",
+                        help="also draw one held-out video: keypoints, prediction, O and the true dis-occlusion")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -357,4 +410,6 @@ def run_diagnose(args: argparse.Namespace) -> int:
     print(format_diagnosis(diagnosis))
     if args.json is not None:
         args.json.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
+    if args.figure is not None:
+        print(f"figure: {diagnosis_figure(models, args.data, args.figure, frame_shape=frame_shape)}")
     return 0

@@ -106,9 +106,10 @@ def test_diagnose_names_what_it_skipped(tiny, tmp_path):
 
 def test_diagnose_command(tiny, tmp_path, capsys):
     root, _, checkpoint = tiny
-    out = tmp_path / "d.json"
+    out, figure = tmp_path / "d.json", tmp_path / "figure.png"
     assert main(["diagnose", "--checkpoint", str(checkpoint), "--data", str(root), "--json", str(out),
-                 "--no-progress"]) == 0
+                 "--figure", str(figure), "--no-progress"]) == 0
+    assert figure.stat().st_size > 5000
     printed = capsys.readouterr().out
     assert "silhouette IoU vs driving" in printed and "animation L1" in printed
     assert json.loads(out.read_text())["videos"] == 4
