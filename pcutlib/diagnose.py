@@ -300,16 +300,19 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
 
 @torch.no_grad()
 def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_index: int = 0,
-                     frames=(6, 14, 22, 30), frame_shape=None):
-    """A held-out video driven from its first frame, one row per chosen frame: source and
-    driving with the detected keypoints, prediction, occlusion map O, true dis-occlusion."""
+                     frames=None, frame_shape=None):
+    """A held-out video driven from its first frame, one row per chosen frame (default: four
+    spread over the video): source and driving with the detected keypoints, prediction,
+    occlusion map O, true dis-occlusion."""
     from matplotlib.figure import Figure
 
     from .synthetic import disocclusion
 
     item = _load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
     name, video, _, truth = item
-    frames = [t for t in frames if t < len(video)]
+    if frames is None:
+        frames = sorted(set(np.linspace(len(video) // 5, len(video) - 1, 4).round().astype(int).tolist()))
+    frames = [t for t in frames if 0 <= t < len(video)]
     if not frames:
         raise ValueError(f"video {name.name} has {len(video)} frames; none of the requested frames exist")
     driving = video[frames]
