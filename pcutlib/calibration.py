@@ -80,7 +80,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     finished = last.is_file() and safe_torch_load(last).get("epoch") == config["train_params"]["num_epochs"]
     started = time.perf_counter()
     if not finished:
-        train(config, run_dir, device="cpu", progress=progress)
+        train(config, run_dir, device="cpu", progress=progress, overwrite=True)
         minutes = (time.perf_counter() - started) / 60
         (run_dir / "minutes.txt").write_text(f"{minutes:.2f}\n")
     minutes = float((run_dir / "minutes.txt").read_text()) if (run_dir / "minutes.txt").is_file() else float("nan")

@@ -75,6 +75,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path, help="the run folder (overrides --name)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     parser.add_argument("--resume", action="store_true", help="continue exactly from <run>/checkpoints/last.pt")
+    parser.add_argument("--overwrite", action="store_true", help="clear the run folder first if it holds a run")
     parser.add_argument("--init-from", type=Path, help="start from this checkpoint's keypoint detector and generator")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--data", help="dataset root (dataset_params.root_dir)")
@@ -108,7 +109,7 @@ def run_train(args) -> int:
         raise SystemExit(f"dataset root {root!r} does not exist (dataset_params.root_dir / --data); "
                          f"for the synthetic world run: pcut make-synthetic --out {root or 'data/synthetic-64'}")
     last = train(config, run_dir, device=args.device, resume=args.resume, init_from=args.init_from,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, overwrite=args.overwrite)
     finish_distributed()
     print(f"checkpoint: {last}")
     return 0
@@ -250,9 +251,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"pcut {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:
+        print(f"pcut {args.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -72,12 +72,12 @@ def run_demo(args) -> int:
 
     reconstruction_dir = args.runs / f"{Path(args.config).stem}-reconstruction"
     print(f"[1/3] reconstruction training -> {reconstruction_dir}")
-    reconstruction_last = train(config, reconstruction_dir, device=args.device, progress=progress)
+    reconstruction_last = train(config, reconstruction_dir, device=args.device, progress=progress, overwrite=True)
 
     prioritycut_dir = args.runs / f"{Path(args.config).stem}-prioritycut"
     print(f"[2/3] PriorityCut fine-tune -> {prioritycut_dir}")
     last = train(finetune_config(config, args.finetune_epochs, args.top_k), prioritycut_dir, device=args.device,
-                 init_from=reconstruction_last, progress=progress)
+                 init_from=reconstruction_last, progress=progress, overwrite=True)
 
     print("[3/3] held-out evaluation and animation")
     test_set = FramesDataset(data, frame_shape=config["dataset_params"]["frame_shape"], is_train=False)

@@ -278,7 +278,8 @@ def run_experiment(args) -> int:
     data = Path(base["dataset_params"]["root_dir"])
     if not args.init_from.exists():
         print(f"shared reconstruction checkpoint {args.init_from} missing: training it")
-        args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress)
+        args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress,
+                               overwrite=True)
 
     probes_dir = args.runs / "probes"
     probes = {}
@@ -299,7 +300,8 @@ def run_experiment(args) -> int:
             config = variant_config(base, VARIANTS[variant], args.epochs, seed)
             if not (run_dir / "metrics.json").exists():
                 print(f"fine-tuning {run_dir.name}")
-                train(config, run_dir, device=args.device, init_from=args.init_from, progress=progress)
+                train(config, run_dir, device=args.device, init_from=args.init_from, progress=progress,
+                      overwrite=True)
                 models, _ = load_models(last, with_discriminator=False)
                 summary, _ = evaluate_reconstruction(models, test_set, pose_probe=probes["pose"],
                                                      identity_probe=probes["identity"], progress=False)

@@ -63,7 +63,7 @@ def load_pretrained(path: str | Path = PRETRAINED_PATH, train_if_missing: bool =
         config["dataset_params"]["root_dir"] = str(ensure_synthetic_data(progress=progress))
         config["train_params"]["num_epochs"] = epochs
         run_dir = REPOSITORY / "runs" / "pretrained-stand-in"
-        last = train(config, run_dir, device=device, progress=progress)
+        last = train(config, run_dir, device=device, progress=progress, overwrite=True)
         export_pretrained(last, path)
     models, checkpoint = load_models(path, device=device)
     return models, checkpoint["config"]

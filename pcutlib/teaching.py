@@ -585,5 +585,5 @@ def tiny_pretrained(out_dir: str | Path, videos: int = 10, frames: int = 8, prog
     train_videos = len(list((data_root / "train").glob("*.png")))
     config["dataset_params"]["root_dir"] = str(data_root)
     config["train_params"].update(num_epochs=1, num_workers=0, batch_size=min(8, train_videos))
-    last = train(config, out_dir / "run", device="cpu", progress=progress)
+    last = train(config, out_dir / "run", device="cpu", progress=progress, overwrite=True)
     return export_pretrained(last, out_dir / "synthetic-64.pt"), data_root

@@ -348,8 +348,15 @@ def load_training_checkpoint(trainer: Trainer, path: Path) -> None:
         optimizer.load_state_dict(state["optimizers"][name])
     for name, scheduler in trainer.schedulers.items():
         merged = scheduler.state_dict()
+        configured = merged["base_lrs"]                       # this run's config
         merged.update(state["schedulers"][name])
         scheduler.load_state_dict(merged)
+        if scheduler.base_lrs != configured:                  # a learning rate changed on resume: apply it
+            print(f"resume: lr_{name} changed from {scheduler.base_lrs[0]:g} to {configured[0]:g}; applying it")
+            drops = sum(1 for m in scheduler.milestones.elements() if m <= scheduler.last_epoch)
+            scheduler.base_lrs = list(configured)
+            for group, base in zip(trainer.optimizers[name].param_groups, configured):
+                group["initial_lr"], group["lr"] = base, base * scheduler.gamma ** drops
     trainer.epoch, trainer.step = state["epoch"], state["step"]
     set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in state["rng"].items()})
 
@@ -408,14 +415,49 @@ def truncate_log(path: Path, last_step: int) -> None:
     path.write_text("".join(row + "\n" for row in rows))
 
 
+def check_finite(values: dict, trainer: Trainer, checkpoint: Path) -> None:
+    """Stop the run at the first non-finite loss, naming the step and the loss."""
+    bad = {name: value for name, value in values.items() if not np.isfinite(value)}
+    if bad:
+        kept = f"the last finite checkpoint {checkpoint} is kept" if checkpoint.exists() else "no checkpoint was written"
+        raise FloatingPointError(f"training diverged at step {trainer.step + 1} (epoch {trainer.epoch + 1}): "
+                                 f"{', '.join(f'{k} = {v}' for k, v in bad.items())}; {kept}. Lower the learning "
+                                 f"rates (train_params.lr_*) and resume or restart.")
+
+
+def check_finite_weights(trainer: Trainer, checkpoint: Path) -> None:
+    """Never save a checkpoint whose weights are not finite."""
+    for name in trainer.models.modules():
+        for key, tensor in trainer.raw(name).state_dict().items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise FloatingPointError(f"training diverged by epoch {trainer.epoch}: {name}.{key} holds non-finite "
+                                         f"values; not saving, {checkpoint} stays as it was")
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to train into a run folder that holds a run, unless resuming or overwriting (cleared)."""
+    import shutil
+
+    holds_run = (run_dir / "checkpoints").is_dir() or (run_dir / "log.jsonl").exists()
+    if resume or not holds_run:
+        return
+    if not overwrite:
+        raise FileExistsError(f"run folder {str(run_dir)!r} already holds a run; continue it with --resume, "
+                              f"replace it with --overwrite, or choose another --name")
+    shutil.rmtree(run_dir)
+
+
 def train(config: dict, run_dir: str | Path, device: str | None = None, resume: bool = False,
           init_from: str | Path | None = None, progress: bool = True, dataset=None,
-          stop_after_steps: int | None = None) -> Path:
+          stop_after_steps: int | None = None, overwrite: bool = False) -> Path:
     """Train as ``config`` says and write the run folder; returns the path of checkpoints/last.pt.
 
     resume: continue from ``run_dir/checkpoints/last.pt`` exactly (models, optimizers,
     schedulers, epoch, step, RNG states). init_from: a checkpoint whose keypoint detector and
     generator weights start this run. stop_after_steps: stop early (tests, profiling).
+    overwrite: clear a run folder that already holds a run (otherwise that is an error).
+    A non-finite loss or weight stops the run with FloatingPointError; no checkpoint is
+    overwritten by a non-finite one.
     """
     from tqdm.auto import tqdm
 
@@ -427,6 +469,8 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
         device = torch.device("cuda", group.local_rank)
         torch.cuda.set_device(device)
     run_dir = Path(run_dir)
+    if group.is_main:
+        prepare_run_dir(run_dir, resume, overwrite)
     checkpoint_dir = run_dir / "checkpoints"
     log_path = run_dir / "log.jsonl"
     seed_everything(config["train_params"]["seed"] + group.rank)
@@ -463,6 +507,7 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
                 started = time.perf_counter()
                 epoch_float = epoch + i / trainer.steps_per_epoch
                 values, generated, info = train_step(trainer, batch, epoch_float)
+                check_finite(values, trainer, checkpoint_dir / "last.pt")
                 trainer.step += 1
                 last_batch = (batch, generated, info)
                 if group.is_main and trainer.step % config["train_params"]["log_every"] == 0:
@@ -479,6 +524,7 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
             for scheduler in trainer.schedulers.values():
                 scheduler.step()
             if group.is_main:
+                check_finite_weights(trainer, checkpoint_dir / "last.pt")
                 save_training_checkpoint(trainer, checkpoint_dir / "last.pt")
                 if trainer.epoch % config["train_params"]["checkpoint_freq"] == 0 or trainer.epoch == num_epochs:
                     save_training_checkpoint(trainer, checkpoint_dir / f"epoch-{trainer.epoch}.pt")

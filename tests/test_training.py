@@ -179,3 +179,46 @@ def test_two_process_gloo_ddp(smoke_data, tmp_path):
         assert report["rank_difference"] > 1e-6, report     # the ranks saw different batches
         assert report["max_grad_error"] < 1e-6, report      # DDP's gradient is their mean
         assert report["param_spread"] == 0.0, report
+
+
+def test_divergence_stops_the_run_and_keeps_the_finite_checkpoint(smoke_data, tmp_path):
+    config = smoke_config(smoke_data, type="none")
+    config["train_params"]["num_epochs"] = 1
+    run = tmp_path / "run"
+    last = train(config, run, device="cpu", progress=False)
+    before = last.read_bytes()
+    config["train_params"]["num_epochs"] = 3
+    for name in ("lr_generator", "lr_kp_detector", "lr_discriminator"):
+        config["train_params"][name] = 1e12
+    with pytest.raises(FloatingPointError, match="training diverged"):
+        train(config, run, device="cpu", progress=False, resume=True)
+    assert last.read_bytes() == before                     # the finite checkpoint was not replaced
+    state = torch.load(last, weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+
+
+def test_a_run_folder_is_not_silently_reused(smoke_data, tmp_path):
+    config = smoke_config(smoke_data, type="none")
+    config["train_params"]["num_epochs"] = 1
+    run = tmp_path / "run"
+    train(config, run, device="cpu", progress=False)
+    (run / "checkpoints" / "epoch-7.pt").write_bytes(b"stale")
+    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+        train(config, run, device="cpu", progress=False)
+    train(config, run, device="cpu", progress=False, overwrite=True)
+    assert not (run / "checkpoints" / "epoch-7.pt").exists()    # the old run was cleared first
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_cli_exit_codes_for_divergence_and_reuse(smoke_data, tmp_path, capsys):
+    from pcutlib.cli import main
+
+    common = ["train", "--config", str(REPO / "configs" / "smoke.yaml"), "--data", str(smoke_data),
+              "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--no-progress", "--regularizer", "none"]
+    assert main(common) == 0
+    assert main(common) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    huge = ["--overwrite"] + [f"--set=train_params.{n}=1e12" for n in ("lr_generator", "lr_kp_detector")]
+    assert main(common + huge + ["--epochs", "3"]) == 1
+    assert "diverged" in capsys.readouterr().err
