@@ -23,12 +23,18 @@ EQUIVARIANCE_1 = {"train_params.loss_weights.equivariance_value": 1,
                   "train_params.loss_weights.equivariance_jacobian": 1}
 REGION_DROPOUT = {"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10, "until_epoch": 60}}
 
+NO_REGION_DROPOUT = {"train_params.region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0, "until_epoch": 0}}
+EQUIVARIANCE_10 = {"train_params.loss_weights.equivariance_value": 10,
+                   "train_params.loss_weights.equivariance_jacobian": 10}
+BEFORE_CALIBRATION = {**NO_REGION_DROPOUT, **EQUIVARIANCE_10}   # synthetic-64's recipe before this table
+
 VARIANTS = {
-    "baseline": dict(note="synthetic-64 as shipped before calibration: flat world, 90 epochs"),
-    "no-jacobian": dict(note="keypoints without jacobians (translation-only local motion)",
-                        overrides={"model_params.common_params.estimate_jacobian": False}),
+    "baseline": dict(note="synthetic-64 as shipped before calibration: flat world, FOMM's equivariance 10, "
+                          "no region dropout, 90 epochs", overrides=BEFORE_CALIBRATION),
+    "no-jacobian": dict(note="the baseline without jacobians (translation-only local motion)",
+                        overrides={**BEFORE_CALIBRATION, "model_params.common_params.estimate_jacobian": False}),
     "region-dropout": dict(note="TPSMM's region dropout, p 0.1 -> 0.3 over 10 epochs, off at epoch 60",
-                           overrides=REGION_DROPOUT),
+                           overrides={**REGION_DROPOUT, **EQUIVARIANCE_10}),
     "region-dropout+eq1": dict(note="region dropout, equivariance weights 10 -> 1",
                                overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
     "textured+region-dropout+eq1": dict(note="figure height 0.75, striped parts, region dropout, equivariance 1",

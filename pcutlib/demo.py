@@ -6,7 +6,9 @@
    (``runs/synthetic-64-prioritycut``), as FOMM users fine-tune ``vox-adv`` from ``vox``;
 4. evaluate held-out reconstruction (test identities never seen in training): L1 of the
    model next to the copy-the-source baseline, written to ``metrics.json``;
-5. animate a held-out source by a held-out driving video of another figure
+5. diagnose motion (``pcut diagnose``) on a world made with another seed, for both demo
+   models and the shipped ``pretrained/synthetic-64.pt``, side by side;
+6. animate a held-out source by a held-out driving video of another figure
    (``animation.mp4`` and a PNG strip).
 """
 from __future__ import annotations
@@ -28,6 +30,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                         help="default: the config's train_params.num_epochs")
     parser.add_argument("--finetune-epochs", type=int, default=6)
     parser.add_argument("--top-k", type=float, default=None, help="default: the config's regularizer.top_k_percent")
+    parser.add_argument("--check-data", type=Path, default=Path("data/synthetic-64-check"),
+                        help="held-out world for the motion diagnosis (made with --check-seed when missing)")
+    parser.add_argument("--check-seed", type=int, default=1, help="seed of that world (not the training seed)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -58,9 +63,27 @@ def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:
     return Path(written)
 
 
+def ensure_check_data(root: Path, training_data: Path, seed: int, progress: bool) -> Path:
+    """A held-out world like the training one (same size, frames, world) but another seed."""
+    import json
+
+    from .synthetic import World, make_synthetic_dataset
+
+    if (root / "synthetic.json").is_file():
+        return root
+    meta = json.loads((training_data / "synthetic.json").read_text())
+    if meta["seed"] == seed:
+        raise ValueError(f"--check-seed {seed} is the training world's seed; choose another")
+    world = World(meta.get("figure_height", World().figure_height), meta.get("texture", False))
+    return make_synthetic_dataset(root, videos=100, frames=meta["frames"], size=meta["size"], seed=seed,
+                                  stripes=meta["stripes"], world=world, progress=progress, overwrite=True)
+
+
 def run_demo(args) -> int:
     from .checkpoints import load_models
     from .data import FramesDataset
+    from .diagnose import diagnose, format_diagnoses
+    from .pretrained import PRETRAINED_PATH
     from .evaluation import evaluate_reconstruction, write_metrics
     from .training import train
 
@@ -88,6 +111,13 @@ def run_demo(args) -> int:
         write_metrics(checkpoint.parent.parent, summary, per_video)
         rows[name] = summary
     animation = animate_held_out(models, test_set, prioritycut_dir)
+
+    check = ensure_check_data(args.check_data, data, args.check_seed, progress)
+    diagnoses = {}
+    for name, checkpoint in (("demo recon", reconstruction_last), ("demo pcut", last), ("shipped", PRETRAINED_PATH)):
+        if Path(checkpoint).is_file():
+            models, _ = load_models(checkpoint, with_discriminator=False)
+            diagnoses[name] = diagnose(models, check, progress=progress)
     minutes = (time.perf_counter() - started) / 60
 
     baseline = rows["prioritycut"]["baseline_l1"]
@@ -101,5 +131,8 @@ def run_demo(args) -> int:
     verdict = "below" if change < 0 else "NOT below"
     print(f"PriorityCut model L1 is {abs(change):.1f}% {'below' if change < 0 else 'above'} the copy baseline "
           f"({verdict} it; the goal is 30% below).")
+    print(f"\nmotion diagnosis (pcut diagnose) on {diagnoses['demo recon'].videos} held-out videos of {check} "
+          f"(seed {args.check_seed}); shipped = {PRETRAINED_PATH.name}:")
+    print(format_diagnoses(diagnoses))
     print(f"animation: {animation}\nwall time: {minutes:.1f} min")
     return 0

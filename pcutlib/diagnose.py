@@ -356,32 +356,43 @@ def _number(value, digits: int) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def format_diagnosis(diagnosis: Diagnosis, title: str = "model") -> str:
-    """The diagnosis as a table: the model's figure, its baseline, and the shipped model's target."""
-    d = diagnosis
-    rows = [
-        (f"distinct keypoints (of {d.num_keypoints})", _number(d.distinct_keypoints, 1), "-", "",
-         TARGETS["distinct_keypoints"]),
-        ("keypoint->joint probe error (px)", _number(d.probe_px, 2), _number(d.mean_pose_px, 2), "mean pose",
-         TARGETS["probe_px"]),
-        ("silhouette IoU vs driving", _number(d.silhouette_iou, 3), _number(d.copy_silhouette_iou, 3), "copy",
-         TARGETS["silhouette_iou"]),
-        ("mean O on figure pixels at rest", _number(d.occlusion_at_rest, 3), "1", "ideal",
-         TARGETS["occlusion_at_rest"]),
-        ("O vs true dis-occlusion AUC", _number(d.occlusion_auc, 3), "0.5", "chance", TARGETS["occlusion_auc"]),
-        ("reconstruction L1", _number(d.reconstruction_l1, 4), _number(d.copy_reconstruction_l1, 4), "copy", ""),
-        ("animation L1 vs true animation", _number(d.animation_l1, 4), _number(d.copy_animation_l1, 4), "copy",
-         TARGETS["animation_l1"]),
-        ("animation silhouette IoU", _number(d.animation_silhouette_iou, 3),
-         _number(d.copy_animation_silhouette_iou, 3), "copy", ""),
-    ]
-    lines = [f"{'':<36}{title:>10}{'baseline':>10}  {'(which)':<11}{'target':>12}"]
-    lines += [f"{name:<36}{value:>10}{base:>10}  {which:<11}{target:>12}" for name, value, base, which, target in rows]
-    if d.animation_l1 is not None and d.copy_animation_l1:
-        lines.append(f"animation L1 is {100 * (1 - d.animation_l1 / d.copy_animation_l1):.1f}% below copying the "
-                     f"source (target: at least 40%)")
-    lines += [f"skipped: {reason}" for reason in d.skipped]
+# (label, field, digits, baseline field or fixed text, which baseline, target key)
+TABLE_ROWS = [
+    ("distinct keypoints (of {K})", "distinct_keypoints", 1, None, "", "distinct_keypoints"),
+    ("keypoint->joint probe error (px)", "probe_px", 2, "mean_pose_px", "mean pose", "probe_px"),
+    ("silhouette IoU vs driving", "silhouette_iou", 3, "copy_silhouette_iou", "copy", "silhouette_iou"),
+    ("mean O on figure pixels at rest", "occlusion_at_rest", 3, "1", "ideal", "occlusion_at_rest"),
+    ("O vs true dis-occlusion AUC", "occlusion_auc", 3, "0.5", "chance", "occlusion_auc"),
+    ("reconstruction L1", "reconstruction_l1", 4, "copy_reconstruction_l1", "copy", None),
+    ("animation L1 vs true animation", "animation_l1", 4, "copy_animation_l1", "copy", "animation_l1"),
+    ("animation silhouette IoU", "animation_silhouette_iou", 3, "copy_animation_silhouette_iou", "copy", None),
+]
+
+
+def format_diagnoses(diagnoses: dict) -> str:
+    """Several models' diagnoses side by side ({column title: Diagnosis}), then the baseline
+    (from the first) and the shipped model's target."""
+    first = next(iter(diagnoses.values()))
+    width = max(10, *(len(title) + 2 for title in diagnoses))
+    lines = [f"{'':<35}" + "".join(f"{title:>{width}}" for title in diagnoses)
+             + f"{'baseline':>10}  {'(which)':<10}{'target':>12}"]
+    for label, name, digits, baseline, which, target in TABLE_ROWS:
+        values = "".join(f"{_number(getattr(d, name), digits):>{width}}" for d in diagnoses.values())
+        base = "-" if baseline is None else (_number(getattr(first, baseline), digits) if hasattr(first, baseline)
+                                             else baseline)
+        lines.append(f"{label.format(K=first.num_keypoints):<35}{values}{base:>10}  {which:<10}"
+                     f"{TARGETS.get(target, ''):>12}")
+    for title, d in diagnoses.items():
+        if d.animation_l1 is not None and d.copy_animation_l1:
+            lines.append(f"{title}: animation L1 {100 * (1 - d.animation_l1 / d.copy_animation_l1):.1f}% below "
+                         f"copying the source (target: at least 40%)")
+        lines += [f"{title}: skipped {reason}" for reason in d.skipped]
     return "\n".join(lines)
+
+
+def format_diagnosis(diagnosis: Diagnosis, title: str = "model") -> str:
+    """One model's diagnosis as a table: its figures, the baselines and the shipped model's targets."""
+    return format_diagnoses({title: diagnosis})
 
 
 # ----------------------------------------------------------------------------- console command
