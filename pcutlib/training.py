@@ -50,6 +50,40 @@ def choose_device(requested: str | None = None) -> torch.device:
     return device
 
 
+def cpus_busy_elsewhere(seconds: float = 0.25) -> float:
+    """How many CPUs other processes keep busy, sampled over ``seconds`` (Linux /proc/stat; 0 elsewhere)."""
+    def busy_and_total():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        idle = values[3] + values[4]                           # idle + iowait
+        return sum(values) - idle, sum(values)
+    try:
+        busy0, total0 = busy_and_total()
+        own0, wall0 = sum(os.times()[:2]), time.perf_counter()
+        time.sleep(seconds)
+        busy1, total1 = busy_and_total()
+        own1, wall1 = sum(os.times()[:2]), time.perf_counter()
+    except OSError:
+        return 0.0
+    cpus = os.cpu_count() or 1
+    busy_cpus = cpus * (busy1 - busy0) / max(total1 - total0, 1)
+    return max(0.0, busy_cpus - (own1 - own0) / (wall1 - wall0))
+
+
+def choose_cpu_threads() -> int:
+    """Intra-op threads for CPU training: the CPUs this process may use, minus those other
+    processes keep busy, at least 1. OMP_NUM_THREADS wins when set.
+
+    Measured on 2 cores: with another training beside it, a synthetic-64 step took 7.2 s with
+    2 threads and 0.5 s with 1 (two processes x 2 OpenMP threads on 2 cores spin against each
+    other); alone, 2 threads are the faster choice.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, cpus - round(cpus_busy_elsewhere())))
+
+
 @dataclass
 class ProcessGroup:
     """Where this process sits in a torchrun launch (world size 1 without torchrun)."""
@@ -457,13 +491,27 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
     generator weights start this run. stop_after_steps: stop early (tests, profiling).
     overwrite: clear a run folder that already holds a run (otherwise that is an error).
     A non-finite loss or weight stops the run with FloatingPointError; no checkpoint is
-    overwritten by a non-finite one.
+    overwritten by a non-finite one. On the CPU the thread count leaves room for other work
+    (``choose_cpu_threads``) and is restored afterwards.
     """
+    device = choose_device(device)
+    threads = torch.get_num_threads()
+    chosen = choose_cpu_threads() if device.type == "cpu" else threads
+    if chosen != threads:
+        print(f"CPU busy with other work: training with {chosen} thread(s) instead of {threads} "
+              f"(set OMP_NUM_THREADS to choose)")
+        torch.set_num_threads(chosen)
+    try:
+        return _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite) -> Path:
     from tqdm.auto import tqdm
 
     from .visualize import plot_losses, save_training_visualization
 
-    device = choose_device(device)
     group = init_distributed(device)
     if device.type == "cuda" and group.distributed:
         device = torch.device("cuda", group.local_rank)

@@ -222,3 +222,18 @@ def test_cli_exit_codes_for_divergence_and_reuse(smoke_data, tmp_path, capsys):
     huge = ["--overwrite"] + [f"--set=train_params.{n}=1e12" for n in ("lr_generator", "lr_kp_detector")]
     assert main(common + huge + ["--epochs", "3"]) == 1
     assert "diverged" in capsys.readouterr().err
+
+
+def test_cpu_threads_leave_room_for_other_work(monkeypatch):
+    from pcutlib import training
+
+    busy = training.cpus_busy_elsewhere(0.05)          # the real measurement: a number of CPUs
+    assert 0 <= busy <= (os.cpu_count() or 1)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(training.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 0.1)
+    assert training.choose_cpu_threads() == 2
+    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 1.2)
+    assert training.choose_cpu_threads() == 1
+    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 5.0)
+    assert training.choose_cpu_threads() == 1
