@@ -57,6 +57,8 @@ def variant_config(base: dict, variant: dict, epochs: int, seed: int) -> dict:
     config = copy.deepcopy(base)
     train_params = config["train_params"]
     train_params.update(num_epochs=epochs, seed=seed, epoch_milestones=[], **FINETUNE_LR)
+    # region dropout belongs to the reconstruction phase (keeping keypoints in use from the start)
+    train_params["region_dropout"] = {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0}
     train_params["loss_weights"]["generator_gan"] = 1
     discriminator = config["model_params"]["discriminator_params"]
     discriminator["kind"] = variant["kind"]
