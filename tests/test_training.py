@@ -65,8 +65,9 @@ def read_losses(run_dir):
     return [(r["step"], r["reconstruction"], r.get("disc_unet_decoder")) for r in rows]
 
 
-def test_resume_after_kill_continues_the_same_losses(smoke_data, tmp_path):
-    config = smoke_config(smoke_data)
+@pytest.mark.parametrize("regularizer", [dict(type="prioritycut"), dict(type="cutmix", mix_probability=0.3)])
+def test_resume_after_kill_continues_the_same_losses(smoke_data, tmp_path, regularizer):
+    config = smoke_config(smoke_data, **regularizer)
     uninterrupted = tmp_path / "uninterrupted"
     train(config, uninterrupted, device="cpu", progress=False)
     steps_per_epoch = len(read_losses(uninterrupted)) // 2
@@ -237,3 +238,17 @@ def test_cpu_threads_leave_room_for_other_work(monkeypatch):
     assert training.choose_cpu_threads() == 1
     monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 5.0)
     assert training.choose_cpu_threads() == 1
+
+
+def test_epoch_figure_leaves_the_global_rng_alone():
+    """The per-epoch figure draws a CutMix box for unmixed batches; the run's RNG must not move."""
+    from pcutlib.regularizers import RegularizerConfig
+    from pcutlib.visualize import training_panels
+
+    batch = {"source": torch.rand(2, 3, 16, 16), "driving": torch.rand(2, 3, 16, 16)}
+    generated = {"prediction": torch.rand(2, 3, 16, 16), "occlusion_map": torch.rand(2, 1, 8, 8),
+                 "region_mask": torch.softmax(torch.rand(2, 4, 8, 8), 1)}
+    state = torch.get_rng_state()
+    panels = training_panels(batch, generated, {"mixed": False}, RegularizerConfig.from_dict({"type": "cutmix"}))
+    assert torch.equal(state, torch.get_rng_state())
+    assert any("mask" in name for name in panels)
