@@ -27,7 +27,8 @@ class OcclusionAwareGenerator(nn.Module):
     (B, C, H, W: the source warped by the flow), ``deformation`` (B, h, w, 2),
     ``region_mask`` (B, K+1, h, w), ``sparse_deformed`` (B, K+1, C, h, w) and
     ``occlusion_map`` (B, 1, h, w) when estimated. H and W must be divisible by
-    2^num_down_blocks.
+    2^num_down_blocks. ``region_dropout`` (training only) is passed to the dense motion
+    network (``pcutlib.dense_motion.region_softmax``); 0 is FOMM's generator.
     """
 
     def __init__(self, *, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
