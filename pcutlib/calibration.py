@@ -98,7 +98,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
 
 
 def _cell(value, digits):
-    return "-" if value is None else f"{value:.{digits}f}"
+    return "-" if value is None or value != value else f"{value:.{digits}f}"     # None or nan
 
 
 def markdown(rows: list[dict]) -> str:
@@ -121,7 +121,7 @@ def markdown(rows: list[dict]) -> str:
     ]
     for row in latest.values():
         lines.append(
-            f"| {row['variant']} | {row['world']} | {row['steps']} | {row['minutes']} "
+            f"| {row['variant']} | {row['world']} | {row['steps']} | {_cell(row['minutes'], 1)} "
             f"| {row['distinct_keypoints']:.1f} of {row['num_keypoints']} "
             f"| {_cell(row['probe_px'], 2)} ({_cell(row['mean_pose_px'], 2)}) "
             f"| {row['silhouette_iou']:.3f} ({row['copy_silhouette_iou']:.3f}) "

@@ -1,9 +1,9 @@
 """The small synthetic-world model that ships with the repository, for notebooks and Binder.
 
 ``pretrained/synthetic-64.pt`` is a pcut checkpoint (keypoint detector, generator and U-Net
-discriminator, weights stored as float16 to stay small): ``synthetic-64`` trained longer than
-the demo (3,000 steps instead of 1,800), then the demo's PriorityCut fine-tune. The commands
-are listed in the README ("The shipped model").
+discriminator, weights stored as float16 to stay small): ``synthetic-64`` trained for
+reconstruction as the demo does, then the demo's PriorityCut fine-tune. The commands are
+listed in the README ("The shipped model").
 
 :func:`load_pretrained` loads it, or trains a quick stand-in when the file is missing.
 """
