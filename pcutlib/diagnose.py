@@ -306,6 +306,7 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
     occlusion map O, true dis-occlusion."""
     from matplotlib.figure import Figure
 
+    from .metrics import to_pixels
     from .synthetic import disocclusion
 
     item = _load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
@@ -324,14 +325,13 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
     columns = ["source + keypoints", "driving + keypoints", "prediction", "occlusion map O", "true dis-occlusion"]
     fig = Figure(figsize=(2.0 * len(columns), 2.0 * len(frames) + 0.3), layout="constrained")
     axes = fig.subplots(len(frames), len(columns), squeeze=False)
-    to_px = lambda kp: (kp + 1) * (size - 1) / 2  # noqa: E731
     colours = [f"C{k % 10}" for k in range(kp_source["value"].shape[1])]
     for row, t in enumerate(frames):
         panels = [video[0], driving[row], out["prediction"][row].clamp(0, 1)]
         for column, image in enumerate(panels):
             axes[row, column].imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
         for column, kp in ((0, kp_source["value"][0]), (1, kp_driving["value"][row])):
-            xy = to_px(kp)
+            xy = to_pixels(kp, size)
             axes[row, column].scatter(xy[:, 0], xy[:, 1], s=14, c=colours, edgecolors="white", linewidths=0.5)
         if "occlusion_map" in out:
             axes[row, 3].imshow(_upsampled(out["occlusion_map"][row:row + 1], (size, size))[0].numpy(),

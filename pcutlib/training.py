@@ -535,8 +535,6 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
     if group.is_main:
         (run_dir / "vis").mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
-        if not resume and log_path.exists():
-            log_path.unlink()
 
     loader = make_dataloader(config, group, dataset)
     trainer.steps_per_epoch = len(loader)

@@ -10,6 +10,7 @@ from pcutlib import diagnose as D
 from pcutlib.checkpoints import save_models
 from pcutlib.cli import main
 from pcutlib.config import load_config, resolve_config
+from pcutlib.data import read_video
 from pcutlib.models import build_models
 from pcutlib.synthetic import make_synthetic_dataset
 
@@ -85,6 +86,9 @@ def test_diagnose_computes_every_figure_with_ground_truth(tiny):
         assert value is not None and math.isfinite(value), name
     assert 0 <= result.occlusion_auc <= 1 and 0 <= result.silhouette_iou <= 1
     # the copy baseline of reconstruction is exactly "first frame for every frame"
+    videos = [torch.from_numpy(read_video(p)).permute(0, 3, 1, 2) for p in sorted((root / "test").glob("*.png"))]
+    copy_l1 = torch.cat([(v[:1] - v).abs() for v in videos]).mean().item()
+    assert result.copy_reconstruction_l1 == pytest.approx(copy_l1, rel=1e-5)
     table = D.format_diagnosis(result)
     assert "distinct keypoints (of 3)" in table and "mean pose" in table
 
