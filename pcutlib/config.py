@@ -67,6 +67,9 @@ SCHEMA = {
         # probability `start` at epoch 0, rising linearly to `max` over `ramp_epochs`, off from
         # epoch `until_epoch` on. All zero (the default) is FOMM's training.
         "region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0},
+        # curriculum on motion size: training pairs at most `start` frames apart, growing
+        # linearly to `end` over ramp_epochs, then any two frames; start 0: off (FOMM)
+        "frame_gap": {"start": 0, "end": 0, "ramp_epochs": 0},
     },
     "regularizer": {
         "type": "none",                     # none | cutmix | prioritycut
@@ -91,12 +94,109 @@ SCHEMA = {
 REPLACED_WHOLE = {"augmentation_params"}
 
 
+# Keys whose values count something: whole numbers only (a default of 0 or 10 elsewhere may
+# be a weight, so integer-ness is listed, not guessed from the default).
+INTEGER_KEYS = {
+    "model_params.common_params.num_kp", "model_params.common_params.num_channels",
+    "model_params.kp_detector_params.block_expansion", "model_params.kp_detector_params.max_features",
+    "model_params.kp_detector_params.num_blocks", "model_params.kp_detector_params.pad",
+    "model_params.generator_params.block_expansion", "model_params.generator_params.max_features",
+    "model_params.generator_params.num_down_blocks", "model_params.generator_params.num_bottleneck_blocks",
+    "model_params.generator_params.dense_motion_params.block_expansion",
+    "model_params.generator_params.dense_motion_params.max_features",
+    "model_params.generator_params.dense_motion_params.num_blocks",
+    "model_params.discriminator_params.block_expansion", "model_params.discriminator_params.max_features",
+    "model_params.discriminator_params.num_blocks",
+    "train_params.num_epochs", "train_params.num_repeats", "train_params.batch_size",
+    "train_params.checkpoint_freq", "train_params.transform_params.points_tps", "train_params.seed",
+    "train_params.num_workers", "train_params.log_every", "train_params.frame_gap.start",
+    "train_params.frame_gap.end", "train_params.frame_gap.ramp_epochs",
+    "reconstruction_params.num_videos", "animate_params.num_pairs", "visualizer_params.kp_size",
+}
+# Inclusive ranges (None: open) of numeric keys; list elements are checked too.
+RANGES = {
+    "dataset_params.frame_shape": (1, None),
+    "model_params.common_params.num_kp": (1, None), "model_params.common_params.num_channels": (1, None),
+    "model_params.kp_detector_params.temperature": (1e-6, None),
+    "model_params.kp_detector_params.scale_factor": (1e-3, 1),
+    "model_params.kp_detector_params.num_blocks": (1, None), "model_params.kp_detector_params.pad": (0, None),
+    "model_params.generator_params.num_down_blocks": (0, None),
+    "model_params.generator_params.num_bottleneck_blocks": (0, None),
+    "model_params.generator_params.dense_motion_params.num_blocks": (1, None),
+    "model_params.generator_params.dense_motion_params.scale_factor": (1e-3, 1),
+    "model_params.generator_params.dense_motion_params.kp_variance": (1e-6, None),
+    "model_params.discriminator_params.num_blocks": (1, None),
+    "model_params.discriminator_params.scales": (1e-3, 1),
+    "model_params.discriminator_params.kp_variance": (1e-6, None),
+    "train_params.num_epochs": (1, None), "train_params.num_repeats": (1, None),
+    "train_params.epoch_milestones": (1, None), "train_params.lr_generator": (0, None),
+    "train_params.lr_discriminator": (0, None), "train_params.lr_kp_detector": (0, None),
+    "train_params.batch_size": (1, None), "train_params.scales": (1e-3, 1),
+    "train_params.checkpoint_freq": (1, None), "train_params.transform_params.points_tps": (1, None),
+    "train_params.transform_params.sigma_affine": (0, None), "train_params.transform_params.sigma_tps": (0, None),
+    "train_params.num_workers": (0, None), "train_params.log_every": (1, None),
+    "train_params.frame_gap.start": (0, None), "train_params.frame_gap.end": (0, None),
+    "train_params.frame_gap.ramp_epochs": (0, None),
+    "regularizer.top_k_percent": (0, 100), "regularizer.foreground_threshold": (0, 1),
+    "regularizer.mix_probability": (0, 1), "regularizer.mix_warmup_epochs": (0, None),
+    "regularizer.consistency_weight": (0, None),
+    "animate_params.num_pairs": (1, None), "reconstruction_params.num_videos": (1, None),
+}
+
+
 def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _kind(default) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    if is_number(default):
+        return "a number"
+    if isinstance(default, str):
+        return "text"
+    return "a list"
+
+
+def check_value(path: str, value, default) -> None:
+    """Raise a ValueError naming ``path`` when ``value`` has not the type of its default
+    (bool, number, whole number, text or list of numbers) or lies outside RANGES[path]."""
+    if default is None or default is REQUIRED:
+        return
+    if value is None:
+        raise ValueError(f"config key '{path}' must be {_kind(default)}, got null")
+    integer = path in INTEGER_KEYS
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            hint = " (write true or false without quotes)" if isinstance(value, str) else ""
+            raise ValueError(f"config key '{path}' must be true or false, got {value!r}{hint}")
+        return
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError(f"config key '{path}' must be text, got {value!r}")
+        return
+    if isinstance(default, list):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"config key '{path}' must be a list (e.g. {default!r}), got {value!r}")
+        elements = value
+        integer = integer or path in ("dataset_params.frame_shape", "train_params.epoch_milestones")
+    else:
+        elements = [value]
+    for element in elements:
+        if not is_number(element) or (integer and not isinstance(element, int)):
+            what = "a whole number" if integer else "a number"
+            hint = " (YAML reads 2e-4 as text: write 2.0e-4)" if isinstance(element, str) else ""
+            where = f"'{path}'" if elements is not value else f"'{path}' (a list of numbers)"
+            raise ValueError(f"config key {where} must be {what}, got {element!r}{hint}")
+        low, high = RANGES.get(path, (None, None))
+        if (low is not None and element < low) or (high is not None and element > high):
+            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise ValueError(f"config key '{path}' must be {bounds}, got {element!r}")
+
+
 def check_keys(config: dict, schema: dict, where: str = "") -> None:
-    """Raise a ValueError naming the first key of ``config`` that ``schema`` does not know."""
+    """Raise a ValueError naming the first key of ``config`` that ``schema`` does not know, or
+    whose value has the wrong type or range (``check_value``)."""
     for key, value in config.items():
         path = f"{where}.{key}" if where else key
         if key not in schema:
@@ -109,10 +209,11 @@ def check_keys(config: dict, schema: dict, where: str = "") -> None:
                 continue
             if not isinstance(value, dict):
                 raise ValueError(f"config key '{path}' must be a mapping, got {value!r}")
+            if key in REPLACED_WHOLE:
+                continue          # augmentation sections are checked by their classes
             check_keys(value, default, path)
-        elif is_number(default) and not is_number(value):
-            hint = " (YAML reads 2e-4 as text: write 2.0e-4)" if isinstance(value, str) else ""
-            raise ValueError(f"config key '{path}' must be a number, got {value!r}{hint}")
+        else:
+            check_value(path, value, default)
 
 
 def merge_defaults(config: dict, schema: dict, where: str = "") -> dict:
@@ -175,11 +276,36 @@ def find_config(name_or_path: str | Path, start: Path | None = None) -> Path:
                             f"{', '.join(str(f) for f in folders)}; known configs: {known}")
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml's safe loader, refusing a mapping that gives the same key twice (plain yaml keeps
+    the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} on line {line} (first given on line {seen[key]})")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path):
+    """The content of a yaml file (safe loader; duplicate keys are an error naming key and line)."""
+    with open(path) as f:
+        try:
+            return yaml.load(f, Loader=UniqueKeyLoader)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}".replace("\n", " ")) from None
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+
+
 def load_config(name_or_path: str | Path) -> dict:
     """Read a yaml config (safe loader), validate it and fill in defaults."""
     path = find_config(name_or_path)
-    with open(path) as f:
-        raw = yaml.safe_load(f)
+    raw = read_yaml(path)
     try:
         return resolve_config(raw or {})
     except ValueError as error:

@@ -229,9 +229,27 @@ def read_video(path: str | Path, frame_shape: Sequence[int] | None = None) -> np
     return frames
 
 
+def choose_frame_pair(num_frames: int, rng: np.random.Generator, max_gap: int | None = None) -> np.ndarray:
+    """Two distinct frame indices, sorted (2,): any two (FOMM), or at most max_gap frames apart.
+
+    With max_gap the first frame is uniform and the second uniform among the frames within
+    max_gap of it, so small motions come first in a curriculum (train_params.frame_gap).
+    """
+    if num_frames < 2:
+        raise ValueError(f"a training pair needs a video of at least 2 frames, got {num_frames}")
+    if max_gap is None or max_gap >= num_frames - 1:
+        return np.sort(rng.choice(num_frames, size=2, replace=False))
+    if max_gap < 1:
+        raise ValueError(f"max_gap must be at least 1 frame, got {max_gap}")
+    first = int(rng.integers(num_frames))
+    near = [j for j in range(max(0, first - max_gap), min(num_frames, first + max_gap + 1)) if j != first]
+    return np.sort(np.array([first, near[rng.integers(len(near))]]))
+
+
 def _read_two_frames(path: Path, frame_shape: tuple[int, int, int] | None,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-    """Two distinct random frames, sorted: ((2,H,W,3) float32, their indices, T).
+                     rng: np.random.Generator, max_gap: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Two distinct random frames (at most max_gap apart when given), sorted:
+    ((2,H,W,3) float32, their indices, T).
 
     A frame folder decodes only those two frames; other layouts convert only them.
     """
@@ -240,12 +258,12 @@ def _read_two_frames(path: Path, frame_shape: tuple[int, int, int] | None,
         if reason is not None:
             raise ValueError(f"video {str(path)!r}: {reason}")
         num_frames = len(_frame_files(path))
-        indices = np.sort(rng.choice(num_frames, size=2, replace=False))
+        indices = choose_frame_pair(num_frames, rng, max_gap)
         clip = _read_frame_folder(path, indices.tolist())
     else:
         frames = _decode(path, frame_shape)
         num_frames = len(frames)
-        indices = np.sort(rng.choice(num_frames, size=2, replace=False))
+        indices = choose_frame_pair(num_frames, rng, max_gap)
         clip = _to_float_rgb(frames[indices], path, sequence=True)
     if frame_shape is not None:
         clip = resize_frames(clip, frame_shape[:2])
@@ -527,6 +545,7 @@ class FramesDataset(Dataset):
         self.frame_shape = _check_frame_shape(frame_shape)
         self.is_train, self.id_sampling = bool(is_train), bool(id_sampling)
         self.pairs_list = pairs_list
+        self.max_frame_gap: int | None = None    # training pairs: any two frames (set by train_params.frame_gap)
         self.transform = (VideoAugmentation(**augmentation_params)
                           if is_train and augmentation_params else None)
         self.skipped: list[tuple[str, str]] = []
@@ -589,7 +608,7 @@ class FramesDataset(Dataset):
         return item
 
     def _train_item(self, path: Path, rng: np.random.Generator) -> dict[str, Any]:
-        clip, indices, num_frames = _read_two_frames(path, self.frame_shape, rng)  # (2,H,W,3)
+        clip, indices, num_frames = _read_two_frames(path, self.frame_shape, rng, self.max_frame_gap)  # (2,H,W,3)
         keypoints = load_keypoints(path, num_frames)
         keypoints = None if keypoints is None else keypoints[indices]  # (2,J,2)
         if self.transform is not None:

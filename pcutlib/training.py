@@ -20,6 +20,7 @@ import json
 import os
 import random
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,6 +180,10 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     if not (0 <= dropout["start"] < 1 and 0 <= dropout["max"] < 1 and dropout["ramp_epochs"] >= 0):
         raise ValueError(f"train_params.region_dropout needs start and max in [0, 1) and ramp_epochs >= 0, "
                          f"got {dropout}")
+    gap = train_params["frame_gap"]
+    if gap["start"] != 0 and not (1 <= gap["start"] <= gap["end"] and gap["ramp_epochs"] >= 1):
+        raise ValueError(f"train_params.frame_gap needs 1 <= start <= end and ramp_epochs >= 1 (or start 0: off), "
+                         f"got {gap}")
     models = build_models(config["model_params"]).to(device)
     if train_params["channels_last"]:
         for module in models.modules().values():
@@ -234,6 +239,14 @@ def region_dropout_probability(schedule: dict, epoch_float: float) -> float:
         return 0.0
     ramp = min(1.0, epoch_float / schedule["ramp_epochs"]) if schedule["ramp_epochs"] > 0 else 1.0
     return schedule["start"] + (schedule["max"] - schedule["start"]) * ramp
+
+
+def max_frame_gap(schedule: dict, epoch: int) -> int | None:
+    """The largest frame distance of a training pair in this epoch (None: any two frames):
+    linear from schedule["start"] to schedule["end"] over schedule["ramp_epochs"]."""
+    if schedule["start"] == 0 or epoch >= schedule["ramp_epochs"]:
+        return None
+    return round(schedule["start"] + (schedule["end"] - schedule["start"]) * epoch / schedule["ramp_epochs"])
 
 
 def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> tuple[dict, dict]:
@@ -442,11 +455,31 @@ def append_log(path: Path, row: dict) -> None:
 
 
 def truncate_log(path: Path, last_step: int) -> None:
-    """Drop log rows past the checkpoint we resume from (they will be recomputed)."""
+    """Drop log rows past the checkpoint we resume from (they will be recomputed), and a last
+    row torn by a kill mid-write (with a warning)."""
     if not path.exists():
         return
-    rows = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                warnings.warn(f"{path}: dropping a torn last line (the run was killed while writing it)")
+                continue
+            raise ValueError(f"{path}: line {number} is not JSON ({line[:60]!r}); the log is damaged") from None
+        if row["step"] <= last_step:
+            rows.append(line)
     path.write_text("".join(row + "\n" for row in rows))
+
+
+def remove_partial_files(checkpoint_dir: Path) -> list[Path]:
+    """Delete temporary files that a kill during atomic_save left behind; returns them."""
+    partial = sorted(checkpoint_dir.glob(".*.tmp")) if checkpoint_dir.is_dir() else []
+    for path in partial:
+        path.unlink()
+    return partial
 
 
 def check_finite(values: dict, trainer: Trainer, checkpoint: Path) -> None:
@@ -530,6 +563,8 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
         load_training_checkpoint(trainer, last)
         if group.is_main:
             truncate_log(log_path, trainer.step)
+            for partial in remove_partial_files(checkpoint_dir):
+                print(f"resume: removed {partial.name}, a checkpoint left half-written by an interrupted run")
     elif init_from is not None:
         initialise_from(trainer, Path(init_from))
     if group.is_main:
@@ -546,6 +581,9 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
             epoch = trainer.epoch
             if isinstance(loader.sampler, DistributedSampler):
                 loader.sampler.set_epoch(epoch)
+            frames = getattr(loader.dataset, "dataset", None)      # DatasetRepeater -> FramesDataset
+            if hasattr(frames, "max_frame_gap"):
+                frames.max_frame_gap = max_frame_gap(config["train_params"]["frame_gap"], epoch)
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not (progress and group.is_main),
                        leave=False, dynamic_ncols=True)
             last_batch = None
@@ -571,9 +609,11 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
                 scheduler.step()
             if group.is_main:
                 check_finite_weights(trainer, checkpoint_dir / "last.pt")
-                save_training_checkpoint(trainer, checkpoint_dir / "last.pt")
+                # epoch-N.pt before last.pt: a kill between the two repeats this epoch on resume
+                # and writes epoch-N.pt again, instead of losing it
                 if trainer.epoch % config["train_params"]["checkpoint_freq"] == 0 or trainer.epoch == num_epochs:
                     save_training_checkpoint(trainer, checkpoint_dir / f"epoch-{trainer.epoch}.pt")
+                save_training_checkpoint(trainer, checkpoint_dir / "last.pt")
                 if last_batch is not None:
                     save_training_visualization(run_dir / "vis" / f"epoch-{trainer.epoch}.png", *last_batch,
                                                 regularizer=trainer.regularizer)

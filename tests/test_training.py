@@ -75,7 +75,13 @@ def test_resume_after_kill_continues_the_same_losses(smoke_data, tmp_path, regul
     interrupted = tmp_path / "interrupted"
     train(config, interrupted, device="cpu", progress=False, stop_after_steps=steps_per_epoch + 2)
     assert len(read_losses(interrupted)) == steps_per_epoch + 2      # killed inside epoch 2
-    train(config, interrupted, device="cpu", progress=False, resume=True)
+    with open(interrupted / "log.jsonl", "a") as log:                 # killed while writing a row
+        log.write('{"step": 99, "reconstr')
+    partial = interrupted / "checkpoints" / ".last.pt.abc123.tmp"     # ... or while saving last.pt
+    partial.write_bytes(b"half a checkpoint")
+    with pytest.warns(UserWarning, match="torn last line"):
+        train(config, interrupted, device="cpu", progress=False, resume=True)
+    assert not partial.exists()
     assert read_losses(interrupted) == read_losses(uninterrupted)
     for name in ("config.yaml", "loss.png", "vis/epoch-1.png", "vis/epoch-2.png",
                  "checkpoints/last.pt", "checkpoints/epoch-1.pt", "checkpoints/epoch-2.pt"):
@@ -92,9 +98,9 @@ def test_config_errors_name_the_bad_value(smoke_data, tmp_path):
     with pytest.raises(ValueError, match="mixcut"):
         build_trainer(smoke_config(smoke_data, type="mixcut"), torch.device("cpu"))
     with pytest.raises(ValueError, match="101"):
-        build_trainer(smoke_config(smoke_data, top_k_percent=101), torch.device("cpu"))
+        smoke_config(smoke_data, top_k_percent=101)
     with pytest.raises(ValueError, match="-1"):
-        build_trainer(smoke_config(smoke_data, top_k_percent=-1), torch.device("cpu"))
+        smoke_config(smoke_data, top_k_percent=-1)
     missing = smoke_config(tmp_path / "nowhere")
     with pytest.raises((ValueError, FileNotFoundError), match="nowhere"):
         train(missing, tmp_path / "run", device="cpu", progress=False)
@@ -252,3 +258,21 @@ def test_epoch_figure_leaves_the_global_rng_alone():
     panels = training_panels(batch, generated, {"mixed": False}, RegularizerConfig.from_dict({"type": "cutmix"}))
     assert torch.equal(state, torch.get_rng_state())
     assert any("mask" in name for name in panels)
+
+
+def test_frame_gap_curriculum_draws_close_pairs():
+    import numpy as np
+
+    from pcutlib.data import choose_frame_pair
+    from pcutlib.training import max_frame_gap
+
+    rng = np.random.default_rng(0)
+    gaps = [np.diff(choose_frame_pair(32, rng, max_gap=2))[0] for _ in range(400)]
+    assert set(gaps) == {1, 2}
+    anywhere = [np.diff(choose_frame_pair(32, rng))[0] for _ in range(400)]
+    assert max(anywhere) > 20 and min(anywhere) >= 1
+    schedule = {"start": 2, "end": 10, "ramp_epochs": 4}
+    assert [max_frame_gap(schedule, e) for e in range(6)] == [2, 4, 6, 8, None, None]
+    assert max_frame_gap({"start": 0, "end": 0, "ramp_epochs": 0}, 0) is None
+    with pytest.raises(ValueError, match="2 frames"):
+        choose_frame_pair(1, rng)

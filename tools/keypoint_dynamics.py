@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from pcutlib.cli import parse_assignment
 from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.diagnose import _load_split, detect_keypoints, distinct_keypoints, linear_probe_error
-from pcutlib.training import ProcessGroup, build_trainer, make_dataloader, seed_everything, train_step
+from pcutlib.training import (ProcessGroup, build_trainer, make_dataloader, max_frame_gap, seed_everything,
+                              train_step)
 
 
 def heatmap_peak_mass(detector, frames: torch.Tensor) -> float:
@@ -74,6 +75,7 @@ def main() -> None:
     loader = make_dataloader(config, ProcessGroup())
     step, started = 0, time.perf_counter()
     while step < args.steps:
+        loader.dataset.dataset.max_frame_gap = max_frame_gap(config["train_params"]["frame_gap"], step // len(loader))
         for batch in loader:
             if step % args.every == 0:
                 row = snapshot(trainer, frames, joints, probe_frames, probe_joints)

@@ -1,0 +1,81 @@
+"""Configs never lie: every bad value is refused with a message naming its key, before any work."""
+import pytest
+
+from pcutlib.cli import main
+from pcutlib.config import load_config, read_yaml, resolve_config, set_by_path
+
+# (dotted key, bad value, words the message must hold)
+BAD_VALUES = [
+    ("model_params.discriminator_params.sn", "False", "true or false"),
+    ("train_params.channels_last", "false", "true or false"),
+    ("model_params.common_params.estimate_jacobian", "no", "true or false"),
+    ("train_params.epoch_milestones", 60, "must be a list"),
+    ("train_params.epoch_milestones", "1", "must be a list"),
+    ("train_params.epoch_milestones", [0.5], "whole number"),
+    ("dataset_params.frame_shape", "big", "must be a list"),
+    ("dataset_params.frame_shape", [64, 0, 3], "at least 1"),
+    ("train_params.num_epochs", 1.5, "whole number"),
+    ("train_params.num_epochs", 0, "at least 1"),
+    ("train_params.num_epochs", -1, "at least 1"),
+    ("train_params.checkpoint_freq", 0, "at least 1"),
+    ("train_params.log_every", 0, "at least 1"),
+    ("model_params.common_params.num_kp", 0, "at least 1"),
+    ("train_params.batch_size", "8", "whole number"),
+    ("train_params.lr_generator", "2e-4", "write 2.0e-4"),
+    ("train_params.lr_generator", -1.0, "at least 0"),
+    ("regularizer.top_k_percent", 150, "between 0 and 100"),
+    ("regularizer.mix_probability", 1.5, "between 0 and 1"),
+    ("regularizer.type", 3, "must be text"),
+    ("train_params.scales", [1, 0.5, "x"], "list of numbers"),
+    ("model_params.kp_detector_params.temperature", None, "got null"),
+]
+
+
+@pytest.mark.parametrize("key, value, words", BAD_VALUES, ids=[f"{k}={v!r}" for k, v, _ in BAD_VALUES])
+def test_bad_value_is_refused_naming_the_key(key, value, words):
+    config = load_config("synthetic-64")
+    set_by_path(config, key, value)
+    with pytest.raises(ValueError) as error:
+        resolve_config(config)
+    assert key in str(error.value) and words in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("key, value, words", BAD_VALUES[:12], ids=[f"{k}={v!r}" for k, v, _ in BAD_VALUES[:12]])
+def test_cli_exits_2_with_one_line(key, value, words, capsys, tmp_path):
+    import yaml
+    code = main(["train", "--config", "synthetic-64", "--run-dir", str(tmp_path / "run"),
+                 "--set", f"{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert key in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_negative_epochs_flag_exits_2(capsys, tmp_path):
+    assert main(["train", "--config", "synthetic-64", "--epochs", "-1", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "train_params.num_epochs" in capsys.readouterr().err
+
+
+def test_good_configs_still_load():
+    from pcutlib.config import config_search_path
+    names = sorted({p.stem for folder in config_search_path() for p in folder.glob("*.yaml")})
+    assert "synthetic-64" in names and len(names) >= 10
+    for name in names:
+        load_config(name)
+
+
+def test_duplicate_yaml_key_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("dataset_params:\n  root_dir: data/x\ntrain_params:\n  num_epochs: 3\n  batch_size: 4\n"
+                    "  num_epochs: 5\n")
+    with pytest.raises(ValueError, match=r"duplicate key 'num_epochs' on line 6 \(first given on line 4\)"):
+        load_config(path)
+    with pytest.raises(ValueError, match="duplicate key"):
+        read_yaml(path)
+
+
+def test_yaml_syntax_error_names_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("train_params: {num_epochs: 3\n")
+    with pytest.raises(ValueError, match="broken.yaml: not valid YAML"):
+        load_config(path)
