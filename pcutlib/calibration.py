@@ -40,6 +40,14 @@ VARIANTS = {
     "textured+region-dropout+eq1": dict(note="figure height 0.75, striped parts, region dropout, equivariance 1",
                                         world=World(figure_height=0.75, texture=True),
                                         overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+    "occlusion-warmup": dict(note="region dropout, equivariance 1, generator ignores the occlusion map for the "
+                                  "first 30 epochs", overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
+                                                                 "train_params.occlusion_warmup_epochs": 30}),
+    "region-dropout-always": dict(note="region dropout kept on to the last epoch (off at 60 before), equivariance 1",
+                                  overrides={"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10,
+                                                                             "until_epoch": 90}, **EQUIVARIANCE_1}),
+    "pyramid-4": dict(note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
+                      overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }
 
 

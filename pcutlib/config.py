@@ -70,6 +70,9 @@ SCHEMA = {
         # curriculum on motion size: training pairs at most `start` frames apart, growing
         # linearly to `end` over ramp_epochs, then any two frames; start 0: off (FOMM)
         "frame_gap": {"start": 0, "end": 0, "ramp_epochs": 0},
+        # the generator ignores the occlusion map for the first epochs (O = 1): it cannot paint
+        # over a poorly warped limb, so the limb's error drives the flow; 0: off (FOMM)
+        "occlusion_warmup_epochs": 0.0,
     },
     "regularizer": {
         "type": "none",                     # none | cutmix | prioritycut
@@ -136,7 +139,7 @@ RANGES = {
     "train_params.transform_params.sigma_affine": (0, None), "train_params.transform_params.sigma_tps": (0, None),
     "train_params.num_workers": (0, None), "train_params.log_every": (1, None),
     "train_params.frame_gap.start": (0, None), "train_params.frame_gap.end": (0, None),
-    "train_params.frame_gap.ramp_epochs": (0, None),
+    "train_params.frame_gap.ramp_epochs": (0, None), "train_params.occlusion_warmup_epochs": (0, None),
     "regularizer.top_k_percent": (0, 100), "regularizer.foreground_threshold": (0, 1),
     "regularizer.mix_probability": (0, 1), "regularizer.mix_warmup_epochs": (0, None),
     "regularizer.consistency_weight": (0, None),

@@ -27,7 +27,8 @@ class OcclusionAwareGenerator(nn.Module):
     (B, C, H, W: the source warped by the flow), ``deformation`` (B, h, w, 2),
     ``region_mask`` (B, K+1, h, w), ``sparse_deformed`` (B, K+1, C, h, w) and
     ``occlusion_map`` (B, 1, h, w) when estimated. H and W must be divisible by
-    2^num_down_blocks. ``region_dropout`` (training only) is passed to the dense motion
+    2^num_down_blocks. ``apply_occlusion=False`` (training warm-up only) leaves the warped features
+    unmasked, so every pixel's error reaches the flow. ``region_dropout`` (training only) is passed to the dense motion
     network (``pcutlib.dense_motion.region_softmax``); 0 is FOMM's generator.
     """
 
@@ -58,7 +59,7 @@ class OcclusionAwareGenerator(nn.Module):
         self.final = nn.Conv2d(block_expansion, num_channels, kernel_size=(7, 7), padding=(3, 3))
 
     def forward(self, source_image: torch.Tensor, kp_driving: dict, kp_source: dict,
-                region_dropout: float = 0.0) -> dict:
+                region_dropout: float = 0.0, apply_occlusion: bool = True) -> dict:
         check_image(source_image, "source_image", self.num_channels)
         factor = 2 ** self.num_down_blocks
         if source_image.shape[2] % factor or source_image.shape[3] % factor:
@@ -87,7 +88,8 @@ class OcclusionAwareGenerator(nn.Module):
                 if occlusion_map.shape[2:] != out.shape[2:]:
                     occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear",
                                                   align_corners=False)
-                out = out * occlusion_map
+                if apply_occlusion:
+                    out = out * occlusion_map
             output["deformed"] = deform(source_image, deformation)
 
         out = self.bottleneck(out)

@@ -256,7 +256,9 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
     with autocast(trainer):
         kp_source = models.kp_detector(source)
         kp_driving = models.kp_detector(driving)
-        generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving, region_dropout=dropout)
+        warmup = epoch_float < trainer.config["train_params"]["occlusion_warmup_epochs"]
+        generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving, region_dropout=dropout,
+                                     apply_occlusion=not warmup)
     generated.update(kp_source=kp_source, kp_driving=kp_driving)
     prediction = generated["prediction"].float()
     losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
