@@ -39,17 +39,44 @@ def config_hint(key: str) -> str:
     return "model_params"
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: unreadable, truncated, or refused as unsafe."""
+
+
+def _unpickling_reason(error: Exception) -> str:
+    """The useful part of torch's weights_only refusal, e.g. 'unsupported GLOBAL posix.system'."""
+    text = str(error)
+    found = re.search(r"unsupported GLOBAL ([\w.]+)", text, re.IGNORECASE)
+    if found:
+        return f"unsupported GLOBAL {found.group(1)}"
+    for line in text.splitlines():
+        if "WeightsUnpickler error" in line:
+            return line.split("WeightsUnpickler error:", 1)[-1].strip().rstrip(".")
+    useful = [line for line in text.splitlines() if line.strip() and "weights_only" not in line]
+    return useful[0].strip() if useful else type(error).__name__
+
+
 def safe_torch_load(source, map_location="cpu") -> dict:
-    """torch.load with weights_only=True; a file that needs arbitrary unpickling is refused."""
+    """torch.load with weights_only=True; a file that needs arbitrary unpickling is refused.
+
+    Errors are one line naming the file: FileNotFoundError, or CheckpointError for a file that
+    is not a readable PyTorch checkpoint (truncated, text, corrupt zip) or is refused as unsafe.
+    """
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        raise CheckpointError(f"checkpoint {str(source)!r} is a folder; give the .pt/.pth.tar file inside it")
     try:
         return torch.load(source, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise FileNotFoundError(f"checkpoint not found: {source}") from None
     except pickle.UnpicklingError as error:
-        raise ValueError(
-            f"refusing to load {source}: it contains objects that only arbitrary unpickling can build, "
-            f"which could run code. pcut only reads plain tensors and containers (weights_only=True). "
-            f"Details: {str(error).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"refusing to load {source}: it holds objects that only arbitrary unpickling can build, which "
+            f"could run code; pcut reads plain tensors and containers only (refused: {_unpickling_reason(error)})"
+        ) from None
+    except (RuntimeError, EOFError, IndexError, KeyError, OSError, ValueError, UnicodeDecodeError) as error:
+        detail = str(error).splitlines()[0] if str(error) else ""
+        raise CheckpointError(f"cannot read checkpoint {source}: not a PyTorch checkpoint, or truncated "
+                              f"({type(error).__name__}: {detail})") from None
 
 
 def strip_data_parallel(state_dict: dict) -> dict:

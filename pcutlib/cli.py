@@ -36,6 +36,7 @@ OVERRIDES = {
     "generator_gan": "train_params.loss_weights.generator_gan",
     "mixed_precision": "train_params.mixed_precision",
     "perceptual_weights": "train_params.perceptual_weights",
+    "skip_bad_files": "dataset_params.skip_bad_files",
 }
 
 
@@ -79,21 +80,29 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-from", type=Path, help="start from this checkpoint's keypoint detector and generator")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--data", help="dataset root (dataset_params.root_dir)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--num-repeats", type=int)
-    parser.add_argument("--num-workers", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--regularizer", choices=["none", "cutmix", "prioritycut"])
+    parser.add_argument("--epochs", type=int, help="train_params.num_epochs (at least 1)")
+    parser.add_argument("--batch-size", type=int, help="train_params.batch_size: pairs per step (per process)")
+    parser.add_argument("--num-repeats", type=int, help="train_params.num_repeats: passes over the videos per epoch")
+    parser.add_argument("--num-workers", type=int, help="DataLoader worker processes (0: load in the training process)")
+    parser.add_argument("--seed", type=int, help="train_params.seed: weights, data order, augmentation, mixing")
+    parser.add_argument("--regularizer", choices=["none", "cutmix", "prioritycut"],
+                        help="consistency regularizer of the U-Net discriminator (regularizer.type)")
     parser.add_argument("--top-k", type=float, help="PriorityCut: top-k percent of the foreground, in [0, 100]")
-    parser.add_argument("--foreground", choices=["region", "all"])
-    parser.add_argument("--foreground-threshold", type=float)
-    parser.add_argument("--mix-probability", type=float)
-    parser.add_argument("--mix-warmup-epochs", type=float)
-    parser.add_argument("--discriminator", choices=["patch", "unet"])
+    parser.add_argument("--foreground", choices=["region", "all"],
+                        help="PriorityCut: rank pixels of the figure (region: keypoint regions) or of the whole frame")
+    parser.add_argument("--foreground-threshold", type=float,
+                        help="PriorityCut: a pixel is foreground when its keypoint-region mass exceeds this, in [0, 1]")
+    parser.add_argument("--mix-probability", type=float, help="share of steps that train on mixed images, in [0, 1]")
+    parser.add_argument("--mix-warmup-epochs", type=float, help="mixing probability rises from 0 over these epochs")
+    parser.add_argument("--discriminator", choices=["patch", "unet"],
+                        help="patch: FOMM's multi-scale patch discriminator; unet: PriorityCut's per-pixel U-Net")
     parser.add_argument("--generator-gan", type=float, help="weight of the generator's adversarial loss")
-    parser.add_argument("--mixed-precision", choices=["none", "bf16", "fp16"])
-    parser.add_argument("--channels-last", action="store_true", default=None)
+    parser.add_argument("--mixed-precision", choices=["none", "bf16", "fp16"],
+                        help="autocast dtype: bf16 (CPU or CUDA), fp16 (CUDA only), none: float32")
+    parser.add_argument("--channels-last", action="store_true", default=None,
+                        help="NHWC memory layout for the convolutions")
+    parser.add_argument("--skip-bad-files", action="store_true", default=None,
+                        help="leave out unusable videos with one warning (dataset_params.skip_bad_files)")
     parser.add_argument("--perceptual-weights", help="imagenet, random (tests only) or a path to vgg19 weights")
     parser.add_argument("--set", type=parse_assignment, action="append", metavar="KEY=VALUE",
                         help="set any config value, e.g. --set train_params.lr_generator=1e-4")
@@ -122,9 +131,10 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output .mp4 or .gif (a PNG strip is written beside it)")
     parser.add_argument("--adapt-scale", action="store_true", help="scale motion by the keypoint hull areas")
     parser.add_argument("--absolute", action="store_true", help="use the driving keypoints as they are (no relative motion)")
-    parser.add_argument("--no-relative-jacobian", action="store_true")
-    parser.add_argument("--fps", type=int, default=10)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-relative-jacobian", action="store_true",
+                        help="relative motion without the jacobian ratio (keypoint positions only)")
+    parser.add_argument("--fps", type=int, default=10, help="frames per second of the written video (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
 
 
 def run_animate(args) -> int:
@@ -151,12 +161,12 @@ def run_animate(args) -> int:
 
 
 def add_reconstruct_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, type=Path)
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a pcut checkpoint or pretrained file")
     parser.add_argument("--data", type=Path, help="dataset root (default: the checkpoint's dataset_params.root_dir)")
     parser.add_argument("--out", type=Path, help="output folder (default: <run>/reconstruction)")
-    parser.add_argument("--max-videos", type=int, default=4)
-    parser.add_argument("--fps", type=int, default=10)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--max-videos", type=int, default=4, help="test videos to reconstruct (default: %(default)s)")
+    parser.add_argument("--fps", type=int, default=10, help="frames per second of the written videos (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
 
 
 def run_reconstruct(args) -> int:
@@ -196,10 +206,27 @@ def run_export(args) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("pcutlib")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pcut", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pcut {_version()}")
+    parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_parser = commands.add_parser
+
+    def add_parser(name, **kwargs):          # every subcommand's --help starts with its purpose
+        kwargs.setdefault("description", kwargs.get("help"))
+        return _add_parser(name, **kwargs)
+
+    commands.add_parser = add_parser
 
     from .synthetic import add_make_synthetic_arguments, run_make_synthetic
     add_make_synthetic_arguments(commands.add_parser("make-synthetic", help="write the synthetic dataset"))\
@@ -237,8 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
         .set_defaults(run=run_experiment)
 
     export_parser = commands.add_parser("export-pretrained", help="ship a run's networks as pretrained/synthetic-64.pt")
-    export_parser.add_argument("--checkpoint", required=True, type=Path)
-    export_parser.add_argument("--out", type=Path, default=None)
+    export_parser.add_argument("--checkpoint", required=True, type=Path, help="a training checkpoint (last.pt)")
+    export_parser.add_argument("--out", type=Path, default=None, help="default: pretrained/synthetic-64.pt")
     export_parser.set_defaults(run=run_export)
 
     reconstruct_parser = commands.add_parser("reconstruct", help="reconstruct test videos (first frame = source)")
@@ -248,15 +275,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run a subcommand. Errors are one line on stderr (``--debug``: the traceback too):
+    exit 2 for usage errors (bad config value, missing input, existing run), 1 for runtime
+    errors (divergence, unreadable checkpoint or data, read-only folder, full disk)."""
+    from .checkpoints import CheckpointError
+
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"pcut {args.command}: error: {error}", file=sys.stderr)
+    except (CheckpointError, FloatingPointError, OSError, RuntimeError) as error:
+        if args.debug:
+            raise
+        code = 2 if isinstance(error, (FileNotFoundError, FileExistsError)) else 1
+        hint = " (pcut --debug shows the traceback)" if type(error) is RuntimeError else ""
+        print(f"pcut {args.command}: error: {_one_line(error)}{hint}", file=sys.stderr)
+        return code
+    except ValueError as error:
+        if args.debug:
+            raise
+        print(f"pcut {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except FloatingPointError as error:
-        print(f"pcut {args.command}: error: {error}", file=sys.stderr)
-        return 1
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as one line that names the path and the cause (OSError: strerror + filename)."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.strerror}: {error.filename}"
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return text or type(error).__name__
 
 
 if __name__ == "__main__":

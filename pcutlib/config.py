@@ -21,6 +21,7 @@ SCHEMA = {
         "image_shape": None,          # FOMM's older name for frame_shape
         "id_sampling": False,
         "pairs_list": None,
+        "skip_bad_files": False,      # pcut: leave out unusable videos with one warning, else refuse them
         "augmentation_params": {
             "flip_param": {"horizontal_flip": False, "time_flip": False},
             "jitter_param": {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0},

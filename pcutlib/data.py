@@ -14,7 +14,8 @@ Differences from FOMM's `frames_dataset.py`, on purpose:
 - randomness comes from torch's generator, so DataLoader workers differ and
   `torch.manual_seed` reproduces a run (FOMM's global numpy state is copied into every
   worker);
-- bad files raise errors that name them; nothing is skipped silently.
+- every video is inspected when the dataset is built (``inspect_video``) and all bad files
+  are reported at once, naming them; nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -104,6 +105,47 @@ def check_video_entry(path: str | Path) -> str | None:
                 f"{VIDEO_FILE_EXTENSIONS + STACKED_IMAGE_EXTENSIONS})")
     if path.stat().st_size == 0:
         return "file is empty (0 bytes)"
+    return None
+
+
+def inspect_video(path: str | Path, frame_shape: Sequence[int] | None = None) -> str | None:
+    """A cheap deep check when a dataset is built: the reason `path` cannot be trained on, or None.
+
+    Beyond ``check_video_entry``: a frame folder's frames all have one size (headers) and its
+    first and last frames decode; a stacked image decodes and splits into >= 2 frames; a
+    video file's first frame decodes; a keypoint file beside it loads with one row per frame.
+    """
+    from PIL import Image
+
+    path = Path(path)
+    reason = check_video_entry(path)
+    if reason is not None:
+        return reason
+    try:
+        if path.is_dir():
+            files = _frame_files(path)
+            sizes = {}
+            for file in files:
+                with Image.open(file) as image:
+                    sizes.setdefault(image.size, file.name)
+            if len(sizes) > 1:
+                return f"frames differ in size: {', '.join(f'{n} is {w}x{h}' for (w, h), n in sizes.items())}"
+            _read_frame_folder(path, [0, len(files) - 1])
+            num_frames = len(files)
+        elif path.suffix.lower() in STACKED_IMAGE_EXTENSIONS:
+            frames = _split_stacked_image(_imread(path), path, _check_frame_shape(frame_shape))
+            if len(frames) < 2:
+                return f"holds {len(frames)} frame(s), a video needs at least 2"
+            num_frames = len(frames)
+        else:
+            _imread(path, index=0)
+            num_frames = None
+        if num_frames is not None:
+            load_keypoints(path, num_frames)
+        elif find_keypoints(path) is not None:
+            np.load(find_keypoints(path), allow_pickle=False)
+    except (ValueError, OSError) as error:
+        return str(error).replace(f"{str(path)!r}: ", "").replace(f"video {str(path)!r} ", "")
     return None
 
 
@@ -535,7 +577,7 @@ class FramesDataset(Dataset):
                  frame_shape: Sequence[int] = (256, 256, 3), id_sampling: bool = False,
                  is_train: bool = True, random_seed: int = 0, pairs_list: str | Path | None = None,
                  augmentation_params: Mapping[str, Any] | None = None,
-                 skip_bad_files: bool = False):
+                 skip_bad_files: bool = False, progress: bool = True):
         if (root is None) == (root_dir is None):
             raise ValueError(f"give exactly one of root / root_dir (FOMM's name), got "
                              f"root={root!r}, root_dir={root_dir!r}")
@@ -549,7 +591,7 @@ class FramesDataset(Dataset):
         self.transform = (VideoAugmentation(**augmentation_params)
                           if is_train and augmentation_params else None)
         self.skipped: list[tuple[str, str]] = []
-        paths = self._checked(_split_folder(self.root, self.is_train, random_seed), skip_bad_files)
+        paths = self._checked(_split_folder(self.root, self.is_train, random_seed), skip_bad_files, progress)
         if not paths:
             raise ValueError(f"dataset root {str(self.root)!r} holds no usable "
                              f"{'train' if is_train else 'test'} videos")
@@ -571,19 +613,28 @@ class FramesDataset(Dataset):
             raise ValueError(f"dataset_params: unknown keys {unknown}; known: {sorted(known)}")
         return cls(is_train=is_train, **{**dict(dataset_params), **overrides})
 
-    def _checked(self, paths: list[Path], skip_bad_files: bool) -> list[Path]:
-        good = []
-        for path in paths:
-            reason = check_video_entry(path)
-            if reason is None:
-                good.append(path)
-            elif skip_bad_files:
-                self.skipped.append((str(path), reason))
-                warnings.warn(f"skipping bad video {str(path)!r}: {reason}", stacklevel=3)
-            else:
-                raise ValueError(f"bad video {str(path)!r}: {reason} "
-                                 f"(pass skip_bad_files=True to skip such files with a warning)")
-        return good
+    def _checked(self, paths: list[Path], skip_bad_files: bool, progress: bool) -> list[Path]:
+        """Inspect every video now (``inspect_video``): report all bad ones at once, or skip them
+        with one warning when skip_bad_files. A progress bar shows for large sets."""
+        from tqdm.auto import tqdm
+
+        split = "train" if self.is_train else "test"
+        bar = tqdm(paths, desc=f"checking {len(paths)} {split} videos", leave=False, unit="video",
+                   disable=not progress or len(paths) < 500)
+        bad = [(path, reason) for path in bar if (reason := inspect_video(path, self.frame_shape)) is not None]
+        if not bad:
+            return list(paths)
+        listing = "; ".join(f"{path.name}: {reason}" for path, reason in bad[:10])
+        more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+        if not skip_bad_files:
+            raise ValueError(f"{len(bad)} of {len(paths)} {split} videos in {str(self.root)!r} are unusable: "
+                             f"{listing}{more}. Fix or remove them, or skip them with "
+                             f"dataset_params.skip_bad_files: true (pcut train --skip-bad-files)")
+        self.skipped.extend((str(path), reason) for path, reason in bad)
+        warnings.warn(f"skipping {len(bad)} of {len(paths)} {split} videos in {str(self.root)!r}: {listing}{more}",
+                      stacklevel=3)
+        dropped = {path for path, _ in bad}
+        return [path for path in paths if path not in dropped]
 
     def __len__(self) -> int:
         return len(self._identity_names) if self.is_train and self.id_sampling else len(self.paths)

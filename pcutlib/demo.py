@@ -23,18 +23,19 @@ from .experiment import VARIANTS, synthetic_config, variant_config
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--config", default="synthetic-64")
-    parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"))
-    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--config", default="synthetic-64", help="config file or name in configs/ (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"),
+                        help="training world (made when missing; default: %(default)s)")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="where the two run folders go (default: %(default)s)")
     parser.add_argument("--reconstruction-epochs", type=int, default=None,
                         help="default: the config's train_params.num_epochs")
-    parser.add_argument("--finetune-epochs", type=int, default=6)
+    parser.add_argument("--finetune-epochs", type=int, default=6, help="PriorityCut fine-tuning epochs (default: %(default)s)")
     parser.add_argument("--top-k", type=float, default=None, help="default: the config's regularizer.top_k_percent")
     parser.add_argument("--check-data", type=Path, default=Path("data/synthetic-64-check"),
                         help="held-out world for the motion diagnosis (made with --check-seed when missing)")
     parser.add_argument("--check-seed", type=int, default=1, help="seed of that world (not the training seed)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 

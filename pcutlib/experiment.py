@@ -240,20 +240,21 @@ def update_readme(readme: Path, text: str, start="<!-- results:start -->", end="
 
 
 def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--config", default="synthetic-64")
-    parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"))
+    parser.add_argument("--config", default="synthetic-64", help="config file or name in configs/ (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"), help="training world (default: %(default)s)")
     parser.add_argument("--init-from", type=Path, default=Path("runs/synthetic-64-reconstruction/checkpoints/last.pt"),
                         help="the shared reconstruction checkpoint (trained first when missing)")
     parser.add_argument("--epochs", type=int, default=4, help="adversarial fine-tuning epochs per run")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--runs", type=Path, default=Path("runs/experiment"))
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--readme", type=Path, default=Path("README.md"),
-                        help="README whose results section is rewritten ('' to skip)")
-    parser.add_argument("--probe-steps", type=int, default=300)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: %(default)s)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                        help="which variants to run (default: all)")
+    parser.add_argument("--runs", type=Path, default=Path("runs/experiment"), help="run folders (default: %(default)s)")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="table and plots (default: %(default)s)")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also rewrite this README's results section (between its results markers)")
+    parser.add_argument("--probe-steps", type=int, default=300, help="training steps of the pose and identity probes")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
@@ -331,7 +332,7 @@ def run_experiment(args) -> int:
         "![the same held-out frames across variants](results/artifacts.png)"])
     (args.results / "experiment.md").write_text("# PriorityCut ablation on the synthetic world\n\n"
                                                 + text.replace("results/", "") + "\n")
-    if args.readme.is_file():
+    if args.readme is not None:
         update_readme(args.readme, text)
     print(text)
     return 0

@@ -87,7 +87,8 @@ def _read_vgg19_state_dict(source: str | os.PathLike | None) -> dict:
         path = Path(source).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"VGG19 weights file not found: {path}")
-        return torch.load(path, map_location="cpu", weights_only=True)
+        from .checkpoints import safe_torch_load
+        return safe_torch_load(path)          # same refusal and messages as every checkpoint
     try:
         return torch.hub.load_state_dict_from_url(VGG19_URL, map_location="cpu", check_hash=True,
                                                   file_name=VGG19_FILE_NAME, weights_only=True)

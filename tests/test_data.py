@@ -196,25 +196,39 @@ def test_dataloader_with_workers(tmp_path):
     assert batches[0]["driving_keypoints"].shape == (4, 5, 2)
 
 
-def test_bad_files_raise_or_are_reported(tmp_path):
-    root = make_root(tmp_path, ["a", "b", "c", "d"])
-    (root / "train" / "empty_video").mkdir()
-    (root / "train" / "broken.mp4").write_bytes(b"")
-    with pytest.raises(ValueError, match="empty_video|broken.mp4"):
+def test_bad_files_are_all_reported_when_the_dataset_is_built(tmp_path):
+    root = make_root(tmp_path, ["a", "b", "c", "d", "e", "f"])
+    train = root / "train"
+    (train / "empty_video").mkdir()
+    (train / "broken.mp4").write_bytes(b"")
+    (train / "c.png").write_bytes(b"garbage")                         # corrupt: caught by decoding
+    (train / "d.png").write_text("text saved as .png")
+    np.save(train / "e.keypoints.npy", np.zeros((2, 5, 2), np.float32))   # wrong frame count
+    mixed = train / "mixed_sizes"
+    mixed.mkdir()
+    for i, size in enumerate([S, S, S + 4]):
+        iio.imwrite(mixed / f"{i:03d}.png", np.zeros((size, size, 3), np.uint8))
+    with pytest.raises(ValueError) as error:
         data.FramesDataset(root)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        dataset = data.FramesDataset(root, frame_shape=(S, S, 3), skip_bad_files=True)
-    assert len(dataset) == 2
-    skipped = " ".join(path for path, _ in dataset.skipped)
-    assert "empty_video" in skipped and "broken.mp4" in skipped
-    assert len(caught) == 2 and "broken.mp4" in " ".join(str(w.message) for w in caught)
-    (root / "train" / "c.png").write_bytes(b"garbage")  # corrupt: found when read
+    message = str(error.value)
+    for name in ("empty_video", "broken.mp4", "c.png", "d.png", "e.png", "mixed_sizes"):
+        assert name in message, (name, message)
+    listed = len(data.list_videos(train))
+    assert "skip_bad_files" in message and message.startswith(f"6 of {listed} train videos")
     with pytest.warns(UserWarning) as caught:
         dataset = data.FramesDataset(root, frame_shape=(S, S, 3), skip_bad_files=True)
-    assert len(caught) == 2
-    with pytest.raises(ValueError, match="c.png"):
-        dataset[dataset.videos.index("c.png")]
+    assert len(caught) == 1 and f"skipping 6 of {listed}" in str(caught[0].message)
+    assert len(dataset) == listed - 6 and not {"c.png", "d.png", "e.png"} & set(dataset.videos)
+    assert len(dataset.skipped) == 6
+
+
+def test_a_stacked_image_must_split_into_frames(tmp_path):
+    root = make_root(tmp_path, ["a", "b"])
+    iio.imwrite(root / "train" / "wide.png", np.zeros((S, S * 3 + 2, 3), np.uint8))
+    iio.imwrite(root / "train" / "single.png", np.zeros((S, S, 3), np.uint8))
+    with pytest.raises(ValueError, match="wide.png: width .* not a multiple") as error:
+        data.FramesDataset(root, frame_shape=(S, S, 3))
+    assert "single.png: holds 1 frame(s)" in str(error.value)
 
 
 def test_missing_root_split_and_wrong_keypoints(tmp_path):

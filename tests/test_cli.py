@@ -1,0 +1,73 @@
+"""The pcut command's contract: one-line errors naming the path and cause, exit 2 for usage
+errors and 1 for runtime errors, --version, a description on every subcommand's --help."""
+import errno
+import os
+
+import pytest
+import torch
+
+from pcutlib import cli
+from pcutlib.checkpoints import CheckpointError, safe_torch_load
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("echo this must never run",))
+
+
+@pytest.fixture
+def bad_checkpoints(tmp_path):
+    torch.save({"kp_detector": Payload()}, tmp_path / "malicious.pt")
+    (tmp_path / "text.pt").write_text("just text\n")
+    torch.save({"a": torch.ones(100)}, tmp_path / "whole.pt")
+    whole = (tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(whole[: len(whole) // 2])
+    return tmp_path
+
+
+@pytest.mark.parametrize("name, words", [("malicious", "refused: unsupported GLOBAL posix.system"),
+                                         ("text", "not a PyTorch checkpoint"),
+                                         ("truncated", "not a PyTorch checkpoint")])
+def test_bad_checkpoints_exit_1_with_one_line(bad_checkpoints, capsys, name, words):
+    path = bad_checkpoints / f"{name}.pt"
+    with pytest.raises(CheckpointError, match=words):
+        safe_torch_load(path)
+    for argv in (["animate", "--checkpoint", str(path), "--source", "s.png", "--driving", "d.mp4", "--out", "o.mp4"],
+                 ["diagnose", "--checkpoint", str(path), "--data", str(bad_checkpoints)]):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(path) in err and words in err, err
+        if name == "malicious":
+            assert err.endswith("(refused: unsupported GLOBAL posix.system)")
+
+
+@pytest.mark.parametrize("error, code, words", [
+    (OSError(errno.ENOSPC, "No space left on device", "runs/x/checkpoints/last.pt"), 1,
+     "No space left on device: runs/x/checkpoints/last.pt"),
+    (PermissionError(errno.EACCES, "Permission denied", "runs/x"), 1, "Permission denied: runs/x"),
+    (FileExistsError("run folder 'runs/x' already holds a run"), 2, "already holds a run"),
+    (ValueError("config key 'a.b' must be at least 1, got 0"), 2, "'a.b'"),
+    (FloatingPointError("training diverged at step 3"), 1, "diverged"),
+])
+def test_errors_map_to_exit_codes(monkeypatch, capsys, error, code, words):
+    def fail(args):
+        raise error
+    monkeypatch.setattr(cli, "run_train", fail)
+    assert cli.main(["train"]) == code
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pcut train: error: ") and words in err and len(err.splitlines()) == 1, err
+    with pytest.raises(type(error)):
+        cli.main(["--debug", "train"])
+
+
+def test_version_and_subcommand_descriptions(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("pcut ")
+    parser = cli.build_parser()
+    subcommands = next(a for a in parser._actions if a.dest == "command").choices
+    assert {"train", "animate", "diagnose", "reconstruct", "demo"} <= set(subcommands)
+    for name, sub in subcommands.items():
+        assert sub.description, f"pcut {name} --help has no description"
+        undocumented = [a.option_strings[0] for a in sub._actions if a.option_strings and not a.help]
+        assert not undocumented, f"pcut {name}: flags without help text: {undocumented}"
