@@ -325,7 +325,7 @@ def run_experiment(args) -> int:
               f"adversarial epochs ({base['train_params']['batch_size']} frames a step) from "
               f"`{args.init_from}`; {len(test_set)} held-out test videos of unseen figures")
     text = "\n".join([
-        f"Budget: {budget}. Command: `pcut experiment` ({minutes:.0f} min here).", "",
+        f"Budget: {budget}. Command: `pcut experiment --readme README.md` ({minutes:.0f} min here).", "",
         markdown_table(table, baseline), "",
         *[f"- {s}" for s in findings(table)], "",
         "![metrics against k](results/metrics_vs_k.png)", "",
