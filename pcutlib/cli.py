@@ -126,9 +126,13 @@ def run_train(args) -> int:
 
 def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a pcut checkpoint (runs/<name>/checkpoints/last.pt)")
-    parser.add_argument("--source", required=True, type=Path, help="source image (or a video: its first frame)")
+    parser.add_argument("--source", required=True, type=Path,
+                        help="source image (.png/.jpg of any size, resized to the model's frames with a note), "
+                             "or a video: its first frame")
     parser.add_argument("--driving", required=True, type=Path, help="driving video (file or folder of frames)")
     parser.add_argument("--out", required=True, type=Path, help="output .mp4 or .gif (a PNG strip is written beside it)")
+    parser.add_argument("--panel", action="store_true",
+                        help="write source | driving | animation side by side (as pcut demo does)")
     parser.add_argument("--adapt-scale", action="store_true", help="scale motion by the keypoint hull areas")
     parser.add_argument("--absolute", action="store_true", help="use the driving keypoints as they are (no relative motion)")
     parser.add_argument("--no-relative-jacobian", action="store_true",
@@ -142,20 +146,23 @@ def run_animate(args) -> int:
 
     from .animate import animate_video
     from .checkpoints import load_models
-    from .data import read_video
+    from .data import read_source_image, read_video
     from .evaluation import save_strip_png, save_video
     from .training import choose_device
 
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
-    source = torch.from_numpy(read_video(args.source, frame_shape)[0]).permute(2, 0, 1)
+    source = torch.from_numpy(read_source_image(args.source, frame_shape)).permute(2, 0, 1)
     driving = torch.from_numpy(read_video(args.driving, frame_shape)).permute(0, 3, 1, 2)
     result = animate_video(models.kp_detector, models.generator, source, driving,
                            adapt_movement_scale=args.adapt_scale, use_relative_movement=not args.absolute,
                            use_relative_jacobian=not args.no_relative_jacobian, progress=True)
-    written = save_video(result["prediction"], args.out, fps=args.fps)
-    save_strip_png(result["prediction"], Path(written).with_suffix(".png"))
+    frames = result["prediction"]
+    if args.panel:
+        frames = torch.cat([source[None].expand_as(driving), driving, frames.cpu()], dim=3)
+    written = save_video(frames, args.out, fps=args.fps)
+    save_strip_png(frames, Path(written).with_suffix(".png"))
     print(f"animation: {written}")
     return 0
 

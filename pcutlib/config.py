@@ -262,7 +262,8 @@ def config_search_path(start: Path | None = None) -> list[Path]:
     repository's configs/ beside the package (an editable install)."""
     start = (Path.cwd() if start is None else Path(start)).resolve()
     folders = [folder / "configs" for folder in (start, *start.parents)]
-    return [f for f in folders if f.is_dir()] + [Path(__file__).resolve().parent.parent / "configs"]
+    folders = [f for f in folders if f.is_dir()] + [Path(__file__).resolve().parent.parent / "configs"]
+    return list(dict.fromkeys(folders))          # each folder once, in search order
 
 
 def find_config(name_or_path: str | Path, start: Path | None = None) -> Path:

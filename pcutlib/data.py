@@ -271,6 +271,30 @@ def read_video(path: str | Path, frame_shape: Sequence[int] | None = None) -> np
     return frames
 
 
+def read_source_image(path: str | Path, frame_shape: Sequence[int]) -> np.ndarray:
+    """The source of an animation: one image (.png/.jpg of any size, never split into frames)
+    or a video's first frame, as (H,W,3) float32 in [0,1] of frame_shape. A resize, and
+    dropping an alpha channel, are reported on stderr."""
+    import sys
+
+    path = Path(path)
+    frame_shape = _check_frame_shape(frame_shape)
+    if path.is_file() and path.suffix.lower() in STACKED_IMAGE_EXTENSIONS:
+        raw = _imread(path)
+        image = _to_float_rgb(raw, path)
+        if raw.ndim == 3 and raw.shape[-1] == 4:
+            print(f"note: {path.name}: alpha channel dropped", file=sys.stderr)
+    elif path.exists():
+        image = read_video(path)[0]
+    else:
+        raise FileNotFoundError(f"source image {str(path)!r} does not exist")
+    if image.shape[:2] != frame_shape[:2]:
+        print(f"note: {path.name} is {image.shape[1]}x{image.shape[0]}; resized to the model's "
+              f"{frame_shape[1]}x{frame_shape[0]} frames (aspect ratio not kept)", file=sys.stderr)
+        image = resize_frames(image[None], frame_shape[:2])[0]
+    return image
+
+
 def choose_frame_pair(num_frames: int, rng: np.random.Generator, max_gap: int | None = None) -> np.ndarray:
     """Two distinct frame indices, sorted (2,): any two (FOMM), or at most max_gap frames apart.
 

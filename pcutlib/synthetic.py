@@ -616,7 +616,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
 
 def add_make_synthetic_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Flags of `pcut make-synthetic` (and data_scripts/synthetic.py)."""
-    parser.add_argument("--out", type=Path, default=Path("data/synthetic"), metavar="DIR",
+    parser.add_argument("--out", type=Path, default=Path("data/synthetic-64"), metavar="DIR",
                         help="output folder (default: %(default)s)")
     parser.add_argument("--videos", type=int, default=200, metavar="N", help="number of videos (default: %(default)s)")
     parser.add_argument("--frames", type=int, default=32, metavar="T", help="frames per video (default: %(default)s)")

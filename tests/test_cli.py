@@ -71,3 +71,24 @@ def test_version_and_subcommand_descriptions(capsys):
         assert sub.description, f"pcut {name} --help has no description"
         undocumented = [a.option_strings[0] for a in sub._actions if a.option_strings and not a.help]
         assert not undocumented, f"pcut {name}: flags without help text: {undocumented}"
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (64, 128, 3), (128, 96, 4), (40, 50)])
+def test_animate_takes_one_source_image_of_any_size(tmp_path, capsys, shape):
+    import imageio.v3 as iio
+    import numpy as np
+
+    from pcutlib.pretrained import PRETRAINED_PATH
+
+    rng = np.random.default_rng(0)
+    iio.imwrite(tmp_path / "source.png", rng.integers(0, 255, shape, dtype=np.uint8))
+    driving = rng.integers(0, 255, (64, 64 * 3, 3), dtype=np.uint8)           # a 3-frame strip
+    iio.imwrite(tmp_path / "driving.png", driving)
+    out = tmp_path / "out.gif"
+    assert cli.main(["animate", "--checkpoint", str(PRETRAINED_PATH), "--source", str(tmp_path / "source.png"),
+                     "--driving", str(tmp_path / "driving.png"), "--out", str(out), "--panel", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    written = iio.imread(out.with_suffix(".png"))
+    assert written.shape[0] == 64 and written.shape[1] == 3 * 64 * 3          # 3 frames of source|driving|result
+    assert ("resized" in captured.err) == (shape[:2] != (64, 64))
+    assert ("alpha" in captured.err) == (len(shape) == 3 and shape[2] == 4)
