@@ -46,13 +46,25 @@ VARIANTS = {
     "region-dropout-always": dict(note="region dropout kept on to the last epoch (off at 60 before), equivariance 1",
                                   overrides={"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10,
                                                                              "until_epoch": 90}, **EQUIVARIANCE_1}),
+    "easy-world": dict(note="figure height 0.7, limbs 1.3x wider, joint angles at 0.6x amplitude; region "
+                            "dropout, equivariance 1", world=World(figure_height=0.7, limb_width=1.3, limb_motion=0.6),
+                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+    "small-motion": dict(note="joint angles at 0.6x amplitude (world otherwise as shipped); region dropout, "
+                              "equivariance 1", world=World(limb_motion=0.6),
+                         overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
     "pyramid-4": dict(note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }
 
 
 def world_name(world: World) -> str:
-    return f"h{round(100 * world.figure_height)}{'-textured' if world.texture else ''}"
+    """e.g. h62, h75-textured, h70-w130-m60 (height, limb width and limb motion in percent)."""
+    name = f"h{round(100 * world.figure_height)}"
+    if world.limb_width != 1.0:
+        name += f"-w{round(100 * world.limb_width)}"
+    if world.limb_motion != 1.0:
+        name += f"-m{round(100 * world.limb_motion)}"
+    return name + ("-textured" if world.texture else "")
 
 
 def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: bool) -> Path:

@@ -62,6 +62,7 @@ PARTS = (
     ("left_shin", "left_knee", "left_foot", "leg_radius", "legs"),
 )
 PART_NAMES = tuple(p[0] for p in PARTS)
+LIMB_RADII = ("arm_radius", "leg_radius", "hand_radius")     # scaled by World.limb_width
 # Discs have no axis of their own: they turn with the segment they hang on.
 ORIENTED_BY = {"head": ("pelvis", "neck"), "right_hand": ("right_elbow", "right_hand"),
                "left_hand": ("left_elbow", "left_hand")}
@@ -131,14 +132,24 @@ class World:
 
     figure_height: head top to feet, as a share of the frame height (before sway and scale);
     texture: paint each part with stripes fixed in the part's own coordinates (warping then
-    gets gradients inside a part, not only at its edges), else a light shading ramp.
+    gets gradients inside a part, not only at its edges), else a light shading ramp;
+    limb_width: factor on the arm, leg and hand radii;
+    limb_motion: factor on the amplitudes of the shoulder, elbow, hip and knee angles (1: arms
+    swing up to 100 degrees about their mean; a hand then moves about 2.5 arm widths between
+    two random frames at 64 px).
     """
     figure_height: float = FIGURE_HEIGHT
     texture: bool = False
+    limb_width: float = 1.0
+    limb_motion: float = 1.0
 
     def __post_init__(self):
         if not 0.1 <= self.figure_height <= 1.0:
             raise ValueError(f"figure_height must be in [0.1, 1], got {self.figure_height}")
+        if not 0.25 <= self.limb_width <= 3.0:
+            raise ValueError(f"limb_width must be in [0.25, 3], got {self.limb_width}")
+        if not 0.0 <= self.limb_motion <= 2.0:
+            raise ValueError(f"limb_motion must be in [0, 2], got {self.limb_motion}")
 
 
 @dataclass(frozen=True)
@@ -171,18 +182,20 @@ class Motion:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def draw_motion(video_seed: int, frames: int) -> Motion:
-    """Smooth random motion of one video: sinusoidal joint angles, depth flips and sway."""
+def draw_motion(video_seed: int, frames: int, limb_motion: float = 1.0) -> Motion:
+    """Smooth random motion of one video: sinusoidal joint angles, depth flips and sway.
+    limb_motion scales the joint angles' amplitudes (the same seed keeps its phases)."""
     rng = np.random.default_rng([int(video_seed), 2])
     t = np.arange(frames, dtype=np.float64)
     limbs = {"shoulder": [], "elbow_bend": [], "hip": [], "knee_bend": [], "arm_depth": []}
+    k = float(limb_motion)
     for _ in range(2):  # right, left
         # Shoulder angle from -60 deg (across the torso) to 140 deg (raised above the head).
-        limbs["shoulder"].append(_sinusoid(rng, t, np.radians(40), np.radians(100)))
-        limbs["elbow_bend"].append(np.abs(_sinusoid(rng, t, np.radians(30), np.radians(60))))
+        limbs["shoulder"].append(_sinusoid(rng, t, np.radians(40), k * np.radians(100)))
+        limbs["elbow_bend"].append(np.abs(_sinusoid(rng, t, np.radians(30), k * np.radians(60))))
         limbs["arm_depth"].append(np.sin(rng.uniform(0.08, 0.2) * t + rng.uniform(0, 2 * np.pi)))
-        limbs["hip"].append(_sinusoid(rng, t, np.radians(10), np.radians(25)))
-        limbs["knee_bend"].append(-np.abs(_sinusoid(rng, t, np.radians(10), np.radians(35))))
+        limbs["hip"].append(_sinusoid(rng, t, np.radians(10), k * np.radians(25)))
+        limbs["knee_bend"].append(-np.abs(_sinusoid(rng, t, np.radians(10), k * np.radians(35))))
     sway = np.random.default_rng([int(video_seed), 3])
     angle = _sinusoid(sway, t, 0.0, np.radians(12), omega=(0.05, 0.15))
     scale = _sinusoid(sway, t, 1.0, 0.08, omega=(0.05, 0.15))
@@ -364,7 +377,7 @@ def render_video(identity_seed: int, video_seed: int, frames: int = 32, size: in
     """
     if frames < 1 or size < 8:
         raise ValueError(f"need frames >= 1 and size >= 8, got frames={frames}, size={size}")
-    rendering = render(make_identity(identity_seed), draw_motion(video_seed, frames),
+    rendering = render(make_identity(identity_seed), draw_motion(video_seed, frames, world.limb_motion),
                        make_background(video_seed, size, stripes), world, draw_figure)
     return rendering.frames, rendering.keypoints
 
@@ -418,7 +431,8 @@ def _paint_figure(image: np.ndarray, identity: Identity, placed: dict, order: np
     frames, size = image.shape[:2]
     a = np.stack([placed[p[1]] for p in PARTS], 1)  # (T,P,2)
     b = np.stack([placed[p[2]] for p in PARTS], 1)
-    radius = np.array([getattr(identity, p[3]) for p in PARTS])[None] * placed["_scale"][:, None]
+    widths = np.array([world.limb_width if p[3] in LIMB_RADII else 1.0 for p in PARTS])
+    radius = (np.array([getattr(identity, p[3]) for p in PARTS]) * widths)[None] * placed["_scale"][:, None]
     # At least 1.5 px: the pixel nearest a joint (<= 0.71 px away) is then fully covered.
     radius = np.maximum(radius, 1.5)
     coverage, along = _capsule_coverage(size, a, b, radius)
@@ -473,7 +487,8 @@ def truth_arrays(rendering: Rendering, motion: Motion, identity_seed: int, video
               "paint_order": rendering.paint_order,
               "identity_seed": np.int64(identity_seed), "video_seed": np.int64(video_seed),
               "stripes": np.bool_(stripes), "figure_height": np.float64(world.figure_height),
-              "texture": np.bool_(world.texture)}
+              "texture": np.bool_(world.texture), "limb_width": np.float64(world.limb_width),
+              "limb_motion": np.float64(world.limb_motion)}
     arrays.update({f"motion_{name}": value for name, value in motion.arrays().items()})
     return arrays
 
@@ -521,7 +536,8 @@ def load_truth(video_path: str | Path) -> VideoTruth | None:
         motion = Motion(**{f.name: arrays[f"motion_{f.name}"] for f in fields(Motion)})
         return VideoTruth(arrays["labels"], arrays["part_frames"], motion, int(arrays["identity_seed"]),
                           int(arrays["video_seed"]), bool(arrays["stripes"]),
-                          World(float(arrays["figure_height"]), bool(arrays["texture"])))
+                          World(float(arrays["figure_height"]), bool(arrays["texture"]),
+                                float(arrays.get("limb_width", 1.0)), float(arrays.get("limb_motion", 1.0))))
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"cannot read ground-truth file {str(path)!r}: {error}") from error
 
@@ -595,7 +611,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
     for v in tqdm(range(videos), desc="synthetic videos", disable=not progress, unit="video"):
         identity = v % identities
         identity_seed, video_seed = _seed(seed, 0, identity), _seed(seed, 1, v)
-        motion = draw_motion(video_seed, frames)
+        motion = draw_motion(video_seed, frames, world.limb_motion)
         rendering = render(make_identity(identity_seed), motion, make_background(video_seed, size, stripes), world)
         path = out / ("test" if identity in test_ids else "train") / (video_name(identity, v) + ".png")
         stacked = rendering.frames.transpose(1, 0, 2, 3).reshape(size, frames * size, 3)  # (S, T*S, 3)
@@ -607,6 +623,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
     meta = {"videos": videos, "frames": frames, "size": size, "seed": seed,
             "identities": identities, "test_identities": sorted(test_ids),
             "stripes": stripes, "figure_height": world.figure_height, "texture": world.texture,
+            "limb_width": world.limb_width, "limb_motion": world.limb_motion,
             "joint_names": list(JOINT_NAMES), "part_names": list(PART_NAMES)}
     (out / "synthetic.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
@@ -629,6 +646,10 @@ def add_make_synthetic_arguments(parser: argparse.ArgumentParser) -> argparse.Ar
     parser.add_argument("--stripes", action="store_true", help="high-frequency background stripes")
     parser.add_argument("--figure-height", type=float, default=FIGURE_HEIGHT, metavar="H",
                         help="figure height as a share of the frame (default: %(default)s)")
+    parser.add_argument("--limb-width", type=float, default=1.0, metavar="W",
+                        help="factor on the limb and hand radii (default: %(default)s)")
+    parser.add_argument("--limb-motion", type=float, default=1.0, metavar="M",
+                        help="factor on the joint angles' amplitudes (default: %(default)s)")
     parser.add_argument("--texture", action="store_true",
                         help="stripes on each body part, fixed in the part's own coordinates")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
@@ -642,6 +663,6 @@ def run_make_synthetic(args: argparse.Namespace) -> int:
                                   seed=args.seed, identities=args.identities,
                                   test_fraction=args.test_fraction, progress=not args.no_progress,
                                   overwrite=args.overwrite, stripes=args.stripes,
-                                  world=World(args.figure_height, args.texture))
+                                  world=World(args.figure_height, args.texture, args.limb_width, args.limb_motion))
     print(f"wrote {args.videos} synthetic videos to {root}")
     return 0

@@ -230,3 +230,26 @@ def test_texture_keeps_the_colour_rule():
     assert chroma[inner].min() >= synthetic.FIGURE_MIN_CHROMA - 1
     values = rendering.frames.max(-1)[inner]
     assert values.std() > 5            # the stripes vary the value inside parts
+
+
+def test_world_limb_width_and_motion(tmp_path):
+    from pcutlib.synthetic import World, draw_motion, load_truth, make_synthetic_dataset
+
+    still = draw_motion(5, 16, limb_motion=0.0)
+    assert np.ptp(still.shoulder, axis=0).max() < 1e-12 and np.ptp(still.hip, axis=0).max() < 1e-12
+    normal, half = draw_motion(5, 16), draw_motion(5, 16, limb_motion=0.5)
+    base = np.radians(40)
+    np.testing.assert_allclose(half.shoulder - base, 0.5 * (normal.shoulder - base), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(half.sway_shift, normal.sway_shift)          # sway untouched
+    figure_pixels = {}
+    for width in (1.0, 1.5):
+        world = World(limb_width=width, limb_motion=0.5)
+        root = make_synthetic_dataset(tmp_path / f"w{width}", videos=2, frames=4, size=32, seed=9,
+                                      identities=2, test_fraction=0.5, progress=False, world=world)
+        video = sorted((root / "train").glob("*.png"))[0]
+        truth = load_truth(video)
+        assert truth.world == world
+        figure_pixels[width] = int((truth.labels != 255).sum())
+    assert figure_pixels[1.5] > 1.2 * figure_pixels[1.0]
+    with pytest.raises(ValueError, match="limb_width"):
+        World(limb_width=0.0)
