@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import warnings
 from pathlib import Path
 
 import yaml
@@ -240,6 +241,35 @@ def merge_defaults(config: dict, schema: dict, where: str = "") -> dict:
     return merged
 
 
+# FOMM keys pcut reads but does not act on: a value other than the default gets a warning.
+IGNORED_KEYS = ("visualizer_params.kp_size", "visualizer_params.draw_border", "visualizer_params.colormap",
+                "reconstruction_params.num_videos", "reconstruction_params.format", "animate_params.format")
+# Keys of FOMM's patch discriminator that the U-Net discriminator has no use for.
+PATCH_ONLY_KEYS = ("model_params.discriminator_params.scales", "model_params.discriminator_params.use_kp",
+                   "model_params.discriminator_params.kp_variance")
+
+
+def _get(config: dict, dotted: str):
+    for key in dotted.split("."):
+        config = config.get(key) if isinstance(config, dict) else None
+    return config
+
+
+def _schema_default(dotted: str):
+    value = SCHEMA
+    for key in dotted.split("."):
+        value = value[key]
+    return value
+
+
+def ignored_settings(resolved: dict) -> list[str]:
+    """Dotted keys whose (non-default) value pcut accepts for FOMM compatibility but ignores."""
+    keys = list(IGNORED_KEYS)
+    if resolved["model_params"]["discriminator_params"]["kind"] == "unet":
+        keys += PATCH_ONLY_KEYS
+    return [key for key in keys if _get(resolved, key) != _schema_default(key)]
+
+
 def resolve_config(config: dict) -> dict:
     """Validate a config dict (FOMM layout + pcut sections) and fill in defaults."""
     if not isinstance(config, dict):
@@ -253,6 +283,14 @@ def resolve_config(config: dict) -> dict:
     kind = resolved["model_params"]["discriminator_params"]["kind"]
     if kind not in ("patch", "unet"):
         raise ValueError(f"model_params.discriminator_params.kind must be 'patch' or 'unet', got {kind!r}")
+    matching = resolved["train_params"]["loss_weights"]["feature_matching"]
+    if kind == "unet" and any(matching):
+        raise ValueError(f"train_params.loss_weights.feature_matching is {matching}, but feature matching is "
+                         f"implemented for the patch discriminator only; with kind: unet set it to zeros")
+    ignored = ignored_settings(resolved)
+    if ignored:
+        warnings.warn(f"config keys accepted for FOMM compatibility but ignored by pcut: {', '.join(ignored)}",
+                      stacklevel=2)
     return resolved
 
 

@@ -79,3 +79,22 @@ def test_yaml_syntax_error_names_the_file(tmp_path):
     path.write_text("train_params: {num_epochs: 3\n")
     with pytest.raises(ValueError, match="broken.yaml: not valid YAML"):
         load_config(path)
+
+
+def test_keys_pcut_ignores_are_named_in_a_warning():
+    config = load_config("synthetic-64")
+    set_by_path(config, "visualizer_params.kp_size", 9)
+    set_by_path(config, "model_params.discriminator_params.use_kp", True)     # patch-only, D is unet here
+    with pytest.warns(UserWarning, match="visualizer_params.kp_size, .*discriminator_params.use_kp"):
+        resolve_config(config)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolve_config(load_config("vox-256"))          # FOMM's own values: no warning
+
+
+def test_feature_matching_with_the_unet_discriminator_is_refused():
+    config = load_config("synthetic-64")
+    set_by_path(config, "train_params.loss_weights.feature_matching", [10, 10, 10, 10])
+    with pytest.raises(ValueError, match="feature_matching is \\[10, 10, 10, 10\\].*patch discriminator only"):
+        resolve_config(config)
