@@ -1,6 +1,8 @@
 """Build the three networks from FOMM's ``model_params`` (common params shared by all)."""
 from __future__ import annotations
 
+import torch
+
 from dataclasses import dataclass
 
 from torch import nn
@@ -63,8 +65,52 @@ def build_discriminator(discriminator_params: dict, common_params: dict) -> nn.M
     raise ValueError(f"model_params.discriminator_params.kind must be 'patch' or 'unet', got {kind!r}")
 
 
+MAX_PARAMETERS = 2_000_000_000     # 8 GB of float32 weights: far beyond any FOMM-family model
+
+
+def count_parameters(model_params: dict, with_discriminator: bool = True) -> dict:
+    """Parameters per network that ``model_params`` asks for, counted without allocating
+    (the networks are built on PyTorch's meta device): {"kp_detector": n, "generator": n, ...}."""
+    params = resolve_model_params(model_params)
+    common = params["common_params"]
+    with torch.device("meta"):
+        networks = {"kp_detector": KeypointDetector(**params["kp_detector_params"], **common),
+                    "generator": OcclusionAwareGenerator(**params["generator_params"], **common)}
+        if with_discriminator:
+            # spectral norm adds no parameters, only buffers; its power iteration is slow on meta
+            networks["discriminator"] = build_discriminator({**params["discriminator_params"], "sn": False}, common)
+    return {name: sum(p.numel() for p in net.parameters()) for name, net in networks.items()}
+
+
+def _might_be_huge(model_params: dict) -> bool:
+    """A cheap over-estimate (per block two 3x3 convolutions of twice the widest features, as
+    a skip concatenation makes them) says whether the exact count on the meta device is worth
+    its ~2 s warm-up; FOMM's vox-256 (62 million parameters) stays below it."""
+    params = resolve_model_params(model_params)
+    generator = params["generator_params"]
+    sections = [params["kp_detector_params"], generator, generator["dense_motion_params"],
+                params["discriminator_params"]]
+    bound = 0
+    for section in sections:
+        width = max(section.get("max_features", 0), section.get("block_expansion", 0))
+        blocks = (section.get("num_blocks", 0) + section.get("num_down_blocks", 0)
+                  + section.get("num_bottleneck_blocks", 0) + 2)
+        bound += 2 * 9 * (2 * width) ** 2 * blocks
+    return bound > MAX_PARAMETERS
+
+
 def build_models(model_params: dict, with_discriminator: bool = True) -> Models:
-    """model_params (FOMM yaml layout) -> Models with freshly initialised weights."""
+    """model_params (FOMM yaml layout) -> Models with freshly initialised weights.
+
+    A config asking for more than MAX_PARAMETERS parameters is refused before anything is
+    allocated, with the count it would need."""
+    counts = count_parameters(model_params, with_discriminator) if _might_be_huge(model_params) else {}
+    if sum(counts.values()) > MAX_PARAMETERS:
+        detail = ", ".join(f"{name} {n / 1e9:.1f}e9" for name, n in counts.items())
+        raise ValueError(f"model_params ask for {sum(counts.values()) / 1e9:.1f} billion parameters "
+                         f"({detail}; {4 * sum(counts.values()) / 2**30:.0f} GiB of float32 weights), more than "
+                         f"the {MAX_PARAMETERS / 1e9:.0f} billion pcut accepts: check block_expansion, "
+                         f"max_features and num_blocks")
     params = resolve_model_params(model_params)
     common = params["common_params"]
     kp_detector = KeypointDetector(**params["kp_detector_params"], **common)

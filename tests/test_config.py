@@ -98,3 +98,17 @@ def test_feature_matching_with_the_unet_discriminator_is_refused():
     set_by_path(config, "train_params.loss_weights.feature_matching", [10, 10, 10, 10])
     with pytest.raises(ValueError, match="feature_matching is \\[10, 10, 10, 10\\].*patch discriminator only"):
         resolve_config(config)
+
+
+def test_an_absurd_model_is_refused_before_allocating():
+    import resource
+
+    from pcutlib.models import build_models
+
+    config = load_config("synthetic-64")
+    set_by_path(config, "model_params.generator_params.block_expansion", 200_000)
+    set_by_path(config, "model_params.generator_params.max_features", 200_000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=r"ask for [\d.]+ billion parameters .* GiB of float32 weights"):
+        build_models(resolve_config(config)["model_params"])
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2 * 2**20     # < 2 GiB (KiB units)
