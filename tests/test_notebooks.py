@@ -270,3 +270,11 @@ def test_notebook_timings_are_reported(executed, request):
     for name in NOTEBOOKS:
         executed(name)
     print("\n" + json.dumps({k: round(v, 1) for k, v in executed.seconds.items()}, indent=1))
+
+
+def test_conda_environment_uses_conda_forge_builds():
+    import yaml
+    environment = yaml.safe_load((REPO / "environment.yml").read_text())
+    assert environment["channels"] == ["conda-forge"], "the pytorch channel stopped publishing at 2.5"
+    names = [d.split(">")[0].split("=")[0] for d in environment["dependencies"] if isinstance(d, str)]
+    assert "pytorch-gpu" in names and "pytorch-cuda" not in names and "pytorch" not in names
