@@ -79,6 +79,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="clear the run folder first if it holds a run")
     parser.add_argument("--init-from", type=Path, help="start from this checkpoint's keypoint detector and generator")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also log to <run>/tensorboard (needs: pip install \"pcutlib[tensorboard]\")")
     parser.add_argument("--data", help="dataset root (dataset_params.root_dir)")
     parser.add_argument("--epochs", type=int, help="train_params.num_epochs (at least 1)")
     parser.add_argument("--batch-size", type=int, help="train_params.batch_size: pairs per step (per process)")
@@ -118,7 +120,7 @@ def run_train(args) -> int:
         raise SystemExit(f"dataset root {root!r} does not exist (dataset_params.root_dir / --data); "
                          f"for the synthetic world run: pcut make-synthetic --out {root or 'data/synthetic-64'}")
     last = train(config, run_dir, device=args.device, resume=args.resume, init_from=args.init_from,
-                 progress=not args.no_progress, overwrite=args.overwrite)
+                 progress=not args.no_progress, overwrite=args.overwrite, tensorboard=args.tensorboard)
     finish_distributed()
     print(f"checkpoint: {last}")
     return 0

@@ -518,13 +518,15 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
 
 def train(config: dict, run_dir: str | Path, device: str | None = None, resume: bool = False,
           init_from: str | Path | None = None, progress: bool = True, dataset=None,
-          stop_after_steps: int | None = None, overwrite: bool = False) -> Path:
+          stop_after_steps: int | None = None, overwrite: bool = False, tensorboard: bool = False) -> Path:
     """Train as ``config`` says and write the run folder; returns the path of checkpoints/last.pt.
 
     resume: continue from ``run_dir/checkpoints/last.pt`` exactly (models, optimizers,
     schedulers, epoch, step, RNG states). init_from: a checkpoint whose keypoint detector and
     generator weights start this run. stop_after_steps: stop early (tests, profiling).
     overwrite: clear a run folder that already holds a run (otherwise that is an error).
+    tensorboard: also log losses, learning rates and per-epoch images to ``run_dir/tensorboard``
+    (``pcutlib.tensorboard_writer``; log.jsonl stays the record).
     A non-finite loss or weight stops the run with FloatingPointError; no checkpoint is
     overwritten by a non-finite one. On the CPU the thread count leaves room for other work
     (``choose_cpu_threads``) and is restored afterwards.
@@ -537,12 +539,14 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
               f"(set OMP_NUM_THREADS to choose)")
         torch.set_num_threads(chosen)
     try:
-        return _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite)
+        return _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite,
+                      tensorboard)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite) -> Path:
+def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite,
+           tensorboard) -> Path:
     from tqdm.auto import tqdm
 
     from .visualize import plot_losses, save_training_visualization
@@ -569,9 +573,13 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
                 print(f"resume: removed {partial.name}, a checkpoint left half-written by an interrupted run")
     elif init_from is not None:
         initialise_from(trainer, Path(init_from))
+    board = None
     if group.is_main:
         (run_dir / "vis").mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
+        if tensorboard:
+            from .tensorboard_writer import TensorBoardWriter
+            board = TensorBoardWriter(run_dir / "tensorboard")
 
     loader = make_dataloader(config, group, dataset)
     trainer.steps_per_epoch = len(loader)
@@ -600,6 +608,9 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
                     append_log(log_path, {"step": trainer.step, "epoch": epoch + 1, **values,
                                           "mixed": info["mixed"], "empty_foreground": info["empty_foreground"],
                                           "seconds": round(time.perf_counter() - started, 4)})
+                    if board is not None:
+                        from .tensorboard_writer import as_tensorboard_losses, learning_rates
+                        board.scalars(trainer.step, as_tensorboard_losses(values), learning_rates(trainer.optimizers))
                 bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
                 if stop_after_steps is not None and trainer.step >= stop_after_steps:
                     stopped = True
@@ -619,8 +630,12 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
                 if last_batch is not None:
                     save_training_visualization(run_dir / "vis" / f"epoch-{trainer.epoch}.png", *last_batch,
                                                 regularizer=trainer.regularizer)
+                    if board is not None:
+                        board.epoch_images(trainer.epoch, *last_batch)
                 plot_losses(log_path, run_dir / "loss.png")
     finally:
+        if board is not None:
+            board.close()
         if group.distributed and dist.is_initialized():
             dist.barrier()
     return checkpoint_dir / "last.pt"

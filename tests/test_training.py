@@ -276,3 +276,17 @@ def test_frame_gap_curriculum_draws_close_pairs():
     assert max_frame_gap({"start": 0, "end": 0, "ramp_epochs": 0}, 0) is None
     with pytest.raises(ValueError, match="2 frames"):
         choose_frame_pair(1, rng)
+
+
+def test_tensorboard_mirrors_the_log(smoke_data, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = smoke_config(smoke_data, type="prioritycut", mix_probability=1.0, mix_warmup_epochs=0.0)
+    run = tmp_path / "run"
+    train(config, run, device="cpu", progress=False, tensorboard=True)
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0, "scalars": 0}).Reload()
+    steps = len(read_losses(run))
+    assert len(events.Scalars("loss/reconstruction")) == steps
+    assert {"lr/generator", "lr/kp_detector", "loss/disc_mix_decoder"} <= set(events.Tags()["scalars"])
+    assert {"epoch/occlusion_map", "epoch/mask", "epoch/mixed_image"} <= set(events.Tags()["images"])

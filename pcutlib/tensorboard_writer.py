@@ -1,0 +1,54 @@
+"""Optional TensorBoard logging of a training run (``pcut train --tensorboard``).
+
+``log.jsonl`` stays the source of truth; this mirrors it for people who watch runs in
+TensorBoard: every logged step's losses and the learning rates, and at the end of each
+epoch images of the driving frames, predictions, occlusion maps and, on mixed steps, the
+mask M and the mixed image. Needs the ``tensorboard`` package (``pip install
+"pcutlib[tensorboard]"``); events go to ``<run>/tensorboard/``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+class TensorBoardWriter:
+    """A thin wrapper around ``torch.utils.tensorboard.SummaryWriter`` for the training loop."""
+
+    def __init__(self, log_dir: str | Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as error:
+            raise RuntimeError("--tensorboard needs the tensorboard package: pip install \"pcutlib[tensorboard]\" "
+                               "(log.jsonl is written either way)") from error
+        self.writer = SummaryWriter(log_dir=str(log_dir))
+
+    def scalars(self, step: int, losses: dict, learning_rates: dict) -> None:
+        """losses {name: float} under loss/, learning rates {network: float} under lr/."""
+        for name, value in losses.items():
+            self.writer.add_scalar(f"loss/{name}", value, step)
+        for name, value in learning_rates.items():
+            self.writer.add_scalar(f"lr/{name}", value, step)
+
+    def epoch_images(self, epoch: int, batch: dict, generated: dict, info: dict, count: int = 4) -> None:
+        """Image grids of the epoch's last batch: (N,C,H,W) tensors in [0,1], first ``count`` samples."""
+        images = {"driving": batch["driving"], "prediction": generated.get("prediction"),
+                  "occlusion_map": generated.get("occlusion_map"), "mask": info.get("mask"),
+                  "mixed_image": info.get("mixed_image")}
+        for name, tensor in images.items():
+            if tensor is not None:
+                self.writer.add_images(f"epoch/{name}", tensor[:count].detach().float().cpu().clamp(0, 1), epoch)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def learning_rates(optimizers: dict) -> dict:
+    """{network: current learning rate} of the trainer's optimizers."""
+    return {name: optimizer.param_groups[0]["lr"] for name, optimizer in optimizers.items()}
+
+
+def as_tensorboard_losses(values: dict) -> dict:
+    return {name: float(value) for name, value in values.items() if isinstance(value, (int, float, torch.Tensor))}
