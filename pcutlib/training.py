@@ -21,7 +21,7 @@ import os
 import random
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +136,9 @@ class Trainer:
     steps_per_epoch: int = 1
     autocast_dtype: torch.dtype | None = None
     discriminator_pyramid: nn.Module | None = None   # the patch D's input scales, built once
+    # True: the step in FOMM's straightforward order, without pcut's shortcuts that give the
+    # same numbers (benchmarks/train_step.py's baseline; tests/test_training.py checks equality)
+    baseline_step: bool = False
 
     @property
     def adversarial(self) -> bool:
@@ -272,10 +275,31 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
     return losses, generated
 
 
+@contextmanager
+def frozen(module: nn.Module):
+    """Parameters of ``module`` need no gradient inside the block (restored after): the graph
+    built there skips the weight gradients, which the generator step would throw away."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for parameter, _ in flags:
+        parameter.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
+
+
 def adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_driving) -> dict:
-    """The generator's adversarial terms; the discriminator's parameters take no step here."""
+    """The generator's adversarial terms; the discriminator's parameters take no step here,
+    so its weight gradients are not computed at all (``frozen``)."""
+    context = nullcontext() if trainer.baseline_step else frozen(trainer.raw("discriminator"))
+    with context:                                   # no gradient sync needed: D is not updated here
+        return _adversarial_generator_losses(trainer, prediction, driving, kp_driving)
+
+
+def _adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_driving) -> dict:
     weights = trainer.config["train_params"]["loss_weights"]
-    discriminator = trainer.raw("discriminator")     # no gradient sync needed: D is not updated here
+    discriminator = trainer.raw("discriminator")
     if trainer.discriminator_kind == "unet":
         return L.unet_generator_loss(discriminator(prediction), weights["generator_gan"])
     scales, pyramid = discriminator.scales, trainer.discriminator_pyramid

@@ -290,3 +290,34 @@ def test_tensorboard_mirrors_the_log(smoke_data, tmp_path):
     assert len(events.Scalars("loss/reconstruction")) == steps
     assert {"lr/generator", "lr/kp_detector", "loss/disc_mix_decoder"} <= set(events.Tags()["scalars"])
     assert {"epoch/occlusion_map", "epoch/mask", "epoch/mixed_image"} <= set(events.Tags()["images"])
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_optimized_step_equals_the_baseline_step(smoke_data, variant):
+    """pcut's shortcuts (e.g. no discriminator weight gradients in the generator step) give the
+    same losses and the same parameter updates as the straightforward step."""
+    kind, regularizer = VARIANTS[variant]["kind"], VARIANTS[variant]["regularizer"]
+    config = smoke_config(smoke_data, type=regularizer, mix_probability=1.0, mix_warmup_epochs=0.0)
+    config["model_params"]["discriminator_params"]["kind"] = kind
+    config["train_params"]["loss_weights"]["generator_gan"] = 1
+    if kind == "patch":
+        config["model_params"]["discriminator_params"]["num_blocks"] = 2
+        config["train_params"]["loss_weights"]["feature_matching"] = [10, 10]
+    batch = next(iter(make_dataloader(config, build_trainer(config, torch.device("cpu")).group)))
+    results = []
+    for baseline in (True, False):
+        torch.manual_seed(0)
+        trainer = build_trainer(config, torch.device("cpu"))
+        trainer.baseline_step = baseline
+        torch.manual_seed(1)
+        values, _, _ = train_step(trainer, batch, epoch_float=5.0)
+        results.append((values, {n: copy.deepcopy(m.state_dict()) for n, m in trainer.models.modules().items()}))
+    (base_values, base_state), (fast_values, fast_state) = results
+    assert base_values.keys() == fast_values.keys()
+    for name in base_values:
+        assert fast_values[name] == pytest.approx(base_values[name], rel=1e-4, abs=1e-6), name
+    for network, state in base_state.items():
+        for key, value in state.items():
+            if value.is_floating_point():
+                scale = float(value.abs().max()) + 1e-12
+                assert (fast_state[network][key] - value).abs().max() <= 1e-4 * scale, f"{network}.{key}"
