@@ -569,6 +569,11 @@ def identity_of(name: str) -> str:
     return name.split("#")[0]
 
 
+LAYOUTS_NOTE = ("Accepted layouts: root/train/ and root/test/ holding videos, or a flat root of videos "
+                "(split 80/20 by a seeded shuffle); a video is a folder of frames, an .mp4/.gif/.mov "
+                "file or a horizontally stacked .png/.jpg.")
+
+
 def _split_folder(root: Path, is_train: bool, random_seed: int) -> list[Path]:
     """Videos of the chosen split: `root/train|test` if present, else a seeded 80/20 split."""
     train, test = root / "train", root / "test"
@@ -618,13 +623,21 @@ class FramesDataset(Dataset):
         paths = self._checked(_split_folder(self.root, self.is_train, random_seed), skip_bad_files, progress)
         if not paths:
             raise ValueError(f"dataset root {str(self.root)!r} holds no usable "
-                             f"{'train' if is_train else 'test'} videos")
+                             f"{'train' if is_train else 'test'} videos. {LAYOUTS_NOTE} {self._split_note()}")
         self.paths = paths
         self.videos = [p.name for p in paths]  # FOMM's attribute, used by PairedDataset
         self.identities: dict[str, list[Path]] = {}
         for path in paths:
             self.identities.setdefault(identity_of(path.name), []).append(path)
         self._identity_names = sorted(self.identities)
+
+    def _split_note(self) -> str:
+        if (self.root / "train").is_dir():
+            return f"Here: {self.root / 'train'} and {self.root / 'test'}."
+        listed = list_videos(self.root)
+        return (f"Here: no train/ and test/ folders, so the {len(listed)} videos in it were split "
+                f"{100 - round(100 * TEST_FRACTION)}/{round(100 * TEST_FRACTION)} by a shuffle with "
+                f"random_seed (a set this small may leave no usable video in a split).")
 
     @classmethod
     def from_config(cls, dataset_params: Mapping[str, Any], is_train: bool = True,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import json
 import math
 from pathlib import Path
@@ -312,7 +313,7 @@ def save_video(frames: torch.Tensor, path, fps: float = 25) -> Path:
             path = path.with_suffix(".gif")
             reason = str(error).splitlines()[0] if str(error) else ""
             print(f"ffmpeg unavailable ({type(error).__name__}: {reason}); writing {path} instead "
-                  f"(install imageio-ffmpeg for mp4)")
+                  f"(install imageio-ffmpeg for mp4)", file=sys.stderr)
     iio.imwrite(path, images, duration=1000 / fps, loop=0)
     return path
 
@@ -379,7 +380,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     identity_probe = (None if args.identity_probe is None
                       else load_probe(args.identity_probe, device, kind="identity"))
     if not metrics.lpips_available():
-        print(f"LPIPS skipped: {metrics.LPIPS_INSTALL_HINT}")
+        print(f"LPIPS skipped: {metrics.LPIPS_INSTALL_HINT}", file=sys.stderr)
     if args.protocol == "reconstruction":
         summary, rows = evaluate_reconstruction(
             models, dataset, device, pose_probe, identity_probe, max_videos=args.max_videos,

@@ -357,3 +357,11 @@ def test_resize_and_crop_move_keypoints_with_pixels():
     assert checked > 0
     with pytest.raises(ValueError, match="rotation_param"):
         data.VideoAugmentation(rotation_param={"degrees": 5})
+
+
+def test_flat_folder_error_names_the_layouts_and_the_split(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "clip.mp4").write_bytes(b"not a video")
+    with pytest.raises(ValueError, match="no usable train videos.*Accepted layouts.*the 1 videos in it were split 80/20"):
+        data.FramesDataset(flat)
