@@ -131,6 +131,9 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", required=True, type=Path,
                         help="source image (.png/.jpg of any size, resized to the model's frames with a note), "
                              "or a video: its first frame")
+    parser.add_argument("--source-frame", type=int, default=None, metavar="N",
+                        help="take frame N of --source read as a video (a .png/.jpg is then a stacked strip of "
+                             "frames, as the synthetic datasets store them)")
     parser.add_argument("--driving", required=True, type=Path, help="driving video (file or folder of frames)")
     parser.add_argument("--out", required=True, type=Path, help="output .mp4 or .gif (a PNG strip is written beside it)")
     parser.add_argument("--panel", action="store_true",
@@ -155,7 +158,14 @@ def run_animate(args) -> int:
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
-    source = torch.from_numpy(read_source_image(args.source, frame_shape)).permute(2, 0, 1)
+    if args.source_frame is None:
+        source = torch.from_numpy(read_source_image(args.source, frame_shape)).permute(2, 0, 1)
+    else:
+        frames = read_video(args.source, frame_shape)
+        if not 0 <= args.source_frame < len(frames):
+            raise ValueError(f"--source-frame {args.source_frame}: {args.source} has {len(frames)} frames "
+                             f"(0..{len(frames) - 1})")
+        source = torch.from_numpy(frames[args.source_frame]).permute(2, 0, 1)
     driving = torch.from_numpy(read_video(args.driving, frame_shape)).permute(0, 3, 1, 2)
     result = animate_video(models.kp_detector, models.generator, source, driving,
                            adapt_movement_scale=args.adapt_scale, use_relative_movement=not args.absolute,
@@ -208,9 +218,9 @@ def run_reconstruct(args) -> int:
 
 
 def run_export(args) -> int:
-    from .pretrained import PRETRAINED_PATH, export_pretrained, pretrained_summary
+    from .pretrained import export_pretrained, pretrained_summary
 
-    out = export_pretrained(args.checkpoint, args.out or PRETRAINED_PATH)
+    out = export_pretrained(args.checkpoint, args.out)          # None: pretrained/ of the clone
     print(f"exported: {pretrained_summary(out)}")
     return 0
 
@@ -274,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     export_parser = commands.add_parser("export-pretrained", help="ship a run's networks as pretrained/synthetic-64.pt")
     export_parser.add_argument("--checkpoint", required=True, type=Path, help="a training checkpoint (last.pt)")
-    export_parser.add_argument("--out", type=Path, default=None, help="default: pretrained/synthetic-64.pt")
+    export_parser.add_argument("--out", type=Path, default=None, help="default: pretrained/synthetic-64.pt in the clone "
+                               "(else in the working directory)")
     export_parser.set_defaults(run=run_export)
 
     reconstruct_parser = commands.add_parser("reconstruct", help="reconstruct test videos (first frame = source)")

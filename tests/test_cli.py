@@ -92,3 +92,19 @@ def test_animate_takes_one_source_image_of_any_size(tmp_path, capsys, shape):
     assert written.shape[0] == 64 and written.shape[1] == 3 * 64 * 3          # 3 frames of source|driving|result
     assert ("resized" in captured.err) == (shape[:2] != (64, 64))
     assert ("alpha" in captured.err) == (len(shape) == 3 and shape[2] == 4)
+
+
+def test_animate_source_frame_of_a_strip(tmp_path, capsys):
+    import imageio.v3 as iio
+    import numpy as np
+
+    from pcutlib.pretrained import PRETRAINED_PATH
+
+    strip = np.random.default_rng(1).integers(0, 255, (64, 64 * 4, 3), dtype=np.uint8)
+    iio.imwrite(tmp_path / "video.png", strip)
+    argv = ["animate", "--checkpoint", str(PRETRAINED_PATH), "--source", str(tmp_path / "video.png"),
+            "--driving", str(tmp_path / "video.png"), "--out", str(tmp_path / "out.gif"), "--device", "cpu"]
+    assert cli.main(argv + ["--source-frame", "2"]) == 0
+    assert iio.imread(tmp_path / "out.png").shape == (64, 4 * 64, 3)
+    assert cli.main(argv + ["--source-frame", "4"]) == 2
+    assert "has 4 frames (0..3)" in capsys.readouterr().err
