@@ -52,6 +52,9 @@ VARIANTS = {
     "small-motion": dict(note="joint angles at 0.6x amplitude (world otherwise as shipped); region dropout, "
                               "equivariance 1", world=World(limb_motion=0.6),
                          overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+    "equivariance-warmup": dict(note="region dropout; equivariance weights rise 0 -> 1 over the first 20 epochs",
+                                overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
+                                           "train_params.equivariance_warmup_epochs": 20}),
     "pyramid-4": dict(note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }

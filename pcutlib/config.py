@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from .paths import config_search_path, find_config  # noqa: F401  (found in paths.py, kept importable here)
+
 REQUIRED = object()   # marks a key a config must give (no sensible default)
 
 SCHEMA = {
@@ -75,6 +77,8 @@ SCHEMA = {
         # the generator ignores the occlusion map for the first epochs (O = 1): it cannot paint
         # over a poorly warped limb, so the limb's error drives the flow; 0: off (FOMM)
         "occlusion_warmup_epochs": 0.0,
+        # equivariance weights rise linearly from 0 over these epochs (0: full weight from the start, FOMM)
+        "equivariance_warmup_epochs": 0.0,
     },
     "regularizer": {
         "type": "none",                     # none | cutmix | prioritycut
@@ -142,6 +146,7 @@ RANGES = {
     "train_params.num_workers": (0, None), "train_params.log_every": (1, None),
     "train_params.frame_gap.start": (0, None), "train_params.frame_gap.end": (0, None),
     "train_params.frame_gap.ramp_epochs": (0, None), "train_params.occlusion_warmup_epochs": (0, None),
+    "train_params.equivariance_warmup_epochs": (0, None),
     "regularizer.top_k_percent": (0, 100), "regularizer.foreground_threshold": (0, 1),
     "regularizer.mix_probability": (0, 1), "regularizer.mix_warmup_epochs": (0, None),
     "regularizer.consistency_weight": (0, None),
@@ -292,31 +297,6 @@ def resolve_config(config: dict) -> dict:
         warnings.warn(f"config keys accepted for FOMM compatibility but ignored by pcut: {', '.join(ignored)}",
                       stacklevel=2)
     return resolved
-
-
-def config_search_path(start: Path | None = None) -> list[Path]:
-    """Where named configs are looked up: configs/ in the working directory or any folder above
-    it (notebooks run in notebooks/, a plain install on Colab runs inside the clone), then the
-    repository's configs/ beside the package (an editable install)."""
-    start = (Path.cwd() if start is None else Path(start)).resolve()
-    folders = [folder / "configs" for folder in (start, *start.parents)]
-    folders = [f for f in folders if f.is_dir()] + [Path(__file__).resolve().parent.parent / "configs"]
-    return list(dict.fromkeys(folders))          # each folder once, in search order
-
-
-def find_config(name_or_path: str | Path, start: Path | None = None) -> Path:
-    """A config file path from a path or a bare name such as ``synthetic-64``."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    folders = config_search_path(start)
-    for folder in folders:
-        candidate = folder / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
-        if candidate.is_file():
-            return candidate
-    known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
-    raise FileNotFoundError(f"config {str(name_or_path)!r} not found as a file nor in "
-                            f"{', '.join(str(f) for f in folders)}; known configs: {known}")
 
 
 class UniqueKeyLoader(yaml.SafeLoader):

@@ -244,6 +244,11 @@ def region_dropout_probability(schedule: dict, epoch_float: float) -> float:
     return schedule["start"] + (schedule["max"] - schedule["start"]) * ramp
 
 
+def equivariance_ramp(warmup_epochs: float, epoch_float: float) -> float:
+    """Factor on the equivariance weights: 0 -> 1 linearly over warmup_epochs (0: always 1)."""
+    return min(1.0, epoch_float / warmup_epochs) if warmup_epochs > 0 else 1.0
+
+
 def max_frame_gap(schedule: dict, epoch: int) -> int | None:
     """The largest frame distance of a training pair in this epoch (None: any two frames):
     linear from schedule["start"] to schedule["end"] over schedule["ramp_epochs"]."""
@@ -265,10 +270,11 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
     generated.update(kp_source=kp_source, kp_driving=kp_driving)
     prediction = generated["prediction"].float()
     losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
+    ramp = equivariance_ramp(trainer.config["train_params"]["equivariance_warmup_epochs"], epoch_float)
     equivariance, _ = L.equivariance_losses(
         models.kp_detector, driving, {k: v.float() for k, v in kp_driving.items()},
-        trainer.config["train_params"]["transform_params"], weights["equivariance_value"],
-        weights["equivariance_jacobian"])
+        trainer.config["train_params"]["transform_params"], ramp * weights["equivariance_value"],
+        ramp * weights["equivariance_jacobian"])
     losses.update(equivariance)
     if trainer.adversarial:
         losses.update(adversarial_generator_losses(trainer, prediction, driving, kp_driving))
