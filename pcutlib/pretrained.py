@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
+from . import paths
 from .checkpoints import atomic_save, load_models, safe_torch_load
 from .models import Models
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-PRETRAINED_PATH = REPOSITORY / "pretrained" / "synthetic-64.pt"
-SYNTHETIC_ROOT = REPOSITORY / "data" / "synthetic-64"
+# Found by pcutlib.paths when this module is imported (a clone, else the package's shipped
+# copy; data/ under the clone, else under the working directory).
+REPOSITORY = paths.repository_root()
+PRETRAINED_PATH = paths.pretrained_path()
+SYNTHETIC_ROOT = paths.synthetic_root()
 
 
 def ensure_synthetic_data(root: str | Path = SYNTHETIC_ROOT, videos: int = 200, frames: int = 32,
@@ -31,8 +33,11 @@ def ensure_synthetic_data(root: str | Path = SYNTHETIC_ROOT, videos: int = 200, 
     return root
 
 
-def export_pretrained(checkpoint: str | Path, out: str | Path = PRETRAINED_PATH) -> Path:
-    """Keep only the config and the networks of a training checkpoint, as float16."""
+def export_pretrained(checkpoint: str | Path, out: str | Path | None = None) -> Path:
+    """Keep only the config and the networks of a training checkpoint, as float16, in ``out``
+    (default: pretrained/synthetic-64.pt of the clone, else of the working directory; never
+    the copy inside an installed package)."""
+    out = paths.pretrained_output_path() if out is None else out
     state = safe_torch_load(checkpoint)
     exported = {"format": "pcut-1", "config": state["config"], "epoch": state.get("epoch"),
                 "source": str(checkpoint)}
@@ -61,7 +66,7 @@ def load_pretrained(path: str | Path = PRETRAINED_PATH, train_if_missing: bool =
         config = load_config("synthetic-64")
         config["dataset_params"]["root_dir"] = str(ensure_synthetic_data(progress=progress))
         config["train_params"]["num_epochs"] = epochs
-        run_dir = REPOSITORY / "runs" / "pretrained-stand-in"
+        run_dir = paths.runs_folder() / "pretrained-stand-in"
         last = train(config, run_dir, device=device, progress=progress, overwrite=True)
         export_pretrained(last, path)
     models, checkpoint = load_models(path, device=device)

@@ -21,40 +21,43 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .config import find_config
+from . import paths
+from .paths import PACKAGE_PARENT  # noqa: F401  (kept importable; paths.py finds every file)
 from .regularizers import cutmix_mask, foreground_pixels, mix_images, prioritycut_mask
 from .warping import RandomTPS, deform, local_affine_motions, make_coordinate_grid
 
-PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 URL_FILE_NAME = "REPOSITORY_URL"
 
 
 # --------------------------------------------------------------------------- where things are
 
 def repository_root(start: str | Path | None = None) -> Path:
-    """The pcut checkout: the first of (package parent, ``start``, its parents) holding configs/.
-
-    An editable install finds the checkout beside the package; a plain install (Colab, where
-    the notebooks run inside the cloned repository) finds it from the working directory.
-    """
-    start = Path.cwd() if start is None else Path(start)
-    for candidate in (PACKAGE_PARENT, start, *start.resolve().parents):
-        if (candidate / "configs").is_dir() and (candidate / "notebooks").is_dir():
-            return candidate
-    raise FileNotFoundError(f"no pcut checkout (a folder with configs/ and notebooks/) above {start} "
-                            f"nor at {PACKAGE_PARENT}; run the notebooks from the repository")
+    """The pcut clone (found from ``start``, default the working directory, upwards, else
+    beside the package), or ``start`` itself when there is none: see :mod:`pcutlib.paths`."""
+    return paths.repository_root(start)
 
 
 def config_file(name_or_path: str | Path, root: str | Path | None = None) -> Path:
-    """A config path: an existing file as it is, else ``configs/<name>.yaml`` found from
-    ``root`` (default: the working directory) upwards, as :func:`pcutlib.config.find_config`."""
-    return find_config(name_or_path, start=root)
+    """A config path: an existing file as it is, else ``configs/<name>.yaml`` of the clone found
+    from ``root`` (default: the working directory), else the shipped copy (:mod:`pcutlib.paths`)."""
+    return paths.find_config(name_or_path, start=root)
+
+
+def shipped_model_path(root: str | Path | None = None) -> Path:
+    """The shipped model ``synthetic-64.pt``: the clone's pretrained/, else the copy in the
+    package (:mod:`pcutlib.paths`)."""
+    return paths.pretrained_path(root)
 
 
 def repository_url(root: str | Path | None = None) -> str:
-    """The public URL of the repository, kept in the one file ``REPOSITORY_URL`` at the root."""
+    """The public URL of the repository, kept in the one file ``REPOSITORY_URL`` at the root
+    of the clone (it is not shipped in the package)."""
     root = repository_root() if root is None else Path(root)
-    return (root / URL_FILE_NAME).read_text().strip()
+    path = root / URL_FILE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no {URL_FILE_NAME} at {path}: expected a pcut clone there "
+                                f"(a non-editable install used outside a clone has none)")
+    return path.read_text().strip()
 
 
 def github_slug(url: str) -> str:

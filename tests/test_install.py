@@ -1,0 +1,132 @@
+"""A non-editable install (``pip install <clone>``, as the Colab cell does) used outside the clone.
+
+One temporary venv (``--system-site-packages``: torch, papermill and ipykernel come from the
+system) gets pcutlib with ``pip install --no-deps --no-build-isolation --no-index`` (no
+network) from a copy of the files the build reads (the build writes build/ and *.egg-info
+beside pyproject.toml: a copy keeps them out of the clone). Then, from a temporary working
+directory outside the clone:
+
+- pcutlib is imported from the venv's site-packages, not from the clone;
+- ``find_config("synthetic-64")`` and the shipped model resolve to files inside the installed
+  package, and data/ defaults to the working directory (pcutlib/paths.py);
+- notebook 1 runs under a kernel of the venv. It needs no file of the clone; the copy run
+  here has one more cell at the end that prints where its pcutlib and ``ROOT`` came from.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD_INPUTS = ("pyproject.toml", "README.md", "pcutlib", "configs", "pretrained")
+KERNEL_NAME = "pcut-install-test"
+CELL_TIMEOUT = 300
+
+PROBE = """
+import json
+import pcutlib
+from pcutlib import paths, teaching
+from pcutlib.config import find_config, load_config
+from pcutlib.pretrained import PRETRAINED_PATH, SYNTHETIC_ROOT, load_pretrained
+
+models, config = load_pretrained(PRETRAINED_PATH, train_if_missing=False)
+print(json.dumps({"file": pcutlib.__file__, "clone": str(paths.find_clone()),
+                  "config": str(find_config("synthetic-64")), "config_loads": bool(load_config("smoke")),
+                  "pretrained": str(PRETRAINED_PATH), "num_kp": config["model_params"]["common_params"]["num_kp"],
+                  "synthetic_root": str(SYNTHETIC_ROOT), "root": str(teaching.repository_root())}))
+"""
+
+WHERE_CELL = 'import json, pcutlib\nprint(json.dumps({"file": pcutlib.__file__, "root": str(ROOT)}))'
+
+
+def run(command: list, cwd: Path, timeout: int = 300) -> str:
+    """stdout of ``command``; a failure shows the command and its output."""
+    result = subprocess.run([str(part) for part in command], cwd=cwd, capture_output=True, text=True,
+                            timeout=timeout, env=clean_environment())
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, command))} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def clean_environment() -> dict:
+    """This process's environment without PYTHONPATH (it could point at the clone)."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment.setdefault("OMP_NUM_THREADS", "1")
+    return environment
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict:
+    """{python, site_packages, workdir}: pcutlib installed non-editable into a fresh venv."""
+    base = tmp_path_factory.mktemp("install")
+    source = base / "source"
+    source.mkdir()
+    for name in BUILD_INPUTS:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy(REPO / name, source / name)
+    venv = base / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv], cwd=base)
+    python = venv_python(venv)
+    # pip and setuptools come from the system site-packages; --ignore-installed leaves the
+    # system's (editable) pcutlib alone and installs into the venv.
+    run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--ignore-installed", source], cwd=base)
+    site_packages = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base)
+    workdir = base / "elsewhere"
+    workdir.mkdir()
+    return {"python": python, "venv": venv, "site_packages": Path(site_packages.strip()).resolve(),
+            "workdir": workdir.resolve()}
+
+
+def test_installed_package_finds_its_shipped_files(installed):
+    probe = json.loads(run([installed["python"], "-c", PROBE], cwd=installed["workdir"]).strip().splitlines()[-1])
+    package = installed["site_packages"] / "pcutlib"
+    assert Path(probe["file"]).resolve() == package / "__init__.py", probe["file"]
+    assert probe["clone"] == "None"
+    assert Path(probe["config"]) == package / "configs" / "synthetic-64.yaml" and Path(probe["config"]).is_file()
+    assert probe["config_loads"]
+    assert Path(probe["pretrained"]) == package / "pretrained_model" / "synthetic-64.pt"
+    assert Path(probe["pretrained"]).is_file() and probe["num_kp"] >= 1
+    assert Path(probe["root"]) == installed["workdir"]
+    assert Path(probe["synthetic_root"]) == installed["workdir"] / "data" / "synthetic-64"
+
+
+def test_notebook_1_runs_outside_the_clone(installed, monkeypatch):
+    import papermill
+    from test_notebooks import _patch_channel_waits     # nbclient's lost wake-ups (see there)
+
+    _patch_channel_waits()
+    run([installed["python"], "-m", "ipykernel", "install", "--prefix", installed["venv"], "--name", KERNEL_NAME],
+        cwd=installed["workdir"])
+    monkeypatch.setenv("JUPYTER_PATH", str(installed["venv"] / "share" / "jupyter"))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+    source = next((REPO / "notebooks").glob("01_*.ipynb"))
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(WHERE_CELL))
+    copy = installed["workdir"] / source.name
+    nbformat.write(notebook, copy)
+
+    executed = papermill.execute_notebook(str(copy), str(installed["workdir"] / f"executed-{source.name}"),
+                                          kernel_name=KERNEL_NAME, cwd=str(installed["workdir"]),
+                                          progress_bar=False, execution_timeout=CELL_TIMEOUT)
+    where = json.loads("".join(o.get("text", "") for o in executed.cells[-1].outputs).strip())
+    assert Path(where["file"]).resolve() == installed["site_packages"] / "pcutlib" / "__init__.py", where
+    assert Path(where["root"]) == installed["workdir"], where
+    assert not (installed["workdir"] / "data").exists() and not (installed["workdir"] / "runs").exists()
