@@ -321,3 +321,24 @@ def test_optimized_step_equals_the_baseline_step(smoke_data, variant):
             if value.is_floating_point():
                 scale = float(value.abs().max()) + 1e-12
                 assert (fast_state[network][key] - value).abs().max() <= 1e-4 * scale, f"{network}.{key}"
+
+
+def test_warmups_of_equivariance_and_occlusion(smoke_data):
+    from pcutlib.training import equivariance_ramp, generator_losses
+
+    assert [equivariance_ramp(20, e) for e in (0, 10, 20, 30)] == [0.0, 0.5, 1.0, 1.0]
+    assert equivariance_ramp(0, 0.0) == 1.0
+    config = smoke_config(smoke_data)
+    config["train_params"].update(equivariance_warmup_epochs=2.0, occlusion_warmup_epochs=1.0)
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group)))
+    early, _ = generator_losses(trainer, batch["source"], batch["driving"], epoch_float=0.0)
+    assert float(early.get("equivariance_value", 0.0)) == 0.0          # weight 0: the term is left out
+    torch.manual_seed(0)
+    on, generated_on = generator_losses(trainer, batch["source"], batch["driving"], epoch_float=1.5)
+    torch.manual_seed(0)
+    off, generated_off = generator_losses(trainer, batch["source"], batch["driving"], epoch_float=0.5)
+    assert float(on["equivariance_value"]) > 0
+    # the same occlusion map, applied only after the warm-up
+    assert torch.equal(generated_on["occlusion_map"], generated_off["occlusion_map"])
+    assert not torch.equal(generated_on["prediction"], generated_off["prediction"])
