@@ -1,4 +1,10 @@
-"""Checkpoints: importing FOMM's, saving and loading pcut's.
+"""Checkpoints: importing FOMM's, saving and loading pcut's, and a training run's state.
+
+One layout for every pcut checkpoint (:func:`checkpoint_dict`): ``format`` ("pcut-1"),
+``config`` (the resolved config), one state dict per network (``kp_detector``,
+``generator``, ``discriminator``), plus what the writer adds: a training checkpoint the
+epoch, step, optimizers, schedulers and random states (enough to resume exactly), the
+shipped model its epoch and source.
 
 Security: checkpoints are downloaded from mirrors, so every file is read with
 ``torch.load(..., weights_only=True)``, which never runs pickled code. A file that needs
@@ -8,13 +14,23 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 import re
 import tempfile
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from .models import Models, build_models
+
+if TYPE_CHECKING:                      # training imports this module; only the type hint goes back
+    from .training import Trainer
+
+CHECKPOINT_FORMAT = "pcut-1"
+NETWORK_NAMES = ("kp_detector", "generator", "discriminator")
 
 # Which config value decides the shape (or presence) of a parameter, by key pattern.
 CONFIG_HINTS = [
@@ -146,19 +162,35 @@ def atomic_save(obj, path: str | Path) -> None:
             os.remove(temporary)
 
 
+def checkpoint_dict(config: dict, networks: dict[str, dict], **extra) -> dict:
+    """The one layout of a pcut checkpoint:
+
+        {"format": "pcut-1", "config": config, <network>: its state dict, ..., **extra}
+
+    networks: state dicts by name (a subset of kp_detector, generator, discriminator);
+    extra: whatever else the writer keeps (epoch, step, optimizers, ...). A name that would
+    replace another entry is an error naming it.
+    """
+    unknown = sorted(set(networks) - set(NETWORK_NAMES))
+    if unknown:
+        raise ValueError(f"unknown network(s) {unknown} for a checkpoint; expected some of {NETWORK_NAMES}")
+    clashes = sorted(set(extra) & (set(NETWORK_NAMES) | {"format", "config"}))
+    if clashes:
+        raise ValueError(f"checkpoint entries {clashes} are reserved (format, config and the networks)")
+    return {"format": CHECKPOINT_FORMAT, "config": config, **networks, **extra}
+
+
 def save_models(path: str | Path, models: Models, config: dict, **extra) -> None:
     """Save pcut's checkpoint: the resolved config plus each network's state dict (and ``extra``)."""
-    state = {"format": "pcut-1", "config": config}
-    state.update({name: module.state_dict() for name, module in models.modules().items()})
-    state.update(extra)
-    atomic_save(state, path)
+    networks = {name: module.state_dict() for name, module in models.modules().items()}
+    atomic_save(checkpoint_dict(config, networks, **extra), path)
 
 
 def load_models(path: str | Path, device="cpu", with_discriminator: bool = True) -> tuple[Models, dict]:
     """Rebuild the networks of a pcut checkpoint. Returns (Models in eval mode, checkpoint dict)."""
     checkpoint = safe_torch_load(path)
-    if checkpoint.get("format") != "pcut-1":
-        raise ValueError(f"{path} is not a pcut checkpoint (no format 'pcut-1'); "
+    if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a pcut checkpoint (no format {CHECKPOINT_FORMAT!r}); "
                          f"for FOMM's checkpoints use load_fomm_checkpoint(path, model_params)")
     model_params = checkpoint["config"]["model_params"]
     with_discriminator = with_discriminator and "discriminator" in checkpoint
@@ -166,3 +198,122 @@ def load_models(path: str | Path, device="cpu", with_discriminator: bool = True)
     for name, module in models.modules().items():
         load_state_strict(module, checkpoint[name], name, f"{path}'s config.model_params")
     return models.to(device).eval(), checkpoint
+
+
+# --------------------------------------------------------------------------- random states
+
+def rng_state() -> dict:
+    """This process's global random states (torch, CUDA, Python, numpy), stored as tensors and
+    plain values so that ``torch.load(weights_only=True)`` reads them back."""
+    numpy_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": {"key": torch.from_numpy(numpy_state[1].astype(np.int64)), "pos": int(numpy_state[2]),
+                      "has_gauss": int(numpy_state[3]), "cached_gaussian": float(numpy_state[4])}}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+
+
+def generator_states(rngs: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
+    """{name: state} of private generators (``Trainer.rngs``); each state a uint8 tensor."""
+    return {name: generator.get_state() for name, generator in rngs.items()}
+
+
+def set_generator_states(rngs: dict[str, torch.Generator], states: dict[str, torch.Tensor], source: str) -> None:
+    """Restore what :func:`generator_states` saved into ``rngs`` (in place: a DataLoader holding
+    one of them sees the restored state). A stream that ``source`` lacks keeps its fresh seed,
+    with a warning (the resume is then not exact); a stream that this run lacks is an error."""
+    unknown = sorted(set(states) - set(rngs))
+    if unknown:
+        raise ValueError(f"{source} holds random streams {unknown} that this trainer does not have "
+                         f"(it has {sorted(rngs)})")
+    missing = sorted(set(rngs) - set(states))
+    if missing:
+        warnings.warn(f"{source} holds no state for the random streams {missing} (an older checkpoint); "
+                      f"they start from train_params.seed, so the resumed run draws differently", stacklevel=3)
+    for name, state in states.items():
+        rngs[name].set_state(state.cpu())
+
+
+# --------------------------------------------------------------------------- training checkpoints
+
+def scheduler_state(scheduler) -> dict:
+    """MultiStepLR's state without its Counter of milestones (rebuilt from the config)."""
+    return {k: v for k, v in scheduler.state_dict().items() if k != "milestones"}
+
+
+def save_training_checkpoint(trainer: Trainer, path: str | Path, rank_rngs: list[dict] | None = None) -> None:
+    """Everything to resume exactly: networks, optimizers, schedulers, epoch, step, this process's
+    global random states (``rng``) and the trainer's private streams of every rank (``trainer_rngs``,
+    a list indexed by rank).
+
+    rank_rngs: ``generator_states(trainer.rngs)`` of each rank, gathered by the caller under DDP
+    (``training.gather_rank_rngs``); None: this process's alone (one process).
+    """
+    networks = {name: trainer.raw(name).state_dict() for name in trainer.models.modules()}
+    state = checkpoint_dict(trainer.config, networks, epoch=trainer.epoch, step=trainer.step,
+                            optimizers={n: o.state_dict() for n, o in trainer.optimizers.items()},
+                            schedulers={n: scheduler_state(s) for n, s in trainer.schedulers.items()},
+                            rng=rng_state(),
+                            trainer_rngs=rank_rngs if rank_rngs is not None else [generator_states(trainer.rngs)])
+    atomic_save(state, path)
+
+
+def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
+    """Restore what :func:`save_training_checkpoint` wrote into ``trainer`` (and the global random
+    states). A learning rate changed in this run's config since is applied, with a note."""
+    state = safe_torch_load(path, map_location=trainer.device)
+    for name in trainer.models.modules():
+        load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")
+    for name, optimizer in trainer.optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+    for name, scheduler in trainer.schedulers.items():
+        merged = scheduler.state_dict()
+        configured = merged["base_lrs"]                       # this run's config
+        merged.update(state["schedulers"][name])
+        scheduler.load_state_dict(merged)
+        if scheduler.base_lrs != configured:                  # a learning rate changed on resume: apply it
+            print(f"resume: lr_{name} changed from {scheduler.base_lrs[0]:g} to {configured[0]:g}; applying it")
+            drops = sum(1 for m in scheduler.milestones.elements() if m <= scheduler.last_epoch)
+            scheduler.base_lrs = list(configured)
+            for group, base in zip(trainer.optimizers[name].param_groups, configured):
+                group["initial_lr"], group["lr"] = base, base * scheduler.gamma ** drops
+    trainer.epoch, trainer.step = state["epoch"], state["step"]
+    set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in state["rng"].items()})
+    rank_rngs = state.get("trainer_rngs", [])
+    rank, world_size = trainer.group.rank, trainer.group.world_size
+    if rank_rngs and len(rank_rngs) != world_size:
+        warnings.warn(f"{path} was written by {len(rank_rngs)} process(es), this run has {world_size}: "
+                      f"the random streams start from train_params.seed, so the resumed run draws differently",
+                      stacklevel=2)
+    else:
+        set_generator_states(trainer.rngs, rank_rngs[rank] if rank_rngs else {}, str(path))
+
+
+def initialise_from(trainer: Trainer, path: str | Path) -> None:
+    """Start from another run's keypoint detector and generator (e.g. adversarial fine-tuning of a
+    reconstruction run).
+
+    Only those two networks are loaded. The discriminator keeps the fresh weights that
+    ``build_trainer`` drew after ``seed_everything(train_params.seed + rank)``, whatever the
+    checkpoint holds: so variants and seeds that fine-tune one checkpoint start from their own
+    seed's discriminator (one seed, one start), not from the checkpoint's one (often never
+    trained, as a reconstruction run's, and then shared by every variant and seed). Optimizers,
+    schedulers, epoch and step start anew.
+    """
+    state = safe_torch_load(path, map_location=trainer.device)
+    for name in ("kp_detector", "generator"):
+        if name not in state:
+            raise ValueError(f"{path} holds no '{name}' state dict (keys: {sorted(state)})")
+        load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")

@@ -11,9 +11,11 @@ Differences from FOMM's `frames_dataset.py`, on purpose:
   may be the same frame), sorted;
 - the horizontal and time flips are drawn independently (FOMM skips the horizontal flip
   whenever it flips time);
-- randomness comes from torch's generator, so DataLoader workers differ and
-  `torch.manual_seed` reproduces a run (FOMM's global numpy state is copied into every
-  worker);
+- each item's randomness (frames, augmentation) comes from its own numpy generator: seeded
+  from (item_seed, epoch, repeat, index) when the trainer sets ``item_seed``, so two runs
+  with one seed see the same items whatever else they draw; else from torch's global RNG,
+  so DataLoader workers differ and `torch.manual_seed` reproduces a run (FOMM's global
+  numpy state is copied into every worker);
 - every video is inspected when the dataset is built (``inspect_video``) and all bad files
   are reported at once, naming them; nothing is skipped silently.
 """
@@ -564,6 +566,23 @@ def _torch_seeded_rng() -> np.random.Generator:
     return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
 
 
+def item_rng(item_seed: int | None, epoch: int, repeat: int, index: int) -> np.random.Generator:
+    """The numpy generator of one training item: its frame pair, video (id_sampling) and augmentation.
+
+    item_seed None: drawn from torch's global RNG (``_torch_seeded_rng``). Otherwise seeded
+    from (item_seed, epoch, repeat, index) alone, so the item is the same in every run with
+    that seed, in any DataLoader worker, whatever the run draws elsewhere; ``repeat`` tells
+    the visits of one video within an epoch (``DatasetRepeater``) apart.
+    """
+    if item_seed is None:
+        return _torch_seeded_rng()
+    values = {"item_seed": item_seed, "epoch": epoch, "repeat": repeat, "index": index}
+    bad = {k: v for k, v in values.items() if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0}
+    if bad:
+        raise ValueError(f"item_rng needs integers >= 0, got {bad}")
+    return np.random.default_rng([int(item_seed), int(epoch), int(repeat), int(index)])
+
+
 def identity_of(name: str) -> str:
     """VoxCeleb-style identity of a video name `id#video#...`: the part before '#'."""
     return name.split("#")[0]
@@ -600,6 +619,10 @@ class FramesDataset(Dataset):
 
     With id_sampling (training only) an epoch visits each identity (name before the
     first '#') once and picks a random video of it.
+
+    Randomness of an item: see :func:`item_rng`. The trainer sets ``item_seed``
+    (train_params.seed) and ``epoch``, as it sets ``max_frame_gap``; left at None, items
+    draw from torch's global RNG.
     """
 
     def __init__(self, root: str | Path | None = None, *, root_dir: str | Path | None = None,
@@ -617,6 +640,8 @@ class FramesDataset(Dataset):
         self.is_train, self.id_sampling = bool(is_train), bool(id_sampling)
         self.pairs_list = pairs_list
         self.max_frame_gap: int | None = None    # training pairs: any two frames (set by train_params.frame_gap)
+        self.item_seed: int | None = None        # None: items draw from torch's global RNG (see item_rng)
+        self.epoch = 0                           # with item_seed: part of each item's seed
         self.transform = (VideoAugmentation(**augmentation_params)
                           if is_train and augmentation_params else None)
         self.skipped: list[tuple[str, str]] = []
@@ -683,7 +708,11 @@ class FramesDataset(Dataset):
         return self.paths[index]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        rng = _torch_seeded_rng()
+        return self.get_item(index)
+
+    def get_item(self, index: int, repeat: int = 0) -> dict[str, Any]:
+        """Item ``index``, on its ``repeat``-th visit this epoch (``DatasetRepeater``)."""
+        rng = item_rng(self.item_seed, self.epoch, repeat, index)
         path = self._path_for(index, rng)
         if self.is_train:
             return self._train_item(path, rng)
@@ -724,7 +753,10 @@ class DatasetRepeater(Dataset):
         return self.num_repeats * len(self.dataset)
 
     def __getitem__(self, index: int):
-        return self.dataset[index % len(self.dataset)]
+        repeat, inner = divmod(index, len(self.dataset))
+        if hasattr(self.dataset, "get_item"):           # FramesDataset: each visit draws its own frames
+            return self.dataset.get_item(inner, repeat=repeat)
+        return self.dataset[inner]
 
 
 class PairedDataset(Dataset):

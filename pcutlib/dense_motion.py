@@ -14,7 +14,9 @@ Region dropout (training only; the Thin-Plate Spline Motion Model's remedy, CVPR
 and d_0 = 1 (the background always stays). Without it the mask learns within a few hundred
 steps to route the figure through one or two keypoints; the others get no gradient and
 their keypoints drift together. With it every region must be able to explain motion on its
-own. p = 0 (the default, and always at evaluation) is FOMM's plain softmax.
+own. p = 0 (the default, and always at evaluation) is FOMM's plain softmax. The trainer draws
+the d_k from its own ``region_dropout`` stream (``dropout_rng``), so runs with one seed drop
+the same regions whatever else they draw.
 """
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ class DenseMotionNetwork(nn.Module):
         return torch.cat([background, difference], dim=1).unsqueeze(2)
 
     def forward(self, source_image: torch.Tensor, kp_driving: dict, kp_source: dict,
-                region_dropout: float = 0.0) -> dict:
+                region_dropout: float = 0.0, dropout_rng: torch.Generator | None = None) -> dict:
         if self.scale_factor != 1:
             source_image = self.down(source_image)
         batch, channels, height, width = source_image.shape
@@ -73,7 +75,7 @@ class DenseMotionNetwork(nn.Module):
         hourglass_input = torch.cat([heatmaps, sparse_deformed], dim=2)            # (B, K+1, C+1, h, w)
         features = self.hourglass(hourglass_input.reshape(batch, -1, height, width))
 
-        region_mask = region_softmax(self.mask(features), region_dropout)           # (B, K+1, h, w)
+        region_mask = region_softmax(self.mask(features), region_dropout, dropout_rng)  # (B, K+1, h, w)
         # T(z) = sum_k M_k(z) T_k(z)
         deformation = (region_mask.unsqueeze(-1) * sparse_motions).sum(dim=1)       # (B, h, w, 2)
         out = {"sparse_deformed": sparse_deformed, "region_mask": region_mask, "deformation": deformation}
@@ -82,18 +84,31 @@ class DenseMotionNetwork(nn.Module):
         return out
 
 
-def region_softmax(logits: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
+def region_softmax(logits: torch.Tensor, dropout: float = 0.0,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Softmax over the K+1 region channels of (B, K+1, h, w) logits, with region dropout.
 
     Each keypoint channel k >= 1 of each sample is dropped with probability ``dropout``
-    (background channel 0 never is); the softmax runs over the kept channels only.
+    (background channel 0 never is); the softmax runs over the kept channels only. The
+    draws come from ``generator`` (None: torch's global RNG). Returns (B, K+1, h, w).
     """
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"region dropout must be in [0, 1), got {dropout}")
     if dropout == 0.0:
         return F.softmax(logits, dim=1)
     batch, channels = logits.shape[:2]
-    keep = torch.rand(batch, channels, device=logits.device) >= dropout                # (B, K+1)
-    keep[:, 0] = True
+    keep = region_keep_mask(batch, channels, dropout, generator).to(logits.device)      # (B, K+1)
     masked = logits.masked_fill(~keep[:, :, None, None], float("-inf"))
     return F.softmax(masked, dim=1)
+
+
+def region_keep_mask(batch: int, channels: int, dropout: float,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Which regions stay: d_k ~ Bernoulli(1 - dropout) for k >= 1, d_0 = 1 (the background).
+
+    Drawn on the generator's device (the CPU for None). Returns (B, K+1) bool.
+    """
+    device = generator.device if generator is not None else None
+    keep = torch.rand(batch, channels, generator=generator, device=device) >= dropout  # (B, K+1)
+    keep[:, 0] = True
+    return keep

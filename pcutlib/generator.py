@@ -29,7 +29,8 @@ class OcclusionAwareGenerator(nn.Module):
     ``occlusion_map`` (B, 1, h, w) when estimated. H and W must be divisible by
     2^num_down_blocks. ``apply_occlusion=False`` (training warm-up only) leaves the warped features
     unmasked, so every pixel's error reaches the flow. ``region_dropout`` (training only) is passed to the dense motion
-    network (``pcutlib.dense_motion.region_softmax``); 0 is FOMM's generator.
+    network (``pcutlib.dense_motion.region_softmax``), which draws the dropped regions from ``dropout_rng``
+    (None: torch's global RNG); 0 is FOMM's generator.
     """
 
     def __init__(self, *, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
@@ -59,7 +60,8 @@ class OcclusionAwareGenerator(nn.Module):
         self.final = nn.Conv2d(block_expansion, num_channels, kernel_size=(7, 7), padding=(3, 3))
 
     def forward(self, source_image: torch.Tensor, kp_driving: dict, kp_source: dict,
-                region_dropout: float = 0.0, apply_occlusion: bool = True) -> dict:
+                region_dropout: float = 0.0, apply_occlusion: bool = True,
+                dropout_rng: torch.Generator | None = None) -> dict:
         check_image(source_image, "source_image", self.num_channels)
         factor = 2 ** self.num_down_blocks
         if source_image.shape[2] % factor or source_image.shape[3] % factor:
@@ -76,7 +78,7 @@ class OcclusionAwareGenerator(nn.Module):
         output = {}
         if self.dense_motion_network is not None:
             motion = self.dense_motion_network(source_image, kp_driving=kp_driving, kp_source=kp_source,
-                                               region_dropout=region_dropout)
+                                               region_dropout=region_dropout, dropout_rng=dropout_rng)
             output["region_mask"] = motion["region_mask"]
             output["sparse_deformed"] = motion["sparse_deformed"]
             deformation = motion["deformation"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import paths
-from .checkpoints import atomic_save, load_models, safe_torch_load
+from .checkpoints import NETWORK_NAMES, atomic_save, checkpoint_dict, load_models, safe_torch_load
 from .models import Models
 
 # Found by pcutlib.paths when this module is imported (a clone, else the package's shipped
@@ -39,12 +39,9 @@ def export_pretrained(checkpoint: str | Path, out: str | Path | None = None) -> 
     the copy inside an installed package)."""
     out = paths.pretrained_output_path() if out is None else out
     state = safe_torch_load(checkpoint)
-    exported = {"format": "pcut-1", "config": state["config"], "epoch": state.get("epoch"),
-                "source": str(checkpoint)}
-    for name in ("kp_detector", "generator", "discriminator"):
-        if name in state:
-            exported[name] = {k: (v.half() if v.is_floating_point() else v) for k, v in state[name].items()}
-    atomic_save(exported, out)
+    networks = {name: {k: (v.half() if v.is_floating_point() else v) for k, v in state[name].items()}
+                for name in NETWORK_NAMES if name in state}
+    atomic_save(checkpoint_dict(state["config"], networks, epoch=state.get("epoch"), source=str(checkpoint)), out)
     return Path(out)
 
 

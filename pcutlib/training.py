@@ -13,6 +13,13 @@ One training step (``train_step``):
      frame) or a CutMix box.
 Everything that varies lives in the config (``pcutlib.config``); the run folder layout is
 DESIGN.md section 9.
+
+Randomness: every random draw of a step comes from a private stream of the trainer
+(``Trainer.rngs``, see :func:`make_rngs`), one per concern: data order, mixing decision,
+CutMix box, equivariance warp, region dropout; each training item draws from its own seed
+(``pcutlib.data.item_rng``). So two runs with one seed that differ only in the regularizer see
+the same batches, warps and dropouts at every step. Checkpoints (``pcutlib.checkpoints``)
+keep the streams' states, so a resumed run draws what the uninterrupted one would have.
 """
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from . import losses as L
-from .checkpoints import atomic_save, load_state_strict, safe_torch_load
+from .checkpoints import generator_states, initialise_from, load_training_checkpoint, save_training_checkpoint
 from .config import save_config
 from .models import Models, build_models
 from .regularizers import RegularizerConfig, make_mask, mix_images, mix_probability
@@ -139,6 +146,8 @@ class Trainer:
     # True: the step in FOMM's straightforward order, without pcut's shortcuts that give the
     # same numbers (benchmarks/train_step.py's baseline; tests/test_training.py checks equality)
     baseline_step: bool = False
+    # one private random stream per concern (make_rngs), saved in training checkpoints
+    rngs: dict[str, torch.Generator] = field(default_factory=dict)
 
     @property
     def adversarial(self) -> bool:
@@ -152,6 +161,49 @@ class Trainer:
         """The network without its DistributedDataParallel wrapper."""
         module = getattr(self.models, name)
         return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+# The trainer's random streams (make_rngs). data_order and mixing are the same on every DDP
+# rank (the DistributedSampler splits one order; a step mixes the whole global batch or none
+# of it); the others differ per rank, as each rank holds other samples. A stream's seed
+# depends on its position here: add new streams at the end, or old seeds draw differently.
+RNG_STREAMS = ("data_order", "mixing", "cutmix_box", "equivariance_warp", "region_dropout")
+SHARED_ACROSS_RANKS = ("data_order", "mixing")
+
+
+def make_rngs(seed: int, rank: int = 0) -> dict[str, torch.Generator]:
+    """One CPU ``torch.Generator`` per random concern of training, seeded from (seed, stream, rank):
+
+        data_order         the DataLoader's shuffle and worker seeds (DDP: the DistributedSampler
+                           shuffles with train_params.seed and the epoch itself)
+        mixing             whether a discriminator step mixes (``discriminator_losses``)
+        cutmix_box         the CutMix boxes (``regularizers.make_mask``)
+        equivariance_warp  the random TPS of the equivariance losses (``losses.equivariance_losses``)
+        region_dropout     the dropped keypoint regions (``dense_motion.region_softmax``)
+
+    The streams are independent of each other (numpy's SeedSequence spreads the seeds), so a
+    regularizer that draws CutMix boxes moves no other stream. Returns {name: generator}.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"train_params.seed must be an integer >= 0, got {seed!r}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 0:
+        raise ValueError(f"the process rank must be an integer >= 0, got {rank!r}")
+    rngs = {}
+    for number, name in enumerate(RNG_STREAMS):
+        stream_rank = 0 if name in SHARED_ACROSS_RANKS else rank
+        stream_seed = np.random.SeedSequence([seed, number, stream_rank]).generate_state(1, np.uint64)[0]
+        rngs[name] = torch.Generator().manual_seed(int(stream_seed))
+    return rngs
+
+
+def gather_rank_rngs(trainer: Trainer) -> list[dict]:
+    """The states of every rank's streams, indexed by rank (a collective: call it on all ranks)."""
+    own = generator_states(trainer.rngs)
+    if not trainer.group.distributed:
+        return [own]
+    gathered = [None] * trainer.group.world_size
+    dist.all_gather_object(gathered, own)
+    return gathered
 
 
 def build_reconstruction_loss(train_params: dict, num_channels: int) -> nn.Module:
@@ -169,6 +221,8 @@ def build_reconstruction_loss(train_params: dict, num_channels: int) -> nn.Modul
 
 
 def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None = None) -> Trainer:
+    """Networks (fresh weights from the global RNG: call ``seed_everything`` first), optimizers,
+    schedulers, losses and the random streams of ``config`` (``make_rngs(train_params.seed, rank)``)."""
     group = group or ProcessGroup()
     train_params = config["train_params"]
     regularizer = RegularizerConfig.from_dict(config["regularizer"])
@@ -220,7 +274,8 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
         scales = config["model_params"]["discriminator_params"]["scales"]
         pyramid = ImagePyramid(scales, config["model_params"]["common_params"]["num_channels"]).to(device)
     return Trainer(config, models, optimizers, schedulers, reconstruction.to(device), regularizer, device, group,
-                   autocast_dtype=autocast_dtype, discriminator_pyramid=pyramid)
+                   autocast_dtype=autocast_dtype, discriminator_pyramid=pyramid,
+                   rngs=make_rngs(train_params["seed"], group.rank))
 
 
 # --------------------------------------------------------------------------- one step
@@ -258,7 +313,9 @@ def max_frame_gap(schedule: dict, epoch: int) -> int | None:
 
 
 def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> tuple[dict, dict]:
-    """L_G and the generator's outputs (keypoints added) for one batch."""
+    """L_G and the generator's outputs (keypoints added) for one batch: source, driving (B, 3, H, W).
+
+    Draws the region dropout and the equivariance warp from the trainer's streams."""
     models, weights = trainer.models, trainer.config["train_params"]["loss_weights"]
     dropout = region_dropout_probability(trainer.config["train_params"]["region_dropout"], epoch_float)
     with autocast(trainer):
@@ -266,7 +323,7 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
         kp_driving = models.kp_detector(driving)
         warmup = epoch_float < trainer.config["train_params"]["occlusion_warmup_epochs"]
         generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving, region_dropout=dropout,
-                                     apply_occlusion=not warmup)
+                                     apply_occlusion=not warmup, dropout_rng=trainer.rngs["region_dropout"])
     generated.update(kp_source=kp_source, kp_driving=kp_driving)
     prediction = generated["prediction"].float()
     losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
@@ -274,7 +331,7 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
     equivariance, _ = L.equivariance_losses(
         models.kp_detector, driving, {k: v.float() for k, v in kp_driving.items()},
         trainer.config["train_params"]["transform_params"], ramp * weights["equivariance_value"],
-        ramp * weights["equivariance_jacobian"])
+        ramp * weights["equivariance_jacobian"], generator=trainer.rngs["equivariance_warp"])
     losses.update(equivariance)
     if trainer.adversarial:
         losses.update(adversarial_generator_losses(trainer, prediction, driving, kp_driving))
@@ -320,7 +377,11 @@ def _adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_driv
 
 
 def discriminator_losses(trainer: Trainer, driving, generated, epoch_float: float) -> tuple[dict, dict]:
-    """L_D for one batch, and what was mixed (for logging and visualisation)."""
+    """L_D for one batch, and what was mixed (for logging and visualisation).
+
+    driving: (B, 3, H, W); generated: the generator's outputs. Whether to mix is drawn from
+    ``trainer.rngs["mixing"]`` (one draw per step while p > 0), a CutMix box from
+    ``trainer.rngs["cutmix_box"]``; info["mask"] is (B, 1, H, W) on mixed steps."""
     weights = trainer.config["train_params"]["loss_weights"]
     fake = generated["prediction"].detach().float()
     info = {"mixed": False, "empty_foreground": 0}
@@ -339,9 +400,9 @@ def discriminator_losses(trainer: Trainer, driving, generated, epoch_float: floa
     regularizer = trainer.regularizer
     probability = (mix_probability(epoch_float, regularizer.mix_probability, regularizer.mix_warmup_epochs)
                    if regularizer.type != "none" else 0.0)
-    if probability > 0 and torch.rand(()).item() < probability:
+    if probability > 0 and torch.rand((), generator=trainer.rngs["mixing"]).item() < probability:
         mask, empty = make_mask(regularizer, {k: v.detach() for k, v in generated.items()
-                                              if torch.is_tensor(v)}, driving)
+                                              if torch.is_tensor(v)}, driving, generator=trainer.rngs["cutmix_box"])
         mixed = mix_images(driving, fake, mask)
         images.append(mixed)
         info.update(mixed=True, empty_foreground=int(empty), mask=mask, mixed_image=mixed)
@@ -382,78 +443,6 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> tuple[dict,
     return values, generated, info
 
 
-# --------------------------------------------------------------------------- checkpoints
-
-def rng_state() -> dict:
-    numpy_state = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python": random.getstate(),
-            "numpy": {"key": torch.from_numpy(numpy_state[1].astype(np.int64)), "pos": int(numpy_state[2]),
-                      "has_gauss": int(numpy_state[3]), "cached_gaussian": float(numpy_state[4])}}
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
-
-
-def scheduler_state(scheduler) -> dict:
-    """MultiStepLR's state without its Counter of milestones (rebuilt from the config)."""
-    return {k: v for k, v in scheduler.state_dict().items() if k != "milestones"}
-
-
-def save_training_checkpoint(trainer: Trainer, path: Path) -> None:
-    """Models, optimizers, schedulers, epoch, step and RNG states: enough to resume exactly."""
-    state = {"format": "pcut-1", "config": trainer.config, "epoch": trainer.epoch, "step": trainer.step,
-             "optimizers": {n: o.state_dict() for n, o in trainer.optimizers.items()},
-             "schedulers": {n: scheduler_state(s) for n, s in trainer.schedulers.items()},
-             "rng": rng_state()}
-    state.update({name: trainer.raw(name).state_dict() for name in trainer.models.modules()})
-    atomic_save(state, path)
-
-
-def load_training_checkpoint(trainer: Trainer, path: Path) -> None:
-    state = safe_torch_load(path, map_location=trainer.device)
-    for name in trainer.models.modules():
-        load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")
-    for name, optimizer in trainer.optimizers.items():
-        optimizer.load_state_dict(state["optimizers"][name])
-    for name, scheduler in trainer.schedulers.items():
-        merged = scheduler.state_dict()
-        configured = merged["base_lrs"]                       # this run's config
-        merged.update(state["schedulers"][name])
-        scheduler.load_state_dict(merged)
-        if scheduler.base_lrs != configured:                  # a learning rate changed on resume: apply it
-            print(f"resume: lr_{name} changed from {scheduler.base_lrs[0]:g} to {configured[0]:g}; applying it")
-            drops = sum(1 for m in scheduler.milestones.elements() if m <= scheduler.last_epoch)
-            scheduler.base_lrs = list(configured)
-            for group, base in zip(trainer.optimizers[name].param_groups, configured):
-                group["initial_lr"], group["lr"] = base, base * scheduler.gamma ** drops
-    trainer.epoch, trainer.step = state["epoch"], state["step"]
-    set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in state["rng"].items()})
-
-
-def initialise_from(trainer: Trainer, path: Path) -> None:
-    """Start from another run's weights (e.g. adversarial fine-tuning of a reconstruction run).
-
-    Networks whose architecture differs (a U-Net D replacing a patch D) keep their fresh weights.
-    """
-    state = safe_torch_load(path, map_location=trainer.device)
-    for name in ("kp_detector", "generator"):
-        load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")
-    same_discriminator = (state.get("config", {}).get("model_params", {}).get("discriminator_params")
-                          == trainer.config["model_params"]["discriminator_params"])
-    if "discriminator" in state and same_discriminator:
-        load_state_strict(trainer.raw("discriminator"), state["discriminator"], "discriminator", str(path))
-
-
 # --------------------------------------------------------------------------- the loop
 
 def seed_everything(seed: int) -> None:
@@ -462,7 +451,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_dataloader(config: dict, group: ProcessGroup, dataset=None) -> DataLoader:
+def make_dataloader(config: dict, group: ProcessGroup, dataset=None,
+                    generator: torch.Generator | None = None) -> DataLoader:
+    """The training loader: ``dataset`` (default: the config's FramesDataset) x num_repeats, in
+    batches of train_params.batch_size, shuffled by ``generator`` (the trainer's data_order
+    stream; None: torch's global RNG), or split across ranks by a DistributedSampler under DDP.
+    The items' own randomness is the dataset's (``train`` seeds a FramesDataset's items per epoch).
+    """
     from .data import DatasetRepeater, FramesDataset
 
     train_params = config["train_params"]
@@ -478,7 +473,7 @@ def make_dataloader(config: dict, group: ProcessGroup, dataset=None) -> DataLoad
     workers = train_params["num_workers"]
     return DataLoader(dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
                       drop_last=True, num_workers=workers, persistent_workers=False,
-                      pin_memory=torch.cuda.is_available())
+                      pin_memory=torch.cuda.is_available(), generator=generator)
 
 
 def append_log(path: Path, row: dict) -> None:
@@ -552,8 +547,10 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
     """Train as ``config`` says and write the run folder; returns the path of checkpoints/last.pt.
 
     resume: continue from ``run_dir/checkpoints/last.pt`` exactly (models, optimizers,
-    schedulers, epoch, step, RNG states). init_from: a checkpoint whose keypoint detector and
-    generator weights start this run. stop_after_steps: stop early (tests, profiling).
+    schedulers, epoch, step, RNG states and the trainer's random streams). init_from: a
+    checkpoint whose keypoint detector and generator weights start this run; the discriminator
+    starts fresh from this run's seed, never from the checkpoint (``checkpoints.initialise_from``).
+    stop_after_steps: stop early (tests, profiling).
     overwrite: clear a run folder that already holds a run (otherwise that is an error).
     tensorboard: also log losses, learning rates and per-epoch images to ``run_dir/tensorboard``
     (``pcutlib.tensorboard_writer``; log.jsonl stays the record).
@@ -611,7 +608,7 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
             from .tensorboard_writer import TensorBoardWriter
             board = TensorBoardWriter(run_dir / "tensorboard")
 
-    loader = make_dataloader(config, group, dataset)
+    loader = make_dataloader(config, group, dataset, generator=trainer.rngs["data_order"])
     trainer.steps_per_epoch = len(loader)
     num_epochs = config["train_params"]["num_epochs"]
     trainer.models.train()
@@ -624,6 +621,8 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
             frames = getattr(loader.dataset, "dataset", None)      # DatasetRepeater -> FramesDataset
             if hasattr(frames, "max_frame_gap"):
                 frames.max_frame_gap = max_frame_gap(config["train_params"]["frame_gap"], epoch)
+            if hasattr(frames, "item_seed"):                        # each item's seed: (seed, epoch, repeat, index)
+                frames.item_seed, frames.epoch = config["train_params"]["seed"], epoch
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not (progress and group.is_main),
                        leave=False, dynamic_ncols=True)
             last_batch = None
@@ -650,13 +649,14 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
             trainer.epoch += 1
             for scheduler in trainer.schedulers.values():
                 scheduler.step()
+            rank_rngs = gather_rank_rngs(trainer)                   # every rank takes part (DDP)
             if group.is_main:
                 check_finite_weights(trainer, checkpoint_dir / "last.pt")
                 # epoch-N.pt before last.pt: a kill between the two repeats this epoch on resume
                 # and writes epoch-N.pt again, instead of losing it
                 if trainer.epoch % config["train_params"]["checkpoint_freq"] == 0 or trainer.epoch == num_epochs:
-                    save_training_checkpoint(trainer, checkpoint_dir / f"epoch-{trainer.epoch}.pt")
-                save_training_checkpoint(trainer, checkpoint_dir / "last.pt")
+                    save_training_checkpoint(trainer, checkpoint_dir / f"epoch-{trainer.epoch}.pt", rank_rngs)
+                save_training_checkpoint(trainer, checkpoint_dir / "last.pt", rank_rngs)
                 if last_batch is not None:
                     save_training_visualization(run_dir / "vis" / f"epoch-{trainer.epoch}.png", *last_batch,
                                                 regularizer=trainer.regularizer)

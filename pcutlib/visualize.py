@@ -37,11 +37,10 @@ def training_panels(batch: dict, generated: dict, info: dict, regularizer=None) 
         panels["occlusion map"] = upsample(generated["occlusion_map"], size).cpu()
     mask = info.get("mask")
     if mask is None and regularizer is not None and regularizer.type != "none":
-        # a CutMix box is random: draw it without touching the global RNG, which the run's
-        # checkpoint has already saved (exact resume)
-        with torch.random.fork_rng(devices=[]):
-            mask, _ = make_mask(regularizer, {k: v.detach().float().cpu() for k, v in generated.items()
-                                              if torch.is_tensor(v)}, driving)
+        # a CutMix box is random: draw it from a generator of its own, never from the global
+        # RNG or the trainer's streams, which the run's checkpoint has already saved (exact resume)
+        mask, _ = make_mask(regularizer, {k: v.detach().float().cpu() for k, v in generated.items()
+                                          if torch.is_tensor(v)}, driving, generator=torch.Generator().manual_seed(0))
     if mask is not None:
         mask = mask.detach().float().cpu()
         panels[f"{regularizer.type} mask (white = real)"] = mask

@@ -187,6 +187,26 @@ def test_id_sampling_visits_identities(tmp_path):
     assert len(test) == len(test.videos)  # whole videos: no identity sampling
 
 
+def test_seeded_items_depend_on_seed_epoch_visit_and_index_only(tmp_path):
+    """With item_seed (set by the trainer) an item is a function of (seed, epoch, repeat, index):
+    the global RNG does not move it, and each visit of a video draws its own frames."""
+    root = make_root(tmp_path, [f"v{i}" for i in range(4)], frames=6)
+    dataset = data.FramesDataset(root, frame_shape=(S, S, 3))
+    dataset.item_seed = 5
+    frames_of = (lambda item: (item["source"][0, 0, 0].item(), item["driving"][0, 0, 0].item()))
+    torch.manual_seed(0)
+    first = frames_of(dataset[1])
+    torch.manual_seed(1)
+    assert frames_of(dataset[1]) == first
+    repeated = data.DatasetRepeater(dataset, 12)
+    visits = [frames_of(repeated[1 + r * len(dataset)]) for r in range(12)]    # video 1, visits 0..11
+    assert visits[0] == first and len(set(visits)) > 1
+    dataset.epoch = 1
+    assert [frames_of(repeated[1 + r * len(dataset)]) for r in range(12)] != visits
+    with pytest.raises(ValueError, match="'epoch': -1"):
+        data.item_rng(5, -1, 0, 0)
+
+
 def test_dataloader_with_workers(tmp_path):
     root = make_root(tmp_path, [f"v{i}" for i in range(8)])
     dataset = data.DatasetRepeater(data.FramesDataset(root, frame_shape=(S, S, 3)), 2)

@@ -156,6 +156,8 @@ def test_region_dropout_keeps_the_background_and_renormalises():
     torch.testing.assert_close(masks, expected)
     with pytest.raises(ValueError, match="region dropout"):
         region_softmax(logits, 1.0)
+    seeded = [region_softmax(logits, 0.5, torch.Generator().manual_seed(s)) for s in (3, 3, 4)]
+    assert torch.equal(seeded[0], seeded[1]) and not torch.equal(seeded[0], seeded[2])
 
 
 def test_region_dropout_schedule():

@@ -342,3 +342,94 @@ def test_warmups_of_equivariance_and_occlusion(smoke_data):
     # the same occlusion map, applied only after the warm-up
     assert torch.equal(generated_on["occlusion_map"], generated_off["occlusion_map"])
     assert not torch.equal(generated_on["prediction"], generated_off["prediction"])
+
+
+def record_each_step(monkeypatch):
+    """What every training step saw, in order: its batch (source, driving), its equivariance warp
+    (theta, control_params), the regions region dropout kept, and the networks it started from."""
+    from pcutlib import dense_motion, training
+    from pcutlib.warping import RandomTPS
+
+    seen = []
+    step, random_warp, keep_mask = training.train_step, RandomTPS.random.__func__, dense_motion.region_keep_mask
+
+    def recording_step(trainer, batch, epoch_float):
+        networks = {n: copy.deepcopy(trainer.raw(n).state_dict()) for n in trainer.models.modules()} if not seen else {}
+        seen.append({"source": batch["source"].clone(), "driving": batch["driving"].clone(), "networks": networks})
+        return step(trainer, batch, epoch_float)
+
+    def recording_warp(cls, *args, **kwargs):
+        tps = random_warp(cls, *args, **kwargs)
+        seen[-1].update(theta=tps.theta.clone(), control_params=tps.control_params.clone())
+        return tps
+
+    def recording_keep_mask(*args, **kwargs):
+        keep = keep_mask(*args, **kwargs)
+        seen[-1].setdefault("kept_regions", []).append(keep.clone())
+        return keep
+
+    monkeypatch.setattr(training, "train_step", recording_step)
+    monkeypatch.setattr(RandomTPS, "random", classmethod(recording_warp))
+    monkeypatch.setattr(dense_motion, "region_keep_mask", recording_keep_mask)
+    return seen
+
+
+def test_regularizer_variants_with_one_seed_see_the_same_batches_and_warps(smoke_data, tmp_path, monkeypatch):
+    """Fairness: runs that differ only in the regularizer draw the same batches, equivariance
+    warps and region dropouts at every step (each concern has its own random stream), and
+    PriorityCut and CutMix mix at the same steps; another seed draws other batches."""
+    seen, mixed = {}, {}
+    for name, regularizer, seed in [("prioritycut", "prioritycut", 0), ("cutmix", "cutmix", 0),
+                                    ("none", "none", 0), ("none-seed1", "none", 1)]:
+        config = smoke_config(smoke_data, type=regularizer, mix_probability=0.5)
+        config["train_params"].update(seed=seed, num_repeats=2)
+        config["train_params"]["region_dropout"] = {"start": 0.3, "max": 0.3, "ramp_epochs": 0.0, "until_epoch": 10.0}
+        seen[name] = record_each_step(monkeypatch)
+        train(config, tmp_path / name, device="cpu", progress=False)
+        mixed[name] = [row["mixed"] for row in map(json.loads, (tmp_path / name / "log.jsonl").read_text().splitlines())]
+        monkeypatch.undo()
+
+    reference = seen["prioritycut"]
+    steps_per_epoch = len(reference) // 2                                  # 2 epochs
+    assert steps_per_epoch >= 2
+    for name in ("cutmix", "none"):
+        assert len(seen[name]) == len(reference)
+        for step, (ours, theirs) in enumerate(zip(seen[name], reference)):
+            for key in ("source", "driving", "theta", "control_params"):
+                assert torch.equal(ours[key], theirs[key]), f"{name} step {step + 1}: {key}"
+            assert len(ours["kept_regions"]) == len(theirs["kept_regions"]) == 1
+            assert torch.equal(ours["kept_regions"][0], theirs["kept_regions"][0]), f"{name} step {step + 1}"
+    assert mixed["cutmix"] == mixed["prioritycut"] and True in mixed["cutmix"] and False in mixed["cutmix"]
+    # the draws do change: from step to step, from epoch to epoch, and with the seed
+    assert not torch.equal(reference[0]["theta"], reference[1]["theta"])
+    assert not torch.equal(reference[0]["driving"], reference[steps_per_epoch]["driving"])
+    assert not all(torch.equal(a["driving"], b["driving"]) for a, b in zip(seen["none-seed1"], seen["none"]))
+
+
+def test_a_fine_tune_starts_its_own_seeds_discriminator(smoke_data, tmp_path, monkeypatch):
+    """init_from takes the keypoint detector and generator only: the discriminator starts fresh
+    from the fine-tune's seed (not the checkpoint's, which every variant and seed would share)."""
+    config = smoke_config(smoke_data, type="none")                          # a reconstruction run (D never trained)
+    config["train_params"].update(num_epochs=1, seed=7)
+    config["train_params"]["loss_weights"]["generator_gan"] = 0
+    source = train(config, tmp_path / "reconstruction", device="cpu", progress=False)
+    checkpoint = torch.load(source, weights_only=True)
+
+    def starting_networks(seed, name):
+        tune = smoke_config(smoke_data, type="prioritycut")
+        tune["train_params"]["seed"] = seed
+        seen = record_each_step(monkeypatch)
+        train(tune, tmp_path / name, device="cpu", progress=False, init_from=source, stop_after_steps=1)
+        monkeypatch.undo()
+        return seen[0]["networks"]
+
+    def same(a, b):
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    first, again, other = starting_networks(0, "seed0"), starting_networks(0, "seed0-again"), starting_networks(1, "seed1")
+    for networks in (first, again, other):
+        assert same(networks["kp_detector"], checkpoint["kp_detector"])
+        assert same(networks["generator"], checkpoint["generator"])
+        assert not same(networks["discriminator"], checkpoint["discriminator"])
+    assert same(first["discriminator"], again["discriminator"])
+    assert not same(first["discriminator"], other["discriminator"])
