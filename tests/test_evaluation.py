@@ -156,5 +156,5 @@ def test_save_strip_png_and_video(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("imageio.v2.mimwrite", no_ffmpeg)
     written = evaluation.save_video(frames, tmp_path / "fallback.mp4", fps=5)
     assert written == tmp_path / "fallback.gif" and written.is_file()
-    assert "writing" in capsys.readouterr().out
+    assert "writing" in capsys.readouterr().err
     assert iio.imread(written, index=None).shape[0] == 5
