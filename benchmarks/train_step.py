@@ -1,12 +1,24 @@
-"""Speed and memory of a full training step (generator + discriminator updates).
+"""Speed and memory of a full training step (generator + discriminator updates), pcut's
+optimized step against the baseline step, in one run.
 
-For each architecture (synthetic-64; vox-256's architecture at 128x128, and at 256x256 on
-CUDA) and each regularizer (none / cutmix / prioritycut, all with the U-Net discriminator
-and the adversarial term on), prints samples/s, peak memory, and the share of the step
-spent building the PriorityCut or CutMix mask and mixing. On CUDA it also compares fp32,
-bf16 autocast and channels_last in the same run, as ratios against fp32.
+Baseline: ``Trainer.baseline_step`` (FOMM's straightforward order of operations: the
+discriminator's weight gradients are computed in the generator step and thrown away) with
+today's default memory layout (NCHW). Optimized: pcut's step (discriminator frozen in the
+generator step) with channels_last. tests/test_training.py checks both give the same losses
+and updates. Setups:
 
-    python benchmarks/train_step.py [--steps 5] [--batch-size 8] [--device auto]
+- synthetic-64, the CPU default (reconstruction phase, batch 8);
+- synthetic-64 adversarial: U-Net D, none / cutmix / prioritycut (mixing every step);
+- vox-256 FOMM: FOMM's vox-256 (patch D with keypoints, feature matching, VGG19 pyramid with
+  random weights: the same cost as ImageNet's) at 128x128, batch 4;
+- vox-256 U-Net: the same with the U-Net D and each regularizer;
+- on CUDA also vox-256 at 256x256 with bf16 autocast (+ channels_last).
+
+Printed: samples/s, ms/step, the share of the step spent building and applying the mask,
+peak memory, the optimized/baseline ratio and, for a mixing regularizer, its cost over the
+same step without mixing.
+
+    python benchmarks/train_step.py [--steps 5] [--batch-size 8] [--device auto] [--quick]
 """
 from __future__ import annotations
 
@@ -24,14 +36,17 @@ from pcutlib.config import load_config
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
-def architecture(name: str, size: int) -> dict:
-    """A resolved config for ``name`` at ``size`` px with the U-Net D and the adversarial term on."""
+def architecture(name: str, size: int, discriminator: str = "unet", adversarial: bool = True) -> dict:
+    """A resolved config for ``name`` at ``size`` px: its own discriminator (``discriminator="own"``)
+    or the U-Net D, the adversarial term on or off, mixing every step."""
     config = load_config(CONFIGS / f"{name}.yaml")
     config["dataset_params"]["frame_shape"] = [size, size, 3]
-    discriminator = config["model_params"]["discriminator_params"]
-    discriminator.update(kind="unet", scales=[1], use_kp=False, num_blocks=max(3, size.bit_length() - 3))
     weights = config["train_params"]["loss_weights"]
-    weights.update(generator_gan=1, feature_matching=[0] * len(weights["feature_matching"]))
+    if discriminator == "unet":
+        params = config["model_params"]["discriminator_params"]
+        params.update(kind="unet", scales=[1], use_kp=False, num_blocks=max(3, size.bit_length() - 3))
+        weights.update(feature_matching=[0] * len(weights["feature_matching"]))
+    weights.update(generator_gan=1 if adversarial else 0)
     if sum(weights["perceptual"]):
         config["train_params"]["perceptual_weights"] = "random"   # same cost as ImageNet weights
     config["regularizer"].update(mix_probability=1.0, mix_warmup_epochs=0.0)   # mix every step
@@ -73,10 +88,14 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 10   # process peak RSS (KiB on Linux)
 
 
-def measure(config: dict, device: torch.device, batch_size: int, steps: int, warmup: int = 2) -> dict:
+def measure(config: dict, device: torch.device, batch_size: int, steps: int, baseline: bool,
+            warmup: int = 2) -> dict:
     config = copy.deepcopy(config)
     config["train_params"]["batch_size"] = batch_size
+    config["train_params"]["channels_last"] = config["train_params"]["channels_last"] or not baseline
+    torch.manual_seed(0)
     trainer = training.build_trainer(config, device)
+    trainer.baseline_step = baseline
     size = config["dataset_params"]["frame_shape"][0]
     batch = {"source": torch.rand(batch_size, 3, size, size), "driving": torch.rand(batch_size, 3, size, size)}
     if device.type == "cuda":
@@ -94,40 +113,53 @@ def measure(config: dict, device: torch.device, batch_size: int, steps: int, war
             "mask_share": mask_timer.seconds / seconds, "peak_mb": peak_memory_mb(device)}
 
 
+def setups(device: torch.device, batch_size: int, quick: bool) -> list[tuple]:
+    """(label, config, batch size, regularizers) of every measured configuration."""
+    rows = [("synthetic-64", architecture("synthetic-64", 64, "own", adversarial=False), batch_size, ["none"]),
+            ("synthetic-64 U-Net", architecture("synthetic-64", 64), batch_size, ["none", "cutmix", "prioritycut"])]
+    if not quick:
+        half = max(1, batch_size // 2)
+        rows += [("vox-256 FOMM", architecture("vox-256", 128, "own"), half, ["none"]),
+                 ("vox-256 U-Net", architecture("vox-256", 128), half, ["none", "cutmix", "prioritycut"])]
+        if device.type == "cuda":
+            rows.append(("vox-256 U-Net", architecture("vox-256", 256), half, ["none", "prioritycut"]))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per row (after 2 warm-up steps)")
+    parser.add_argument("--batch-size", type=int, default=8, help="synthetic-64's batch; vox-256 uses half")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+    parser.add_argument("--quick", action="store_true", help="synthetic-64 only")
     args = parser.parse_args(argv)
     device = training.choose_device(args.device)
-    torch.manual_seed(0)
-
-    setups = [("synthetic-64", 64, args.batch_size), ("vox-256", 128, max(1, args.batch_size // 2))]
-    if device.type == "cuda":
-        setups.append(("vox-256", 256, max(1, args.batch_size // 2)))
     print(f"device: {device}  torch {torch.__version__}  threads {torch.get_num_threads()}  steps {args.steps}")
-    print(f"{'architecture':<16}{'size':>5}{'batch':>6}  {'regularizer':<12}{'precision':<16}"
-          f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'vs fp32':>8}")
-    for name, size, batch_size in setups:
-        base = architecture(name, size)
-        for regularizer in ("none", "cutmix", "prioritycut"):
-            variants = [("fp32", {})]
-            if device.type == "cuda" and regularizer == "prioritycut":
+    print(f"{'setup':<20}{'size':>5}{'batch':>6}  {'regularizer':<12}{'step':<10}"
+          f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'speed-up':>9}{'mix cost':>9}")
+    for label, base, batch_size, regularizers in setups(device, args.batch_size, args.quick):
+        size = base["dataset_params"]["frame_shape"][0]
+        without_mixing = {}
+        for regularizer in regularizers:
+            modes = [("baseline", {}), ("optimized", {})]
+            if device.type == "cuda" and size == 256:
                 bf16 = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-                variants += [(bf16, {"mixed_precision": bf16}), ("channels_last", {"channels_last": True}),
-                             (f"{bf16}+ch_last", {"mixed_precision": bf16, "channels_last": True})]
+                modes.append((bf16, {"mixed_precision": bf16}))
             reference = None
-            for label, train_params in variants:
+            for mode, train_params in modes:
                 config = copy.deepcopy(base)
                 config["regularizer"]["type"] = regularizer
                 config["train_params"].update(train_params)
-                result = measure(config, device, batch_size, args.steps)
+                result = measure(config, device, batch_size, args.steps, baseline=mode == "baseline")
                 reference = reference or result["samples_per_s"]
-                print(f"{name:<16}{size:>5}{batch_size:>6}  {regularizer:<12}{label:<16}"
+                if regularizer == "none":
+                    without_mixing[mode] = result["ms_per_step"]
+                cost = (f"{100 * (result['ms_per_step'] / without_mixing[mode] - 1):>+8.0f}%"
+                        if regularizer != "none" and mode in without_mixing else f"{'':>9}")
+                print(f"{label:<20}{size:>5}{batch_size:>6}  {regularizer:<12}{mode:<10}"
                       f"{result['samples_per_s']:>10.2f}{result['ms_per_step']:>9.0f}"
                       f"{100 * result['mask_share']:>8.1f}%{result['peak_mb']:>9.0f}"
-                      f"{result['samples_per_s'] / reference:>8.2f}")
+                      f"{result['samples_per_s'] / reference:>8.2f}x{cost}", flush=True)
     if device.type == "cpu":
         print("peak MB on the CPU is the process's peak resident memory so far (it only grows).")
 
