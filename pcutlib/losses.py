@@ -324,10 +324,22 @@ def unet_mixed_loss(mixed_out: dict, mask: torch.Tensor, real_out: dict, fake_ou
         disc_mix_decoder = BCE(D_dec(x_mix), M)                   real where M = 1, fake where M = 0
         consistency      = consistency_weight * mean( D_dec(x_mix) - [M D_dec(x) + (1 - M) D_dec(G)] )^2
     mask: (B, 1, H, W); *_out: UNetDiscriminator outputs for the mixed, real and fake images.
+
+    A sample whose mask is all ones (PriorityCut with an empty foreground) mixes in nothing: its
+    "mixed" image is the real one, so it is left out of all three terms (all-ones batches give 0).
     """
     mixed_pixels = mixed_out["pixel_logits"]
     if mask.shape != mixed_pixels.shape:
         raise ValueError(f"mask {tuple(mask.shape)} must match the pixel logits {tuple(mixed_pixels.shape)}")
+    keep = (mask < 1).flatten(1).any(1)                                   # (B,) something was mixed in
+    if not bool(keep.any()):
+        zero = mixed_pixels.sum() * 0.0                                   # keeps the graph, adds nothing
+        return {"disc_mix_encoder": zero, "disc_mix_decoder": zero, "consistency": zero}
+    if not bool(keep.all()):
+        mask, mixed_pixels = mask[keep], mixed_pixels[keep]
+        mixed_out = {"logit": mixed_out["logit"][keep]}
+        real_out = {"pixel_logits": real_out["pixel_logits"][keep]}
+        fake_out = {"pixel_logits": fake_out["pixel_logits"][keep]}
     return {
         "disc_mix_encoder": _bce(mixed_out["logit"], 0),
         "disc_mix_decoder": _bce(mixed_pixels, mask),

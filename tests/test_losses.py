@@ -293,3 +293,17 @@ def test_unet_mixed_loss_by_hand():
         3.0 * consistency_loss(mixed["pixel_logits"], real["pixel_logits"], fake["pixel_logits"], mask).item())
     with pytest.raises(ValueError, match=r"\(1, 1, 2, 1\)"):
         unet_mixed_loss(mixed, mask.view(1, 1, 2, 1), real, fake, 1.0)
+
+
+def test_unet_mixed_loss_leaves_out_samples_that_mixed_nothing():
+    mask = torch.stack([torch.tensor([1.0, 0.0]), torch.ones(2)]).view(2, 1, 1, 2)   # sample 1: all real
+    mixed = {"logit": torch.tensor([0.5, -3.0]), "pixel_logits": torch.tensor([2.0, 1.0, 9.0, 9.0]).view(2, 1, 1, 2)}
+    real = {"logit": torch.zeros(2), "pixel_logits": torch.tensor([1.0, 5.0, 0.0, 0.0]).view(2, 1, 1, 2)}
+    fake = {"logit": torch.zeros(2), "pixel_logits": torch.tensor([7.0, -1.0, 0.0, 0.0]).view(2, 1, 1, 2)}
+    both = unet_mixed_loss(mixed, mask, real, fake, consistency_weight=3.0)
+    first = unet_mixed_loss({k: v[:1] for k, v in mixed.items()}, mask[:1], {k: v[:1] for k, v in real.items()},
+                            {k: v[:1] for k, v in fake.items()}, consistency_weight=3.0)
+    for name in both:
+        assert both[name].item() == pytest.approx(first[name].item(), rel=1e-6), name
+    nothing = unet_mixed_loss(mixed, torch.ones_like(mask), real, fake, consistency_weight=3.0)
+    assert all(value.item() == 0.0 for value in nothing.values())
