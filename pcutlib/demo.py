@@ -22,6 +22,9 @@ import torch
 from .experiment import VARIANTS, synthetic_config, variant_config
 
 
+FINETUNE_EPOCHS = 6      # the PriorityCut fine-tune (configs/synthetic-64-prioritycut.yaml)
+
+
 def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--config", default="synthetic-64", help="config file or name in configs/ (default: %(default)s)")
     parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"),
@@ -29,7 +32,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="where the two run folders go (default: %(default)s)")
     parser.add_argument("--reconstruction-epochs", type=int, default=None,
                         help="default: the config's train_params.num_epochs")
-    parser.add_argument("--finetune-epochs", type=int, default=6, help="PriorityCut fine-tuning epochs (default: %(default)s)")
+    parser.add_argument("--finetune-epochs", type=int, default=FINETUNE_EPOCHS,
+                        help="PriorityCut fine-tuning epochs (default: %(default)s)")
     parser.add_argument("--top-k", type=float, default=None, help="default: the config's regularizer.top_k_percent")
     parser.add_argument("--check-data", type=Path, default=Path("data/synthetic-64-check"),
                         help="held-out world for the motion diagnosis (made with --check-seed when missing)")

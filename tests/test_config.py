@@ -112,3 +112,10 @@ def test_an_absurd_model_is_refused_before_allocating():
     with pytest.raises(ValueError, match=r"ask for [\d.]+ billion parameters .* GiB of float32 weights"):
         build_models(resolve_config(config)["model_params"])
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2 * 2**20     # < 2 GiB (KiB units)
+
+
+def test_the_finetune_config_file_is_what_the_demo_computes():
+    from pcutlib.demo import FINETUNE_EPOCHS, finetune_config
+
+    expected = finetune_config(load_config("synthetic-64"), FINETUNE_EPOCHS, None)
+    assert load_config("synthetic-64-prioritycut") == expected, "rerun: python tools/write_finetune_config.py"

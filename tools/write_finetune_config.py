@@ -1,0 +1,34 @@
+"""Write configs/synthetic-64-prioritycut.yaml: the PriorityCut fine-tune of `pcut demo`
+(``pcutlib.demo.finetune_config`` of synthetic-64, 6 epochs) as a config file, so that the
+README's fine-tune command is one line. tests/test_config.py checks the file still equals
+what the demo computes; rerun this after changing configs/synthetic-64.yaml:
+
+    python tools/write_finetune_config.py
+"""
+from pathlib import Path
+
+import yaml
+
+from pcutlib.config import load_config
+from pcutlib.demo import FINETUNE_EPOCHS, finetune_config
+
+OUT = Path(__file__).resolve().parent.parent / "configs" / "synthetic-64-prioritycut.yaml"
+HEADER = """\
+# The PriorityCut fine-tune of `pcut demo`: synthetic-64 with the U-Net discriminator, the
+# adversarial term on, PriorityCut at k = 10, 6 epochs at lr 5e-5 (generator, keypoints) and
+# 2e-4 (discriminator), no learning-rate drops, no region dropout. Start it from a
+# reconstruction run:
+#   pcut train --config synthetic-64-prioritycut --name pcut --init-from runs/recon/checkpoints/last.pt
+# Written by tools/write_finetune_config.py from pcutlib.demo.finetune_config (do not edit by
+# hand: tests/test_config.py checks the two agree).
+"""
+
+
+def main() -> None:
+    config = finetune_config(load_config("synthetic-64"), FINETUNE_EPOCHS, None)
+    OUT.write_text(HEADER + yaml.safe_dump(config, sort_keys=False))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
