@@ -76,6 +76,151 @@ def badge_links(url: str, notebook: str, branch: str = "main") -> dict:
             "binder": f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/notebooks/{notebook}"}
 
 
+# --------------------------------------------------------------------------- the shipped model
+
+def model_label(path: str | Path) -> str:
+    """How the notebooks name a model file: 'shipped model pretrained/synthetic-64.pt' for the
+    shipped one, else the file's path."""
+    path = Path(path)
+    try:
+        shipped = path.resolve() == shipped_model_path().resolve()
+    except FileNotFoundError:
+        shipped = False
+    return f"shipped model {path.parent.name}/{path.name}" if shipped else f"model {path}"
+
+
+def load_shipped_model(pretrained_path: str | Path | None = None, epochs: int = 6, progress: bool = True):
+    """The one loading step of notebooks 2-5 and 7: (Models in eval mode, config).
+
+    pretrained_path None means the shipped ``pretrained/synthetic-64.pt``; when that file is
+    missing a stand-in is trained first for ``epochs`` (``pcutlib.pretrained.load_pretrained``).
+    Prints which model it is, what it was trained with and its sizes.
+    """
+    from .pretrained import load_pretrained
+
+    path = Path(pretrained_path) if pretrained_path else shipped_model_path()
+    models, config = load_pretrained(path, epochs=epochs, progress=progress)
+    gan = config["train_params"]["loss_weights"]["generator_gan"]
+    print(f"{model_label(path)} | K = {config['model_params']['common_params']['num_kp']} keypoints | "
+          f"{'x'.join(map(str, config['dataset_params']['frame_shape'][:2]))} frames | last trained with "
+          f"regularizer {config['regularizer']['type']!r}, generator_gan {gan}")
+    return models, config
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+# (x, y, text, notebooks that teach it), in the diagram's own units (x 0..14, y 0..4.4).
+PIPELINE_NODES = {
+    "source": (0.8, 3.7, "source S", (1, 2)),
+    "driving": (0.8, 0.7, "driving D", (1, 2)),
+    "kp_detector": (3.1, 2.2, "keypoint detector\nheatmaps -> p_k, J_k", (2,)),
+    "dense_motion": (6.1, 2.2, "dense motion\nT_k(z) = p^S + J_k (z - p^D)\nregions R, occlusion O", (1, 2, 3)),
+    "generator": (9.1, 2.2, "generator: encode S,\nwarp by T, multiply by O,\ndecode (inpaint)", (3,)),
+    "prediction": (11.3, 3.7, "prediction G", (3, 7)),
+    "mask": (11.3, 0.7, "mask M (1 = real pixel)\nPriorityCut: top-k% by O\nCutMix: a random box", (4, 5)),
+    "unet": (13.4, 2.2, "U-Net discriminator\none logit per image\n+ one per pixel", (4, 5, 6)),
+}
+PIPELINE_EDGES = [  # (from, to, arc)
+    ("source", "kp_detector", 0.0), ("driving", "kp_detector", 0.0), ("kp_detector", "dense_motion", 0.0),
+    ("source", "dense_motion", -0.2), ("source", "generator", -0.2), ("dense_motion", "generator", 0.0),
+    ("generator", "prediction", 0.0), ("dense_motion", "mask", 0.15), ("driving", "mask", 0.08),
+    ("prediction", "mask", 0.0), ("mask", "unet", 0.0), ("prediction", "unet", 0.0), ("driving", "unet", 0.12),
+]
+
+
+def pipeline_shapes(models, image_size: int = 64) -> dict:
+    """What each box of the pipeline diagram returns, from one forward pass of ``models`` on a
+    blank batch of 1: the names and shapes the library really gives (so the diagram stays true)."""
+    image = torch.zeros(1, 3, image_size, image_size)
+    with torch.no_grad():
+        kp = models.kp_detector(image)
+        out = models.generator(image, kp_source=kp, kp_driving=kp)
+        shape = lambda name, tensor: f"{name} {tuple(tensor.shape)}"                     # noqa: E731
+        outputs = {"kp_detector": [shape(k, v) for k, v in kp.items()],
+                   "dense_motion": [shape(k, out[k]) for k in ("deformation", "region_mask", "occlusion_map")
+                                    if k in out],
+                   "generator": [shape("prediction", out["prediction"])],
+                   "mask": [shape("M", out["prediction"][:, :1])]}
+        discriminator = getattr(models, "discriminator", None)
+        if discriminator is not None and hasattr(discriminator, "up_blocks"):         # the U-Net one
+            verdict = discriminator(out["prediction"])
+            outputs["unet"] = [shape("logit", verdict["logit"]), shape("pixel_logits", verdict["pixel_logits"])]
+    return {name: "\n".join(lines) for name, lines in outputs.items()}
+
+
+def pipeline_figure(highlight=(), models=None, image_size: int = 64) -> Figure:
+    """FOMM + PriorityCut as boxes and arrows; the boxes a notebook teaches in colour.
+
+    highlight: notebook numbers (e.g. ``(5,)``) whose parts are coloured; models: a
+    ``pcutlib.models.Models`` to write under each box what it returns, with shapes, from one
+    forward pass (:func:`pipeline_shapes`).
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    outputs = pipeline_shapes(models, image_size) if models is not None else {}
+    highlight = {int(n) for n in (highlight if isinstance(highlight, (tuple, list, set)) else (highlight,))}
+    figure = Figure(figsize=(12.5, 3.9))
+    ax = figure.add_axes((0, 0, 1, 1))
+    ax.set_xlim(-0.3, 14.9)
+    ax.set_ylim(-0.6, 4.35)
+    ax.axis("off")
+    boxes = {}
+    for name, (x, y, text, notebooks) in PIPELINE_NODES.items():
+        lit = bool(highlight & set(notebooks)) or not highlight
+        width, height = (1.3, 0.5) if "\n" not in text else (2.55, 0.95)
+        patch = FancyBboxPatch((x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.04",
+                               facecolor="#ffe9a8" if lit else "#f0f0f0", edgecolor="black" if lit else "#aaaaaa",
+                               linewidth=1.2 if lit else 0.8, zorder=2)
+        ax.add_patch(patch)
+        ax.text(x, y, text, ha="center", va="center", fontsize=8, color="black" if lit else "#777777", zorder=3)
+        if name in outputs:
+            ax.text(x, y - height / 2 - 0.08, outputs[name], ha="center", va="top", fontsize=6.5,
+                    color="#1f4e9c", zorder=3)
+        boxes[name] = patch
+    for start, end, arc in PIPELINE_EDGES:
+        ax.add_patch(FancyArrowPatch(posA=PIPELINE_NODES[start][:2], posB=PIPELINE_NODES[end][:2],
+                                     patchA=boxes[start], patchB=boxes[end], arrowstyle="-|>", mutation_scale=10,
+                                     connectionstyle=f"arc3,rad={arc}", linewidth=0.9, color="#555555", zorder=1))
+    ax.text(11.3, -0.5, "mixed = M * D + (1 - M) * G  ->  U-Net D", ha="center", fontsize=7.5, family="monospace")
+    if highlight:
+        ax.text(-0.2, 4.2, f"coloured: what notebook {', '.join(map(str, sorted(highlight)))} takes apart"
+                + ("; blue: what each box returns (shapes from the loaded model)" if outputs else ""),
+                fontsize=8, va="top")
+    return figure
+
+
+# --------------------------------------------------------------------------- the synthetic world's truth
+
+def synthetic_video(identity: int = 0, video: int = 0, frames: int = 32, size: int = 64):
+    """One video of the synthetic world with what only the renderer knows.
+
+    Returns a ``pcutlib.synthetic.Rendering`` plus two tensors: ``.video`` (T,3,S,S) float in
+    [0,1] and ``.joints`` (T,J,2) in [-1,1]; ``.labels`` (T,S,S) and ``.part_frames`` feed
+    :func:`true_disocclusion`. The same frames as :func:`synthetic_frames`.
+    """
+    from .synthetic import World, draw_motion, make_background, make_identity, render
+
+    world = World()
+    rendering = render(make_identity(identity), draw_motion(video, frames, world.limb_motion),
+                       make_background(video, size), world)
+    rendering.video = torch.from_numpy(rendering.frames).permute(0, 3, 1, 2).float() / 255
+    rendering.joints = torch.from_numpy(rendering.keypoints)
+    return rendering
+
+
+def true_disocclusion(rendering, source_frame: int, driving_frames) -> torch.Tensor:
+    """The renderer's dis-occlusion (``pcutlib.synthetic.disocclusion``) of each driving frame
+    against ``source_frame``: (N,S,S) bool, True where the driving frame shows a surface point
+    that the source frame hides or lacks."""
+    from .synthetic import disocclusion
+
+    if isinstance(driving_frames, int):
+        driving_frames = [driving_frames]
+    return torch.from_numpy(np.stack([
+        disocclusion(rendering.labels[source_frame], rendering.part_frames[source_frame],
+                     rendering.labels[t], rendering.part_frames[t]) for t in driving_frames]))
+
+
 # --------------------------------------------------------------------------- drawing basics
 
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
@@ -96,39 +241,71 @@ def to_pixels(points: torch.Tensor, size: int) -> np.ndarray:
 
 
 def show_images(images: dict, columns: int | None = None, size: float = 2.2, title: str | None = None,
-                cmap: str = "viridis", colorbar: bool = False, vmin=0.0, vmax=1.0) -> Figure:
-    """One panel per entry: name -> image (colour (3,H,W) or a map (H,W) shown with ``cmap``)."""
+                cmap: str = "viridis", colorbar: bool | str = False, vmin=0.0, vmax=1.0,
+                colorbar_label: str | None = None) -> Figure:
+    """One panel per entry: name -> image (colour (3,H,W) or a map (H,W) shown with ``cmap``).
+
+    All maps share one colour scale [vmin, vmax]. colorbar: False, True (one bar per map) or
+    "shared" (one bar for all maps, which says that they share the scale).
+    """
     columns = columns or len(images)
     rows = math.ceil(len(images) / columns)
-    figure = Figure(figsize=(size * columns, size * rows + (0.3 if title else 0)))
+    shared = colorbar == "shared"
+    figure = Figure(figsize=(size * columns + (0.6 if shared else 0), size * rows + (0.3 if title else 0)),
+                    layout="constrained" if shared else None)
     axes = figure.subplots(rows, columns, squeeze=False)
+    last_map = None
     for ax, (name, image) in zip(axes.flat, images.items()):
         array = to_numpy_image(image) if torch.is_tensor(image) else np.asarray(image)
         shown = ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        if colorbar and array.ndim == 2:
-            figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        if array.ndim == 2:
+            last_map = shown
+            if colorbar is True:
+                figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         ax.set_title(name, fontsize=9)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in list(axes.flat)[len(images):]:
         ax.axis("off")
+    if shared and last_map is not None:
+        bar = figure.colorbar(last_map, ax=list(axes.flat), fraction=0.03, pad=0.02)
+        if colorbar_label:
+            bar.set_label(colorbar_label, fontsize=8)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    if not shared:
+        figure.tight_layout()
     return figure
 
 
-def draw_keypoints(ax, points: torch.Tensor, size: int, highlight: int | None = None, labels: bool = True) -> None:
-    """Mark (K,2) keypoints in [-1,1] on an image axis of side ``size``; ``highlight`` one in red."""
+def shared_vmax(*maps: torch.Tensor, quantile: float = 0.99) -> float:
+    """One upper end for the colour scale of several maps: their joint ``quantile`` (so that a
+    few extreme pixels do not turn everything else black), rounded up to 2 decimals."""
+    values = torch.cat([m.detach().float().flatten().cpu() for m in maps])
+    return max(0.01, math.ceil(round(float(torch.quantile(values, quantile)) * 100, 6)) / 100)
+
+
+KEYPOINT_LABEL_SIZE = 9    # points: readable at the notebooks' panel sizes (6 pt was not)
+
+
+def draw_keypoints(ax, points: torch.Tensor, size: int, highlight: int | None = None, labels: bool = True,
+                   fontsize: float = KEYPOINT_LABEL_SIZE) -> None:
+    """Mark (K,2) keypoints in [-1,1] on an image axis of side ``size``; ``highlight`` one in red.
+
+    Labels are the keypoint indices in bold white with a black outline, readable on any colour.
+    """
+    from matplotlib import patheffects
+
+    outline = [patheffects.withStroke(linewidth=2.2, foreground="black")]
     pixels = to_pixels(points, size)
     for k, (x, y) in enumerate(pixels):
         chosen = highlight is not None and k == highlight
-        ax.scatter([x], [y], s=40 if chosen else 14, c="red" if chosen else "white",
+        ax.scatter([x], [y], s=40 if chosen else 16, c="red" if chosen else "white",
                    edgecolors="black", linewidths=0.6, zorder=3)
         if labels:
-            ax.annotate(str(k), (x, y), xytext=(2, -2), textcoords="offset points", fontsize=6,
-                        color="yellow", zorder=4)
+            ax.annotate(str(k), (x, y), xytext=(3, -3), textcoords="offset points", fontsize=fontsize,
+                        fontweight="bold", color="red" if chosen else "white", path_effects=outline, zorder=4)
 
 
 def figure_png(figure: Figure, dpi: int = 80) -> bytes:
@@ -219,6 +396,38 @@ def affine_warp_figure(image: torch.Tensor, driving_x: float = 0.0, driving_y: f
     return figure
 
 
+AFFINE_CASES = (  # (title, p^D, rotation, scale, (J11, J12, J21, J22)); p^S = (0, 0)
+    ("J = I, p^D = (0.3, 0.2)", (0.3, 0.2), 0.0, 1.0, (1, 0, 0, 1)),
+    ("rotation 30 deg", (0.0, 0.0), 30.0, 1.0, (1, 0, 0, 1)),
+    ("scale 1.5", (0.0, 0.0), 0.0, 1.5, (1, 0, 0, 1)),
+    ("shear J12 = 0.5", (0.0, 0.0), 0.0, 1.0, (1, 0.5, 0, 1)),
+    ("mirror J11 = -1 (det < 0)", (0.0, 0.0), 0.0, 1.0, (-1, 0, 0, 1)),
+    ("det J = 0 (J21 = J22 = 0)", (0.0, 0.0), 0.0, 1.0, (1, 0, 0, 0)),
+)
+
+
+def affine_small_multiples(image: torch.Tensor, cases=AFFINE_CASES) -> Figure:
+    """The static twin of the affine widget: the source warped by T(z) = p^S + J (z - p^D) for a
+    few jacobians (top: where T samples the source; bottom: the warped frame with p^D)."""
+    size = image.shape[-1]
+    figure = Figure(figsize=(2.0 * len(cases), 4.3))
+    axes = figure.subplots(2, len(cases), squeeze=False)
+    for column, (title, driving_point, rotation, scale, entries) in enumerate(cases):
+        jacobian = affine_jacobian(rotation, scale, *entries)
+        warped, grid = local_affine_warp(image, (0.0, 0.0), driving_point, jacobian)
+        axes[0, column].imshow(to_numpy_image(image), interpolation="nearest")
+        _draw_grid_lines(axes[0, column], grid.numpy(), size)
+        axes[0, column].set_title(title, fontsize=8)
+        axes[1, column].imshow(to_numpy_image(warped), interpolation="nearest")
+        draw_keypoints(axes[1, column], torch.tensor([driving_point]), size, highlight=0, labels=False)
+        axes[1, column].set_title(f"det J = {float(torch.det(jacobian)):+.2f}", fontsize=8)
+        _frame_axes(axes[:, column], size)
+    axes[0, 0].set_ylabel("source, grid T(z)", fontsize=8)
+    axes[1, 0].set_ylabel("warped", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 def _frame_axes(axes, size: int) -> None:
     """Show exactly the size x size pixel area, image orientation, no ticks."""
     for ax in axes:
@@ -300,6 +509,36 @@ def region_figure(source: torch.Tensor, driving: torch.Tensor, generated: dict, 
     return figure
 
 
+def region_small_multiples(source: torch.Tensor, generated: dict, kp_source: dict, columns: int = 6) -> Figure:
+    """The static twin of the region widget: every region mask M_k (k = 0 is the background)
+    over the source, with keypoint k-1 marked, and all regions in argmax colours."""
+    region_mask = generated["region_mask"][0]                                            # (K+1, h, w)
+    size = source.shape[-1]
+    panels = region_mask.shape[0] + 1
+    rows = math.ceil(panels / columns)
+    figure = Figure(figsize=(1.9 * columns, 2.0 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    upsampled = torch.nn.functional.interpolate(region_mask[None], size=(size, size), mode="bilinear",
+                                                align_corners=False)[0]
+    for k, ax in enumerate(axes.flat[:region_mask.shape[0]]):
+        ax.imshow(to_numpy_image(source) * 0.35, interpolation="nearest")
+        ax.imshow(upsampled[k].numpy(), cmap="magma", vmin=0, vmax=1, alpha=0.75, interpolation="nearest")
+        if k > 0:
+            draw_keypoints(ax, kp_source["value"][0], size, highlight=k - 1, labels=False)
+        share = float((region_mask.argmax(0) == k).float().mean())
+        ax.set_title(("M_0 background" if k == 0 else f"M_{k}: keypoint {k - 1}") + f"\nwins {100 * share:.0f}%",
+                     fontsize=8)
+    axes.flat[region_mask.shape[0]].imshow(region_colours(region_mask), interpolation="nearest")
+    axes.flat[region_mask.shape[0]].set_title("all regions (argmax)", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[panels:]:
+        ax.axis("off")
+    figure.tight_layout()
+    return figure
+
+
 def flow_figure(deformation: torch.Tensor, image: torch.Tensor | None = None, every: int = 2) -> Figure:
     """The dense backward flow T(z) - z (h,w,2) as arrows, over ``image`` (1,3,H,W) if given."""
     deformation = deformation.detach().float().cpu()
@@ -352,6 +591,11 @@ def artifact_map(prediction: torch.Tensor, driving: torch.Tensor, occlusion_map:
 
 # --------------------------------------------------------------------------- notebooks 4-5: masks
 
+# A CutMix seed whose box is neither tiny nor inverted nor nearly the whole image: seed 9 draws
+# lambda = 0.25 and no inversion, a box of 27% of a 64x64 image (seed 0 gives an inverted mask
+# with 99% generated pixels, a poor first example). See ``cutmix_mask``.
+DEFAULT_CUTMIX_SEED = 9
+
 def discriminator_maps(unet, images: dict) -> dict:
     """D's per-pixel verdict sigmoid(pixel_logits) (H,W) and image score for each named (1,3,H,W) image."""
     maps = {}
@@ -385,36 +629,124 @@ def prioritycut_counts(occlusion_map: torch.Tensor, region_mask: torch.Tensor, t
             "generated_pixels": int((mask == 0).sum()), "pixels": mask.numel()}
 
 
+GENERATED_COLOUR = "white"        # outline of the generated pixels (M = 0) on mixed images
+TRUTH_COLOUR = "#ff2bd6"          # outline of the true dis-occlusion
+
+
+def outline(ax, region: torch.Tensor, colour: str = GENERATED_COLOUR, linewidth: float = 1.2) -> None:
+    """Draw the border of a boolean (H,W) region (e.g. M == 0) on an image axis."""
+    region = region.detach().float().cpu().numpy()
+    if 0 < region.sum() < region.size:
+        height, width = region.shape
+        padded = np.pad(region, 1)                    # closes regions that touch the border
+        for line_colour, line_width in (("black", linewidth + 1.4), (colour, linewidth)):   # readable on any colour
+            ax.contour(np.arange(-1, width + 1), np.arange(-1, height + 1), padded, levels=[0.5],
+                       colors=[line_colour], linewidths=line_width)
+    ax.set_xlim(-0.5, region.shape[1] - 0.5)
+    ax.set_ylim(region.shape[0] - 0.5, -0.5)
+
+
+def _black_edge():
+    from matplotlib import patheffects
+
+    return [patheffects.Stroke(linewidth=3.4, foreground="black"), patheffects.Normal()]
+
+
+def mask_legend(ax, truth: bool = False) -> None:
+    """The legend of mixed images: what the outline and the two sides of it are."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=GENERATED_COLOUR, linewidth=2, label="inside: generated G (M = 0)",
+                      path_effects=_black_edge()),
+               Line2D([], [], color="none", label="outside: real D (M = 1)")]
+    if truth:
+        handles.append(Line2D([], [], color=TRUTH_COLOUR, linewidth=2, label="true dis-occlusion",
+                              path_effects=_black_edge()))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=7, frameon=False,
+              handlelength=1.2, borderaxespad=0)
+
+
+def mixed_panel(ax, real: torch.Tensor, fake: torch.Tensor, mask: torch.Tensor, title: str,
+                truth: torch.Tensor | None = None) -> None:
+    """The mixed image M * real + (1 - M) * fake with the generated pixels outlined.
+
+    real, fake (1,3,H,W); mask (1,1,H,W); truth: an optional (H,W) bool region outlined in magenta.
+    """
+    ax.imshow(to_numpy_image(mix_images(real, fake, mask)[0]), interpolation="nearest")
+    outline(ax, mask[0, 0] == 0)
+    if truth is not None:
+        outline(ax, truth, TRUTH_COLOUR, linewidth=0.9)
+    share = float((mask == 0).float().mean())
+    ax.set_title(f"{title}\n{100 * share:.1f}% of pixels generated", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _map_panel(ax, image: torch.Tensor, title: str, cmap: str = "gray") -> None:
+    ax.imshow(to_numpy_image(image), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def prioritycut_figure(driving: torch.Tensor, prediction: torch.Tensor, occlusion_map: torch.Tensor,
                        region_mask: torch.Tensor, top_k_percent: float = 10.0, foreground_threshold: float = 0.5,
-                       cutmix_seed: int = 0) -> Figure:
+                       cutmix_seed: int = DEFAULT_CUTMIX_SEED, truth: torch.Tensor | None = None) -> Figure:
     """PriorityCut step by step beside CutMix, for one sample.
 
-    driving, prediction: (1,3,H,W); occlusion_map: (1,1,h,w); region_mask: (1,K+1,h,w).
+    driving, prediction: (1,3,H,W); occlusion_map: (1,1,h,w); region_mask: (1,K+1,h,w);
+    truth: optional (H,W) bool true dis-occlusion, outlined on the PriorityCut mix.
     Panels: occlusion map, foreground F, the PriorityCut mask (black = generated), the mixed
-    image, a CutMix mask and its mixed image (white = real pixel).
+    image with the generated pixels outlined, a CutMix mask and its mixed image.
     """
     size = tuple(driving.shape[2:])
     foreground = foreground_pixels(region_mask, foreground_threshold)[0].float()
     mask = prioritycut_mask(occlusion_map, region_mask, top_k_percent, foreground_threshold, size=size)
     box = cutmix_mask(1, *size, generator=torch.Generator().manual_seed(int(cutmix_seed)))
     counts = prioritycut_counts(occlusion_map, region_mask, top_k_percent, foreground_threshold)
-    panels = {"occlusion map O (1 = visible)": occlusion_map[0, 0],
-              f"foreground F: |F| = {counts['foreground']}": foreground,
-              f"PriorityCut M: n = {counts['n']} (k = {top_k_percent:g}%)": mask[0, 0],
-              "PriorityCut mix": mix_images(driving, prediction, mask)[0],
-              "CutMix M (random box)": box[0, 0],
-              "CutMix mix": mix_images(driving, prediction, box)[0]}
-    return show_images(panels, columns=6, size=1.9, cmap="gray")
+    figure = Figure(figsize=(12.0, 2.9))
+    axes = figure.subplots(1, 6)
+    _map_panel(axes[0], occlusion_map[0, 0], "occlusion map O\n(1 = visible)", cmap="magma")
+    _map_panel(axes[1], foreground, f"foreground F\n|F| = {counts['foreground']} of {counts['pixels']}")
+    _map_panel(axes[2], mask[0, 0], f"PriorityCut M (black: M = 0)\nn = {counts['n']} (k = {top_k_percent:g}%)")
+    mixed_panel(axes[3], driving, prediction, mask, "PriorityCut mix", truth)
+    _map_panel(axes[4], box[0, 0], f"CutMix M, seed {int(cutmix_seed)}\n(black: M = 0)")
+    mixed_panel(axes[5], driving, prediction, box, "CutMix mix")
+    mask_legend(axes[3], truth=truth is not None)
+    figure.tight_layout()
+    return figure
+
+
+def prioritycut_small_multiples(driving: torch.Tensor, prediction: torch.Tensor, occlusion_map: torch.Tensor,
+                                region_mask: torch.Tensor, top_k_percents=(5, 10, 30, 100),
+                                foreground_threshold: float = 0.5, truth: torch.Tensor | None = None) -> Figure:
+    """The static twin of the PriorityCut widget: masks (top) and mixed images (bottom) for a few k."""
+    size = tuple(driving.shape[2:])
+    figure = Figure(figsize=(2.3 * len(top_k_percents), 5.6))
+    axes = figure.subplots(2, len(top_k_percents), squeeze=False)
+    for column, k in enumerate(top_k_percents):
+        mask = prioritycut_mask(occlusion_map, region_mask, k, foreground_threshold, size=size)
+        counts = prioritycut_counts(occlusion_map, region_mask, k, foreground_threshold)
+        _map_panel(axes[0, column], mask[0, 0], f"M, k = {k:g}%: n = {counts['n']}")
+        mixed_panel(axes[1, column], driving, prediction, mask, f"mix, k = {k:g}%", truth)
+    mask_legend(axes[1, 0], truth=truth is not None)
+    figure.tight_layout()
+    return figure
 
 
 def cutmix_figure(real: torch.Tensor, fake: torch.Tensor, seeds=(0, 1, 2, 3)) -> Figure:
-    """CutMix masks for a few seeds (top) and the mixed images (bottom); real, fake (1,3,H,W)."""
+    """CutMix masks for a few seeds (top) and the mixed images with the box outlined (bottom);
+    real, fake (1,3,H,W)."""
     size = tuple(real.shape[2:])
-    masks = {f"seed {s}": cutmix_mask(1, *size, generator=torch.Generator().manual_seed(s)) for s in seeds}
-    panels = {f"M, {name}": mask[0, 0] for name, mask in masks.items()}
-    panels.update({f"mix, {name}": mix_images(real, fake, mask)[0] for name, mask in masks.items()})
-    return show_images(panels, columns=len(seeds), size=1.9, cmap="gray")
+    figure = Figure(figsize=(2.3 * len(seeds), 5.6))
+    axes = figure.subplots(2, len(seeds), squeeze=False)
+    for column, seed in enumerate(seeds):
+        mask = cutmix_mask(1, *size, generator=torch.Generator().manual_seed(int(seed)))
+        _map_panel(axes[0, column], mask[0, 0], f"M, seed {seed} (black: M = 0)")
+        mixed_panel(axes[1, column], real, fake, mask, f"mix, seed {seed}")
+    mask_legend(axes[1, 0])
+    figure.tight_layout()
+    return figure
 
 
 # --------------------------------------------------------------------------- widgets
@@ -483,22 +815,34 @@ def region_widget(source, driving, generated, kp_source, kp_driving):
                                                        continuous_update=False, style=WIDE_LABEL))
 
 
-def prioritycut_widget(driving, prediction, occlusion_map, region_mask):
-    """Sliders for top_k_percent and foreground_threshold (and the CutMix seed)."""
+def prioritycut_widget(driving, prediction, occlusion_map, region_mask, truth: torch.Tensor | None = None):
+    """Sliders for top_k_percent and foreground_threshold (and the CutMix seed); ``truth`` (H,W)
+    bool, the true dis-occlusion, is outlined on the PriorityCut mix when given."""
     import ipywidgets
 
     return figure_widget(
-        lambda **v: prioritycut_figure(driving, prediction, occlusion_map, region_mask, **v),
+        lambda **v: prioritycut_figure(driving, prediction, occlusion_map, region_mask, truth=truth, **v),
         top_k_percent=_slider("top_k_percent", 10.0, 0.0, 100.0, 1.0),
         foreground_threshold=_slider("foreground_threshold", 0.5, 0.0, 1.0, 0.05),
-        cutmix_seed=ipywidgets.IntSlider(value=0, min=0, max=20, description="CutMix seed",
+        cutmix_seed=ipywidgets.IntSlider(value=DEFAULT_CUTMIX_SEED, min=0, max=20, description="CutMix seed",
                                          continuous_update=False, style=WIDE_LABEL))
 
 
 # --------------------------------------------------------------------------- notebooks 6-7: runs
 
+# What a U-Net discriminator loss term is when D answers sigmoid = 1/2 everywhere (a discriminator
+# at chance, weights 1): each BCE term is then ln 2; the D terms add a real and a fake BCE.
+CHANCE_LOSS = {"disc_unet_encoder": (2 * math.log(2), "2 ln 2"), "disc_unet_decoder": (2 * math.log(2), "2 ln 2"),
+               "disc_mix_encoder": (math.log(2), "ln 2"), "disc_mix_decoder": (math.log(2), "ln 2"),
+               "gen_unet_encoder": (math.log(2), "ln 2"), "gen_unet_decoder": (math.log(2), "ln 2")}
+
+
 def loss_figure(log_path: str | Path, names=None, smoothing: int = 10) -> Figure:
-    """Loss curves from a run's log.jsonl (one panel per loss term, moving average in bold)."""
+    """Loss curves from a run's log.jsonl (one panel per loss term, moving average in bold).
+
+    U-Net discriminator terms carry a dashed line at their chance level (``CHANCE_LOSS``, for
+    loss weight 1): a D term on that line means a discriminator that cannot tell real from fake.
+    """
     from .visualize import LOG_FIELDS, read_log
 
     rows = read_log(log_path)
@@ -513,12 +857,107 @@ def loss_figure(log_path: str | Path, names=None, smoothing: int = 10) -> Figure
         ax.plot(steps, values, alpha=0.35, linewidth=0.8)
         window = min(smoothing, len(values))
         ax.plot(steps[window - 1:], np.convolve(values, np.ones(window) / window, mode="valid"), linewidth=1.6)
+        if name in CHANCE_LOSS:
+            level, text = CHANCE_LOSS[name]
+            ax.axhline(level, color="black", linestyle="--", linewidth=0.9)
+            ax.annotate(f"chance: {text}", (0.02, level), xycoords=("axes fraction", "data"), xytext=(0, 2),
+                        textcoords="offset points", fontsize=7)
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     figure.tight_layout()
     return figure
+
+
+TRAINING_PHASES = ("finetune", "reconstruction")
+
+
+def notebook_training_config(config_name: str | Path = "synthetic-64", phase: str = "finetune",
+                             epochs: int | None = 6, regularizer: str | None = None,
+                             top_k_percent: float | None = None, foreground_threshold: float | None = None,
+                             batch_size: int | None = None, data_root: str | Path | None = None,
+                             overrides: dict | None = None, root: str | Path | None = None) -> dict:
+    """The config notebook 6 trains with, from its parameters.
+
+    phase "finetune": the README's (and ``pcut demo``'s) adversarial fine-tune,
+    ``pcutlib.demo.finetune_config``: U-Net discriminator, PriorityCut at the config's (or the
+    given) top-k, generator_gan 1, lr 5e-5 for generator and keypoint detector, 2e-4 for the
+    fresh discriminator, no learning-rate drops, region dropout off. phase "reconstruction":
+    the config as it is (synthetic-64: generator_gan 0, no discriminator step).
+    Then, where given (None keeps the value): ``epochs``, ``regularizer`` (none | cutmix |
+    prioritycut), ``foreground_threshold``, ``batch_size``, and ``overrides``
+    ({"train_params.lr_generator": 1e-4, ...}; an unknown key is an error that names it).
+    ``data_root`` None keeps the config's dataset root, relative to the repository.
+    """
+    from .config import load_config, resolve_config, set_by_path
+    from .demo import finetune_config
+
+    if phase not in TRAINING_PHASES:
+        raise ValueError(f"phase must be one of {TRAINING_PHASES}, got {phase!r}")
+    config = load_config(config_file(config_name, root))
+    if phase == "finetune":
+        config = finetune_config(config, epochs if epochs is not None else config["train_params"]["num_epochs"],
+                                 top_k_percent)
+    chosen = {"train_params.num_epochs": epochs, "regularizer.type": regularizer,
+              "regularizer.top_k_percent": top_k_percent, "regularizer.foreground_threshold": foreground_threshold,
+              "train_params.batch_size": batch_size, **(overrides or {})}
+    for key, value in chosen.items():
+        if value is not None:
+            set_by_path(config, key, value)
+    dataset_root = Path(data_root) if data_root is not None else \
+        repository_root(root) / config["dataset_params"]["root_dir"]
+    config["dataset_params"]["root_dir"] = str(dataset_root)
+    return resolve_config(config)
+
+
+def training_summary(config: dict) -> str:
+    """The settings of a training config that notebook 6's prose talks about, one line each."""
+    train_params, regularizer = config["train_params"], config["regularizer"]
+    return "\n".join([
+        f"epochs {train_params['num_epochs']} x {train_params['num_repeats']} repeats, batch "
+        f"{train_params['batch_size']}, milestones {train_params['epoch_milestones']}",
+        f"lr generator {train_params['lr_generator']:g}, keypoint detector {train_params['lr_kp_detector']:g}, "
+        f"discriminator {train_params['lr_discriminator']:g}",
+        f"generator_gan {train_params['loss_weights']['generator_gan']}, discriminator "
+        f"{config['model_params']['discriminator_params']['kind']}, region dropout max "
+        f"{train_params.get('region_dropout', {}).get('max', 0)}",
+        f"regularizer {regularizer['type']}, top_k_percent {regularizer['top_k_percent']:g}, foreground "
+        f"{regularizer['foreground']} < {regularizer['foreground_threshold']:g}, mix probability "
+        f"{regularizer['mix_probability']:g} after {regularizer['mix_warmup_epochs']:g} warm-up epoch(s)",
+        f"data {config['dataset_params']['root_dir']}"])
+
+
+def compare_with_copy_baseline(summary: dict, metric: str = "l1") -> float:
+    """Held-out ``metric`` of a run relative to copying the source frame: model / baseline.
+
+    Warns (``UserWarning``) when the run ends at or above the baseline, i.e. when it does worse
+    than a model that learnt nothing; returns the ratio (below 1 is better than copying).
+    """
+    import warnings
+
+    ratio = summary[metric] / summary[f"baseline_{metric}"]
+    if ratio >= 1:
+        warnings.warn(f"held-out {metric} {summary[metric]:.4f} is not below copying the source frame "
+                      f"({summary[f'baseline_{metric}']:.4f}): this run does worse than doing nothing",
+                      stacklevel=2)
+    return ratio
+
+
+def pose_probe_for(data_root: str | Path, cache: str | Path | None = None, steps: int = 300,
+                   progress: bool = False):
+    """A pose probe (``pcutlib.probes.PoseProbe``: frames -> the 14 true joints) trained on the
+    train videos of a synthetic dataset, loaded from ``cache`` when that file exists (and
+    saved there after training)."""
+    from .probes import load_probe, save_probe, train_pose_probe
+
+    if cache is not None and Path(cache).is_file():
+        return load_probe(cache, kind="pose")
+    probe = train_pose_probe(str(data_root), steps=steps, progress=progress)
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        save_probe(cache, probe)
+    return probe
 
 
 def read_run_metrics(runs_root: str | Path) -> dict:
@@ -530,7 +969,7 @@ def read_run_metrics(runs_root: str | Path) -> dict:
     return found
 
 
-def metrics_table(summaries: dict, keys=("l1", "psnr", "ssim", "akd_gt", "aed")) -> str:
+def metrics_table(summaries: dict, keys=("l1", "psnr", "ssim", "akd", "akd_gt", "aed")) -> str:
     """A text table: one row per run, the chosen metrics with the copy-source baseline after '|'."""
     keys = [k for k in keys if any(k in s for s in summaries.values())]
     header = f"{'run':<34}" + "".join(f"{k:>10}" for k in keys) + "  |" + "".join(f"{'base ' + k:>12}" for k in keys)

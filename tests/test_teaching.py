@@ -171,3 +171,90 @@ def test_set_repository_url_rewrites_every_link(tmp_path):
     notebook = (copy / "notebooks" / "05_prioritycut.ipynb").read_text()
     assert 'repository = \\"https://github.com/new-owner/new-name\\"' in notebook
     assert "OWNER" not in notebook and "github/new-owner/new-name/blob/main/notebooks/05_prioritycut.ipynb" in notebook
+
+
+# --------------------------------------------------------------------------- helpers added for issue 11
+
+def test_pipeline_figure_labels_come_from_the_models(pair):
+    shapes = teaching.pipeline_shapes(pair["models"], image_size=32)
+    assert "value (1, 3, 2)" in shapes["kp_detector"] and "jacobian (1, 3, 2, 2)" in shapes["kp_detector"]
+    assert "occlusion_map (1, 1, 16, 16)" in shapes["dense_motion"] and "region_mask (1, 4, 16, 16)" in shapes["dense_motion"]
+    assert shapes["unet"] == "logit (1,)\npixel_logits (1, 1, 32, 32)"
+    for figure in (teaching.pipeline_figure(highlight=5, models=pair["models"], image_size=32),
+                   teaching.pipeline_figure()):
+        assert teaching.figure_png(figure).startswith(b"\x89PNG")
+
+
+def test_static_twins_of_the_widgets(pair):
+    generated = pair["generated"]
+    truth = torch.zeros(32, 32, dtype=torch.bool)
+    truth[10:20, 10:20] = True
+    figures = [teaching.affine_small_multiples(teaching.checkerboard(32)),
+               teaching.region_small_multiples(pair["source"], generated, pair["kp_source"]),
+               teaching.prioritycut_small_multiples(pair["driving"], generated["prediction"],
+                                                    generated["occlusion_map"], generated["region_mask"], truth=truth),
+               teaching.prioritycut_figure(pair["driving"], generated["prediction"], generated["occlusion_map"],
+                                           generated["region_mask"], truth=truth)]
+    for figure in figures:
+        assert teaching.figure_png(figure).startswith(b"\x89PNG")
+
+
+def test_default_cutmix_seed_is_a_plain_box():
+    from pcutlib.regularizers import cutmix_mask
+
+    mask = cutmix_mask(1, 64, 64, generator=torch.Generator().manual_seed(teaching.DEFAULT_CUTMIX_SEED))[0, 0]
+    generated = mask == 0
+    assert 0.1 < float(generated.float().mean()) < 0.5                     # a box, neither tiny nor most of it
+    rows, columns = generated.any(1).nonzero(), generated.any(0).nonzero()
+    box = generated[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+    assert bool(box.all())                                                 # not inverted: M = 0 inside a box
+
+
+def test_true_disocclusion_and_synthetic_video():
+    rendering = teaching.synthetic_video(identity=1, video=2, frames=6, size=32)
+    frames, joints = teaching.synthetic_frames(identity=1, video=2, frames=6, size=32)
+    assert torch.equal(rendering.video, frames) and torch.equal(rendering.joints, joints)
+    truth = teaching.true_disocclusion(rendering, 0, [0, 5])
+    assert truth.shape == (2, 32, 32) and truth.dtype == torch.bool
+    assert not truth[0].any()                                              # a frame hides nothing from itself
+
+
+def test_loss_figure_draws_chance_lines(tmp_path):
+    import math
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "epoch": 1, "disc_unet_encoder": 1.4, "seconds": 0.1}) + "\n"
+                           for s in range(1, 4)))
+    figure = teaching.loss_figure(log)
+    levels = [line.get_ydata()[0] for line in figure.axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert levels == [pytest.approx(2 * math.log(2))]
+
+
+def test_notebook_training_config_is_the_readme_finetune(tmp_path):
+    config = teaching.notebook_training_config("synthetic-64", data_root=tmp_path)
+    train_params = config["train_params"]
+    assert train_params["num_epochs"] == 6 and train_params["epoch_milestones"] == []
+    assert train_params["lr_generator"] == train_params["lr_kp_detector"] == 5e-5
+    assert train_params["region_dropout"]["max"] == 0 and train_params["loss_weights"]["generator_gan"] == 1
+    assert config["regularizer"]["type"] == "prioritycut" and config["dataset_params"]["root_dir"] == str(tmp_path)
+    reconstruction = teaching.notebook_training_config("smoke", phase="reconstruction", epochs=None,
+                                                       regularizer="cutmix", overrides={"train_params.batch_size": 3})
+    assert reconstruction["regularizer"]["type"] == "cutmix" and reconstruction["train_params"]["batch_size"] == 3
+    with pytest.raises(ValueError, match="unknown config key"):
+        teaching.notebook_training_config("smoke", overrides={"train_params.lr_gnerator": 1e-4})
+    with pytest.raises(ValueError, match="phase"):
+        teaching.notebook_training_config("smoke", phase="adversarial")
+    assert "lr generator 5e-05" in teaching.training_summary(config)
+
+
+def test_compare_with_copy_baseline_warns_above_it():
+    assert teaching.compare_with_copy_baseline({"l1": 0.03, "baseline_l1": 0.04}) == pytest.approx(0.75)
+    with pytest.warns(UserWarning, match="not below copying the source"):
+        assert teaching.compare_with_copy_baseline({"l1": 0.05, "baseline_l1": 0.04}) > 1
+
+
+def test_shared_vmax_ignores_a_few_extreme_pixels():
+    maps = torch.zeros(2, 100)
+    maps[0, :50] = 0.2
+    maps[1, 0] = 1.0                                                       # one outlier of 200 pixels
+    assert teaching.shared_vmax(maps[0], maps[1]) == pytest.approx(0.2)
