@@ -3,18 +3,20 @@
 How the checks share one execution per notebook:
 - ``executed(name)`` (session fixture) runs a notebook with papermill (kernel python3,
   working directory notebooks/) and smoke parameters, once per session; papermill fails on
-  any cell error. The model the notebooks load is the seconds-long stand-in of
-  ``teaching.tiny_pretrained`` made once per session and passed as ``pretrained_path``, so
-  no test pays for training the shipped model.
+  any cell error, including the notebooks' own assertions. The model notebooks 2-5 and 7 load
+  is the shipped ``pretrained/synthetic-64.pt``: their prose states what that model shows
+  (keypoints spread, O near 1 at rest, ...) and a cell asserts each such claim, with its
+  threshold named in the parameters cell. ``test_claims_fail_for_an_untrained_model`` runs
+  the same notebooks with the seconds-long stand-in of ``teaching.tiny_pretrained`` (the
+  shipped model's shapes, one training step) and expects one of those assertions to fail.
 - Errors raised inside widget callbacks do not fail a cell (ipywidgets prints them into
   the widget's Output area). ``test_notebook_runs`` therefore also scans the executed
   notebook's widget state (and every stream) for error outputs and tracebacks; and
   tests/test_teaching.py moves every slider of every widget to its ends.
-- nbval's job, comparing the outputs of the cells marked ``# NBVAL_CHECK_OUTPUT`` with
-  the committed outputs, is done here on the papermill run (``test_checked_outputs``)
-  with nbval's own rule (text outputs compared after whitespace normalisation) instead of
-  running ``pytest --nbval`` as a second full execution of the same notebooks. nbval itself
-  still accepts the committed notebooks, e.g. by hand with their default parameters:
+- The cells marked ``# NBVAL_CHECK_OUTPUT`` are checked by nbval itself
+  (``test_checked_outputs_with_nbval`` runs ``pytest --nbval-lax`` on the notebooks that have
+  such cells, with their default parameters): nbval runs every cell and compares the outputs
+  of the marked ones with the committed outputs. By hand:
   ``cd notebooks && pytest --nbval-lax 01_warping.ipynb``.
 
 papermill/nbclient can miss the wake-up of a kernel reply while widget messages arrive
@@ -50,10 +52,13 @@ def test_there_are_seven_notebooks():
 
 # --------------------------------------------------------------------------- one execution each
 
-def smoke_parameters(name: str, stand_in: tuple, scratch: Path) -> dict:
-    """CPU-seconds parameters for each notebook."""
-    pretrained, data_root = (str(p) for p in stand_in)
-    common = {"pretrained_path": pretrained}
+def smoke_parameters(name: str, stand_in: tuple, scratch: Path, pretrained: str | None = None) -> dict:
+    """CPU-seconds parameters for each notebook; ``pretrained`` (default: the shipped model) is the
+    model notebooks 2-5 and 7 load, the stand-in's small world the data of notebook 7."""
+    from pcutlib.teaching import shipped_model_path
+
+    data_root = str(stand_in[1])
+    common = {"pretrained_path": pretrained or str(shipped_model_path())}
     return {
         "01": {},
         "02": {**common, "num_frames": 16},
@@ -97,7 +102,8 @@ def _no_lost_wakeups():
 
 @pytest.fixture(scope="session")
 def stand_in(tmp_path_factory):
-    """(pretrained path, 64x64 data root): a 1-step model with the shipped model's shapes."""
+    """(pretrained path, 64x64 data root): a 1-step model with the shipped model's shapes, and
+    the small synthetic world (10 videos of 8 frames) it was made on."""
     from pcutlib.teaching import tiny_pretrained
 
     return tiny_pretrained(tmp_path_factory.mktemp("stand-in"))
@@ -190,15 +196,36 @@ def test_some_outputs_are_checked():
     assert len(NOTEBOOKS_WITH_CHECKS) >= 2, NOTEBOOKS_WITH_CHECKS
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS_WITH_CHECKS)
-def test_checked_outputs(executed, name):
-    """The fresh outputs of the NBVAL_CHECK_OUTPUT cells equal the committed ones (nbval's rule)."""
-    committed = checked_cells(nbformat.read(NOTEBOOK_DIR / name, as_version=4))
-    fresh = checked_cells(executed(name))
-    assert len(committed) == len(fresh)
-    for old, new in zip(committed, fresh):
-        assert _text_of(old.outputs), f"{name}: a {CHECK_MARK} cell has no committed output"
-        assert _text_of(new.outputs) == _text_of(old.outputs), f"{name}: cell\n{old.source}"
+def test_checked_outputs_with_nbval(_no_lost_wakeups):
+    """nbval runs the notebooks with NBVAL_CHECK_OUTPUT cells (default parameters) and compares
+    the fresh outputs of those cells with the committed ones (``pytest --nbval-lax``)."""
+    for name in NOTEBOOKS_WITH_CHECKS:
+        for cell in checked_cells(nbformat.read(NOTEBOOK_DIR / name, as_version=4)):
+            assert _text_of(cell.outputs), f"{name}: a {CHECK_MARK} cell has no committed output"
+            assert cell.execution_count is not None, f"{name}: nbval skips a checked cell without execution count"
+    result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+                             *NOTEBOOKS_WITH_CHECKS], cwd=NOTEBOOK_DIR, capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1], result.stdout[-2000:]
+
+
+# Notebooks whose prose makes claims about the trained model, each asserted by a cell.
+NOTEBOOKS_WITH_CLAIMS = [n for n in NOTEBOOKS if n[:2] in ("02",)]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS_WITH_CLAIMS)
+def test_claims_fail_for_an_untrained_model(stand_in, tmp_path, _no_lost_wakeups, name):
+    """Run with the 1-step stand-in instead of the shipped model, a notebook stops at one of
+    its assertions about what the trained model shows."""
+    import papermill
+
+    parameters = smoke_parameters(name, stand_in, tmp_path, pretrained=str(stand_in[0]))
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        papermill.execute_notebook(str(NOTEBOOK_DIR / name), str(tmp_path / name), parameters=parameters,
+                                   cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False,
+                                   execution_timeout=CELL_TIMEOUT)
+    assert failure.value.ename == "AssertionError", f"{failure.value.ename}: {failure.value.evalue}"
 
 
 # --------------------------------------------------------------------------- the committed files
