@@ -23,6 +23,7 @@ EQUIVARIANCE_1 = {"train_params.loss_weights.equivariance_value": 1,
                   "train_params.loss_weights.equivariance_jacobian": 1}
 REGION_DROPOUT = {"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10, "until_epoch": 60}}
 
+REGION_DROPOUT_ALWAYS = {"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10, "until_epoch": 90}}
 NO_REGION_DROPOUT = {"train_params.region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0, "until_epoch": 0}}
 EQUIVARIANCE_10 = {"train_params.loss_weights.equivariance_value": 10,
                    "train_params.loss_weights.equivariance_jacobian": 10}
@@ -44,8 +45,7 @@ VARIANTS = {
                                   "first 30 epochs", overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
                                                                  "train_params.occlusion_warmup_epochs": 30}),
     "region-dropout-always": dict(note="region dropout kept on to the last epoch (off at 60 before), equivariance 1",
-                                  overrides={"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10,
-                                                                             "until_epoch": 90}, **EQUIVARIANCE_1}),
+                                  overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
     "easy-world": dict(note="figure height 0.7, limbs 1.3x wider, joint angles at 0.6x amplitude; region "
                             "dropout, equivariance 1", world=World(figure_height=0.7, limb_width=1.3, limb_motion=0.6),
                        overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
@@ -55,6 +55,10 @@ VARIANTS = {
     "equivariance-warmup": dict(note="region dropout; equivariance weights rise 0 -> 1 over the first 20 epochs",
                                 overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
                                            "train_params.equivariance_warmup_epochs": 20}),
+    "full-res-warp": dict(note="generator warps at 64x64 (num_down_blocks 0; same cost), region dropout to the "
+                               "last epoch, equivariance 1",
+                          overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1,
+                                     "model_params.generator_params.num_down_blocks": 0}),
     "pyramid-4": dict(note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }
