@@ -630,7 +630,7 @@ def prioritycut_counts(occlusion_map: torch.Tensor, region_mask: torch.Tensor, t
 
 
 GENERATED_COLOUR = "white"        # outline of the generated pixels (M = 0) on mixed images
-TRUTH_COLOUR = "#ff2bd6"          # outline of the true dis-occlusion
+TRUTH_COLOUR = "#ff2bd6"          # fill of the true dis-occlusion
 
 
 def outline(ax, region: torch.Tensor, colour: str = GENERATED_COLOUR, linewidth: float = 1.2) -> None:
@@ -660,8 +660,9 @@ def mask_legend(ax, truth: bool = False) -> None:
                       path_effects=_black_edge()),
                Line2D([], [], color="none", label="outside: real D (M = 1)")]
     if truth:
-        handles.append(Line2D([], [], color=TRUTH_COLOUR, linewidth=2, label="true dis-occlusion",
-                              path_effects=_black_edge()))
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(facecolor=TRUTH_COLOUR, alpha=0.5, label="true dis-occlusion"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=7, frameon=False,
               handlelength=1.2, borderaxespad=0)
 
@@ -670,12 +671,16 @@ def mixed_panel(ax, real: torch.Tensor, fake: torch.Tensor, mask: torch.Tensor, 
                 truth: torch.Tensor | None = None) -> None:
     """The mixed image M * real + (1 - M) * fake with the generated pixels outlined.
 
-    real, fake (1,3,H,W); mask (1,1,H,W); truth: an optional (H,W) bool region outlined in magenta.
+    real, fake (1,3,H,W); mask (1,1,H,W); truth: an optional (H,W) bool region filled in translucent magenta.
     """
     ax.imshow(to_numpy_image(mix_images(real, fake, mask)[0]), interpolation="nearest")
+    if truth is not None:                             # a translucent fill: the truth is ragged at 64 px
+        from matplotlib.colors import to_rgba
+
+        overlay = np.zeros((*truth.shape, 4))
+        overlay[truth.detach().cpu().numpy().astype(bool)] = to_rgba(TRUTH_COLOUR, 0.5)
+        ax.imshow(overlay, interpolation="nearest")
     outline(ax, mask[0, 0] == 0)
-    if truth is not None:
-        outline(ax, truth, TRUTH_COLOUR, linewidth=0.9)
     share = float((mask == 0).float().mean())
     ax.set_title(f"{title}\n{100 * share:.1f}% of pixels generated", fontsize=8)
     ax.set_xticks([])
@@ -695,7 +700,7 @@ def prioritycut_figure(driving: torch.Tensor, prediction: torch.Tensor, occlusio
     """PriorityCut step by step beside CutMix, for one sample.
 
     driving, prediction: (1,3,H,W); occlusion_map: (1,1,h,w); region_mask: (1,K+1,h,w);
-    truth: optional (H,W) bool true dis-occlusion, outlined on the PriorityCut mix.
+    truth: optional (H,W) bool true dis-occlusion, shown on the PriorityCut mix.
     Panels: occlusion map, foreground F, the PriorityCut mask (black = generated), the mixed
     image with the generated pixels outlined, a CutMix mask and its mixed image.
     """

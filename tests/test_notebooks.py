@@ -211,7 +211,7 @@ def test_checked_outputs_with_nbval(_no_lost_wakeups):
 
 
 # Notebooks whose prose makes claims about the trained model, each asserted by a cell.
-NOTEBOOKS_WITH_CLAIMS = [n for n in NOTEBOOKS if n[:2] in ("02", "03", "04")]
+NOTEBOOKS_WITH_CLAIMS = [n for n in NOTEBOOKS if n[:2] in ("02", "03", "04", "05")]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_WITH_CLAIMS)
