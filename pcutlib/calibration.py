@@ -59,6 +59,14 @@ VARIANTS = {
                                "last epoch, equivariance 1",
                           overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1,
                                      "model_params.generator_params.num_down_blocks": 0}),
+    "small-motion+always": dict(note="joint angles at 0.6x amplitude; region dropout to the last epoch, "
+                                     "equivariance 1", world=World(limb_motion=0.6),
+                                overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
+    "small-motion+always+full-res": dict(note="joint angles at 0.6x amplitude; region dropout to the last epoch, "
+                                              "equivariance 1, generator warps at 64x64",
+                                         world=World(limb_motion=0.6),
+                                         overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1,
+                                                    "model_params.generator_params.num_down_blocks": 0}),
     "pyramid-4": dict(note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }
