@@ -916,6 +916,21 @@ def notebook_training_config(config_name: str | Path = "synthetic-64", phase: st
     return resolve_config(config)
 
 
+FITTING_SECTIONS = ("common_params", "kp_detector_params", "generator_params")
+
+
+def shipped_model_fits(config: dict, path: str | Path | None = None) -> bool:
+    """Whether the shipped model's keypoint detector and generator can start a run of ``config``
+    (same ``model_params`` sections for both; the discriminator always starts fresh). Compared
+    with the checkpoint's own config, else, when the file is missing, with configs/synthetic-64."""
+    from .checkpoints import safe_torch_load
+    from .config import load_config
+
+    path = Path(path) if path is not None else shipped_model_path()
+    shipped = safe_torch_load(path)["config"] if path.is_file() else load_config(config_file("synthetic-64"))
+    return all(shipped["model_params"][name] == config["model_params"][name] for name in FITTING_SECTIONS)
+
+
 def training_summary(config: dict) -> str:
     """The settings of a training config that notebook 6's prose talks about, one line each."""
     train_params, regularizer = config["train_params"], config["regularizer"]
@@ -977,11 +992,12 @@ def read_run_metrics(runs_root: str | Path) -> dict:
 def metrics_table(summaries: dict, keys=("l1", "psnr", "ssim", "akd", "akd_gt", "aed")) -> str:
     """A text table: one row per run, the chosen metrics with the copy-source baseline after '|'."""
     keys = [k for k in keys if any(k in s for s in summaries.values())]
-    header = f"{'run':<34}" + "".join(f"{k:>10}" for k in keys) + "  |" + "".join(f"{'base ' + k:>12}" for k in keys)
+    width = max([34] + [len(name) + 2 for name in summaries])
+    header = f"{'run':<{width}}" + "".join(f"{k:>10}" for k in keys) + "  |" + "".join(f"{'base ' + k:>12}" for k in keys)
     lines = [header]
     for name, summary in summaries.items():
         cell = lambda v: f"{v:10.4f}" if isinstance(v, (int, float)) else f"{'-':>10}"      # noqa: E731
-        lines.append(f"{name:<34}" + "".join(cell(summary.get(k)) for k in keys) + "  |"
+        lines.append(f"{name:<{width}}" + "".join(cell(summary.get(k)) for k in keys) + "  |"
                      + "".join("  " + cell(summary.get(f"baseline_{k}")) for k in keys))
     return "\n".join(lines)
 
