@@ -52,12 +52,12 @@ def test_there_are_seven_notebooks():
 
 # --------------------------------------------------------------------------- one execution each
 
-def smoke_parameters(name: str, stand_in: tuple, scratch: Path, pretrained: str | None = None) -> dict:
+def smoke_parameters(name: str, world: Path, scratch: Path, pretrained: str | None = None) -> dict:
     """CPU-seconds parameters for each notebook; ``pretrained`` (default: the shipped model) is the
-    model notebooks 2-5 and 7 load, the stand-in's small world the data of notebook 7."""
+    model notebooks 2-5 and 7 load, ``world`` (see ``small_world``) the data of notebook 7."""
     from pcutlib.teaching import shipped_model_path
 
-    data_root = str(stand_in[1])
+    data_root = str(world)
     common = {"pretrained_path": pretrained or str(shipped_model_path())}
     return {
         "01": {},
@@ -69,7 +69,8 @@ def smoke_parameters(name: str, stand_in: tuple, scratch: Path, pretrained: str 
                "data_root": str(scratch / "smoke-data"), "synthetic_videos": 12, "synthetic_frames": 8,
                "output_dir": str(scratch / "runs"), "run_name": "smoke-prioritycut", "eval_videos": 2},
         "07": {**common, "data_root": data_root, "runs_root": str(scratch / "runs"), "max_videos": 2,
-               "output_dir": str(scratch / "notebook-07")},
+               "output_dir": str(scratch / "notebook-07"), "pose_probe_steps": 100,
+               "pose_probe_cache": str(scratch / "notebook-07" / "pose_probe.pt")},
     }[name[:2]]
 
 
@@ -110,7 +111,17 @@ def stand_in(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def executed(tmp_path_factory, stand_in, _no_lost_wakeups):
+def small_world(tmp_path_factory):
+    """A synthetic world for notebook 7: 20 videos of 32 frames, 10 figures (2 in test/, with the
+    ground truth of every video), made in seconds; seed 1, not the shipped model's training seed."""
+    from pcutlib.synthetic import make_synthetic_dataset
+
+    return make_synthetic_dataset(tmp_path_factory.mktemp("world") / "synthetic-64", videos=20, frames=32,
+                                  size=64, identities=10, seed=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory, small_world, _no_lost_wakeups):
     """executed(name) -> the executed notebook (papermill runs each notebook once per session)."""
     import papermill
 
@@ -123,7 +134,7 @@ def executed(tmp_path_factory, stand_in, _no_lost_wakeups):
                 run(next(n for n in NOTEBOOKS if n.startswith("06")))   # notebook 7 reads notebook 6's run
             started = time.perf_counter()
             done[name] = papermill.execute_notebook(
-                str(NOTEBOOK_DIR / name), str(scratch / name), parameters=smoke_parameters(name, stand_in, scratch),
+                str(NOTEBOOK_DIR / name), str(scratch / name), parameters=smoke_parameters(name, small_world, scratch),
                 cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False, execution_timeout=CELL_TIMEOUT)
             seconds[name] = time.perf_counter() - started
             print(f"\n{name}: {seconds[name]:.1f} s")
@@ -211,16 +222,16 @@ def test_checked_outputs_with_nbval(_no_lost_wakeups):
 
 
 # Notebooks whose prose makes claims about the trained model, each asserted by a cell.
-NOTEBOOKS_WITH_CLAIMS = [n for n in NOTEBOOKS if n[:2] in ("02", "03", "04", "05")]
+NOTEBOOKS_WITH_CLAIMS = [n for n in NOTEBOOKS if n[:2] in ("02", "03", "04", "05", "07")]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_WITH_CLAIMS)
-def test_claims_fail_for_an_untrained_model(stand_in, tmp_path, _no_lost_wakeups, name):
+def test_claims_fail_for_an_untrained_model(stand_in, small_world, tmp_path, _no_lost_wakeups, name):
     """Run with the 1-step stand-in instead of the shipped model, a notebook stops at one of
     its assertions about what the trained model shows."""
     import papermill
 
-    parameters = smoke_parameters(name, stand_in, tmp_path, pretrained=str(stand_in[0]))
+    parameters = smoke_parameters(name, small_world, tmp_path, pretrained=str(stand_in[0]))
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         papermill.execute_notebook(str(NOTEBOOK_DIR / name), str(tmp_path / name), parameters=parameters,
                                    cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False,
