@@ -226,6 +226,22 @@ NOTEBOOKS_WITH_CLAIMS = [n for n in NOTEBOOKS if n[:2] in ("02", "03", "04", "05
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_WITH_CLAIMS)
+def test_claim_thresholds_are_named_parameters(name):
+    """Every assertion about the trained model compares with a min_/max_ threshold set in the
+    parameters cell, below the line '# What the prose below relies on' (so that a new model means
+    changing numbers in one visible place), and every threshold there is asserted."""
+    notebook = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    parameters = next(c.source for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    marker = "# What the prose below relies on"
+    assert marker in parameters, f"{name}: the parameters cell has no '{marker}' block of thresholds"
+    named = set(re.findall(r"^((?:min|max)_\w+)\s*=", parameters.split(marker, 1)[1], re.M))
+    used = {t for c in notebook.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])
+            for line in c.source.splitlines() if line.lstrip().startswith("assert ")
+            for t in re.findall(r"\b((?:min|max)_\w+)\b", line)}
+    assert named and named == used, f"{name}: thresholds in the parameters cell {named}, used by asserts {used}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS_WITH_CLAIMS)
 def test_claims_fail_for_an_untrained_model(stand_in, small_world, tmp_path, _no_lost_wakeups, name):
     """Run with the 1-step stand-in instead of the shipped model, a notebook stops at one of
     its assertions about what the trained model shows."""
@@ -265,6 +281,37 @@ def test_committed_notebook_layout(name):
     long_cells = [c.source for c in code if len(c.source.splitlines()) > 18
                   and "parameters" not in c.metadata.get("tags", [])]   # all knobs in one place
     assert not long_cells, f"{name}: code cells over 18 lines:\n" + "\n---\n".join(long_cells)
+
+
+REFERENCES = ("2003.00196", "2002.12655", "1905.04899", "2103.11600", "2203.14367")   # FOMM, U-Net GAN, CutMix,
+LIBRARY_LINK = re.compile(r"\[`(pcutlib(?:\.\w+)+)`\]\(\.\./(pcutlib/\w+\.py)\)")       # PriorityCut, TPSMM
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_solutions_and_references(name):
+    """Exercises come with solutions the tests run (code cells tagged 'solution', collapsed), and a
+    references cell cites the five papers and links the pcutlib functions the notebook uses; every
+    such link names an attribute that exists, in the file it points to."""
+    import importlib
+
+    notebook = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert "## Solutions" in markdown and markdown.index("## Exercises") < markdown.index("## Solutions")
+    solutions = [c for c in notebook.cells if "solution" in c.metadata.get("tags", [])]
+    assert solutions and all(c.cell_type == "code" and c.metadata.get("jupyter", {}).get("source_hidden")
+                             for c in solutions), f"{name}: solutions must be hidden code cells"
+    assert "(implement)" in markdown or "(measure)" in markdown, f"{name}: no implementation exercise"
+    assert "(why)" in markdown, f"{name}: no 'why' question"
+    references = next(c.source for c in notebook.cells if c.cell_type == "markdown" and "## References" in c.source)
+    for arxiv in REFERENCES:
+        assert f"https://arxiv.org/abs/{arxiv}" in references, f"{name}: no link to arXiv:{arxiv}"
+    links = LIBRARY_LINK.findall(references)
+    assert len(links) >= 4, f"{name}: the references link {len(links)} pcutlib functions"
+    for dotted, path in links:
+        module_name, attribute = dotted.rsplit(".", 1)
+        assert module_name.replace(".", "/") + ".py" == path, f"{name}: {dotted} links {path}"
+        assert hasattr(importlib.import_module(module_name), attribute), f"{name}: {dotted} does not exist"
+    assert "What this notebook shows, and what it does not" in markdown, f"{name}: no honesty box"
 
 
 def test_every_link_uses_the_repository_url():
