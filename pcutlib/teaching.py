@@ -1,8 +1,15 @@
 """Helpers for the notebooks: figures, the functions behind the sliders, paths on any machine.
 
-The notebooks compute with the library (``pcutlib.warping``, ``regularizers``, the models)
-and call this module only to *draw*. Every slider widget is built here by a ``*_widget``
-function around a ``*_figure`` function; tests call the figure functions directly and
+The notebooks compute with the library (``pcutlib.warping``, ``regularizers``, the models,
+``pcutlib.diagnose`` for every measurement) and call this module to *draw*, plus a few
+pieces of plumbing that would otherwise be copied between notebooks: the one loader of the
+shipped model (:func:`load_shipped_model`), the synthetic world's truth
+(:func:`synthetic_video`, :func:`true_disocclusion`), notebook 6's config
+(:func:`notebook_training_config`, built on ``pcutlib.demo.finetune_config``) and notebook
+7's pose probe. The pipeline diagram (:func:`pipeline_figure`) labels its boxes with the
+shapes of a real forward pass, so it stays true. Every slider widget is built here by a
+``*_widget`` function around a ``*_figure`` function and has a static twin (``*_small_multiples``)
+that a rendered notebook shows without a kernel; tests call the figure functions directly and
 :func:`sweep_widget` moves every slider to its ends, so an error inside a widget callback
 cannot hide from the tests.
 

@@ -2,7 +2,8 @@
 
 Starts JupyterLab on 127.0.0.1 at a free port with a known token, serving a temporary
 folder that holds a copy of notebooks/05_prioritycut.ipynb whose parameters cell points at
-a seconds-long stand-in model. Playwright (Python API) drives Debian's Chromium
+the shipped model (an untrained stand-in would stop Run All at the notebook's assertion about
+what the trained model shows, before the widget). Playwright (Python API) drives Debian's Chromium
 (/usr/bin/chromium, never a downloaded browser): Run > Run All Cells, wait for the
 PriorityCut widget's figure, move the top_k_percent slider with the keyboard, and assert
 that the figure (the <img> data of the widget's output) changed. Screenshots before and
@@ -55,7 +56,7 @@ def prepare_folder(folder: Path, pretrained: Path) -> Path:
     """Copy notebook 5 with pretrained_path set in its parameters cell (what papermill -p would do)."""
     notebook = nbformat.read(REPO / "notebooks" / NOTEBOOK, as_version=4)
     cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
-    cell.source += f"\npretrained_path = {str(pretrained)!r}   # the test's stand-in model"
+    cell.source += f"\npretrained_path = {str(pretrained)!r}   # the shipped model, by absolute path"
     nbformat.write(notebook, folder / NOTEBOOK)
     # Quiet, offline JupyterLab: no news/update checks, fresh settings and workspaces.
     config = folder / ".jupyter-config"
@@ -125,9 +126,9 @@ def test_prioritycut_slider_changes_the_mask(tmp_path):
         from playwright.sync_api import sync_playwright
     except ImportError:
         skip_or_fail("the playwright Python package is not installed (pip install playwright)")
-    from pcutlib.teaching import tiny_pretrained
+    from pcutlib.teaching import shipped_model_path
 
-    pretrained, _ = tiny_pretrained(tmp_path / "stand-in")
+    pretrained = shipped_model_path()
     folder = tmp_path / "lab"
     folder.mkdir()
     config = prepare_folder(folder, pretrained)
