@@ -28,34 +28,35 @@ NO_REGION_DROPOUT = {"train_params.region_dropout": {"start": 0.0, "max": 0.0, "
 EQUIVARIANCE_10 = {"train_params.loss_weights.equivariance_value": 10,
                    "train_params.loss_weights.equivariance_jacobian": 10}
 BEFORE_CALIBRATION = {**NO_REGION_DROPOUT, **EQUIVARIANCE_10}   # synthetic-64's recipe before this table
+FULL_MOTION = World(limb_motion=1.0)     # the world before the calibration (joint angles at full amplitude)
 
 VARIANTS = {
-    "baseline": dict(note="synthetic-64 as shipped before calibration: flat world, FOMM's equivariance 10, "
+    "baseline": dict(world=FULL_MOTION, note="synthetic-64 as shipped before calibration: flat world, FOMM's equivariance 10, "
                           "no region dropout, 90 epochs", overrides=BEFORE_CALIBRATION),
-    "no-jacobian": dict(note="the baseline without jacobians (translation-only local motion)",
+    "no-jacobian": dict(world=FULL_MOTION, note="the baseline without jacobians (translation-only local motion)",
                         overrides={**BEFORE_CALIBRATION, "model_params.common_params.estimate_jacobian": False}),
-    "region-dropout": dict(note="TPSMM's region dropout, p 0.1 -> 0.3 over 10 epochs, off at epoch 60",
+    "region-dropout": dict(world=FULL_MOTION, note="TPSMM's region dropout, p 0.1 -> 0.3 over 10 epochs, off at epoch 60",
                            overrides={**REGION_DROPOUT, **EQUIVARIANCE_10}),
-    "region-dropout+eq1": dict(note="region dropout, equivariance weights 10 -> 1",
+    "region-dropout+eq1": dict(world=FULL_MOTION, note="region dropout, equivariance weights 10 -> 1",
                                overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
     "textured+region-dropout+eq1": dict(note="figure height 0.75, striped parts, region dropout, equivariance 1",
-                                        world=World(figure_height=0.75, texture=True),
+                                        world=World(figure_height=0.75, texture=True, limb_motion=1.0),
                                         overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
-    "occlusion-warmup": dict(note="region dropout, equivariance 1, generator ignores the occlusion map for the "
+    "occlusion-warmup": dict(world=FULL_MOTION, note="region dropout, equivariance 1, generator ignores the occlusion map for the "
                                   "first 30 epochs", overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
                                                                  "train_params.occlusion_warmup_epochs": 30}),
-    "region-dropout-always": dict(note="region dropout kept on to the last epoch (off at 60 before), equivariance 1",
+    "region-dropout-always": dict(world=FULL_MOTION, note="region dropout kept on to the last epoch (off at 60 before), equivariance 1",
                                   overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
     "easy-world": dict(note="figure height 0.7, limbs 1.3x wider, joint angles at 0.6x amplitude; region "
                             "dropout, equivariance 1", world=World(figure_height=0.7, limb_width=1.3, limb_motion=0.6),
                        overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
-    "small-motion": dict(note="joint angles at 0.6x amplitude (world otherwise as shipped); region dropout, "
+    "small-motion": dict(note="joint angles at 0.6x amplitude (the world before otherwise); region dropout, "
                               "equivariance 1", world=World(limb_motion=0.6),
                          overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
-    "equivariance-warmup": dict(note="region dropout; equivariance weights rise 0 -> 1 over the first 20 epochs",
+    "equivariance-warmup": dict(world=FULL_MOTION, note="region dropout; equivariance weights rise 0 -> 1 over the first 20 epochs",
                                 overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
                                            "train_params.equivariance_warmup_epochs": 20}),
-    "full-res-warp": dict(note="generator warps at 64x64 (num_down_blocks 0; same cost), region dropout to the "
+    "full-res-warp": dict(world=FULL_MOTION, note="generator warps at 64x64 (num_down_blocks 0; same cost), region dropout to the "
                                "last epoch, equivariance 1",
                           overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1,
                                      "model_params.generator_params.num_down_blocks": 0}),
@@ -67,7 +68,7 @@ VARIANTS = {
                                          world=World(limb_motion=0.6),
                                          overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1,
                                                     "model_params.generator_params.num_down_blocks": 0}),
-    "pyramid-4": dict(note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
+    "pyramid-4": dict(world=FULL_MOTION, note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }
 
@@ -112,7 +113,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
 
     if name not in VARIANTS:
         raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(VARIANTS)}")
-    world = VARIANTS[name].get("world", World())
+    world = VARIANTS[name]["world"]
     data = world_data(world, TRAIN_SEED, 200, data_dir, progress)
     check = world_data(world, CHECK_SEED, CHECK_VIDEOS, data_dir, progress)
     config = variant_config(name, data, epochs)

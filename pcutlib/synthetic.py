@@ -40,6 +40,10 @@ J = {name: i for i, name in enumerate(JOINT_NAMES)}
 BACKGROUND_MAX_CHROMA = 40.0  # in 0..255 units
 FIGURE_MIN_CHROMA = 110.0
 FIGURE_HEIGHT = 0.62  # of the frame height, head top to feet, before sway and scale
+# Factor on the joint angles' amplitudes. At 1 an arm swings up to 100 degrees about its mean
+# and a hand moves about 2.5 arm widths between two random frames: the CPU model then never
+# learns arm motion (results/calibration.md); at 0.6 the hand moves about 1.5 arm widths.
+LIMB_MOTION = 0.6
 BACKGROUND_LABEL = 255  # label of background pixels in label maps
 TEXTURE_PERIOD = 0.16  # stripe period in figure units (about 6 px for a 40 px figure)
 TEXTURE_LOW = 0.78  # darkest stripe: value x 0.78 keeps chroma >= 142 x 0.78 > FIGURE_MIN_CHROMA
@@ -134,14 +138,13 @@ class World:
     texture: paint each part with stripes fixed in the part's own coordinates (warping then
     gets gradients inside a part, not only at its edges), else a light shading ramp;
     limb_width: factor on the arm, leg and hand radii;
-    limb_motion: factor on the amplitudes of the shoulder, elbow, hip and knee angles (1: arms
-    swing up to 100 degrees about their mean; a hand then moves about 2.5 arm widths between
-    two random frames at 64 px).
+    limb_motion: factor on the amplitudes of the shoulder, elbow, hip and knee angles (at 1
+    arms swing up to 100 degrees about their mean; see LIMB_MOTION for the default).
     """
     figure_height: float = FIGURE_HEIGHT
     texture: bool = False
     limb_width: float = 1.0
-    limb_motion: float = 1.0
+    limb_motion: float = LIMB_MOTION
 
     def __post_init__(self):
         if not 0.1 <= self.figure_height <= 1.0:
@@ -182,7 +185,7 @@ class Motion:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def draw_motion(video_seed: int, frames: int, limb_motion: float = 1.0) -> Motion:
+def draw_motion(video_seed: int, frames: int, limb_motion: float = LIMB_MOTION) -> Motion:
     """Smooth random motion of one video: sinusoidal joint angles, depth flips and sway.
     limb_motion scales the joint angles' amplitudes (the same seed keeps its phases)."""
     rng = np.random.default_rng([int(video_seed), 2])
@@ -537,7 +540,7 @@ def load_truth(video_path: str | Path) -> VideoTruth | None:
         return VideoTruth(arrays["labels"], arrays["part_frames"], motion, int(arrays["identity_seed"]),
                           int(arrays["video_seed"]), bool(arrays["stripes"]),
                           World(float(arrays["figure_height"]), bool(arrays["texture"]),
-                                float(arrays.get("limb_width", 1.0)), float(arrays.get("limb_motion", 1.0))))
+                                float(arrays["limb_width"]), float(arrays["limb_motion"])))
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"cannot read ground-truth file {str(path)!r}: {error}") from error
 
@@ -648,7 +651,7 @@ def add_make_synthetic_arguments(parser: argparse.ArgumentParser) -> argparse.Ar
                         help="figure height as a share of the frame (default: %(default)s)")
     parser.add_argument("--limb-width", type=float, default=1.0, metavar="W",
                         help="factor on the limb and hand radii (default: %(default)s)")
-    parser.add_argument("--limb-motion", type=float, default=1.0, metavar="M",
+    parser.add_argument("--limb-motion", type=float, default=LIMB_MOTION, metavar="M",
                         help="factor on the joint angles' amplitudes (default: %(default)s)")
     parser.add_argument("--texture", action="store_true",
                         help="stripes on each body part, fixed in the part's own coordinates")
