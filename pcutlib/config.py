@@ -67,6 +67,7 @@ SCHEMA = {
         "mixed_precision": "none",          # none | bf16 | fp16 (CUDA only)
         "channels_last": False,
         "log_every": 1,                     # steps between log.jsonl rows
+        "visualize_every": 1,               # epochs between vis/epoch-N.png and loss.png (and the last epoch)
         # Region dropout (pcutlib.dense_motion.region_softmax; TPSMM's remedy for unused keypoints):
         # probability `start` at epoch 0, rising linearly to `max` over `ramp_epochs`, off from
         # epoch `until_epoch` on. All zero (the default) is FOMM's training.
@@ -118,7 +119,7 @@ INTEGER_KEYS = {
     "model_params.discriminator_params.num_blocks",
     "train_params.num_epochs", "train_params.num_repeats", "train_params.batch_size",
     "train_params.checkpoint_freq", "train_params.transform_params.points_tps", "train_params.seed",
-    "train_params.num_workers", "train_params.log_every", "train_params.frame_gap.start",
+    "train_params.num_workers", "train_params.log_every", "train_params.visualize_every", "train_params.frame_gap.start",
     "train_params.frame_gap.end", "train_params.frame_gap.ramp_epochs",
     "reconstruction_params.num_videos", "animate_params.num_pairs", "visualizer_params.kp_size",
 }
@@ -144,6 +145,7 @@ RANGES = {
     "train_params.checkpoint_freq": (1, None), "train_params.transform_params.points_tps": (1, None),
     "train_params.transform_params.sigma_affine": (0, None), "train_params.transform_params.sigma_tps": (0, None),
     "train_params.num_workers": (0, None), "train_params.log_every": (1, None),
+    "train_params.visualize_every": (1, None),
     "train_params.frame_gap.start": (0, None), "train_params.frame_gap.end": (0, None),
     "train_params.frame_gap.ramp_epochs": (0, None), "train_params.occlusion_warmup_epochs": (0, None),
     "train_params.equivariance_warmup_epochs": (0, None),

@@ -657,12 +657,15 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
                 if trainer.epoch % config["train_params"]["checkpoint_freq"] == 0 or trainer.epoch == num_epochs:
                     save_training_checkpoint(trainer, checkpoint_dir / f"epoch-{trainer.epoch}.pt", rank_rngs)
                 save_training_checkpoint(trainer, checkpoint_dir / "last.pt", rank_rngs)
-                if last_batch is not None:
+                figures = (trainer.epoch % config["train_params"]["visualize_every"] == 0
+                           or trainer.epoch == num_epochs)
+                if last_batch is not None and figures:
                     save_training_visualization(run_dir / "vis" / f"epoch-{trainer.epoch}.png", *last_batch,
                                                 regularizer=trainer.regularizer)
-                    if board is not None:
-                        board.epoch_images(trainer.epoch, *last_batch)
-                plot_losses(log_path, run_dir / "loss.png")
+                if last_batch is not None and board is not None:
+                    board.epoch_images(trainer.epoch, *last_batch)
+                if figures:
+                    plot_losses(log_path, run_dir / "loss.png")
     finally:
         if board is not None:
             board.close()
