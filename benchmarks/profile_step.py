@@ -1,0 +1,69 @@
+"""Where a training step's time goes: torch.profiler's top operations for the baseline step and
+pcut's optimized step (see benchmarks/train_step.py for what each is), side by side.
+
+    python benchmarks/profile_step.py [--setup synthetic-64|synthetic-64-unet|vox-256] [--steps 4] [--top 12]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_step import architecture  # noqa: E402
+
+from pcutlib import training  # noqa: E402
+
+SETUPS = {
+    "synthetic-64": (lambda: architecture("synthetic-64", 64, "own", adversarial=False), 8, "none"),
+    "synthetic-64-unet": (lambda: architecture("synthetic-64", 64), 8, "prioritycut"),
+    "vox-256": (lambda: architecture("vox-256", 128, "own"), 4, "none"),
+}
+
+
+def profile_step(config: dict, batch_size: int, steps: int, baseline: bool) -> tuple[list, float]:
+    """[(operation, self CPU ms per step, share)] sorted by time, and ms per step."""
+    config = copy.deepcopy(config)
+    config["train_params"]["batch_size"] = batch_size
+    config["train_params"]["channels_last"] = not baseline
+    torch.manual_seed(0)
+    trainer = training.build_trainer(config, torch.device("cpu"))
+    trainer.baseline_step = baseline
+    size = config["dataset_params"]["frame_shape"][0]
+    batch = {"source": torch.rand(batch_size, 3, size, size), "driving": torch.rand(batch_size, 3, size, size)}
+    for _ in range(2):
+        training.train_step(trainer, batch, epoch_float=1.0)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            training.train_step(trainer, batch, epoch_float=1.0)
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    rows = sorted(((e.key, e.self_cpu_time_total / 1000 / steps, e.self_cpu_time_total / total) for e in events),
+                  key=lambda row: -row[1])
+    return rows, total / 1000 / steps
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--setup", choices=list(SETUPS), default="synthetic-64")
+    parser.add_argument("--steps", type=int, default=4, help="profiled steps (after 2 warm-up steps)")
+    parser.add_argument("--top", type=int, default=12, help="operations shown")
+    args = parser.parse_args(argv)
+    build, batch_size, regularizer = SETUPS[args.setup]
+    config = build()
+    config["regularizer"]["type"] = regularizer
+    print(f"{args.setup}, batch {batch_size}, regularizer {regularizer}, {torch.get_num_threads()} threads")
+    for label, baseline in (("baseline", True), ("optimized", False)):
+        rows, per_step = profile_step(config, batch_size, args.steps, baseline)
+        print(f"\n{label}: {per_step:.0f} ms of operator time per step")
+        print(f"  {'operation':<44}{'ms/step':>9}{'share':>8}")
+        for name, ms, share in rows[:args.top]:
+            print(f"  {name:<44}{ms:>9.1f}{100 * share:>7.1f}%")
+
+
+if __name__ == "__main__":
+    main()
