@@ -58,16 +58,23 @@ def test_figure_is_large_and_moves():
     assert np.mean(errors) > 0.02  # copying the first frame is a poor reconstruction
 
 
-def test_arms_cross_and_change_depth():
+def test_arms_pass_over_the_torso_and_change_depth():
     identity = synthetic.make_identity(0)
-    crossings, depth_flips = 0, 0
-    for seed in range(8):
-        joints, arm_depth = synthetic.figure_motion(identity, seed, 64)
-        depth_flips += int((np.diff(np.sign(arm_depth), axis=0) != 0).any())
-        for side, sign in (("right", -1), ("left", 1)):
-            # a hand on the other side of the body's midline has crossed the torso
-            crossings += int((sign * joints[f"{side}_hand"][:, 0] < 0).any())
-    assert depth_flips >= 6 and crossings >= 2
+    crossings, over_torso, depth_flips = {}, 0, 0
+    for limb_motion in (1.0, synthetic.LIMB_MOTION):
+        crossings[limb_motion] = 0
+        for seed in range(8):
+            motion = synthetic.draw_motion(seed, 64, limb_motion)
+            joints = synthetic.pose_joints(identity, motion)
+            depth_flips += int((np.diff(np.sign(motion.arm_depth), axis=0) != 0).any())
+            for side, sign in (("right", -1), ("left", 1)):
+                x = sign * joints[f"{side}_hand"][:, 0]       # > 0: on the hand's own side
+                crossings[limb_motion] += int((x < 0).any())   # crossed the body's midline
+                if limb_motion == synthetic.LIMB_MOTION:
+                    over_torso += int((x < identity.torso_radius).any())   # the hand in front of / behind the torso
+    assert depth_flips >= 12
+    assert crossings[1.0] >= 2                   # the full swing crosses the midline
+    assert over_torso >= 4                       # the default swing still takes hands over the torso
 
 
 def test_background_is_smooth_unless_striped():
@@ -237,7 +244,7 @@ def test_world_limb_width_and_motion(tmp_path):
 
     still = draw_motion(5, 16, limb_motion=0.0)
     assert np.ptp(still.shoulder, axis=0).max() < 1e-12 and np.ptp(still.hip, axis=0).max() < 1e-12
-    normal, half = draw_motion(5, 16), draw_motion(5, 16, limb_motion=0.5)
+    normal, half = draw_motion(5, 16, limb_motion=1.0), draw_motion(5, 16, limb_motion=0.5)
     base = np.radians(40)
     np.testing.assert_allclose(half.shoulder - base, 0.5 * (normal.shoulder - base), rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(half.sway_shift, normal.sway_shift)          # sway untouched
