@@ -18,7 +18,10 @@ Printed: samples/s, ms/step, the share of the step spent building and applying t
 peak memory, the optimized/baseline ratio and, for a mixing regularizer, its cost over the
 same step without mixing.
 
-    python benchmarks/train_step.py [--steps 5] [--batch-size 8] [--device auto] [--quick]
+    python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick]
+
+All modes and regularizers of a setup are timed in interleaved blocks (median of --rounds), so
+a slow moment of the machine hits each alike; peak MB on the CPU is the process's peak RSS.
 """
 from __future__ import annotations
 
@@ -88,29 +91,47 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 10   # process peak RSS (KiB on Linux)
 
 
-def measure(config: dict, device: torch.device, batch_size: int, steps: int, baseline: bool,
-            warmup: int = 2) -> dict:
+def build(config: dict, device: torch.device, batch_size: int, baseline: bool):
     config = copy.deepcopy(config)
     config["train_params"]["batch_size"] = batch_size
     config["train_params"]["channels_last"] = config["train_params"]["channels_last"] or not baseline
     torch.manual_seed(0)
     trainer = training.build_trainer(config, device)
     trainer.baseline_step = baseline
-    size = config["dataset_params"]["frame_shape"][0]
+    return trainer
+
+
+def measure(configs: dict, device: torch.device, batch_size: int, steps: int, rounds: int = 3,
+            warmup: int = 3) -> dict:
+    """{mode: result} for the trainers of ``configs`` ({mode: (config, baseline)}), timed in
+    interleaved blocks of ``steps`` steps, ``rounds`` times (the median block counts), so that
+    a slow moment of the machine hits every mode alike."""
+    trainers = {mode: build(config, device, batch_size, baseline) for mode, (config, baseline) in configs.items()}
+    size = next(iter(configs.values()))[0]["dataset_params"]["frame_shape"][0]
     batch = {"source": torch.rand(batch_size, 3, size, size), "driving": torch.rand(batch_size, 3, size, size)}
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    for _ in range(warmup):
-        training.train_step(trainer, batch, epoch_float=1.0)
-    with MaskTimer() as mask_timer:
-        synchronize()
-        started = time.perf_counter()
-        for _ in range(steps):
+    for trainer in trainers.values():
+        for _ in range(warmup):
             training.train_step(trainer, batch, epoch_float=1.0)
-        synchronize()
-        seconds = time.perf_counter() - started
-    return {"samples_per_s": steps * batch_size / seconds, "ms_per_step": 1000 * seconds / steps,
-            "mask_share": mask_timer.seconds / seconds, "peak_mb": peak_memory_mb(device)}
+    blocks = {mode: [] for mode in trainers}
+    mask_seconds = {mode: 0.0 for mode in trainers}
+    for _ in range(rounds):
+        for mode, trainer in trainers.items():
+            with MaskTimer() as mask_timer:
+                synchronize()
+                started = time.perf_counter()
+                for _ in range(steps):
+                    training.train_step(trainer, batch, epoch_float=1.0)
+                synchronize()
+                blocks[mode].append(time.perf_counter() - started)
+            mask_seconds[mode] += mask_timer.seconds
+    results = {}
+    for mode, times in blocks.items():
+        seconds = sorted(times)[len(times) // 2]
+        results[mode] = {"samples_per_s": steps * batch_size / seconds, "ms_per_step": 1000 * seconds / steps,
+                         "mask_share": mask_seconds[mode] / sum(times), "peak_mb": peak_memory_mb(device)}
+    return results
 
 
 def setups(device: torch.device, batch_size: int, quick: bool) -> list[tuple]:
@@ -131,6 +152,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed steps per row (after 2 warm-up steps)")
     parser.add_argument("--batch-size", type=int, default=8, help="synthetic-64's batch; vox-256 uses half")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (the median counts)")
     parser.add_argument("--quick", action="store_true", help="synthetic-64 only")
     args = parser.parse_args(argv)
     device = training.choose_device(args.device)
@@ -139,27 +161,27 @@ def main(argv=None):
           f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'speed-up':>9}{'mix cost':>9}")
     for label, base, batch_size, regularizers in setups(device, args.batch_size, args.quick):
         size = base["dataset_params"]["frame_shape"][0]
-        without_mixing = {}
+        configs = {}
         for regularizer in regularizers:
-            modes = [("baseline", {}), ("optimized", {})]
+            config = copy.deepcopy(base)
+            config["regularizer"]["type"] = regularizer
+            configs[(regularizer, "baseline")] = (config, True)
+            configs[(regularizer, "optimized")] = (config, False)
             if device.type == "cuda" and size == 256:
                 bf16 = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-                modes.append((bf16, {"mixed_precision": bf16}))
-            reference = None
-            for mode, train_params in modes:
-                config = copy.deepcopy(base)
-                config["regularizer"]["type"] = regularizer
-                config["train_params"].update(train_params)
-                result = measure(config, device, batch_size, args.steps, baseline=mode == "baseline")
-                reference = reference or result["samples_per_s"]
-                if regularizer == "none":
-                    without_mixing[mode] = result["ms_per_step"]
-                cost = (f"{100 * (result['ms_per_step'] / without_mixing[mode] - 1):>+8.0f}%"
-                        if regularizer != "none" and mode in without_mixing else f"{'':>9}")
-                print(f"{label:<20}{size:>5}{batch_size:>6}  {regularizer:<12}{mode:<10}"
-                      f"{result['samples_per_s']:>10.2f}{result['ms_per_step']:>9.0f}"
-                      f"{100 * result['mask_share']:>8.1f}%{result['peak_mb']:>9.0f}"
-                      f"{result['samples_per_s'] / reference:>8.2f}x{cost}", flush=True)
+                low = copy.deepcopy(config)
+                low["train_params"]["mixed_precision"] = bf16
+                configs[(regularizer, bf16)] = (low, False)
+        results = measure(configs, device, batch_size, args.steps, args.rounds)
+        for (regularizer, mode), result in results.items():
+            reference = results[(regularizer, "baseline")]["samples_per_s"]
+            plain = results.get(("none", mode))
+            cost = (f"{100 * (result['ms_per_step'] / plain['ms_per_step'] - 1):>+8.0f}%"
+                    if regularizer != "none" and plain is not None else f"{'':>9}")
+            print(f"{label:<20}{size:>5}{batch_size:>6}  {regularizer:<12}{mode:<10}"
+                  f"{result['samples_per_s']:>10.2f}{result['ms_per_step']:>9.0f}"
+                  f"{100 * result['mask_share']:>8.1f}%{result['peak_mb']:>9.0f}"
+                  f"{result['samples_per_s'] / reference:>8.2f}x{cost}", flush=True)
     if device.type == "cpu":
         print("peak MB on the CPU is the process's peak resident memory so far (it only grows).")
 
