@@ -3,7 +3,7 @@
 1. make the synthetic world (``data/synthetic-64``) if it is not there;
 2. train ``synthetic-64`` for reconstruction (``runs/synthetic-64-reconstruction``);
 3. fine-tune it adversarially with the U-Net discriminator and PriorityCut
-   (``runs/synthetic-64-prioritycut``), as FOMM users fine-tune ``vox-adv`` from ``vox``;
+   (``runs/synthetic-64-prioritycut``; FOMM's ``vox-adv`` is instead adversarial from the start);
 4. evaluate held-out reconstruction (test identities never seen in training): L1 of the
    model next to the copy-the-source baseline, written to ``metrics.json``;
 5. diagnose motion (``pcut diagnose``) on a world made with another seed, for both demo

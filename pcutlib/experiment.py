@@ -1,7 +1,7 @@
 """``pcut experiment``: does PriorityCut reduce warping artifacts? An equal-budget ablation.
 
-All variants fine-tune one shared reconstruction checkpoint (FOMM users fine-tune
-``vox-adv`` from ``vox`` the same way) for the same number of adversarial epochs, with the
+All variants fine-tune one shared reconstruction checkpoint (a CPU-sized choice: FOMM's
+``vox-adv`` is a standalone run, adversarial from the start) for the same number of adversarial epochs, with the
 same seeds, and differ only in the adversarial phase:
 
     baseline-patch      FOMM's patch discriminator (LSGAN + feature matching)
