@@ -187,18 +187,17 @@ def check_value(path: str, value, default) -> None:
         if not isinstance(value, str):
             raise ValueError(f"config key '{path}' must be text, got {value!r}")
         return
-    if isinstance(default, list):
+    is_list = isinstance(default, list)
+    if is_list:
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"config key '{path}' must be a list (e.g. {default!r}), got {value!r}")
-        elements = value
         integer = integer or path in ("dataset_params.frame_shape", "train_params.epoch_milestones")
-    else:
-        elements = [value]
+    elements = value if is_list else [value]
     for element in elements:
         if not is_number(element) or (integer and not isinstance(element, int)):
             what = "a whole number" if integer else "a number"
             hint = " (YAML reads 2e-4 as text: write 2.0e-4)" if isinstance(element, str) else ""
-            where = f"'{path}'" if elements is not value else f"'{path}' (a list of numbers)"
+            where = f"'{path}' (a list of numbers)" if is_list else f"'{path}'"
             raise ValueError(f"config key {where} must be {what}, got {element!r}{hint}")
         low, high = RANGES.get(path, (None, None))
         if (low is not None and element < low) or (high is not None and element > high):

@@ -24,12 +24,12 @@ class TensorBoardWriter:
                                "(log.jsonl is written either way)") from error
         self.writer = SummaryWriter(log_dir=str(log_dir))
 
-    def scalars(self, step: int, losses: dict, learning_rates: dict) -> None:
-        """losses {name: float} under loss/, learning rates {network: float} under lr/."""
+    def scalars(self, step: int, losses: dict, optimizers: dict) -> None:
+        """losses {name: float} under loss/, each optimizer's current learning rate under lr/."""
         for name, value in losses.items():
             self.writer.add_scalar(f"loss/{name}", value, step)
-        for name, value in learning_rates.items():
-            self.writer.add_scalar(f"lr/{name}", value, step)
+        for name, optimizer in optimizers.items():
+            self.writer.add_scalar(f"lr/{name}", optimizer.param_groups[0]["lr"], step)
 
     def epoch_images(self, epoch: int, batch: dict, generated: dict, info: dict, count: int = 4) -> None:
         """Image grids of the epoch's last batch: (N,C,H,W) tensors in [0,1], first ``count`` samples."""
@@ -44,11 +44,3 @@ class TensorBoardWriter:
     def close(self) -> None:
         self.writer.close()
 
-
-def learning_rates(optimizers: dict) -> dict:
-    """{network: current learning rate} of the trainer's optimizers."""
-    return {name: optimizer.param_groups[0]["lr"] for name, optimizer in optimizers.items()}
-
-
-def as_tensorboard_losses(values: dict) -> dict:
-    return {name: float(value) for name, value in values.items() if isinstance(value, (int, float, torch.Tensor))}

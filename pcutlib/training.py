@@ -638,8 +638,7 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
                                           "mixed": info["mixed"], "empty_foreground": info["empty_foreground"],
                                           "seconds": round(time.perf_counter() - started, 4)})
                     if board is not None:
-                        from .tensorboard_writer import as_tensorboard_losses, learning_rates
-                        board.scalars(trainer.step, as_tensorboard_losses(values), learning_rates(trainer.optimizers))
+                        board.scalars(trainer.step, values, trainer.optimizers)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
                 if stop_after_steps is not None and trainer.step >= stop_after_steps:
                     stopped = True
