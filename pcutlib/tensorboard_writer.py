@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 
 class TensorBoardWriter:
     """A thin wrapper around ``torch.utils.tensorboard.SummaryWriter`` for the training loop."""
