@@ -73,6 +73,11 @@ VARIANTS = {
                                              world=World(limb_motion=0.6),
                                              overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
                                                         "train_params.equivariance_warmup_epochs": 20}),
+    "small-motion+full-res": dict(note="joint angles at 0.6x amplitude; region dropout, equivariance 1, generator warps "
+                                       "at 64x64 (num_down_blocks 0; the same convolution cost)",
+                                  world=World(limb_motion=0.6),
+                                  overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
+                                             "model_params.generator_params.num_down_blocks": 0}),
     "pyramid-4": dict(world=FULL_MOTION, note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }
