@@ -13,9 +13,15 @@ motion (``pcutlib.animate.animate_video``). There is no ground truth, so only th
 measure it: pose following (AKD/MKR against the driving frames) and identity keeping
 (AED against the source frame).
 
-Metrics per video are means over its frames (``pcutlib.metrics``); the summary is the
-mean over videos (FOMM's ``np.mean`` over its per-video list), ignoring NaN entries (AKD
-with no keypoint found in both frames).
+Two ways to average, both reported:
+- pcut's metrics (``l1``, ``psnr``, ``ssim``, ``lpips``, ``akd``, ``mkr``, ``akd_gt``, ``aed``)
+  pool each video (``pcutlib.metrics``: e.g. PSNR of the video's MSE, AKD over all its
+  keypoints found in both) and the summary is the mean over videos, ignoring NaN entries.
+- FOMM's evaluation code (AliaksandrSiarohin/pose-evaluation, cmp*.py) scores every frame
+  and averages over all frames of all videos; ``fomm_frame_metrics`` gives those under the
+  names ``<metric>_fomm``, each with ``<metric>_fomm_weight``, the number of frames it
+  averages in the video, so the summary (a weighted mean over videos) is the mean over all
+  frames. Definitions there.
 """
 from __future__ import annotations
 
@@ -49,7 +55,7 @@ def reconstruct_video(models, video: torch.Tensor, batch_size: int = 16, device=
 
     models: pcutlib.models.Models (kp_detector, generator), used in eval mode.
     video (T,3,H,W) in [0,1]. Returns, on the CPU, {"prediction": (T,3,H,W),
-    "occlusion_map": (T,1,h,w) when the generator estimates one}.
+    "occlusion_map": (T,1,h,w) when the generator estimates one, "region_mask": (T,K+1,h,w)}.
     """
     if video.dim() != 4 or video.shape[1] != 3:
         raise ValueError(f"video must be (T,3,H,W), got {tuple(video.shape)}")
@@ -60,7 +66,7 @@ def reconstruct_video(models, video: torch.Tensor, batch_size: int = 16, device=
         device = next(models.generator.parameters()).device
     source = video[:1].to(device)                                            # (1,3,H,W)
     kp_source = models.kp_detector(source)                                   # value (1,K,2)
-    predictions, occlusions = [], []
+    predictions, occlusions, regions = [], [], []
     for start in range(0, len(video), batch_size):
         driving = video[start:start + batch_size].to(device)                 # (b,3,H,W)
         batch = len(driving)
@@ -70,10 +76,81 @@ def reconstruct_video(models, video: torch.Tensor, batch_size: int = 16, device=
         predictions.append(out["prediction"].float().cpu())
         if "occlusion_map" in out:
             occlusions.append(out["occlusion_map"].float().cpu())
+        if "region_mask" in out:
+            regions.append(out["region_mask"].float().cpu())
     result = {"prediction": torch.cat(predictions)}
     if occlusions:
         result["occlusion_map"] = torch.cat(occlusions)
+    if regions:
+        result["region_mask"] = torch.cat(regions)
     return result
+
+
+def fomm_frame_metrics(pred: torch.Tensor, real: torch.Tensor, prefix: str = "", detections: tuple | None = None,
+                       embeddings: tuple | None = None, true_keypoints: torch.Tensor | None = None) -> dict:
+    """FOMM-style metrics of one video: each frame scored alone, then the mean over its frames,
+    with the count of frames scored as ``<key>_weight`` (the mean over all frames of all videos
+    is the weighted mean of these). pred, real (T,3,H,W) in [0,1].
+
+        l1_fomm     per frame: mean |pred - real| over pixels and channels (cmp.py on images)
+        psnr_fomm   per frame: 10 log10(1 / MSE), at most metrics.PSNR_CAP_DB
+        ssim_fomm   per frame: mean SSIM (Gaussian window 11, sigma 1.5)
+      with ``detections`` = ((pred keypoints (T,J,2), pred found (T,J)), (real keypoints, real found)):
+        akd_fomm    per frame: mean Euclidean distance in pixels over keypoints found in both
+                    (frames with none found in both are not scored)
+        mkr_fomm    per frame: share of the keypoints found in the real frame that are missing in
+                    the generated one (frames without a real keypoint are not scored)
+        akd_gt_fomm as akd_fomm, the generated frame's detections against ``true_keypoints`` (T,J,2)
+      with ``embeddings`` = (pred (T,D), real (T,D)):
+        aed_fomm    per frame: mean over dimensions of |e_pred - e_real| (cmp.py's distance)
+    Keys are prefixed by ``prefix``.
+    """
+    per_frame = {"l1_fomm": metrics.l1_per_frame(pred, real), "psnr_fomm": metrics.psnr_per_frame(pred, real),
+                 "ssim_fomm": metrics.ssim_per_frame(pred, real)}
+    if detections is not None:
+        (keypoints, found), (real_keypoints, real_found) = detections
+        size = real.shape[2:]
+        per_frame["akd_fomm"] = metrics.keypoint_distance_per_frame(keypoints, real_keypoints, size, found,
+                                                                    real_found)
+        per_frame["mkr_fomm"] = metrics.missing_keypoints_per_frame(found, real_found)
+        if true_keypoints is not None:
+            per_frame["akd_gt_fomm"] = metrics.keypoint_distance_per_frame(keypoints, true_keypoints, size, found)
+    if embeddings is not None:
+        per_frame["aed_fomm"] = metrics.embedding_difference_per_frame(*embeddings)
+    row = {}
+    for key, values in per_frame.items():
+        scored = values[~np.isnan(values)]
+        row[f"{prefix}{key}"] = float(scored.mean()) if len(scored) else math.nan
+        row[f"{prefix}{key}_weight"] = int(len(scored))
+    return row
+
+
+def video_metrics(pred: torch.Tensor, real: torch.Tensor, use_lpips: bool = False, pose_probe=None,
+                  identity_probe=None, true_keypoints: torch.Tensor | None = None,
+                  confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD, prefix: str = "",
+                  real_detection: tuple | None = None, real_embedding: torch.Tensor | None = None) -> dict:
+    """Every reconstruction metric of one video: pred, real (T,3,H,W); true_keypoints (T,J,2) or None.
+
+    pcut's pooled metrics (``frame_metrics``, ``pose_metrics``, AED) and FOMM's per-frame ones
+    (``fomm_frame_metrics``), keys prefixed by ``prefix``. real_detection / real_embedding: the
+    probes' output on ``real`` when already computed (else computed here).
+    """
+    row = frame_metrics(pred, real, use_lpips, prefix)
+    detections = embeddings = None
+    if pose_probe is not None:
+        if real_detection is None:
+            real_detection = pose_probe.detect(real, confidence_threshold)
+        detection = pose_probe.detect(pred, confidence_threshold)
+        row.update(pose_metrics(pose_probe, pred, real_detection, real.shape[2:], confidence_threshold,
+                                true_keypoints, prefix, detection=detection))
+        detections = (detection, real_detection)
+    if identity_probe is not None:
+        if real_embedding is None:
+            real_embedding = identity_probe.embeddings(real)                 # (T,D)
+        embeddings = (identity_probe.embeddings(pred), real_embedding)
+        row[f"{prefix}aed"] = metrics.average_euclidean_distance(*embeddings)
+    row.update(fomm_frame_metrics(pred, real, prefix, detections, embeddings, true_keypoints))
+    return row
 
 
 def frame_metrics(pred: torch.Tensor, real: torch.Tensor, use_lpips: bool, prefix: str = "") -> dict:
@@ -86,13 +163,14 @@ def frame_metrics(pred: torch.Tensor, real: torch.Tensor, use_lpips: bool, prefi
 
 
 def pose_metrics(pose_probe, pred: torch.Tensor, real_detection: tuple, image_size, threshold: float,
-                 true_keypoints: torch.Tensor | None, prefix: str = "") -> dict:
+                 true_keypoints: torch.Tensor | None, prefix: str = "", detection: tuple | None = None) -> dict:
     """AKD/MKR of the probe's detections on pred (T,3,H,W) against those on the real frames.
 
-    real_detection: (keypoints (T,J,2), found (T,J)) on the real frames. With the true
-    joints (T,J,2) also ``akd_gt``: the pred detections against the ground truth.
+    real_detection: (keypoints (T,J,2), found (T,J)) on the real frames; detection: the same on
+    pred when already computed. With the true joints (T,J,2) also ``akd_gt``: the pred
+    detections against the ground truth.
     """
-    keypoints, found = pose_probe.detect(pred, threshold)
+    keypoints, found = pose_probe.detect(pred, threshold) if detection is None else detection
     real_keypoints, real_found = real_detection
     row = {f"{prefix}akd": metrics.average_keypoint_distance(keypoints, real_keypoints, image_size,
                                                              found, real_found),
@@ -103,15 +181,30 @@ def pose_metrics(pose_probe, pred: torch.Tensor, real_detection: tuple, image_si
     return row
 
 
+def weighted_mean(rows: list[dict], key: str) -> float:
+    """Mean of ``row[key]`` over rows, weighted by ``row[key + "_weight"]`` where rows carry it
+    (else 1 each); NaN and missing entries are left out; NaN when nothing is left.
+
+    With the FOMM-style keys (weight = frames scored) this is the mean over all frames."""
+    values, weights = [], []
+    for row in rows:
+        value = row.get(key)
+        if isinstance(value, (int, float)) and not math.isnan(value):
+            values.append(float(value))
+            weights.append(float(row.get(f"{key}_weight", 1)))
+    values, weights = np.array(values), np.array(weights)
+    if not len(values) or weights.sum() == 0:
+        return math.nan
+    return float((values * weights).sum() / weights.sum())
+
+
 def _summarize(rows: list[dict], protocol: str) -> dict:
-    """Mean over rows of every numeric key (NaNs ignored), plus counts."""
+    """Mean over rows of every numeric key (weighted where a ``_weight`` key says so), plus counts."""
     summary = {"protocol": protocol, "num_videos": len(rows),
                "num_frames": int(sum(row.get("frames", 0) for row in rows))}
-    keys = [k for k in rows[0] if k not in ("name", "frames")] if rows else []
+    keys = [k for k in rows[0] if k not in ("name", "frames") and not k.endswith("_weight")] if rows else []
     for key in keys:
-        values = np.array([row[key] for row in rows if isinstance(row.get(key), (int, float))], dtype=float)
-        finite_or_inf = values[~np.isnan(values)]
-        summary[key] = float(finite_or_inf.mean()) if len(finite_or_inf) else math.nan
+        summary[key] = weighted_mean(rows, key)
     return summary
 
 
@@ -130,7 +223,8 @@ def evaluate_reconstruction(models, dataset, device="cpu", pose_probe=None, iden
     is_train=False). Per video: l1, psnr, ssim, lpips (when available or use_lpips=True);
     with a pose probe akd, mkr (a joint is missing below ``confidence_threshold``), and,
     with true joints, akd_gt and probe_akd_gt (the probe on the real frames: its error
-    floor); with an identity probe aed. Each metric also as ``baseline_<metric>``.
+    floor); with an identity probe aed; and FOMM's per-frame versions ``<metric>_fomm``
+    (``fomm_frame_metrics``). Each metric also as ``baseline_<metric>``.
     Returns (summary: means over videos, per_video: one dict per video).
     """
     _check_threshold(confidence_threshold)
@@ -151,21 +245,14 @@ def evaluate_reconstruction(models, dataset, device="cpu", pose_probe=None, iden
         baseline = video[:1].expand_as(video)                                # x_hat_t = x_1
         true_keypoints = item.get("keypoints")                               # (T,J,2) or None
         row = {"name": item["name"], "frames": len(video)}
+        real_detection = None if pose_probe is None else pose_probe.detect(video, confidence_threshold)
+        real_embedding = None if identity_probe is None else identity_probe.embeddings(video)    # (T,D)
         for prefix, frames in (("", prediction), ("baseline_", baseline)):
-            row.update(frame_metrics(frames, video, use_lpips, prefix))
-        if pose_probe is not None:
-            real_detection = pose_probe.detect(video, confidence_threshold)
-            for prefix, frames in (("", prediction), ("baseline_", baseline)):
-                row.update(pose_metrics(pose_probe, frames, real_detection, video.shape[2:],
-                                        confidence_threshold, true_keypoints, prefix))
-            if true_keypoints is not None:
-                row["probe_akd_gt"] = metrics.average_keypoint_distance(
-                    real_detection[0], true_keypoints, video.shape[2:], real_detection[1], None)
-        if identity_probe is not None:
-            real_embedding = identity_probe.embeddings(video)                # (T,D)
-            for prefix, frames in (("", prediction), ("baseline_", baseline)):
-                row[f"{prefix}aed"] = metrics.average_euclidean_distance(
-                    identity_probe.embeddings(frames), real_embedding)
+            row.update(video_metrics(frames, video, use_lpips, pose_probe, identity_probe, true_keypoints,
+                                     confidence_threshold, prefix, real_detection, real_embedding))
+        if real_detection is not None and true_keypoints is not None:
+            row["probe_akd_gt"] = metrics.average_keypoint_distance(
+                real_detection[0], true_keypoints, video.shape[2:], real_detection[1], None)
         rows.append(row)
     return _summarize(rows, "reconstruction"), rows
 

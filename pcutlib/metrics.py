@@ -21,6 +21,11 @@ pose detector (OpenPose, MMPose, ...) is adapted by converting its pixel coordin
     AKD = mean ||k_pred - k_real||_2 in pixels over keypoints found in both frames
     MKR = #(found in real and missing in pred) / #(found in real)
     AED = mean over frames of ||e_pred - e_real||_2
+
+The ``*_per_frame`` functions score each frame on its own, as FOMM's evaluation code
+(AliaksandrSiarohin/pose-evaluation) does before it averages over all frames of all videos;
+each returns a (T,) float64 array with NaN where a frame has nothing to score (see
+``pcutlib.evaluation.fomm_frame_metrics`` for the averages and their names).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 LPIPS_INSTALL_HINT = ('LPIPS needs the `lpips` package and a torchvision that matches your torch build: '
                       'install torchvision for your platform (see README), then `pip install -e ".[vision]"`')
@@ -93,6 +99,41 @@ def ssim(pred: torch.Tensor, real: torch.Tensor, data_range: float = 1.0,
     value = ssim_pytorch(pred.float(), real.float(), data_range=data_range, win_size=window,
                          size_average=True)
     return float(value)
+
+
+def _gaussian_window(window: int, sigma: float = 1.5) -> torch.Tensor:
+    """1-D Gaussian weights (window,), summing to 1, centred on the middle tap."""
+    taps = torch.arange(window, dtype=torch.float64) - window // 2
+    weights = torch.exp(-taps ** 2 / (2 * sigma ** 2))
+    return weights / weights.sum()
+
+
+def ssim_map(pred: torch.Tensor, real: torch.Tensor, data_range: float = 1.0,
+             window: int = SSIM_WINDOW) -> torch.Tensor:
+    """SSIM at each pixel, channels averaged: pred, real (T,3,H,W) -> (T, H-w+1, W-w+1), w = window.
+
+    Wang et al. (2004) with Gaussian statistics (sigma 1.5) over valid windows, the formula
+    and filtering of pytorch_msssim (so ``ssim_map(...).mean()`` equals :func:`ssim`):
+        SSIM = (2 mu_p mu_r + C1)(2 sigma_pr + C2) / ((mu_p^2 + mu_r^2 + C1)(sigma_p^2 + sigma_r^2 + C2)),
+        C1 = (0.01 R)^2, C2 = (0.03 R)^2, R = data_range.
+    Map pixel (i, j) is the window centred on image pixel (i + w//2, j + w//2).
+    """
+    check_frames(pred, real)
+    if window % 2 != 1 or min(pred.shape[2:]) < window:
+        raise ValueError(f"the SSIM window must be odd and fit the frames, got window {window} for frames "
+                         f"{tuple(pred.shape[2:])}")
+    weights = _gaussian_window(window).to(pred.device)
+    channels = pred.shape[1]
+    rows = weights.view(1, 1, window, 1).expand(channels, 1, window, 1)
+    columns = weights.view(1, 1, 1, window).expand(channels, 1, 1, window)
+    blur = lambda x: F.conv2d(F.conv2d(x, rows, groups=channels), columns, groups=channels)  # noqa: E731
+    p, r = pred.double(), real.double()
+    mu_p, mu_r = blur(p), blur(r)                                              # (T,3,H',W')
+    var_p, var_r = blur(p * p) - mu_p ** 2, blur(r * r) - mu_r ** 2
+    covariance = blur(p * r) - mu_p * mu_r
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    value = ((2 * mu_p * mu_r + c1) * (2 * covariance + c2)) / ((mu_p ** 2 + mu_r ** 2 + c1) * (var_p + var_r + c2))
+    return value.mean(dim=1)                                                   # (T,H',W')
 
 
 def lpips_available() -> bool:
@@ -212,6 +253,68 @@ def average_euclidean_distance(pred_embedding, real_embedding) -> float:
         raise ValueError(f"embeddings must both be (T,D) of the same shape, got pred {pred_embedding.shape} "
                          f"and real {real_embedding.shape}")
     return float(np.linalg.norm(pred_embedding - real_embedding, axis=-1).mean())
+
+
+# ----------------------------------------------------------------------------- per frame (FOMM's pose-evaluation)
+
+PSNR_CAP_DB = 100.0   # per-frame PSNR of identical frames (MSE 0) is infinite: capped so that means stay finite
+
+
+def l1_per_frame(pred: torch.Tensor, real: torch.Tensor) -> np.ndarray:
+    """(T,3,H,W) x 2 -> (T,): mean |pred - real| of each frame (pose-evaluation's cmp.py on pixels)."""
+    check_frames(pred, real)
+    return (pred.double() - real.double()).abs().flatten(1).mean(1).cpu().numpy()
+
+
+def psnr_per_frame(pred: torch.Tensor, real: torch.Tensor, data_range: float = 1.0) -> np.ndarray:
+    """(T,3,H,W) x 2 -> (T,): 10 log10(R^2 / MSE_t) per frame, at most PSNR_CAP_DB (MSE_t = 0)."""
+    check_frames(pred, real)
+    mse = ((pred.double() - real.double()) ** 2).flatten(1).mean(1).cpu().numpy()
+    floor = data_range ** 2 / 10 ** (PSNR_CAP_DB / 10)
+    return 10 * np.log10(data_range ** 2 / np.maximum(mse, floor))
+
+
+def ssim_per_frame(pred: torch.Tensor, real: torch.Tensor, data_range: float = 1.0) -> np.ndarray:
+    """(T,3,H,W) x 2 -> (T,): the mean of each frame's SSIM map (:func:`ssim_map`)."""
+    return ssim_map(pred, real, data_range).flatten(1).mean(1).cpu().numpy()
+
+
+def keypoint_distance_per_frame(pred_kp, real_kp, image_size, pred_found=None, real_found=None) -> np.ndarray:
+    """(T,J,2) x 2 -> (T,): per frame, the mean Euclidean distance in pixels over the keypoints
+    found in both frames; NaN for a frame with none found in both. Inputs as
+    :func:`average_keypoint_distance`."""
+    pred_kp, real_kp = _as_array(pred_kp), _as_array(real_kp)
+    _check_keypoints(pred_kp, real_kp)
+    both = (_found_flags(pred_found, pred_kp.shape[:-1], "pred_found")
+            & _found_flags(real_found, real_kp.shape[:-1], "real_found"))                # (T,J)
+    distance = np.linalg.norm(to_pixels(pred_kp, image_size) - to_pixels(real_kp, image_size), axis=-1)
+    counts = both.sum(axis=1)
+    total = np.where(both, distance, 0.0).sum(axis=1)
+    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
+
+
+def missing_keypoints_per_frame(pred_found, real_found) -> np.ndarray:
+    """(T,J) x 2 -> (T,): per frame, #(found in real & missing in pred) / #(found in real);
+    NaN for a frame whose real image has no keypoint."""
+    pred_found = _as_array(pred_found).astype(bool)
+    real_found = _as_array(real_found).astype(bool)
+    if pred_found.shape != real_found.shape or pred_found.ndim != 2:
+        raise ValueError(f"pred_found and real_found must both be (T,J), got {pred_found.shape} and "
+                         f"{real_found.shape}")
+    counts = real_found.sum(axis=1)
+    missing = (real_found & ~pred_found).sum(axis=1)
+    return np.where(counts > 0, missing / np.maximum(counts, 1), np.nan)
+
+
+def embedding_difference_per_frame(pred_embedding, real_embedding) -> np.ndarray:
+    """(T,D) x 2 -> (T,): mean over the D dimensions of |e_pred - e_real|, per frame: what
+    pose-evaluation's cmp.py computes for AED (a mean absolute difference, not a Euclidean norm)."""
+    pred_embedding = _as_array(pred_embedding).astype(np.float64)
+    real_embedding = _as_array(real_embedding).astype(np.float64)
+    if pred_embedding.ndim != 2 or pred_embedding.shape != real_embedding.shape:
+        raise ValueError(f"embeddings must both be (T,D) of the same shape, got pred {pred_embedding.shape} "
+                         f"and real {real_embedding.shape}")
+    return np.abs(pred_embedding - real_embedding).mean(axis=1)
 
 
 # ----------------------------------------------------------------------------- external detectors
