@@ -172,7 +172,7 @@ def _upsampled(occlusion_map: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(occlusion_map, size=size, mode="bilinear", align_corners=False)[:, 0]
 
 
-def _load_split(root: Path, split: str, frame_shape, max_videos: int | None):
+def load_split(root: Path, split: str, frame_shape=None, max_videos: int | None = None) -> list:
     """[(path, frames (T,3,H,W), joints (T,J,2) or None, VideoTruth or None)] of root/split."""
     from .data import list_videos, load_keypoints, read_video
     from .synthetic import load_truth
@@ -192,6 +192,20 @@ def _load_split(root: Path, split: str, frame_shape, max_videos: int | None):
     if not items:
         raise ValueError(f"no videos in {str(folder)!r}")
     return items
+
+
+def animation_case(items: list, index: int) -> tuple | None:
+    """Test video ``index``'s first frame driven by its partner (``_animation_partner``), with
+    the truth: (source (3,H,W), driving (T,3,H,W), true animation (T,3,H,W)), or None when no
+    other identity exists or a video lacks its truth. items: ``load_split``'s list."""
+    from .synthetic import true_animation
+
+    partner = _animation_partner(items, index)
+    if partner is None or items[index][3] is None or items[partner][3] is None:
+        return None
+    frames, truth = items[index][1], items[index][3]
+    target = _as_frames(true_animation(truth, 0, items[partner][3]).frames.astype(np.float32) / 255)
+    return frames[0], items[partner][1], target
 
 
 def _animation_partner(items: list, index: int) -> int | None:
@@ -217,11 +231,11 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
     frame_shape (H,W,3): the model's frame size (default: the videos' own).
     """
     from .animate import animate_video
-    from .synthetic import disocclusion, true_animation
+    from .synthetic import disocclusion_from
 
     models.eval()
     root = Path(data_root)
-    test = _load_split(root, "test", frame_shape, max_videos)
+    test = load_split(root, "test", frame_shape, max_videos)
     skipped = []
     keypoints, predictions, drivings, copies, scores, truths, at_rest, figure = [], [], [], [], [], [], [], []
     for path, frames, _, truth in tqdm(test, desc="diagnose: reconstruction", disable=not progress, leave=False):
@@ -238,8 +252,7 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
             at_rest.append(_upsampled(rest, frames.shape[2:])[mask])
             if truth is not None and count > 1:
                 occlusion = _upsampled(out["occlusion_map"][1:], frames.shape[2:])          # (T-1,H,W)
-                truth_masks = np.stack([disocclusion(truth.labels[0], truth.part_frames[0], truth.labels[t],
-                                                     truth.part_frames[t]) for t in range(1, count)])
+                truth_masks = disocclusion_from(truth, 0)[1:]                               # (T-1,H,W)
                 scores.append((1 - occlusion).flatten())
                 truths.append(torch.from_numpy(truth_masks).flatten())
     prediction, driving, copy = torch.cat(predictions), torch.cat(drivings), torch.cat(copies)
@@ -261,7 +274,7 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
 
     # keypoint -> joint probe: fit on train videos, score on test videos
     if all(joints is not None for _, _, joints, _ in test) and (root / "train").is_dir():
-        train = _load_split(root, "train", frame_shape, max_probe_videos)
+        train = load_split(root, "train", frame_shape, max_probe_videos)
         if all(joints is not None for _, _, joints, _ in train):
             train_kp = torch.cat([detect_keypoints(models.kp_detector, frames)["value"] for _, frames, _, _ in train])
             probe = linear_probe_error(train_kp, torch.cat([j for _, _, j, _ in train]), all_keypoints,
@@ -276,15 +289,14 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
     if all(truth is not None for *_, truth in test):
         animated, truth_frames, copied = [], [], []
         for index in tqdm(range(len(test)), desc="diagnose: animation", disable=not progress, leave=False):
-            partner = _animation_partner(test, index)
-            if partner is None:
+            case = animation_case(test, index)
+            if case is None:
                 break
-            _, frames, _, truth = test[index]
-            result = animate_video(models.kp_detector, models.generator, frames[0], test[partner][1])
-            target = _as_frames(true_animation(truth, 0, test[partner][3]).frames.astype(np.float32) / 255)
+            source, driving, target = case
+            result = animate_video(models.kp_detector, models.generator, source, driving)
             animated.append(result["prediction"].float().cpu())
             truth_frames.append(target)
-            copied.append(frames[:1].expand_as(target))
+            copied.append(source[None].expand_as(target))
         if animated:
             animated, truth_frames, copied = torch.cat(animated), torch.cat(truth_frames), torch.cat(copied)
             diagnosis.animation_l1 = float((animated - truth_frames).abs().mean())
@@ -309,7 +321,7 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
     from .metrics import to_pixels
     from .synthetic import disocclusion
 
-    item = _load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
+    item = load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
     name, video, _, truth = item
     if frames is None:
         frames = sorted(set(np.linspace(len(video) // 5, len(video) - 1, 4).round().astype(int).tolist()))

@@ -483,6 +483,16 @@ def disocclusion(labels_source: np.ndarray, frames_source: np.ndarray, labels_dr
     return ~visible.reshape(size, size)
 
 
+def disocclusion_from(truth: "VideoTruth", source_frame: int = 0) -> np.ndarray:
+    """(T,S,S) bool: the true dis-occlusion of every frame t driven from frame ``source_frame``
+    of the same video (``disocclusion`` of the pair (source_frame, t); all False at t = source_frame)."""
+    frames = len(truth.labels)
+    if not 0 <= source_frame < frames:
+        raise ValueError(f"source_frame must be in [0, {frames}), got {source_frame}")
+    return np.stack([disocclusion(truth.labels[source_frame], truth.part_frames[source_frame],
+                                  truth.labels[t], truth.part_frames[t]) for t in range(frames)])
+
+
 def truth_arrays(rendering: Rendering, motion: Motion, identity_seed: int, video_seed: int,
                  stripes: bool, world: World) -> dict:
     """What ``X.truth.npz`` holds for one video (see ``write_truth``)."""

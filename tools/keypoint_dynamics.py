@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from pcutlib.cli import parse_assignment
 from pcutlib.config import load_config, resolve_config, set_by_path
-from pcutlib.diagnose import _load_split, detect_keypoints, distinct_keypoints, linear_probe_error
+from pcutlib.diagnose import load_split, detect_keypoints, distinct_keypoints, linear_probe_error
 from pcutlib.training import (ProcessGroup, build_trainer, make_dataloader, max_frame_gap, seed_everything,
                               train_step)
 
@@ -67,8 +67,8 @@ def main() -> None:
     config = resolve_config(config)
     seed_everything(config["train_params"]["seed"])
     trainer = build_trainer(config, torch.device("cpu"))
-    test = _load_split(args.check, "test", None, 10)
-    train = _load_split(args.check, "train", None, 30)
+    test = load_split(args.check, "test", None, 10)
+    train = load_split(args.check, "train", None, 30)
     frames, joints = torch.cat([f[::4] for _, f, _, _ in test]), torch.cat([j[::4] for _, _, j, _ in test])
     probe_frames = torch.cat([f[::2] for _, f, _, _ in train])
     probe_joints = torch.cat([j[::2] for _, _, j, _ in train])
