@@ -1,0 +1,243 @@
+"""The PriorityCut experiment's measurements and statistics: paired bootstrap verdicts, the
+artifact metrics and mask precision against the true dis-occlusion, FOMM's per-frame
+averaging, discriminator AUCs, and `pcut experiment --quick` end to end."""
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pcutlib import artifacts, bootstrap, evaluation, experiment, metrics
+from pcutlib.cli import main
+from pcutlib.config import load_config, resolve_config
+from pcutlib.diagnose import load_split
+from pcutlib.discriminator_quality import discriminator_quality
+from pcutlib.models import build_models
+from pcutlib.regularizers import RegularizerConfig
+from pcutlib.synthetic import make_synthetic_dataset
+
+from conftest import REPO
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+def paired_data(shift: float, seeds: int = 5, videos: int = 30, seed: int = 0):
+    """Reference values with a per-seed and a per-video effect; the variant = reference + shift + noise."""
+    rng = np.random.default_rng(seed)
+    reference = 0.05 + rng.normal(0, 0.01, (seeds, 1)) + rng.normal(0, 0.02, (1, videos))
+    variant = reference + shift + rng.normal(0, 0.002, (seeds, videos))
+    return variant, reference
+
+
+def test_a_clear_shift_is_better_and_the_interval_holds_the_true_difference():
+    variant, reference = paired_data(shift=-0.003)
+    delta, low, high = bootstrap.paired_bootstrap(variant, reference, resamples=2000, seed=0)
+    true_difference = float((variant - reference).mean())
+    assert low <= true_difference <= high and low < delta < high
+    assert high < 0
+    assert bootstrap.compare("l1", variant, reference, lower_is_better=True).verdict == "better"
+    assert bootstrap.compare("ssim", variant, reference, lower_is_better=False).verdict == "worse"
+
+
+def test_identical_data_and_noise_alone_detect_no_difference():
+    variant, reference = paired_data(shift=0.0)
+    same = bootstrap.compare("l1", reference, reference.copy(), lower_is_better=True)
+    assert (same.difference, same.low, same.high) == (0.0, 0.0, 0.0)
+    assert same.verdict == "no difference detected"
+    noise = bootstrap.compare("l1", variant, reference, lower_is_better=True)
+    assert noise.low < 0 < noise.high and noise.verdict == "no difference detected"
+    assert (noise.seeds, noise.videos) == (5, 30)
+
+
+def test_bootstrap_is_seeded_weighted_and_skips_missing_values():
+    variant, reference = paired_data(shift=0.01, seeds=3, videos=8)
+    once, again = (bootstrap.paired_bootstrap(variant, reference, seed=3) for _ in range(2))
+    assert once == again
+    weights = np.ones_like(variant)
+    weights[:, 0] = 9.0                                         # video 0 weighs 9 times the others
+    delta, _, _ = bootstrap.paired_bootstrap(variant, reference, weights, weights)
+    assert delta == pytest.approx(((variant - reference) * weights).sum() / weights.sum())
+    holes = variant.copy()
+    holes[0, 1] = np.nan                                        # a missing value weighs nothing
+    kept = np.ones_like(variant)
+    kept[0, 1] = 0
+    assert bootstrap.paired_bootstrap(holes, reference, None, kept)[0] == pytest.approx(
+        ((variant - reference) * kept).sum() / kept.sum())
+    assert math.isnan(bootstrap.paired_bootstrap(np.full((2, 2), np.nan), np.zeros((2, 2)))[0])
+
+
+def test_bootstrap_errors_name_the_bad_value():
+    with pytest.raises(ValueError, match=r"must pair the same seeds and videos"):
+        bootstrap.paired_bootstrap(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"resamples must be a positive int, got 0"):
+        bootstrap.paired_bootstrap(np.zeros((2, 3)), np.zeros((2, 3)), resamples=0)
+    with pytest.raises(ValueError, match=r"\(seeds, videos\) array, got shape \(3,\)"):
+        bootstrap.paired_bootstrap(np.zeros(3), np.zeros(3))
+    assert bootstrap.verdict(math.nan, math.nan, True) == "not measured"
+
+
+def test_compare_variants_pairs_videos_by_name_and_seed():
+    def rows(values):                                           # per-video rows in a shuffled order
+        return [{"name": f"v{i}", "l1": v} for i, v in reversed(list(enumerate(values)))]
+
+    per_video = {"a": {0: rows([0.10, 0.20, 0.30]), 1: rows([0.11, 0.21, 0.31])},
+                 "b": {0: rows([0.12, 0.22, 0.32]), 1: rows([0.13, 0.23, 0.33])},
+                 "copy": {s: rows([0.5, 0.5, 0.5]) for s in (0, 1)}}
+    found = experiment.compare_variants(per_video, ["a", "b"], ["b", "copy", "missing"], [0, 1],
+                                        metrics=["l1"], resamples=200)
+    by_pair = {(c["variant"], c["reference"]): c for c in found}
+    assert set(by_pair) == {("a", "b"), ("a", "copy"), ("b", "copy")}
+    assert by_pair[("a", "b")]["difference"] == pytest.approx(-0.02)
+    assert by_pair[("a", "b")]["verdict"] == "better"       # every pair is 0.02 lower
+    table = experiment.verdict_table(found, ["l1"])
+    assert "| a vs b | -0.02 [-0.02, -0.02] better |" in table
+
+
+# ----------------------------------------------------------------------------- artifact metrics
+
+def test_mask_precision_is_one_for_the_truth_and_chance_is_the_base_rate():
+    truth = torch.zeros(2, 8, 8, dtype=torch.bool)
+    truth[0, 2:4, 2:6] = True                                    # 8 dis-occluded pixels in frame 0
+    truth[1, 0, :4] = True                                       # 4 in frame 1
+    mask = (~truth).float()[:, None]                             # generated exactly at the truth
+    result = artifacts.mask_precision(mask, truth)
+    assert result["mask_precision"] == 1.0 and result["mask_precision_weight"] == 12
+    assert result["mask_chance"] == pytest.approx((8 * 8 / 64 + 4 * 4 / 64) / 12)
+    shifted = torch.ones(2, 1, 8, 8)
+    shifted[0, 0, 2:4, 4:8] = 0                                  # half on the truth
+    assert artifacts.mask_precision(shifted, truth)["mask_precision"] == 0.5
+    empty = artifacts.mask_precision(torch.ones(2, 1, 8, 8), truth)
+    assert math.isnan(empty["mask_precision"]) and empty["mask_precision_weight"] == 0
+    with pytest.raises(ValueError, match=r"mask must be \(N,1,H,W\)"):
+        artifacts.mask_precision(torch.ones(2, 8, 8), truth)
+
+
+def test_artifact_metrics_split_the_error_at_the_true_disocclusion():
+    real = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    truth = torch.zeros(2, 16, 16, dtype=torch.bool)
+    truth[:, 6:10, 6:10] = True
+    pred = real.clone()
+    pred[:, :, 6:10, 6:10] += 0.25                               # wrong only where the body uncovers
+    row = artifacts.artifact_metrics(pred, real, truth)
+    assert row["l1_disoccluded"] == pytest.approx(0.25) and row["l1_disoccluded_weight"] == 32
+    assert row["l1_visible"] == 0.0 and row["l1_visible_weight"] == 2 * 256 - 32
+    assert row["ssim_disoccluded"] < 1 and row["ssim_disoccluded_weight"] == 32   # 6x6 map: all 16 inside
+    assert row["ssim_visible"] < 1                               # windows near the square see it too
+    assert artifacts.artifact_metrics(real, real, truth)["ssim_visible"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"disoccluded must be a bool \(N,H,W\)"):
+        artifacts.artifact_metrics(pred, real, truth.float())
+
+
+def test_ssim_map_averages_to_the_ssim_metric():
+    generator = torch.Generator().manual_seed(1)
+    real = torch.rand(3, 3, 24, 24, generator=generator)
+    pred = (real + 0.1 * torch.randn(3, 3, 24, 24, generator=generator)).clamp(0, 1)
+    assert metrics.ssim_map(pred, real).shape == (3, 14, 14)
+    assert float(metrics.ssim_map(pred, real).mean()) == pytest.approx(metrics.ssim(pred, real), abs=1e-5)
+    assert metrics.ssim_per_frame(pred, real).mean() == pytest.approx(metrics.ssim(pred, real), abs=1e-5)
+
+
+# ----------------------------------------------------------------------------- FOMM's per-frame metrics
+
+def test_fomm_metrics_average_over_all_frames_not_per_video():
+    """Video a: 1 frame with L1 0.4; video b: 3 frames with L1 0 (pixels differ by exactly the L1)."""
+    real_a, real_b = torch.zeros(1, 3, 16, 16), torch.zeros(3, 3, 16, 16)
+    rows = [{"name": "a", "l1": metrics.l1(real_a + 0.4, real_a), **evaluation.fomm_frame_metrics(real_a + 0.4, real_a)},
+            {"name": "b", "l1": metrics.l1(real_b, real_b), **evaluation.fomm_frame_metrics(real_b, real_b)}]
+    assert rows[0]["l1_fomm_weight"] == 1 and rows[1]["l1_fomm_weight"] == 3
+    assert evaluation.weighted_mean(rows, "l1_fomm") == pytest.approx(0.4 / 4)      # FOMM: all 4 frames
+    assert evaluation.weighted_mean(rows, "l1") == pytest.approx(0.4 / 2)           # pcut: per video first
+    assert evaluation.weighted_mean(rows, "psnr_fomm") == pytest.approx((10 * math.log10(1 / 0.16) + 3 * 100) / 4)
+
+
+def test_per_frame_keypoint_and_identity_distances():
+    real = np.zeros((2, 3, 2))
+    pred = real.copy()
+    pred[0, :, 0] = 2 / 63                                       # frame 0: every keypoint 1 px to the right
+    found = np.array([[True, True, False], [False, False, False]])
+    real_found = np.array([[True, True, True], [False, True, True]])
+    distance = metrics.keypoint_distance_per_frame(pred, real, 64, found, real_found)
+    assert distance[0] == pytest.approx(1.0) and math.isnan(distance[1])          # frame 1: none in both
+    assert metrics.missing_keypoints_per_frame(found, real_found).tolist() == [pytest.approx(1 / 3), 1.0]
+    difference = metrics.embedding_difference_per_frame(np.array([[1.0, 3.0]]), np.array([[0.0, 0.0]]))
+    assert difference.tolist() == [2.0]                          # mean |e - e'| (cmp.py), not the norm
+
+
+# ----------------------------------------------------------------------------- discriminator quality
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = make_synthetic_dataset(tmp_path_factory.mktemp("experiment-data"), videos=8, frames=4, size=32, seed=3,
+                                  identities=4, test_fraction=0.5, progress=False)
+    config = load_config(REPO / "configs" / "smoke.yaml")
+    config["dataset_params"]["root_dir"] = str(root)
+    return root, resolve_config(config)
+
+
+@pytest.mark.parametrize("kind", ["unet", "patch"])
+def test_discriminator_quality_of_an_untrained_model_is_in_the_unit_interval(tiny, kind):
+    root, config = tiny
+    params = config["model_params"]
+    if kind == "patch":
+        params = {**params, "discriminator_params": {**params["discriminator_params"], "kind": "patch",
+                                                     "num_blocks": 2, "use_kp": True}}
+    torch.manual_seed(0)
+    models = build_models(params).eval()
+    videos = [frames for _, frames, _, _ in load_split(root, "test")]
+    quality = discriminator_quality(models, videos, RegularizerConfig(top_k_percent=30.0), max_frames_per_video=2)
+    assert quality["d_frames"] == 2 * len(videos)
+    assert 0 <= quality["d_image_auc"] <= 1
+    pixel = [quality["d_pixel_auc_prioritycut"], quality["d_pixel_auc_cutmix"]]
+    if kind == "unet":
+        assert all(0 <= auc <= 1 for auc in pixel)
+    else:
+        assert all(math.isnan(auc) for auc in pixel)             # no pixel head
+    models.discriminator = None
+    with pytest.raises(ValueError, match="with_discriminator=True"):
+        discriminator_quality(models, videos)
+
+
+def test_evaluate_test_videos_gives_every_claim_metric(tiny):
+    root, config = tiny
+    torch.manual_seed(0)
+    models = build_models(config["model_params"], with_discriminator=False).eval()
+    test = load_split(root, "test")
+    rows = artifacts.evaluate_test_videos(models, test, RegularizerConfig(top_k_percent=30.0))
+    copy = artifacts.evaluate_test_videos(None, test)
+    assert [r["name"] for r in rows] == [path.name for path, *_ in test]
+    for key in ("l1_disoccluded", "l1_visible", "ssim_visible", "mask_precision", "mask_chance", "animation_l1",
+                "l1_fomm", "l1"):
+        assert all(0 <= row[key] <= 1 for row in rows), key
+    assert "mask_precision" not in copy[0]                       # copying has no occlusion map
+    video = test[0][1]
+    assert copy[0]["l1_fomm"] == pytest.approx(float((video - video[:1]).abs().mean()), rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- the command
+
+def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
+    runs = tmp_path / "quick"
+    assert main(["experiment", "--quick", "--runs", str(runs), "--no-progress", "--device", "cpu"]) == 0
+    results = runs / "results"
+    for name in ("experiment.md", "experiment.csv", "experiment_runs.csv", "experiment_comparisons.csv",
+                 "metrics_vs_k.png", "artifacts.png"):
+        assert (results / name).is_file(), name
+    document = json.loads((runs / "prioritycut-k10-seed1" / "metrics.json").read_text())
+    assert len(document["per_video"]) == 4 and "l1_disoccluded" in document["per_video"][0]
+    assert 0 <= document["summary"]["d_image_auc"] <= 1
+    markdown = (results / "experiment.md").read_text()
+    assert experiment.INIT in markdown and experiment.COPY in markdown and "D image AUC" in markdown
+    with open(results / "experiment_comparisons.csv", newline="") as f:
+        comparisons = list(csv.DictReader(f))
+    assert {(c["variant"], c["reference"]) for c in comparisons} == {
+        ("prioritycut-k10", "unet"), ("unet", experiment.INIT), ("prioritycut-k10", experiment.INIT)}
+    assert {c["verdict"] for c in comparisons} <= {"better", "worse", "no difference detected", "not measured"}
+    last = runs / "unet-seed0" / "checkpoints" / "last.pt"
+    trained = last.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["experiment", "--quick", "--runs", str(runs), "--no-progress", "--device", "cpu"]) == 0
+    assert "fine-tuning" not in capsys.readouterr().out and last.stat().st_mtime_ns == trained
