@@ -34,12 +34,12 @@ def _held_out_frames(models, videos, max_frames_per_video: int | None) -> dict:
     for video in videos:
         if len(video) < 2:
             continue
-        out = reconstruct_video(models, video)
         frames = torch.arange(1, len(video))
         if max_frames_per_video is not None and len(frames) > max_frames_per_video:
             frames = frames[torch.linspace(0, len(frames) - 1, max_frames_per_video).round().long()]
-        parts.append({"real": video[frames], "fake": out["prediction"][frames],
-                      **{k: out[k][frames] for k in ("occlusion_map", "region_mask") if k in out}})
+        out = reconstruct_video(models, video[torch.cat([torch.zeros(1, dtype=torch.long), frames])])
+        parts.append({"real": video[frames], **{k: out[k][1:] for k in ("occlusion_map", "region_mask") if k in out},
+                      "fake": out["prediction"][1:]})                     # frame 0 (the source) dropped
     if not parts:
         raise ValueError("discriminator_quality needs at least one video of 2 or more frames")
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
