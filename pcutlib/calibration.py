@@ -30,6 +30,16 @@ EQUIVARIANCE_10 = {"train_params.loss_weights.equivariance_value": 10,
 BEFORE_CALIBRATION = {**NO_REGION_DROPOUT, **EQUIVARIANCE_10}   # synthetic-64's recipe before this table
 FULL_MOTION = World(limb_motion=1.0)     # the world before the calibration (joint angles at full amplitude)
 
+def long_schedule(epochs: int) -> dict:
+    """synthetic-64's schedule stretched to ``epochs``: the learning-rate drops and the end of region
+    dropout at the same fractions of the run (drops at 60% and 85%, dropout off at two thirds)."""
+    return {"train_params.num_epochs": epochs,
+            "train_params.epoch_milestones": [round(0.6 * epochs), round(0.85 * epochs)],
+            "train_params.checkpoint_freq": max(10, epochs // 12),
+            "train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10,
+                                            "until_epoch": round(2 * epochs / 3)}}
+
+
 VARIANTS = {
     "baseline": dict(world=FULL_MOTION, note="synthetic-64 as shipped before calibration: flat world, FOMM's equivariance 10, "
                           "no region dropout, 90 epochs", overrides=BEFORE_CALIBRATION),
@@ -78,6 +88,11 @@ VARIANTS = {
                                   world=World(limb_motion=0.6),
                                   overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
                                              "model_params.generator_params.num_down_blocks": 0}),
+    "small-motion+full-res-long": dict(note="small-motion+full-res trained 5.6x longer: 500 epochs, learning-rate "
+                                            "drops at 300 and 425, region dropout to epoch 333",
+                                       world=World(limb_motion=0.6),
+                                       overrides={**EQUIVARIANCE_1, **long_schedule(500),
+                                                  "model_params.generator_params.num_down_blocks": 0}),
     "pyramid-4": dict(world=FULL_MOTION, note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }
