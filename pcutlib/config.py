@@ -276,6 +276,19 @@ def ignored_settings(resolved: dict) -> list[str]:
     return [key for key in keys if _get(resolved, key) != _schema_default(key)]
 
 
+def check_feature_matching(resolved: dict) -> None:
+    """Feature matching that is on (a nonzero weight) needs one weight per discriminator block:
+    per encoder block of the U-Net discriminator (its "features"), per block of each scale of
+    the patch discriminator (its feature maps). All-zero weights (off) may have any length."""
+    matching = resolved["train_params"]["loss_weights"]["feature_matching"]
+    discriminator = resolved["model_params"]["discriminator_params"]
+    if any(weight != 0 for weight in matching) and len(matching) != discriminator["num_blocks"]:
+        what = "encoder block of the U-Net" if discriminator["kind"] == "unet" else "block of the patch"
+        raise ValueError(f"train_params.loss_weights.feature_matching is {matching} ({len(matching)} weights), but "
+                         f"feature matching takes one weight per {what} discriminator: "
+                         f"model_params.discriminator_params.num_blocks is {discriminator['num_blocks']}")
+
+
 def resolve_config(config: dict) -> dict:
     """Validate a config dict (FOMM layout + pcut sections) and fill in defaults."""
     if not isinstance(config, dict):
@@ -289,10 +302,7 @@ def resolve_config(config: dict) -> dict:
     kind = resolved["model_params"]["discriminator_params"]["kind"]
     if kind not in ("patch", "unet"):
         raise ValueError(f"model_params.discriminator_params.kind must be 'patch' or 'unet', got {kind!r}")
-    matching = resolved["train_params"]["loss_weights"]["feature_matching"]
-    if kind == "unet" and any(matching):
-        raise ValueError(f"train_params.loss_weights.feature_matching is {matching}, but feature matching is "
-                         f"implemented for the patch discriminator only; with kind: unet set it to zeros")
+    check_feature_matching(resolved)
     ignored = ignored_settings(resolved)
     if ignored:
         warnings.warn(f"config keys accepted for FOMM compatibility but ignored by pcut: {', '.join(ignored)}",

@@ -316,6 +316,26 @@ def unet_generator_loss(fake_out: dict, weight: float) -> dict:
     }
 
 
+def unet_feature_matching_loss(real_features: list, fake_features: list, weights) -> dict:
+    """Feature matching on the U-Net discriminator's encoder (DESIGN.md section 3):
+
+        feature_matching = sum_i w_i * mean | E_i(x) - E_i(G) |
+
+    E_i = the output of encoder block i (``UNetDiscriminator``'s "features", (B, c_i, H/2^(i+1),
+    W/2^(i+1))); weights: one per encoder block (train_params.loss_weights.feature_matching),
+    zero weights skip the block. Real features are detached (they do not depend on the generator).
+    """
+    if len(weights) != len(real_features) or len(fake_features) != len(real_features):
+        raise ValueError(f"feature_matching has {len(weights)} weights {list(weights)}, but the U-Net encoder gave "
+                         f"{len(real_features)} real and {len(fake_features)} generated feature maps "
+                         f"(one weight per encoder block)")
+    total = 0
+    for weight, real, fake in zip(weights, real_features, fake_features):
+        if weight != 0:
+            total = total + weight * (real.detach() - fake).abs().mean()
+    return {"feature_matching": total}
+
+
 def unet_mixed_loss(mixed_out: dict, mask: torch.Tensor, real_out: dict, fake_out: dict,
                     consistency_weight: float) -> dict:
     """Discriminator terms on a mixed image x_mix = M x + (1 - M) G (CutMix or PriorityCut):

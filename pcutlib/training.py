@@ -3,7 +3,8 @@
 One training step (``train_step``):
   1. generator step: keypoints of source and driving, the generated frame, then
          L_G = reconstruction (VGG19 or pixel pyramid) + equivariance (value, jacobian)
-               + generator_gan * adversarial (+ feature matching for the patch D);
+               + generator_gan * adversarial (+ feature matching: the patch D's feature maps or
+                 the U-Net D's encoder features, real vs generated);
   2. discriminator step (only when generator_gan != 0):
          patch D:  LSGAN, real -> 1, fake -> 0;
          U-Net D:  BCE on the encoder logit and every decoder pixel, and, with probability
@@ -363,16 +364,23 @@ def adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_drivi
 def _adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_driving) -> dict:
     weights = trainer.config["train_params"]["loss_weights"]
     discriminator = trainer.raw("discriminator")
+    matching = weights["feature_matching"]
     if trainer.discriminator_kind == "unet":
-        return L.unet_generator_loss(discriminator(prediction), weights["generator_gan"])
+        fake_out = discriminator(prediction)
+        losses = L.unet_generator_loss(fake_out, weights["generator_gan"])
+        if any(weight != 0 for weight in matching):
+            with torch.no_grad():
+                real_features = discriminator(driving)["features"]
+            losses.update(L.unet_feature_matching_loss(real_features, fake_out["features"], matching))
+        return losses
     scales, pyramid = discriminator.scales, trainer.discriminator_pyramid
     kp = detach_keypoints(kp_driving)
     fake_maps = discriminator(pyramid(prediction), kp=kp)
     losses = L.lsgan_generator_loss(fake_maps, scales, weights["generator_gan"])
-    if sum(weights["feature_matching"]) != 0:
+    if any(weight != 0 for weight in matching):
         with torch.no_grad():
             real_maps = discriminator(pyramid(driving), kp=kp)
-        losses.update(L.feature_matching_loss(real_maps, fake_maps, scales, weights["feature_matching"]))
+        losses.update(L.feature_matching_loss(real_maps, fake_maps, scales, matching))
     return losses
 
 

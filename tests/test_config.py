@@ -93,10 +93,19 @@ def test_keys_pcut_ignores_are_named_in_a_warning():
         resolve_config(load_config("vox-256"))          # FOMM's own values: no warning
 
 
-def test_feature_matching_with_the_unet_discriminator_is_refused():
-    config = load_config("synthetic-64")
+def test_feature_matching_takes_one_weight_per_discriminator_block():
+    config = load_config("synthetic-64")                        # U-Net discriminator, 4 encoder blocks
     set_by_path(config, "train_params.loss_weights.feature_matching", [10, 10, 10, 10])
-    with pytest.raises(ValueError, match="feature_matching is \\[10, 10, 10, 10\\].*patch discriminator only"):
+    assert resolve_config(config)["train_params"]["loss_weights"]["feature_matching"] == [10, 10, 10, 10]
+    set_by_path(config, "train_params.loss_weights.feature_matching", [10, 10, 10])
+    with pytest.raises(ValueError, match=r"feature_matching is \[10, 10, 10\] \(3 weights\).*encoder block of the "
+                                         r"U-Net.*num_blocks is 4"):
+        resolve_config(config)
+    set_by_path(config, "train_params.loss_weights.feature_matching", [0, 0, 0])     # off: any length
+    resolve_config(config)
+    set_by_path(config, "model_params.discriminator_params.kind", "patch")
+    set_by_path(config, "train_params.loss_weights.feature_matching", [10, 10])
+    with pytest.raises(ValueError, match=r"\[10, 10\] \(2 weights\).*block of the patch"):
         resolve_config(config)
 
 

@@ -10,7 +10,7 @@ from pcutlib import losses
 from pcutlib.losses import (PerceptualPyramidLoss, PixelPyramidLoss, VGG19Features, equivariance_losses,
                             feature_matching_loss, load_vgg19_weights, lsgan_discriminator_loss,
                             lsgan_generator_loss, unet_discriminator_loss, unet_generator_loss,
-                            unet_mixed_loss)
+                            unet_feature_matching_loss, unet_mixed_loss)
 from pcutlib.regularizers import consistency_loss
 from pcutlib.warping import ImagePyramid, RandomTPS
 
@@ -255,6 +255,29 @@ def test_feature_matching_by_hand():
     with pytest.raises(ValueError, match="2 weights"):
         feature_matching_loss(real, fake, [1], [10, 2])
 
+
+
+def test_unet_feature_matching_is_zero_for_identical_images_and_positive_otherwise():
+    from pcutlib.unet_discriminator import UNetDiscriminator
+
+    torch.manual_seed(0)
+    # eval: spectral norm's power iteration would move the weights between the two forwards
+    unet = UNetDiscriminator(block_expansion=4, max_features=16, num_blocks=3, image_size=32).eval()
+    real, other = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    fake = real.clone().requires_grad_(True)
+    same = unet_feature_matching_loss(unet(real)["features"], unet(fake)["features"], [10, 10, 10])
+    assert same["feature_matching"].item() == 0.0
+    weights = [10, 2, 0]
+    real_features, other_features = unet(real)["features"], unet(other)["features"]
+    value = unet_feature_matching_loss(real_features, other_features, weights)["feature_matching"]
+    by_hand = sum(w * (a - b).abs().mean() for w, a, b in zip(weights, real_features, other_features))
+    assert value.item() > 0 and value.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    # the gradient reaches the generated image, never the real one (its features are detached)
+    moved = unet_feature_matching_loss(unet(real)["features"], unet(fake + 0.1)["features"], weights)
+    moved["feature_matching"].backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"2 weights \[10, 2\].*3 real"):
+        unet_feature_matching_loss(real_features, other_features, [10, 2])
 
 # ----------------------------------------------------------------------------- U-Net BCE losses
 

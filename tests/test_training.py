@@ -35,6 +35,7 @@ VARIANTS = {
     "unet": dict(kind="unet", regularizer="none"),
     "cutmix": dict(kind="unet", regularizer="cutmix"),
     "prioritycut": dict(kind="unet", regularizer="prioritycut"),
+    "prioritycut+feature-matching": dict(kind="unet", regularizer="prioritycut", feature_matching=[10, 10, 10]),
 }
 
 
@@ -46,6 +47,8 @@ def test_one_step_updates_every_network(smoke_data, variant):
     if kind == "patch":
         config["model_params"]["discriminator_params"]["num_blocks"] = 2
         config["train_params"]["loss_weights"]["feature_matching"] = [10, 10]
+    if "feature_matching" in VARIANTS[variant]:
+        config["train_params"]["loss_weights"]["feature_matching"] = VARIANTS[variant]["feature_matching"]
     trainer = build_trainer(config, torch.device("cpu"))
     before = {name: copy.deepcopy(m.state_dict()) for name, m in trainer.models.modules().items()}
     batch = next(iter(make_dataloader(config, trainer.group)))
@@ -54,10 +57,20 @@ def test_one_step_updates_every_network(smoke_data, variant):
     assert "reconstruction" in values and "equivariance_value" in values
     if regularizer != "none":
         assert info["mixed"] and "consistency" in values and "disc_mix_decoder" in values
+    assert ("feature_matching" in values) == (kind == "patch" or "feature_matching" in VARIANTS[variant])
     for name, module in trainer.models.modules().items():
         changed = [k for k, v in module.state_dict().items()
                    if v.dtype.is_floating_point and not torch.equal(v, before[name][k])]
         assert changed, f"{name} was not updated"
+
+
+def test_unet_feature_matching_trains_a_few_steps(smoke_data, tmp_path):
+    config = smoke_config(smoke_data, type="prioritycut")
+    config["train_params"]["loss_weights"]["feature_matching"] = [10, 10, 10]      # smoke U-Net: 3 blocks
+    config = resolve_config(config)
+    train(config, tmp_path / "run", device="cpu", progress=False, stop_after_steps=3)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(row["feature_matching"] > 0 for row in rows)
 
 
 def read_losses(run_dir):
@@ -303,6 +316,8 @@ def test_optimized_step_equals_the_baseline_step(smoke_data, variant):
     if kind == "patch":
         config["model_params"]["discriminator_params"]["num_blocks"] = 2
         config["train_params"]["loss_weights"]["feature_matching"] = [10, 10]
+    if "feature_matching" in VARIANTS[variant]:
+        config["train_params"]["loss_weights"]["feature_matching"] = VARIANTS[variant]["feature_matching"]
     batch = next(iter(make_dataloader(config, build_trainer(config, torch.device("cpu")).group)))
     results = []
     for baseline in (True, False):
