@@ -29,6 +29,7 @@ EQUIVARIANCE_10 = {"train_params.loss_weights.equivariance_value": 10,
                    "train_params.loss_weights.equivariance_jacobian": 10}
 BEFORE_CALIBRATION = {**NO_REGION_DROPOUT, **EQUIVARIANCE_10}   # synthetic-64's recipe before this table
 FULL_MOTION = World(limb_motion=1.0)     # the world before the calibration (joint angles at full amplitude)
+HALF_RES_WARP = {"model_params.generator_params.num_down_blocks": 1}   # synthetic-64 before small-motion+full-res
 
 def long_schedule(epochs: int) -> dict:
     """synthetic-64's schedule stretched to ``epochs``: the learning-rate drops and the end of region
@@ -42,29 +43,29 @@ def long_schedule(epochs: int) -> dict:
 
 VARIANTS = {
     "baseline": dict(world=FULL_MOTION, note="synthetic-64 as shipped before calibration: flat world, FOMM's equivariance 10, "
-                          "no region dropout, 90 epochs", overrides=BEFORE_CALIBRATION),
+                          "no region dropout, 90 epochs", overrides={**HALF_RES_WARP, **BEFORE_CALIBRATION}),
     "no-jacobian": dict(world=FULL_MOTION, note="the baseline without jacobians (translation-only local motion)",
-                        overrides={**BEFORE_CALIBRATION, "model_params.common_params.estimate_jacobian": False}),
+                        overrides={**HALF_RES_WARP, **BEFORE_CALIBRATION, "model_params.common_params.estimate_jacobian": False}),
     "region-dropout": dict(world=FULL_MOTION, note="TPSMM's region dropout, p 0.1 -> 0.3 over 10 epochs, off at epoch 60",
-                           overrides={**REGION_DROPOUT, **EQUIVARIANCE_10}),
+                           overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_10}),
     "region-dropout+eq1": dict(world=FULL_MOTION, note="region dropout, equivariance weights 10 -> 1",
-                               overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+                               overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
     "textured+region-dropout+eq1": dict(note="figure height 0.75, striped parts, region dropout, equivariance 1",
                                         world=World(figure_height=0.75, texture=True, limb_motion=1.0),
-                                        overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+                                        overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
     "occlusion-warmup": dict(world=FULL_MOTION, note="region dropout, equivariance 1, generator ignores the occlusion map for the "
-                                  "first 30 epochs", overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
+                                  "first 30 epochs", overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1,
                                                                  "train_params.occlusion_warmup_epochs": 30}),
     "region-dropout-always": dict(world=FULL_MOTION, note="region dropout kept on to the last epoch (off at 60 before), equivariance 1",
-                                  overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
+                                  overrides={**HALF_RES_WARP, **REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
     "easy-world": dict(note="figure height 0.7, limbs 1.3x wider, joint angles at 0.6x amplitude; region "
                             "dropout, equivariance 1", world=World(figure_height=0.7, limb_width=1.3, limb_motion=0.6),
-                       overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+                       overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
     "small-motion": dict(note="joint angles at 0.6x amplitude (the world before otherwise); region dropout, "
                               "equivariance 1", world=World(limb_motion=0.6),
-                         overrides={**REGION_DROPOUT, **EQUIVARIANCE_1}),
+                         overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
     "equivariance-warmup": dict(world=FULL_MOTION, note="region dropout; equivariance weights rise 0 -> 1 over the first 20 epochs",
-                                overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
+                                overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1,
                                            "train_params.equivariance_warmup_epochs": 20}),
     "full-res-warp": dict(world=FULL_MOTION, note="generator warps at 64x64 (num_down_blocks 0; same cost), region dropout to the "
                                "last epoch, equivariance 1",
@@ -72,7 +73,7 @@ VARIANTS = {
                                      "model_params.generator_params.num_down_blocks": 0}),
     "small-motion+always": dict(note="joint angles at 0.6x amplitude; region dropout to the last epoch, "
                                      "equivariance 1", world=World(limb_motion=0.6),
-                                overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
+                                overrides={**HALF_RES_WARP, **REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
     "small-motion+always+full-res": dict(note="joint angles at 0.6x amplitude; region dropout to the last epoch, "
                                               "equivariance 1, generator warps at 64x64",
                                          world=World(limb_motion=0.6),
@@ -81,7 +82,7 @@ VARIANTS = {
     "small-motion+equivariance-warmup": dict(note="joint angles at 0.6x amplitude; region dropout; equivariance "
                                                   "weights rise 0 -> 1 over the first 20 epochs",
                                              world=World(limb_motion=0.6),
-                                             overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
+                                             overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1,
                                                         "train_params.equivariance_warmup_epochs": 20}),
     "small-motion+full-res": dict(note="joint angles at 0.6x amplitude; region dropout, equivariance 1, generator warps "
                                        "at 64x64 (num_down_blocks 0; the same convolution cost)",
@@ -94,7 +95,7 @@ VARIANTS = {
                                        overrides={**EQUIVARIANCE_1, **long_schedule(500),
                                                   "model_params.generator_params.num_down_blocks": 0}),
     "pyramid-4": dict(world=FULL_MOTION, note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
-                      overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
+                      overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }
 
 
