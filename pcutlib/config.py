@@ -89,6 +89,12 @@ SCHEMA = {
         "mix_probability": 0.5,
         "mix_warmup_epochs": 1.0,
         "consistency_weight": 1.0,
+        # a mixing mask of all ones (PriorityCut with an empty foreground or k = 0) mixes in nothing:
+        # leave_out: such samples are left out of the mixed terms; fake: trained as a mixed image
+        "all_ones_masks": "leave_out",
+        # the discriminator's plain real/fake terms: sum (full weight on every round, mixed terms
+        # added) | unetgan (U-Net GAN: x0.5 on plain rounds, left out on mixed ones)
+        "mixed_round_weights": "sum",
     },
     "reconstruction_params": {"num_videos": 1000, "format": ".mp4"},
     "animate_params": {

@@ -336,8 +336,28 @@ def unet_feature_matching_loss(real_features: list, fake_features: list, weights
     return {"feature_matching": total}
 
 
+def unet_plain_loss_factor(mixed_round_weights: str, mixed: bool) -> float:
+    """The factor on the plain real/fake terms (``unet_discriminator_loss``) of a discriminator step.
+
+        "sum"      (pcut): 1 on every step; a mixed step adds its mixed terms and consistency on top.
+        "unetgan"  U-Net GAN (Schonfeld et al. 2020, boschresearch/unetgan train_fns.py, with the
+                   flags of its training scripts: --full_batch_mixup --consistency_loss_and_augmentation):
+                   a plain step is 0.5 [real terms] + 0.5 [fake terms], encoder and decoder alike;
+                   a mixed step skips the plain terms (factor 0) and trains only
+                   BCE(D_dec(x_mix), M) + BCE(D_enc(x_mix), 0) + consistency, each at weight 1
+                   (pcut's consistency_weight, 1 by default, still multiplies the consistency).
+    What pcut does not take over: U-Net GAN's generator loss is 0.5 enc + 0.5 dec, pcut's
+    ``unet_generator_loss`` is generator_gan * (enc + dec) under both settings.
+    """
+    if mixed_round_weights == "sum":
+        return 1.0
+    if mixed_round_weights == "unetgan":
+        return 0.0 if mixed else 0.5
+    raise ValueError(f"regularizer.mixed_round_weights must be 'sum' or 'unetgan', got {mixed_round_weights!r}")
+
+
 def unet_mixed_loss(mixed_out: dict, mask: torch.Tensor, real_out: dict, fake_out: dict,
-                    consistency_weight: float) -> dict:
+                    consistency_weight: float, all_ones_masks: str = "leave_out") -> dict:
     """Discriminator terms on a mixed image x_mix = M x + (1 - M) G (CutMix or PriorityCut):
 
         disc_mix_encoder = BCE(D_enc(x_mix), 0)                   a mixed image is not real
@@ -345,13 +365,19 @@ def unet_mixed_loss(mixed_out: dict, mask: torch.Tensor, real_out: dict, fake_ou
         consistency      = consistency_weight * mean( D_dec(x_mix) - [M D_dec(x) + (1 - M) D_dec(G)] )^2
     mask: (B, 1, H, W); *_out: UNetDiscriminator outputs for the mixed, real and fake images.
 
-    A sample whose mask is all ones (PriorityCut with an empty foreground) mixes in nothing: its
-    "mixed" image is the real one, so it is left out of all three terms (all-ones batches give 0).
+    A sample whose mask is all ones (PriorityCut with an empty foreground or k = 0) mixes in
+    nothing: its "mixed" image is the real one. all_ones_masks="leave_out" (default) leaves such
+    samples out of all three terms (an all-ones batch gives 0); "fake" keeps them, so their
+    encoder target is "fake" although the image is real (regularizer.all_ones_masks).
     """
     mixed_pixels = mixed_out["pixel_logits"]
     if mask.shape != mixed_pixels.shape:
         raise ValueError(f"mask {tuple(mask.shape)} must match the pixel logits {tuple(mixed_pixels.shape)}")
+    if all_ones_masks not in ("leave_out", "fake"):
+        raise ValueError(f"all_ones_masks must be 'leave_out' or 'fake', got {all_ones_masks!r}")
     keep = (mask < 1).flatten(1).any(1)                                   # (B,) something was mixed in
+    if all_ones_masks == "fake":
+        keep = torch.ones_like(keep)
     if not bool(keep.any()):
         zero = mixed_pixels.sum() * 0.0                                   # keeps the graph, adds nothing
         return {"disc_mix_encoder": zero, "disc_mix_decoder": zero, "consistency": zero}

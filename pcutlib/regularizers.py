@@ -20,6 +20,8 @@ import torch.nn.functional as F
 
 REGULARIZER_TYPES = ("none", "cutmix", "prioritycut")
 FOREGROUND_MODES = ("region", "all")
+ALL_ONES_MASKS = ("leave_out", "fake")          # see losses.unet_mixed_loss
+MIXED_ROUND_WEIGHTS = ("sum", "unetgan")        # see losses.unet_plain_loss_factor
 
 
 # --------------------------------------------------------------------------- PriorityCut
@@ -214,10 +216,17 @@ class RegularizerConfig:
     mix_probability: float = 0.5         # chance of a mixed discriminator step after warm-up (U-Net GAN: 0.5)
     mix_warmup_epochs: float = 1.0       # linear ramp of that chance from 0 (the occlusion map is noise at first)
     consistency_weight: float = 1.0      # weight of the decoder consistency loss on mixed steps
+    all_ones_masks: str = "leave_out"    # a mask that mixes in nothing: leave_out of the mixed terms, or train it as fake
+    mixed_round_weights: str = "sum"     # sum: plain real/fake terms at full weight always; unetgan: U-Net GAN's
 
     def __post_init__(self):
         if self.type not in REGULARIZER_TYPES:
             raise ValueError(f"unknown regularizer type {self.type!r}; expected one of {REGULARIZER_TYPES}")
+        if self.all_ones_masks not in ALL_ONES_MASKS:
+            raise ValueError(f"regularizer.all_ones_masks must be one of {ALL_ONES_MASKS}, got {self.all_ones_masks!r}")
+        if self.mixed_round_weights not in MIXED_ROUND_WEIGHTS:
+            raise ValueError(f"regularizer.mixed_round_weights must be one of {MIXED_ROUND_WEIGHTS}, "
+                             f"got {self.mixed_round_weights!r}")
         _check_top_k(self.top_k_percent)
         _check_foreground(self.foreground, self.foreground_threshold)
         for name in ("mix_probability", "mix_warmup_epochs", "consistency_weight"):

@@ -9,7 +9,10 @@ One training step (``train_step``):
          patch D:  LSGAN, real -> 1, fake -> 0;
          U-Net D:  BCE on the encoder logit and every decoder pixel, and, with probability
                    p(epoch) (linear warm-up), a mixed image x_mix = M x + (1 - M) G with
-                   encoder(x_mix) -> 0, decoder(x_mix) -> M and the consistency loss.
+                   encoder(x_mix) -> 0, decoder(x_mix) -> M and the consistency loss
+                   (regularizer.mixed_round_weights: how the plain real/fake terms weigh on
+                   plain and mixed steps, ``losses.unet_plain_loss_factor``; all_ones_masks:
+                   whether a mask that mixes in nothing trains as fake, ``losses.unet_mixed_loss``).
      M is the PriorityCut mask (top-k most occluded foreground pixels show the generated
      frame) or a CutMix box.
 Everything that varies lives in the config (``pcutlib.config``); the run folder layout is
@@ -417,10 +420,11 @@ def discriminator_losses(trainer: Trainer, driving, generated, epoch_float: floa
     outputs = trainer.models.discriminator(torch.cat(images))       # one forward for all
     split = [{k: v[i * len(driving):(i + 1) * len(driving)] for k, v in outputs.items() if k != "features"}
              for i in range(len(images))]
-    losses = L.unet_discriminator_loss(split[0], split[1], weights["discriminator_gan"])
+    factor = L.unet_plain_loss_factor(regularizer.mixed_round_weights, info["mixed"])
+    losses = L.unet_discriminator_loss(split[0], split[1], factor * weights["discriminator_gan"]) if factor else {}
     if info["mixed"]:
         losses.update(L.unet_mixed_loss(split[2], info["mask"], split[0], split[1],
-                                        regularizer.consistency_weight))
+                                        regularizer.consistency_weight, regularizer.all_ones_masks))
     return losses, info
 
 

@@ -10,7 +10,7 @@ from pcutlib import losses
 from pcutlib.losses import (PerceptualPyramidLoss, PixelPyramidLoss, VGG19Features, equivariance_losses,
                             feature_matching_loss, load_vgg19_weights, lsgan_discriminator_loss,
                             lsgan_generator_loss, unet_discriminator_loss, unet_generator_loss,
-                            unet_feature_matching_loss, unet_mixed_loss)
+                            unet_feature_matching_loss, unet_mixed_loss, unet_plain_loss_factor)
 from pcutlib.regularizers import consistency_loss
 from pcutlib.warping import ImagePyramid, RandomTPS
 
@@ -330,3 +330,26 @@ def test_unet_mixed_loss_leaves_out_samples_that_mixed_nothing():
         assert both[name].item() == pytest.approx(first[name].item(), rel=1e-6), name
     nothing = unet_mixed_loss(mixed, torch.ones_like(mask), real, fake, consistency_weight=3.0)
     assert all(value.item() == 0.0 for value in nothing.values())
+
+
+def test_all_ones_masks_trained_as_fake_keep_every_sample():
+    mask = torch.stack([torch.tensor([1.0, 0.0]), torch.ones(2)]).view(2, 1, 1, 2)   # sample 1: all real
+    mixed = {"logit": torch.tensor([0.5, -3.0]), "pixel_logits": torch.tensor([2.0, 1.0, 9.0, 9.0]).view(2, 1, 1, 2)}
+    real = {"logit": torch.zeros(2), "pixel_logits": torch.tensor([1.0, 5.0, 0.0, 0.0]).view(2, 1, 1, 2)}
+    fake = {"logit": torch.zeros(2), "pixel_logits": torch.tensor([7.0, -1.0, 0.0, 0.0]).view(2, 1, 1, 2)}
+    as_fake = unet_mixed_loss(mixed, mask, real, fake, consistency_weight=1.0, all_ones_masks="fake")
+    # both samples count: the all-real one is told "fake" by the encoder, "real" by the decoder
+    assert as_fake["disc_mix_encoder"].item() == pytest.approx((softplus(0.5) + softplus(-3.0)) / 2, rel=1e-6)
+    assert as_fake["disc_mix_decoder"].item() == pytest.approx(
+        (softplus(-2) + softplus(1) + softplus(-9) + softplus(-9)) / 4, rel=1e-6)
+    left_out = unet_mixed_loss(mixed, mask, real, fake, consistency_weight=1.0)
+    assert left_out["disc_mix_encoder"].item() == pytest.approx(softplus(0.5), rel=1e-6)
+    with pytest.raises(ValueError, match="'real'"):
+        unet_mixed_loss(mixed, mask, real, fake, 1.0, all_ones_masks="real")
+
+
+def test_plain_loss_factor_of_pcut_and_of_unet_gan():
+    assert [unet_plain_loss_factor("sum", mixed) for mixed in (False, True)] == [1.0, 1.0]
+    assert [unet_plain_loss_factor("unetgan", mixed) for mixed in (False, True)] == [0.5, 0.0]
+    with pytest.raises(ValueError, match="'half'"):
+        unet_plain_loss_factor("half", False)

@@ -448,3 +448,44 @@ def test_a_fine_tune_starts_its_own_seeds_discriminator(smoke_data, tmp_path, mo
         assert not same(networks["discriminator"], checkpoint["discriminator"])
     assert same(first["discriminator"], again["discriminator"])
     assert not same(first["discriminator"], other["discriminator"])
+
+
+def discriminator_step_losses(config):
+    """The discriminator losses of one step of ``config`` on the first batch (weights seeded alike)."""
+    from pcutlib.training import discriminator_losses, generator_losses
+
+    torch.manual_seed(0)
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group, generator=torch.Generator().manual_seed(0))))
+    _, generated = generator_losses(trainer, batch["source"], batch["driving"], epoch_float=5.0)
+    losses, info = discriminator_losses(trainer, batch["driving"], generated, epoch_float=5.0)
+    return {name: float(value.detach()) for name, value in losses.items()}, info
+
+
+def test_unet_gan_weights_skip_the_plain_terms_on_mixed_steps_and_halve_them_otherwise(smoke_data):
+    steps = {}
+    for scheme in ("sum", "unetgan"):
+        for regularizer in ("prioritycut", "none"):
+            config = smoke_config(smoke_data, type=regularizer, mix_probability=1.0, mix_warmup_epochs=0.0,
+                                  mixed_round_weights=scheme)
+            steps[scheme, regularizer] = discriminator_step_losses(config)
+    (pcut_mixed, info), (unetgan_mixed, _) = steps["sum", "prioritycut"], steps["unetgan", "prioritycut"]
+    assert info["mixed"]
+    assert set(pcut_mixed) == {"disc_unet_encoder", "disc_unet_decoder", "disc_mix_encoder", "disc_mix_decoder",
+                               "consistency"}
+    assert set(unetgan_mixed) == {"disc_mix_encoder", "disc_mix_decoder", "consistency"}
+    for name, value in unetgan_mixed.items():
+        assert value == pytest.approx(pcut_mixed[name], rel=1e-5), name
+    pcut_plain, unetgan_plain = steps["sum", "none"][0], steps["unetgan", "none"][0]
+    assert set(pcut_plain) == set(unetgan_plain) == {"disc_unet_encoder", "disc_unet_decoder"}
+    for name, value in unetgan_plain.items():
+        assert value == pytest.approx(0.5 * pcut_plain[name], rel=1e-5), name
+
+
+def test_new_regularizer_keys_are_validated(smoke_data):
+    with pytest.raises(ValueError, match="all_ones_masks.*'real'"):
+        build_trainer(smoke_config(smoke_data, all_ones_masks="real"), torch.device("cpu"))
+    with pytest.raises(ValueError, match="mixed_round_weights.*'half'"):
+        build_trainer(smoke_config(smoke_data, mixed_round_weights="half"), torch.device("cpu"))
+    with pytest.raises(ValueError, match="'regularizer.all_ones_mask'"):
+        smoke_config(smoke_data, all_ones_mask="fake")
