@@ -1,31 +1,46 @@
-"""``pcut experiment``: does PriorityCut reduce warping artifacts? An equal-budget ablation.
+"""``pcut experiment``: does PriorityCut reduce warping artifacts? An equal-budget comparison.
 
-All variants fine-tune one shared reconstruction checkpoint (a CPU-sized choice: FOMM's
-``vox-adv`` is a standalone run, adversarial from the start) for the same number of adversarial epochs, with the
-same seeds, and differ only in the adversarial phase:
+Every variant differs from the others only in its discriminator and regularizer, trains with
+the same seeds (each seed: the same batches, warps and mixing steps, and a discriminator freshly
+initialised from it) and the same loss terms (feature matching on every discriminator's features,
+FEATURE_MATCHING_WEIGHT per block), in two settings (``--setting``), each with its own run
+folders (``<runs>/<setting>/<variant>-seed<seed>``) and results (``<results>/experiment-<setting>/``):
 
-    baseline-patch      FOMM's patch discriminator (LSGAN + feature matching)
+    finetune   adversarial fine-tune of the shared reconstruction checkpoint (``--init-from``) for
+               ``--epochs`` epochs (a CPU-sized choice)
+    scratch    each variant trained from a fresh model with the adversarial term on from the first
+               step, as the paper trains (FOMM's ``vox-adv`` is such a standalone run), with the
+               reconstruction recipe otherwise
+
+The main comparison (``MAIN_VARIANTS``, the default):
+
+    baseline-patch      FOMM's patch discriminator (LSGAN)
     unet                the U-Net discriminator, no mixing
     cutmix              + CutMix (random boxes)
     prioritycut-k10     + PriorityCut, top-10% most occluded foreground pixels
-    prioritycut-k30     + PriorityCut, top-30%
-    prioritycut-k10-all + PriorityCut over all pixels (foreground restriction off)
 
-Each run, the reconstruction starting point (``--init-from``) and copying the source frame
-are scored on the held-out test videos of the synthetic world (``artifacts.evaluate_test_videos``):
-the error inside and outside the true dis-occlusion (the claim), animation L1 against the true
-animation, the PriorityCut mask's precision against the true dis-occlusion, pcut's pooled
-metrics and FOMM's per-frame ones (``<metric>_fomm``); and each run's discriminator on held-out
-frames (``discriminator_quality``). Per-video values go to ``<run>/metrics.json`` (and
-``metrics_per_video.csv``); variants are compared with references by paired bootstrap
-intervals over seeds and videos (``bootstrap``), with a verdict only where the interval
-excludes zero.
+and the ablations (``ABLATIONS``, run when named in ``--variants``, or all with ``ablations``):
+k in {5, 30, 50}; the foreground restriction off (``-all``); masks that mix in nothing trained as
+fake (``-ones-fake``, ``regularizer.all_ones_masks``); U-Net GAN's weights on mixed steps
+(``-unetgan-weights``, ``regularizer.mixed_round_weights``) for PriorityCut and CutMix.
 
-Writes ``results/experiment_runs.csv`` (one row per run), ``results/experiment.csv`` (mean
-and spread over seeds), ``results/experiment_comparisons.csv`` (every difference, interval
-and verdict), ``results/experiment.md`` (tables), ``results/metrics_vs_k.png``,
-``results/artifacts.png``, and with ``--readme`` the README's results section. ``--quick``
-runs the whole pipeline on a tiny world and model in about a minute (for tests).
+Each run, the reconstruction checkpoint and copying the source frame are scored on the held-out
+test videos of the synthetic world (``artifacts.evaluate_test_videos``): the error inside and
+outside the true dis-occlusion (the claim), animation L1 against the true animation, the
+PriorityCut mask's precision against the true dis-occlusion, pcut's pooled metrics and FOMM's
+per-frame ones (``<metric>_fomm``); and each run's discriminator on held-out frames
+(``discriminator_quality``). Per-video values go to ``<run>/metrics.json`` (and
+``metrics_per_video.csv``); variants are compared with references by paired bootstrap intervals
+over seeds and videos (``bootstrap``), with a verdict only where the interval excludes zero and
+the compared runs' discriminator image AUC is at least MIN_AUC (``gate_on_discriminators``).
+
+Writes per setting ``experiment_runs.csv`` (one row per run), ``experiment.csv`` (mean and
+spread over seeds), ``experiment_comparisons.csv`` (every difference, interval, verdict and
+whether it is valid), ``experiment.md`` (tables), ``metrics_vs_k.png``, ``artifacts.png`` (with
+the true dis-occlusion outlined) and ``section.md``; with ``--readme`` the README's results
+section (every setting found). A progress bar counts the runs; finished runs are reused and an
+interrupted one continues from its last epoch. ``--quick`` runs the whole pipeline on a tiny
+world and model in under a minute (for tests).
 """
 from __future__ import annotations
 
@@ -63,17 +78,39 @@ VERDICT_METRICS = ["l1_disoccluded", "ssim_disoccluded", "l1_visible", "animatio
                    "aed_fomm"]
 # rows that are not trained variants: the reconstruction starting point and copying the source frame
 INIT, COPY = "reconstruction start", "copy the source frame"
+INIT_SCRATCH = "reconstruction only"       # the scratch setting's name for the same checkpoint
 REFERENCE_ROWS = {"init": INIT, "copy": COPY}
 EVALUATION_VERSION = 2     # metrics.json of an older evaluation is recomputed (the run is not retrained)
 
+# The main comparison (run by default) and the ablations (run when named in --variants).
+# Keys: kind (discriminator), regularizer (type), top_k, foreground, all_ones_masks,
+# mixed_round_weights (the regularizer section's keys of the same meaning).
 VARIANTS = {
     "baseline-patch": {"kind": "patch", "regularizer": "none"},
     "unet": {"kind": "unet", "regularizer": "none"},
     "cutmix": {"kind": "unet", "regularizer": "cutmix"},
     "prioritycut-k10": {"kind": "unet", "regularizer": "prioritycut", "top_k": 10.0},
+    # ablations: k; the foreground restriction; masks that mix in nothing; the mixed-step weights
+    "prioritycut-k5": {"kind": "unet", "regularizer": "prioritycut", "top_k": 5.0},
     "prioritycut-k30": {"kind": "unet", "regularizer": "prioritycut", "top_k": 30.0},
+    "prioritycut-k50": {"kind": "unet", "regularizer": "prioritycut", "top_k": 50.0},
     "prioritycut-k10-all": {"kind": "unet", "regularizer": "prioritycut", "top_k": 10.0, "foreground": "all"},
+    "prioritycut-k10-ones-fake": {"kind": "unet", "regularizer": "prioritycut", "top_k": 10.0,
+                                  "all_ones_masks": "fake"},
+    "prioritycut-k10-unetgan-weights": {"kind": "unet", "regularizer": "prioritycut", "top_k": 10.0,
+                                        "mixed_round_weights": "unetgan"},
+    "cutmix-unetgan-weights": {"kind": "unet", "regularizer": "cutmix", "mixed_round_weights": "unetgan"},
 }
+MAIN_VARIANTS = ["baseline-patch", "unet", "cutmix", "prioritycut-k10"]
+ABLATIONS = [name for name in VARIANTS if name not in MAIN_VARIANTS]
+VARIANT_GROUPS = {"main": MAIN_VARIANTS, "ablations": ABLATIONS}     # names --variants also accepts
+K_VARIANTS = {5.0: "prioritycut-k5", 10.0: "prioritycut-k10", 30.0: "prioritycut-k30", 50.0: "prioritycut-k50"}
+SETTINGS = ("finetune", "scratch")
+# The same loss terms for every variant: feature matching on the discriminator's features (the
+# patch D's blocks, the U-Net's encoder blocks), FOMM's vox-adv weight of 10 per block.
+FEATURE_MATCHING_WEIGHT = 10.0
+# From scratch the occlusion map means nothing at first: mixing ramps up over this share of the run.
+SCRATCH_MIX_WARMUP_SHARE = 0.25
 
 
 # Fine-tuning learning rates: the reconstruction run ends at lr 1e-5 after its drops, so the
@@ -82,25 +119,68 @@ VARIANTS = {
 FINETUNE_LR = {"lr_generator": 5.0e-5, "lr_kp_detector": 5.0e-5, "lr_discriminator": 2.0e-4}
 
 
-def variant_config(base: dict, variant: dict, epochs: int, seed: int) -> dict:
-    """The fine-tuning config of one variant: adversarial term on, its discriminator and regularizer."""
-    config = copy.deepcopy(base)
-    train_params = config["train_params"]
-    train_params.update(num_epochs=epochs, seed=seed, epoch_milestones=[], **FINETUNE_LR)
-    # region dropout belongs to the reconstruction phase (keeping keypoints in use from the start)
-    train_params["region_dropout"] = {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0}
-    train_params["loss_weights"]["generator_gan"] = 1
+def set_adversarial_parts(config: dict, variant: dict) -> None:
+    """In place: the adversarial term on, and the variant's discriminator and regularizer section."""
+    config["train_params"]["loss_weights"]["generator_gan"] = 1
     discriminator = config["model_params"]["discriminator_params"]
     discriminator["kind"] = variant["kind"]
     if variant["kind"] == "patch":
         # FOMM's patch D for 64x64 frames: 3 blocks leave a 4x4 map of patch scores
         discriminator.update(num_blocks=3, scales=[1], sn=True)
-        train_params["loss_weights"]["feature_matching"] = [10, 10, 10]
-    config["regularizer"]["type"] = variant["regularizer"]
+        config["train_params"]["loss_weights"]["feature_matching"] = [10, 10, 10]
+    regularizer = config["regularizer"]
+    regularizer["type"] = variant["regularizer"]
     if "top_k" in variant:
-        config["regularizer"]["top_k_percent"] = variant["top_k"]
-    config["regularizer"]["foreground"] = variant.get("foreground", "region")
+        regularizer["top_k_percent"] = variant["top_k"]
+    regularizer["foreground"] = variant.get("foreground", "region")
+    for key in ("all_ones_masks", "mixed_round_weights"):
+        if key in variant:
+            regularizer[key] = variant[key]
+
+
+def variant_config(base: dict, variant: dict, epochs: int, seed: int) -> dict:
+    """The fine-tuning config of one variant: adversarial term on, its discriminator and regularizer
+    (also the demo's fine-tune: ``demo.finetune_config``)."""
+    config = copy.deepcopy(base)
+    train_params = config["train_params"]
+    train_params.update(num_epochs=epochs, seed=seed, epoch_milestones=[], **FINETUNE_LR)
+    # region dropout belongs to the reconstruction phase (keeping keypoints in use from the start)
+    train_params["region_dropout"] = {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0}
+    set_adversarial_parts(config, variant)
     return resolve_config(config)
+
+
+def scratch_config(base: dict, variant: dict, epochs: int | None, seed: int) -> dict:
+    """One variant trained from a fresh model, adversarial from the first step (as the paper
+    trains): the base's own recipe (learning rates, milestones, region dropout) and ``epochs``
+    (None: the base's num_epochs), the mixing warm-up over SCRATCH_MIX_WARMUP_SHARE of them."""
+    config = copy.deepcopy(base)
+    train_params = config["train_params"]
+    train_params.update(seed=seed, num_epochs=epochs or train_params["num_epochs"])
+    set_adversarial_parts(config, variant)
+    warmup = SCRATCH_MIX_WARMUP_SHARE * train_params["num_epochs"]
+    config["regularizer"]["mix_warmup_epochs"] = max(config["regularizer"]["mix_warmup_epochs"], warmup)
+    return resolve_config(config)
+
+
+def experiment_config(base: dict, variant: dict, setting: str, epochs: int | None, seed: int) -> dict:
+    """A run of the experiment: ``variant_config`` (setting "finetune") or ``scratch_config``
+    ("scratch"), with feature matching on for every discriminator (FEATURE_MATCHING_WEIGHT per block)."""
+    if setting not in SETTINGS:
+        raise ValueError(f"setting must be one of {SETTINGS}, got {setting!r}")
+    config = variant_config(base, variant, epochs, seed) if setting == "finetune" else \
+        scratch_config(base, variant, epochs, seed)
+    blocks = config["model_params"]["discriminator_params"]["num_blocks"]
+    config["train_params"]["loss_weights"]["feature_matching"] = [FEATURE_MATCHING_WEIGHT] * blocks
+    return resolve_config(config)
+
+
+def expand_variants(names: list[str]) -> list[str]:
+    """--variants' names with the groups (main, ablations) expanded, in order, without repeats."""
+    unknown = [n for n in names if n not in VARIANTS and n not in VARIANT_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; known: {', '.join([*VARIANT_GROUPS, *VARIANTS])}")
+    return list(dict.fromkeys(v for n in names for v in VARIANT_GROUPS.get(n, [n])))
 
 
 # ----------------------------------------------------------------------------- training and scoring runs
@@ -113,17 +193,28 @@ def _jsonable(value):
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def ensure_trained(config: dict, run_dir: Path, init_from: Path, device: str, progress: bool) -> Path:
+def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: str, progress: bool,
+                   say=print) -> Path:
     """run_dir's last checkpoint, trained first unless run_dir/experiment_run.json says that this
-    config (and TRAINING_VERSION, init_from) finished there. Returns the checkpoint path."""
-    from .training import train
+    config (and TRAINING_VERSION, init_from) finished there. A run of the same config that was
+    interrupted (experiment_started.json, checkpoints/last.pt) continues from its last epoch.
+    init_from None: a fresh model (the scratch setting). Returns the checkpoint path."""
+    from .training import prepare_run_dir, train
 
-    last, marker = run_dir / "checkpoints" / "last.pt", run_dir / "experiment_run.json"
+    last, marker, started = run_dir / "checkpoints" / "last.pt", run_dir / "experiment_run.json", \
+        run_dir / "experiment_started.json"
     expected = _jsonable({"training_version": TRAINING_VERSION, "init_from": str(init_from), "config": config})
     if last.is_file() and marker.is_file() and json.loads(marker.read_text()) == expected:
         return last
-    print(f"fine-tuning {run_dir.name}")
-    train(config, run_dir, device=device, init_from=init_from, progress=progress, overwrite=True)
+    resume = last.is_file() and started.is_file() and json.loads(started.read_text()) == expected
+    what = "fine-tuning" if init_from is not None else "training from scratch"
+    say(f"{'continuing' if resume else what} {run_dir.name}")
+    if not resume:
+        prepare_run_dir(run_dir, resume=False, overwrite=True)          # clears an older run there
+        run_dir.mkdir(parents=True, exist_ok=True)
+        marker.unlink(missing_ok=True)
+        started.write_text(json.dumps(expected, indent=1) + "\n")
+    train(config, run_dir, device=device, init_from=None if resume else init_from, resume=resume, progress=progress)
     marker.write_text(json.dumps(expected, indent=1) + "\n")
     return last
 
@@ -237,6 +328,32 @@ def compare_variants(per_video: dict, variants: list[str], references: list[str]
     return results
 
 
+MIN_AUC = 0.8    # a comparison counts only where the compared runs' discriminators reach this image AUC
+
+
+def near_chance(auc: float, min_auc: float = MIN_AUC) -> str:
+    """The verdict of a comparison whose discriminator does not reach ``min_auc`` (NaN: not measured)."""
+    if math.isnan(auc):
+        return "discriminator AUC not measured: no comparison"
+    return f"discriminator near chance (AUC {auc:.2f} < {min_auc:g}): no comparison"
+
+
+def gate_on_discriminators(comparisons: list[dict], auc_by_label: dict, min_auc: float = MIN_AUC) -> list[dict]:
+    """Comparisons with ``valid``: True where every trained side's discriminator image AUC
+    (``auc_by_label``: {row label: mean d_image_auc over seeds}; rows without a discriminator,
+    the reconstruction start and copying the source, are absent) is at least ``min_auc``.
+    Elsewhere valid is False and the verdict is ``near_chance`` of the lowest AUC; the difference
+    and its interval stay. Returns new dicts."""
+    gated = []
+    for comparison in comparisons:
+        aucs = [_number(auc_by_label[label]) for label in (comparison["variant"], comparison["reference"])
+                if label in auc_by_label]
+        worst = math.nan if any(math.isnan(a) for a in aucs) else min(aucs, default=math.inf)
+        valid = not math.isnan(worst) and worst >= min_auc
+        gated.append({**comparison, "valid": valid, **({} if valid else {"verdict": near_chance(worst, min_auc)})})
+    return gated
+
+
 # ----------------------------------------------------------------------------- tables
 
 def mean_std(values) -> tuple[float, float]:
@@ -291,37 +408,45 @@ def markdown_table(table: list[dict]) -> str:
                 cell += f" / {_cell(entry['mask_chance_mean'], digits=3)}"
             cells.append(cell)
         cells += [_cell(entry[f"{m}_mean"], entry[f"{m}_std"], digits=3) for m in DISCRIMINATOR_METRICS]
-        seeds = entry["seeds"] if entry["variant"] not in (INIT, COPY) else "–"
+        seeds = entry["seeds"] if entry["variant"] not in (INIT, INIT_SCRATCH, COPY) else "–"
         lines.append(f"| {entry['variant']} | {seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def verdict_table(comparisons: list[dict], metrics: list[str] = VERDICT_METRICS) -> str:
     """One row per (variant, reference): each metric's paired difference variant - reference,
-    its 95% bootstrap interval and the verdict it allows."""
+    its 95% bootstrap interval and the verdict it allows; a pair whose discriminator is near
+    chance (``gate_on_discriminators``) says so beside its name and gives no verdict."""
     pairs = list(dict.fromkeys((c["variant"], c["reference"]) for c in comparisons))
     by_key = {(c["variant"], c["reference"], c["metric"]): c for c in comparisons}
     shown = [m for m in metrics if any(c["metric"] == m for c in comparisons)]
     lines = ["| variant vs reference | " + " | ".join(f"Δ {m} {'↓' if LOWER_IS_BETTER[m] else '↑'}" for m in shown)
              + " |", "|" + "---|" * (len(shown) + 1)]
     for variant, reference in pairs:
-        cells = []
+        cells, reason = [], ""
         for metric in shown:
             c = by_key[(variant, reference, metric)]
+            valid = c.get("valid", True)
+            reason = reason or ("" if valid else f" — {c['verdict']}")
             cells.append("–" if math.isnan(c["difference"]) else
-                         f"{c['difference']:+.3g} [{c['low']:+.3g}, {c['high']:+.3g}] {c['verdict']}")
-        lines.append(f"| {variant} vs {reference} | " + " | ".join(cells) + " |")
+                         f"{c['difference']:+.3g} [{c['low']:+.3g}, {c['high']:+.3g}] "
+                         f"{c['verdict'] if valid else 'no comparison'}")
+        lines.append(f"| {variant} vs {reference}{reason} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def findings(comparisons: list[dict], table: list[dict], min_auc: float = 0.8) -> list[str]:
+def findings(comparisons: list[dict], table: list[dict], min_auc: float = MIN_AUC) -> list[str]:
     """Sentences that follow from the intervals: per (variant, reference) the metrics that are
-    better and worse (the rest: no difference detected); and the runs whose discriminator is
-    not clearly above chance (image AUC below ``min_auc``), where a comparison of
-    regularizers means little."""
+    better and worse (the rest: no difference detected), or, where the discriminators are near
+    chance (``gate_on_discriminators``), that there is no comparison; and the runs whose
+    discriminator image AUC is below ``min_auc``."""
     sentences = []
     for variant, reference in dict.fromkeys((c["variant"], c["reference"]) for c in comparisons):
         mine = [c for c in comparisons if c["variant"] == variant and c["reference"] == reference]
+        invalid = [c for c in mine if not c.get("valid", True)]
+        if invalid:
+            sentences.append(f"{variant} vs {reference}: {invalid[0]['verdict']}.")
+            continue
         parts = [f"{verdict} on {', '.join(c['metric'] for c in mine if c['verdict'] == verdict)}"
                  for verdict in ("better", "worse") if any(c["verdict"] == verdict for c in mine)]
         undecided = sum(c["verdict"] == "no difference detected" for c in mine)
@@ -332,7 +457,8 @@ def findings(comparisons: list[dict], table: list[dict], min_auc: float = 0.8) -
             if not math.isnan(e["d_image_auc_mean"]) and e["d_image_auc_mean"] < min_auc]
     if weak:
         sentences.append(f"Discriminator image AUC on held-out frames below {min_auc}: {', '.join(weak)}; at this "
-                         f"budget those discriminators barely tell generated frames from real ones.")
+                         f"budget those discriminators barely tell generated frames from real ones, and their "
+                         f"comparisons are not made.")
     return sentences
 
 
@@ -342,12 +468,13 @@ def plot_metrics_vs_k(table: list[dict], path: Path) -> None:
     from matplotlib.figure import Figure
 
     by_name = {entry["variant"]: entry for entry in table}
-    ks = [(10.0, "prioritycut-k10"), (30.0, "prioritycut-k30")]
-    ks = [(k, by_name[name]) for k, name in ks if name in by_name]
+    ks = [(k, by_name[name]) for k, name in K_VARIANTS.items() if name in by_name]
     fig = Figure(figsize=(3.2 * 3, 2.6 * 3))
     axes = fig.subplots(3, 3).flat
     colours = {"baseline-patch": "tab:grey", "unet": "tab:blue", "cutmix": "tab:orange",
-               "prioritycut-k10-all": "tab:purple", INIT: "tab:green", COPY: "black"}
+               "prioritycut-k10-all": "tab:purple", "prioritycut-k10-ones-fake": "tab:brown",
+               "prioritycut-k10-unetgan-weights": "tab:pink", "cutmix-unetgan-weights": "tab:olive",
+               INIT: "tab:green", INIT_SCRATCH: "tab:green", COPY: "black"}
     for ax, metric in zip(axes, TABLE_METRICS):
         if ks:
             x = [k for k, _ in ks]
@@ -370,20 +497,26 @@ def plot_metrics_vs_k(table: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def artifact_frames(length: int, frames=(8, 16, 24)) -> list[int]:
+    """The frames of a video of ``length`` frames to show: ``frames`` inside it, else three
+    frames spread over frames 1 .. length-1."""
+    inside = [f for f in frames if 0 < f < length]
+    return inside or sorted(set(np.linspace(1, length - 1, 3).round().astype(int).tolist()))
+
+
 @torch.no_grad()
 def plot_artifacts(checkpoints: dict, video: torch.Tensor, name: str, path: Path, frames=(8, 16, 24),
-                   top_k_percent: float = 10.0) -> None:
+                   top_k_percent: float = 10.0, disoccluded: np.ndarray | None = None) -> None:
     """The same held-out frames of ``video`` (T,3,H,W) reconstructed by every variant
-    ({label: checkpoint}); red = PriorityCut mask (k=10). Frames past the video's end are
-    replaced by three frames spread over it."""
+    ({label: checkpoint}); red = PriorityCut mask (k=10); a cyan outline = the true
+    dis-occlusion of each frame from frame 0 (``disoccluded`` (T,H,W) bool, e.g.
+    ``synthetic.disocclusion_from(truth, 0)``; None: no outline). Frames: ``artifact_frames``."""
     from matplotlib.figure import Figure
 
     from .checkpoints import load_models
     from .regularizers import prioritycut_mask
 
-    frames = [f for f in frames if f < len(video)]
-    if not frames:
-        frames = sorted(set(np.linspace(1, len(video) - 1, 3).round().astype(int).tolist()))
+    frames = artifact_frames(len(video), frames)
     source = video[:1].expand(len(frames), -1, -1, -1)
     driving = video[frames]
     columns = {"driving (real)": (driving, None)}
@@ -403,14 +536,18 @@ def plot_artifacts(checkpoints: dict, video: torch.Tensor, name: str, path: Path
                 image[selected] = 0.5 * image[selected] + 0.5 * np.array([1.0, 0.0, 0.0])
             ax = axes[row, column]
             ax.imshow(image, interpolation="nearest")
+            truth = None if disoccluded is None else disoccluded[frames[row]]
+            if truth is not None and truth.any() and not truth.all():
+                ax.contour(truth.astype(float), levels=[0.5], colors="cyan", linewidths=0.7)
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
                 ax.set_title(label, fontsize=7)
             if column == 0:
                 ax.set_ylabel(f"frame {frames[row]}", fontsize=7)
+    outline = "; cyan outline = the true dis-occlusion" if disoccluded is not None else ""
     fig.suptitle(f"held-out video {name}: reconstructions; red = the top-{top_k_percent:g}% most occluded "
-                 f"foreground pixels (PriorityCut mask)", fontsize=8)
+                 f"foreground pixels (PriorityCut mask){outline}", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -425,20 +562,42 @@ def update_readme(readme: Path, text: str, start="<!-- results:start -->", end="
     readme.write_text(f"{before}{start}\n{text}\n{end}{after}")
 
 
+SETTING_TITLES = {"finetune": "Setting (a): adversarial fine-tune from the reconstruction model",
+                  "scratch": "Setting (b): adversarial from the first step, as the paper trains"}
+
+
+def readme_results(results: Path, readme: Path) -> str:
+    """The README's results text: the stored section (``section.md``) of every setting found under
+    ``results`` (``experiment-<setting>/``), its image links made relative to the README."""
+    import os
+    import re
+
+    parts = []
+    for setting in SETTINGS:
+        folder = results / f"experiment-{setting}"
+        if (folder / "section.md").is_file():
+            prefix = Path(os.path.relpath(folder, readme.parent))
+            body = re.sub(r"\]\(([^):/]+\.png)\)", lambda m: f"]({(prefix / m.group(1)).as_posix()})",
+                          (folder / "section.md").read_text().strip())
+            parts.append(f"### {SETTING_TITLES[setting]}\n\n{body}")
+    return "\n\n".join(parts)
+
+
 # ----------------------------------------------------------------------------- command
 
 # Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a
 # CPU: the whole pipeline for tests, numbers that mean nothing). Paths of --quick lie under --runs.
 FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
                  "init_from": Path("runs/synthetic-64-reconstruction/checkpoints/last.pt"), "epochs": 4,
-                 "seeds": [0, 1, 2, 3, 4], "variants": list(VARIANTS), "runs": Path("runs/experiment"),
+                 "seeds": [0, 1, 2, 3, 4], "variants": ["main"], "runs": Path("runs/experiment"),
                  "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
-                 "quality_frames": 8}
+                 "quality_frames": 8, "setting": "both"}
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
                   "epochs": 1, "seeds": [0, 1], "variants": ["unet", "prioritycut-k10"],
                   "runs": Path("runs/experiment-quick"), "results": "results", "probe_steps": 20, "resamples": 200,
-                  "quality_frames": 3}
+                  "quality_frames": 3, "setting": "both"}
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5, "seed": 0}
+DEFAULT_REFERENCES = ["unet", "cutmix", "init"]      # + prioritycut-k10 when an ablation runs
 
 
 def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -446,6 +605,10 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="the whole pipeline on a tiny world (8 videos of 6 frames, 32 px) and the smoke model "
                              "in about a minute, for tests: 1 epoch, seeds 0 1, variants unet prioritycut-k10, "
                              "everything under --runs (default runs/experiment-quick)")
+    parser.add_argument("--setting", choices=[*SETTINGS, "both"], default=None,
+                        help="finetune: adversarial fine-tune from the reconstruction checkpoint; scratch: each "
+                             "variant trained from a fresh model, adversarial from the first step; both (default). "
+                             "Run folders <runs>/<setting>/, results <results>/experiment-<setting>/")
     parser.add_argument("--config", default=None, help=f"config file or name in configs/ (default: "
                                                        f"{FULL_DEFAULTS['config']})")
     parser.add_argument("--data", type=Path, default=None, help=f"training world (default: {FULL_DEFAULTS['data']})")
@@ -453,20 +616,24 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help=f"the shared reconstruction checkpoint, trained first when missing (default: "
                              f"{FULL_DEFAULTS['init_from']})")
     parser.add_argument("--epochs", type=int, default=None, help="adversarial fine-tuning epochs per run (default: 4)")
+    parser.add_argument("--scratch-epochs", type=int, default=None,
+                        help="epochs of a scratch run (default: the config's num_epochs, the reconstruction's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: 0 1 2 3 4)")
-    parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS),
-                        help="which variants to run (default: all)")
-    parser.add_argument("--references", nargs="+", default=["unet", "cutmix", "init"],
-                        choices=list(VARIANTS) + list(REFERENCE_ROWS),
-                        help="compare every variant with these (init: the reconstruction start, copy: copying "
-                             "the source frame); default: %(default)s")
+    parser.add_argument("--variants", nargs="+", default=None, choices=[*VARIANT_GROUPS, *VARIANTS],
+                        help=f"which variants to run; main = {' '.join(MAIN_VARIANTS)} (default), "
+                             f"ablations = {' '.join(ABLATIONS)}")
+    parser.add_argument("--references", nargs="+", default=None, choices=list(VARIANTS) + list(REFERENCE_ROWS),
+                        help="compare every variant with these (init: the reconstruction checkpoint, copy: copying "
+                             f"the source frame); default: {' '.join(DEFAULT_REFERENCES)}, and prioritycut-k10 "
+                             f"when an ablation runs")
     parser.add_argument("--resamples", type=int, default=None, help="bootstrap resamples (default: 2000)")
     parser.add_argument("--quality-frames", type=int, default=None,
                         help="held-out frames per test video for the discriminator AUCs (default: 8)")
     parser.add_argument("--runs", type=Path, default=None, help=f"run folders (default: {FULL_DEFAULTS['runs']})")
     parser.add_argument("--results", type=Path, default=None, help="table and plots (default: results)")
     parser.add_argument("--readme", type=Path, default=None,
-                        help="also rewrite this README's results section (between its results markers)")
+                        help="also rewrite this README's results section (between its results markers) with the "
+                             "results of every setting found under --results")
     parser.add_argument("--probe-steps", type=int, default=None, help="training steps of the pose and identity probes")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -475,7 +642,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
 
 def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the arguments left at None from FULL_DEFAULTS, or with --quick from QUICK_DEFAULTS
-    (its relative data, init_from and results under --runs). Returns a new namespace."""
+    (its relative data, init_from and results under --runs); expand the variant groups and the
+    settings (a list). Returns a new namespace."""
     args = copy.copy(args)
     defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
     if args.runs is None:
@@ -485,9 +653,14 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
             if args.quick and key in ("data", "init_from", "results"):
                 value = args.runs / value
             setattr(args, key, copy.copy(value))
-    for key in ("epochs", "resamples", "quality_frames", "probe_steps"):
-        if getattr(args, key) < 1:
+    for key in ("epochs", "resamples", "quality_frames", "probe_steps", "scratch_epochs"):
+        if getattr(args, key) is not None and getattr(args, key) < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
+    args.variants = expand_variants(args.variants)
+    args.settings = list(SETTINGS) if args.setting == "both" else [args.setting]
+    if args.references is None:
+        ablation = any(v in ABLATIONS for v in args.variants)
+        args.references = DEFAULT_REFERENCES + (["prioritycut-k10"] if ablation else [])
     return args
 
 
@@ -533,12 +706,104 @@ def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
     return probes
 
 
+def score_references(args, test: list, probes: dict, progress: bool) -> dict:
+    """{"init", "copy"}: (summary, per-video rows) of the reconstruction checkpoint and of copying
+    the source frame (shared by both settings)."""
+    return {key: scored(args.runs / folder, checkpoint, test, probes, False, progress=progress)
+            for key, folder, checkpoint in (("init", "reconstruction-start", args.init_from),
+                                            ("copy", "copy-source", None))}
+
+
+def train_and_score(args, setting: str, base: dict, test: list, probes: dict, bar) -> tuple[list, dict, dict]:
+    """Every (variant, seed) run of one setting, trained where needed and scored. Returns (rows
+    {"variant", "seed", summary...}, per_video {variant: {seed: rows}}, {variant: first seed's checkpoint})."""
+    from tqdm.auto import tqdm
+
+    rows, per_video, checkpoints = [], {}, {}
+    epochs = args.epochs if setting == "finetune" else args.scratch_epochs
+    init_from = args.init_from if setting == "finetune" else None
+    for variant in args.variants:
+        for seed in args.seeds:
+            run_dir = args.runs / setting / f"{variant}-seed{seed}"
+            bar.set_postfix_str(f"{setting}/{run_dir.name}")
+            config = experiment_config(base, VARIANTS[variant], setting, epochs, seed)
+            last = ensure_trained(config, run_dir, init_from, args.device, not args.no_progress, say=tqdm.write)
+            summary, videos = scored(run_dir, last, test, probes, True, args.quality_frames, not args.no_progress)
+            per_video.setdefault(variant, {})[seed] = videos
+            rows.append({"variant": variant, "seed": seed, **summary})
+            checkpoints.setdefault(variant, last)
+            bar.update()
+    return rows, per_video, checkpoints
+
+
+def setting_budget(args, setting: str, base: dict, test: list) -> str:
+    """One sentence: what each run of ``setting`` trained, and on what it is scored."""
+    runs = f"{len(args.variants)} variants x {len(args.seeds)} seeds"
+    frames = base["train_params"]["batch_size"]
+    if setting == "finetune":
+        how = (f"each fine-tuned for {args.epochs} adversarial epochs ({frames} frames a step) from "
+               f"`{args.init_from}` (row '{INIT}')")
+    else:
+        epochs = args.scratch_epochs or base["train_params"]["num_epochs"]
+        how = (f"each trained from a fresh model for {epochs} epochs ({frames} frames a step) with the adversarial "
+               f"term from the first step and the reconstruction recipe otherwise; row '{INIT_SCRATCH}' is "
+               f"`{args.init_from}`, that recipe without the adversarial term")
+    return (f"{runs}, {how}; every discriminator with feature matching ({FEATURE_MATCHING_WEIGHT:g} per block); "
+            f"{len(test)} held-out test videos of unseen figures")
+
+
+def write_setting_results(args, setting: str, rows: list, per_video: dict, checkpoints: dict, test: list,
+                          budget: str, minutes: float) -> str:
+    """Tables, comparisons (gated on the discriminator AUC) and plots of one setting in
+    <results>/experiment-<setting>/; returns the markdown section (``section.md``)."""
+    from .synthetic import disocclusion_from
+
+    folder = args.results / f"experiment-{setting}"
+    folder.mkdir(parents=True, exist_ok=True)
+    init_label = INIT if setting == "finetune" else INIT_SCRATCH
+    labels = [*args.variants, init_label, COPY]
+    table = summarize(rows, labels)
+    references = [{"init": init_label}.get(r, REFERENCE_ROWS.get(r, r)) for r in args.references]
+    comparisons = compare_variants(per_video, args.variants, references, args.seeds, resamples=args.resamples)
+    aucs = {e["variant"]: e["d_image_auc_mean"] for e in table if e["variant"] in args.variants}
+    comparisons = gate_on_discriminators(comparisons, aucs)
+    write_csv(folder / "experiment_runs.csv",
+              [{k: v for k, v in row.items() if k in ("variant", "seed", *METRICS, "mask_chance",
+                                                           *DISCRIMINATOR_METRICS)} for row in rows])
+    write_csv(folder / "experiment.csv", table)
+    write_csv(folder / "experiment_comparisons.csv", comparisons)
+    plot_metrics_vs_k(table, folder / "metrics_vs_k.png")
+    path, video, _, truth = test[0]
+    plot_artifacts(checkpoints, video, path.name, folder / "artifacts.png",
+                   disoccluded=None if truth is None else disocclusion_from(truth, 0))
+    command = f"pcut experiment{' --quick' if args.quick else ''} --setting {setting}"
+    text = "\n".join([
+        f"Budget: {budget}. Command: `{command}` ({minutes:.0f} min here).", "",
+        "Mean ± standard deviation over seeds; definitions in the README's Metrics section. Artifact metrics pool "
+        "the truly dis-occluded (visible) pixels of frames 2.. of every held-out video reconstructed from its "
+        "first frame; mask precision next to a random mask of the same size; D AUCs: the run's discriminator on "
+        "held-out real and generated frames (0.5 = chance).", "",
+        markdown_table(table), "",
+        "Paired differences (variant − reference, same seeds and videos) with 95% bootstrap intervals "
+        f"({args.resamples} resamples of seeds and videos); better/worse only where the interval excludes zero, "
+        f"and only where the compared runs' discriminator image AUC is at least {MIN_AUC:g}.", "",
+        verdict_table(comparisons), "",
+        *[f"- {s}" for s in findings(comparisons, table)], "",
+        "![metrics against k](metrics_vs_k.png)", "",
+        "![the same held-out frames across variants, true dis-occlusion outlined](artifacts.png)"])
+    (folder / "section.md").write_text(text + "\n")
+    (folder / "experiment.md").write_text(f"# PriorityCut experiment on the synthetic world\n\n"
+                                          f"## {SETTING_TITLES[setting]}\n\n{text}\n")
+    return text
+
+
 def run_experiment(args) -> int:
+    from tqdm.auto import tqdm
+
     from .diagnose import load_split
     from .training import train
 
     args = resolve_arguments(args)
-    started = time.perf_counter()
     progress = not args.no_progress
     base = experiment_base(args, progress)
     data = Path(base["dataset_params"]["root_dir"])
@@ -548,55 +813,21 @@ def run_experiment(args) -> int:
                                overwrite=True)
     probes = ensure_probes(args.runs / "probes", data, args.probe_steps, progress)
     test = load_split(data, "test", base["dataset_params"]["frame_shape"])
-
-    rows, per_video, checkpoints = [], {}, {}
-    for variant in args.variants:
-        for seed in args.seeds:
-            run_dir = args.runs / f"{variant}-seed{seed}"
-            config = variant_config(base, VARIANTS[variant], args.epochs, seed)
-            last = ensure_trained(config, run_dir, args.init_from, args.device, progress)
-            summary, videos = scored(run_dir, last, test, probes, True, args.quality_frames, progress)
-            per_video.setdefault(variant, {})[seed] = videos
-            rows.append({"variant": variant, "seed": seed, **summary})
-            checkpoints.setdefault(variant, last)
-    for key, folder, checkpoint in (("init", "reconstruction-start", args.init_from), ("copy", "copy-source", None)):
-        summary, videos = scored(args.runs / folder, checkpoint, test, probes, False, progress=progress)
-        per_video[REFERENCE_ROWS[key]] = {seed: videos for seed in args.seeds}
-        rows.append({"variant": REFERENCE_ROWS[key], "seed": None, **summary})
-    references = [REFERENCE_ROWS.get(r, r) for r in args.references]
-    comparisons = compare_variants(per_video, args.variants, references, args.seeds, resamples=args.resamples)
-
-    args.results.mkdir(parents=True, exist_ok=True)
-    write_csv(args.results / "experiment_runs.csv",
-              [{k: v for k, v in row.items() if k in ("variant", "seed", *METRICS, "mask_chance",
-                                                           *DISCRIMINATOR_METRICS)} for row in rows])
-    table = summarize(rows, [*args.variants, INIT, COPY])
-    write_csv(args.results / "experiment.csv", table)
-    write_csv(args.results / "experiment_comparisons.csv", comparisons)
-    plot_metrics_vs_k(table, args.results / "metrics_vs_k.png")
-    plot_artifacts(checkpoints, test[0][1], test[0][0].name, args.results / "artifacts.png")
-    minutes = (time.perf_counter() - started) / 60
-    budget = (f"{len(args.variants)} variants x {len(args.seeds)} seeds, each fine-tuned for {args.epochs} "
-              f"adversarial epochs ({base['train_params']['batch_size']} frames a step) from "
-              f"`{args.init_from}`; {len(test)} held-out test videos of unseen figures")
-    command = "pcut experiment --quick" if args.quick else "pcut experiment --readme README.md"
-    text = "\n".join([
-        f"Budget: {budget}. Command: `{command}` ({minutes:.0f} min here).", "",
-        "Mean ± standard deviation over seeds; the artifact metrics pool the truly dis-occluded "
-        "(visible) pixels of frames 1.. of every held-out video reconstructed from its first frame; "
-        "mask precision: share of the PriorityCut mask's generated pixels that are truly dis-occluded, "
-        "next to a random mask of the same size; `_fomm`: FOMM's per-frame metrics averaged over all frames; "
-        "D AUCs: the run's discriminator on held-out real and generated frames (0.5 = chance).", "",
-        markdown_table(table), "",
-        "Paired differences (variant − reference, same seeds and videos) with 95% bootstrap intervals "
-        f"({args.resamples} resamples of seeds and videos); better/worse only where the interval excludes zero.", "",
-        verdict_table(comparisons), "",
-        *[f"- {s}" for s in findings(comparisons, table)], "",
-        "![metrics against k](results/metrics_vs_k.png)", "",
-        "![the same held-out frames across variants](results/artifacts.png)"])
-    (args.results / "experiment.md").write_text("# PriorityCut ablation on the synthetic world\n\n"
-                                                + text.replace("results/", "") + "\n")
+    references = score_references(args, test, probes, progress)
+    bar = tqdm(total=len(args.settings) * len(args.variants) * len(args.seeds), desc="experiment runs", unit="run",
+               disable=not progress, dynamic_ncols=True)
+    for setting in args.settings:
+        started = time.perf_counter()
+        rows, per_video, checkpoints = train_and_score(args, setting, base, test, probes, bar)
+        init_label = INIT if setting == "finetune" else INIT_SCRATCH
+        for key, label in (("init", init_label), ("copy", COPY)):
+            summary, videos = references[key]
+            per_video[label] = {seed: videos for seed in args.seeds}
+            rows.append({"variant": label, "seed": None, **summary})
+        text = write_setting_results(args, setting, rows, per_video, checkpoints, test,
+                                     setting_budget(args, setting, base, test), (time.perf_counter() - started) / 60)
+        tqdm.write(f"\n## {SETTING_TITLES[setting]}\n\n{text}")
+    bar.close()
     if args.readme is not None:
-        update_readme(args.readme, text)
-    print(text)
+        update_readme(args.readme, readme_results(args.results, args.readme))
     return 0

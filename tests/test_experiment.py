@@ -97,6 +97,56 @@ def test_compare_variants_pairs_videos_by_name_and_seed():
     assert "| a vs b | -0.02 [-0.02, -0.02] better |" in table
 
 
+
+def test_comparisons_count_only_where_the_discriminators_reach_the_auc():
+    found = [{"variant": v, "reference": r, "metric": "l1", "difference": -0.02, "low": -0.03, "high": -0.01,
+              "verdict": "better", "seeds": 2, "videos": 3}
+             for v, r in (("a", "b"), ("a", "copy"), ("c", "copy"), ("d", "copy"))]
+    gated = experiment.gate_on_discriminators(found, {"a": 0.93, "b": 0.62, "c": 0.85, "d": math.nan})
+    by_pair = {(c["variant"], c["reference"]): c for c in gated}
+    assert by_pair["a", "b"]["verdict"] == "discriminator near chance (AUC 0.62 < 0.8): no comparison"
+    assert not by_pair["a", "b"]["valid"] and by_pair["a", "b"]["difference"] == -0.02
+    assert by_pair["a", "copy"]["valid"] and by_pair["a", "copy"]["verdict"] == "better"   # copy: no D, no condition
+    assert by_pair["c", "copy"]["valid"]
+    assert not by_pair["d", "copy"]["valid"] and "not measured" in by_pair["d", "copy"]["verdict"]
+    table = experiment.verdict_table(gated, ["l1"])
+    assert "| a vs b — discriminator near chance (AUC 0.62 < 0.8): no comparison | -0.02 [-0.03, -0.01] " \
+           "no comparison |" in table
+    sentences = experiment.findings(gated, [])
+    assert "a vs b: discriminator near chance (AUC 0.62 < 0.8): no comparison." in sentences
+    assert any(s.startswith("a vs copy: better on l1") for s in sentences)
+
+
+def test_variant_groups_and_the_config_of_every_setting():
+    assert experiment.expand_variants(["main"]) == experiment.MAIN_VARIANTS
+    assert experiment.expand_variants(["unet", "ablations", "unet"]) == ["unet", *experiment.ABLATIONS]
+    assert {"prioritycut-k5", "prioritycut-k30", "prioritycut-k50", "prioritycut-k10-all",
+            "prioritycut-k10-ones-fake", "prioritycut-k10-unetgan-weights"} <= set(experiment.ABLATIONS)
+    with pytest.raises(ValueError, match="'prioritycut-k7'"):
+        experiment.expand_variants(["prioritycut-k7"])
+    base = load_config(REPO / "configs" / "synthetic-64.yaml")
+    for name, variant in experiment.VARIANTS.items():
+        for setting in experiment.SETTINGS:
+            config = experiment.experiment_config(base, variant, setting, 3 if setting == "finetune" else None, 7)
+            blocks = config["model_params"]["discriminator_params"]["num_blocks"]
+            assert config["train_params"]["loss_weights"]["feature_matching"] == [10.0] * blocks, (name, setting)
+            assert config["train_params"]["loss_weights"]["generator_gan"] == 1
+            assert config["train_params"]["seed"] == 7
+            assert config["regularizer"]["type"] == variant["regularizer"]
+    ones_fake = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10-ones-fake"], "finetune", 3, 0)
+    assert ones_fake["regularizer"]["all_ones_masks"] == "fake"
+    weights = experiment.experiment_config(base, experiment.VARIANTS["cutmix-unetgan-weights"], "finetune", 3, 0)
+    assert weights["regularizer"]["mixed_round_weights"] == "unetgan"
+    tune = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "finetune", 3, 0)
+    scratch = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "scratch", None, 0)
+    assert tune["train_params"]["num_epochs"] == 3 and tune["train_params"]["lr_generator"] == 5.0e-5
+    # from scratch: the reconstruction recipe (epochs, learning rates, milestones, region dropout)
+    for key in ("num_epochs", "lr_generator", "epoch_milestones", "region_dropout"):
+        assert scratch["train_params"][key] == base["train_params"][key], key
+    assert scratch["regularizer"]["mix_warmup_epochs"] == pytest.approx(0.25 * base["train_params"]["num_epochs"])
+    with pytest.raises(ValueError, match="'warm'"):
+        experiment.experiment_config(base, experiment.VARIANTS["unet"], "warm", 3, 0)
+
 # ----------------------------------------------------------------------------- artifact metrics
 
 def test_mask_precision_is_one_for_the_truth_and_chance_is_the_base_rate():
@@ -221,23 +271,68 @@ def test_evaluate_test_videos_gives_every_claim_metric(tiny):
 
 def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     runs = tmp_path / "quick"
-    assert main(["experiment", "--quick", "--runs", str(runs), "--no-progress", "--device", "cpu"]) == 0
-    results = runs / "results"
-    for name in ("experiment.md", "experiment.csv", "experiment_runs.csv", "experiment_comparisons.csv",
-                 "metrics_vs_k.png", "artifacts.png"):
-        assert (results / name).is_file(), name
-    document = json.loads((runs / "prioritycut-k10-seed1" / "metrics.json").read_text())
-    assert len(document["per_video"]) == 4 and "l1_disoccluded" in document["per_video"][0]
-    assert 0 <= document["summary"]["d_image_auc"] <= 1
-    markdown = (results / "experiment.md").read_text()
-    assert experiment.INIT in markdown and experiment.COPY in markdown and "D image AUC" in markdown
-    with open(results / "experiment_comparisons.csv", newline="") as f:
-        comparisons = list(csv.DictReader(f))
-    assert {(c["variant"], c["reference"]) for c in comparisons} == {
-        ("prioritycut-k10", "unet"), ("unet", experiment.INIT), ("prioritycut-k10", experiment.INIT)}
-    assert {c["verdict"] for c in comparisons} <= {"better", "worse", "no difference detected", "not measured"}
-    last = runs / "unet-seed0" / "checkpoints" / "last.pt"
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- results:start -->\nold\n<!-- results:end -->\n\n## after\n")
+    command = ["experiment", "--quick", "--runs", str(runs), "--no-progress", "--device", "cpu"]
+    assert main([*command, "--readme", str(readme)]) == 0
+    for setting, init in (("finetune", experiment.INIT), ("scratch", experiment.INIT_SCRATCH)):
+        results = runs / "results" / f"experiment-{setting}"
+        for name in ("experiment.md", "experiment.csv", "experiment_runs.csv", "experiment_comparisons.csv",
+                     "metrics_vs_k.png", "artifacts.png", "section.md"):
+            assert (results / name).is_file(), (setting, name)
+        document = json.loads((runs / setting / "prioritycut-k10-seed1" / "metrics.json").read_text())
+        assert len(document["per_video"]) == 4 and "l1_disoccluded" in document["per_video"][0]
+        assert 0 <= document["summary"]["d_image_auc"] <= 1
+        markdown = (results / "experiment.md").read_text()
+        assert init in markdown and experiment.COPY in markdown and "D image AUC" in markdown
+        with open(results / "experiment_comparisons.csv", newline="") as f:
+            comparisons = list(csv.DictReader(f))
+        assert {(c["variant"], c["reference"]) for c in comparisons} == {
+            ("prioritycut-k10", "unet"), ("unet", init), ("prioritycut-k10", init)}
+        with open(results / "experiment.csv", newline="") as f:
+            auc = {row["variant"]: float(row["d_image_auc_mean"]) for row in csv.DictReader(f)
+                   if row["variant"] in ("unet", "prioritycut-k10")}
+        for c in comparisons:          # a verdict only where every trained side's discriminator reaches 0.8
+            sides = [auc[label] for label in (c["variant"], c["reference"]) if label in auc]
+            assert (c["valid"] == "True") == (min(sides) >= 0.8), c
+            allowed = {"better", "worse", "no difference detected", "not measured"}
+            assert c["verdict"] in allowed if c["valid"] == "True" else c["verdict"].endswith(": no comparison")
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("<!-- results:end -->\n\n## after\n")
+    assert "Setting (a)" in text and "Setting (b)" in text
+    assert "](quick/results/experiment-scratch/artifacts.png)" in text
+    scratch_log = (runs / "scratch" / "unet-seed0" / "log.jsonl").read_text().splitlines()
+    assert "gen_unet_encoder" in json.loads(scratch_log[0])                  # adversarial from the first step
+    assert "feature_matching" in json.loads(scratch_log[0])
+    last = runs / "finetune" / "unet-seed0" / "checkpoints" / "last.pt"
     trained = last.stat().st_mtime_ns
+    (runs / "finetune" / "unet-seed0" / "experiment_run.json").unlink()      # as if killed after the last epoch
     capsys.readouterr()
-    assert main(["experiment", "--quick", "--runs", str(runs), "--no-progress", "--device", "cpu"]) == 0
-    assert "fine-tuning" not in capsys.readouterr().out and last.stat().st_mtime_ns == trained
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert "fine-tuning" not in out and "training from scratch" not in out
+    assert "continuing unet-seed0" in out and last.stat().st_mtime_ns == trained
+
+
+def test_the_artifacts_grid_outlines_the_true_disocclusion(tiny, tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from pcutlib.checkpoints import save_models
+    from pcutlib.synthetic import disocclusion_from
+
+    root, config = tiny
+    path, video, _, truth = load_split(root, "test")[0]
+    disoccluded = disocclusion_from(truth, 0)
+    frames = experiment.artifact_frames(len(video))
+    assert all(0 < f < len(video) for f in frames)
+    outlines = []
+    contour = Axes.contour
+    monkeypatch.setattr(Axes, "contour", lambda ax, z, *a, **k: outlines.append(np.asarray(z)) or contour(ax, z, *a, **k))
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "model.pt"
+    save_models(checkpoint, build_models(config["model_params"]), config)
+    experiment.plot_artifacts({"model": checkpoint}, video, path.name, tmp_path / "grid.png", disoccluded=disoccluded)
+    assert (tmp_path / "grid.png").is_file()
+    shown = [f for f in frames if disoccluded[f].any() and not disoccluded[f].all()]
+    assert shown and len(outlines) == 2 * len(shown)                          # driving and model columns
+    assert all(np.array_equal(o, disoccluded[f].astype(float)) for o, f in zip(outlines, shown * 2))
