@@ -25,6 +25,7 @@ SCHEMA = {
         "id_sampling": False,
         "pairs_list": None,
         "skip_bad_files": False,      # pcut: leave out unusable videos with one warning, else refuse them
+        "cache_megabytes": 512,       # pcut: decoded video files kept in memory (per loader worker); 0: none
         "augmentation_params": {
             "flip_param": {"horizontal_flip": False, "time_flip": False},
             "jitter_param": {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0},
@@ -132,6 +133,7 @@ INTEGER_KEYS = {
 # Inclusive ranges (None: open) of numeric keys; list elements are checked too.
 RANGES = {
     "dataset_params.frame_shape": (1, None),
+    "dataset_params.cache_megabytes": (0, None),
     "model_params.common_params.num_kp": (1, None), "model_params.common_params.num_channels": (1, None),
     "model_params.kp_detector_params.temperature": (1e-6, None),
     "model_params.kp_detector_params.scale_factor": (1e-3, 1),

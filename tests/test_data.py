@@ -207,6 +207,27 @@ def test_seeded_items_depend_on_seed_epoch_visit_and_index_only(tmp_path):
         data.item_rng(5, -1, 0, 0)
 
 
+def test_decoded_videos_give_the_same_items_within_the_budget(tmp_path):
+    """The in-memory cache of decoded videos changes no item; it keeps videos until the budget is used."""
+    root = make_root(tmp_path, [f"v{i}" for i in range(8)], frames=6)      # 4 train videos
+    items = {}
+    for megabytes in (0, 1):
+        dataset = data.FramesDataset(root, frame_shape=(S, S, 3), cache_megabytes=megabytes)
+        dataset.item_seed = 3
+        items[megabytes] = [dataset[i] for i in range(4)] + [dataset[i] for i in range(4)]
+        kept = len(dataset.decoded.frames)
+        assert kept == (0 if megabytes == 0 else 4)
+        assert dataset.decoded.used_bytes == kept * 6 * S * S * 3
+    for cached, plain in zip(items[1], items[0]):
+        assert torch.equal(cached["source"], plain["source"]) and torch.equal(cached["driving"], plain["driving"])
+    small = data.DecodedVideos(max_bytes=6 * S * S * 3)          # room for one video
+    for path in sorted(root.glob("train/*.png")):
+        small.decode(path, (S, S, 3))
+    assert len(small.frames) == 1
+    with pytest.raises(ValueError, match="-1"):
+        data.DecodedVideos(-1)
+
+
 def test_dataloader_with_workers(tmp_path):
     root = make_root(tmp_path, [f"v{i}" for i in range(8)])
     dataset = data.DatasetRepeater(data.FramesDataset(root, frame_shape=(S, S, 3)), 2)
