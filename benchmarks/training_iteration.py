@@ -8,7 +8,12 @@ faster than worker processes there) that is the same process's time. Modes:
 - baseline: the step and data settings before the decoded-video cache (``cache_megabytes: 0``,
   every item decodes its whole 32-frame strip), ``Trainer.baseline_step``, NCHW layout;
 - cache only: the baseline with the decoded-video cache on;
-- optimized: synthetic-64 as configured (cache, pcut's step, channels_last).
+- no flush: pcut's step (cache, discriminator frozen in the generator step, channels_last) with
+  denormal floats computed as such;
+- optimized: what ``pcut train`` runs on a CPU: the same with denormals flushed to zero.
+
+Denormals appear as a model's keypoints sharpen (their Gaussians underflow), so the last two
+differ on a trained model: ``--init-from`` starts every mode from a checkpoint's weights.
 
 Each mode runs ``--iterations`` iterations per round, in interleaved rounds (median counts), on
 the real synthetic world (``data/synthetic-64``, made when missing) after a warm-up that fills
@@ -16,6 +21,7 @@ the cache and takes two steps. Printed: ms per iteration, of which loading, samp
 baseline.
 
     python benchmarks/training_iteration.py [--iterations 25] [--rounds 3] [--regularizer none]
+                                           [--init-from runs/.../checkpoints/last.pt]
 """
 from __future__ import annotations
 
@@ -30,18 +36,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from pcutlib import training  # noqa: E402
+from pcutlib.checkpoints import initialise_from  # noqa: E402
 from pcutlib.config import load_config, resolve_config  # noqa: E402
 from pcutlib.pretrained import ensure_synthetic_data  # noqa: E402
 
-MODES = {  # mode: (cache_megabytes, baseline_step, channels_last)
-    "baseline": (0, True, False),
-    "cache only": (512, True, False),
-    "optimized": (512, False, True),
+MODES = {  # mode: (cache_megabytes, baseline_step, channels_last, flush denormal floats)
+    "baseline": (0, True, False, False),
+    "cache only": (512, True, False, False),
+    "no flush": (512, False, True, False),
+    "optimized": (512, False, True, True),
 }
 
 
 def mode_config(mode: str, regularizer: str, data: Path) -> dict:
-    cache, _, channels_last = MODES[mode]
+    cache, _, channels_last, _ = MODES[mode]
     config = load_config("synthetic-64")
     config["dataset_params"].update(root_dir=str(data), cache_megabytes=cache)
     config["train_params"]["channels_last"] = channels_last
@@ -54,11 +62,14 @@ def mode_config(mode: str, regularizer: str, data: Path) -> dict:
 class Mode:
     """One mode's trainer and an endless iterator over its training loader."""
 
-    def __init__(self, mode: str, regularizer: str, data: Path):
+    def __init__(self, mode: str, regularizer: str, data: Path, init_from: Path | None):
         self.config = mode_config(mode, regularizer, data)
         torch.manual_seed(0)
         self.trainer = training.build_trainer(self.config, torch.device("cpu"))
+        if init_from is not None:
+            initialise_from(self.trainer, init_from)
         self.trainer.baseline_step = MODES[mode][1]
+        self.flush_denormal = MODES[mode][3]
         self.loader = training.make_dataloader(self.config, training.ProcessGroup(),
                                                generator=self.trainer.rngs["data_order"])
         self.trainer.steps_per_epoch = len(self.loader)
@@ -73,6 +84,7 @@ class Mode:
 
     def run(self, iterations: int) -> tuple[float, float]:
         """(seconds in all, seconds loading) for ``iterations`` iterations."""
+        torch.set_flush_denormal(self.flush_denormal)
         loading, started = 0.0, time.perf_counter()
         for _ in range(iterations):
             before = time.perf_counter()
@@ -89,11 +101,13 @@ def main(argv=None) -> None:
     parser.add_argument("--regularizer", default="none", choices=["none", "cutmix", "prioritycut"],
                         help="none: the reconstruction phase; else the U-Net fine-tune, mixing every step")
     parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"))
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start every mode from this checkpoint's keypoint detector and generator")
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.rounds < 1:
         parser.error(f"--iterations and --rounds must be >= 1, got {args.iterations} and {args.rounds}")
     data = ensure_synthetic_data(args.data, progress=False)
-    modes = {name: Mode(name, args.regularizer, data) for name in MODES}
+    modes = {name: Mode(name, args.regularizer, data, args.init_from) for name in MODES}
     for mode in modes.values():                      # warm-up: fill the cache, then two steps
         if mode.config["dataset_params"]["cache_megabytes"]:
             for _ in mode.loader:

@@ -2,8 +2,9 @@
 
 ``pretrained/synthetic-64.pt`` is a pcut checkpoint (keypoint detector, generator and U-Net
 discriminator, weights stored as float16 to stay small): ``synthetic-64`` trained for
-reconstruction as the demo does, then the demo's PriorityCut fine-tune. The commands are
-listed in the README ("The shipped model").
+reconstruction 5.6x as long as the demo (``pcut calibrate small-motion+full-res-long``,
+10,000 steps), then the demo's PriorityCut fine-tune. The commands are listed in the README
+("The shipped model").
 
 :func:`load_pretrained` loads it, or trains a quick stand-in when the file is missing.
 """

@@ -568,7 +568,7 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
     (``pcutlib.tensorboard_writer``; log.jsonl stays the record).
     A non-finite loss or weight stops the run with FloatingPointError; no checkpoint is
     overwritten by a non-finite one. On the CPU the thread count leaves room for other work
-    (``choose_cpu_threads``) and is restored afterwards.
+    (``choose_cpu_threads``) and denormal floats are flushed to zero; both are restored afterwards.
     """
     device = choose_device(device)
     threads = torch.get_num_threads()
@@ -577,11 +577,19 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
         print(f"CPU busy with other work: training with {chosen} thread(s) instead of {threads} "
               f"(set OMP_NUM_THREADS to choose)")
         torch.set_num_threads(chosen)
+    # Denormal floats (below 1.2e-38) take a slow path on x86 CPUs. The keypoint heatmaps and
+    # Gaussians (exp of large negative numbers) fill up with them as the keypoints sharpen (a
+    # synthetic-64 step took 0.20 s early in a 10,000-step run and 0.38 s late in it); from
+    # that run's last checkpoint flushing them to zero measured 0.22 against 0.26 s a step
+    # (benchmarks/training_iteration.py --init-from CHECKPOINT).
+    flush = device.type == "cpu" and torch.set_flush_denormal(True)
     try:
         return _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite,
                       tensorboard)
     finally:
         torch.set_num_threads(threads)
+        if flush:
+            torch.set_flush_denormal(False)
 
 
 def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite,

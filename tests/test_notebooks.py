@@ -221,8 +221,10 @@ def test_checked_outputs_with_nbval(_no_lost_wakeups):
     assert " passed" in result.stdout.splitlines()[-1], result.stdout[-2000:]
 
 
-# Notebooks whose prose makes claims about the trained model, each asserted by a cell.
-NOTEBOOKS_WITH_CLAIMS = [n for n in NOTEBOOKS if n[:2] in ("02", "03", "04", "05", "07")]
+# Notebooks whose prose makes claims about the trained model, each asserted by a cell. Notebook 4
+# asserts exact equalities only: the shipped discriminator ranks held-out real frames above
+# generated ones no better than chance, so it claims nothing about it (it prints the AUCs).
+NOTEBOOKS_WITH_CLAIMS = [n for n in NOTEBOOKS if n[:2] in ("02", "03", "05", "07")]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_WITH_CLAIMS)
