@@ -580,8 +580,8 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
     # Denormal floats (below 1.2e-38) take a slow path on x86 CPUs. The keypoint heatmaps and
     # Gaussians (exp of large negative numbers) fill up with them as the keypoints sharpen (a
     # synthetic-64 step took 0.20 s early in a 10,000-step run and 0.38 s late in it); from
-    # that run's last checkpoint flushing them to zero measured 0.22 against 0.26 s a step
-    # (benchmarks/training_iteration.py --init-from CHECKPOINT).
+    # that run's last checkpoint an iteration took 276 ms with them flushed to zero and 324 ms
+    # without (benchmarks/training_iteration.py --init-from CHECKPOINT).
     flush = device.type == "cpu" and torch.set_flush_denormal(True)
     try:
         return _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite,
