@@ -26,7 +26,6 @@ baseline.
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import time
 from pathlib import Path

@@ -33,6 +33,8 @@ FULL_MOTION = World(limb_motion=1.0)     # the world before the calibration (joi
 # every variant starts from it, so that its row keeps meaning what was run.
 CALIBRATION_SCHEDULE = {"train_params.num_epochs": 90, "train_params.epoch_milestones": [54, 76]}
 HALF_RES_WARP = {"model_params.generator_params.num_down_blocks": 1}   # synthetic-64 before small-motion+full-res
+FULL_RES_WARP = {"model_params.generator_params.num_down_blocks": 0}   # synthetic-64 since
+SMALL_MOTION = World(limb_motion=0.6)    # joint angles at 0.6 of the old amplitude (synthetic-64's world)
 
 def long_schedule(epochs: int) -> dict:
     """synthetic-64's schedule stretched to ``epochs``: the learning-rate drops and the end of region
@@ -65,38 +67,34 @@ VARIANTS = {
                             "dropout, equivariance 1", world=World(figure_height=0.7, limb_width=1.3, limb_motion=0.6),
                        overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
     "small-motion": dict(note="joint angles at 0.6x amplitude (the world before otherwise); region dropout, "
-                              "equivariance 1", world=World(limb_motion=0.6),
+                              "equivariance 1", world=SMALL_MOTION,
                          overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
     "equivariance-warmup": dict(world=FULL_MOTION, note="region dropout; equivariance weights rise 0 -> 1 over the first 20 epochs",
                                 overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1,
                                            "train_params.equivariance_warmup_epochs": 20}),
     "full-res-warp": dict(world=FULL_MOTION, note="generator warps at 64x64 (num_down_blocks 0; same cost), region dropout to the "
                                "last epoch, equivariance 1",
-                          overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1,
-                                     "model_params.generator_params.num_down_blocks": 0}),
+                          overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1, **FULL_RES_WARP}),
     "small-motion+always": dict(note="joint angles at 0.6x amplitude; region dropout to the last epoch, "
-                                     "equivariance 1", world=World(limb_motion=0.6),
+                                     "equivariance 1", world=SMALL_MOTION,
                                 overrides={**HALF_RES_WARP, **REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
     "small-motion+always+full-res": dict(note="joint angles at 0.6x amplitude; region dropout to the last epoch, "
                                               "equivariance 1, generator warps at 64x64",
-                                         world=World(limb_motion=0.6),
-                                         overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1,
-                                                    "model_params.generator_params.num_down_blocks": 0}),
+                                         world=SMALL_MOTION,
+                                         overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1, **FULL_RES_WARP}),
     "small-motion+equivariance-warmup": dict(note="joint angles at 0.6x amplitude; region dropout; equivariance "
                                                   "weights rise 0 -> 1 over the first 20 epochs",
-                                             world=World(limb_motion=0.6),
+                                             world=SMALL_MOTION,
                                              overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1,
                                                         "train_params.equivariance_warmup_epochs": 20}),
     "small-motion+full-res": dict(note="joint angles at 0.6x amplitude; region dropout, equivariance 1, generator warps "
                                        "at 64x64 (num_down_blocks 0; the same convolution cost)",
-                                  world=World(limb_motion=0.6),
-                                  overrides={**REGION_DROPOUT, **EQUIVARIANCE_1,
-                                             "model_params.generator_params.num_down_blocks": 0}),
+                                  world=SMALL_MOTION,
+                                  overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, **FULL_RES_WARP}),
     "small-motion+full-res-long": dict(note="small-motion+full-res trained 5.6x longer: 500 epochs, learning-rate "
                                             "drops at 300 and 425, region dropout to epoch 333",
-                                       world=World(limb_motion=0.6),
-                                       overrides={**EQUIVARIANCE_1, **long_schedule(500),
-                                                  "model_params.generator_params.num_down_blocks": 0}),
+                                       world=SMALL_MOTION,
+                                       overrides={**EQUIVARIANCE_1, **long_schedule(500), **FULL_RES_WARP}),
     "pyramid-4": dict(world=FULL_MOTION, note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
                       overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
 }

@@ -23,6 +23,19 @@ def skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
+def tiny_synthetic_world(folder: Path, seed: int) -> tuple[Path, dict]:
+    """(root, resolved smoke config reading it): 8 synthetic videos of 4 frames at 32 px, 4
+    identities, half of them held out, with their ground truth."""
+    from pcutlib.config import load_config, resolve_config
+    from pcutlib.synthetic import make_synthetic_dataset
+
+    root = make_synthetic_dataset(folder, videos=8, frames=4, size=32, seed=seed, identities=4,
+                                  test_fraction=0.5, progress=False)
+    config = load_config(REPO / "configs" / "smoke.yaml")
+    config["dataset_params"]["root_dir"] = str(root)
+    return root, resolve_config(config)
+
+
 @pytest.fixture(scope="session")
 def fomm_reference():
     folder = fixtures_dir()

@@ -2,19 +2,16 @@
 import json
 import math
 
-import numpy as np
 import pytest
 import torch
 
 from pcutlib import diagnose as D
 from pcutlib.checkpoints import save_models
 from pcutlib.cli import main
-from pcutlib.config import load_config, resolve_config
 from pcutlib.data import read_video
 from pcutlib.models import build_models
-from pcutlib.synthetic import make_synthetic_dataset
 
-from conftest import REPO
+from conftest import tiny_synthetic_world
 
 
 def test_distinct_keypoints_counts_isolated_points():
@@ -63,11 +60,7 @@ def test_silhouette_iou_uses_the_colour_rule():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    root = make_synthetic_dataset(tmp_path_factory.mktemp("diagnose-data"), videos=8, frames=4, size=32, seed=11,
-                                  identities=4, test_fraction=0.5, progress=False)
-    config = load_config(REPO / "configs" / "smoke.yaml")
-    config["dataset_params"]["root_dir"] = str(root)
-    config = resolve_config(config)
+    root, config = tiny_synthetic_world(tmp_path_factory.mktemp("diagnose-data"), seed=11)
     torch.manual_seed(0)
     models = build_models(config["model_params"], with_discriminator=False).eval()
     checkpoint = root.parent / "tiny.pt"

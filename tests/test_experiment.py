@@ -11,14 +11,13 @@ import torch
 
 from pcutlib import artifacts, bootstrap, evaluation, experiment, metrics
 from pcutlib.cli import main
-from pcutlib.config import load_config, resolve_config
+from pcutlib.config import load_config
 from pcutlib.diagnose import load_split
 from pcutlib.discriminator_quality import discriminator_quality
 from pcutlib.models import build_models
 from pcutlib.regularizers import RegularizerConfig
-from pcutlib.synthetic import make_synthetic_dataset
 
-from conftest import REPO
+from conftest import REPO, tiny_synthetic_world
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -221,11 +220,7 @@ def test_per_frame_keypoint_and_identity_distances():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    root = make_synthetic_dataset(tmp_path_factory.mktemp("experiment-data"), videos=8, frames=4, size=32, seed=3,
-                                  identities=4, test_fraction=0.5, progress=False)
-    config = load_config(REPO / "configs" / "smoke.yaml")
-    config["dataset_params"]["root_dir"] = str(root)
-    return root, resolve_config(config)
+    return tiny_synthetic_world(tmp_path_factory.mktemp("experiment-data"), seed=3)
 
 
 @pytest.mark.parametrize("kind", ["unet", "patch"])
