@@ -151,9 +151,8 @@ def run_animate(args) -> int:
 
     from .animate import animate_video
     from .checkpoints import load_models
-    from .data import read_source_image, read_video
-    from .evaluation import save_strip_png, save_video
     from .training import choose_device
+    from .video_io import read_source_image, read_video, save_strip_png, save_video
 
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
@@ -194,8 +193,9 @@ def run_reconstruct(args) -> int:
 
     from .checkpoints import load_models
     from .data import FramesDataset
-    from .evaluation import reconstruct_video, save_strip_png, save_video
+    from .evaluation import reconstruct_video
     from .training import choose_device
+    from .video_io import save_strip_png, save_video
 
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)

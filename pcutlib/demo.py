@@ -55,7 +55,7 @@ def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:
     """Drive the first test video's first frame by the test video of another identity."""
     from .animate import animate_video
     from .data import identity_of
-    from .evaluation import save_strip_png, save_video
+    from .video_io import save_strip_png, save_video
 
     source_item = dataset[0]
     others = [i for i, name in enumerate(dataset.videos) if identity_of(name) != identity_of(dataset.videos[0])]

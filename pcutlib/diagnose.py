@@ -174,8 +174,8 @@ def _upsampled(occlusion_map: torch.Tensor, size) -> torch.Tensor:
 
 def load_split(root: Path, split: str, frame_shape=None, max_videos: int | None = None) -> list:
     """[(path, frames (T,3,H,W), joints (T,J,2) or None, VideoTruth or None)] of root/split."""
-    from .data import list_videos, load_keypoints, read_video
     from .synthetic import load_truth
+    from .video_io import list_videos, load_keypoints, read_video
 
     folder = root / split
     if not folder.is_dir():

@@ -348,63 +348,6 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- images and videos
-
-def _to_uint8(frames: torch.Tensor) -> np.ndarray:
-    """(T,3,H,W) in [0,1] -> (T,H,W,3) uint8."""
-    if frames.dim() != 4 or frames.shape[1] != 3:
-        raise ValueError(f"frames must be (T,3,H,W), got {tuple(frames.shape)}")
-    return (frames.detach().float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
-def save_strip_png(frames, path, max_frames: int | None = None) -> Path:
-    """Frames side by side in one PNG.
-
-    frames: (T,3,H,W) in [0,1] (one row), or a list of such tensors with equal shapes (one
-    row each, e.g. [real, prediction, baseline]). max_frames keeps evenly spaced frames.
-    """
-    import imageio.v3 as iio
-
-    rows = [frames] if isinstance(frames, torch.Tensor) else list(frames)
-    if not rows or any(row.shape != rows[0].shape for row in rows):
-        raise ValueError(f"rows must be (T,3,H,W) tensors of one shape, got {[tuple(r.shape) for r in rows]}")
-    if max_frames is not None and len(rows[0]) > max_frames:
-        keep = torch.linspace(0, len(rows[0]) - 1, max_frames).round().long()
-        rows = [row[keep] for row in rows]
-    images = [_to_uint8(row) for row in rows]                                # each (T,H,W,3)
-    strip = np.concatenate([np.concatenate(list(image), axis=1) for image in images], axis=0)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, strip)
-    return path
-
-
-def save_video(frames: torch.Tensor, path, fps: float = 25) -> Path:
-    """Write frames (T,3,H,W) in [0,1] as an .mp4 (ffmpeg from imageio-ffmpeg).
-
-    Without a working ffmpeg it writes a .gif beside (same stem) and says so. Returns the
-    path written.
-    """
-    import imageio.v2 as imageio_v2
-    import imageio.v3 as iio
-
-    images = _to_uint8(frames)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() != ".gif":
-        try:
-            imageio_v2.mimwrite(path, list(images), fps=fps, format="FFMPEG", macro_block_size=1)
-            return path
-        except (ImportError, RuntimeError, OSError, ValueError) as error:
-            path.unlink(missing_ok=True)
-            path = path.with_suffix(".gif")
-            reason = str(error).splitlines()[0] if str(error) else ""
-            print(f"ffmpeg unavailable ({type(error).__name__}: {reason}); writing {path} instead "
-                  f"(install imageio-ffmpeg for mp4)", file=sys.stderr)
-    iio.imwrite(path, images, duration=1000 / fps, loop=0)
-    return path
-
-
 # ----------------------------------------------------------------------------- console command
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

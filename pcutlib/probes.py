@@ -54,7 +54,7 @@ class LabelledFrames:
 def _video_items(source, split: str, frame_shape, max_videos: int | None):
     """Yield (video (T,3,H,W), keypoints (T,J,2) or None, name) from a folder or a dataset."""
     if isinstance(source, (str, Path)):
-        from .data import list_videos, load_keypoints, read_video
+        from .video_io import list_videos, load_keypoints, read_video
 
         folder = Path(source)
         if (folder / split).is_dir():

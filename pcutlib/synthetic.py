@@ -31,7 +31,7 @@ import imageio.v3 as iio
 import numpy as np
 from tqdm import tqdm
 
-from pcutlib.data import TRUTH_SUFFIX, keypoints_path
+from pcutlib.video_io import TRUTH_SUFFIX, keypoints_path
 
 JOINT_NAMES = ("head", "neck", "right_shoulder", "right_elbow", "right_hand",
                "left_shoulder", "left_elbow", "left_hand", "right_hip", "right_knee",

@@ -1,14 +1,14 @@
-"""pcutlib.data: reading every layout, splits, id sampling, items, augmentation, errors."""
+"""pcutlib.video_io, pcutlib.augmentation, pcutlib.data: reading and writing every layout, keypoint
+files, augmentation, splits, id sampling, items, errors."""
 
 import csv
-import warnings
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
 
-from pcutlib import data
+from pcutlib import augmentation, data, video_io
 
 T, S = 4, 32
 
@@ -55,10 +55,10 @@ def test_every_layout_reads_the_same_frames(tmp_path, frames):
     mp4 = tmp_path / "clip.mp4"
     iio.imwrite(mp4, frames, fps=10)
     for path in (folder, stacked, gif):
-        video = data.read_video(path)
+        video = video_io.read_video(path)
         assert video.shape == (T, S, S, 3) and video.dtype == np.float32
         np.testing.assert_array_equal(video, expected, err_msg=str(path))
-    video = data.read_video(mp4)  # lossy codec
+    video = video_io.read_video(mp4)  # lossy codec
     assert video.shape == (T, S, S, 3)
     assert np.abs(video - expected).mean() < 0.04
 
@@ -68,18 +68,18 @@ def test_grayscale_and_rgba_become_rgb(tmp_path, frames):
     write_stacked(tmp_path / "gray.png", gray)
     rgba = np.concatenate([frames, np.full(frames.shape[:3] + (1,), 7, np.uint8)], -1)
     write_stacked(tmp_path / "rgba.png", rgba)
-    video = data.read_video(tmp_path / "gray.png")
+    video = video_io.read_video(tmp_path / "gray.png")
     assert video.shape == (T, S, S, 3)
     np.testing.assert_array_equal(video[..., 1], gray / np.float32(255))
-    np.testing.assert_array_equal(data.read_video(tmp_path / "rgba.png"), frames / np.float32(255))
+    np.testing.assert_array_equal(video_io.read_video(tmp_path / "rgba.png"), frames / np.float32(255))
 
 
 def test_resize_and_non_square_stacked(tmp_path, frames):
-    video = data.read_video(write_folder(tmp_path / "f", frames), frame_shape=(16, 24, 3))
+    video = video_io.read_video(write_folder(tmp_path / "f", frames), frame_shape=(16, 24, 3))
     assert video.shape == (T, 16, 24, 3) and 0 <= video.min() and video.max() <= 1
     wide = np.concatenate([frames, frames], axis=2)  # (T, S, 2S, 3)
     path = write_stacked(tmp_path / "wide.png", wide)
-    video = data.read_video(path, frame_shape=(S, 2 * S, 3))
+    video = video_io.read_video(path, frame_shape=(S, 2 * S, 3))
     np.testing.assert_array_equal(video, wide / np.float32(255))
 
 
@@ -94,7 +94,7 @@ def test_resize_and_non_square_stacked(tmp_path, frames):
 def test_read_errors_name_the_file(tmp_path, make, fragment):
     path = make(tmp_path)
     with pytest.raises((ValueError, FileNotFoundError)) as info:
-        data.read_video(path)
+        video_io.read_video(path)
     assert path.name in str(info.value) and fragment in str(info.value)
 
 
@@ -102,25 +102,44 @@ def test_one_frame_gif_and_bad_width(tmp_path, frames):
     gif = tmp_path / "single.gif"
     iio.imwrite(gif, frames[:1], loop=0)
     with pytest.raises(ValueError, match="single.gif"):
-        data.read_video(gif)
+        video_io.read_video(gif)
     iio.imwrite(tmp_path / "odd.png", np.zeros((S, S * 2 + 3, 3), np.uint8))
     with pytest.raises(ValueError, match="odd.png.*multiple"):
-        data.read_video(tmp_path / "odd.png")
+        video_io.read_video(tmp_path / "odd.png")
+
+
+# ----------------------------------------------------------------------------- writing
+
+def test_save_strip_png_and_video(tmp_path, monkeypatch, capsys):
+    frames = torch.rand(5, 3, 16, 16)
+    strip = iio.imread(video_io.save_strip_png([frames, frames], tmp_path / "strip.png", max_frames=3))
+    assert strip.shape == (32, 48, 3)
+    written = video_io.save_video(frames, tmp_path / "clip.mp4", fps=5)
+    assert written.suffix == ".mp4" and written.stat().st_size > 0
+
+    def no_ffmpeg(*args, **kwargs):
+        raise RuntimeError("no ffmpeg here")
+
+    monkeypatch.setattr("imageio.v2.mimwrite", no_ffmpeg)
+    written = video_io.save_video(frames, tmp_path / "fallback.mp4", fps=5)
+    assert written == tmp_path / "fallback.gif" and written.is_file()
+    assert "writing" in capsys.readouterr().err
+    assert iio.imread(written, index=None).shape[0] == 5
 
 
 # ----------------------------------------------------------------------------- keypoints
 
 def test_keypoints_path_rule(tmp_path, frames):
-    assert data.keypoints_path(tmp_path / "abc.png") == tmp_path / "abc.keypoints.npy"
+    assert video_io.keypoints_path(tmp_path / "abc.png") == tmp_path / "abc.keypoints.npy"
     folder = write_folder(tmp_path / "abc", frames)
-    assert data.keypoints_path(folder) == tmp_path / "abc.keypoints.npy"
+    assert video_io.keypoints_path(folder) == tmp_path / "abc.keypoints.npy"
     path = write_stacked(tmp_path / "v.png", frames)
     alternative = tmp_path / "v.png.keypoints.npy"
     np.save(alternative, np.zeros((T, 3, 2), np.float32))
-    assert data.find_keypoints(path) == alternative
-    assert data.load_keypoints(path, T).shape == (T, 3, 2)
+    assert video_io.find_keypoints(path) == alternative
+    assert video_io.load_keypoints(path, T).shape == (T, 3, 2)
     with pytest.raises(ValueError, match="v.png.keypoints.npy.*4 frames"):
-        data.load_keypoints(path, 3)
+        video_io.load_keypoints(path, 3)
 
 
 def make_root(root, videos, with_split=True, frames=T, keypoints=True):
@@ -132,7 +151,7 @@ def make_root(root, videos, with_split=True, frames=T, keypoints=True):
         if keypoints:
             kp = np.stack([np.full((5, 2), t / 10, np.float32) for t in range(frames)])
             kp[..., 0] = -0.5  # x
-            np.save(data.keypoints_path(path), kp)
+            np.save(video_io.keypoints_path(path), kp)
     return root
 
 
@@ -220,12 +239,12 @@ def test_decoded_videos_give_the_same_items_within_the_budget(tmp_path):
         assert dataset.decoded.used_bytes == kept * 6 * S * S * 3
     for cached, plain in zip(items[1], items[0]):
         assert torch.equal(cached["source"], plain["source"]) and torch.equal(cached["driving"], plain["driving"])
-    small = data.DecodedVideos(max_bytes=6 * S * S * 3)          # room for one video
+    small = video_io.DecodedVideos(max_bytes=6 * S * S * 3)          # room for one video
     for path in sorted(root.glob("train/*.png")):
         small.decode(path, (S, S, 3))
     assert len(small.frames) == 1
     with pytest.raises(ValueError, match="-1"):
-        data.DecodedVideos(-1)
+        video_io.DecodedVideos(-1)
 
 
 def test_dataloader_with_workers(tmp_path):
@@ -254,7 +273,7 @@ def test_bad_files_are_all_reported_when_the_dataset_is_built(tmp_path):
     message = str(error.value)
     for name in ("empty_video", "broken.mp4", "c.png", "d.png", "e.png", "mixed_sizes"):
         assert name in message, (name, message)
-    listed = len(data.list_videos(train))
+    listed = len(video_io.list_videos(train))
     assert "skip_bad_files" in message and message.startswith(f"6 of {listed} train videos")
     with pytest.warns(UserWarning) as caught:
         dataset = data.FramesDataset(root, frame_shape=(S, S, 3), skip_bad_files=True)
@@ -313,11 +332,11 @@ def test_flips_move_frames_and_keypoints():
     clip = np.zeros((3, 5, 7, 3), np.float32)
     clip[np.arange(3), 1, np.arange(3)] = 1.0  # frame t: a bright pixel at column t
     keypoints = np.stack([np.array([[2 * t / 6 - 1, 2 * 1 / 4 - 1]], np.float32) for t in range(3)])
-    flipped, kp = data.RandomFlip(horizontal_flip=True)(clip, keypoints, AlwaysFlip())
+    flipped, kp = augmentation.RandomFlip(horizontal_flip=True)(clip, keypoints, AlwaysFlip())
     for t in range(3):
         row, col = np.argwhere(flipped[t, ..., 0] == 1)[0]
         assert kp[t, 0, 0] == pytest.approx(2 * col / 6 - 1) and kp[t, 0, 1] == pytest.approx(2 * row / 4 - 1)
-    reversed_, kp = data.RandomFlip(time_flip=True)(clip, keypoints, AlwaysFlip())
+    reversed_, kp = augmentation.RandomFlip(time_flip=True)(clip, keypoints, AlwaysFlip())
     np.testing.assert_array_equal(reversed_, clip[::-1])
     np.testing.assert_array_equal(kp, keypoints[::-1])
 
@@ -325,14 +344,14 @@ def test_flips_move_frames_and_keypoints():
 def test_jitter_keeps_shape_and_range():
     rng = np.random.default_rng(0)
     clip = rng.uniform(size=(2, 8, 8, 3)).astype(np.float32)
-    jitter = data.ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5)
+    jitter = augmentation.ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5)
     for _ in range(5):
         out = jitter(clip, rng)
         assert out.shape == clip.shape and out.dtype == np.float32
         assert out.min() >= 0 and out.max() <= 1
-    np.testing.assert_allclose(data.hsv_to_rgb(data.rgb_to_hsv(clip)), clip, atol=1e-5)
+    np.testing.assert_allclose(augmentation.hsv_to_rgb(augmentation.rgb_to_hsv(clip)), clip, atol=1e-5)
     with pytest.raises(ValueError, match="hue"):
-        data.ColorJitter(hue=0.7)
+        augmentation.ColorJitter(hue=0.7)
 
 
 def test_augmented_training_items(tmp_path):
@@ -384,7 +403,7 @@ def test_resize_and_crop_move_keypoints_with_pixels():
     clip[0, 5, 12] = 1.0
     keypoints = np.array([[[2 * 12 / 29 - 1, 2 * 5 / 19 - 1]]], np.float32)
     rng = np.random.default_rng(0)
-    augment = data.VideoAugmentation(resize_param={"ratio": [2.0, 2.0]}, crop_param={"size": [24, 24]})
+    augment = augmentation.VideoAugmentation(resize_param={"ratio": [2.0, 2.0]}, crop_param={"size": [24, 24]})
     checked = 0
     for _ in range(8):
         out, kp = augment(clip, keypoints, rng)
@@ -397,7 +416,7 @@ def test_resize_and_crop_move_keypoints_with_pixels():
             checked += 1
     assert checked > 0
     with pytest.raises(ValueError, match="rotation_param"):
-        data.VideoAugmentation(rotation_param={"degrees": 5})
+        augmentation.VideoAugmentation(rotation_param={"degrees": 5})
 
 
 def test_flat_folder_error_names_the_layouts_and_the_split(tmp_path):

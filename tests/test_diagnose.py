@@ -8,8 +8,8 @@ import torch
 from pcutlib import diagnose as D
 from pcutlib.checkpoints import save_models
 from pcutlib.cli import main
-from pcutlib.data import read_video
 from pcutlib.models import build_models
+from pcutlib.video_io import read_video
 
 from conftest import tiny_synthetic_world
 

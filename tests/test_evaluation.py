@@ -4,7 +4,6 @@ import csv
 import json
 import math
 
-import imageio.v3 as iio
 import pytest
 import torch
 
@@ -141,20 +140,3 @@ def test_evaluate_animation_with_probes(models, dataset, untrained_probes):
     assert summary["protocol"] == "animation" and len(per_pair) == 2
     for key in ("akd", "mkr", "aed"):
         assert math.isfinite(summary[key]), key
-
-
-def test_save_strip_png_and_video(tmp_path, monkeypatch, capsys):
-    frames = torch.rand(5, 3, 16, 16)
-    strip = iio.imread(evaluation.save_strip_png([frames, frames], tmp_path / "strip.png", max_frames=3))
-    assert strip.shape == (32, 48, 3)
-    written = evaluation.save_video(frames, tmp_path / "clip.mp4", fps=5)
-    assert written.suffix == ".mp4" and written.stat().st_size > 0
-
-    def no_ffmpeg(*args, **kwargs):
-        raise RuntimeError("no ffmpeg here")
-
-    monkeypatch.setattr("imageio.v2.mimwrite", no_ffmpeg)
-    written = evaluation.save_video(frames, tmp_path / "fallback.mp4", fps=5)
-    assert written == tmp_path / "fallback.gif" and written.is_file()
-    assert "writing" in capsys.readouterr().err
-    assert iio.imread(written, index=None).shape[0] == 5

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib import data, synthetic
+from pcutlib import data, synthetic, video_io
 
 
 def nearest_pixels(keypoints, size):
@@ -212,7 +212,7 @@ def test_truth_files_round_trip(tmp_path):
                                             progress=False, world=synthetic.World(figure_height=0.7, texture=True))
     video = sorted((root / "train").glob("*.png"))[0]
     truth = synthetic.load_truth(video)
-    frames = data.read_video(video)
+    frames = video_io.read_video(video)
     assert truth.labels.shape == (5, 32, 32) and truth.part_frames.shape == (5, len(synthetic.PARTS), 4)
     assert truth.world == synthetic.World(figure_height=0.7, texture=True)
     rendered = synthetic.true_animation(truth, 0, truth).frames.astype(np.float32) / 255
