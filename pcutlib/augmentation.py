@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .keypoints import keypoints_to_pixels, pixels_to_keypoints
 from .video_io import resize_frames
 
 
@@ -116,15 +117,6 @@ class RandomFlip:
                                             else np.ascontiguousarray(keypoints))
 
 
-def _to_pixels(keypoints: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(...,2) in [-1,1] (x first) -> pixel coordinates: pixel i of N sits at 2i/(N-1) - 1."""
-    return (keypoints + 1.0) * (np.array([width, height], np.float32) - 1.0) / 2.0
-
-
-def _from_pixels(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    return (2.0 * pixels / (np.array([width, height], np.float32) - 1.0) - 1.0).astype(np.float32)
-
-
 class RandomResize:
     """Rescale a clip by a factor drawn from `ratio` (low, high); None does nothing."""
 
@@ -145,8 +137,8 @@ class RandomResize:
         if keypoints is not None:
             # interpolate (align_corners=False) maps pixel p to (p + 0.5) * new / old - 0.5
             scale = np.array([size[1] / width, size[0] / height], np.float32)
-            pixels = (_to_pixels(keypoints, height, width) + 0.5) * scale - 0.5
-            keypoints = _from_pixels(pixels, *size)
+            pixels = (keypoints_to_pixels(keypoints, height, width) + 0.5) * scale - 0.5
+            keypoints = pixels_to_keypoints(pixels, *size).astype(np.float32)
         return resized, keypoints
 
 
@@ -173,7 +165,8 @@ class RandomCrop:
         left = int(rng.integers(clip.shape[2] - w + 1))
         if keypoints is not None:
             shift = np.array([pad_x // 2 - left, pad_y // 2 - top], np.float32)
-            keypoints = _from_pixels(_to_pixels(keypoints, height, width) + shift, h, w)
+            pixels = keypoints_to_pixels(keypoints, height, width) + shift
+            keypoints = pixels_to_keypoints(pixels, h, w).astype(np.float32)
         return np.ascontiguousarray(clip[:, top:top + h, left:left + w]), keypoints
 
 

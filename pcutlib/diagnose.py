@@ -318,7 +318,7 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
     occlusion map O, true dis-occlusion."""
     from matplotlib.figure import Figure
 
-    from .metrics import to_pixels
+    from .keypoints import keypoints_to_pixels
     from .synthetic import disocclusion
 
     item = load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
@@ -343,7 +343,7 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
         for column, image in enumerate(panels):
             axes[row, column].imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
         for column, kp in ((0, kp_source["value"][0]), (1, kp_driving["value"][row])):
-            xy = to_pixels(kp, size)
+            xy = keypoints_to_pixels(kp.detach().cpu().double().numpy(), size, size)
             axes[row, column].scatter(xy[:, 0], xy[:, 1], s=14, c=colours, edgecolors="white", linewidths=0.5)
         if "occlusion_map" in out:
             axes[row, 3].imshow(_upsampled(out["occlusion_map"][row:row + 1], (size, size))[0].numpy(),

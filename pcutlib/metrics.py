@@ -37,6 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .keypoints import keypoints_to_pixels, pixels_to_keypoints
+
 LPIPS_INSTALL_HINT = ('LPIPS needs the `lpips` package and a torchvision that matches your torch build: '
                       'install torchvision for your platform (see README), then `pip install -e ".[vision]"`')
 FACE_ALIGNMENT_INSTALL_HINT = ('face alignment needs the `face-alignment` package (and torchvision): install '
@@ -198,17 +200,13 @@ def _found_flags(found, shape: tuple, name: str) -> np.ndarray:
     return found
 
 
-def to_pixels(keypoints, image_size) -> np.ndarray:
-    """(...,2) coordinates in [-1,1], x first -> pixels: x_px = (x + 1)(W - 1)/2, same for y with H.
+def _in_pixels(keypoints, image_size) -> np.ndarray:
+    """(...,2) coordinates in [-1,1] -> float64 pixel positions (``keypoints_to_pixels``).
 
     image_size: an int (square frames) or (H, W).
     """
     height, width = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
-    if height < 2 or width < 2:
-        raise ValueError(f"image_size must be at least 2 pixels per side, got {image_size}")
-    keypoints = _as_array(keypoints).astype(np.float64)
-    scale = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
-    return (keypoints + 1.0) * scale
+    return keypoints_to_pixels(_as_array(keypoints).astype(np.float64), height, width)
 
 
 def average_keypoint_distance(pred_kp, real_kp, image_size, pred_found=None, real_found=None) -> float:
@@ -225,7 +223,7 @@ def average_keypoint_distance(pred_kp, real_kp, image_size, pred_found=None, rea
             & _found_flags(real_found, real_kp.shape[:-1], "real_found"))
     if not both.any():
         return math.nan
-    distance = np.linalg.norm(to_pixels(pred_kp, image_size) - to_pixels(real_kp, image_size), axis=-1)
+    distance = np.linalg.norm(_in_pixels(pred_kp, image_size) - _in_pixels(real_kp, image_size), axis=-1)
     return float(distance[both].mean())
 
 
@@ -287,7 +285,7 @@ def keypoint_distance_per_frame(pred_kp, real_kp, image_size, pred_found=None, r
     _check_keypoints(pred_kp, real_kp)
     both = (_found_flags(pred_found, pred_kp.shape[:-1], "pred_found")
             & _found_flags(real_found, real_kp.shape[:-1], "real_found"))                # (T,J)
-    distance = np.linalg.norm(to_pixels(pred_kp, image_size) - to_pixels(real_kp, image_size), axis=-1)
+    distance = np.linalg.norm(_in_pixels(pred_kp, image_size) - _in_pixels(real_kp, image_size), axis=-1)
     counts = both.sum(axis=1)
     total = np.where(both, distance, 0.0).sum(axis=1)
     return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
@@ -344,8 +342,7 @@ def face_alignment_detector(device: str = "cpu", num_landmarks: int = 68) -> Det
             if not faces:
                 continue
             pixels = torch.as_tensor(np.asarray(faces[0])[:, :2], dtype=torch.float32)  # (68,2) x, y
-            # pixels -> [-1,1]: c = 2 c_px / (N - 1) - 1
-            keypoints[t] = 2 * pixels / torch.tensor([width - 1, height - 1]) - 1
+            keypoints[t] = pixels_to_keypoints(pixels, height, width)
             found[t] = True
         return keypoints, found
 

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .blocks import DownBlock, SameBlock, UpBlock
 from .checkpoints import atomic_save, safe_torch_load
+from .keypoints import pixels_to_keypoints
 
 PROBE_IMAGE_SIZE = 64
 HEATMAP_STRIDE = 4             # heatmaps at 1/4 of the frame: 16x16 cells for 64 px frames
@@ -119,9 +120,9 @@ def heatmap_grid(cells: int, image_size: int, device=None) -> torch.Tensor:
     """
     stride = image_size / cells
     centres = stride * torch.arange(cells, dtype=torch.float32, device=device) + (stride - 1) / 2
-    axis = 2 * centres / (image_size - 1) - 1                                # (cells,)
-    return torch.stack([axis.view(1, -1).expand(cells, cells),                # x varies along columns
-                        axis.view(-1, 1).expand(cells, cells)], dim=-1)
+    pixels = torch.stack([centres.view(1, -1).expand(cells, cells),           # x varies along columns
+                          centres.view(-1, 1).expand(cells, cells)], dim=-1)  # (cells, cells, 2)
+    return pixels_to_keypoints(pixels, image_size, image_size)
 
 
 class PoseProbe(nn.Module):

@@ -31,6 +31,7 @@ import imageio.v3 as iio
 import numpy as np
 from tqdm import tqdm
 
+from pcutlib.keypoints import pixels_to_keypoints
 from pcutlib.video_io import TRUTH_SUFFIX, keypoints_path
 
 JOINT_NAMES = ("head", "neck", "right_shoulder", "right_elbow", "right_hand",
@@ -365,7 +366,7 @@ def render(identity: Identity, motion: Motion, background: np.ndarray, world: Wo
     order = np.argsort(_part_depths(motion.arm_depth), axis=1, kind="stable")  # (T,P) back to front
     if draw_figure:
         image, labels = _paint_figure(image, identity, placed, order, part_frames, world)
-    return Rendering(np.round(image).astype(np.uint8), (2.0 * keypoints / (size - 1) - 1.0).astype(np.float32),
+    return Rendering(np.round(image).astype(np.uint8), pixels_to_keypoints(keypoints, size, size).astype(np.float32),
                      labels, part_frames.astype(np.float32), order.astype(np.uint8))
 
 

@@ -29,6 +29,7 @@ import torch
 from matplotlib.figure import Figure
 
 from . import paths
+from .keypoints import keypoints_to_pixels
 from .paths import PACKAGE_PARENT  # noqa: F401  (kept importable; paths.py finds every file)
 from .regularizers import cutmix_mask, foreground_pixels, mix_images, prioritycut_mask
 from .warping import RandomTPS, deform, local_affine_motions, make_coordinate_grid
@@ -242,11 +243,6 @@ def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     return image.numpy()
 
 
-def to_pixels(points: torch.Tensor, size: int) -> np.ndarray:
-    """(..., 2) coordinates in [-1,1] -> pixel positions: pixel i of N sits at 2i/(N-1) - 1."""
-    return ((points.detach().float().cpu().numpy() + 1) / 2) * (size - 1)
-
-
 def show_images(images: dict, columns: int | None = None, size: float = 2.2, title: str | None = None,
                 cmap: str = "viridis", colorbar: bool | str = False, vmin=0.0, vmax=1.0,
                 colorbar_label: str | None = None) -> Figure:
@@ -305,7 +301,7 @@ def draw_keypoints(ax, points: torch.Tensor, size: int, highlight: int | None = 
     from matplotlib import patheffects
 
     outline = [patheffects.withStroke(linewidth=2.2, foreground="black")]
-    pixels = to_pixels(points, size)
+    pixels = keypoints_to_pixels(points.detach().float().cpu().numpy(), size, size)      # (K,2)
     for k, (x, y) in enumerate(pixels):
         chosen = highlight is not None and k == highlight
         ax.scatter([x], [y], s=40 if chosen else 16, c="red" if chosen else "white",
@@ -369,7 +365,7 @@ def local_affine_warp(image: torch.Tensor, source_point, driving_point, jacobian
 
 def _draw_grid_lines(ax, grid: np.ndarray, size: int, every: int = 8, color: str = "white") -> None:
     """Draw the lines of a sampling grid (H,W,2) in [-1,1] in pixel units of an image of side size."""
-    pixels = (grid + 1) / 2 * (size - 1)
+    pixels = keypoints_to_pixels(grid, size, size)
     for i in range(0, grid.shape[0], every):
         ax.plot(pixels[i, :, 0], pixels[i, :, 1], color=color, linewidth=0.6)
     for j in range(0, grid.shape[1], every):
@@ -458,7 +454,7 @@ def tps_figure(image: torch.Tensor, sigma_affine: float = 0.05, sigma_tps: float
     axes[0].set_title("image", fontsize=9)
     axes[1].imshow(to_numpy_image(image), interpolation="nearest", alpha=0.5)
     _draw_grid_lines(axes[1], warped_grid.numpy(), size, color="black")
-    control = to_pixels(tps.control_points.reshape(-1, 2), size)
+    control = keypoints_to_pixels(tps.control_points.reshape(-1, 2).detach().float().cpu().numpy(), size, size)
     axes[1].scatter(control[:, 0], control[:, 1], s=8, c="red", zorder=3)
     axes[1].set_title("T(z) on a grid (red: control points)", fontsize=9)
     axes[2].imshow(to_numpy_image(tps.transform_frame(image)), interpolation="nearest")

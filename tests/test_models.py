@@ -1,10 +1,12 @@
 """Model core: shapes for other configurations, gradients, bad input, checkpoint round trips."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 
 from pcutlib.checkpoints import load_fomm_checkpoint, load_models, save_models
+from pcutlib.keypoints import keypoints_to_pixels, pixels_to_keypoints
 from pcutlib.models import build_models
 from pcutlib.warping import ImagePyramid, make_coordinate_grid
 
@@ -180,3 +182,17 @@ def test_region_dropout_config_is_checked(tmp_path):
     config["train_params"]["region_dropout"] = {"start": 0.1, "max": 1.5, "ramp_epochs": 1, "until_epoch": 2}
     with pytest.raises(ValueError, match="region_dropout"):
         build_trainer(resolve_config(config), torch.device("cpu"))
+
+
+def test_keypoint_pixel_conversion_matches_the_coordinate_grid():
+    """Pixel (i, j) of an H x W image sits at make_coordinate_grid(H, W)[i, j]; numpy and torch alike."""
+    grid = make_coordinate_grid(5, 7)                                      # (H, W, 2), x first
+    pixels = keypoints_to_pixels(grid, 5, 7)
+    assert pixels.dtype == torch.float32
+    torch.testing.assert_close(pixels[2, 3], torch.tensor([3.0, 2.0]))
+    torch.testing.assert_close(pixels_to_keypoints(pixels, 5, 7), grid)
+    points = np.array([[-1.0, 1.0], [0.0, 0.0]], np.float32)
+    assert keypoints_to_pixels(points, 5, 7).dtype == np.float32
+    np.testing.assert_array_equal(keypoints_to_pixels(points, 5, 7), [[0.0, 4.0], [3.0, 2.0]])
+    with pytest.raises(ValueError, match="at least 2 pixels"):
+        keypoints_to_pixels(points, 1, 7)
