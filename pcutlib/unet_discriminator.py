@@ -26,7 +26,7 @@ def _maybe_spectral_norm(module: nn.Module, enabled: bool) -> nn.Module:
     return add_spectral_norm(module) if enabled else module
 
 
-class DownBlock(nn.Module):
+class ResidualDownBlock(nn.Module):
     """BigGAN discriminator block: (B, C_in, H, W) -> (B, C_out, H/2, W/2).
 
         out = avgpool(conv3x3(relu(conv3x3(relu(x))))) + avgpool(conv1x1(x))
@@ -51,7 +51,7 @@ class DownBlock(nn.Module):
         return h + skip
 
 
-class UpBlock(nn.Module):
+class ResidualUpBlock(nn.Module):
     """BigGAN generator block without batch norm: (B, C_in, H, W) -> (B, C_out, 2H, 2W).
 
         out = conv3x3(relu(conv3x3(up(relu(x))))) + conv1x1(up(x)),   up = nearest x2
@@ -107,8 +107,8 @@ class UNetDiscriminator(nn.Module):
 
         channels = [min(block_expansion * 2 ** i, max_features) for i in range(num_blocks)]  # c_0 .. c_{n-1}
         self.down_blocks = nn.ModuleList(
-            DownBlock(num_channels if i == 0 else channels[i - 1], channels[i],
-                      preactivation=i > 0, spectral_norm=spectral_norm)
+            ResidualDownBlock(num_channels if i == 0 else channels[i - 1], channels[i],
+                              preactivation=i > 0, spectral_norm=spectral_norm)
             for i in range(num_blocks))
         self.image_head = _maybe_spectral_norm(nn.Linear(channels[-1], 1), spectral_norm)
 
@@ -119,7 +119,7 @@ class UNetDiscriminator(nn.Module):
         for j in range(num_blocks):
             in_channels = channels[-1] if j == 0 else 2 * channels[num_blocks - 1 - j]
             out_channels = channels[num_blocks - 2 - j] if j < num_blocks - 1 else block_expansion
-            up_blocks.append(UpBlock(in_channels, out_channels, spectral_norm=spectral_norm))
+            up_blocks.append(ResidualUpBlock(in_channels, out_channels, spectral_norm=spectral_norm))
         self.up_blocks = nn.ModuleList(up_blocks)
         self.pixel_head = _maybe_spectral_norm(nn.Conv2d(block_expansion, 1, 1), spectral_norm)
         # Zero biases: spectral norm rescales weights, not biases, and with PyTorch's default
