@@ -140,7 +140,7 @@ def load_fomm_checkpoint(checkpoint, model_params: dict, device="cpu",
             raise ValueError(f"the checkpoint has no '{name}' state dict (keys: {sorted(checkpoint)})")
     with_discriminator = with_discriminator and "discriminator" in checkpoint
     models = build_models(model_params, with_discriminator=with_discriminator)
-    for name, module in models.modules().items():
+    for name, module in models.networks().items():
         load_state_strict(module, checkpoint[name], name, "model_params")
     return models.to(device).eval()
 
@@ -182,7 +182,7 @@ def checkpoint_dict(config: dict, networks: dict[str, dict], **extra) -> dict:
 
 def save_models(path: str | Path, models: Models, config: dict, **extra) -> None:
     """Save pcut's checkpoint: the resolved config plus each network's state dict (and ``extra``)."""
-    networks = {name: module.state_dict() for name, module in models.modules().items()}
+    networks = {name: module.state_dict() for name, module in models.networks().items()}
     atomic_save(checkpoint_dict(config, networks, **extra), path)
 
 
@@ -195,7 +195,7 @@ def load_models(path: str | Path, device="cpu", with_discriminator: bool = True)
     model_params = checkpoint["config"]["model_params"]
     with_discriminator = with_discriminator and "discriminator" in checkpoint
     models = build_models(model_params, with_discriminator=with_discriminator)
-    for name, module in models.modules().items():
+    for name, module in models.networks().items():
         load_state_strict(module, checkpoint[name], name, f"{path}'s config.model_params")
     return models.to(device).eval(), checkpoint
 
@@ -261,7 +261,7 @@ def save_training_checkpoint(trainer: Trainer, path: str | Path, rank_rngs: list
     rank_rngs: ``generator_states(trainer.rngs)`` of each rank, gathered by the caller under DDP
     (``training.gather_rank_rngs``); None: this process's alone (one process).
     """
-    networks = {name: trainer.raw(name).state_dict() for name in trainer.models.modules()}
+    networks = {name: trainer.raw(name).state_dict() for name in trainer.models.networks()}
     state = checkpoint_dict(trainer.config, networks, epoch=trainer.epoch, step=trainer.step,
                             optimizers={n: o.state_dict() for n, o in trainer.optimizers.items()},
                             schedulers={n: scheduler_state(s) for n, s in trainer.schedulers.items()},
@@ -274,7 +274,7 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
     """Restore what :func:`save_training_checkpoint` wrote into ``trainer`` (and the global random
     states). A learning rate changed in this run's config since is applied, with a note."""
     state = safe_torch_load(path, map_location=trainer.device)
-    for name in trainer.models.modules():
+    for name in trainer.models.networks():
         load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")
     for name, optimizer in trainer.optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])

@@ -20,19 +20,20 @@ class Models:
     generator: nn.Module
     discriminator: nn.Module | None = None
 
-    def modules(self) -> dict:
+    def networks(self) -> dict[str, nn.Module]:
+        """{"kp_detector": ..., "generator": ..., "discriminator": ... (when present)}."""
         named = {"kp_detector": self.kp_detector, "generator": self.generator}
         if self.discriminator is not None:
             named["discriminator"] = self.discriminator
         return named
 
     def to(self, device) -> "Models":
-        for module in self.modules().values():
+        for module in self.networks().values():
             module.to(device)
         return self
 
     def train(self, mode: bool = True) -> "Models":
-        for module in self.modules().values():
+        for module in self.networks().values():
             module.train(mode)
         return self
 

@@ -247,10 +247,10 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
                          f"got {gap}")
     models = build_models(config["model_params"]).to(device)
     if train_params["channels_last"]:
-        for module in models.modules().values():
+        for module in models.networks().values():
             module.to(memory_format=torch.channels_last)
     if group.distributed:
-        for name, module in models.modules().items():
+        for name, module in models.networks().items():
             if device.type == "cuda":
                 module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
             ids = [device.index] if device.type == "cuda" else None
@@ -260,7 +260,7 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     learning_rates = {"generator": train_params["lr_generator"], "kp_detector": train_params["lr_kp_detector"],
                       "discriminator": train_params["lr_discriminator"]}
     # the discriminator only trains when the generator has an adversarial term
-    trained = [n for n in models.modules() if n != "discriminator" or train_params["loss_weights"]["generator_gan"] != 0]
+    trained = [n for n in models.networks() if n != "discriminator" or train_params["loss_weights"]["generator_gan"] != 0]
     optimizers = {name: torch.optim.Adam(getattr(models, name).parameters(), lr=learning_rates[name],
                                          betas=(0.5, 0.999)) for name in trained}
     # learning rates drop x0.1 at each milestone epoch, as FOMM
@@ -533,7 +533,7 @@ def check_finite(values: dict, trainer: Trainer, checkpoint: Path) -> None:
 
 def check_finite_weights(trainer: Trainer, checkpoint: Path) -> None:
     """Never save a checkpoint whose weights are not finite."""
-    for name in trainer.models.modules():
+    for name in trainer.models.networks():
         for key, tensor in trainer.raw(name).state_dict().items():
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
                 raise FloatingPointError(f"training diverged by epoch {trainer.epoch}: {name}.{key} holds non-finite "

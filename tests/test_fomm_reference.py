@@ -58,7 +58,7 @@ def loaded(fomm_reference):
 def loaded64(loaded):
     """The same networks in float64 (the reference for the float32 noise floor)."""
     models = copy.deepcopy(loaded)
-    for module in models.modules().values():
+    for module in models.networks().values():
         module.double()
     return models
 

@@ -100,19 +100,19 @@ def test_bad_input_errors():
 def test_fomm_checkpoint_round_trip_with_data_parallel_prefix(tmp_path):
     models = build_models(small_params())
     checkpoint = {name: {f"module.{k}": v for k, v in m.state_dict().items()}
-                  for name, m in models.modules().items()}
+                  for name, m in models.networks().items()}
     path = tmp_path / "fomm.pth.tar"
     torch.save(checkpoint, path)
     loaded = load_fomm_checkpoint(path, small_params())
     assert not loaded.generator.training
-    for name, module in models.modules().items():
+    for name, module in models.networks().items():
         for key, value in module.state_dict().items():
-            assert torch.equal(loaded.modules()[name].state_dict()[key], value), f"{name}.{key}"
+            assert torch.equal(loaded.networks()[name].state_dict()[key], value), f"{name}.{key}"
 
 
 def test_mismatched_checkpoint_names_key_and_config():
     models = build_models(small_params())
-    checkpoint = {name: m.state_dict() for name, m in models.modules().items()}
+    checkpoint = {name: m.state_dict() for name, m in models.networks().items()}
     with pytest.raises(ValueError, match=r"kp_detector\.kp\.weight.*num_kp"):
         load_fomm_checkpoint(checkpoint, small_params(num_kp=5))
     del checkpoint["generator"]["final.bias"]

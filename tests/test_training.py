@@ -50,7 +50,7 @@ def test_one_step_updates_every_network(smoke_data, variant):
     if "feature_matching" in VARIANTS[variant]:
         config["train_params"]["loss_weights"]["feature_matching"] = VARIANTS[variant]["feature_matching"]
     trainer = build_trainer(config, torch.device("cpu"))
-    before = {name: copy.deepcopy(m.state_dict()) for name, m in trainer.models.modules().items()}
+    before = {name: copy.deepcopy(m.state_dict()) for name, m in trainer.models.networks().items()}
     batch = next(iter(make_dataloader(config, trainer.group)))
     values, generated, info = train_step(trainer, batch, epoch_float=5.0)
     assert all(torch.isfinite(torch.tensor(v)) for v in values.values()), values
@@ -58,7 +58,7 @@ def test_one_step_updates_every_network(smoke_data, variant):
     if regularizer != "none":
         assert info["mixed"] and "consistency" in values and "disc_mix_decoder" in values
     assert ("feature_matching" in values) == (kind == "patch" or "feature_matching" in VARIANTS[variant])
-    for name, module in trainer.models.modules().items():
+    for name, module in trainer.models.networks().items():
         changed = [k for k, v in module.state_dict().items()
                    if v.dtype.is_floating_point and not torch.equal(v, before[name][k])]
         assert changed, f"{name} was not updated"
@@ -326,7 +326,7 @@ def test_optimized_step_equals_the_baseline_step(smoke_data, variant):
         trainer.baseline_step = baseline
         torch.manual_seed(1)
         values, _, _ = train_step(trainer, batch, epoch_float=5.0)
-        results.append((values, {n: copy.deepcopy(m.state_dict()) for n, m in trainer.models.modules().items()}))
+        results.append((values, {n: copy.deepcopy(m.state_dict()) for n, m in trainer.models.networks().items()}))
     (base_values, base_state), (fast_values, fast_state) = results
     assert base_values.keys() == fast_values.keys()
     for name in base_values:
@@ -369,7 +369,7 @@ def record_each_step(monkeypatch):
     step, random_warp, keep_mask = training.train_step, RandomTPS.random.__func__, dense_motion.region_keep_mask
 
     def recording_step(trainer, batch, epoch_float):
-        networks = {n: copy.deepcopy(trainer.raw(n).state_dict()) for n in trainer.models.modules()} if not seen else {}
+        networks = {n: copy.deepcopy(trainer.raw(n).state_dict()) for n in trainer.models.networks()} if not seen else {}
         seen.append({"source": batch["source"].clone(), "driving": batch["driving"].clone(), "networks": networks})
         return step(trainer, batch, epoch_float)
 
