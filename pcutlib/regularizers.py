@@ -186,22 +186,23 @@ def consistency_loss(pixel_logits_mixed: torch.Tensor, pixel_logits_real: torch.
     return F.mse_loss(pixel_logits_mixed, target)
 
 
-def mix_probability(epoch_float: float, mix_probability: float = 0.5, warmup_epochs: float = 1.0) -> float:
-    """Chance of a mixed discriminator step at (fractional) epoch ``epoch_float``.
+def mix_probability(epoch_float: float, probability: float = 0.5, warmup_epochs: float = 1.0) -> float:
+    """Chance of a mixed discriminator step at (fractional) epoch ``epoch_float``, reaching
+    ``probability`` (regularizer.mix_probability) after ``warmup_epochs``:
 
-        p(t) = mix_probability * min(1, t / warmup_epochs)     (p = mix_probability if warmup = 0)
+        p(t) = probability * min(1, t / warmup_epochs)     (p = probability if warmup = 0)
 
     A linear ramp from 0, because the occlusion map means nothing early in training.
     """
-    if not 0 <= mix_probability <= 1:
-        raise ValueError(f"mix_probability must be in [0, 1], got {mix_probability!r}")
+    if not 0 <= probability <= 1:
+        raise ValueError(f"mix_probability must be in [0, 1], got {probability!r}")
     if warmup_epochs < 0:
         raise ValueError(f"mix_warmup_epochs must be >= 0, got {warmup_epochs!r}")
     if epoch_float < 0:
         raise ValueError(f"epoch must be >= 0, got {epoch_float!r}")
     if warmup_epochs == 0:
-        return float(mix_probability)
-    return float(mix_probability * min(1.0, epoch_float / warmup_epochs))
+        return float(probability)
+    return float(probability * min(1.0, epoch_float / warmup_epochs))
 
 
 # --------------------------------------------------------------------------- configuration
