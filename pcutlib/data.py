@@ -81,7 +81,8 @@ def item_rng(item_seed: int | None, epoch: int, repeat: int, index: int) -> np.r
 
 
 def identity_of(name: str) -> str:
-    """VoxCeleb-style identity of a video name `id#video#...`: the part before '#'."""
+    """VoxCeleb-style identity of a video name `id#video#...`: the part before the first '#'
+    (a name without '#' is its own identity)."""
     return name.split("#")[0]
 
 

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .blocks import DownBlock, SameBlock, UpBlock
 from .checkpoints import atomic_save, safe_torch_load
+from .data import identity_of
 from .keypoints import pixels_to_keypoints
 
 PROBE_IMAGE_SIZE = 64
@@ -261,11 +262,13 @@ def train_pose_probe(data, steps: int = 300, batch_size: int = 32, lr: float = 2
 
 # ----------------------------------------------------------------------------- identity probe
 
-def identity_of(name: str) -> str:
-    """Identity of a video name ``id<NNN>#video<MMMM>...``: the part before the first '#'."""
-    if "#" not in name:
-        raise ValueError(f"video name {name!r} carries no identity (expected 'id<NNN>#video<MMMM>...')")
-    return name.split("#")[0]
+def identities_of(names: list[str]) -> list[str]:
+    """The identity (``data.identity_of``) of each video name ``id<NNN>#video<MMMM>...``; a name
+    without '#' carries none and is an error here (a dataset would take it as its own identity)."""
+    for name in names:
+        if "#" not in name:
+            raise ValueError(f"video name {name!r} carries no identity (expected 'id<NNN>#video<MMMM>...')")
+    return [identity_of(name) for name in names]
 
 
 class IdentityProbe(nn.Module):
@@ -322,7 +325,7 @@ def identity_accuracy(probe: IdentityProbe, data, split: str = "train", frame_sh
     """Share of frames whose identity the probe names correctly (chance: 1 / #identities)."""
     labelled = collect_frames(data, split, frame_shape, max_videos)
     predicted = probe.classify_frames(labelled.frames)
-    truth = [identity_of(name) for name in labelled.names]
+    truth = identities_of(labelled.names)
     return float(np.mean([p == t for p, t in zip(predicted, truth)]))
 
 
@@ -336,7 +339,7 @@ def train_identity_probe(data, steps: int = 300, batch_size: int = 32, lr: float
     in eval mode with ``train_seconds`` set.
     """
     labelled = collect_frames(data, split, frame_shape, max_videos)
-    names = [identity_of(name) for name in labelled.names]
+    names = identities_of(labelled.names)
     identities = sorted(set(names))
     index = {name: i for i, name in enumerate(identities)}
     labels = torch.tensor([index[name] for name in names])                  # (N,)

@@ -89,7 +89,7 @@ def test_identity_probe_beats_chance_on_held_out_videos(train_frames):
 
 def test_identity_names_must_carry_an_identity():
     with pytest.raises(ValueError, match="'clip.png' carries no identity"):
-        probes.identity_of("clip.png")
+        probes.identities_of(["id000#video0001.png", "clip.png"])
 
 
 def test_probes_save_and_load_exactly(tmp_path):
