@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from pcutlib import training
+from pcutlib import adversaries, training
 from pcutlib.config import load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -61,7 +61,7 @@ class MaskTimer:
 
     def __init__(self):
         self.seconds = 0.0
-        self.originals = (training.make_mask, training.mix_images)
+        self.originals = (adversaries.make_mask, adversaries.mix_images)
 
     def __enter__(self):
         def timed(function):
@@ -73,11 +73,11 @@ class MaskTimer:
                 self.seconds += time.perf_counter() - started
                 return result
             return wrapper
-        training.make_mask, training.mix_images = (timed(f) for f in self.originals)
+        adversaries.make_mask, adversaries.mix_images = (timed(f) for f in self.originals)
         return self
 
     def __exit__(self, *exc):
-        training.make_mask, training.mix_images = self.originals
+        adversaries.make_mask, adversaries.mix_images = self.originals
 
 
 def synchronize():

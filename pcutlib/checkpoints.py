@@ -261,7 +261,7 @@ def save_training_checkpoint(trainer: Trainer, path: str | Path, rank_rngs: list
     rank_rngs: ``generator_states(trainer.rngs)`` of each rank, gathered by the caller under DDP
     (``training.gather_rank_rngs``); None: this process's alone (one process).
     """
-    networks = {name: trainer.raw(name).state_dict() for name in trainer.models.networks()}
+    networks = {name: trainer.network(name).state_dict() for name in trainer.models.networks()}
     state = checkpoint_dict(trainer.config, networks, epoch=trainer.epoch, step=trainer.step,
                             optimizers={n: o.state_dict() for n, o in trainer.optimizers.items()},
                             schedulers={n: scheduler_state(s) for n, s in trainer.schedulers.items()},
@@ -275,7 +275,7 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
     states). A learning rate changed in this run's config since is applied, with a note."""
     state = safe_torch_load(path, map_location=trainer.device)
     for name in trainer.models.networks():
-        load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")
+        load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")
     for name, optimizer in trainer.optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])
     for name, scheduler in trainer.schedulers.items():
@@ -316,4 +316,4 @@ def initialise_from(trainer: Trainer, path: str | Path) -> None:
     for name in ("kp_detector", "generator"):
         if name not in state:
             raise ValueError(f"{path} holds no '{name}' state dict (keys: {sorted(state)})")
-        load_state_strict(trainer.raw(name), state[name], name, f"{path}'s config.model_params")
+        load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")

@@ -29,11 +29,11 @@ class TensorBoardWriter:
         for name, optimizer in optimizers.items():
             self.writer.add_scalar(f"lr/{name}", optimizer.param_groups[0]["lr"], step)
 
-    def epoch_images(self, epoch: int, batch: dict, generated: dict, info: dict, count: int = 4) -> None:
+    def epoch_images(self, epoch: int, batch: dict, generated: dict, mixing, count: int = 4) -> None:
         """Image grids of the epoch's last batch: (N,C,H,W) tensors in [0,1], first ``count`` samples."""
         images = {"driving": batch["driving"], "prediction": generated.get("prediction"),
-                  "occlusion_map": generated.get("occlusion_map"), "mask": info.get("mask"),
-                  "mixed_image": info.get("mixed_image")}
+                  "occlusion_map": generated.get("occlusion_map"), "mask": mixing.mask,
+                  "mixed_image": mixing.mixed_image}
         for name, tensor in images.items():
             if tensor is not None:
                 self.writer.add_images(f"epoch/{name}", tensor[:count].detach().float().cpu().clamp(0, 1), epoch)

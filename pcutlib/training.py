@@ -15,8 +15,11 @@ One training step (``train_step``):
                    whether a mask that mixes in nothing trains as fake, ``losses.unet_mixed_loss``).
      M is the PriorityCut mask (top-k most occluded foreground pixels show the generated
      frame) or a CutMix box.
-Everything that varies lives in the config (``pcutlib.config``); the run folder layout is
-DESIGN.md section 9.
+The adversarial terms of both updates live in one object per discriminator kind
+(``pcutlib.adversaries``: PatchAdversary, UNetAdversary). ``train`` reads as setup
+(``setup_run``), epochs (``train_epoch``) and the end of each epoch (``end_epoch``:
+schedules, checkpoints, figures). Everything that varies lives in the config
+(``pcutlib.config``); the run folder layout is DESIGN.md section 9.
 
 Randomness: every random draw of a step comes from a private stream of the trainer
 (``Trainer.rngs``, see :func:`make_rngs`), one per concern: data order, mixing decision,
@@ -32,9 +35,10 @@ import os
 import random
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -46,8 +50,8 @@ from . import losses as L
 from .checkpoints import generator_states, initialise_from, load_training_checkpoint, save_training_checkpoint
 from .config import save_config
 from .models import Models, build_models
-from .regularizers import RegularizerConfig, make_mask, mix_images, mix_probability
-from .warping import ImagePyramid
+from .adversaries import Adversary, Mixing, build_adversary
+from .regularizers import RegularizerConfig
 
 
 # --------------------------------------------------------------------------- device and processes
@@ -146,7 +150,6 @@ class Trainer:
     step: int = 0           # completed steps
     steps_per_epoch: int = 1
     autocast_dtype: torch.dtype | None = None
-    discriminator_pyramid: nn.Module | None = None   # the patch D's input scales, built once
     # True: the step in FOMM's straightforward order, without pcut's shortcuts that give the
     # same numbers (benchmarks/train_step.py's baseline; tests/test_training.py checks equality)
     baseline_step: bool = False
@@ -157,11 +160,10 @@ class Trainer:
     def adversarial(self) -> bool:
         return self.config["train_params"]["loss_weights"]["generator_gan"] != 0
 
-    @property
-    def discriminator_kind(self) -> str:
-        return self.config["model_params"]["discriminator_params"]["kind"]
+    # the adversarial half of the step (pcutlib.adversaries), built by build_trainer when adversarial
+    adversary: Adversary | None = None
 
-    def raw(self, name: str) -> nn.Module:
+    def network(self, name: str) -> nn.Module:
         """The network without its DistributedDataParallel wrapper."""
         module = getattr(self.models, name)
         return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
@@ -180,7 +182,7 @@ def make_rngs(seed: int, rank: int = 0) -> dict[str, torch.Generator]:
 
         data_order         the DataLoader's shuffle and worker seeds (DDP: the DistributedSampler
                            shuffles with train_params.seed and the epoch itself)
-        mixing             whether a discriminator step mixes (``discriminator_losses``)
+        mixing             whether a discriminator step mixes (``adversaries.UNetAdversary``)
         cutmix_box         the CutMix boxes (``regularizers.make_mask``)
         equivariance_warp  the random TPS of the equivariance losses (``losses.equivariance_losses``)
         region_dropout     the dropped keypoint regions (``dense_motion.region_softmax``)
@@ -273,13 +275,11 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("train_params.mixed_precision=fp16 needs CUDA; use bf16 or none on the CPU")
     autocast_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-    pyramid = None
-    if kind == "patch":
-        scales = config["model_params"]["discriminator_params"]["scales"]
-        pyramid = ImagePyramid(scales, config["model_params"]["common_params"]["num_channels"]).to(device)
-    return Trainer(config, models, optimizers, schedulers, reconstruction.to(device), regularizer, device, group,
-                   autocast_dtype=autocast_dtype, discriminator_pyramid=pyramid,
-                   rngs=make_rngs(train_params["seed"], group.rank))
+    trainer = Trainer(config, models, optimizers, schedulers, reconstruction.to(device), regularizer, device, group,
+                      autocast_dtype=autocast_dtype, rngs=make_rngs(train_params["seed"], group.rank))
+    if trainer.adversarial:
+        trainer.adversary = build_adversary(trainer)
+    return trainer
 
 
 # --------------------------------------------------------------------------- one step
@@ -288,10 +288,6 @@ def autocast(trainer: Trainer):
     if trainer.autocast_dtype is None:
         return nullcontext()
     return torch.autocast(trainer.device.type, dtype=trainer.autocast_dtype)
-
-
-def detach_keypoints(kp: dict) -> dict:
-    return {key: value.detach() for key, value in kp.items()}
 
 
 def region_dropout_probability(schedule: dict, epoch_float: float) -> float:
@@ -338,101 +334,23 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
         ramp * weights["equivariance_jacobian"], generator=trainer.rngs["equivariance_warp"])
     losses.update(equivariance)
     if trainer.adversarial:
-        losses.update(adversarial_generator_losses(trainer, prediction, driving, kp_driving))
+        losses.update(trainer.adversary.generator_losses(prediction, driving, kp_driving))
     return losses, generated
 
 
-@contextmanager
-def frozen(module: nn.Module):
-    """Parameters of ``module`` need no gradient inside the block (restored after): the graph
-    built there skips the weight gradients, which the generator step would throw away."""
-    flags = [(p, p.requires_grad) for p in module.parameters()]
-    for parameter, _ in flags:
-        parameter.requires_grad_(False)
-    try:
-        yield module
-    finally:
-        for parameter, flag in flags:
-            parameter.requires_grad_(flag)
+class StepResult(NamedTuple):
+    """What one training step gives back (unpacks as ``losses, generated, mixing``)."""
+    losses: dict[str, float]      # every loss term of both updates, as floats
+    generated: dict               # the generator's outputs (prediction (B,3,H,W), occlusion_map, ...,
+    #                               kp_source, kp_driving)
+    mixing: Mixing                # what the discriminator step mixed (nothing when not adversarial)
 
 
-def adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_driving) -> dict:
-    """The generator's adversarial terms; the discriminator's parameters take no step here,
-    so its weight gradients are not computed at all (``frozen``)."""
-    context = nullcontext() if trainer.baseline_step else frozen(trainer.raw("discriminator"))
-    with context:                                   # no gradient sync needed: D is not updated here
-        return _adversarial_generator_losses(trainer, prediction, driving, kp_driving)
-
-
-def _adversarial_generator_losses(trainer: Trainer, prediction, driving, kp_driving) -> dict:
-    weights = trainer.config["train_params"]["loss_weights"]
-    discriminator = trainer.raw("discriminator")
-    matching = weights["feature_matching"]
-    if trainer.discriminator_kind == "unet":
-        fake_out = discriminator(prediction)
-        losses = L.unet_generator_loss(fake_out, weights["generator_gan"])
-        if any(weight != 0 for weight in matching):
-            with torch.no_grad():
-                real_features = discriminator(driving)["features"]
-            losses.update(L.unet_feature_matching_loss(real_features, fake_out["features"], matching))
-        return losses
-    scales, pyramid = discriminator.scales, trainer.discriminator_pyramid
-    kp = detach_keypoints(kp_driving)
-    fake_maps = discriminator(pyramid(prediction), kp=kp)
-    losses = L.lsgan_generator_loss(fake_maps, scales, weights["generator_gan"])
-    if any(weight != 0 for weight in matching):
-        with torch.no_grad():
-            real_maps = discriminator(pyramid(driving), kp=kp)
-        losses.update(L.feature_matching_loss(real_maps, fake_maps, scales, matching))
-    return losses
-
-
-def discriminator_losses(trainer: Trainer, driving, generated, epoch_float: float) -> tuple[dict, dict]:
-    """L_D for one batch, and what was mixed (for logging and visualisation).
-
-    driving: (B, 3, H, W); generated: the generator's outputs. Whether to mix is drawn from
-    ``trainer.rngs["mixing"]`` (one draw per step while p > 0), a CutMix box from
-    ``trainer.rngs["cutmix_box"]``; info["mask"] is (B, 1, H, W) on mixed steps."""
-    weights = trainer.config["train_params"]["loss_weights"]
-    fake = generated["prediction"].detach().float()
-    info = {"mixed": False, "empty_foreground": 0}
-    if trainer.discriminator_kind == "patch":
-        discriminator = trainer.models.discriminator
-        scales, pyramid = trainer.raw("discriminator").scales, trainer.discriminator_pyramid
-        kp = detach_keypoints(generated["kp_driving"])
-        # one forward on real and fake together: one DDP synchronisation per step
-        both = discriminator(pyramid(torch.cat([driving, fake])), kp={k: torch.cat([v, v]) for k, v in kp.items()})
-        batch = driving.shape[0]
-        real_maps = {k: v[:batch] for k, v in both.items() if k.startswith("prediction_map")}
-        fake_maps = {k: v[batch:] for k, v in both.items() if k.startswith("prediction_map")}
-        return L.lsgan_discriminator_loss(real_maps, fake_maps, scales, weights["discriminator_gan"]), info
-
-    images = [driving, fake]
-    regularizer = trainer.regularizer
-    probability = (mix_probability(epoch_float, regularizer.mix_probability, regularizer.mix_warmup_epochs)
-                   if regularizer.type != "none" else 0.0)
-    if probability > 0 and torch.rand((), generator=trainer.rngs["mixing"]).item() < probability:
-        mask, empty = make_mask(regularizer, {k: v.detach() for k, v in generated.items()
-                                              if torch.is_tensor(v)}, driving, generator=trainer.rngs["cutmix_box"])
-        mixed = mix_images(driving, fake, mask)
-        images.append(mixed)
-        info.update(mixed=True, empty_foreground=int(empty), mask=mask, mixed_image=mixed)
-    outputs = trainer.models.discriminator(torch.cat(images))       # one forward for all
-    split = [{k: v[i * len(driving):(i + 1) * len(driving)] for k, v in outputs.items() if k != "features"}
-             for i in range(len(images))]
-    factor = L.unet_plain_loss_factor(regularizer.mixed_round_weights, info["mixed"])
-    losses = L.unet_discriminator_loss(split[0], split[1], factor * weights["discriminator_gan"]) if factor else {}
-    if info["mixed"]:
-        losses.update(L.unet_mixed_loss(split[2], info["mask"], split[0], split[1],
-                                        regularizer.consistency_weight, regularizer.all_ones_masks))
-    return losses, info
-
-
-def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> tuple[dict, dict, dict]:
+def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
     """One generator update and (when adversarial) one discriminator update.
 
-    batch: {"source": (B,3,H,W), "driving": (B,3,H,W)}. Returns (loss values as floats,
-    the generator's outputs, what the discriminator step mixed).
+    batch: {"source": (B,3,H,W), "driving": (B,3,H,W)}; epoch_float: the fractional epoch
+    (schedules of region dropout, equivariance, mixing).
     """
     memory_format = torch.channels_last if trainer.config["train_params"]["channels_last"] else torch.preserve_format
     source = batch["source"].to(trainer.device, memory_format=memory_format)
@@ -445,14 +363,14 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> tuple[dict,
     trainer.optimizers["generator"].step()
     trainer.optimizers["kp_detector"].step()
 
-    d_losses, info = {}, {"mixed": False, "empty_foreground": 0}
-    if trainer.adversarial:
+    d_losses, mixing = {}, Mixing()
+    if trainer.adversary is not None:
         trainer.optimizers["discriminator"].zero_grad(set_to_none=True)
-        d_losses, info = discriminator_losses(trainer, driving, generated, epoch_float)
+        d_losses, mixing = trainer.adversary.discriminator_losses(driving, generated, epoch_float)
         sum(d_losses.values()).backward()
         trainer.optimizers["discriminator"].step()
     values = {name: float(value.detach()) for name, value in {**g_losses, **d_losses}.items()}
-    return values, generated, info
+    return StepResult(values, generated, mixing)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -534,7 +452,7 @@ def check_finite(values: dict, trainer: Trainer, checkpoint: Path) -> None:
 def check_finite_weights(trainer: Trainer, checkpoint: Path) -> None:
     """Never save a checkpoint whose weights are not finite."""
     for name in trainer.models.networks():
-        for key, tensor in trainer.raw(name).state_dict().items():
+        for key, tensor in trainer.network(name).state_dict().items():
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
                 raise FloatingPointError(f"training diverged by epoch {trainer.epoch}: {name}.{key} holds non-finite "
                                          f"values; not saving, {checkpoint} stays as it was")
@@ -592,30 +510,61 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
             torch.set_flush_denormal(False)
 
 
+@dataclass
+class Run:
+    """A training run's surroundings: its folder, log, loader and optional TensorBoard writer."""
+    trainer: Trainer
+    run_dir: Path
+    loader: DataLoader
+    board: object | None = None          # a TensorBoardWriter, or None
+    progress: bool = True
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "log.jsonl"
+
+
 def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_after_steps, overwrite,
            tensorboard) -> Path:
-    from tqdm.auto import tqdm
+    run = setup_run(config, Path(run_dir), device, resume, init_from, progress, dataset, overwrite, tensorboard)
+    trainer, num_epochs = run.trainer, config["train_params"]["num_epochs"]
+    trainer.models.train()
+    try:
+        while trainer.epoch < num_epochs:
+            last_step = train_epoch(run, stop_after_steps)
+            if stop_after_steps is not None and trainer.step >= stop_after_steps:
+                break       # a partial epoch is not checkpointed: resume repeats it exactly
+            end_epoch(run, last_step)
+    finally:
+        if run.board is not None:
+            run.board.close()
+        if trainer.group.distributed and dist.is_initialized():
+            dist.barrier()
+    return run.checkpoint_dir / "last.pt"
 
-    from .visualize import plot_losses, save_training_visualization
 
+def setup_run(config, run_dir: Path, device, resume, init_from, progress, dataset, overwrite, tensorboard) -> Run:
+    """Processes, run folder, trainer (resumed, initialised from a checkpoint, or fresh), loader."""
     group = init_distributed(device)
     if device.type == "cuda" and group.distributed:
         device = torch.device("cuda", group.local_rank)
         torch.cuda.set_device(device)
-    run_dir = Path(run_dir)
     if group.is_main:
         prepare_run_dir(run_dir, resume, overwrite)
-    checkpoint_dir = run_dir / "checkpoints"
-    log_path = run_dir / "log.jsonl"
     seed_everything(config["train_params"]["seed"] + group.rank)
     trainer = build_trainer(config, device, group)
+    checkpoint_dir = run_dir / "checkpoints"
     if resume:
         last = checkpoint_dir / "last.pt"
         if not last.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {last}")
         load_training_checkpoint(trainer, last)
         if group.is_main:
-            truncate_log(log_path, trainer.step)
+            truncate_log(run_dir / "log.jsonl", trainer.step)
             for partial in remove_partial_files(checkpoint_dir):
                 print(f"resume: removed {partial.name}, a checkpoint left half-written by an interrupted run")
     elif init_from is not None:
@@ -627,67 +576,70 @@ def _train(config, run_dir, device, resume, init_from, progress, dataset, stop_a
         if tensorboard:
             from .tensorboard_writer import TensorBoardWriter
             board = TensorBoardWriter(run_dir / "tensorboard")
-
     loader = make_dataloader(config, group, dataset, generator=trainer.rngs["data_order"])
     trainer.steps_per_epoch = len(loader)
-    num_epochs = config["train_params"]["num_epochs"]
-    trainer.models.train()
-    stopped = False
-    try:
-        while trainer.epoch < num_epochs and not stopped:
-            epoch = trainer.epoch
-            if isinstance(loader.sampler, DistributedSampler):
-                loader.sampler.set_epoch(epoch)
-            frames = getattr(loader.dataset, "dataset", None)      # DatasetRepeater -> FramesDataset
-            if hasattr(frames, "max_frame_gap"):
-                frames.max_frame_gap = max_frame_gap(config["train_params"]["frame_gap"], epoch)
-            if hasattr(frames, "item_seed"):                        # each item's seed: (seed, epoch, repeat, index)
-                frames.item_seed, frames.epoch = config["train_params"]["seed"], epoch
-            bar = tqdm(loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not (progress and group.is_main),
-                       leave=False, dynamic_ncols=True)
-            last_batch = None
-            for i, batch in enumerate(bar):
-                started = time.perf_counter()
-                epoch_float = epoch + i / trainer.steps_per_epoch
-                values, generated, info = train_step(trainer, batch, epoch_float)
-                check_finite(values, trainer, checkpoint_dir / "last.pt")
-                trainer.step += 1
-                last_batch = (batch, generated, info)
-                if group.is_main and trainer.step % config["train_params"]["log_every"] == 0:
-                    append_log(log_path, {"step": trainer.step, "epoch": epoch + 1, **values,
-                                          "mixed": info["mixed"], "empty_foreground": info["empty_foreground"],
-                                          "seconds": round(time.perf_counter() - started, 4)})
-                    if board is not None:
-                        board.scalars(trainer.step, values, trainer.optimizers)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
-                if stop_after_steps is not None and trainer.step >= stop_after_steps:
-                    stopped = True
-                    break
-            if stopped:
-                break       # a partial epoch is not checkpointed: resume repeats it exactly
-            trainer.epoch += 1
-            for scheduler in trainer.schedulers.values():
-                scheduler.step()
-            rank_rngs = gather_rank_rngs(trainer)                   # every rank takes part (DDP)
-            if group.is_main:
-                check_finite_weights(trainer, checkpoint_dir / "last.pt")
-                # epoch-N.pt before last.pt: a kill between the two repeats this epoch on resume
-                # and writes epoch-N.pt again, instead of losing it
-                if trainer.epoch % config["train_params"]["checkpoint_freq"] == 0 or trainer.epoch == num_epochs:
-                    save_training_checkpoint(trainer, checkpoint_dir / f"epoch-{trainer.epoch}.pt", rank_rngs)
-                save_training_checkpoint(trainer, checkpoint_dir / "last.pt", rank_rngs)
-                figures = (trainer.epoch % config["train_params"]["visualize_every"] == 0
-                           or trainer.epoch == num_epochs)
-                if last_batch is not None and figures:
-                    save_training_visualization(run_dir / "vis" / f"epoch-{trainer.epoch}.png", *last_batch,
-                                                regularizer=trainer.regularizer)
-                if last_batch is not None and board is not None:
-                    board.epoch_images(trainer.epoch, *last_batch)
-                if figures:
-                    plot_losses(log_path, run_dir / "loss.png")
-    finally:
-        if board is not None:
-            board.close()
-        if group.distributed and dist.is_initialized():
-            dist.barrier()
-    return checkpoint_dir / "last.pt"
+    return Run(trainer, run_dir, loader, board, progress)
+
+
+def train_epoch(run: Run, stop_after_steps: int | None = None) -> tuple | None:
+    """The steps of epoch ``trainer.epoch`` (or up to ``stop_after_steps``), logged every
+    log_every steps. Returns the last (batch, generated, mixing) for the epoch's figures."""
+    from tqdm.auto import tqdm
+
+    trainer, config = run.trainer, run.trainer.config
+    epoch, num_epochs = trainer.epoch, config["train_params"]["num_epochs"]
+    if isinstance(run.loader.sampler, DistributedSampler):
+        run.loader.sampler.set_epoch(epoch)
+    frames = getattr(run.loader.dataset, "dataset", None)      # DatasetRepeater -> FramesDataset
+    if hasattr(frames, "max_frame_gap"):
+        frames.max_frame_gap = max_frame_gap(config["train_params"]["frame_gap"], epoch)
+    if hasattr(frames, "item_seed"):                            # each item's seed: (seed, epoch, repeat, index)
+        frames.item_seed, frames.epoch = config["train_params"]["seed"], epoch
+    bar = tqdm(run.loader, desc=f"epoch {epoch + 1}/{num_epochs}",
+               disable=not (run.progress and trainer.group.is_main), leave=False, dynamic_ncols=True)
+    last_step = None
+    for i, batch in enumerate(bar):
+        started = time.perf_counter()
+        values, generated, mixing = train_step(trainer, batch, epoch + i / trainer.steps_per_epoch)
+        check_finite(values, trainer, run.checkpoint_dir / "last.pt")
+        trainer.step += 1
+        last_step = (batch, generated, mixing)
+        if trainer.group.is_main and trainer.step % config["train_params"]["log_every"] == 0:
+            append_log(run.log_path, {"step": trainer.step, "epoch": epoch + 1, **values, "mixed": mixing.mixed,
+                                      "empty_foreground": mixing.empty_foreground,
+                                      "seconds": round(time.perf_counter() - started, 4)})
+            if run.board is not None:
+                run.board.scalars(trainer.step, values, trainer.optimizers)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
+        if stop_after_steps is not None and trainer.step >= stop_after_steps:
+            break
+    return last_step
+
+
+def end_epoch(run: Run, last_step: tuple | None) -> None:
+    """Learning-rate schedules, checkpoints (epoch-N.pt, then last.pt), figures and loss plot."""
+    from .visualize import plot_losses, save_training_visualization
+
+    trainer, train_params = run.trainer, run.trainer.config["train_params"]
+    trainer.epoch += 1
+    for scheduler in trainer.schedulers.values():
+        scheduler.step()
+    rank_rngs = gather_rank_rngs(trainer)                   # every rank takes part (DDP)
+    if not trainer.group.is_main:
+        return
+    last = run.checkpoint_dir / "last.pt"
+    check_finite_weights(trainer, last)
+    final = trainer.epoch == train_params["num_epochs"]
+    # epoch-N.pt before last.pt: a kill between the two repeats this epoch on resume and
+    # writes epoch-N.pt again, instead of losing it
+    if trainer.epoch % train_params["checkpoint_freq"] == 0 or final:
+        save_training_checkpoint(trainer, run.checkpoint_dir / f"epoch-{trainer.epoch}.pt", rank_rngs)
+    save_training_checkpoint(trainer, last, rank_rngs)
+    figures = trainer.epoch % train_params["visualize_every"] == 0 or final
+    if last_step is not None and figures:
+        save_training_visualization(run.run_dir / "vis" / f"epoch-{trainer.epoch}.png", *last_step,
+                                    regularizer=trainer.regularizer)
+    if last_step is not None and run.board is not None:
+        run.board.epoch_images(trainer.epoch, *last_step)
+    if figures:
+        plot_losses(run.log_path, run.run_dir / "loss.png")

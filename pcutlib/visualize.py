@@ -23,8 +23,9 @@ def upsample(tensor: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(tensor.detach().float(), size=size, mode="nearest")
 
 
-def training_panels(batch: dict, generated: dict, info: dict, regularizer=None) -> dict:
-    """The columns of the per-epoch figure: name -> (B, C, H, W) tensors in [0,1]."""
+def training_panels(batch: dict, generated: dict, mixing=None, regularizer=None) -> dict:
+    """The columns of the per-epoch figure: name -> (B, C, H, W) tensors in [0,1]. mixing: the
+    step's ``adversaries.Mixing`` (its mask is shown), or None."""
     from .regularizers import make_mask, mix_images
 
     source, driving = batch["source"], batch["driving"]
@@ -35,7 +36,7 @@ def training_panels(batch: dict, generated: dict, info: dict, regularizer=None) 
         panels["deformed source"] = generated["deformed"].detach().float().cpu()
     if "occlusion_map" in generated:
         panels["occlusion map"] = upsample(generated["occlusion_map"], size).cpu()
-    mask = info.get("mask")
+    mask = None if mixing is None else mixing.mask
     if mask is None and regularizer is not None and regularizer.type != "none":
         # a CutMix box is random: draw it from a generator of its own, never from the global
         # RNG or the trainer's streams, which the run's checkpoint has already saved (exact resume)
@@ -48,10 +49,10 @@ def training_panels(batch: dict, generated: dict, info: dict, regularizer=None) 
     return panels
 
 
-def save_training_visualization(path, batch: dict, generated: dict, info: dict, regularizer=None,
+def save_training_visualization(path, batch: dict, generated: dict, mixing=None, regularizer=None,
                                 max_rows: int = 4) -> None:
     """A grid: one row per sample, columns from :func:`training_panels`."""
-    panels = training_panels(batch, generated, info, regularizer)
+    panels = training_panels(batch, generated, mixing, regularizer)
     rows = min(max_rows, batch["source"].shape[0])
     fig = Figure(figsize=(1.6 * len(panels), 1.6 * rows))
     axes = fig.subplots(rows, len(panels), squeeze=False)

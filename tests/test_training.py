@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from pcutlib.adversaries import Mixing
 from pcutlib.config import load_config, resolve_config
 from pcutlib.synthetic import make_synthetic_dataset
 from pcutlib.training import build_trainer, make_dataloader, train, train_step
@@ -56,7 +57,7 @@ def test_one_step_updates_every_network(smoke_data, variant):
     assert all(torch.isfinite(torch.tensor(v)) for v in values.values()), values
     assert "reconstruction" in values and "equivariance_value" in values
     if regularizer != "none":
-        assert info["mixed"] and "consistency" in values and "disc_mix_decoder" in values
+        assert info.mixed and "consistency" in values and "disc_mix_decoder" in values
     assert ("feature_matching" in values) == (kind == "patch" or "feature_matching" in VARIANTS[variant])
     for name, module in trainer.models.networks().items():
         changed = [k for k, v in module.state_dict().items()
@@ -154,8 +155,8 @@ batches = iter(loader)
 # 1. gradients are averaged: the DDP gradient equals the mean of the per-rank gradients
 batch = next(batches)
 generator = trainer.models.generator
-local = copy.deepcopy(trainer.raw("generator"))
-kp = trainer.raw("kp_detector")
+local = copy.deepcopy(trainer.network("generator"))
+kp = trainer.network("kp_detector")
 def loss_of(gen):
     kp_s, kp_d = kp(batch["source"]), kp(batch["driving"])
     out = gen(batch["source"], kp_source={k: v.detach() for k, v in kp_s.items()},
@@ -164,7 +165,7 @@ def loss_of(gen):
 loss_of(local).backward()
 loss_of(generator).backward()
 max_error = rank_difference = 0.0
-for (name, p_local), p_ddp in zip(local.named_parameters(), trainer.raw("generator").parameters()):
+for (name, p_local), p_ddp in zip(local.named_parameters(), trainer.network("generator").parameters()):
     mean = p_local.grad.clone(); dist.all_reduce(mean); mean /= group.world_size
     max_error = max(max_error, (mean - p_ddp.grad).abs().max().item())
     rank_difference = max(rank_difference, (mean - p_local.grad).abs().max().item())
@@ -174,7 +175,7 @@ trainer.optimizers["generator"].zero_grad()
 for _ in range(2):
     train_step(trainer, next(batches), epoch_float=1.0)
 flat = torch.cat([p.detach().flatten() for n in ("kp_detector", "generator", "discriminator")
-                  for p in trainer.raw(n).parameters()])
+                  for p in trainer.network(n).parameters()])
 gathered = [torch.zeros_like(flat) for _ in range(group.world_size)]
 dist.all_gather(gathered, flat)
 json.dump({"max_grad_error": max_error, "rank_difference": rank_difference, "param_spread": max((g - gathered[0]).abs().max().item() for g in gathered),
@@ -268,7 +269,7 @@ def test_epoch_figure_leaves_the_global_rng_alone():
     generated = {"prediction": torch.rand(2, 3, 16, 16), "occlusion_map": torch.rand(2, 1, 8, 8),
                  "region_mask": torch.softmax(torch.rand(2, 4, 8, 8), 1)}
     state = torch.get_rng_state()
-    panels = training_panels(batch, generated, {"mixed": False}, RegularizerConfig.from_dict({"type": "cutmix"}))
+    panels = training_panels(batch, generated, Mixing(), RegularizerConfig.from_dict({"type": "cutmix"}))
     assert torch.equal(state, torch.get_rng_state())
     assert any("mask" in name for name in panels)
 
@@ -369,7 +370,7 @@ def record_each_step(monkeypatch):
     step, random_warp, keep_mask = training.train_step, RandomTPS.random.__func__, dense_motion.region_keep_mask
 
     def recording_step(trainer, batch, epoch_float):
-        networks = {n: copy.deepcopy(trainer.raw(n).state_dict()) for n in trainer.models.networks()} if not seen else {}
+        networks = {n: copy.deepcopy(trainer.network(n).state_dict()) for n in trainer.models.networks()} if not seen else {}
         seen.append({"source": batch["source"].clone(), "driving": batch["driving"].clone(), "networks": networks})
         return step(trainer, batch, epoch_float)
 
@@ -452,13 +453,13 @@ def test_a_fine_tune_starts_its_own_seeds_discriminator(smoke_data, tmp_path, mo
 
 def discriminator_step_losses(config):
     """The discriminator losses of one step of ``config`` on the first batch (weights seeded alike)."""
-    from pcutlib.training import discriminator_losses, generator_losses
+    from pcutlib.training import generator_losses
 
     torch.manual_seed(0)
     trainer = build_trainer(config, torch.device("cpu"))
     batch = next(iter(make_dataloader(config, trainer.group, generator=torch.Generator().manual_seed(0))))
     _, generated = generator_losses(trainer, batch["source"], batch["driving"], epoch_float=5.0)
-    losses, info = discriminator_losses(trainer, batch["driving"], generated, epoch_float=5.0)
+    losses, info = trainer.adversary.discriminator_losses(batch["driving"], generated, epoch_float=5.0)
     return {name: float(value.detach()) for name, value in losses.items()}, info
 
 
@@ -470,7 +471,7 @@ def test_unet_gan_weights_skip_the_plain_terms_on_mixed_steps_and_halve_them_oth
                                   mixed_round_weights=scheme)
             steps[scheme, regularizer] = discriminator_step_losses(config)
     (pcut_mixed, info), (unetgan_mixed, _) = steps["sum", "prioritycut"], steps["unetgan", "prioritycut"]
-    assert info["mixed"]
+    assert info.mixed
     assert set(pcut_mixed) == {"disc_unet_encoder", "disc_unet_decoder", "disc_mix_encoder", "disc_mix_decoder",
                                "consistency"}
     assert set(unetgan_mixed) == {"disc_mix_encoder", "disc_mix_decoder", "consistency"}
