@@ -163,6 +163,12 @@ class Trainer:
     # the adversarial half of the step (pcutlib.adversaries), built by build_trainer when adversarial
     adversary: Adversary | None = None
 
+    @property
+    def discriminator_warming_up(self) -> bool:
+        """True during the first train_params.discriminator_warmup_steps steps of an adversarial
+        run: only the discriminator trains (``train_step``)."""
+        return self.adversary is not None and self.step < self.config["train_params"]["discriminator_warmup_steps"]
+
     def network(self, name: str) -> nn.Module:
         """The network without its DistributedDataParallel wrapper."""
         module = getattr(self.models, name)
@@ -312,11 +318,10 @@ def max_frame_gap(schedule: dict, epoch: int) -> int | None:
     return round(schedule["start"] + (schedule["end"] - schedule["start"]) * epoch / schedule["ramp_epochs"])
 
 
-def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> tuple[dict, dict]:
-    """L_G and the generator's outputs (keypoints added) for one batch: source, driving (B, 3, H, W).
-
-    Draws the region dropout and the equivariance warp from the trainer's streams."""
-    models, weights = trainer.models, trainer.config["train_params"]["loss_weights"]
+def generate(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> dict:
+    """The generator's outputs (keypoints added) for source, driving (B, 3, H, W); draws the
+    region dropout from the trainer's stream."""
+    models = trainer.models
     dropout = region_dropout_probability(trainer.config["train_params"]["region_dropout"], epoch_float)
     with autocast(trainer):
         kp_source = models.kp_detector(source)
@@ -325,6 +330,16 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
         generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving, region_dropout=dropout,
                                      apply_occlusion=not warmup, dropout_rng=trainer.rngs["region_dropout"])
     generated.update(kp_source=kp_source, kp_driving=kp_driving)
+    return generated
+
+
+def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> tuple[dict, dict]:
+    """L_G and the generator's outputs (keypoints added) for one batch: source, driving (B, 3, H, W).
+
+    Draws the region dropout and the equivariance warp from the trainer's streams."""
+    models, weights = trainer.models, trainer.config["train_params"]["loss_weights"]
+    generated = generate(trainer, source, driving, epoch_float)
+    kp_driving = generated["kp_driving"]
     prediction = generated["prediction"].float()
     losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
     ramp = equivariance_ramp(trainer.config["train_params"]["equivariance_warmup_epochs"], epoch_float)
@@ -347,7 +362,8 @@ class StepResult(NamedTuple):
 
 
 def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
-    """One generator update and (when adversarial) one discriminator update.
+    """One generator update and (when adversarial) one discriminator update; during the
+    discriminator warm-up (``Trainer.discriminator_warming_up``) the discriminator update only.
 
     batch: {"source": (B,3,H,W), "driving": (B,3,H,W)}; epoch_float: the fractional epoch
     (schedules of region dropout, equivariance, mixing).
@@ -356,12 +372,17 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
     source = batch["source"].to(trainer.device, memory_format=memory_format)
     driving = batch["driving"].to(trainer.device, memory_format=memory_format)
 
-    for name in ("generator", "kp_detector"):
-        trainer.optimizers[name].zero_grad(set_to_none=True)
-    g_losses, generated = generator_losses(trainer, source, driving, epoch_float)
-    sum(g_losses.values()).backward()
-    trainer.optimizers["generator"].step()
-    trainer.optimizers["kp_detector"].step()
+    if trainer.discriminator_warming_up:
+        g_losses = {}
+        with torch.no_grad():                       # the generator as it is: no losses, no update
+            generated = generate(trainer, source, driving, epoch_float)
+    else:
+        for name in ("generator", "kp_detector"):
+            trainer.optimizers[name].zero_grad(set_to_none=True)
+        g_losses, generated = generator_losses(trainer, source, driving, epoch_float)
+        sum(g_losses.values()).backward()
+        trainer.optimizers["generator"].step()
+        trainer.optimizers["kp_detector"].step()
 
     d_losses, mixing = {}, Mixing()
     if trainer.adversary is not None:

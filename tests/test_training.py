@@ -490,3 +490,30 @@ def test_new_regularizer_keys_are_validated(smoke_data):
         build_trainer(smoke_config(smoke_data, mixed_round_weights="half"), torch.device("cpu"))
     with pytest.raises(ValueError, match="'regularizer.all_ones_mask'"):
         smoke_config(smoke_data, all_ones_mask="fake")
+
+
+def test_discriminator_warmup_trains_only_the_discriminator_first(smoke_data):
+    config = smoke_config(smoke_data, type="prioritycut", mix_probability=1.0, mix_warmup_epochs=0.0)
+    config["train_params"]["discriminator_warmup_steps"] = 2
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group, generator=torch.Generator().manual_seed(0))))
+
+    def states():   # parameters (batch-norm running statistics update in any train-mode forward)
+        return {name: {k: p.detach().clone() for k, p in trainer.network(name).named_parameters()}
+                for name in trainer.models.networks()}
+
+    def changed(before, after):
+        return {name for name in before if any(not torch.equal(before[name][k], after[name][k]) for k in before[name])}
+
+    for step in range(3):
+        before = states()
+        values, _, mixing = train_step(trainer, batch, epoch_float=0.5)
+        trainer.step += 1
+        if step < 2:     # warm-up: the generator as it is, only the discriminator learns
+            assert changed(before, states()) == {"discriminator"}
+            assert set(values) == {"disc_unet_encoder", "disc_unet_decoder", "disc_mix_encoder",
+                                   "disc_mix_decoder", "consistency"}
+            assert mixing.mixed and mixing.mask is not None
+        else:
+            assert changed(before, states()) == {"generator", "kp_detector", "discriminator"}
+            assert "reconstruction" in values and "gen_unet_encoder" in values
