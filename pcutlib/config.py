@@ -81,11 +81,11 @@ SCHEMA = {
         "occlusion_warmup_epochs": 0.0,
         # equivariance weights rise linearly from 0 over these epochs (0: full weight from the start, FOMM)
         "equivariance_warmup_epochs": 0.0,
-        # adversarial runs: the first steps train only the discriminator, against the generator
+        # adversarial runs: the first epochs train only the discriminator, against the generator
         # as it is (G and keypoint detector take no step, no generator losses; in train mode,
         # so batch norm still uses and updates its batch statistics); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)
-        "discriminator_warmup_steps": 0,
+        "discriminator_warmup_epochs": 0.0,
     },
     "regularizer": {
         "type": "none",                     # none | cutmix | prioritycut
@@ -132,7 +132,7 @@ INTEGER_KEYS = {
     "train_params.num_epochs", "train_params.num_repeats", "train_params.batch_size",
     "train_params.checkpoint_freq", "train_params.transform_params.points_tps", "train_params.seed",
     "train_params.num_workers", "train_params.log_every", "train_params.visualize_every", "train_params.frame_gap.start",
-    "train_params.frame_gap.end", "train_params.frame_gap.ramp_epochs", "train_params.discriminator_warmup_steps",
+    "train_params.frame_gap.end", "train_params.frame_gap.ramp_epochs",
     "reconstruction_params.num_videos", "animate_params.num_pairs", "visualizer_params.kp_size",
 }
 # Inclusive ranges (None: open) of numeric keys; list elements are checked too.
@@ -161,7 +161,7 @@ RANGES = {
     "train_params.visualize_every": (1, None),
     "train_params.frame_gap.start": (0, None), "train_params.frame_gap.end": (0, None),
     "train_params.frame_gap.ramp_epochs": (0, None), "train_params.occlusion_warmup_epochs": (0, None),
-    "train_params.equivariance_warmup_epochs": (0, None), "train_params.discriminator_warmup_steps": (0, None),
+    "train_params.equivariance_warmup_epochs": (0, None), "train_params.discriminator_warmup_epochs": (0, None),
     "regularizer.top_k_percent": (0, 100), "regularizer.foreground_threshold": (0, 1),
     "regularizer.mix_probability": (0, 1), "regularizer.mix_warmup_epochs": (0, None),
     "regularizer.consistency_weight": (0, None),

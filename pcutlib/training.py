@@ -163,11 +163,10 @@ class Trainer:
     # the adversarial half of the step (pcutlib.adversaries), built by build_trainer when adversarial
     adversary: Adversary | None = None
 
-    @property
-    def discriminator_warming_up(self) -> bool:
-        """True during the first train_params.discriminator_warmup_steps steps of an adversarial
-        run: only the discriminator trains (``train_step``)."""
-        return self.adversary is not None and self.step < self.config["train_params"]["discriminator_warmup_steps"]
+    def discriminator_warming_up(self, epoch_float: float) -> bool:
+        """True during the first train_params.discriminator_warmup_epochs of an adversarial run:
+        only the discriminator trains (``train_step``)."""
+        return self.adversary is not None and epoch_float < self.config["train_params"]["discriminator_warmup_epochs"]
 
     def network(self, name: str) -> nn.Module:
         """The network without its DistributedDataParallel wrapper."""
@@ -372,7 +371,7 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
     source = batch["source"].to(trainer.device, memory_format=memory_format)
     driving = batch["driving"].to(trainer.device, memory_format=memory_format)
 
-    if trainer.discriminator_warming_up:
+    if trainer.discriminator_warming_up(epoch_float):
         g_losses = {}
         with torch.no_grad():                       # the generator as it is: no losses, no update
             generated = generate(trainer, source, driving, epoch_float)

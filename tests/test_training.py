@@ -494,7 +494,7 @@ def test_new_regularizer_keys_are_validated(smoke_data):
 
 def test_discriminator_warmup_trains_only_the_discriminator_first(smoke_data):
     config = smoke_config(smoke_data, type="prioritycut", mix_probability=1.0, mix_warmup_epochs=0.0)
-    config["train_params"]["discriminator_warmup_steps"] = 2
+    config["train_params"]["discriminator_warmup_epochs"] = 1.0
     trainer = build_trainer(config, torch.device("cpu"))
     batch = next(iter(make_dataloader(config, trainer.group, generator=torch.Generator().manual_seed(0))))
 
@@ -507,9 +507,8 @@ def test_discriminator_warmup_trains_only_the_discriminator_first(smoke_data):
 
     for step in range(3):
         before = states()
-        values, _, mixing = train_step(trainer, batch, epoch_float=0.5)
-        trainer.step += 1
-        if step < 2:     # warm-up: the generator as it is, only the discriminator learns
+        values, _, mixing = train_step(trainer, batch, epoch_float=0.5 * step)
+        if step < 2:      # epochs 0 and 0.5: the generator as it is, only the discriminator learns
             assert changed(before, states()) == {"discriminator"}
             assert set(values) == {"disc_unet_encoder", "disc_unet_decoder", "disc_mix_encoder",
                                    "disc_mix_decoder", "consistency"}
