@@ -132,6 +132,7 @@ def test_variant_groups_and_the_config_of_every_setting():
             assert config["train_params"]["loss_weights"]["generator_gan"] == 1
             assert config["train_params"]["seed"] == 7
             assert config["regularizer"]["type"] == variant["regularizer"]
+            assert config["model_params"]["discriminator_params"]["sn"] is experiment.DISCRIMINATOR_SPECTRAL_NORM
     ones_fake = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10-ones-fake"], "finetune", 3, 0)
     assert ones_fake["regularizer"]["all_ones_masks"] == "fake"
     weights = experiment.experiment_config(base, experiment.VARIANTS["cutmix-unetgan-weights"], "finetune", 3, 0)
@@ -139,6 +140,10 @@ def test_variant_groups_and_the_config_of_every_setting():
     tune = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "finetune", 3, 0)
     scratch = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "scratch", None, 0)
     assert tune["train_params"]["num_epochs"] == 3 and tune["train_params"]["lr_generator"] == 5.0e-5
+    assert tune["train_params"]["discriminator_warmup_epochs"] == 0
+    warmed = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "finetune", 3, 0, 20)
+    assert warmed["train_params"]["num_epochs"] == 23 and warmed["train_params"]["discriminator_warmup_epochs"] == 20
+    assert scratch["train_params"]["discriminator_warmup_epochs"] == 0      # adversarial from the first step
     # from scratch: the reconstruction recipe (epochs, learning rates, milestones, region dropout)
     for key in ("num_epochs", "lr_generator", "epoch_milestones", "region_dropout"):
         assert scratch["train_params"][key] == base["train_params"][key], key
