@@ -602,8 +602,8 @@ def readme_results(results: Path, readme: Path) -> str:
 # Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a
 # CPU: the whole pipeline for tests, numbers that mean nothing). Paths of --quick lie under --runs.
 FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
-                 "init_from": Path("runs/synthetic-64-reconstruction/checkpoints/last.pt"), "epochs": 4,
-                 "warmup_epochs": 40, "seeds": [0, 1, 2, 3, 4], "variants": ["main"], "runs": Path("runs/experiment"),
+                 "init_from": Path("runs/synthetic-64-reconstruction/checkpoints/last.pt"), "epochs": 6,
+                 "warmup_epochs": 60, "seeds": [0, 1, 2, 3, 4], "variants": ["main"], "runs": Path("runs/experiment"),
                  "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
                  "quality_frames": 8, "setting": "both"}
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
@@ -629,7 +629,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     parser.add_argument("--init-from", type=Path, default=None,
                         help=f"the shared reconstruction checkpoint, trained first when missing (default: "
                              f"{FULL_DEFAULTS['init_from']})")
-    parser.add_argument("--epochs", type=int, default=None, help="adversarial fine-tuning epochs per run (default: 4)")
+    parser.add_argument("--epochs", type=int, default=None, help=f"adversarial fine-tuning epochs per run (default: {FULL_DEFAULTS['epochs']})")
     parser.add_argument("--warmup-epochs", type=int, default=None,
                         help=f"finetune: epochs before --epochs in which only the fresh discriminator trains (default: "
                              f"{FULL_DEFAULTS['warmup_epochs']})")
