@@ -773,6 +773,26 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
             f"{len(test)} held-out test videos of unseen figures")
 
 
+def reproducing_command(args, setting: str) -> str:
+    """The ``pcut experiment`` command line that makes this setting's results again: the options
+    that differ from the defaults (FULL_DEFAULTS, or QUICK_DEFAULTS with --quick)."""
+    defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
+    parts = ["pcut experiment"] + (["--quick"] if args.quick else []) + ["--setting", setting]
+    keys = ["config", "data", "init_from", "epochs" if setting == "finetune" else "scratch_epochs",
+            "warmup_epochs" if setting == "finetune" else None, "seeds", "variants"]
+    for key in filter(None, keys):
+        value, default = getattr(args, key, None), defaults.get(key)
+        if key == "variants":
+            default = expand_variants(default)
+        if args.quick and key in ("data", "init_from"):
+            default = args.runs / default
+        if value is None or value == default or (isinstance(default, Path) and Path(value) == default):
+            continue
+        values = value if isinstance(value, list) else [value]
+        parts += [f"--{key.replace('_', '-')}", *map(str, values)]
+    return " ".join(parts)
+
+
 def write_setting_results(args, setting: str, rows: list, per_video: dict, checkpoints: dict, test: list,
                           budget: str, minutes: float) -> str:
     """Tables, comparisons (gated on the discriminator AUC) and plots of one setting in
@@ -797,7 +817,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     path, video, _, truth = test[0]
     plot_artifacts(checkpoints, video, path.name, folder / "artifacts.png",
                    disoccluded=None if truth is None else disocclusion_from(truth, 0))
-    command = f"pcut experiment{' --quick' if args.quick else ''} --setting {setting}"
+    command = reproducing_command(args, setting)
     text = "\n".join([
         f"Budget: {budget}. Command: `{command}` ({minutes:.0f} min here).", "",
         "Mean ± standard deviation over seeds; definitions in the README's Metrics section. Artifact metrics pool "

@@ -153,6 +153,22 @@ def test_variant_groups_and_the_config_of_every_setting():
 
 # ----------------------------------------------------------------------------- artifact metrics
 
+def test_results_name_the_command_that_makes_them_again():
+    import argparse
+
+    parser = experiment.add_experiment_arguments(argparse.ArgumentParser())
+
+    def command(*argv):
+        args = experiment.resolve_arguments(parser.parse_args(list(argv)))
+        return [experiment.reproducing_command(args, setting) for setting in args.settings]
+
+    assert command("--setting", "finetune") == ["pcut experiment --setting finetune"]
+    assert command("--quick") == ["pcut experiment --quick --setting finetune", "pcut experiment --quick --setting scratch"]
+    assert command("--setting", "finetune", "--init-from", "runs/x/last.pt", "--seeds", "0", "1", "--warmup-epochs",
+                   "3", "--variants", "unet", "--scratch-epochs", "9") == \
+        ["pcut experiment --setting finetune --init-from runs/x/last.pt --warmup-epochs 3 --seeds 0 1 --variants unet"]
+
+
 def test_mask_precision_is_one_for_the_truth_and_chance_is_the_base_rate():
     truth = torch.zeros(2, 8, 8, dtype=torch.bool)
     truth[0, 2:4, 2:6] = True                                    # 8 dis-occluded pixels in frame 0
