@@ -245,7 +245,15 @@ def evaluate_checkpoint(checkpoint: Path | None, test: list, probes: dict, with_
 
     The summary pools the rows (``artifacts.summarize_rows``) and, with a discriminator in the
     checkpoint and ``with_discriminator``, adds ``discriminator_quality`` on frames of the same
-    videos (at most ``quality_frames`` per video)."""
+    videos (at most ``quality_frames`` per video). Computes with the CPUs other work leaves free
+    (``training.threads_for_free_cpus``)."""
+    from .training import threads_for_free_cpus
+
+    with threads_for_free_cpus(say=lambda text: None):
+        return _evaluate_checkpoint(checkpoint, test, probes, with_discriminator, quality_frames, progress)
+
+
+def _evaluate_checkpoint(checkpoint, test, probes, with_discriminator, quality_frames, progress):
     from .artifacts import evaluate_test_videos, summarize_rows
     from .checkpoints import load_models
     from .discriminator_quality import discriminator_quality

@@ -258,6 +258,11 @@ def test_cpu_threads_leave_room_for_other_work(monkeypatch):
     assert training.choose_cpu_threads() == 1
     monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 5.0)
     assert training.choose_cpu_threads() == 1
+    before, said = torch.get_num_threads(), []
+    monkeypatch.setattr(training, "choose_cpu_threads", lambda: before + 1)
+    with training.threads_for_free_cpus("cpu", say=said.append) as chosen:
+        assert chosen == before + 1 == torch.get_num_threads()
+    assert torch.get_num_threads() == before and "thread(s) instead of" in said[0]
 
 
 def test_epoch_figure_leaves_the_global_rng_alone():
