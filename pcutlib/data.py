@@ -138,6 +138,7 @@ class FramesDataset(Dataset):
         self.frame_shape = check_frame_shape(frame_shape)
         self.is_train, self.id_sampling = bool(is_train), bool(id_sampling)
         self.pairs_list = pairs_list
+        self.random_seed = random_seed
         self.max_frame_gap: int | None = None    # training pairs: any two frames (set by train_params.frame_gap)
         self.item_seed: int | None = None        # None: items draw from torch's global RNG (see item_rng)
         self.epoch = 0                           # with item_seed: part of each item's seed
@@ -160,9 +161,15 @@ class FramesDataset(Dataset):
         if (self.root / "train").is_dir():
             return f"Here: {self.root / 'train'} and {self.root / 'test'}."
         listed = list_videos(self.root)
-        return (f"Here: no train/ and test/ folders, so the {len(listed)} videos in it were split "
+        test = {p.name for p in _split_folder(self.root, False, self.random_seed)}
+
+        def names(split: list[str]) -> str:
+            return ", ".join(split[:5]) + (f" and {len(split) - 5} more" if len(split) > 5 else "") or "none"
+        return (f"Here: no train/ and test/ folders, so the {len(listed)} video(s) in it were split "
                 f"{100 - round(100 * TEST_FRACTION)}/{round(100 * TEST_FRACTION)} by a shuffle with "
-                f"random_seed (a set this small may leave no usable video in a split).")
+                f"random_seed={self.random_seed} (a set this small may leave no usable video in a split): "
+                f"train: {names([p.name for p in listed if p.name not in test])}; "
+                f"test: {names([p.name for p in listed if p.name in test])}.")
 
     @classmethod
     def from_config(cls, dataset_params: Mapping[str, Any], is_train: bool = True,

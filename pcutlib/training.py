@@ -492,8 +492,10 @@ def check_finite_weights(trainer: Trainer, checkpoint: Path) -> None:
     for name in trainer.models.networks():
         for key, tensor in trainer.network(name).state_dict().items():
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                raise FloatingPointError(f"training diverged by epoch {trainer.epoch}: {name}.{key} holds non-finite "
-                                         f"values; not saving, {checkpoint} stays as it was")
+                raise FloatingPointError(f"training diverged by step {trainer.step} (epoch {trainer.epoch}): {name}.{key} "
+                                         f"holds non-finite values although every loss was finite (see the losses "
+                                         f"in log.jsonl); not saving, {checkpoint} stays as it was. Lower the "
+                                         f"learning rates (train_params.lr_*) and resume or restart.")
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:

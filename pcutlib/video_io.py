@@ -99,7 +99,8 @@ def inspect_video(path: str | Path, frame_shape: Sequence[int] | None = None) ->
 
     Beyond ``check_video_entry``: a frame folder's frames all have one size (headers) and its
     first and last frames decode; a stacked image decodes and splits into >= 2 frames; a
-    video file's first frame decodes; a keypoint file beside it loads with one row per frame.
+    video file's first frame decodes (a GIF's every frame); a keypoint file beside it loads with one
+    row per frame.
     """
     from PIL import Image
 
@@ -123,6 +124,8 @@ def inspect_video(path: str | Path, frame_shape: Sequence[int] | None = None) ->
             if len(frames) < 2:
                 return f"holds {len(frames)} frame(s), a video needs at least 2"
             num_frames = len(frames)
+        elif path.suffix.lower() == ".gif":
+            num_frames = len(_imread(path))          # GIFs are small: decode every frame (a truncated one fails)
         else:
             _imread(path, index=0)
             num_frames = None

@@ -423,5 +423,6 @@ def test_flat_folder_error_names_the_layouts_and_the_split(tmp_path):
     flat = tmp_path / "flat"
     flat.mkdir()
     (flat / "clip.mp4").write_bytes(b"not a video")
-    with pytest.raises(ValueError, match="no usable train videos.*Accepted layouts.*the 1 videos in it were split 80/20"):
+    with pytest.raises(ValueError, match=r"no usable train videos.*Accepted layouts.*the 1 video\(s\) in it were split "
+                                         r"80/20.*train: none; test: clip.mp4"):
         data.FramesDataset(flat)
