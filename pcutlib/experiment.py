@@ -50,7 +50,6 @@ import copy
 import csv
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -781,6 +780,22 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
             f"{len(test)} held-out test videos of unseen figures")
 
 
+def run_minutes(run_dir: Path) -> float:
+    """Wall minutes a run took to train and score: from its experiment_started.json (written when
+    its training starts) to its metrics.json (written after scoring); NaN when either is missing."""
+    started, scored_at = run_dir / "experiment_started.json", run_dir / "metrics.json"
+    if not (started.is_file() and scored_at.is_file()):
+        return math.nan
+    return (scored_at.stat().st_mtime - started.stat().st_mtime) / 60
+
+
+def runs_minutes(args, setting: str) -> float:
+    """Training and scoring minutes of every (variant, seed) run of ``setting``, summed (``run_minutes``),
+    whichever invocations of the command did them."""
+    return sum(run_minutes(args.runs / setting / f"{variant}-seed{seed}") for variant in args.variants
+               for seed in args.seeds)
+
+
 def reproducing_command(args, setting: str) -> str:
     """The ``pcut experiment`` command line that makes this setting's results again: the options
     that differ from the defaults (FULL_DEFAULTS, or QUICK_DEFAULTS with --quick)."""
@@ -827,7 +842,8 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
                    disoccluded=None if truth is None else disocclusion_from(truth, 0))
     command = reproducing_command(args, setting)
     text = "\n".join([
-        f"Budget: {budget}. Command: `{command}` ({minutes:.0f} min here).", "",
+        f"Budget: {budget}. Command: `{command}` ({minutes:.0f} min of training and scoring here, "
+        f"summed over the runs).", "",
         "Mean ± standard deviation over seeds; definitions in the README's Metrics section. Artifact metrics pool "
         "the truly dis-occluded (visible) pixels of frames 2.. of every held-out video reconstructed from its "
         "first frame; mask precision next to a random mask of the same size; D AUCs: the run's discriminator on "
@@ -866,7 +882,6 @@ def run_experiment(args) -> int:
     bar = tqdm(total=len(args.settings) * len(args.variants) * len(args.seeds), desc="experiment runs", unit="run",
                disable=not progress, dynamic_ncols=True)
     for setting in args.settings:
-        started = time.perf_counter()
         rows, per_video, checkpoints = train_and_score(args, setting, base, test, probes, bar)
         init_label = INIT if setting == "finetune" else INIT_SCRATCH
         for key, label in (("init", init_label), ("copy", COPY)):
@@ -874,7 +889,7 @@ def run_experiment(args) -> int:
             per_video[label] = {seed: videos for seed in args.seeds}
             rows.append({"variant": label, "seed": None, **summary})
         text = write_setting_results(args, setting, rows, per_video, checkpoints, test,
-                                     setting_budget(args, setting, base, test), (time.perf_counter() - started) / 60)
+                                     setting_budget(args, setting, base, test), runs_minutes(args, setting))
         tqdm.write(f"\n## {SETTING_TITLES[setting]}\n\n{text}")
     bar.close()
     if args.readme is not None:
