@@ -567,7 +567,7 @@ def plot_artifacts(checkpoints: dict, video: torch.Tensor, name: str, path: Path
             if column == 0:
                 ax.set_ylabel(f"frame {frames[row]}", fontsize=7)
     outline = "; cyan outline = the true dis-occlusion" if disoccluded is not None else ""
-    fig.suptitle(f"held-out video {name}: reconstructions; red = the top-{top_k_percent:g}% most occluded "
+    fig.suptitle(f"held-out video {name}: reconstructions\nred = the top-{top_k_percent:g}% most occluded "
                  f"foreground pixels (PriorityCut mask){outline}", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
