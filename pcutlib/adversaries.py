@@ -140,9 +140,10 @@ class UNetAdversary(Adversary):
                                                        self.weights["feature_matching"]))
         return losses
 
-    def draw_mixing(self, driving, generated: dict, epoch_float: float) -> Mixing:
+    def draw_mixing(self, driving, fake, generated: dict, epoch_float: float) -> Mixing:
         """Whether this step mixes (one draw from the trainer's "mixing" stream while p > 0) and,
-        if so, the mask (CutMix boxes from the "cutmix_box" stream) and the mixed image."""
+        if so, the mask (CutMix boxes from the "cutmix_box" stream) and the mixed image of driving
+        and fake (the detached prediction, (B,3,H,W))."""
         regularizer, rngs = self.regularizer, self.trainer.rngs
         if regularizer.type == "none":
             return Mixing()
@@ -151,12 +152,11 @@ class UNetAdversary(Adversary):
             return Mixing()
         maps = {k: v.detach() for k, v in generated.items() if torch.is_tensor(v)}
         mask, empty = make_mask(regularizer, maps, driving, generator=rngs["cutmix_box"])
-        fake = generated["prediction"].detach().float()
         return Mixing(mixed=True, empty_foreground=int(empty), mask=mask, mixed_image=mix_images(driving, fake, mask))
 
     def discriminator_losses(self, driving, generated: dict, epoch_float: float) -> tuple[dict, Mixing]:
         fake = generated["prediction"].detach().float()
-        mixing = self.draw_mixing(driving, generated, epoch_float)
+        mixing = self.draw_mixing(driving, fake, generated, epoch_float)
         images = [driving, fake] + ([mixing.mixed_image] if mixing.mixed else [])
         outputs = self.discriminator(torch.cat(images))                  # one forward for all
         batch = len(driving)

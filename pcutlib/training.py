@@ -173,13 +173,13 @@ class Trainer:
     baseline_step: bool = False
     # one private random stream per concern (make_rngs), saved in training checkpoints
     rngs: dict[str, torch.Generator] = field(default_factory=dict)
+    # the adversarial half of the step (pcutlib.adversaries); build_trainer sets it when
+    # adversarial, and the step asks only whether it is there
+    adversary: Adversary | None = None
 
     @property
     def adversarial(self) -> bool:
         return self.config["train_params"]["loss_weights"]["generator_gan"] != 0
-
-    # the adversarial half of the step (pcutlib.adversaries), built by build_trainer when adversarial
-    adversary: Adversary | None = None
 
     def discriminator_warming_up(self, epoch_float: float) -> bool:
         """True during the first train_params.discriminator_warmup_epochs of an adversarial run:
@@ -365,7 +365,7 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
         trainer.config["train_params"]["transform_params"], ramp * weights["equivariance_value"],
         ramp * weights["equivariance_jacobian"], generator=trainer.rngs["equivariance_warp"])
     losses.update(equivariance)
-    if trainer.adversarial:
+    if trainer.adversary is not None:
         losses.update(trainer.adversary.generator_losses(prediction, driving, kp_driving))
     return losses, generated
 
