@@ -24,7 +24,7 @@ import torch
 from .regularizers import RegularizerConfig, cutmix_mask, mix_images
 
 
-def _held_out_frames(models, videos, max_frames_per_video: int | None) -> dict:
+def held_out_frames(models, videos, max_frames_per_video: int | None) -> dict:
     """Real frames, their reconstructions and the generator's maps, frames t >= 1 of each video
     (evenly spaced, at most max_frames_per_video): {"real", "fake" (N,3,H,W), "occlusion_map",
     "region_mask" (N,.,h,w) when estimated}."""
@@ -45,12 +45,12 @@ def _held_out_frames(models, videos, max_frames_per_video: int | None) -> dict:
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
-def _batched(function, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+def batched(function, images: torch.Tensor, batch_size: int) -> torch.Tensor:
     """function over images (N,...) in batches, results concatenated on the CPU."""
     return torch.cat([function(images[s:s + batch_size]).float().cpu() for s in range(0, len(images), batch_size)])
 
 
-def _real_fake_auc(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> float:
+def real_fake_auc(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> float:
     from .diagnose import roc_auc
 
     labels = torch.cat([torch.ones(len(real_scores)), torch.zeros(len(fake_scores))]).bool()
@@ -62,7 +62,7 @@ def _pixel_auc(discriminator, real, fake, mask, device, batch_size: int) -> floa
     from .diagnose import roc_auc
 
     mixed = mix_images(real, fake, mask)
-    logits = _batched(lambda x: discriminator(x.to(device))["pixel_logits"], mixed, batch_size)   # (N,1,H,W)
+    logits = batched(lambda x: discriminator(x.to(device))["pixel_logits"], mixed, batch_size)   # (N,1,H,W)
     return roc_auc(logits, mask > 0.5)
 
 
@@ -100,13 +100,13 @@ def discriminator_quality(models, videos, regularizer: RegularizerConfig | None 
     models.eval()
     discriminator = models.discriminator
     device = next(discriminator.parameters()).device
-    frames = _held_out_frames(models, videos, max_frames_per_video)
+    frames = held_out_frames(models, videos, max_frames_per_video)
     real, fake = frames["real"], frames["fake"]
     result = {"d_image_auc": math.nan, "d_pixel_auc_prioritycut": math.nan, "d_pixel_auc_cutmix": math.nan,
               "d_frames": len(real)}
     if isinstance(discriminator, UNetDiscriminator):
         logit = lambda x: discriminator(x.to(device))["logit"]  # noqa: E731
-        result["d_image_auc"] = _real_fake_auc(_batched(logit, real, batch_size), _batched(logit, fake, batch_size))
+        result["d_image_auc"] = real_fake_auc(batched(logit, real, batch_size), batched(logit, fake, batch_size))
         if "occlusion_map" in frames and "region_mask" in frames:
             from .artifacts import reconstruction_mask
 
@@ -118,6 +118,6 @@ def discriminator_quality(models, videos, regularizer: RegularizerConfig | None 
         from .diagnose import detect_keypoints
 
         keypoints = detect_keypoints(models.kp_detector, real)              # the driving frames' keypoints
-        result["d_image_auc"] = _real_fake_auc(_patch_scores(discriminator, real, keypoints, device, batch_size),
+        result["d_image_auc"] = real_fake_auc(_patch_scores(discriminator, real, keypoints, device, batch_size),
                                                _patch_scores(discriminator, fake, keypoints, device, batch_size))
     return result

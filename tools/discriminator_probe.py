@@ -8,8 +8,8 @@ encoder logit, real vs generated, 0.5 = chance) every few steps, for each settin
         --settings sn-lr2e-4 nosn-lr2e-4 --steps 400
 
 Frames: every training video (up to --train-videos) and every held-out video of --test-data
-reconstructed from its first frame (``evaluation.reconstruct_video``); frames 2.. of each give
-a (real, generated) pair. A step: --batch-size real and as many generated frames, BCE on the
+reconstructed from its first frame; frames 2.. of each give a (real, generated) pair
+(``discriminator_quality.held_out_frames``). A step: --batch-size real and as many generated frames, BCE on the
 encoder logit and every decoder pixel (``losses.unet_discriminator_loss``), Adam (betas
 0.5/0.999 unless the setting says otherwise). The figures behind the experiment's choice of no
 spectral norm (``experiment.DISCRIMINATOR_SPECTRAL_NORM``) came from this script.
@@ -24,8 +24,8 @@ import torch
 
 from pcutlib import losses as L
 from pcutlib.checkpoints import load_models
-from pcutlib.diagnose import load_split, roc_auc
-from pcutlib.evaluation import reconstruct_video
+from pcutlib.diagnose import load_split
+from pcutlib.discriminator_quality import batched, held_out_frames, real_fake_auc
 from pcutlib.unet_discriminator import UNetDiscriminator
 
 # name: spectral norm, learning rate, Adam betas, batch size (real frames a step)
@@ -44,20 +44,17 @@ SETTINGS = {
 @torch.no_grad()
 def frame_pairs(models, root: Path, split: str, max_videos: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """(real, generated) frames (N,3,H,W): frames 2.. of each video, reconstructed from its first."""
-    real, fake = [], []
-    for _, video, _, _ in load_split(root, split, max_videos=max_videos):
-        real.append(video[1:])
-        fake.append(reconstruct_video(models, video)["prediction"][1:])
-    return torch.cat(real), torch.cat(fake)
+    frames = held_out_frames(models, [video for _, video, _, _ in load_split(root, split, max_videos=max_videos)], None)
+    return frames["real"], frames["fake"]
 
 
 @torch.no_grad()
 def image_auc(discriminator, real: torch.Tensor, fake: torch.Tensor, batch: int = 64) -> float:
     discriminator.eval()
-    scores = [torch.cat([discriminator(x[i:i + batch])["logit"] for i in range(0, len(x), batch)]) for x in (real, fake)]
+    logit = lambda x: discriminator(x)["logit"]  # noqa: E731
+    auc = real_fake_auc(batched(logit, real, batch), batched(logit, fake, batch))
     discriminator.train()
-    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).bool()
-    return roc_auc(torch.cat(scores), labels)
+    return auc
 
 
 def main(argv=None) -> None:
