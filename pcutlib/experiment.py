@@ -246,29 +246,24 @@ def evaluate_checkpoint(checkpoint: Path | None, test: list, probes: dict, with_
     checkpoint and ``with_discriminator``, adds ``discriminator_quality`` on frames of the same
     videos (at most ``quality_frames`` per video). Computes with the CPUs other work leaves free
     (``training.threads_for_free_cpus``)."""
-    from .training import threads_for_free_cpus
-
-    with threads_for_free_cpus(say=lambda text: None):
-        return _evaluate_checkpoint(checkpoint, test, probes, with_discriminator, quality_frames, progress)
-
-
-def _evaluate_checkpoint(checkpoint, test, probes, with_discriminator, quality_frames, progress):
     from .artifacts import evaluate_test_videos, summarize_rows
     from .checkpoints import load_models
     from .discriminator_quality import discriminator_quality
     from .regularizers import RegularizerConfig
+    from .training import threads_for_free_cpus
 
     models, regularizer = None, RegularizerConfig()
     if checkpoint is not None:
         models, state = load_models(checkpoint, with_discriminator=with_discriminator)
         regularizer = RegularizerConfig.from_dict(state["config"].get("regularizer"))
-    rows = evaluate_test_videos(models, test, regularizer, probes.get("pose"), probes.get("identity"),
-                                progress=progress)
-    summary = {"evaluation": EVALUATION_VERSION, "source": _source(checkpoint), "videos": len(rows),
-               **summarize_rows(rows)}
-    if models is not None and models.discriminator is not None:
-        summary.update(discriminator_quality(models, [video for _, video, _, _ in test], regularizer,
-                                             max_frames_per_video=quality_frames))
+    with threads_for_free_cpus(say=lambda text: None):
+        rows = evaluate_test_videos(models, test, regularizer, probes.get("pose"), probes.get("identity"),
+                                    progress=progress)
+        summary = {"evaluation": EVALUATION_VERSION, "source": _source(checkpoint), "videos": len(rows),
+                   **summarize_rows(rows)}
+        if models is not None and models.discriminator is not None:
+            summary.update(discriminator_quality(models, [video for _, video, _, _ in test], regularizer,
+                                                 max_frames_per_video=quality_frames))
     return summary, rows
 
 
