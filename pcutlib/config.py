@@ -86,6 +86,11 @@ SCHEMA = {
         # so batch norm still uses and updates its batch statistics); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)
         "discriminator_warmup_epochs": 0.0,
+        # adversarial runs after the warm-up: the discriminator updates on every step, the
+        # generator and keypoint detector on every n-th (n discriminator steps per generator
+        # step, as WGAN's n_critic), so the discriminator keeps pace with a generator that
+        # learns to fool it; 1: both on every step (FOMM)
+        "discriminator_steps_per_generator_step": 1,
     },
     "regularizer": {
         "type": "none",                     # none | cutmix | prioritycut
@@ -162,6 +167,7 @@ RANGES = {
     "train_params.frame_gap.start": (0, None), "train_params.frame_gap.end": (0, None),
     "train_params.frame_gap.ramp_epochs": (0, None), "train_params.occlusion_warmup_epochs": (0, None),
     "train_params.equivariance_warmup_epochs": (0, None), "train_params.discriminator_warmup_epochs": (0, None),
+    "train_params.discriminator_steps_per_generator_step": (1, None),
     "regularizer.top_k_percent": (0, 100), "regularizer.foreground_threshold": (0, 1),
     "regularizer.mix_probability": (0, 1), "regularizer.mix_warmup_epochs": (0, None),
     "regularizer.consistency_weight": (0, None),

@@ -50,6 +50,7 @@ import copy
 import csv
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -106,9 +107,17 @@ ABLATIONS = [name for name in VARIANTS if name not in MAIN_VARIANTS]
 VARIANT_GROUPS = {"main": MAIN_VARIANTS, "ablations": ABLATIONS}     # names --variants also accepts
 K_VARIANTS = {5.0: "prioritycut-k5", 10.0: "prioritycut-k10", 30.0: "prioritycut-k30", 50.0: "prioritycut-k50"}
 SETTINGS = ("finetune", "scratch")
-# The same loss terms for every variant: feature matching on the discriminator's features (the
-# patch D's blocks, the U-Net's encoder blocks), FOMM's vox-adv weight of 10 per block.
-FEATURE_MATCHING_WEIGHT = 10.0
+# The same loss terms for every variant: the adversarial term and feature matching on the
+# discriminator's features (the patch D's blocks, the U-Net's encoder blocks), at about FOMM's
+# share of the generator's loss. FOMM's vox-adv pairs generator_gan 1 and feature matching 10
+# with a VGG19 perceptual pyramid near 100; pcut's pixel pyramid is near 0.5, so FOMM's weights
+# here made the adversarial terms rule the generator. Measured with tools/adversarial_probe.py
+# (120 adversarial steps after the 60-epoch warm-up, unet, seed 0; held-out L1 0.0204 and
+# discriminator image AUC 0.876 at the start): weights 1 / 10 took L1 to 0.0248 and AUC to
+# 0.715, 0.1 / 10 to 0.0232 and 0.704, 0.01 / 1 to 0.0207 and 0.816 (reconstruction alone:
+# 0.0204 and 0.787).
+GENERATOR_GAN_WEIGHT = 0.01
+FEATURE_MATCHING_WEIGHT = 1.0
 # From scratch the occlusion map means nothing at first: mixing ramps up over this share of the run.
 SCRATCH_MIX_WARMUP_SHARE = 0.25
 # No spectral norm on either discriminator in the experiment. Measured on 620 held-out frames of
@@ -173,8 +182,8 @@ def experiment_config(base: dict, variant: dict, setting: str, epochs: int | Non
                       warmup_epochs: int = 0) -> dict:
     """A run of the experiment: ``variant_config`` (setting "finetune": ``warmup_epochs`` of
     discriminator warm-up, then ``epochs`` adversarial ones) or ``scratch_config`` ("scratch"),
-    with feature matching on for every discriminator (FEATURE_MATCHING_WEIGHT per block) and
-    spectral norm as DISCRIMINATOR_SPECTRAL_NORM."""
+    with the adversarial term at GENERATOR_GAN_WEIGHT and feature matching on for every
+    discriminator (FEATURE_MATCHING_WEIGHT per block), spectral norm as DISCRIMINATOR_SPECTRAL_NORM."""
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {SETTINGS}, got {setting!r}")
     if setting == "finetune":
@@ -184,6 +193,7 @@ def experiment_config(base: dict, variant: dict, setting: str, epochs: int | Non
         config = scratch_config(base, variant, epochs, seed)
     discriminator = config["model_params"]["discriminator_params"]
     discriminator["sn"] = DISCRIMINATOR_SPECTRAL_NORM
+    config["train_params"]["loss_weights"]["generator_gan"] = GENERATOR_GAN_WEIGHT
     config["train_params"]["loss_weights"]["feature_matching"] = [FEATURE_MATCHING_WEIGHT] * discriminator["num_blocks"]
     return resolve_config(config)
 
@@ -207,16 +217,20 @@ def _jsonable(value):
 
 
 def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: str, progress: bool,
-                   say=print) -> Path:
+                   say=print, warm_start: Path | None = None) -> Path:
     """run_dir's last checkpoint, trained first unless run_dir/experiment_run.json says that this
-    config (and TRAINING_VERSION, init_from) finished there. A run of the same config that was
-    interrupted (experiment_started.json, checkpoints/last.pt) continues from its last epoch.
-    init_from None: a fresh model (the scratch setting). Returns the checkpoint path."""
+    config (and TRAINING_VERSION, init_from, warm_start) finished there. A run of the same config
+    that was interrupted (experiment_started.json, checkpoints/last.pt) continues from its last
+    epoch. init_from None: a fresh model (the scratch setting). warm_start: the checkpoint (and
+    log) of this run's discriminator warm-up, trained once for every U-Net variant of a seed
+    (``ensure_warmed_up``): the run resumes from a copy of it, exactly as if it had trained the
+    warm-up itself. Returns the checkpoint path."""
     from .training import prepare_run_dir, train
 
     last, marker, started = run_dir / "checkpoints" / "last.pt", run_dir / "experiment_run.json", \
         run_dir / "experiment_started.json"
-    expected = _jsonable({"training_version": TRAINING_VERSION, "init_from": str(init_from), "config": config})
+    expected = _jsonable({"training_version": TRAINING_VERSION, "init_from": str(init_from), "config": config,
+                          **({"warm_start": str(warm_start)} if warm_start is not None else {})})
     if last.is_file() and marker.is_file() and json.loads(marker.read_text()) == expected:
         return last
     resume = last.is_file() and started.is_file() and json.loads(started.read_text()) == expected
@@ -226,6 +240,11 @@ def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: 
         prepare_run_dir(run_dir, resume=False, overwrite=True)          # clears an older run there
         run_dir.mkdir(parents=True, exist_ok=True)
         marker.unlink(missing_ok=True)
+        if warm_start is not None:
+            (run_dir / "checkpoints").mkdir()
+            shutil.copyfile(warm_start, last)
+            shutil.copyfile(warm_start.parent.parent / "log.jsonl", run_dir / "log.jsonl")
+            resume = True
         started.write_text(json.dumps(expected, indent=1) + "\n")
     train(config, run_dir, device=device, init_from=None if resume else init_from, resume=resume, progress=progress)
     marker.write_text(json.dumps(expected, indent=1) + "\n")
@@ -735,6 +754,18 @@ def score_references(args, test: list, probes: dict, progress: bool) -> dict:
                                             ("copy", "copy-source", None))}
 
 
+def ensure_warmed_up(args, base: dict, seed: int, say=print) -> Path:
+    """The U-Net discriminator warm-up of ``seed`` (runs/finetune/unet-warmup-seed<seed>: the
+    "unet" variant's config for its first --warmup-epochs), trained once and shared by every U-Net
+    variant of that seed. Mixing waits for the warm-up's end (``UNetAdversary.draw_mixing``), so
+    the warm-up draws the same batches, warps and discriminator updates whatever the regularizer:
+    sharing it changes no number, and every variant of a seed meets the generator with the same
+    discriminator."""
+    config = experiment_config(base, VARIANTS["unet"], "finetune", 0, seed, args.warmup_epochs)
+    return ensure_trained(config, args.runs / "finetune" / f"unet-warmup-seed{seed}", args.init_from,
+                          args.device, not args.no_progress, say=say)
+
+
 def train_and_score(args, setting: str, base: dict, test: list, probes: dict, bar) -> tuple[list, dict, dict]:
     """Every (variant, seed) run of one setting, trained where needed and scored. Returns (rows
     {"variant", "seed", summary...}, per_video {variant: {seed: rows}}, {variant: first seed's checkpoint})."""
@@ -743,12 +774,16 @@ def train_and_score(args, setting: str, base: dict, test: list, probes: dict, ba
     rows, per_video, checkpoints = [], {}, {}
     epochs = args.epochs if setting == "finetune" else args.scratch_epochs
     init_from = args.init_from if setting == "finetune" else None
-    for variant in args.variants:
-        for seed in args.seeds:
+    for seed in args.seeds:                    # seed by seed: an interrupted command leaves whole seeds
+        for variant in args.variants:
             run_dir = args.runs / setting / f"{variant}-seed{seed}"
             bar.set_postfix_str(f"{setting}/{run_dir.name}")
             config = experiment_config(base, VARIANTS[variant], setting, epochs, seed, args.warmup_epochs)
-            last = ensure_trained(config, run_dir, init_from, args.device, not args.no_progress, say=tqdm.write)
+            warm_start = None
+            if setting == "finetune" and args.warmup_epochs > 0 and VARIANTS[variant]["kind"] == "unet":
+                warm_start = ensure_warmed_up(args, base, seed, say=tqdm.write)
+            last = ensure_trained(config, run_dir, init_from, args.device, not args.no_progress, say=tqdm.write,
+                                  warm_start=warm_start)
             summary, videos = scored(run_dir, last, test, probes, True, args.quality_frames, not args.no_progress)
             per_video.setdefault(variant, {})[seed] = videos
             rows.append({"variant": variant, "seed": seed, **summary})
@@ -770,25 +805,30 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
                f"term from the first step and the reconstruction recipe otherwise; row '{INIT_SCRATCH}' is "
                f"`{args.init_from}`, that recipe without the adversarial term")
     norm = "with" if DISCRIMINATOR_SPECTRAL_NORM else "without"
-    return (f"{runs}, {how}; every discriminator {norm} spectral norm and with feature matching "
-            f"({FEATURE_MATCHING_WEIGHT:g} per block); "
+    return (f"{runs}, {how}; every discriminator {norm} spectral norm, the adversarial term at weight "
+            f"{GENERATOR_GAN_WEIGHT:g} and feature matching at {FEATURE_MATCHING_WEIGHT:g} per block; "
             f"{len(test)} held-out test videos of unseen figures")
 
 
 def run_minutes(run_dir: Path) -> float:
     """Wall minutes a run took to train and score: from its experiment_started.json (written when
-    its training starts) to its metrics.json (written after scoring); NaN when either is missing."""
-    started, scored_at = run_dir / "experiment_started.json", run_dir / "metrics.json"
-    if not (started.is_file() and scored_at.is_file()):
+    its training starts) to its metrics.json (written after scoring), or to its experiment_run.json
+    for a run that is not scored (a shared warm-up); NaN when either end is missing."""
+    started, scored_at, trained_at = (run_dir / name for name in
+                                      ("experiment_started.json", "metrics.json", "experiment_run.json"))
+    ended = scored_at if scored_at.is_file() else trained_at
+    if not (started.is_file() and ended.is_file()):
         return math.nan
-    return (scored_at.stat().st_mtime - started.stat().st_mtime) / 60
+    return (ended.stat().st_mtime - started.stat().st_mtime) / 60
 
 
 def runs_minutes(args, setting: str) -> float:
-    """Training and scoring minutes of every (variant, seed) run of ``setting``, summed (``run_minutes``),
-    whichever invocations of the command did them."""
-    return sum(run_minutes(args.runs / setting / f"{variant}-seed{seed}") for variant in args.variants
-               for seed in args.seeds)
+    """Training and scoring minutes of every (variant, seed) run of ``setting`` and of the shared
+    discriminator warm-ups they continued, summed (``run_minutes``), whichever invocations of the
+    command did them."""
+    runs = [args.runs / setting / f"{variant}-seed{seed}" for variant in args.variants for seed in args.seeds]
+    warmups = [args.runs / setting / f"unet-warmup-seed{seed}" for seed in args.seeds]
+    return sum(run_minutes(run) for run in runs) + sum(run_minutes(run) for run in warmups if run.is_dir())
 
 
 def reproducing_command(args, setting: str) -> str:

@@ -186,6 +186,15 @@ class Trainer:
         only the discriminator trains (``train_step``)."""
         return self.adversary is not None and epoch_float < self.config["train_params"]["discriminator_warmup_epochs"]
 
+    def generator_updates(self, epoch_float: float) -> bool:
+        """Whether this step (``self.step`` steps done) updates the generator and keypoint
+        detector: never during the discriminator warm-up; otherwise on every n-th step, n =
+        train_params.discriminator_steps_per_generator_step (the discriminator on every step)."""
+        if self.discriminator_warming_up(epoch_float):
+            return False
+        every = self.config["train_params"]["discriminator_steps_per_generator_step"] if self.adversary else 1
+        return self.step % every == 0
+
     def network(self, name: str) -> nn.Module:
         """The network without its DistributedDataParallel wrapper."""
         module = getattr(self.models, name)
@@ -379,8 +388,9 @@ class StepResult(NamedTuple):
 
 
 def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
-    """One generator update and (when adversarial) one discriminator update; during the
-    discriminator warm-up (``Trainer.discriminator_warming_up``) the discriminator update only.
+    """One generator update and (when adversarial) one discriminator update; the discriminator
+    update only during the discriminator warm-up and on the steps between two generator updates
+    (``Trainer.generator_updates``).
 
     batch: {"source": (B,3,H,W), "driving": (B,3,H,W)}; epoch_float: the fractional epoch
     (schedules of region dropout, equivariance, mixing).
@@ -389,7 +399,7 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
     source = batch["source"].to(trainer.device, memory_format=memory_format)
     driving = batch["driving"].to(trainer.device, memory_format=memory_format)
 
-    if trainer.discriminator_warming_up(epoch_float):
+    if not trainer.generator_updates(epoch_float):
         g_losses = {}
         with torch.no_grad():                       # the generator as it is: no losses, no update
             generated = generate(trainer, source, driving, epoch_float)

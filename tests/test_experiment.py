@@ -128,8 +128,9 @@ def test_variant_groups_and_the_config_of_every_setting():
         for setting in experiment.SETTINGS:
             config = experiment.experiment_config(base, variant, setting, 3 if setting == "finetune" else None, 7)
             blocks = config["model_params"]["discriminator_params"]["num_blocks"]
-            assert config["train_params"]["loss_weights"]["feature_matching"] == [10.0] * blocks, (name, setting)
-            assert config["train_params"]["loss_weights"]["generator_gan"] == 1
+            weights = config["train_params"]["loss_weights"]
+            assert weights["feature_matching"] == [experiment.FEATURE_MATCHING_WEIGHT] * blocks, (name, setting)
+            assert weights["generator_gan"] == experiment.GENERATOR_GAN_WEIGHT
             assert config["train_params"]["seed"] == 7
             assert config["regularizer"]["type"] == variant["regularizer"]
             assert config["model_params"]["discriminator_params"]["sn"] is experiment.DISCRIMINATOR_SPECTRAL_NORM

@@ -513,11 +513,59 @@ def test_discriminator_warmup_trains_only_the_discriminator_first(smoke_data):
     for step in range(3):
         before = states()
         values, _, mixing = train_step(trainer, batch, epoch_float=0.5 * step)
-        if step < 2:      # epochs 0 and 0.5: the generator as it is, only the discriminator learns
+        if step < 2:      # epochs 0 and 0.5: the generator as it is, only the discriminator learns, unmixed
             assert changed(before, states()) == {"discriminator"}
-            assert set(values) == {"disc_unet_encoder", "disc_unet_decoder", "disc_mix_encoder",
-                                   "disc_mix_decoder", "consistency"}
-            assert mixing.mixed and mixing.mask is not None
-        else:
+            assert set(values) == {"disc_unet_encoder", "disc_unet_decoder"}
+            assert not mixing.mixed
+        else:             # mixing (p = 1) starts with the generator
             assert changed(before, states()) == {"generator", "kp_detector", "discriminator"}
             assert "reconstruction" in values and "gen_unet_encoder" in values
+            assert mixing.mixed and mixing.mask is not None and "consistency" in values
+
+
+def test_discriminator_steps_per_generator_step_updates_the_generator_every_nth_step(smoke_data):
+    config = smoke_config(smoke_data)
+    config["train_params"]["discriminator_steps_per_generator_step"] = 3
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group, generator=torch.Generator().manual_seed(0))))
+    updated = []
+    for _ in range(6):
+        before = {k: p.detach().clone() for k, p in trainer.network("generator").named_parameters()}
+        values, _, _ = train_step(trainer, batch, epoch_float=0.0)
+        trainer.step += 1
+        after = dict(trainer.network("generator").named_parameters())
+        updated.append(any(not torch.equal(before[k], after[k]) for k in before))
+        assert ("reconstruction" in values) == updated[-1] and "disc_unet_encoder" in values
+    assert updated == [True, False, False, True, False, False]
+    with pytest.raises(ValueError, match="discriminator_steps_per_generator_step"):
+        config["train_params"]["discriminator_steps_per_generator_step"] = 0
+        build_trainer(resolve_config(config), torch.device("cpu"))
+
+
+def test_a_variant_continued_from_a_shared_warmup_equals_its_own_run(smoke_data, tmp_path):
+    """Mixing waits for the discriminator warm-up, so the warm-up is the same for every
+    regularizer: pcut experiment trains it once per seed (with regularizer none) and continues
+    each U-Net variant from it. That must give the numbers the variant's own run gives."""
+    import shutil
+
+    config = smoke_config(smoke_data, type="prioritycut", mix_probability=1.0, mix_warmup_epochs=0.0)
+    config["train_params"]["discriminator_warmup_epochs"] = 1.0
+    own = train(config, tmp_path / "own", device="cpu", progress=False)
+
+    warmup = copy.deepcopy(config)
+    warmup["regularizer"]["type"] = "none"
+    warmup["train_params"]["num_epochs"] = 1
+    shared = Path(train(warmup, tmp_path / "warmup", device="cpu", progress=False))
+    (tmp_path / "branch" / "checkpoints").mkdir(parents=True)
+    shutil.copyfile(shared, tmp_path / "branch" / "checkpoints" / "last.pt")
+    shutil.copyfile(tmp_path / "warmup" / "log.jsonl", tmp_path / "branch" / "log.jsonl")
+    branch = train(config, tmp_path / "branch", device="cpu", progress=False, resume=True)
+
+    own_state, branch_state = torch.load(own, weights_only=False), torch.load(branch, weights_only=False)
+    for name in ("generator", "kp_detector", "discriminator"):
+        for key, value in own_state[name].items():
+            assert torch.equal(value, branch_state[name][key]), (name, key)
+    rows = [json.loads(line) for line in (tmp_path / "branch" / "log.jsonl").read_text().splitlines()]
+    assert [row["mixed"] for row in rows] == [json.loads(line)["mixed"] for line in
+                                              (tmp_path / "own" / "log.jsonl").read_text().splitlines()]
+    assert any(row["mixed"] for row in rows) and not any(row["mixed"] for row in rows if row["epoch"] == 1)

@@ -1,0 +1,131 @@
+"""What keeps a warmed-up discriminator above chance once the generator fights back?
+
+Continues an experiment run from its checkpoint at the end of the discriminator warm-up
+(``checkpoints/epoch-E.pt``) through the adversarial epochs, once per setting named (config
+changes below), and prints, on held-out frames, the discriminator's image AUC (real vs
+generated, 0.5 = chance; ``discriminator_quality``) and the reconstruction L1 at the start and
+at the end:
+
+    python tools/adversarial_probe.py runs/experiment/finetune/unet-seed0 --from-epoch 60 \\
+        --settings as-run d-steps-3 --out runs/adversarial-probe
+
+Each setting runs in <out>/<run name>-<setting> (resumed from a copy of the checkpoint, so the
+data order, warps and mixing draws continue exactly as in the original run) and appends one
+JSON row to <out>/probe.jsonl. The figures behind ``pcut experiment``'s adversarial recipe
+(``experiment.DISCRIMINATOR_STEPS_PER_GENERATOR_STEP``) came from this script.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from pcutlib.checkpoints import load_models
+from pcutlib.config import load_config, save_config, set_by_path
+from pcutlib.diagnose import load_split
+from pcutlib.discriminator_quality import discriminator_quality, held_out_frames
+from pcutlib.regularizers import RegularizerConfig
+from pcutlib.training import train
+
+# name: config changes ("dotted.key": value) applied from the warm-up's end on
+SETTINGS = {
+    "as-run": {},
+    "generator-gan-0.1": {"train_params.loss_weights.generator_gan": 0.1},
+    "lr-generator-1e-5": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5},
+    "lr-discriminator-1e-3": {"train_params.lr_discriminator": 1e-3},
+    "lr-1e-5-no-feature-matching": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5,
+                                    "train_params.loss_weights.feature_matching": [0, 0, 0, 0]},
+    # the control: the same losses and steps, the generator's adversarial terms switched off
+    "lr-1e-5-reconstruction-only": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5,
+                                    "train_params.loss_weights.feature_matching": [0, 0, 0, 0],
+                                    "train_params.loss_weights.generator_gan": 1e-9},
+    "reconstruction-only": {"train_params.loss_weights.feature_matching": [0, 0, 0, 0],
+                            "train_params.loss_weights.generator_gan": 1e-9},
+    # the adversarial terms at about FOMM's share of the generator loss (its perceptual pyramid
+    # is about 100x the adversarial term; pcut's pixel pyramid about 0.5x it at weight 1)
+    "generator-gan-0.01-fm-1": {"train_params.loss_weights.generator_gan": 0.01,
+                                "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
+    "lr-1e-5-generator-gan-0.01-fm-1": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5,
+                                        "train_params.loss_weights.generator_gan": 0.01,
+                                        "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
+    "lr-1e-5-generator-gan-0.1-fm-1": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5,
+                                       "train_params.loss_weights.generator_gan": 0.1,
+                                       "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
+    # a U-Net variant's adversarial epochs branched from the plain U-Net's warm-up (no mixing in it)
+    "prioritycut-k10-generator-gan-0.01-fm-1": {"regularizer.type": "prioritycut", "regularizer.mix_warmup_epochs": 61.0,
+                                                "train_params.loss_weights.generator_gan": 0.01,
+                                                "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
+    "cutmix-generator-gan-0.01-fm-1": {"regularizer.type": "cutmix", "regularizer.mix_warmup_epochs": 61.0,
+                                       "train_params.loss_weights.generator_gan": 0.01,
+                                       "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
+    "d-steps-2": {"train_params.discriminator_steps_per_generator_step": 2},
+    "d-steps-3": {"train_params.discriminator_steps_per_generator_step": 3},
+    "d-steps-5": {"train_params.discriminator_steps_per_generator_step": 5},
+}
+
+
+def quality(path: Path, videos: list, frames_per_video: int) -> dict:
+    """Image AUC of the checkpoint's discriminator and the held-out L1 of its generator."""
+    models, state = load_models(path, with_discriminator=True)
+    regularizer = RegularizerConfig.from_dict(state["config"].get("regularizer"))
+    result = discriminator_quality(models, videos, regularizer, max_frames_per_video=frames_per_video)
+    frames = held_out_frames(models, videos, frames_per_video)
+    result["l1"] = float((frames["real"] - frames["fake"]).abs().mean())
+    return result
+
+
+def prepare(run: Path, epoch: int, setting: str, out: Path) -> tuple[Path, dict]:
+    """<out>/<run>-<setting> holding the warm-up checkpoint as last.pt and the run's log up to it."""
+    start = run / "checkpoints" / f"epoch-{epoch}.pt"
+    if not start.is_file():
+        raise FileNotFoundError(f"{start} does not exist: --from-epoch must name a saved epoch of {run}")
+    config = load_config(run / "config.yaml")
+    for key, value in SETTINGS[setting].items():
+        set_by_path(config, key, value)
+    dest = out / f"{run.name}-{setting}"
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "checkpoints").mkdir(parents=True)
+    shutil.copyfile(start, dest / "checkpoints" / "last.pt")
+    shutil.copyfile(run / "log.jsonl", dest / "log.jsonl")          # resume trims it to the checkpoint's step
+    save_config(config, dest / "config.yaml")
+    return dest, config
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="an experiment run folder with checkpoints/epoch-E.pt")
+    parser.add_argument("--from-epoch", type=int, default=60, help="the warm-up's last epoch (a saved epoch-E.pt)")
+    parser.add_argument("--settings", nargs="+", default=["as-run"], choices=sorted(SETTINGS))
+    parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"), help="world whose test split is used")
+    parser.add_argument("--frames-per-video", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=Path("runs/adversarial-probe"))
+    args = parser.parse_args(argv)
+    torch.set_flush_denormal(True)
+    videos = [video for _, video, _, _ in load_split(args.data, "test")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = quality(args.run / "checkpoints" / f"epoch-{args.from_epoch}.pt", videos, args.frames_per_video)
+    print(f"{args.run} epoch {args.from_epoch}: D image AUC {start['d_image_auc']:.3f}, held-out L1 {start['l1']:.4f}")
+    for setting in args.settings:
+        dest, config = prepare(args.run, args.from_epoch, setting, args.out)
+        began = time.perf_counter()
+        last = train(config, dest, resume=True, progress=False)
+        minutes = (time.perf_counter() - began) / 60
+        end = quality(Path(last), videos, args.frames_per_video)
+        row = {"run": str(args.run), "from_epoch": args.from_epoch, "setting": setting,
+               "changes": SETTINGS[setting], "epochs": config["train_params"]["num_epochs"],
+               "minutes": round(minutes, 2), "auc_start": start["d_image_auc"], "auc_end": end["d_image_auc"],
+               "pixel_auc_prioritycut_end": end["d_pixel_auc_prioritycut"],
+               "l1_start": start["l1"], "l1_end": end["l1"]}
+        with open(args.out / "probe.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"  {setting:24s} D image AUC {start['d_image_auc']:.3f} -> {end['d_image_auc']:.3f}   "
+              f"L1 {start['l1']:.4f} -> {end['l1']:.4f}   ({minutes:.1f} min)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
