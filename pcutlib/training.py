@@ -666,8 +666,12 @@ def end_epoch(run: Run, last_step: tuple | None) -> None:
 
     trainer, train_params = run.trainer, run.trainer.config["train_params"]
     trainer.epoch += 1
-    for scheduler in trainer.schedulers.values():
-        scheduler.step()
+    with warnings.catch_warnings():
+        # the schedules count epochs, also those in which an optimizer took no step (the
+        # generator's during the discriminator warm-up): torch's order warning does not apply
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+        for scheduler in trainer.schedulers.values():
+            scheduler.step()
     rank_rngs = gather_rank_rngs(trainer)                   # every rank takes part (DDP)
     if not trainer.group.is_main:
         return
