@@ -370,7 +370,7 @@ def near_chance(auc: float, min_auc: float = MIN_AUC) -> str:
     """The verdict of a comparison whose discriminator does not reach ``min_auc`` (NaN: not measured)."""
     if math.isnan(auc):
         return "discriminator AUC not measured: no comparison"
-    return f"discriminator near chance (AUC {auc:.2f} < {min_auc:g}): no comparison"
+    return f"discriminator below the AUC bar ({auc:.2f} < {min_auc:g}): no comparison"
 
 
 def gate_on_discriminators(comparisons: list[dict], auc_by_label: dict, min_auc: float = MIN_AUC) -> list[dict]:
@@ -492,8 +492,8 @@ def findings(comparisons: list[dict], table: list[dict], min_auc: float = MIN_AU
             if not math.isnan(e["d_image_auc_mean"]) and e["d_image_auc_mean"] < min_auc]
     if weak:
         sentences.append(f"Discriminator image AUC on held-out frames below {min_auc}: {', '.join(weak)}; at this "
-                         f"budget those discriminators barely tell generated frames from real ones, and their "
-                         f"comparisons are not made.")
+                         f"budget those discriminators do not clearly tell generated frames from real ones, and "
+                         f"their comparisons are not made.")
     return sentences
 
 
@@ -624,11 +624,11 @@ def readme_results(results: Path, readme: Path) -> str:
 # CPU: the whole pipeline for tests, numbers that mean nothing). Paths of --quick lie under --runs.
 FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
                  "init_from": Path("runs/synthetic-64-reconstruction/checkpoints/last.pt"), "epochs": 6,
-                 "warmup_epochs": 60, "seeds": [0, 1, 2, 3, 4], "variants": ["main"], "runs": Path("runs/experiment"),
+                 "warmup_epochs": 60, "unet_warmup_epochs": 150, "seeds": [0, 1, 2, 3, 4], "variants": ["main"], "runs": Path("runs/experiment"),
                  "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
                  "quality_frames": 8, "setting": "both"}
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
-                  "epochs": 1, "warmup_epochs": 1, "seeds": [0, 1], "variants": ["unet", "prioritycut-k10"],
+                  "epochs": 1, "warmup_epochs": 1, "unet_warmup_epochs": 2, "seeds": [0, 1], "variants": ["unet", "prioritycut-k10"],
                   "runs": Path("runs/experiment-quick"), "results": "results", "probe_steps": 20, "resamples": 200,
                   "quality_frames": 3, "setting": "both"}
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5, "seed": 0}
@@ -652,8 +652,11 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                              f"{FULL_DEFAULTS['init_from']})")
     parser.add_argument("--epochs", type=int, default=None, help=f"adversarial fine-tuning epochs per run (default: {FULL_DEFAULTS['epochs']})")
     parser.add_argument("--warmup-epochs", type=int, default=None,
-                        help=f"finetune: epochs before --epochs in which only the fresh discriminator trains (default: "
-                             f"{FULL_DEFAULTS['warmup_epochs']})")
+                        help=f"finetune: epochs before --epochs in which only the fresh patch discriminator trains "
+                             f"(default: {FULL_DEFAULTS['warmup_epochs']})")
+    parser.add_argument("--unet-warmup-epochs", type=int, default=None,
+                        help=f"finetune: the same for the U-Net discriminators, one warm-up per seed shared by the "
+                             f"U-Net variants (default: {FULL_DEFAULTS['unet_warmup_epochs']}; it learns slower)")
     parser.add_argument("--scratch-epochs", type=int, default=None,
                         help="epochs of a scratch run (default: the config's num_epochs, the reconstruction's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: 0 1 2 3 4)")
@@ -691,8 +694,9 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
             if args.quick and key in ("data", "init_from", "results"):
                 value = args.runs / value
             setattr(args, key, copy.copy(value))
-    if args.warmup_epochs is not None and args.warmup_epochs < 0:
-        raise ValueError(f"--warmup-epochs must be >= 0, got {args.warmup_epochs}")
+    for key in ("warmup_epochs", "unet_warmup_epochs"):
+        if getattr(args, key) < 0:
+            raise ValueError(f"--{key.replace('_', '-')} must be >= 0, got {getattr(args, key)}")
     for key in ("epochs", "resamples", "quality_frames", "probe_steps", "scratch_epochs"):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
@@ -761,9 +765,35 @@ def ensure_warmed_up(args, base: dict, seed: int, say=print) -> Path:
     the warm-up draws the same batches, warps and discriminator updates whatever the regularizer:
     sharing it changes no number, and every variant of a seed meets the generator with the same
     discriminator."""
-    config = experiment_config(base, VARIANTS["unet"], "finetune", 0, seed, args.warmup_epochs)
-    return ensure_trained(config, args.runs / "finetune" / f"unet-warmup-seed{seed}", args.init_from,
-                          args.device, not args.no_progress, say=say)
+    config = experiment_config(base, VARIANTS["unet"], "finetune", 0, seed, args.unet_warmup_epochs)
+    run_dir = args.runs / "finetune" / f"unet-warmup-seed{seed}"
+    extend_shorter_warmup(run_dir, config, args.init_from)
+    return ensure_trained(config, run_dir, args.init_from, args.device, not args.no_progress, say=say)
+
+
+def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
+    """When run_dir holds a finished warm-up of ``config`` that is only shorter (fewer epochs,
+    all of them warm-up), mark it as an interrupted run of ``config``, so that ``ensure_trained``
+    continues it to config's epochs instead of starting over: a warm-up trains the discriminator
+    at a constant learning rate and the resume is exact, so the numbers are those of the longer
+    warm-up trained from the start. Returns whether it did."""
+    marker = run_dir / "experiment_run.json"
+    if not (marker.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
+        return False
+    done = json.loads(marker.read_text())
+    wanted = _jsonable({"training_version": TRAINING_VERSION, "init_from": str(init_from), "config": config})
+    epochs = wanted["config"]["train_params"]["num_epochs"]
+    shorter = done["config"]["train_params"]["num_epochs"]
+    if not (shorter < epochs and done["config"]["train_params"]["discriminator_warmup_epochs"] == shorter
+            and not wanted["config"]["train_params"]["epoch_milestones"]):
+        return False
+    for key in ("num_epochs", "discriminator_warmup_epochs"):
+        done["config"]["train_params"][key] = wanted["config"]["train_params"][key]
+    if done != wanted:
+        return False
+    (run_dir / "experiment_started.json").write_text(json.dumps(wanted, indent=1) + "\n")
+    marker.unlink()
+    return True
 
 
 def train_and_score(args, setting: str, base: dict, test: list, probes: dict, bar) -> tuple[list, dict, dict]:
@@ -778,9 +808,11 @@ def train_and_score(args, setting: str, base: dict, test: list, probes: dict, ba
         for variant in args.variants:
             run_dir = args.runs / setting / f"{variant}-seed{seed}"
             bar.set_postfix_str(f"{setting}/{run_dir.name}")
-            config = experiment_config(base, VARIANTS[variant], setting, epochs, seed, args.warmup_epochs)
+            unet = VARIANTS[variant]["kind"] == "unet"
+            warmup = args.unet_warmup_epochs if unet else args.warmup_epochs
+            config = experiment_config(base, VARIANTS[variant], setting, epochs, seed, warmup)
             warm_start = None
-            if setting == "finetune" and args.warmup_epochs > 0 and VARIANTS[variant]["kind"] == "unet":
+            if setting == "finetune" and warmup > 0 and unet:
                 warm_start = ensure_warmed_up(args, base, seed, say=tqdm.write)
             last = ensure_trained(config, run_dir, init_from, args.device, not args.no_progress, say=tqdm.write,
                                   warm_start=warm_start)
@@ -797,7 +829,8 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
     runs = f"{len(args.variants)} variants x {len(args.seeds)} seeds"
     frames = base["train_params"]["batch_size"]
     if setting == "finetune":
-        how = (f"each fine-tuned from `{args.init_from}` (row '{INIT}'): {args.warmup_epochs} epochs in which only "
+        how = (f"each fine-tuned from `{args.init_from}` (row '{INIT}'): {args.warmup_epochs} (patch) or "
+               f"{args.unet_warmup_epochs} (U-Net, shared by the U-Net variants of a seed) epochs in which only "
                f"the fresh discriminator trains, then {args.epochs} adversarial epochs ({frames} frames a step)")
     else:
         epochs = args.scratch_epochs or base["train_params"]["num_epochs"]
@@ -837,7 +870,8 @@ def reproducing_command(args, setting: str) -> str:
     defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
     parts = ["pcut experiment"] + (["--quick"] if args.quick else []) + ["--setting", setting]
     keys = ["config", "data", "init_from", "epochs" if setting == "finetune" else "scratch_epochs",
-            "warmup_epochs" if setting == "finetune" else None, "seeds", "variants"]
+            "warmup_epochs" if setting == "finetune" else None,
+            "unet_warmup_epochs" if setting == "finetune" else None, "seeds", "variants"]
     for key in filter(None, keys):
         value, default = getattr(args, key, None), defaults.get(key)
         if key == "variants":

@@ -4,6 +4,7 @@ averaging, discriminator AUCs, and `pcut experiment --quick` end to end."""
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,16 +104,16 @@ def test_comparisons_count_only_where_the_discriminators_reach_the_auc():
              for v, r in (("a", "b"), ("a", "copy"), ("c", "copy"), ("d", "copy"))]
     gated = experiment.gate_on_discriminators(found, {"a": 0.93, "b": 0.62, "c": 0.85, "d": math.nan})
     by_pair = {(c["variant"], c["reference"]): c for c in gated}
-    assert by_pair["a", "b"]["verdict"] == "discriminator near chance (AUC 0.62 < 0.8): no comparison"
+    assert by_pair["a", "b"]["verdict"] == "discriminator below the AUC bar (0.62 < 0.8): no comparison"
     assert not by_pair["a", "b"]["valid"] and by_pair["a", "b"]["difference"] == -0.02
     assert by_pair["a", "copy"]["valid"] and by_pair["a", "copy"]["verdict"] == "better"   # copy: no D, no condition
     assert by_pair["c", "copy"]["valid"]
     assert not by_pair["d", "copy"]["valid"] and "not measured" in by_pair["d", "copy"]["verdict"]
     table = experiment.verdict_table(gated, ["l1"])
-    assert "| a vs b — discriminator near chance (AUC 0.62 < 0.8): no comparison | -0.02 [-0.03, -0.01] " \
+    assert "| a vs b — discriminator below the AUC bar (0.62 < 0.8): no comparison | -0.02 [-0.03, -0.01] " \
            "no comparison |" in table
     sentences = experiment.findings(gated, [])
-    assert "a vs b: discriminator near chance (AUC 0.62 < 0.8): no comparison." in sentences
+    assert "a vs b: discriminator below the AUC bar (0.62 < 0.8): no comparison." in sentences
     assert any(s.startswith("a vs copy: better on l1") for s in sentences)
 
 
@@ -353,3 +354,23 @@ def test_the_artifacts_grid_outlines_the_true_disocclusion(tiny, tmp_path, monke
     shown = [f for f in frames if disoccluded[f].any() and not disoccluded[f].all()]
     assert shown and len(outlines) == 2 * len(shown)                          # driving and model columns
     assert all(np.array_equal(o, disoccluded[f].astype(float)) for o, f in zip(outlines, shown * 2))
+
+
+def test_a_shorter_shared_warmup_is_continued_not_retrained(tmp_path):
+    base = load_config(REPO / "configs" / "synthetic-64.yaml")
+    short = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 3, 60)
+    longer = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 3, 150)
+    run = tmp_path / "unet-warmup-seed3"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"")
+    done = {"training_version": experiment.TRAINING_VERSION, "init_from": "start.pt", "config": short}
+    (run / "experiment_run.json").write_text(json.dumps(done, default=str))
+    other_seed = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 4, 150)
+    assert not experiment.extend_shorter_warmup(run, other_seed, Path("start.pt"))      # not the same run
+    assert not experiment.extend_shorter_warmup(run, longer, Path("other.pt"))
+    assert (run / "experiment_run.json").is_file()
+    assert experiment.extend_shorter_warmup(run, longer, Path("start.pt"))
+    assert not (run / "experiment_run.json").exists()
+    started = json.loads((run / "experiment_started.json").read_text())
+    assert started["config"]["train_params"]["num_epochs"] == 150
+    assert started["config"]["train_params"]["discriminator_warmup_epochs"] == 150

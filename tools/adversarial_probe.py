@@ -62,6 +62,8 @@ SETTINGS = {
     "cutmix-generator-gan-0.01-fm-1": {"regularizer.type": "cutmix", "regularizer.mix_warmup_epochs": 61.0,
                                        "train_params.loss_weights.generator_gan": 0.01,
                                        "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
+    # a longer discriminator warm-up (run on an experiment's unet-warmup-seed<N> folder)
+    "warmup-to-150": {"train_params.num_epochs": 150, "train_params.discriminator_warmup_epochs": 150.0},
     "d-steps-2": {"train_params.discriminator_steps_per_generator_step": 2},
     "d-steps-3": {"train_params.discriminator_steps_per_generator_step": 3},
     "d-steps-5": {"train_params.discriminator_steps_per_generator_step": 5},
