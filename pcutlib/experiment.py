@@ -632,7 +632,7 @@ QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstructio
                   "runs": Path("runs/experiment-quick"), "results": "results", "probe_steps": 20, "resamples": 200,
                   "quality_frames": 3, "setting": "both"}
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5, "seed": 0}
-DEFAULT_REFERENCES = ["unet", "cutmix", "init"]      # + prioritycut-k10 when an ablation runs
+DEFAULT_REFERENCES = ["unet", "cutmix", "prioritycut-k10", "init"]
 
 
 def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -665,8 +665,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                              f"ablations = {' '.join(ABLATIONS)}")
     parser.add_argument("--references", nargs="+", default=None, choices=list(VARIANTS) + list(REFERENCE_ROWS),
                         help="compare every variant with these (init: the reconstruction checkpoint, copy: copying "
-                             f"the source frame); default: {' '.join(DEFAULT_REFERENCES)}, and prioritycut-k10 "
-                             f"when an ablation runs")
+                             f"the source frame); default: {' '.join(DEFAULT_REFERENCES)}")
     parser.add_argument("--resamples", type=int, default=None, help="bootstrap resamples (default: 2000)")
     parser.add_argument("--quality-frames", type=int, default=None,
                         help="held-out frames per test video for the discriminator AUCs (default: 8)")
@@ -703,8 +702,7 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
     args.variants = expand_variants(args.variants)
     args.settings = list(SETTINGS) if args.setting == "both" else [args.setting]
     if args.references is None:
-        ablation = any(v in ABLATIONS for v in args.variants)
-        args.references = DEFAULT_REFERENCES + (["prioritycut-k10"] if ablation else [])
+        args.references = list(DEFAULT_REFERENCES)
     return args
 
 
@@ -871,11 +869,13 @@ def reproducing_command(args, setting: str) -> str:
     parts = ["pcut experiment"] + (["--quick"] if args.quick else []) + ["--setting", setting]
     keys = ["config", "data", "init_from", "epochs" if setting == "finetune" else "scratch_epochs",
             "warmup_epochs" if setting == "finetune" else None,
-            "unet_warmup_epochs" if setting == "finetune" else None, "seeds", "variants"]
+            "unet_warmup_epochs" if setting == "finetune" else None, "seeds", "variants", "references"]
     for key in filter(None, keys):
         value, default = getattr(args, key, None), defaults.get(key)
         if key == "variants":
             default = expand_variants(default)
+        if key == "references":
+            default = DEFAULT_REFERENCES
         if args.quick and key in ("data", "init_from"):
             default = args.runs / default
         if value is None or value == default or (isinstance(default, Path) and Path(value) == default):

@@ -306,7 +306,7 @@ def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
         with open(results / "experiment_comparisons.csv", newline="") as f:
             comparisons = list(csv.DictReader(f))
         assert {(c["variant"], c["reference"]) for c in comparisons} == {
-            ("prioritycut-k10", "unet"), ("unet", init), ("prioritycut-k10", init)}
+            ("prioritycut-k10", "unet"), ("unet", "prioritycut-k10"), ("unet", init), ("prioritycut-k10", init)}
         with open(results / "experiment.csv", newline="") as f:
             auc = {row["variant"]: float(row["d_image_auc_mean"]) for row in csv.DictReader(f)
                    if row["variant"] in ("unet", "prioritycut-k10")}
