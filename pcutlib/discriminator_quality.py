@@ -83,13 +83,16 @@ def _patch_scores(discriminator, images, keypoints, device, batch_size: int) -> 
 
 @torch.no_grad()
 def discriminator_quality(models, videos, regularizer: RegularizerConfig | None = None,
-                          max_frames_per_video: int | None = 8, seed: int = 0, batch_size: int = 16) -> dict:
+                          max_frames_per_video: int | None = 8, seed: int = 0, batch_size: int = 16,
+                          frames: dict | None = None) -> dict:
     """Held-out real/fake AUCs of a trained discriminator (module doc).
 
     models: pcutlib.models.Models with a discriminator (``load_models(..., with_discriminator=
     True)``); videos: held-out videos (T,3,H,W) in [0,1]; regularizer: the run's section (its
     PriorityCut k, foreground and threshold make the mask; default RegularizerConfig()).
-    Returns {"d_image_auc", "d_pixel_auc_prioritycut", "d_pixel_auc_cutmix", "d_frames"}.
+    frames: ``held_out_frames(models, videos, max_frames_per_video)`` when the caller already made
+    them (then videos are not read). Returns {"d_image_auc", "d_pixel_auc_prioritycut",
+    "d_pixel_auc_cutmix", "d_frames"}.
     """
     from .unet_discriminator import UNetDiscriminator
 
@@ -100,7 +103,8 @@ def discriminator_quality(models, videos, regularizer: RegularizerConfig | None 
     models.eval()
     discriminator = models.discriminator
     device = next(discriminator.parameters()).device
-    frames = held_out_frames(models, videos, max_frames_per_video)
+    if frames is None:
+        frames = held_out_frames(models, videos, max_frames_per_video)
     real, fake = frames["real"], frames["fake"]
     result = {"d_image_auc": math.nan, "d_pixel_auc_prioritycut": math.nan, "d_pixel_auc_cutmix": math.nan,
               "d_frames": len(real)}

@@ -50,7 +50,7 @@ import copy
 import csv
 import json
 import math
-import shutil
+import os
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +216,12 @@ def _jsonable(value):
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
+def run_record(config: dict, init_from: Path | None, warm_start: Path | None = None) -> dict:
+    """What experiment_started.json / experiment_run.json hold for a run: how it was made."""
+    return _jsonable({"training_version": TRAINING_VERSION, "init_from": str(init_from), "config": config,
+                      **({"warm_start": str(warm_start)} if warm_start is not None else {})})
+
+
 def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: str, progress: bool,
                    say=print, warm_start: Path | None = None) -> Path:
     """run_dir's last checkpoint, trained first unless run_dir/experiment_run.json says that this
@@ -225,12 +231,11 @@ def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: 
     log) of this run's discriminator warm-up, trained once for every U-Net variant of a seed
     (``ensure_warmed_up``): the run resumes from a copy of it, exactly as if it had trained the
     warm-up itself. Returns the checkpoint path."""
-    from .training import prepare_run_dir, train
+    from .training import continue_from, prepare_run_dir, train
 
     last, marker, started = run_dir / "checkpoints" / "last.pt", run_dir / "experiment_run.json", \
         run_dir / "experiment_started.json"
-    expected = _jsonable({"training_version": TRAINING_VERSION, "init_from": str(init_from), "config": config,
-                          **({"warm_start": str(warm_start)} if warm_start is not None else {})})
+    expected = run_record(config, init_from, warm_start)
     if last.is_file() and marker.is_file() and json.loads(marker.read_text()) == expected:
         return last
     resume = last.is_file() and started.is_file() and json.loads(started.read_text()) == expected
@@ -241,9 +246,7 @@ def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: 
         run_dir.mkdir(parents=True, exist_ok=True)
         marker.unlink(missing_ok=True)
         if warm_start is not None:
-            (run_dir / "checkpoints").mkdir()
-            shutil.copyfile(warm_start, last)
-            shutil.copyfile(warm_start.parent.parent / "log.jsonl", run_dir / "log.jsonl")
+            continue_from(warm_start, run_dir)
             resume = True
         started.write_text(json.dumps(expected, indent=1) + "\n")
     train(config, run_dir, device=device, init_from=None if resume else init_from, resume=resume, progress=progress)
@@ -758,7 +761,7 @@ def score_references(args, test: list, probes: dict, progress: bool) -> dict:
 
 def ensure_warmed_up(args, base: dict, seed: int, say=print) -> Path:
     """The U-Net discriminator warm-up of ``seed`` (runs/finetune/unet-warmup-seed<seed>: the
-    "unet" variant's config for its first --warmup-epochs), trained once and shared by every U-Net
+    "unet" variant's config for its first --unet-warmup-epochs), trained once and shared by every U-Net
     variant of that seed. Mixing waits for the warm-up's end (``UNetAdversary.draw_mixing``), so
     the warm-up draws the same batches, warps and discriminator updates whatever the regularizer:
     sharing it changes no number, and every variant of a seed meets the generator with the same
@@ -774,12 +777,13 @@ def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
     all of them warm-up), mark it as an interrupted run of ``config``, so that ``ensure_trained``
     continues it to config's epochs instead of starting over: a warm-up trains the discriminator
     at a constant learning rate and the resume is exact, so the numbers are those of the longer
-    warm-up trained from the start. Returns whether it did."""
-    marker = run_dir / "experiment_run.json"
-    if not (marker.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
+    warm-up trained from the start. The new experiment_started.json is dated back by the time the
+    shorter warm-up took, so ``run_minutes`` counts both parts. Returns whether it did."""
+    marker, started = run_dir / "experiment_run.json", run_dir / "experiment_started.json"
+    if not (marker.is_file() and started.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
         return False
     done = json.loads(marker.read_text())
-    wanted = _jsonable({"training_version": TRAINING_VERSION, "init_from": str(init_from), "config": config})
+    wanted = run_record(config, init_from)
     epochs = wanted["config"]["train_params"]["num_epochs"]
     shorter = done["config"]["train_params"]["num_epochs"]
     if not (shorter < epochs and done["config"]["train_params"]["discriminator_warmup_epochs"] == shorter
@@ -789,7 +793,10 @@ def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
         done["config"]["train_params"][key] = wanted["config"]["train_params"][key]
     if done != wanted:
         return False
-    (run_dir / "experiment_started.json").write_text(json.dumps(wanted, indent=1) + "\n")
+    took = marker.stat().st_mtime - started.stat().st_mtime
+    started.write_text(json.dumps(wanted, indent=1) + "\n")
+    now = started.stat().st_mtime
+    os.utime(started, (now - took, now - took))
     marker.unlink()
     return True
 

@@ -521,6 +521,17 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     shutil.rmtree(run_dir)
 
 
+def continue_from(checkpoint: Path, run_dir: Path) -> None:
+    """Make ``run_dir`` a run to resume (``train(..., resume=True)``) from another run's
+    ``checkpoint`` (e.g. its epoch-N.pt): a copy of it as checkpoints/last.pt and of that run's
+    log.jsonl (the resume drops the rows past the checkpoint's step)."""
+    import shutil
+
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(checkpoint, run_dir / "checkpoints" / "last.pt")
+    shutil.copyfile(Path(checkpoint).parent.parent / "log.jsonl", run_dir / "log.jsonl")
+
+
 def train(config: dict, run_dir: str | Path, device: str | None = None, resume: bool = False,
           init_from: str | Path | None = None, progress: bool = True, dataset=None,
           stop_after_steps: int | None = None, overwrite: bool = False, tensorboard: bool = False) -> Path:

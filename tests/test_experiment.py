@@ -4,6 +4,8 @@ averaging, discriminator AUCs, and `pcut experiment --quick` end to end."""
 import csv
 import json
 import math
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -364,7 +366,10 @@ def test_a_shorter_shared_warmup_is_continued_not_retrained(tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.pt").write_bytes(b"")
     done = {"training_version": experiment.TRAINING_VERSION, "init_from": "start.pt", "config": short}
+    (run / "experiment_started.json").write_text(json.dumps(done, default=str))
     (run / "experiment_run.json").write_text(json.dumps(done, default=str))
+    began = (run / "experiment_run.json").stat().st_mtime - 120                 # the short warm-up took 2 min
+    os.utime(run / "experiment_started.json", (began, began))
     other_seed = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 4, 150)
     assert not experiment.extend_shorter_warmup(run, other_seed, Path("start.pt"))      # not the same run
     assert not experiment.extend_shorter_warmup(run, longer, Path("other.pt"))
@@ -374,3 +379,5 @@ def test_a_shorter_shared_warmup_is_continued_not_retrained(tmp_path):
     started = json.loads((run / "experiment_started.json").read_text())
     assert started["config"]["train_params"]["num_epochs"] == 150
     assert started["config"]["train_params"]["discriminator_warmup_epochs"] == 150
+    took = time.time() - (run / "experiment_started.json").stat().st_mtime        # dated back: both parts count
+    assert 119 <= took < 300

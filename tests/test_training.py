@@ -12,7 +12,7 @@ import torch
 from pcutlib.adversaries import Mixing
 from pcutlib.config import load_config, resolve_config
 from pcutlib.synthetic import make_synthetic_dataset
-from pcutlib.training import build_trainer, make_dataloader, train, train_step
+from pcutlib.training import build_trainer, continue_from, make_dataloader, train, train_step
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -546,8 +546,6 @@ def test_a_variant_continued_from_a_shared_warmup_equals_its_own_run(smoke_data,
     """Mixing waits for the discriminator warm-up, so the warm-up is the same for every
     regularizer: pcut experiment trains it once per seed (with regularizer none) and continues
     each U-Net variant from it. That must give the numbers the variant's own run gives."""
-    import shutil
-
     config = smoke_config(smoke_data, type="prioritycut", mix_probability=1.0, mix_warmup_epochs=0.0)
     config["train_params"]["discriminator_warmup_epochs"] = 1.0
     own = train(config, tmp_path / "own", device="cpu", progress=False)
@@ -556,9 +554,7 @@ def test_a_variant_continued_from_a_shared_warmup_equals_its_own_run(smoke_data,
     warmup["regularizer"]["type"] = "none"
     warmup["train_params"]["num_epochs"] = 1
     shared = Path(train(warmup, tmp_path / "warmup", device="cpu", progress=False))
-    (tmp_path / "branch" / "checkpoints").mkdir(parents=True)
-    shutil.copyfile(shared, tmp_path / "branch" / "checkpoints" / "last.pt")
-    shutil.copyfile(tmp_path / "warmup" / "log.jsonl", tmp_path / "branch" / "log.jsonl")
+    continue_from(shared, tmp_path / "branch")
     branch = train(config, tmp_path / "branch", device="cpu", progress=False, resume=True)
 
     own_state, branch_state = torch.load(own, weights_only=False), torch.load(branch, weights_only=False)

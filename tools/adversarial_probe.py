@@ -11,8 +11,9 @@ at the end:
 
 Each setting runs in <out>/<run name>-<setting> (resumed from a copy of the checkpoint, so the
 data order, warps and mixing draws continue exactly as in the original run) and appends one
-JSON row to <out>/probe.jsonl. The figures behind ``pcut experiment``'s adversarial recipe
-(``experiment.DISCRIMINATOR_STEPS_PER_GENERATOR_STEP``) came from this script.
+JSON row to <out>/probe.jsonl. The figures behind ``pcut experiment``'s adversarial weights
+(``experiment.GENERATOR_GAN_WEIGHT``, ``FEATURE_MATCHING_WEIGHT``) and its U-Net warm-up
+(``--unet-warmup-epochs``) came from this script.
 """
 from __future__ import annotations
 
@@ -29,39 +30,33 @@ from pcutlib.config import load_config, save_config, set_by_path
 from pcutlib.diagnose import load_split
 from pcutlib.discriminator_quality import discriminator_quality, held_out_frames
 from pcutlib.regularizers import RegularizerConfig
-from pcutlib.training import train
+from pcutlib.training import continue_from, train
 
-# name: config changes ("dotted.key": value) applied from the warm-up's end on
+# config changes ("dotted.key": value) the settings combine
+LR_1E5 = {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5}
+NO_FEATURE_MATCHING = {"train_params.loss_weights.feature_matching": [0, 0, 0, 0]}
+# the adversarial terms at about FOMM's share of the generator loss (its perceptual pyramid is
+# about 100x the adversarial term; pcut's pixel pyramid about 0.5x it at weight 1)
+FOMM_SHARE = {"train_params.loss_weights.generator_gan": 0.01, "train_params.loss_weights.feature_matching": [1, 1, 1, 1]}
+# the control: the same losses and steps, the generator's adversarial terms switched off
+RECONSTRUCTION_ONLY = {**NO_FEATURE_MATCHING, "train_params.loss_weights.generator_gan": 1e-9}
+
+# name: config changes applied from the warm-up's end on
 SETTINGS = {
     "as-run": {},
     "generator-gan-0.1": {"train_params.loss_weights.generator_gan": 0.1},
-    "lr-generator-1e-5": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5},
+    "lr-generator-1e-5": LR_1E5,
     "lr-discriminator-1e-3": {"train_params.lr_discriminator": 1e-3},
-    "lr-1e-5-no-feature-matching": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5,
-                                    "train_params.loss_weights.feature_matching": [0, 0, 0, 0]},
-    # the control: the same losses and steps, the generator's adversarial terms switched off
-    "lr-1e-5-reconstruction-only": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5,
-                                    "train_params.loss_weights.feature_matching": [0, 0, 0, 0],
-                                    "train_params.loss_weights.generator_gan": 1e-9},
-    "reconstruction-only": {"train_params.loss_weights.feature_matching": [0, 0, 0, 0],
-                            "train_params.loss_weights.generator_gan": 1e-9},
-    # the adversarial terms at about FOMM's share of the generator loss (its perceptual pyramid
-    # is about 100x the adversarial term; pcut's pixel pyramid about 0.5x it at weight 1)
-    "generator-gan-0.01-fm-1": {"train_params.loss_weights.generator_gan": 0.01,
-                                "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
-    "lr-1e-5-generator-gan-0.01-fm-1": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5,
-                                        "train_params.loss_weights.generator_gan": 0.01,
-                                        "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
-    "lr-1e-5-generator-gan-0.1-fm-1": {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5,
-                                       "train_params.loss_weights.generator_gan": 0.1,
-                                       "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
+    "lr-1e-5-no-feature-matching": {**LR_1E5, **NO_FEATURE_MATCHING},
+    "lr-1e-5-reconstruction-only": {**LR_1E5, **RECONSTRUCTION_ONLY},
+    "reconstruction-only": RECONSTRUCTION_ONLY,
+    "generator-gan-0.01-fm-1": FOMM_SHARE,
+    "lr-1e-5-generator-gan-0.01-fm-1": {**LR_1E5, **FOMM_SHARE},
+    "lr-1e-5-generator-gan-0.1-fm-1": {**LR_1E5, **FOMM_SHARE, "train_params.loss_weights.generator_gan": 0.1},
     # a U-Net variant's adversarial epochs branched from the plain U-Net's warm-up (no mixing in it)
-    "prioritycut-k10-generator-gan-0.01-fm-1": {"regularizer.type": "prioritycut", "regularizer.mix_warmup_epochs": 61.0,
-                                                "train_params.loss_weights.generator_gan": 0.01,
-                                                "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
-    "cutmix-generator-gan-0.01-fm-1": {"regularizer.type": "cutmix", "regularizer.mix_warmup_epochs": 61.0,
-                                       "train_params.loss_weights.generator_gan": 0.01,
-                                       "train_params.loss_weights.feature_matching": [1, 1, 1, 1]},
+    "prioritycut-k10-generator-gan-0.01-fm-1": {**FOMM_SHARE, "regularizer.type": "prioritycut",
+                                                "regularizer.mix_warmup_epochs": 61.0},
+    "cutmix-generator-gan-0.01-fm-1": {**FOMM_SHARE, "regularizer.type": "cutmix", "regularizer.mix_warmup_epochs": 61.0},
     # a longer discriminator warm-up (run on an experiment's unet-warmup-seed<N> folder)
     "warmup-to-150": {"train_params.num_epochs": 150, "train_params.discriminator_warmup_epochs": 150.0},
     "d-steps-2": {"train_params.discriminator_steps_per_generator_step": 2},
@@ -71,11 +66,12 @@ SETTINGS = {
 
 
 def quality(path: Path, videos: list, frames_per_video: int) -> dict:
-    """Image AUC of the checkpoint's discriminator and the held-out L1 of its generator."""
+    """Image AUC of the checkpoint's discriminator and the held-out L1 of its generator, on one
+    set of held-out frames."""
     models, state = load_models(path, with_discriminator=True)
     regularizer = RegularizerConfig.from_dict(state["config"].get("regularizer"))
-    result = discriminator_quality(models, videos, regularizer, max_frames_per_video=frames_per_video)
     frames = held_out_frames(models, videos, frames_per_video)
+    result = discriminator_quality(models, videos, regularizer, frames=frames)
     result["l1"] = float((frames["real"] - frames["fake"]).abs().mean())
     return result
 
@@ -91,9 +87,7 @@ def prepare(run: Path, epoch: int, setting: str, out: Path) -> tuple[Path, dict]
     dest = out / f"{run.name}-{setting}"
     if dest.exists():
         shutil.rmtree(dest)
-    (dest / "checkpoints").mkdir(parents=True)
-    shutil.copyfile(start, dest / "checkpoints" / "last.pt")
-    shutil.copyfile(run / "log.jsonl", dest / "log.jsonl")          # resume trims it to the checkpoint's step
+    continue_from(start, dest)
     save_config(config, dest / "config.yaml")
     return dest, config
 
