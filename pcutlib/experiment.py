@@ -118,6 +118,23 @@ SETTINGS = ("finetune", "scratch")
 # 0.0204 and 0.787).
 GENERATOR_GAN_WEIGHT = 0.01
 FEATURE_MATCHING_WEIGHT = 1.0
+# The consistency loss of a mixed step at a tenth of U-Net GAN's weight (1). It compares decoder
+# logits, and a discriminator warmed up on real and generated frames answers with confident
+# logits: the first CutMix step of seed 3 had a consistency loss of 81 beside BCE terms near 0.1,
+# and one Adam step later the discriminator sat at chance (losses 2 ln 2) for the rest of the
+# run. Measured with tools/adversarial_probe.py (the 6 adversarial epochs after the 150-epoch
+# warm-up, cutmix, seed 3, image AUC 0.853 at the start): consistency weight 1 ended at AUC 0.49,
+# 0.1 at 0.82, 0.01 at 0.79, none at 0.78; mixing less often (probability 0.2) or U-Net GAN's
+# mixed-step weights did not help (0.50, 0.50).
+CONSISTENCY_WEIGHT = 0.1
+# Two discriminator updates for every generator update once the generator trains (every variant;
+# train_params.discriminator_steps_per_generator_step). In the 6 adversarial epochs the generator
+# learns to fool a discriminator trained once per step, and the U-Net's held-out image AUC fell
+# from 0.85-0.94 to 0.70-0.83. Measured with tools/adversarial_probe.py (unet, from the end of
+# the 150-epoch warm-up): seed 1 ended at 0.70 with one step, 0.76 with two, 0.80 with three;
+# seed 3 at 0.74 with one, 0.80 with two. A discriminator learning rate of 1e-3 instead of 2e-4
+# sent it to chance (0.50).
+DISCRIMINATOR_STEPS_PER_GENERATOR_STEP = 2
 # From scratch the occlusion map means nothing at first: mixing ramps up over this share of the run.
 SCRATCH_MIX_WARMUP_SHARE = 0.25
 # No spectral norm on either discriminator in the experiment. Measured on 620 held-out frames of
@@ -183,7 +200,10 @@ def experiment_config(base: dict, variant: dict, setting: str, epochs: int | Non
     """A run of the experiment: ``variant_config`` (setting "finetune": ``warmup_epochs`` of
     discriminator warm-up, then ``epochs`` adversarial ones) or ``scratch_config`` ("scratch"),
     with the adversarial term at GENERATOR_GAN_WEIGHT and feature matching on for every
-    discriminator (FEATURE_MATCHING_WEIGHT per block), spectral norm as DISCRIMINATOR_SPECTRAL_NORM."""
+    discriminator (FEATURE_MATCHING_WEIGHT per block), spectral norm as DISCRIMINATOR_SPECTRAL_NORM,
+    the consistency loss of a mixing variant at CONSISTENCY_WEIGHT and, where the generator trains
+    (adversarial epochs), DISCRIMINATOR_STEPS_PER_GENERATOR_STEP. A discriminator warm-up alone
+    (epochs 0) keeps one step: the key changes nothing there, and the shared warm-ups stay valid."""
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {SETTINGS}, got {setting!r}")
     if setting == "finetune":
@@ -195,6 +215,10 @@ def experiment_config(base: dict, variant: dict, setting: str, epochs: int | Non
     discriminator["sn"] = DISCRIMINATOR_SPECTRAL_NORM
     config["train_params"]["loss_weights"]["generator_gan"] = GENERATOR_GAN_WEIGHT
     config["train_params"]["loss_weights"]["feature_matching"] = [FEATURE_MATCHING_WEIGHT] * discriminator["num_blocks"]
+    if config["regularizer"]["type"] != "none":
+        config["regularizer"]["consistency_weight"] = CONSISTENCY_WEIGHT
+    if setting == "scratch" or epochs > 0:
+        config["train_params"]["discriminator_steps_per_generator_step"] = DISCRIMINATOR_STEPS_PER_GENERATOR_STEP
     return resolve_config(config)
 
 
@@ -844,7 +868,9 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
                f"`{args.init_from}`, that recipe without the adversarial term")
     norm = "with" if DISCRIMINATOR_SPECTRAL_NORM else "without"
     return (f"{runs}, {how}; every discriminator {norm} spectral norm, the adversarial term at weight "
-            f"{GENERATOR_GAN_WEIGHT:g} and feature matching at {FEATURE_MATCHING_WEIGHT:g} per block; "
+            f"{GENERATOR_GAN_WEIGHT:g} and feature matching at {FEATURE_MATCHING_WEIGHT:g} per block, the consistency "
+            f"loss of the mixing variants at {CONSISTENCY_WEIGHT:g}, {DISCRIMINATOR_STEPS_PER_GENERATOR_STEP} "
+            f"discriminator updates per generator update; "
             f"{len(test)} held-out test videos of unseen figures")
 
 

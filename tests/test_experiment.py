@@ -137,6 +137,10 @@ def test_variant_groups_and_the_config_of_every_setting():
             assert config["train_params"]["seed"] == 7
             assert config["regularizer"]["type"] == variant["regularizer"]
             assert config["model_params"]["discriminator_params"]["sn"] is experiment.DISCRIMINATOR_SPECTRAL_NORM
+            assert (config["train_params"]["discriminator_steps_per_generator_step"]
+                    == experiment.DISCRIMINATOR_STEPS_PER_GENERATOR_STEP)
+            mixing = variant["regularizer"] != "none"
+            assert (config["regularizer"]["consistency_weight"] == experiment.CONSISTENCY_WEIGHT) is mixing, name
     ones_fake = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10-ones-fake"], "finetune", 3, 0)
     assert ones_fake["regularizer"]["all_ones_masks"] == "fake"
     weights = experiment.experiment_config(base, experiment.VARIANTS["cutmix-unetgan-weights"], "finetune", 3, 0)
@@ -147,6 +151,9 @@ def test_variant_groups_and_the_config_of_every_setting():
     assert tune["train_params"]["discriminator_warmup_epochs"] == 0
     warmed = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "finetune", 3, 0, 20)
     assert warmed["train_params"]["num_epochs"] == 23 and warmed["train_params"]["discriminator_warmup_epochs"] == 20
+    # a shared warm-up alone (no adversarial epochs) keeps one discriminator step: the key means nothing there
+    warmup_only = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 0, 20)
+    assert warmup_only["train_params"]["discriminator_steps_per_generator_step"] == 1
     assert scratch["train_params"]["discriminator_warmup_epochs"] == 0      # adversarial from the first step
     # from scratch: the reconstruction recipe (epochs, learning rates, milestones, region dropout)
     for key in ("num_epochs", "lr_generator", "epoch_milestones", "region_dropout"):

@@ -62,6 +62,12 @@ SETTINGS = {
     "d-steps-2": {"train_params.discriminator_steps_per_generator_step": 2},
     "d-steps-3": {"train_params.discriminator_steps_per_generator_step": 3},
     "d-steps-5": {"train_params.discriminator_steps_per_generator_step": 5},
+    # how a mixed step weighs its terms (run on a cutmix or prioritycut run)
+    "mixed-round-unetgan": {"regularizer.mixed_round_weights": "unetgan"},
+    "no-consistency": {"regularizer.consistency_weight": 0.0},
+    "consistency-0.1": {"regularizer.consistency_weight": 0.1},
+    "consistency-0.01": {"regularizer.consistency_weight": 0.01},
+    "mix-probability-0.2": {"regularizer.mix_probability": 0.2},
 }
 
 
@@ -76,11 +82,9 @@ def quality(path: Path, videos: list, frames_per_video: int) -> dict:
     return result
 
 
-def prepare(run: Path, epoch: int, setting: str, out: Path) -> tuple[Path, dict]:
-    """<out>/<run>-<setting> holding the warm-up checkpoint as last.pt and the run's log up to it."""
-    start = run / "checkpoints" / f"epoch-{epoch}.pt"
-    if not start.is_file():
-        raise FileNotFoundError(f"{start} does not exist: --from-epoch must name a saved epoch of {run}")
+def prepare(run: Path, start: Path, setting: str, out: Path) -> tuple[Path, dict]:
+    """<out>/<run>-<setting> holding the warm-up checkpoint ``start`` as last.pt and its log up to it,
+    configured as ``run`` with the setting's changes."""
     config = load_config(run / "config.yaml")
     for key, value in SETTINGS[setting].items():
         set_by_path(config, key, value)
@@ -96,6 +100,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="an experiment run folder with checkpoints/epoch-E.pt")
     parser.add_argument("--from-epoch", type=int, default=60, help="the warm-up's last epoch (a saved epoch-E.pt)")
+    parser.add_argument("--start", type=Path, default=None,
+                        help="the warm-up checkpoint to continue (default <run>/checkpoints/epoch-E.pt); for a "
+                             "U-Net variant branched from a shared warm-up, e.g. "
+                             "runs/experiment/finetune/unet-warmup-seed3/checkpoints/epoch-150.pt")
     parser.add_argument("--settings", nargs="+", default=["as-run"], choices=sorted(SETTINGS))
     parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"), help="world whose test split is used")
     parser.add_argument("--frames-per-video", type=int, default=8)
@@ -104,15 +112,19 @@ def main(argv=None) -> None:
     torch.set_flush_denormal(True)
     videos = [video for _, video, _, _ in load_split(args.data, "test")]
     args.out.mkdir(parents=True, exist_ok=True)
-    start = quality(args.run / "checkpoints" / f"epoch-{args.from_epoch}.pt", videos, args.frames_per_video)
+    start_path = args.start or args.run / "checkpoints" / f"epoch-{args.from_epoch}.pt"
+    if not start_path.is_file():
+        raise FileNotFoundError(f"{start_path} does not exist: --from-epoch must name a saved epoch of {args.run} "
+                                f"(or --start a warm-up checkpoint)")
+    start = quality(start_path, videos, args.frames_per_video)
     print(f"{args.run} epoch {args.from_epoch}: D image AUC {start['d_image_auc']:.3f}, held-out L1 {start['l1']:.4f}")
     for setting in args.settings:
-        dest, config = prepare(args.run, args.from_epoch, setting, args.out)
+        dest, config = prepare(args.run, start_path, setting, args.out)
         began = time.perf_counter()
         last = train(config, dest, resume=True, progress=False)
         minutes = (time.perf_counter() - began) / 60
         end = quality(Path(last), videos, args.frames_per_video)
-        row = {"run": str(args.run), "from_epoch": args.from_epoch, "setting": setting,
+        row = {"run": str(args.run), "start": str(start_path), "from_epoch": args.from_epoch, "setting": setting,
                "changes": SETTINGS[setting], "epochs": config["train_params"]["num_epochs"],
                "minutes": round(minutes, 2), "auc_start": start["d_image_auc"], "auc_end": end["d_image_auc"],
                "pixel_auc_prioritycut_end": end["d_pixel_auc_prioritycut"],
