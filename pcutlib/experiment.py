@@ -2,8 +2,10 @@
 
 Every variant differs from the others only in its discriminator and regularizer, trains with
 the same seeds (each seed: the same batches, warps and mixing steps, and a discriminator freshly
-initialised from it) and the same loss terms (feature matching on every discriminator's features,
-FEATURE_MATCHING_WEIGHT per block), in two settings (``--setting``), each with its own run
+initialised from it) and the same loss terms and schedule (the adversarial term at
+GENERATOR_GAN_WEIGHT, feature matching on every discriminator's features at
+FEATURE_MATCHING_WEIGHT per block, DISCRIMINATOR_STEPS_PER_GENERATOR_STEP discriminator updates
+per generator update; a mixing variant's consistency loss at CONSISTENCY_WEIGHT), in two settings (``--setting``), each with its own run
 folders (``<runs>/<setting>/<variant>-seed<seed>``) and results (``<results>/experiment-<setting>/``):
 
     finetune   adversarial fine-tune of the shared reconstruction checkpoint (``--init-from``):
@@ -397,7 +399,7 @@ def near_chance(auc: float, min_auc: float = MIN_AUC) -> str:
     """The verdict of a comparison whose discriminator does not reach ``min_auc`` (NaN: not measured)."""
     if math.isnan(auc):
         return "discriminator AUC not measured: no comparison"
-    return f"discriminator below the AUC bar ({auc:.2f} < {min_auc:g}): no comparison"
+    return f"discriminator below the AUC bar ({auc:.3f} < {min_auc:g}): no comparison"
 
 
 def gate_on_discriminators(comparisons: list[dict], auc_by_label: dict, min_auc: float = MIN_AUC) -> list[dict]:
@@ -515,7 +517,7 @@ def findings(comparisons: list[dict], table: list[dict], min_auc: float = MIN_AU
         measured = sum(c["verdict"] != "not measured" for c in mine)
         parts.append(f"no difference detected on {undecided} of {measured} measured metrics")
         sentences.append(f"{variant} vs {reference}: " + "; ".join(parts) + " (95% paired bootstrap intervals).")
-    weak = [f"{e['variant']} ({e['d_image_auc_mean']:.2f})" for e in table
+    weak = [f"{e['variant']} ({e['d_image_auc_mean']:.3f})" for e in table
             if not math.isnan(e["d_image_auc_mean"]) and e["d_image_auc_mean"] < min_auc]
     if weak:
         sentences.append(f"Discriminator image AUC on held-out frames below {min_auc}: {', '.join(weak)}; at this "

@@ -106,16 +106,16 @@ def test_comparisons_count_only_where_the_discriminators_reach_the_auc():
              for v, r in (("a", "b"), ("a", "copy"), ("c", "copy"), ("d", "copy"))]
     gated = experiment.gate_on_discriminators(found, {"a": 0.93, "b": 0.62, "c": 0.85, "d": math.nan})
     by_pair = {(c["variant"], c["reference"]): c for c in gated}
-    assert by_pair["a", "b"]["verdict"] == "discriminator below the AUC bar (0.62 < 0.8): no comparison"
+    assert by_pair["a", "b"]["verdict"] == "discriminator below the AUC bar (0.620 < 0.8): no comparison"
     assert not by_pair["a", "b"]["valid"] and by_pair["a", "b"]["difference"] == -0.02
     assert by_pair["a", "copy"]["valid"] and by_pair["a", "copy"]["verdict"] == "better"   # copy: no D, no condition
     assert by_pair["c", "copy"]["valid"]
     assert not by_pair["d", "copy"]["valid"] and "not measured" in by_pair["d", "copy"]["verdict"]
     table = experiment.verdict_table(gated, ["l1"])
-    assert "| a vs b — discriminator below the AUC bar (0.62 < 0.8): no comparison | -0.02 [-0.03, -0.01] " \
+    assert "| a vs b — discriminator below the AUC bar (0.620 < 0.8): no comparison | -0.02 [-0.03, -0.01] " \
            "no comparison |" in table
     sentences = experiment.findings(gated, [])
-    assert "a vs b: discriminator below the AUC bar (0.62 < 0.8): no comparison." in sentences
+    assert "a vs b: discriminator below the AUC bar (0.620 < 0.8): no comparison." in sentences
     assert any(s.startswith("a vs copy: better on l1") for s in sentences)
 
 
