@@ -528,7 +528,8 @@ def findings(comparisons: list[dict], table: list[dict], min_auc: float = MIN_AU
 
 def plot_metrics_vs_k(table: list[dict], path: Path) -> None:
     """Each table metric against k for PriorityCut, with the other rows as horizontal bands
-    (mean ± std over seeds)."""
+    (mean ± std over seeds). The y axis spans the trained variants and the reconstruction start;
+    copying the source frame, far off on most metrics, is written in the corner when off scale."""
     from matplotlib.figure import Figure
 
     by_name = {entry["variant"]: entry for entry in table}
@@ -540,6 +541,12 @@ def plot_metrics_vs_k(table: list[dict], path: Path) -> None:
                "prioritycut-k10-unetgan-weights": "tab:pink", "cutmix-unetgan-weights": "tab:olive",
                INIT: "tab:green", INIT_SCRATCH: "tab:green", COPY: "black"}
     for ax, metric in zip(axes, TABLE_METRICS):
+        spans = []                                          # (mean - std, mean + std); a single run: (mean, mean)
+        for name, entry in by_name.items():
+            mean, std = entry[f"{metric}_mean"], entry[f"{metric}_std"]
+            if name != COPY and not math.isnan(mean):
+                spread = 0.0 if math.isnan(std) else std
+                spans.append((mean - spread, mean + spread))
         if ks:
             x = [k for k, _ in ks]
             y = [e[f"{metric}_mean"] for _, e in ks]
@@ -550,6 +557,14 @@ def plot_metrics_vs_k(table: list[dict], path: Path) -> None:
                 mean, std = by_name[name][f"{metric}_mean"], by_name[name][f"{metric}_std"]
                 ax.axhline(mean, color=colour, linewidth=1, label=name)
                 ax.axhspan(mean - std, mean + std, color=colour, alpha=0.12)
+        if spans:
+            low, high = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+            pad = 0.15 * (high - low) or 0.05 * abs(high) or 0.01
+            ax.set_ylim(low - pad, high + pad)
+            copy = by_name.get(COPY, {}).get(f"{metric}_mean", math.nan)
+            if not math.isnan(copy) and not low - pad <= copy <= high + pad:
+                ax.text(0.98, 0.96 if copy > high else 0.04, f"copy the source: {copy:.4g} (off scale)",
+                        transform=ax.transAxes, ha="right", va="top" if copy > high else "bottom", fontsize=7)
         ax.set_title(f"{metric} ({'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better)", fontsize=9)
         ax.set_xlabel("top-k percent", fontsize=8)
         ax.tick_params(labelsize=7)
