@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from . import losses as L
-from .regularizers import make_mask, mix_images, mix_probability
+from .regularizers import make_mask, mix_images, mix_probability, mixed_terms_weight
 
 
 @dataclass
@@ -173,8 +173,11 @@ class UNetAdversary(Adversary):
         factor = L.unet_plain_loss_factor(self.regularizer.mixed_round_weights, mixing.mixed)
         losses = L.unet_discriminator_loss(real, fake_out, factor * self.weights["discriminator_gan"]) if factor else {}
         if mixing.mixed:
-            losses.update(L.unet_mixed_loss(mixed[0], mixing.mask, real, fake_out,
-                                            self.regularizer.consistency_weight, self.regularizer.all_ones_masks))
+            mixed_terms = L.unet_mixed_loss(mixed[0], mixing.mask, real, fake_out,
+                                            self.regularizer.consistency_weight, self.regularizer.all_ones_masks)
+            since = epoch_float - self.trainer.config["train_params"]["discriminator_warmup_epochs"]
+            weight = mixed_terms_weight(since, self.regularizer.mixed_terms_warmup_epochs)
+            losses.update({name: weight * value for name, value in mixed_terms.items()} if weight != 1 else mixed_terms)
         return losses, mixing
 
 

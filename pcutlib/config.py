@@ -100,6 +100,8 @@ SCHEMA = {
         "mix_probability": 0.5,
         "mix_warmup_epochs": 1.0,
         "consistency_weight": 1.0,
+        # the mixed terms' weight ramps 0 -> 1 over these epochs from the start of mixing (0: at once)
+        "mixed_terms_warmup_epochs": 0.0,
         # a mixing mask of all ones (PriorityCut with an empty foreground or k = 0) mixes in nothing:
         # leave_out: such samples are left out of the mixed terms; fake: trained as a mixed image
         "all_ones_masks": "leave_out",
@@ -170,7 +172,7 @@ RANGES = {
     "train_params.discriminator_steps_per_generator_step": (1, None),
     "regularizer.top_k_percent": (0, 100), "regularizer.foreground_threshold": (0, 1),
     "regularizer.mix_probability": (0, 1), "regularizer.mix_warmup_epochs": (0, None),
-    "regularizer.consistency_weight": (0, None),
+    "regularizer.consistency_weight": (0, None), "regularizer.mixed_terms_warmup_epochs": (0, None),
     "animate_params.num_pairs": (1, None), "reconstruction_params.num_videos": (1, None),
 }
 

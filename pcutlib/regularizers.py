@@ -186,6 +186,20 @@ def consistency_loss(pixel_logits_mixed: torch.Tensor, pixel_logits_real: torch.
     return F.mse_loss(pixel_logits_mixed, target)
 
 
+def mixed_terms_weight(epochs_mixing: float, warmup_epochs: float) -> float:
+    """Weight of a mixed step's terms (mixed encoder and decoder BCE, consistency) after
+    ``epochs_mixing`` epochs of mixing: min(1, epochs_mixing / warmup_epochs), 1 if warmup is 0.
+
+    A discriminator warmed up on whole real and generated frames answers a mostly-real mixed
+    image with a confident "real": its first mixed terms can be 100x its plain ones, and Adam
+    turns that jump into a step up to ~16x the learning rate (regularizer.mixed_terms_warmup_epochs)."""
+    if warmup_epochs < 0:
+        raise ValueError(f"mixed_terms_warmup_epochs must be >= 0, got {warmup_epochs!r}")
+    if warmup_epochs == 0:
+        return 1.0
+    return float(min(1.0, max(0.0, epochs_mixing) / warmup_epochs))
+
+
 def mix_probability(epoch_float: float, probability: float = 0.5, warmup_epochs: float = 1.0) -> float:
     """Chance of a mixed discriminator step at (fractional) epoch ``epoch_float``, reaching
     ``probability`` (regularizer.mix_probability) after ``warmup_epochs``:
@@ -217,6 +231,8 @@ class RegularizerConfig:
     mix_probability: float = 0.5         # chance of a mixed discriminator step after warm-up (U-Net GAN: 0.5)
     mix_warmup_epochs: float = 1.0       # linear ramp of that chance from 0 (the occlusion map is noise at first)
     consistency_weight: float = 1.0      # weight of the decoder consistency loss on mixed steps
+    mixed_terms_warmup_epochs: float = 0.0  # the mixed terms' weight ramps 0 -> 1 over these epochs from the
+    #                                       start of mixing (U-Net GAN's slow_mixup); 0: full weight at once
     all_ones_masks: str = "leave_out"    # a mask that mixes in nothing: leave_out of the mixed terms, or train it as fake
     mixed_round_weights: str = "sum"     # sum: plain real/fake terms at full weight always; unetgan: U-Net GAN's
 
@@ -230,7 +246,7 @@ class RegularizerConfig:
                              f"got {self.mixed_round_weights!r}")
         _check_top_k(self.top_k_percent)
         _check_foreground(self.foreground, self.foreground_threshold)
-        for name in ("mix_probability", "mix_warmup_epochs", "consistency_weight"):
+        for name in ("mix_probability", "mix_warmup_epochs", "consistency_weight", "mixed_terms_warmup_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"regularizer.{name} must be a number >= 0, got {value!r}")

@@ -208,6 +208,18 @@ def test_mix_probability_ramp():
         mix_probability(1.0, 1.5, 1.0)
 
 
+def test_mixed_terms_weight_ramp():
+    from pcutlib.regularizers import mixed_terms_weight
+
+    assert mixed_terms_weight(0.5, 0.0) == 1.0
+    assert mixed_terms_weight(0.5, 2.0) == pytest.approx(0.25)
+    assert mixed_terms_weight(3.0, 2.0) == 1.0
+    with pytest.raises(ValueError, match="-1"):
+        mixed_terms_weight(1.0, -1)
+    with pytest.raises(ValueError, match="mixed_terms_warmup_epochs"):
+        RegularizerConfig.from_dict({"type": "cutmix", "mixed_terms_warmup_epochs": -2})
+
+
 def test_regularizer_config_validation():
     config = RegularizerConfig.from_dict({"type": "prioritycut", "top_k_percent": 7})
     assert config.top_k_percent == 7 and config.consistency_weight == 1.0

@@ -565,3 +565,27 @@ def test_a_variant_continued_from_a_shared_warmup_equals_its_own_run(smoke_data,
     assert [row["mixed"] for row in rows] == [json.loads(line)["mixed"] for line in
                                               (tmp_path / "own" / "log.jsonl").read_text().splitlines()]
     assert any(row["mixed"] for row in rows) and not any(row["mixed"] for row in rows if row["epoch"] == 1)
+
+
+@pytest.mark.parametrize("regularizer", ["cutmix", "prioritycut"])
+def test_mixed_terms_ramp_in_over_their_warmup(smoke_data, regularizer):
+    """regularizer.mixed_terms_warmup_epochs scales every mixed term by min(1, epochs mixing /
+    warm-up) and nothing else: the same step at a quarter of the ramp gives a quarter of each
+    mixed term and the same plain terms."""
+    config = smoke_config(smoke_data, type=regularizer, mix_probability=1.0, mix_warmup_epochs=0.0)
+    config["train_params"]["loss_weights"]["generator_gan"] = 1
+    config["train_params"]["discriminator_warmup_epochs"] = 1.0
+    batch = next(iter(make_dataloader(config, build_trainer(config, torch.device("cpu")).group)))
+    results = {}
+    for ramp in (0.0, 2.0):                 # at epoch 1.5 (0.5 epochs of mixing): weight 1 and 0.25
+        config["regularizer"]["mixed_terms_warmup_epochs"] = ramp
+        torch.manual_seed(0)
+        trainer = build_trainer(config, torch.device("cpu"))
+        torch.manual_seed(1)
+        results[ramp], _, mixing = train_step(trainer, batch, epoch_float=1.5)
+        assert mixing.mixed
+    mixed_names = {"disc_mix_encoder", "disc_mix_decoder", "consistency"}
+    assert mixed_names <= set(results[0.0])
+    for name, value in results[0.0].items():
+        expected = 0.25 * value if name in mixed_names else value
+        assert results[2.0][name] == pytest.approx(expected, rel=1e-4, abs=1e-7), name

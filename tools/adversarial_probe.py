@@ -68,6 +68,10 @@ SETTINGS = {
     "consistency-0.1": {"regularizer.consistency_weight": 0.1},
     "consistency-0.01": {"regularizer.consistency_weight": 0.01},
     "mix-probability-0.2": {"regularizer.mix_probability": 0.2},
+    # the mixed terms' weight ramped in over half the adversarial epochs (U-Net GAN's slow_mixup)
+    "mixed-terms-ramp-3": {"regularizer.mixed_terms_warmup_epochs": 3.0},
+    "consistency-1-mixed-terms-ramp-3": {"regularizer.mixed_terms_warmup_epochs": 3.0,
+                                         "regularizer.consistency_weight": 1.0},
 }
 
 
