@@ -140,6 +140,10 @@ class UNetAdversary(Adversary):
                                                        self.weights["feature_matching"]))
         return losses
 
+    def epochs_mixing(self, epoch_float: float) -> float:
+        """Epochs since mixing may begin (the end of the discriminator warm-up); < 0 before it."""
+        return epoch_float - self.trainer.config["train_params"]["discriminator_warmup_epochs"]
+
     def draw_mixing(self, driving, fake, generated: dict, epoch_float: float) -> Mixing:
         """Whether this step mixes (one draw from the trainer's "mixing" stream while p > 0) and,
         if so, the mask (CutMix boxes from the "cutmix_box" stream) and the mixed image of driving
@@ -152,7 +156,7 @@ class UNetAdversary(Adversary):
         warm-up epochs, 0.88 without mixing). The warm-up then draws nothing from the mixing
         streams, so it is the same for every regularizer."""
         regularizer, rngs = self.regularizer, self.trainer.rngs
-        since = epoch_float - self.trainer.config["train_params"]["discriminator_warmup_epochs"]
+        since = self.epochs_mixing(epoch_float)
         if regularizer.type == "none" or since < 0:
             return Mixing()
         probability = mix_probability(since, regularizer.mix_probability, regularizer.mix_warmup_epochs)
@@ -175,9 +179,8 @@ class UNetAdversary(Adversary):
         if mixing.mixed:
             mixed_terms = L.unet_mixed_loss(mixed[0], mixing.mask, real, fake_out,
                                             self.regularizer.consistency_weight, self.regularizer.all_ones_masks)
-            since = epoch_float - self.trainer.config["train_params"]["discriminator_warmup_epochs"]
-            weight = mixed_terms_weight(since, self.regularizer.mixed_terms_warmup_epochs)
-            losses.update({name: weight * value for name, value in mixed_terms.items()} if weight != 1 else mixed_terms)
+            weight = mixed_terms_weight(self.epochs_mixing(epoch_float), self.regularizer.mixed_terms_warmup_epochs)
+            losses.update({name: weight * value for name, value in mixed_terms.items()})
         return losses, mixing
 
 

@@ -5,8 +5,9 @@ the same seeds (each seed: the same batches, warps and mixing steps, and a discr
 initialised from it) and the same loss terms and schedule (the adversarial term at
 GENERATOR_GAN_WEIGHT, feature matching on every discriminator's features at
 FEATURE_MATCHING_WEIGHT per block, DISCRIMINATOR_STEPS_PER_GENERATOR_STEP discriminator updates
-per generator update; a mixing variant's consistency loss at CONSISTENCY_WEIGHT), in two settings (``--setting``), each with its own run
-folders (``<runs>/<setting>/<variant>-seed<seed>``) and results (``<results>/experiment-<setting>/``):
+per generator update; a mixing variant's consistency loss at CONSISTENCY_WEIGHT), in two
+settings (``--setting``), each with its own run folders (``<runs>/<setting>/<variant>-seed<seed>``)
+and results (``<results>/experiment-<setting>/``):
 
     finetune   adversarial fine-tune of the shared reconstruction checkpoint (``--init-from``):
                ``--warmup-epochs`` in which only the fresh discriminator trains (the generator as

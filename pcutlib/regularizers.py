@@ -186,6 +186,16 @@ def consistency_loss(pixel_logits_mixed: torch.Tensor, pixel_logits_real: torch.
     return F.mse_loss(pixel_logits_mixed, target)
 
 
+def linear_ramp(epochs: float, warmup_epochs: float, key: str) -> float:
+    """min(1, epochs / warmup_epochs), 1 if warmup_epochs is 0: the ramps of the mixing
+    probability and of the mixed terms' weight. ``key`` names the config key in errors."""
+    if warmup_epochs < 0:
+        raise ValueError(f"{key} must be >= 0, got {warmup_epochs!r}")
+    if epochs < 0:
+        raise ValueError(f"epoch must be >= 0, got {epochs!r}")
+    return 1.0 if warmup_epochs == 0 else float(min(1.0, epochs / warmup_epochs))
+
+
 def mixed_terms_weight(epochs_mixing: float, warmup_epochs: float) -> float:
     """Weight of a mixed step's terms (mixed encoder and decoder BCE, consistency) after
     ``epochs_mixing`` epochs of mixing: min(1, epochs_mixing / warmup_epochs), 1 if warmup is 0.
@@ -193,11 +203,7 @@ def mixed_terms_weight(epochs_mixing: float, warmup_epochs: float) -> float:
     A discriminator warmed up on whole real and generated frames answers a mostly-real mixed
     image with a confident "real": its first mixed terms can be 100x its plain ones, and Adam
     turns that jump into a step up to ~16x the learning rate (regularizer.mixed_terms_warmup_epochs)."""
-    if warmup_epochs < 0:
-        raise ValueError(f"mixed_terms_warmup_epochs must be >= 0, got {warmup_epochs!r}")
-    if warmup_epochs == 0:
-        return 1.0
-    return float(min(1.0, max(0.0, epochs_mixing) / warmup_epochs))
+    return linear_ramp(epochs_mixing, warmup_epochs, "mixed_terms_warmup_epochs")
 
 
 def mix_probability(epoch_float: float, probability: float = 0.5, warmup_epochs: float = 1.0) -> float:
@@ -210,13 +216,7 @@ def mix_probability(epoch_float: float, probability: float = 0.5, warmup_epochs:
     """
     if not 0 <= probability <= 1:
         raise ValueError(f"mix_probability must be in [0, 1], got {probability!r}")
-    if warmup_epochs < 0:
-        raise ValueError(f"mix_warmup_epochs must be >= 0, got {warmup_epochs!r}")
-    if epoch_float < 0:
-        raise ValueError(f"epoch must be >= 0, got {epoch_float!r}")
-    if warmup_epochs == 0:
-        return float(probability)
-    return float(probability * min(1.0, epoch_float / warmup_epochs))
+    return float(probability * linear_ramp(epoch_float, warmup_epochs, "mix_warmup_epochs"))
 
 
 # --------------------------------------------------------------------------- configuration
