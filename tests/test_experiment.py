@@ -141,6 +141,8 @@ def test_variant_groups_and_the_config_of_every_setting():
                     == experiment.DISCRIMINATOR_STEPS_PER_GENERATOR_STEP)
             mixing = variant["regularizer"] != "none"
             assert (config["regularizer"]["consistency_weight"] == experiment.CONSISTENCY_WEIGHT) is mixing, name
+            assert (config["regularizer"]["mixed_terms_warmup_epochs"]
+                    == (experiment.MIXED_TERMS_WARMUP_EPOCHS if mixing else 0.0)), name
     ones_fake = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10-ones-fake"], "finetune", 3, 0)
     assert ones_fake["regularizer"]["all_ones_masks"] == "fake"
     weights = experiment.experiment_config(base, experiment.VARIANTS["cutmix-unetgan-weights"], "finetune", 3, 0)
