@@ -55,6 +55,7 @@ import csv
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -259,6 +260,22 @@ def run_record(config: dict, init_from: Path | None, warm_start: Path | None = N
                       **({"warm_start": str(warm_start)} if warm_start is not None else {})})
 
 
+def read_run_record(path: Path) -> dict:
+    """A stored run_record with its config resolved against today's schema: a config key added
+    after the run was recorded reads back at its default, which reproduces the behaviour from
+    before the key existed (a change of behaviour bumps TRAINING_VERSION instead), so a finished
+    run stays valid. A config that no longer resolves is returned as stored (and then differs)."""
+    record = json.loads(path.read_text())
+    if isinstance(record, dict) and isinstance(record.get("config"), dict):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                record["config"] = _jsonable(resolve_config(record["config"]))
+        except (ValueError, TypeError, KeyError):
+            pass
+    return record
+
+
 def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: str, progress: bool,
                    say=print, warm_start: Path | None = None) -> Path:
     """run_dir's last checkpoint, trained first unless run_dir/experiment_run.json says that this
@@ -273,9 +290,9 @@ def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: 
     last, marker, started = run_dir / "checkpoints" / "last.pt", run_dir / "experiment_run.json", \
         run_dir / "experiment_started.json"
     expected = run_record(config, init_from, warm_start)
-    if last.is_file() and marker.is_file() and json.loads(marker.read_text()) == expected:
+    if last.is_file() and marker.is_file() and read_run_record(marker) == expected:
         return last
-    resume = last.is_file() and started.is_file() and json.loads(started.read_text()) == expected
+    resume = last.is_file() and started.is_file() and read_run_record(started) == expected
     what = "fine-tuning" if init_from is not None else "training from scratch"
     say(f"{'continuing' if resume else what} {run_dir.name}")
     if not resume:
@@ -834,7 +851,7 @@ def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
     marker, started = run_dir / "experiment_run.json", run_dir / "experiment_started.json"
     if not (marker.is_file() and started.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
         return False
-    done = json.loads(marker.read_text())
+    done = read_run_record(marker)
     wanted = run_record(config, init_from)
     epochs = wanted["config"]["train_params"]["num_epochs"]
     shorter = done["config"]["train_params"]["num_epochs"]

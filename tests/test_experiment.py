@@ -390,3 +390,21 @@ def test_a_shorter_shared_warmup_is_continued_not_retrained(tmp_path):
     assert started["config"]["train_params"]["discriminator_warmup_epochs"] == 150
     took = time.time() - (run / "experiment_started.json").stat().st_mtime        # dated back: both parts count
     assert 119 <= took < 300
+
+
+def test_a_run_recorded_before_a_config_key_existed_is_still_finished(tmp_path):
+    """A key added later reads back at its default (the old behaviour): the finished run is
+    reused, not trained again; a key whose value differs still counts as another run."""
+    base = load_config(REPO / "configs" / "synthetic-64.yaml")
+    config = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 6, 2, 150)
+    run = tmp_path / "unet-seed2"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"")
+    older = json.loads(json.dumps(experiment.run_record(config, Path("start.pt"))))
+    del older["config"]["regularizer"]["mixed_terms_warmup_epochs"]            # recorded before the key
+    (run / "experiment_run.json").write_text(json.dumps(older))
+    assert experiment.read_run_record(run / "experiment_run.json") == experiment.run_record(config, Path("start.pt"))
+    assert experiment.ensure_trained(config, run, Path("start.pt"), "cpu", False) == run / "checkpoints" / "last.pt"
+    older["config"]["regularizer"]["mixed_terms_warmup_epochs"] = 2.0
+    (run / "experiment_run.json").write_text(json.dumps(older))
+    assert experiment.read_run_record(run / "experiment_run.json") != experiment.run_record(config, Path("start.pt"))
