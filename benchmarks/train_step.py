@@ -12,13 +12,15 @@ and updates. Setups:
 - vox-256 FOMM: FOMM's vox-256 (patch D with keypoints, feature matching, VGG19 pyramid with
   random weights: the same cost as ImageNet's) at 128x128, batch 4;
 - vox-256 U-Net: the same with the U-Net D and each regularizer;
-- on CUDA also vox-256 at 256x256 with bf16 autocast (+ channels_last).
+- on CUDA also vox-256 at 256x256;
+- every row also under bf16 autocast (the optimized step; ``--no-low-precision`` leaves it out):
+  on a GPU and on a CPU with bf16 kernels (AMX, AVX512-BF16) the convolutions run in bf16.
 
 Printed: samples/s, ms/step, the share of the step spent building and applying the mask,
 peak memory, the optimized/baseline ratio and, for a mixing regularizer, its cost over the
 same step without mixing.
 
-    python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick]
+    python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick] [--no-low-precision]
 
 All modes and regularizers of a setup are timed in interleaved blocks (median of --rounds), so
 a slow moment of the machine hits each alike; peak MB on the CPU is the process's peak RSS.
@@ -78,6 +80,13 @@ class MaskTimer:
 
     def __exit__(self, *exc):
         adversaries.make_mask, adversaries.mix_images = self.originals
+
+
+def low_precision_dtype(device: torch.device) -> str:
+    """The autocast dtype of the low-precision rows: bf16 (fp16 on a GPU without bf16)."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return "fp16"
+    return "bf16"
 
 
 def synchronize():
@@ -154,9 +163,13 @@ def main(argv=None):
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (the median counts)")
     parser.add_argument("--quick", action="store_true", help="synthetic-64 only")
+    parser.add_argument("--low-precision", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the optimized step under bf16 autocast (fp16 on a GPU without bf16); "
+                             "on a CPU it pays where oneDNN has bf16 kernels (AMX or AVX512-BF16)")
     args = parser.parse_args(argv)
     device = training.choose_device(args.device)
-    print(f"device: {device}  torch {torch.__version__}  threads {torch.get_num_threads()}  steps {args.steps}")
+    print(f"device: {device}  torch {torch.__version__}  threads {torch.get_num_threads()}  steps {args.steps}"
+          f"  CPU capability {torch.backends.cpu.get_cpu_capability()}")
     print(f"{'setup':<20}{'size':>5}{'batch':>6}  {'regularizer':<12}{'step':<10}"
           f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'speed-up':>9}{'mix cost':>9}")
     for label, base, batch_size, regularizers in setups(device, args.batch_size, args.quick):
@@ -167,11 +180,10 @@ def main(argv=None):
             config["regularizer"]["type"] = regularizer
             configs[(regularizer, "baseline")] = (config, True)
             configs[(regularizer, "optimized")] = (config, False)
-            if device.type == "cuda" and size == 256:
-                bf16 = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            if args.low_precision:
                 low = copy.deepcopy(config)
-                low["train_params"]["mixed_precision"] = bf16
-                configs[(regularizer, bf16)] = (low, False)
+                low["train_params"]["mixed_precision"] = low_precision_dtype(device)
+                configs[(regularizer, low["train_params"]["mixed_precision"])] = (low, False)
         results = measure(configs, device, batch_size, args.steps, args.rounds)
         for (regularizer, mode), result in results.items():
             reference = results[(regularizer, "baseline")]["samples_per_s"]
