@@ -349,9 +349,10 @@ def generate(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> dic
     region dropout from the trainer's stream."""
     models = trainer.models
     dropout = region_dropout_probability(trainer.config["train_params"]["region_dropout"], epoch_float)
+    # the keypoint detector stays float32 under autocast (its heatmaps' softmax needs the precision)
+    kp_source = models.kp_detector(source)
+    kp_driving = models.kp_detector(driving)
     with autocast(trainer):
-        kp_source = models.kp_detector(source)
-        kp_driving = models.kp_detector(driving)
         warmup = epoch_float < trainer.config["train_params"]["occlusion_warmup_epochs"]
         generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving, region_dropout=dropout,
                                      apply_occlusion=not warmup, dropout_rng=trainer.rngs["region_dropout"])

@@ -593,9 +593,9 @@ def test_mixed_terms_ramp_in_over_their_warmup(smoke_data, regularizer):
 
 @pytest.mark.parametrize("regularizer", ["none", "prioritycut"])
 def test_bf16_autocast_step_runs_on_the_cpu_close_to_float32(smoke_data, regularizer):
-    """train_params.mixed_precision=bf16 on the CPU: the generator and keypoint detector compute
-    under bf16 autocast, the weights, optimizer states and losses stay float32, and the losses
-    agree with the float32 step to bf16's precision (8 bits of mantissa: a few in a thousand)."""
+    """train_params.mixed_precision=bf16 on the CPU: the generator computes under bf16 autocast,
+    the keypoints, weights, optimizer states and losses stay float32, and the losses agree with
+    the float32 step to bf16's precision (8 bits of mantissa: a few in a thousand)."""
     config = smoke_config(smoke_data, type=regularizer, mix_probability=1.0, mix_warmup_epochs=0.0)
     config["model_params"]["discriminator_params"]["kind"] = "unet"
     config["train_params"]["loss_weights"]["generator_gan"] = 1
@@ -608,6 +608,7 @@ def test_bf16_autocast_step_runs_on_the_cpu_close_to_float32(smoke_data, regular
         assert trainer.autocast_dtype == (torch.bfloat16 if precision == "bf16" else None)
         values, generated, _ = train_step(trainer, batch, epoch_float=5.0)
         assert generated["prediction"].dtype in (torch.float32, torch.bfloat16)
+        assert generated["kp_driving"]["value"].dtype == torch.float32
         assert all(p.dtype == torch.float32 for m in trainer.models.networks().values() for p in m.parameters())
         results[precision] = values
     assert results["none"].keys() == results["bf16"].keys()
