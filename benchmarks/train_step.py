@@ -172,6 +172,7 @@ def main(argv=None):
           f"  CPU capability {torch.backends.cpu.get_cpu_capability()}")
     print(f"{'setup':<20}{'size':>5}{'batch':>6}  {'regularizer':<12}{'step':<10}"
           f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'speed-up':>9}{'mix cost':>9}")
+    low_precision = low_precision_dtype(device)
     for label, base, batch_size, regularizers in setups(device, args.batch_size, args.quick):
         size = base["dataset_params"]["frame_shape"][0]
         configs = {}
@@ -182,8 +183,8 @@ def main(argv=None):
             configs[(regularizer, "optimized")] = (config, False)
             if args.low_precision:
                 low = copy.deepcopy(config)
-                low["train_params"]["mixed_precision"] = low_precision_dtype(device)
-                configs[(regularizer, low["train_params"]["mixed_precision"])] = (low, False)
+                low["train_params"]["mixed_precision"] = low_precision
+                configs[(regularizer, low_precision)] = (low, False)
         results = measure(configs, device, batch_size, args.steps, args.rounds)
         for (regularizer, mode), result in results.items():
             reference = results[(regularizer, "baseline")]["samples_per_s"]

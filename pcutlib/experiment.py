@@ -6,9 +6,8 @@ initialised from it) and the same loss terms and schedule (the adversarial term 
 GENERATOR_GAN_WEIGHT, feature matching on every discriminator's features at
 FEATURE_MATCHING_WEIGHT per block, DISCRIMINATOR_STEPS_PER_GENERATOR_STEP discriminator updates
 per generator update; a mixing variant's consistency loss at CONSISTENCY_WEIGHT, its mixed terms
-ramped in over MIXED_TERMS_WARMUP_EPOCHS), in two
-settings (``--setting``), each with its own run folders (``<runs>/<setting>/<variant>-seed<seed>``)
-and results (``<results>/experiment-<setting>/``):
+ramped in over MIXED_TERMS_WARMUP_EPOCHS), in two settings (``--setting``), each with its own
+run folders (``<runs>/<setting>/<variant>-seed<seed>``) and results (``<results>/experiment-<setting>/``):
 
     finetune   adversarial fine-tune of the shared reconstruction checkpoint (``--init-from``):
                ``--warmup-epochs`` in which only the fresh discriminator trains (the generator as

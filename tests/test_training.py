@@ -612,6 +612,7 @@ def test_bf16_autocast_step_runs_on_the_cpu_close_to_float32(smoke_data, regular
         assert all(p.dtype == torch.float32 for m in trainer.models.networks().values() for p in m.parameters())
         results[precision] = values
     assert results["none"].keys() == results["bf16"].keys()
+    assert results["bf16"] != results["none"]                   # the autocast did compute in bf16
     for name, value in results["none"].items():
         assert torch.isfinite(torch.tensor(results["bf16"][name])), name
         assert results["bf16"][name] == pytest.approx(value, rel=0.05, abs=1e-3), name
