@@ -1,6 +1,11 @@
 """Where a training step's time goes: torch.profiler's top operations for the baseline step and
 pcut's optimized step (see benchmarks/train_step.py for what each is), side by side.
 
+It also prints the convolutions' share (forward and backward) of each step's operator time and
+the largest speed-up over the baseline that a step computing the same convolutions at the
+optimized step's speed could reach if every other operation took no time at all (Amdahl's
+law): baseline time / optimized convolution time.
+
     python benchmarks/profile_step.py [--setup synthetic-64|synthetic-64-unet|vox-256] [--steps 4] [--top 12]
 """
 from __future__ import annotations
@@ -31,8 +36,7 @@ def profile_step(config: dict, batch_size: int, steps: int, baseline: bool) -> t
     config["train_params"]["batch_size"] = batch_size
     config["train_params"]["channels_last"] = not baseline
     torch.manual_seed(0)
-    trainer = training.build_trainer(config, torch.device("cpu"))
-    trainer.baseline_step = baseline
+    trainer = training.build_trainer(config, torch.device("cpu"), baseline_step=baseline)
     size = config["dataset_params"]["frame_shape"][0]
     batch = {"source": torch.rand(batch_size, 3, size, size), "driving": torch.rand(batch_size, 3, size, size)}
     for _ in range(2):
@@ -47,6 +51,15 @@ def profile_step(config: dict, batch_size: int, steps: int, baseline: bool) -> t
     return rows, total / 1000 / steps
 
 
+CONVOLUTIONS = ("aten::mkldnn_convolution", "aten::convolution_backward", "aten::_slow_conv2d_forward",
+                "aten::_slow_conv2d_backward", "aten::_convolution", "aten::conv2d")
+
+
+def convolution_ms(rows: list) -> float:
+    """ms per step spent inside convolution kernels (forward and backward) of a profile's rows."""
+    return sum(ms for name, ms, _ in rows if name in CONVOLUTIONS)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setup", choices=list(SETUPS), default="synthetic-64")
@@ -57,12 +70,19 @@ def main(argv=None) -> None:
     config = build()
     config["regularizer"]["type"] = regularizer
     print(f"{args.setup}, batch {batch_size}, regularizer {regularizer}, {torch.get_num_threads()} threads")
+    totals = {}
     for label, baseline in (("baseline", True), ("optimized", False)):
         rows, per_step = profile_step(config, batch_size, args.steps, baseline)
-        print(f"\n{label}: {per_step:.0f} ms of operator time per step")
+        totals[label] = per_step, convolution_ms(rows)
+        print(f"\n{label}: {per_step:.0f} ms of operator time per step, "
+              f"{100 * totals[label][1] / per_step:.1f}% of it in convolutions")
         print(f"  {'operation':<44}{'ms/step':>9}{'share':>8}")
         for name, ms, share in rows[:args.top]:
             print(f"  {name:<44}{ms:>9.1f}{100 * share:>7.1f}%")
+    (baseline_total, _), (optimized_total, optimized_conv) = totals["baseline"], totals["optimized"]
+    print(f"\noptimized/baseline in operator time: {baseline_total / optimized_total:.2f}x; "
+          f"ceiling with the optimized step's convolutions and everything else free: "
+          f"{baseline_total / optimized_conv:.2f}x")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 optimized step against the baseline step, in one run.
 
 Baseline: ``Trainer.baseline_step`` (FOMM's straightforward order of operations: the
-discriminator's weight gradients are computed in the generator step and thrown away) with
-today's default memory layout (NCHW). Optimized: pcut's step (discriminator frozen in the
-generator step) with channels_last. tests/test_training.py checks both give the same losses
-and updates. Setups:
+discriminator's weight gradients are computed in the generator step and thrown away; Adam
+updates one parameter tensor after another) with today's default memory layout (NCHW).
+Optimized: pcut's step (discriminator frozen in the generator step, Adam's fused kernel) with
+channels_last. tests/test_training.py checks both give the same losses and updates. Setups:
 
 - synthetic-64, the CPU default (reconstruction phase, batch 8);
 - synthetic-64 adversarial: U-Net D, none / cutmix / prioritycut (mixing every step);
@@ -105,8 +105,7 @@ def build(config: dict, device: torch.device, batch_size: int, baseline: bool):
     config["train_params"]["batch_size"] = batch_size
     config["train_params"]["channels_last"] = config["train_params"]["channels_last"] or not baseline
     torch.manual_seed(0)
-    trainer = training.build_trainer(config, device)
-    trainer.baseline_step = baseline
+    trainer = training.build_trainer(config, device, baseline_step=baseline)
     return trainer
 
 

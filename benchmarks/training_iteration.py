@@ -8,8 +8,8 @@ faster than worker processes there) that is the same process's time. Modes:
 - baseline: the step and data settings before the decoded-video cache (``cache_megabytes: 0``,
   every item decodes its whole 32-frame strip), ``Trainer.baseline_step``, NCHW layout;
 - cache only: the baseline with the decoded-video cache on;
-- no flush: pcut's step (cache, discriminator frozen in the generator step, channels_last) with
-  denormal floats computed as such;
+- no flush: pcut's step (cache, discriminator frozen in the generator step, fused Adam,
+  channels_last) with denormal floats computed as such;
 - optimized: what ``pcut train`` runs on a CPU: the same with denormals flushed to zero.
 
 Denormals appear as a model's keypoints sharpen (their Gaussians underflow), so the last two
@@ -64,10 +64,9 @@ class Mode:
     def __init__(self, mode: str, regularizer: str, data: Path, init_from: Path | None):
         self.config = mode_config(mode, regularizer, data)
         torch.manual_seed(0)
-        self.trainer = training.build_trainer(self.config, torch.device("cpu"))
+        self.trainer = training.build_trainer(self.config, torch.device("cpu"), baseline_step=MODES[mode][1])
         if init_from is not None:
             initialise_from(self.trainer, init_from)
-        self.trainer.baseline_step = MODES[mode][1]
         self.flush_denormal = MODES[mode][3]
         self.loader = training.make_dataloader(self.config, training.ProcessGroup(),
                                                generator=self.trainer.rngs["data_order"])

@@ -277,7 +277,11 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
     for name in trainer.models.networks():
         load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")
     for name, optimizer in trainer.optimizers.items():
-        optimizer.load_state_dict(state["optimizers"][name])
+        saved = state["optimizers"][name]
+        # this run's Adam kernel (fused or one tensor at a time), whichever wrote the checkpoint
+        kernels = [{key: group.get(key) for key in ("fused", "foreach")} for group in optimizer.param_groups]
+        saved = {**saved, "param_groups": [{**group, **kernel} for group, kernel in zip(saved["param_groups"], kernels)]}
+        optimizer.load_state_dict(saved)
     for name, scheduler in trainer.schedulers.items():
         merged = scheduler.state_dict()
         configured = merged["base_lrs"]                       # this run's config

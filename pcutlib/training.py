@@ -258,9 +258,14 @@ def build_reconstruction_loss(train_params: dict, num_channels: int) -> nn.Modul
     return nn.ModuleList(terms)
 
 
-def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None = None) -> Trainer:
+def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None = None,
+                  baseline_step: bool = False) -> Trainer:
     """Networks (fresh weights from the global RNG: call ``seed_everything`` first), optimizers,
-    schedulers, losses and the random streams of ``config`` (``make_rngs(train_params.seed, rank)``)."""
+    schedulers, losses and the random streams of ``config`` (``make_rngs(train_params.seed, rank)``).
+
+    baseline_step: FOMM's straightforward step (``Trainer.baseline_step``) with its Adam, which
+    updates one parameter tensor after another; otherwise Adam's fused kernel (one call for all
+    tensors of a network, on CPU and CUDA: the same update to float rounding)."""
     group = group or ProcessGroup()
     train_params = config["train_params"]
     regularizer = RegularizerConfig.from_dict(config["regularizer"])
@@ -295,8 +300,9 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
                       "discriminator": train_params["lr_discriminator"]}
     # the discriminator only trains when the generator has an adversarial term
     trained = [n for n in models.networks() if n != "discriminator" or train_params["loss_weights"]["generator_gan"] != 0]
+    fused = True if not baseline_step and device.type in ("cpu", "cuda") else None
     optimizers = {name: torch.optim.Adam(getattr(models, name).parameters(), lr=learning_rates[name],
-                                         betas=(0.5, 0.999)) for name in trained}
+                                         betas=(0.5, 0.999), fused=fused) for name in trained}
     # learning rates drop x0.1 at each milestone epoch, as FOMM
     schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, train_params["epoch_milestones"], gamma=0.1)
                   for name, opt in optimizers.items()}
@@ -308,7 +314,8 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
         raise ValueError("train_params.mixed_precision=fp16 needs CUDA; use bf16 or none on the CPU")
     autocast_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     trainer = Trainer(config, models, optimizers, schedulers, reconstruction.to(device), regularizer, device, group,
-                      autocast_dtype=autocast_dtype, rngs=make_rngs(train_params["seed"], group.rank))
+                      autocast_dtype=autocast_dtype, baseline_step=baseline_step,
+                      rngs=make_rngs(train_params["seed"], group.rank))
     if trainer.adversarial:
         trainer.adversary = build_adversary(trainer)
     return trainer

@@ -328,8 +328,8 @@ def test_optimized_step_equals_the_baseline_step(smoke_data, variant):
     results = []
     for baseline in (True, False):
         torch.manual_seed(0)
-        trainer = build_trainer(config, torch.device("cpu"))
-        trainer.baseline_step = baseline
+        trainer = build_trainer(config, torch.device("cpu"), baseline_step=baseline)
+        assert trainer.baseline_step == baseline
         torch.manual_seed(1)
         values, _, _ = train_step(trainer, batch, epoch_float=5.0)
         results.append((values, {n: copy.deepcopy(m.state_dict()) for n, m in trainer.models.networks().items()}))
@@ -342,6 +342,30 @@ def test_optimized_step_equals_the_baseline_step(smoke_data, variant):
             if value.is_floating_point():
                 scale = float(value.abs().max()) + 1e-12
                 assert (fast_state[network][key] - value).abs().max() <= 1e-4 * scale, f"{network}.{key}"
+
+
+def test_the_optimized_step_keeps_fused_adam_when_resuming_a_baseline_checkpoint(smoke_data, tmp_path):
+    """The optimized step's Adam is the fused kernel, the baseline's updates one tensor at a time;
+    a checkpoint written by either resumes with this run's kernel and the same optimizer state."""
+    from pcutlib.checkpoints import load_training_checkpoint, save_training_checkpoint
+
+    config = smoke_config(smoke_data)
+    baseline = build_trainer(config, torch.device("cpu"), baseline_step=True)
+    batch = next(iter(make_dataloader(config, baseline.group)))
+    train_step(baseline, batch, epoch_float=0.0)
+    save_training_checkpoint(baseline, tmp_path / "baseline.pt")
+    optimized = build_trainer(config, torch.device("cpu"))
+    assert [g["fused"] for g in baseline.optimizers["generator"].param_groups] == [None]
+    load_training_checkpoint(optimized, tmp_path / "baseline.pt")
+    for name, optimizer in optimized.optimizers.items():
+        assert [g["fused"] for g in optimizer.param_groups] == [True], name
+        before = baseline.optimizers[name].state_dict()["state"]
+        after = optimizer.state_dict()["state"]
+        assert before.keys() == after.keys()
+        for index, entry in before.items():
+            assert torch.equal(entry["exp_avg"], after[index]["exp_avg"]) and float(entry["step"]) == float(after[index]["step"])
+    values, _, _ = train_step(optimized, batch, epoch_float=0.5)
+    assert all(torch.isfinite(torch.tensor(v)) for v in values.values())
 
 
 def test_warmups_of_equivariance_and_occlusion(smoke_data):
