@@ -20,7 +20,8 @@ Printed: samples/s, ms/step, the share of the step spent building and applying t
 peak memory, the optimized/baseline ratio and, for a mixing regularizer, its cost over the
 same step without mixing.
 
-    python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick] [--no-low-precision]
+    python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick]
+                                    [--setups LABEL ...] [--no-low-precision]
 
 All modes and regularizers of a setup are timed in interleaved blocks (median of --rounds), so
 a slow moment of the machine hits each alike; peak MB on the CPU is the process's peak RSS.
@@ -162,6 +163,8 @@ def main(argv=None):
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (the median counts)")
     parser.add_argument("--quick", action="store_true", help="synthetic-64 only")
+    parser.add_argument("--setups", nargs="+", metavar="LABEL",
+                        help="only these setups, by the label of the table's first column (e.g. 'vox-256 FOMM')")
     parser.add_argument("--low-precision", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the optimized step under bf16 autocast (fp16 on a GPU without bf16); "
                              "on a CPU it pays where oneDNN has bf16 kernels (AMX or AVX512-BF16)")
@@ -172,7 +175,14 @@ def main(argv=None):
     print(f"{'setup':<20}{'size':>5}{'batch':>6}  {'regularizer':<12}{'step':<10}"
           f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'speed-up':>9}{'mix cost':>9}")
     low_precision = low_precision_dtype(device)
-    for label, base, batch_size, regularizers in setups(device, args.batch_size, args.quick):
+    chosen = setups(device, args.batch_size, args.quick)
+    if args.setups:
+        labels = {row[0] for row in chosen}
+        unknown = set(args.setups) - labels
+        if unknown:
+            parser.error(f"--setups: unknown {sorted(unknown)}; setups of this run: {sorted(labels)}")
+        chosen = [row for row in chosen if row[0] in args.setups]
+    for label, base, batch_size, regularizers in chosen:
         size = base["dataset_params"]["frame_shape"][0]
         configs = {}
         for regularizer in regularizers:

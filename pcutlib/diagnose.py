@@ -237,7 +237,7 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
     root = Path(data_root)
     test = load_split(root, "test", frame_shape, max_videos)
     skipped = []
-    keypoints, predictions, drivings, copies, scores, truths, at_rest, figure = [], [], [], [], [], [], [], []
+    keypoints, predictions, drivings, copies, scores, truths, at_rest = [], [], [], [], [], [], []
     for path, frames, _, truth in tqdm(test, desc="diagnose: reconstruction", disable=not progress, leave=False):
         kp = detect_keypoints(models.kp_detector, frames)
         keypoints.append(kp["value"])

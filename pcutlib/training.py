@@ -307,6 +307,10 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, train_params["epoch_milestones"], gamma=0.1)
                   for name, opt in optimizers.items()}
     reconstruction = build_reconstruction_loss(train_params, config["model_params"]["common_params"]["num_channels"])
+    if train_params["channels_last"]:
+        # the VGG19 of the perceptual loss sees the generator's channels_last images: with its weights
+        # in the other layout every convolution reordered them (about 2% of a vox-256 step, profiled)
+        reconstruction.to(memory_format=torch.channels_last)
     precision = train_params["mixed_precision"]
     if precision not in ("none", "bf16", "fp16"):
         raise ValueError(f"train_params.mixed_precision must be none, bf16 or fp16, got {precision!r}")
