@@ -168,8 +168,9 @@ class Trainer:
     step: int = 0           # completed steps
     steps_per_epoch: int = 1
     autocast_dtype: torch.dtype | None = None
-    # True: the step in FOMM's straightforward order, without pcut's shortcuts that give the
-    # same numbers (benchmarks/train_step.py's baseline; tests/test_training.py checks equality)
+    # True: the step in FOMM's straightforward order and with its Adam, without pcut's shortcuts
+    # that give the same numbers (set by build_trainer(..., baseline_step=True): the optimizers
+    # are built for it; benchmarks/train_step.py's baseline; tests/test_training.py checks equality)
     baseline_step: bool = False
     # one private random stream per concern (make_rngs), saved in training checkpoints
     rngs: dict[str, torch.Generator] = field(default_factory=dict)
