@@ -3,7 +3,8 @@ optimized step against the baseline step, in one run.
 
 Baseline: ``Trainer.baseline_step`` (FOMM's straightforward order of operations: the
 discriminator's weight gradients are computed in the generator step and thrown away; Adam
-updates one parameter tensor after another) with today's default memory layout (NCHW).
+updates one parameter tensor after another) in the config's own memory layout (NCHW, except
+synthetic-64, whose config sets channels_last).
 Optimized: pcut's step (discriminator frozen in the generator step, Adam's fused kernel) with
 channels_last. tests/test_training.py checks both give the same losses and updates. Setups:
 
@@ -13,6 +14,8 @@ channels_last. tests/test_training.py checks both give the same losses and updat
   random weights: the same cost as ImageNet's) at 128x128, batch 4;
 - vox-256 U-Net: the same with the U-Net D and each regularizer;
 - on CUDA also vox-256 at 256x256;
+- with ``--compile``, every row also as the optimized step with the generator, keypoint detector
+  and reconstruction loss compiled by ``torch.compile`` (compile time printed, not timed);
 - every row also under bf16 autocast (the optimized step; ``--no-low-precision`` leaves it out):
   on a GPU and on a CPU with bf16 kernels (AMX, AVX512-BF16) the convolutions run in bf16.
 
@@ -21,7 +24,7 @@ peak memory, the optimized/baseline ratio and, for a mixing regularizer, its cos
 same step without mixing.
 
     python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick]
-                                    [--setups LABEL ...] [--no-low-precision]
+                                    [--setups LABEL ...] [--compile] [--no-low-precision]
 
 All modes and regularizers of a setup are timed in interleaved blocks (median of --rounds), so
 a slow moment of the machine hits each alike; peak MB on the CPU is the process's peak RSS.
@@ -101,12 +104,15 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 10   # process peak RSS (KiB on Linux)
 
 
-def build(config: dict, device: torch.device, batch_size: int, baseline: bool):
+def build(config: dict, device: torch.device, batch_size: int, baseline: bool, compiled: bool = False):
     config = copy.deepcopy(config)
     config["train_params"]["batch_size"] = batch_size
     config["train_params"]["channels_last"] = config["train_params"]["channels_last"] or not baseline
     torch.manual_seed(0)
     trainer = training.build_trainer(config, device, baseline_step=baseline)
+    if compiled:     # in place: the state_dict keys stay the same
+        for module in (trainer.models.generator, trainer.models.kp_detector, *trainer.reconstruction_loss):
+            module.compile()
     return trainer
 
 
@@ -115,14 +121,18 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
     """{mode: result} for the trainers of ``configs`` ({mode: (config, baseline)}), timed in
     interleaved blocks of ``steps`` steps, ``rounds`` times (the median block counts), so that
     a slow moment of the machine hits every mode alike."""
-    trainers = {mode: build(config, device, batch_size, baseline) for mode, (config, baseline) in configs.items()}
+    trainers = {mode: build(config, device, batch_size, baseline, compiled=mode[-1] == "compiled")
+                for mode, (config, baseline) in configs.items()}
     size = next(iter(configs.values()))[0]["dataset_params"]["frame_shape"][0]
     batch = {"source": torch.rand(batch_size, 3, size, size), "driving": torch.rand(batch_size, 3, size, size)}
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    for trainer in trainers.values():
+    for mode, trainer in trainers.items():
+        started = time.perf_counter()
         for _ in range(warmup):
             training.train_step(trainer, batch, epoch_float=1.0)
+        if mode[-1] == "compiled":
+            print(f"  ({' '.join(mode)}: compiling and {warmup} warm-up steps took {time.perf_counter() - started:.0f} s)")
     blocks = {mode: [] for mode in trainers}
     mask_seconds = {mode: 0.0 for mode in trainers}
     for _ in range(rounds):
@@ -165,6 +175,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="synthetic-64 only")
     parser.add_argument("--setups", nargs="+", metavar="LABEL",
                         help="only these setups, by the label of the table's first column (e.g. 'vox-256 FOMM')")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the optimized step with torch.compile (minutes of compiling on a CPU)")
     parser.add_argument("--low-precision", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the optimized step under bf16 autocast (fp16 on a GPU without bf16); "
                              "on a CPU it pays where oneDNN has bf16 kernels (AMX or AVX512-BF16)")
@@ -190,6 +202,8 @@ def main(argv=None):
             config["regularizer"]["type"] = regularizer
             configs[(regularizer, "baseline")] = (config, True)
             configs[(regularizer, "optimized")] = (config, False)
+            if args.compile:
+                configs[(regularizer, "compiled")] = (config, False)
             if args.low_precision:
                 low = copy.deepcopy(config)
                 low["train_params"]["mixed_precision"] = low_precision
