@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from pcutlib.data import DatasetRepeater, FramesDataset  # noqa: E402
-from pcutlib.synthetic import make_synthetic_dataset  # noqa: E402
+from pcutlib.data.datasets import DatasetRepeater, FramesDataset  # noqa: E402
+from pcutlib.data.synthetic import make_synthetic_dataset  # noqa: E402
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from pcutlib import adversaries, training
+from pcutlib.training import adversaries, device, step, trainer
 from pcutlib.config import load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -109,7 +109,7 @@ def build(config: dict, device: torch.device, batch_size: int, baseline: bool, c
     config["train_params"]["batch_size"] = batch_size
     config["train_params"]["channels_last"] = config["train_params"]["channels_last"] or not baseline
     torch.manual_seed(0)
-    trainer = training.build_trainer(config, device, baseline_step=baseline)
+    trainer = trainer.build_trainer(config, device, baseline_step=baseline)
     if compiled:     # in place: the state_dict keys stay the same
         for module in (trainer.models.generator, trainer.models.kp_detector, *trainer.reconstruction_loss):
             module.compile()
@@ -130,7 +130,7 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
     for mode, trainer in trainers.items():
         started = time.perf_counter()
         for _ in range(warmup):
-            training.train_step(trainer, batch, epoch_float=1.0)
+            step.train_step(trainer, batch, epoch_float=1.0)
         if mode[-1] == "compiled":
             print(f"  ({' '.join(mode)}: compiling and {warmup} warm-up steps took {time.perf_counter() - started:.0f} s)")
     blocks = {mode: [] for mode in trainers}
@@ -141,7 +141,7 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
                 synchronize()
                 started = time.perf_counter()
                 for _ in range(steps):
-                    training.train_step(trainer, batch, epoch_float=1.0)
+                    step.train_step(trainer, batch, epoch_float=1.0)
                 synchronize()
                 blocks[mode].append(time.perf_counter() - started)
             mask_seconds[mode] += mask_timer.seconds
@@ -181,7 +181,7 @@ def main(argv=None):
                         help="also time the optimized step under bf16 autocast (fp16 on a GPU without bf16); "
                              "on a CPU it pays where oneDNN has bf16 kernels (AMX or AVX512-BF16)")
     args = parser.parse_args(argv)
-    device = training.choose_device(args.device)
+    device = device.choose_device(args.device)
     print(f"device: {device}  torch {torch.__version__}  threads {torch.get_num_threads()}  steps {args.steps}"
           f"  CPU capability {torch.backends.cpu.get_cpu_capability()}")
     print(f"{'setup':<20}{'size':>5}{'batch':>6}  {'regularizer':<12}{'step':<10}"

@@ -6,7 +6,7 @@ Two sources:
                       sequence is the raw 64x64x3 uint8 string `'<t>/image_aux1/encoded'`
                       (`--camera main` reads `image_main`).
   --local-videos DIR  already extracted videos, `DIR/{train,test}/<video>` (frame folders
-                      or video files, as pcutlib.video_io reads them).
+                      or video files, as pcutlib.data.video_io reads them).
 --download fetches and unpacks the release (about 30 GB) into --download-dir first.
 
     python data_scripts/bair.py --tfrecords bair/softmotion30_44k --out data/bair [--dry-run]
@@ -64,7 +64,7 @@ def tfrecord_sequences(path: Path, camera: str = "aux1") -> Iterator[np.ndarray]
 
 def resize_video(frames: np.ndarray, size: int) -> np.ndarray:
     """(T,H,W,3) uint8 -> (T,S,S,3) uint8 (bilinear, anti-aliased when shrinking)."""
-    from pcutlib.video_io import resize_frames  # noqa: PLC0415
+    from pcutlib.data.video_io import resize_frames  # noqa: PLC0415
 
     return np.round(resize_frames(frames.astype(np.float32) / 255.0, (size, size)) * 255.0).astype(np.uint8)
 
@@ -95,7 +95,7 @@ def from_tfrecords(root: Path, out: Path, size: int, fmt: str, camera: str, dry_
 
 def from_extracted(root: Path, out: Path, size: int, fmt: str, dry_run: bool) -> Report:
     """Resize already extracted videos `root/{train,test}/<video>`."""
-    from pcutlib.video_io import list_videos, read_video  # noqa: PLC0415
+    from pcutlib.data.video_io import list_videos, read_video  # noqa: PLC0415
 
     report = Report()
     for split in SPLITS:

@@ -55,8 +55,8 @@ def save_video(path: Path, frames: np.ndarray, fps: float = 25.0) -> None:
 
 
 def resize_uint8(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H,W,3) uint8 -> (h,w,3) uint8, anti-aliased bilinear (pcutlib.video_io.resize_frames)."""
-    from pcutlib.video_io import resize_frames
+    """(H,W,3) uint8 -> (h,w,3) uint8, anti-aliased bilinear (pcutlib.data.video_io.resize_frames)."""
+    from pcutlib.data.video_io import resize_frames
 
     resized = resize_frames(frame[None].astype(np.float32) / 255.0, shape)[0]
     return np.round(resized * 255.0).astype(np.uint8)

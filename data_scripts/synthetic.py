@@ -1,5 +1,5 @@
 """The synthetic dataset (articulated figures with ground-truth keypoints): a thin
-wrapper over pcutlib.synthetic, the same as `pcut make-synthetic`.
+wrapper over pcutlib.data.synthetic, the same as `pcut make-synthetic`.
 
     python data_scripts/synthetic.py --out data/synthetic [--videos 200 --frames 32 --size 64 --seed 0]
 
@@ -16,7 +16,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `pcutlib` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pcutlib.synthetic import add_make_synthetic_arguments, run_make_synthetic  # noqa: E402
+from pcutlib.data.synthetic import add_make_synthetic_arguments, run_make_synthetic  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,7 +56,7 @@ def parse_assignment(text: str) -> tuple[str, object]:
 
 def config_from_args(args) -> dict:
     """Load --config, apply --set assignments and the override flags, validate."""
-    from .config import load_config, resolve_config, set_by_path
+    from pcutlib.config import load_config, resolve_config, set_by_path
 
     config = load_config(args.config)
     for key, value in args.set or []:
@@ -111,7 +111,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args) -> int:
-    from .training import finish_distributed, train
+    from pcutlib.training.device import finish_distributed
+    from pcutlib.training.loop import train
 
     config = config_from_args(args)
     run_dir = args.run_dir or Path("runs") / (args.name or Path(args.config).stem)
@@ -149,10 +150,10 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_animate(args) -> int:
     import torch
 
-    from .animate import animate_video
-    from .checkpoints import load_models
-    from .training import choose_device
-    from .video_io import read_source_image, read_video, save_strip_png, save_video
+    from pcutlib.inference import animate_video
+    from pcutlib.checkpoints.files import load_models
+    from pcutlib.training.device import choose_device
+    from pcutlib.data.video_io import read_source_image, read_video, save_strip_png, save_video
 
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
@@ -191,11 +192,11 @@ def run_reconstruct(args) -> int:
     """Each test video driven from its own first frame: video and PNG strip (real over generated)."""
     import torch
 
-    from .checkpoints import load_models
-    from .data import FramesDataset
-    from .evaluation import reconstruct_video
-    from .training import choose_device
-    from .video_io import save_strip_png, save_video
+    from pcutlib.checkpoints.files import load_models
+    from pcutlib.data.datasets import FramesDataset
+    from pcutlib.evaluation.protocols import reconstruct_video
+    from pcutlib.training.device import choose_device
+    from pcutlib.data.video_io import save_strip_png, save_video
 
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
@@ -218,7 +219,7 @@ def run_reconstruct(args) -> int:
 
 
 def run_export(args) -> int:
-    from .pretrained import export_pretrained, pretrained_summary
+    from pcutlib.checkpoints.pretrained import export_pretrained, pretrained_summary
 
     out = export_pretrained(args.checkpoint, args.out)          # None: pretrained/ of the clone
     print(f"exported: {pretrained_summary(out)}")
@@ -247,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser = add_parser
 
-    from .synthetic import add_make_synthetic_arguments, run_make_synthetic
+    from pcutlib.data.synthetic import add_make_synthetic_arguments, run_make_synthetic
     add_make_synthetic_arguments(commands.add_parser("make-synthetic", help="write the synthetic dataset"))\
         .set_defaults(run=run_make_synthetic)
 
@@ -259,26 +260,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_animate_arguments(animate_parser)
     animate_parser.set_defaults(run=run_animate)
 
-    from .evaluation import add_evaluate_arguments, run_evaluate
+    from pcutlib.evaluation.protocols import add_evaluate_arguments, run_evaluate
     add_evaluate_arguments(commands.add_parser("evaluate", help="metrics.json and per-video CSV of a checkpoint"))\
         .set_defaults(run=run_evaluate)
-    from .probes import add_train_probes_arguments, run_train_probes
+    from pcutlib.evaluation.probes import add_train_probes_arguments, run_train_probes
     add_train_probes_arguments(commands.add_parser("train-probes", help="pose and identity probes for the synthetic world"))\
         .set_defaults(run=run_train_probes)
 
-    from .diagnose import add_diagnose_arguments, run_diagnose
+    from pcutlib.evaluation.diagnose import add_diagnose_arguments, run_diagnose
     add_diagnose_arguments(commands.add_parser("diagnose", help="has the model learned motion? figures with baselines"))\
         .set_defaults(run=run_diagnose)
 
-    from .calibration import add_calibrate_arguments, run_calibrate
+    from pcutlib.experiments.calibration import add_calibrate_arguments, run_calibrate
     add_calibrate_arguments(commands.add_parser("calibrate", help="train and diagnose recipe variants (results/calibration.md)"))\
         .set_defaults(run=run_calibrate)
 
-    from .demo import add_demo_arguments, run_demo
+    from pcutlib.experiments.demo import add_demo_arguments, run_demo
     add_demo_arguments(commands.add_parser("demo", help="the README's main job: train on the CPU, evaluate, animate"))\
         .set_defaults(run=run_demo)
 
-    from .experiment import add_experiment_arguments, run_experiment
+    from pcutlib.experiments.ablation import add_experiment_arguments, run_experiment
     add_experiment_arguments(commands.add_parser("experiment", help="the PriorityCut ablation: table and plots in results/"))\
         .set_defaults(run=run_experiment)
 
@@ -298,7 +299,7 @@ def main(argv=None) -> int:
     """Run a subcommand. Errors are one line on stderr (``--debug``: the traceback too):
     exit 2 for usage errors (bad config value, missing input, existing run), 1 for runtime
     errors (divergence, unreadable checkpoint or data, read-only folder, full disk)."""
-    from .checkpoints import CheckpointError
+    from pcutlib.checkpoints.files import CheckpointError
 
     args = build_parser().parse_args(argv)
     try:

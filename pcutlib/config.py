@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .paths import config_search_path, find_config  # noqa: F401  (found in paths.py, kept importable here)
+from pcutlib.paths import config_search_path, find_config  # noqa: F401  (found in paths.py, kept importable here)
 
 REQUIRED = object()   # marks a key a config must give (no sensible default)
 
@@ -69,7 +69,7 @@ SCHEMA = {
         "channels_last": False,
         "log_every": 1,                     # steps between log.jsonl rows
         "visualize_every": 1,               # epochs between vis/epoch-N.png and loss.png (and the last epoch)
-        # Region dropout (pcutlib.dense_motion.region_softmax; TPSMM's remedy for unused keypoints):
+        # Region dropout (pcutlib.models.dense_motion.region_softmax; TPSMM's remedy for unused keypoints):
         # probability `start` at epoch 0, rising linearly to `max` over `ramp_epochs`, off from
         # epoch `until_epoch` on. All zero (the default) is FOMM's training.
         "region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0},

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pcutlib import cli
-from pcutlib.checkpoints import CheckpointError, safe_torch_load
+from pcutlib.checkpoints.files import CheckpointError, safe_torch_load
 
 
 class Payload:
@@ -78,7 +78,7 @@ def test_animate_takes_one_source_image_of_any_size(tmp_path, capsys, shape):
     import imageio.v3 as iio
     import numpy as np
 
-    from pcutlib.pretrained import PRETRAINED_PATH
+    from pcutlib.checkpoints.pretrained import PRETRAINED_PATH
 
     rng = np.random.default_rng(0)
     iio.imwrite(tmp_path / "source.png", rng.integers(0, 255, shape, dtype=np.uint8))
@@ -98,7 +98,7 @@ def test_animate_source_frame_of_a_strip(tmp_path, capsys):
     import imageio.v3 as iio
     import numpy as np
 
-    from pcutlib.pretrained import PRETRAINED_PATH
+    from pcutlib.checkpoints.pretrained import PRETRAINED_PATH
 
     strip = np.random.default_rng(1).integers(0, 255, (64, 64 * 4, 3), dtype=np.uint8)
     iio.imwrite(tmp_path / "video.png", strip)

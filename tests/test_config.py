@@ -112,7 +112,7 @@ def test_feature_matching_takes_one_weight_per_discriminator_block():
 def test_an_absurd_model_is_refused_before_allocating():
     import resource
 
-    from pcutlib.models import build_models
+    from pcutlib.models.build import build_models
 
     config = load_config("synthetic-64")
     set_by_path(config, "model_params.generator_params.block_expansion", 200_000)
@@ -124,7 +124,7 @@ def test_an_absurd_model_is_refused_before_allocating():
 
 
 def test_the_finetune_config_file_is_what_the_demo_computes():
-    from pcutlib.demo import FINETUNE_EPOCHS, finetune_config
+    from pcutlib.experiments.demo import FINETUNE_EPOCHS, finetune_config
 
     expected = finetune_config(load_config("synthetic-64"), FINETUNE_EPOCHS, None)
     assert load_config("synthetic-64-prioritycut") == expected, "rerun: python tools/write_finetune_config.py"

@@ -1,4 +1,4 @@
-"""pcutlib.video_io, pcutlib.augmentation, pcutlib.data: reading and writing every layout, keypoint
+"""pcutlib.data.video_io, pcutlib.data.augmentation, pcutlib.data.datasets: reading and writing every layout, keypoint
 files, augmentation, splits, id sampling, items, errors."""
 
 import csv
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib import augmentation, data, video_io
+from pcutlib.data import augmentation, datasets as data, video_io
 
 T, S = 4, 32
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from data_scripts import bair, synthetic as synthetic_script, taichi, voxceleb
-from pcutlib.data import FramesDataset
+from pcutlib.data.datasets import FramesDataset
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = "video_id,start,end,bbox,fps,width,height,partition,person_id\n"

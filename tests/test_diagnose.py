@@ -1,15 +1,15 @@
-"""pcutlib.diagnose: each measure on hand-made cases, then the whole diagnosis and command."""
+"""pcutlib.evaluation.diagnose: each measure on hand-made cases, then the whole diagnosis and command."""
 import json
 import math
 
 import pytest
 import torch
 
-from pcutlib import diagnose as D
-from pcutlib.checkpoints import save_models
+from pcutlib.evaluation import diagnose as D
+from pcutlib.checkpoints.files import save_models
 from pcutlib.cli import main
-from pcutlib.models import build_models
-from pcutlib.video_io import read_video
+from pcutlib.models.build import build_models
+from pcutlib.data.video_io import read_video
 
 from conftest import tiny_synthetic_world
 

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from pcutlib import evaluation, probes
-from pcutlib.checkpoints import load_models, save_models
-from pcutlib.data import FramesDataset, PairedDataset
-from pcutlib.models import build_models
-from pcutlib.synthetic import make_synthetic_dataset
+from pcutlib.evaluation import protocols as evaluation, probes
+from pcutlib.checkpoints.files import load_models, save_models
+from pcutlib.data.datasets import FramesDataset, PairedDataset
+from pcutlib.models.build import build_models
+from pcutlib.data.synthetic import make_synthetic_dataset
 
 TINY_MODEL_PARAMS = {
     "common_params": {"num_kp": 3, "num_channels": 3, "estimate_jacobian": True},

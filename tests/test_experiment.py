@@ -12,13 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib import artifacts, bootstrap, evaluation, experiment, metrics
+from pcutlib.evaluation import artifacts, bootstrap, protocols as evaluation, metrics
+
+from pcutlib.experiments import ablation as experiment
 from pcutlib.cli import main
 from pcutlib.config import load_config
-from pcutlib.diagnose import load_split
-from pcutlib.discriminator_quality import discriminator_quality
-from pcutlib.models import build_models
-from pcutlib.regularizers import RegularizerConfig
+from pcutlib.evaluation.diagnose import load_split
+from pcutlib.evaluation.discriminator_quality import discriminator_quality
+from pcutlib.models.build import build_models
+from pcutlib.prioritycut import RegularizerConfig
 
 from conftest import REPO, tiny_synthetic_world
 
@@ -346,8 +348,8 @@ def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
 def test_the_artifacts_grid_outlines_the_true_disocclusion(tiny, tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
-    from pcutlib.checkpoints import save_models
-    from pcutlib.synthetic import disocclusion_from
+    from pcutlib.checkpoints.files import save_models
+    from pcutlib.data.synthetic import disocclusion_from
 
     root, config = tiny
     path, video, _, truth = load_split(root, "test")[0]

@@ -13,9 +13,9 @@ import copy
 import pytest
 import torch
 
-from pcutlib.animate import relative_keypoints
-from pcutlib.checkpoints import load_fomm_checkpoint
-from pcutlib.warping import RandomTPS
+from pcutlib.inference import relative_keypoints
+from pcutlib.checkpoints.fomm import load_fomm_checkpoint
+from pcutlib.models.warping import RandomTPS
 
 NOISE_MULTIPLE = 8.0      # fixture noise + our noise, each a few times the measured floor
 ULPS = 16.0               # floor: 16 float32 ulps of the largest value compared

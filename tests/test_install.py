@@ -36,7 +36,7 @@ import json
 import pcutlib
 from pcutlib import paths, teaching
 from pcutlib.config import find_config, load_config
-from pcutlib.pretrained import PRETRAINED_PATH, SYNTHETIC_ROOT, load_pretrained
+from pcutlib.checkpoints.pretrained import PRETRAINED_PATH, SYNTHETIC_ROOT, load_pretrained
 
 models, config = load_pretrained(PRETRAINED_PATH, train_if_missing=False)
 print(json.dumps({"file": pcutlib.__file__, "clone": str(paths.find_clone()),

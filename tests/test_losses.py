@@ -6,13 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from pcutlib import losses
-from pcutlib.losses import (PerceptualPyramidLoss, PixelPyramidLoss, VGG19Features, equivariance_losses,
+from pcutlib.training import losses
+from pcutlib.training.losses import (PerceptualPyramidLoss, PixelPyramidLoss, VGG19Features, equivariance_losses,
                             feature_matching_loss, load_vgg19_weights, lsgan_discriminator_loss,
                             lsgan_generator_loss, unet_discriminator_loss, unet_generator_loss,
                             unet_feature_matching_loss, unet_mixed_loss, unet_plain_loss_factor)
-from pcutlib.regularizers import consistency_loss
-from pcutlib.warping import ImagePyramid, RandomTPS
+from pcutlib.prioritycut import consistency_loss
+from pcutlib.models.warping import ImagePyramid, RandomTPS
 
 # ----------------------------------------------------------------------------- VGG19 weights
 
@@ -258,7 +258,7 @@ def test_feature_matching_by_hand():
 
 
 def test_unet_feature_matching_is_zero_for_identical_images_and_positive_otherwise():
-    from pcutlib.unet_discriminator import UNetDiscriminator
+    from pcutlib.models.unet_discriminator import UNetDiscriminator
 
     torch.manual_seed(0)
     # eval: spectral norm's power iteration would move the weights between the two forwards

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib import metrics
+from pcutlib.evaluation import metrics
 
 
 def constant(value: float, frames: int = 2, size: int = 16) -> torch.Tensor:

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib.checkpoints import load_fomm_checkpoint, load_models, save_models
-from pcutlib.keypoints import keypoints_to_pixels, pixels_to_keypoints
-from pcutlib.models import build_models
-from pcutlib.warping import ImagePyramid, make_coordinate_grid
+from pcutlib.checkpoints.files import load_models, save_models
+from pcutlib.checkpoints.fomm import load_fomm_checkpoint
+from pcutlib.models.keypoints import keypoints_to_pixels, pixels_to_keypoints
+from pcutlib.models.build import build_models
+from pcutlib.models.warping import ImagePyramid, make_coordinate_grid
 
 SMALL = {
     "common_params": {"num_kp": 4, "num_channels": 3, "estimate_jacobian": True},
@@ -144,7 +145,7 @@ def test_pcut_checkpoint_round_trip(tmp_path):
 
 
 def test_region_dropout_keeps_the_background_and_renormalises():
-    from pcutlib.dense_motion import region_softmax
+    from pcutlib.models.dense_motion import region_softmax
 
     logits = torch.randn(64, 6, 4, 4)
     torch.testing.assert_close(region_softmax(logits, 0.0), torch.softmax(logits, dim=1))
@@ -163,7 +164,7 @@ def test_region_dropout_keeps_the_background_and_renormalises():
 
 
 def test_region_dropout_schedule():
-    from pcutlib.training import region_dropout_probability
+    from pcutlib.training.step import region_dropout_probability
 
     schedule = {"start": 0.1, "max": 0.3, "ramp_epochs": 10, "until_epoch": 35}
     assert region_dropout_probability(schedule, 0) == pytest.approx(0.1)
@@ -175,7 +176,7 @@ def test_region_dropout_schedule():
 
 def test_region_dropout_config_is_checked(tmp_path):
     from pcutlib.config import load_config, resolve_config
-    from pcutlib.training import build_trainer
+    from pcutlib.training.trainer import build_trainer
 
     config = load_config("smoke")
     config["dataset_params"]["root_dir"] = str(tmp_path)

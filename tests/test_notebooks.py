@@ -55,7 +55,7 @@ def test_there_are_seven_notebooks():
 def smoke_parameters(name: str, world: Path, scratch: Path, pretrained: str | None = None) -> dict:
     """CPU-seconds parameters for each notebook; ``pretrained`` (default: the shipped model) is the
     model notebooks 2-5 and 7 load, ``world`` (see ``small_world``) the data of notebook 7."""
-    from pcutlib.teaching import shipped_model_path
+    from pcutlib.teaching.lessons import shipped_model_path
 
     data_root = str(world)
     common = {"pretrained_path": pretrained or str(shipped_model_path())}
@@ -105,7 +105,7 @@ def _no_lost_wakeups():
 def stand_in(tmp_path_factory):
     """(pretrained path, 64x64 data root): a 1-step model with the shipped model's shapes, and
     the small synthetic world (10 videos of 8 frames) it was made on."""
-    from pcutlib.teaching import tiny_pretrained
+    from pcutlib.teaching.lessons import tiny_pretrained
 
     return tiny_pretrained(tmp_path_factory.mktemp("stand-in"))
 
@@ -114,7 +114,7 @@ def stand_in(tmp_path_factory):
 def small_world(tmp_path_factory):
     """A synthetic world for notebook 7: 20 videos of 32 frames, 10 figures (2 in test/, with the
     ground truth of every video), made in seconds; seed 1, not the shipped model's training seed."""
-    from pcutlib.synthetic import make_synthetic_dataset
+    from pcutlib.data.synthetic import make_synthetic_dataset
 
     return make_synthetic_dataset(tmp_path_factory.mktemp("world") / "synthetic-64", videos=20, frames=32,
                                   size=64, identities=10, seed=1, progress=False)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from pcutlib import metrics, probes
-from pcutlib.synthetic import make_synthetic_dataset
+from pcutlib.evaluation import metrics, probes
+from pcutlib.data.synthetic import make_synthetic_dataset
 
 FAST = dict(batch_size=16, channels=8, progress=False)
 

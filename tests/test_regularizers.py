@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from pcutlib.regularizers import (RegularizerConfig, consistency_loss, count_empty_foreground,
+from pcutlib.prioritycut import (RegularizerConfig, consistency_loss, count_empty_foreground,
                                   cutmix_mask, make_mask, mix_images, mix_probability,
                                   prioritycut_mask, prioritycut_mask_with_stats)
 
@@ -209,7 +209,7 @@ def test_mix_probability_ramp():
 
 
 def test_mixed_terms_weight_ramp():
-    from pcutlib.regularizers import mixed_terms_weight
+    from pcutlib.prioritycut import mixed_terms_weight
 
     assert mixed_terms_weight(0.5, 0.0) == 1.0
     assert mixed_terms_weight(0.5, 2.0) == pytest.approx(0.25)

@@ -1,4 +1,4 @@
-"""pcutlib.synthetic: rendering, keypoints on the figure, motion, occlusion, determinism."""
+"""pcutlib.data.synthetic: rendering, keypoints on the figure, motion, occlusion, determinism."""
 
 import argparse
 import hashlib
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib import data, synthetic, video_io
+from pcutlib.data import datasets as data, synthetic, video_io
 
 
 def nearest_pixels(keypoints, size):
@@ -240,7 +240,7 @@ def test_texture_keeps_the_colour_rule():
 
 
 def test_world_limb_width_and_motion(tmp_path):
-    from pcutlib.synthetic import World, draw_motion, load_truth, make_synthetic_dataset
+    from pcutlib.data.synthetic import World, draw_motion, load_truth, make_synthetic_dataset
 
     still = draw_motion(5, 16, limb_motion=0.0)
     assert np.ptp(still.shoulder, axis=0).max() < 1e-12 and np.ptp(still.hip, axis=0).max() < 1e-12

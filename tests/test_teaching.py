@@ -16,9 +16,9 @@ import torch
 from matplotlib.figure import Figure
 
 from pcutlib import teaching
-from pcutlib.models import build_models
+from pcutlib.models.build import build_models
 from pcutlib.config import load_config
-from pcutlib.regularizers import prioritycut_mask
+from pcutlib.prioritycut import prioritycut_mask
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -200,7 +200,7 @@ def test_static_twins_of_the_widgets(pair):
 
 
 def test_default_cutmix_seed_is_a_plain_box():
-    from pcutlib.regularizers import cutmix_mask
+    from pcutlib.prioritycut import cutmix_mask
 
     mask = cutmix_mask(1, 64, 64, generator=torch.Generator().manual_seed(teaching.DEFAULT_CUTMIX_SEED))[0, 0]
     generated = mask == 0

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from pcutlib.adversaries import Mixing
+from pcutlib.training.adversaries import Mixing
 from pcutlib.config import load_config, resolve_config
-from pcutlib.synthetic import make_synthetic_dataset
-from pcutlib.training import build_trainer, continue_from, make_dataloader, train, train_step
+from pcutlib.data.synthetic import make_synthetic_dataset
+from pcutlib.training.loop import continue_from, make_dataloader, train
+from pcutlib.training.step import train_step
+from pcutlib.training.trainer import build_trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -140,7 +142,10 @@ DDP_SCRIPT = r'''
 import copy, json, os, sys
 import torch, torch.distributed as dist
 from pcutlib.config import load_config, resolve_config
-from pcutlib.training import build_trainer, init_distributed, make_dataloader, train_step, seed_everything
+from pcutlib.training.device import init_distributed
+from pcutlib.training.loop import make_dataloader
+from pcutlib.training.step import train_step
+from pcutlib.training.trainer import build_trainer, seed_everything
 
 device = torch.device("cpu")
 group = init_distributed(device)
@@ -245,18 +250,35 @@ def test_cli_exit_codes_for_divergence_and_reuse(smoke_data, tmp_path, capsys):
     assert "diverged" in capsys.readouterr().err
 
 
-def test_cpu_threads_leave_room_for_other_work(monkeypatch):
-    from pcutlib import training
+def test_cpus_busy_elsewhere_counts_running_threads_of_other_processes(tmp_path):
+    from pcutlib.training.device import cpus_busy_elsewhere
 
-    busy = training.cpus_busy_elsewhere(0.05)          # the real measurement: a number of CPUs
-    assert 0 <= busy <= (os.cpu_count() or 1)
+    def task(pid, tid, state, command="python (x) y"):
+        folder = tmp_path / str(pid) / "task" / str(tid)
+        folder.mkdir(parents=True)
+        (folder / "stat").write_text(f"{tid} ({command}) {state} 1 2 3 4\n")
+
+    task(101, 101, "R")
+    task(101, 102, "R", command="pt_main_thread")       # a second busy thread of one process
+    task(202, 202, "S")                                  # sleeping
+    task(os.getpid(), os.getpid(), "R")                  # this process: not "elsewhere"
+    (tmp_path / "self").mkdir()                          # not a process folder
+    assert cpus_busy_elsewhere(tmp_path) == 2
+    assert cpus_busy_elsewhere(tmp_path / "missing") == 0
+    busy = cpus_busy_elsewhere()                         # the real /proc: a count of threads
+    assert busy >= 0
+
+
+def test_cpu_threads_leave_room_for_other_work(monkeypatch):
+    from pcutlib.training import device as training
+
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(training.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 0.1)
+    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 0)
     assert training.choose_cpu_threads() == 2
-    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 1.2)
+    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 1)
     assert training.choose_cpu_threads() == 1
-    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 5.0)
+    monkeypatch.setattr(training, "cpus_busy_elsewhere", lambda: 5)
     assert training.choose_cpu_threads() == 1
     before, said = torch.get_num_threads(), []
     monkeypatch.setattr(training, "choose_cpu_threads", lambda: before + 1)
@@ -267,8 +289,8 @@ def test_cpu_threads_leave_room_for_other_work(monkeypatch):
 
 def test_epoch_figure_leaves_the_global_rng_alone():
     """The per-epoch figure draws a CutMix box for unmixed batches; the run's RNG must not move."""
-    from pcutlib.regularizers import RegularizerConfig
-    from pcutlib.visualize import training_panels
+    from pcutlib.prioritycut import RegularizerConfig
+    from pcutlib.training.visualize import training_panels
 
     batch = {"source": torch.rand(2, 3, 16, 16), "driving": torch.rand(2, 3, 16, 16)}
     generated = {"prediction": torch.rand(2, 3, 16, 16), "occlusion_map": torch.rand(2, 1, 8, 8),
@@ -282,8 +304,8 @@ def test_epoch_figure_leaves_the_global_rng_alone():
 def test_frame_gap_curriculum_draws_close_pairs():
     import numpy as np
 
-    from pcutlib.data import choose_frame_pair
-    from pcutlib.training import max_frame_gap
+    from pcutlib.data.datasets import choose_frame_pair
+    from pcutlib.training.step import max_frame_gap
 
     rng = np.random.default_rng(0)
     gaps = [np.diff(choose_frame_pair(32, rng, max_gap=2))[0] for _ in range(400)]
@@ -347,7 +369,7 @@ def test_optimized_step_equals_the_baseline_step(smoke_data, variant):
 def test_the_optimized_step_keeps_fused_adam_when_resuming_a_baseline_checkpoint(smoke_data, tmp_path):
     """The optimized step's Adam is the fused kernel, the baseline's updates one tensor at a time;
     a checkpoint written by either resumes with this run's kernel and the same optimizer state."""
-    from pcutlib.checkpoints import load_training_checkpoint, save_training_checkpoint
+    from pcutlib.training.state import load_training_checkpoint, save_training_checkpoint
 
     config = smoke_config(smoke_data)
     baseline = build_trainer(config, torch.device("cpu"), baseline_step=True)
@@ -369,7 +391,7 @@ def test_the_optimized_step_keeps_fused_adam_when_resuming_a_baseline_checkpoint
 
 
 def test_warmups_of_equivariance_and_occlusion(smoke_data):
-    from pcutlib.training import equivariance_ramp, generator_losses
+    from pcutlib.training.step import equivariance_ramp, generator_losses
 
     assert [equivariance_ramp(20, e) for e in (0, 10, 20, 30)] == [0.0, 0.5, 1.0, 1.0]
     assert equivariance_ramp(0, 0.0) == 1.0
@@ -392,11 +414,12 @@ def test_warmups_of_equivariance_and_occlusion(smoke_data):
 def record_each_step(monkeypatch):
     """What every training step saw, in order: its batch (source, driving), its equivariance warp
     (theta, control_params), the regions region dropout kept, and the networks it started from."""
-    from pcutlib import dense_motion, training
-    from pcutlib.warping import RandomTPS
+    from pcutlib.models import dense_motion
+    from pcutlib.training import loop
+    from pcutlib.models.warping import RandomTPS
 
     seen = []
-    step, random_warp, keep_mask = training.train_step, RandomTPS.random.__func__, dense_motion.region_keep_mask
+    step, random_warp, keep_mask = loop.train_step, RandomTPS.random.__func__, dense_motion.region_keep_mask
 
     def recording_step(trainer, batch, epoch_float):
         networks = {n: copy.deepcopy(trainer.network(n).state_dict()) for n in trainer.models.networks()} if not seen else {}
@@ -413,7 +436,7 @@ def record_each_step(monkeypatch):
         seen[-1].setdefault("kept_regions", []).append(keep.clone())
         return keep
 
-    monkeypatch.setattr(training, "train_step", recording_step)
+    monkeypatch.setattr(loop, "train_step", recording_step)
     monkeypatch.setattr(RandomTPS, "random", classmethod(recording_warp))
     monkeypatch.setattr(dense_motion, "region_keep_mask", recording_keep_mask)
     return seen
@@ -482,7 +505,7 @@ def test_a_fine_tune_starts_its_own_seeds_discriminator(smoke_data, tmp_path, mo
 
 def discriminator_step_losses(config):
     """The discriminator losses of one step of ``config`` on the first batch (weights seeded alike)."""
-    from pcutlib.training import generator_losses
+    from pcutlib.training.step import generator_losses
 
     torch.manual_seed(0)
     trainer = build_trainer(config, torch.device("cpu"))

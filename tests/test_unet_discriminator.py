@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from pcutlib.unet_discriminator import UNetDiscriminator
+from pcutlib.models.unet_discriminator import UNetDiscriminator
 
 
 @pytest.mark.parametrize("size,block_expansion,max_features", [(64, 8, 32), (128, 4, 16), (256, 2, 8)])

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import torch
 
-from pcutlib.checkpoints import load_models
+from pcutlib.checkpoints.files import load_models
 from pcutlib.config import load_config, save_config, set_by_path
-from pcutlib.diagnose import load_split
-from pcutlib.discriminator_quality import discriminator_quality, held_out_frames
-from pcutlib.regularizers import RegularizerConfig
-from pcutlib.training import continue_from, train
+from pcutlib.evaluation.diagnose import load_split
+from pcutlib.evaluation.discriminator_quality import discriminator_quality, held_out_frames
+from pcutlib.prioritycut import RegularizerConfig
+from pcutlib.training.loop import continue_from, train
 
 # config changes ("dotted.key": value) the settings combine
 LR_1E5 = {"train_params.lr_generator": 1e-5, "train_params.lr_kp_detector": 1e-5}

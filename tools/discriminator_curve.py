@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from pcutlib.checkpoints import load_models
-from pcutlib.diagnose import load_split
-from pcutlib.discriminator_quality import discriminator_quality
-from pcutlib.regularizers import RegularizerConfig
+from pcutlib.checkpoints.files import load_models
+from pcutlib.evaluation.diagnose import load_split
+from pcutlib.evaluation.discriminator_quality import discriminator_quality
+from pcutlib.prioritycut import RegularizerConfig
 
 
 def checkpoints_of(run: Path) -> list[Path]:

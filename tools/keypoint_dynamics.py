@@ -18,9 +18,11 @@ import torch.nn.functional as F
 
 from pcutlib.cli import parse_assignment
 from pcutlib.config import load_config, resolve_config, set_by_path
-from pcutlib.diagnose import load_split, detect_keypoints, distinct_keypoints, linear_probe_error
-from pcutlib.training import (ProcessGroup, build_trainer, make_dataloader, max_frame_gap, seed_everything,
-                              train_step)
+from pcutlib.evaluation.diagnose import load_split, detect_keypoints, distinct_keypoints, linear_probe_error
+from pcutlib.training.device import ProcessGroup
+from pcutlib.training.loop import make_dataloader
+from pcutlib.training.step import max_frame_gap, train_step
+from pcutlib.training.trainer import build_trainer, seed_everything
 
 
 def heatmap_peak_mass(detector, frames: torch.Tensor) -> float:

@@ -1,5 +1,5 @@
 """Write configs/synthetic-64-prioritycut.yaml: the PriorityCut fine-tune of `pcut demo`
-(``pcutlib.demo.finetune_config`` of synthetic-64, 6 epochs) as a config file, so that the
+(``pcutlib.experiments.demo.finetune_config`` of synthetic-64, 6 epochs) as a config file, so that the
 README's fine-tune command is one line. tests/test_config.py checks the file still equals
 what the demo computes; rerun this after changing configs/synthetic-64.yaml:
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from pcutlib.config import load_config
-from pcutlib.demo import FINETUNE_EPOCHS, finetune_config
+from pcutlib.experiments.demo import FINETUNE_EPOCHS, finetune_config
 
 OUT = Path(__file__).resolve().parent.parent / "configs" / "synthetic-64-prioritycut.yaml"
 HEADER = """\
@@ -19,7 +19,7 @@ HEADER = """\
 # 2e-4 (discriminator), no learning-rate drops, no region dropout. Start it from a
 # reconstruction run:
 #   pcut train --config synthetic-64-prioritycut --name pcut --init-from runs/recon/checkpoints/last.pt
-# Written by tools/write_finetune_config.py from pcutlib.demo.finetune_config (do not edit by
+# Written by tools/write_finetune_config.py from pcutlib.experiments.demo.finetune_config (do not edit by
 # hand: tests/test_config.py checks the two agree).
 """
 

@@ -1,0 +1,137 @@
+"""A training run's state on disk: networks, optimizers, schedulers, epoch, step and every random
+stream, saved so that a resumed run continues exactly; and starting a run from another's networks.
+"""
+from __future__ import annotations
+
+import random
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from pcutlib.checkpoints.files import atomic_save, checkpoint_dict, load_state_strict, safe_torch_load
+
+if TYPE_CHECKING:                      # only the type hint: the trainer module imports this one
+    from pcutlib.training.trainer import Trainer
+
+def rng_state() -> dict:
+    """This process's global random states (torch, CUDA, Python, numpy), stored as tensors and
+    plain values so that ``torch.load(weights_only=True)`` reads them back."""
+    numpy_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": {"key": torch.from_numpy(numpy_state[1].astype(np.int64)), "pos": int(numpy_state[2]),
+                      "has_gauss": int(numpy_state[3]), "cached_gaussian": float(numpy_state[4])}}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+
+
+def generator_states(rngs: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
+    """{name: state} of private generators (``Trainer.rngs``); each state a uint8 tensor."""
+    return {name: generator.get_state() for name, generator in rngs.items()}
+
+
+def set_generator_states(rngs: dict[str, torch.Generator], states: dict[str, torch.Tensor], source: str) -> None:
+    """Restore what :func:`generator_states` saved into ``rngs`` (in place: a DataLoader holding
+    one of them sees the restored state). A stream that ``source`` lacks keeps its fresh seed,
+    with a warning (the resume is then not exact); a stream that this run lacks is an error."""
+    unknown = sorted(set(states) - set(rngs))
+    if unknown:
+        raise ValueError(f"{source} holds random streams {unknown} that this trainer does not have "
+                         f"(it has {sorted(rngs)})")
+    missing = sorted(set(rngs) - set(states))
+    if missing:
+        warnings.warn(f"{source} holds no state for the random streams {missing} (an older checkpoint); "
+                      f"they start from train_params.seed, so the resumed run draws differently", stacklevel=3)
+    for name, state in states.items():
+        rngs[name].set_state(state.cpu())
+
+
+# --------------------------------------------------------------------------- training checkpoints
+
+def scheduler_state(scheduler) -> dict:
+    """MultiStepLR's state without its Counter of milestones (rebuilt from the config)."""
+    return {k: v for k, v in scheduler.state_dict().items() if k != "milestones"}
+
+
+def save_training_checkpoint(trainer: Trainer, path: str | Path, rank_rngs: list[dict] | None = None) -> None:
+    """Everything to resume exactly: networks, optimizers, schedulers, epoch, step, this process's
+    global random states (``rng``) and the trainer's private streams of every rank (``trainer_rngs``,
+    a list indexed by rank).
+
+    rank_rngs: ``generator_states(trainer.rngs)`` of each rank, gathered by the caller under DDP
+    (``training.gather_rank_rngs``); None: this process's alone (one process).
+    """
+    networks = {name: trainer.network(name).state_dict() for name in trainer.models.networks()}
+    state = checkpoint_dict(trainer.config, networks, epoch=trainer.epoch, step=trainer.step,
+                            optimizers={n: o.state_dict() for n, o in trainer.optimizers.items()},
+                            schedulers={n: scheduler_state(s) for n, s in trainer.schedulers.items()},
+                            rng=rng_state(),
+                            trainer_rngs=rank_rngs if rank_rngs is not None else [generator_states(trainer.rngs)])
+    atomic_save(state, path)
+
+
+def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
+    """Restore what :func:`save_training_checkpoint` wrote into ``trainer`` (and the global random
+    states). A learning rate changed in this run's config since is applied, with a note."""
+    state = safe_torch_load(path, map_location=trainer.device)
+    for name in trainer.models.networks():
+        load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")
+    for name, optimizer in trainer.optimizers.items():
+        saved = state["optimizers"][name]
+        # this run's Adam kernel (fused or one tensor at a time), whichever wrote the checkpoint
+        kernels = [{key: group.get(key) for key in ("fused", "foreach")} for group in optimizer.param_groups]
+        saved = {**saved, "param_groups": [{**group, **kernel} for group, kernel in zip(saved["param_groups"], kernels)]}
+        optimizer.load_state_dict(saved)
+    for name, scheduler in trainer.schedulers.items():
+        merged = scheduler.state_dict()
+        configured = merged["base_lrs"]                       # this run's config
+        merged.update(state["schedulers"][name])
+        scheduler.load_state_dict(merged)
+        if scheduler.base_lrs != configured:                  # a learning rate changed on resume: apply it
+            print(f"resume: lr_{name} changed from {scheduler.base_lrs[0]:g} to {configured[0]:g}; applying it")
+            drops = sum(1 for m in scheduler.milestones.elements() if m <= scheduler.last_epoch)
+            scheduler.base_lrs = list(configured)
+            for group, base in zip(trainer.optimizers[name].param_groups, configured):
+                group["initial_lr"], group["lr"] = base, base * scheduler.gamma ** drops
+    trainer.epoch, trainer.step = state["epoch"], state["step"]
+    set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in state["rng"].items()})
+    rank_rngs = state.get("trainer_rngs", [])
+    rank, world_size = trainer.group.rank, trainer.group.world_size
+    if rank_rngs and len(rank_rngs) != world_size:
+        warnings.warn(f"{path} was written by {len(rank_rngs)} process(es), this run has {world_size}: "
+                      f"the random streams start from train_params.seed, so the resumed run draws differently",
+                      stacklevel=2)
+    else:
+        set_generator_states(trainer.rngs, rank_rngs[rank] if rank_rngs else {}, str(path))
+
+
+def initialise_from(trainer: Trainer, path: str | Path) -> None:
+    """Start from another run's keypoint detector and generator (e.g. adversarial fine-tuning of a
+    reconstruction run).
+
+    Only those two networks are loaded. The discriminator keeps the fresh weights that
+    ``build_trainer`` drew after ``seed_everything(train_params.seed + rank)``, whatever the
+    checkpoint holds: so variants and seeds that fine-tune one checkpoint start from their own
+    seed's discriminator (one seed, one start), not from the checkpoint's one (often never
+    trained, as a reconstruction run's, and then shared by every variant and seed). Optimizers,
+    schedulers, epoch and step start anew.
+    """
+    state = safe_torch_load(path, map_location=trainer.device)
+    for name in ("kp_detector", "generator"):
+        if name not in state:
+            raise ValueError(f"{path} holds no '{name}' state dict (keys: {sorted(state)})")
+        load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")
