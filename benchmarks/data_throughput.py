@@ -17,7 +17,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from pcutlib.data.datasets import DatasetRepeater, FramesDataset  # noqa: E402
-from pcutlib.data.synthetic import make_synthetic_dataset  # noqa: E402
+from pcutlib.data.make_synthetic import make_synthetic_dataset  # noqa: E402
 
 
 def main() -> None:

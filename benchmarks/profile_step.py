@@ -20,7 +20,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import architecture, build  # noqa: E402
 
-from pcutlib.training import step  # noqa: E402
+from pcutlib.training.step import train_step  # noqa: E402
 
 SETUPS = {
     "synthetic-64": (lambda: architecture("synthetic-64", 64, "own", adversarial=False), 8, "none"),
@@ -35,10 +35,10 @@ def profile_step(config: dict, batch_size: int, steps: int, baseline: bool) -> t
     size = config["dataset_params"]["frame_shape"][0]
     batch = {"source": torch.rand(batch_size, 3, size, size), "driving": torch.rand(batch_size, 3, size, size)}
     for _ in range(2):
-        step.train_step(trainer, batch, epoch_float=1.0)
+        train_step(trainer, batch, epoch_float=1.0)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
-            step.train_step(trainer, batch, epoch_float=1.0)
+            train_step(trainer, batch, epoch_float=1.0)
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
     rows = sorted(((e.key, e.self_cpu_time_total / 1000 / steps, e.self_cpu_time_total / total) for e in events),

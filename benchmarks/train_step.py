@@ -39,7 +39,10 @@ from pathlib import Path
 
 import torch
 
-from pcutlib.training import adversaries, device, step, trainer
+from pcutlib.training import adversaries
+from pcutlib.training.trainer import build_trainer
+from pcutlib.training.device import choose_device
+from pcutlib.training.step import train_step
 from pcutlib.config import load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -109,7 +112,7 @@ def build(config: dict, device: torch.device, batch_size: int, baseline: bool, c
     config["train_params"]["batch_size"] = batch_size
     config["train_params"]["channels_last"] = config["train_params"]["channels_last"] or not baseline
     torch.manual_seed(0)
-    trainer = trainer.build_trainer(config, device, baseline_step=baseline)
+    trainer = build_trainer(config, device, baseline_step=baseline)
     if compiled:     # in place: the state_dict keys stay the same
         for module in (trainer.models.generator, trainer.models.kp_detector, *trainer.reconstruction_loss):
             module.compile()
@@ -130,7 +133,7 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
     for mode, trainer in trainers.items():
         started = time.perf_counter()
         for _ in range(warmup):
-            step.train_step(trainer, batch, epoch_float=1.0)
+            train_step(trainer, batch, epoch_float=1.0)
         if mode[-1] == "compiled":
             print(f"  ({' '.join(mode)}: compiling and {warmup} warm-up steps took {time.perf_counter() - started:.0f} s)")
     blocks = {mode: [] for mode in trainers}
@@ -141,7 +144,7 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
                 synchronize()
                 started = time.perf_counter()
                 for _ in range(steps):
-                    step.train_step(trainer, batch, epoch_float=1.0)
+                    train_step(trainer, batch, epoch_float=1.0)
                 synchronize()
                 blocks[mode].append(time.perf_counter() - started)
             mask_seconds[mode] += mask_timer.seconds
@@ -181,7 +184,7 @@ def main(argv=None):
                         help="also time the optimized step under bf16 autocast (fp16 on a GPU without bf16); "
                              "on a CPU it pays where oneDNN has bf16 kernels (AMX or AVX512-BF16)")
     args = parser.parse_args(argv)
-    device = device.choose_device(args.device)
+    device = choose_device(args.device)
     print(f"device: {device}  torch {torch.__version__}  threads {torch.get_num_threads()}  steps {args.steps}"
           f"  CPU capability {torch.backends.cpu.get_cpu_capability()}")
     print(f"{'setup':<20}{'size':>5}{'batch':>6}  {'regularizer':<12}{'step':<10}"

@@ -34,7 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from pcutlib.training import device, loop, step, trainer  # noqa: E402
+from pcutlib.training.device import ProcessGroup  # noqa: E402
+from pcutlib.training.trainer import build_trainer  # noqa: E402
+from pcutlib.training.loop import make_dataloader  # noqa: E402
+from pcutlib.training.step import train_step  # noqa: E402
 from pcutlib.training.state import initialise_from  # noqa: E402
 from pcutlib.config import load_config, resolve_config  # noqa: E402
 from pcutlib.checkpoints.pretrained import ensure_synthetic_data  # noqa: E402
@@ -64,11 +67,11 @@ class Mode:
     def __init__(self, mode: str, regularizer: str, data: Path, init_from: Path | None):
         self.config = mode_config(mode, regularizer, data)
         torch.manual_seed(0)
-        self.trainer = trainer.build_trainer(self.config, torch.device("cpu"), baseline_step=MODES[mode][1])
+        self.trainer = build_trainer(self.config, torch.device("cpu"), baseline_step=MODES[mode][1])
         if init_from is not None:
             initialise_from(self.trainer, init_from)
         self.flush_denormal = MODES[mode][3]
-        self.loader = loop.make_dataloader(self.config, device.ProcessGroup(),
+        self.loader = make_dataloader(self.config, ProcessGroup(),
                                                generator=self.trainer.rngs["data_order"])
         self.trainer.steps_per_epoch = len(self.loader)
         self.batches = iter(self.loader)
@@ -88,7 +91,7 @@ class Mode:
             before = time.perf_counter()
             batch = self.next_batch()
             loading += time.perf_counter() - before
-            step.train_step(self.trainer, batch, epoch_float=1.0)
+            train_step(self.trainer, batch, epoch_float=1.0)
         return time.perf_counter() - started, loading
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `pcutlib` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pcutlib.data.synthetic import add_make_synthetic_arguments, run_make_synthetic  # noqa: E402
+from pcutlib.data.make_synthetic import add_make_synthetic_arguments, run_make_synthetic  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser = add_parser
 
-    from pcutlib.data.synthetic import add_make_synthetic_arguments, run_make_synthetic
+    from pcutlib.data.make_synthetic import add_make_synthetic_arguments, run_make_synthetic
     add_make_synthetic_arguments(commands.add_parser("make-synthetic", help="write the synthetic dataset"))\
         .set_defaults(run=run_make_synthetic)
 

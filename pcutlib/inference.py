@@ -1,6 +1,12 @@
-"""Animation by relative motion transfer (FOMM sec. 3.4, ``normalize_kp``).
+"""Running a trained model over a video: the one place every caller goes through.
 
-The source keeps its own pose; only the *change* of the driving keypoints since the first
+  - :func:`detect_keypoints`: the keypoint detector over many frames, in batches;
+  - :func:`generate_frames`: the generator over N (source, keypoints) rows, in batches;
+  - :func:`reconstruct_video`: a video's first frame driven by every frame of it, absolute
+    keypoints (training's task; evaluation's "reconstruction" protocol);
+  - :func:`animate_video`: a source image driven by another video, by relative motion transfer.
+
+Animation by relative motion transfer (FOMM sec. 3.4, ``normalize_kp``): the source keeps its own pose; only the *change* of the driving keypoints since the first
 driving frame is applied to it:
     p_new = p_S + s * (p_D(t) - p_D(1)),    J_new = (J_D(t) J_D(1)^-1) J_S,
 with s = sqrt(area(hull(p_S)) / area(hull(p_D(1)))) when adapting the movement scale, else 1.
@@ -10,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.spatial import ConvexHull
+from tqdm.auto import tqdm
 
 
 def convex_hull_area(points: torch.Tensor) -> float:
@@ -37,36 +44,96 @@ def relative_keypoints(kp_source: dict, kp_driving: dict, kp_driving_initial: di
     return kp_new
 
 
+OUTPUT_KEYS = ("prediction", "occlusion_map", "region_mask")     # generator outputs kept on the CPU
+
+
+def _device_of(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def _rows(kp: dict, start: int, stop: int, device) -> dict:
+    """Rows start:stop of every keypoint tensor, on ``device``."""
+    return {key: value[start:stop].to(device) for key, value in kp.items()}
+
+
+def repeat_first(kp: dict, count: int) -> dict:
+    """{"value": (N,K,2), "jacobian"?: (N,K,2,2)} -> row 0 repeated ``count`` times (a view)."""
+    return {key: value[:1].expand(count, *value.shape[1:]) for key, value in kp.items()}
+
+
+@torch.no_grad()
+def detect_keypoints(kp_detector, frames: torch.Tensor, batch_size: int = 64) -> dict:
+    """frames (N,3,H,W) -> {"value": (N,K,2), "jacobian"?: (N,K,2,2)}, float32 on the CPU."""
+    if frames.dim() != 4 or frames.shape[1] != 3:
+        raise ValueError(f"frames must be (N,3,H,W), got {tuple(frames.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = _device_of(kp_detector)
+    parts = [kp_detector(frames[s:s + batch_size].to(device)) for s in range(0, len(frames), batch_size)]
+    return {key: torch.cat([part[key].float().cpu() for part in parts]) for key in parts[0]}
+
+
+@torch.no_grad()
+def generate_frames(generator, source: torch.Tensor, kp_source: dict, kp_driving: dict, batch_size: int = 64,
+                    progress: bool = False) -> dict:
+    """The generator over N rows, in batches: source (N,3,H,W) or (1,3,H,W) for one source of
+    every row; kp_source and kp_driving hold N rows (or 1 for kp_source).
+
+    Returns float32 on the CPU: {"prediction": (N,3,H,W), and where the generator makes them
+    "occlusion_map": (N,1,h,w), "region_mask": (N,K+1,h,w)}.
+    """
+    count = len(kp_driving["value"])
+    if len(source) not in (1, count) or len(kp_source["value"]) not in (1, count):
+        raise ValueError(f"source ({len(source)} rows) and kp_source ({len(kp_source['value'])} rows) must have "
+                         f"1 row or as many as kp_driving ({count})")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    source = source.expand(count, -1, -1, -1) if len(source) == 1 else source
+    kp_source = repeat_first(kp_source, count) if len(kp_source["value"]) == 1 else kp_source
+    device = _device_of(generator)
+    outputs = []
+    for start in tqdm(range(0, count, batch_size), desc="generate", disable=not progress, leave=False):
+        stop = start + batch_size
+        out = generator(source[start:stop].to(device), kp_source=_rows(kp_source, start, stop, device),
+                        kp_driving=_rows(kp_driving, start, stop, device))
+        outputs.append({key: out[key].float().cpu() for key in OUTPUT_KEYS if key in out})
+    return {key: torch.cat([out[key] for out in outputs]) for key in outputs[0]}
+
+
+@torch.no_grad()
+def reconstruct_video(models, video: torch.Tensor, batch_size: int = 16) -> dict:
+    """Drive the first frame of a video by all its frames (absolute keypoints).
+
+    models: ``pcutlib.models.build.Models`` (kp_detector, generator), put in eval mode.
+    video (T,3,H,W) in [0,1]. Returns, on the CPU, {"prediction": (T,3,H,W),
+    "occlusion_map": (T,1,h,w) when the generator estimates one, "region_mask": (T,K+1,h,w)}.
+    """
+    if video.dim() != 4 or video.shape[1] != 3:
+        raise ValueError(f"video must be (T,3,H,W), got {tuple(video.shape)}")
+    models.eval()
+    kp_driving = detect_keypoints(models.kp_detector, video, batch_size)
+    return generate_frames(models.generator, video[:1], repeat_first(kp_driving, 1), kp_driving, batch_size)
+
+
 @torch.no_grad()
 def animate_video(kp_detector, generator, source_image: torch.Tensor, driving_video: torch.Tensor,
                   adapt_movement_scale: bool = False, use_relative_movement: bool = True,
-                  use_relative_jacobian: bool = True, progress: bool = False) -> dict:
-    """Drive one source image by a video.
+                  use_relative_jacobian: bool = True, progress: bool = False, batch_size: int = 16) -> dict:
+    """Drive one source image by a video, by relative motion transfer (module doc).
 
     source_image (3, H, W) or (1, 3, H, W); driving_video (T, 3, H, W), both in [0,1].
-    Returns {"prediction": (T, 3, H, W), "occlusion_map": (T, 1, h, w) when estimated,
-    "kp_source", "kp_driving" (T, K, 2)}.
+    Returns, on the CPU, {"prediction": (T, 3, H, W), "occlusion_map": (T, 1, h, w) when
+    estimated, "region_mask", "kp_source" (K, 2), "kp_driving" (T, K, 2)}.
     """
-    from tqdm.auto import tqdm
-
     if source_image.dim() == 3:
         source_image = source_image.unsqueeze(0)
-    device = next(generator.parameters()).device
-    source_image = source_image.to(device)
-    kp_source = kp_detector(source_image)
-    kp_initial = kp_detector(driving_video[:1].to(device))
-    predictions, occlusions, driving_points = [], [], []
-    for frame in tqdm(driving_video, desc="animate", disable=not progress, leave=False):
-        kp_driving = kp_detector(frame.unsqueeze(0).to(device))
-        kp_norm = relative_keypoints(kp_source, kp_driving, kp_initial, adapt_movement_scale,
-                                     use_relative_movement, use_relative_jacobian)
-        out = generator(source_image, kp_source=kp_source, kp_driving=kp_norm)
-        predictions.append(out["prediction"].cpu())
-        if "occlusion_map" in out:
-            occlusions.append(out["occlusion_map"].cpu())
-        driving_points.append(kp_driving["value"].cpu())
-    result = {"prediction": torch.cat(predictions), "kp_source": kp_source["value"][0].cpu(),
-              "kp_driving": torch.cat(driving_points)}
-    if occlusions:
-        result["occlusion_map"] = torch.cat(occlusions)
+    if source_image.shape[0] != 1 or driving_video.dim() != 4:
+        raise ValueError(f"animate_video takes one source image (3,H,W) and a video (T,3,H,W), got "
+                         f"{tuple(source_image.shape)} and {tuple(driving_video.shape)}")
+    kp_source = detect_keypoints(kp_detector, source_image)
+    kp_driving = detect_keypoints(kp_detector, driving_video, batch_size)
+    kp_new = relative_keypoints(kp_source, kp_driving, repeat_first(kp_driving, 1), adapt_movement_scale,
+                                use_relative_movement, use_relative_jacobian)
+    result = generate_frames(generator, source_image, kp_source, kp_new, batch_size, progress=progress)
+    result.update(kp_source=kp_source["value"][0], kp_driving=kp_driving["value"])
     return result

@@ -27,7 +27,7 @@ def tiny_synthetic_world(folder: Path, seed: int) -> tuple[Path, dict]:
     """(root, resolved smoke config reading it): 8 synthetic videos of 4 frames at 32 px, 4
     identities, half of them held out, with their ground truth."""
     from pcutlib.config import load_config, resolve_config
-    from pcutlib.data.synthetic import make_synthetic_dataset
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
 
     root = make_synthetic_dataset(folder, videos=8, frames=4, size=32, seed=seed, identities=4,
                                   test_fraction=0.5, progress=False)

@@ -11,7 +11,7 @@ from pcutlib.evaluation import protocols as evaluation, probes
 from pcutlib.checkpoints.files import load_models, save_models
 from pcutlib.data.datasets import FramesDataset, PairedDataset
 from pcutlib.models.build import build_models
-from pcutlib.data.synthetic import make_synthetic_dataset
+from pcutlib.data.make_synthetic import make_synthetic_dataset
 
 TINY_MODEL_PARAMS = {
     "common_params": {"num_kp": 3, "num_channels": 3, "estimate_jacobian": True},

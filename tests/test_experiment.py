@@ -17,7 +17,7 @@ from pcutlib.evaluation import artifacts, bootstrap, protocols as evaluation, me
 from pcutlib.experiments import ablation as experiment
 from pcutlib.cli import main
 from pcutlib.config import load_config
-from pcutlib.evaluation.diagnose import load_split
+from pcutlib.data.splits import load_split
 from pcutlib.evaluation.discriminator_quality import discriminator_quality
 from pcutlib.models.build import build_models
 from pcutlib.prioritycut import RegularizerConfig
@@ -349,7 +349,7 @@ def test_the_artifacts_grid_outlines_the_true_disocclusion(tiny, tmp_path, monke
     from matplotlib.axes import Axes
 
     from pcutlib.checkpoints.files import save_models
-    from pcutlib.data.synthetic import disocclusion_from
+    from pcutlib.data.synthetic_truth import disocclusion_from
 
     root, config = tiny
     path, video, _, truth = load_split(root, "test")[0]

@@ -114,7 +114,7 @@ def stand_in(tmp_path_factory):
 def small_world(tmp_path_factory):
     """A synthetic world for notebook 7: 20 videos of 32 frames, 10 figures (2 in test/, with the
     ground truth of every video), made in seconds; seed 1, not the shipped model's training seed."""
-    from pcutlib.data.synthetic import make_synthetic_dataset
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
 
     return make_synthetic_dataset(tmp_path_factory.mktemp("world") / "synthetic-64", videos=20, frames=32,
                                   size=64, identities=10, seed=1, progress=False)

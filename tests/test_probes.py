@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from pcutlib.evaluation import metrics, probes
-from pcutlib.data.synthetic import make_synthetic_dataset
+from pcutlib.data.make_synthetic import make_synthetic_dataset
 
 FAST = dict(batch_size=16, channels=8, progress=False)
 

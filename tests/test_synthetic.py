@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib.data import datasets as data, synthetic, video_io
+from pcutlib.data import datasets as data, make_synthetic, synthetic, synthetic_truth, video_io
 
 
 def nearest_pixels(keypoints, size):
@@ -93,11 +93,11 @@ def tree_hashes(root):
 
 def test_dataset_is_byte_identical_and_loads(tmp_path):
     kwargs = dict(videos=6, frames=4, size=32, seed=5, identities=3, progress=False)
-    first = synthetic.make_synthetic_dataset(tmp_path / "a", **kwargs)
-    second = synthetic.make_synthetic_dataset(tmp_path / "b", **kwargs)
+    first = make_synthetic.make_synthetic_dataset(tmp_path / "a", **kwargs)
+    second = make_synthetic.make_synthetic_dataset(tmp_path / "b", **kwargs)
     hashes = tree_hashes(first)
     assert hashes == tree_hashes(second)
-    other = synthetic.make_synthetic_dataset(tmp_path / "c", **{**kwargs, "seed": 6})
+    other = make_synthetic.make_synthetic_dataset(tmp_path / "c", **{**kwargs, "seed": 6})
     assert hashes != tree_hashes(other)
     names = sorted(p.name for p in (first / "train").iterdir()) + sorted(p.name for p in (first / "test").iterdir())
     assert all(re.fullmatch(r"id\d{3}#video\d{4}(\.png|\.keypoints\.npy|\.truth\.npz)", n) for n in names)
@@ -109,7 +109,7 @@ def test_dataset_is_byte_identical_and_loads(tmp_path):
     assert item["source"].shape == (3, 32, 32) and item["source_keypoints"].shape == (14, 2)
     test = data.FramesDataset(first, frame_shape=(32, 32, 3), is_train=False)
     item = test[0]
-    video, keypoints = synthetic.render_video(synthetic._seed(5, 0, 2), synthetic._seed(5, 1, 2), 4, 32)
+    video, keypoints = synthetic.render_video(make_synthetic._seed(5, 0, 2), make_synthetic._seed(5, 1, 2), 4, 32)
     assert item["name"] == "id002#video0002.png"
     np.testing.assert_array_equal((item["video"] * 255).round().byte().permute(0, 2, 3, 1).numpy(), video)
     torch.testing.assert_close(item["keypoints"], torch.from_numpy(keypoints))
@@ -117,20 +117,20 @@ def test_dataset_is_byte_identical_and_loads(tmp_path):
 
 def test_dataset_refuses_to_mix_with_existing_files(tmp_path):
     kwargs = dict(videos=2, frames=3, size=16, progress=False)
-    synthetic.make_synthetic_dataset(tmp_path, **kwargs)
+    make_synthetic.make_synthetic_dataset(tmp_path, **kwargs)
     with pytest.raises(FileExistsError, match=str(tmp_path.name)):
-        synthetic.make_synthetic_dataset(tmp_path, **kwargs)
-    synthetic.make_synthetic_dataset(tmp_path, overwrite=True, **{**kwargs, "videos": 3})
+        make_synthetic.make_synthetic_dataset(tmp_path, **kwargs)
+    make_synthetic.make_synthetic_dataset(tmp_path, overwrite=True, **{**kwargs, "videos": 3})
     assert len(list(tmp_path.rglob("*.png"))) == 3
     with pytest.raises(ValueError, match="identities"):
-        synthetic.make_synthetic_dataset(tmp_path / "x", videos=2, identities=1, progress=False)
+        make_synthetic.make_synthetic_dataset(tmp_path / "x", videos=2, identities=1, progress=False)
 
 
 def test_command_line_helpers(tmp_path, capsys):
-    parser = synthetic.add_make_synthetic_arguments(argparse.ArgumentParser())
+    parser = make_synthetic.add_make_synthetic_arguments(argparse.ArgumentParser())
     args = parser.parse_args(["--out", str(tmp_path / "s"), "--videos", "4", "--frames", "3",
                               "--size", "16", "--seed", "2", "--no-progress"])
-    assert synthetic.run_make_synthetic(args) == 0
+    assert make_synthetic.run_make_synthetic(args) == 0
     assert len(list((tmp_path / "s").rglob("*.png"))) == 4
     assert "4 synthetic videos" in capsys.readouterr().out
 
@@ -173,7 +173,7 @@ def test_arm_moving_behind_the_torso_uncovers_exactly_its_old_pixels():
     arm = [synthetic.PART_NAMES.index(n) for n in ("right_upper_arm", "right_lower_arm", "right_hand")]
     uncovered = np.isin(source, arm) & ~np.isin(driving, arm)
     assert uncovered.sum() > 10                     # the arm really hid some torso
-    truth = synthetic.disocclusion(source, rendering.part_frames[0], driving, rendering.part_frames[1])
+    truth = synthetic_truth.disocclusion(source, rendering.part_frames[0], driving, rendering.part_frames[1])
     np.testing.assert_array_equal(truth, uncovered)
 
 
@@ -182,20 +182,20 @@ def test_zero_motion_gives_no_disocclusion_and_the_source_as_animation():
     motion = synthetic.draw_motion(video_seed, 6)
     rendering = synthetic.render(synthetic.make_identity(identity_seed), motion,
                                  synthetic.make_background(video_seed, 48))
-    source = synthetic.VideoTruth(rendering.labels, rendering.part_frames, motion, identity_seed, video_seed,
+    source = synthetic_truth.VideoTruth(rendering.labels, rendering.part_frames, motion, identity_seed, video_seed,
                                   False, synthetic.World())
     for t in range(len(motion)):
-        still = synthetic.disocclusion(rendering.labels[t], rendering.part_frames[t], rendering.labels[t],
+        still = synthetic_truth.disocclusion(rendering.labels[t], rendering.part_frames[t], rendering.labels[t],
                                        rendering.part_frames[t])
         assert not still.any()
     # a driving video that does not move: every frame of the true animation is the source frame
-    still_driving = synthetic.VideoTruth(rendering.labels, rendering.part_frames, motion.frames(np.zeros(5, int)),
+    still_driving = synthetic_truth.VideoTruth(rendering.labels, rendering.part_frames, motion.frames(np.zeros(5, int)),
                                          7, 8, False, synthetic.World())
-    animation = synthetic.true_animation(source, 4, still_driving)
+    animation = synthetic_truth.true_animation(source, 4, still_driving)
     for frame in animation.frames:
         assert np.abs(frame.astype(int) - rendering.frames[4].astype(int)).max() <= 1
     # driving a video by itself from its first frame gives the video back
-    itself = synthetic.true_animation(source, 0, source)
+    itself = synthetic_truth.true_animation(source, 0, source)
     assert np.abs(itself.frames.astype(int) - rendering.frames.astype(int)).max() <= 1
     np.testing.assert_allclose(itself.keypoints, rendering.keypoints, atol=1e-5)
 
@@ -208,19 +208,19 @@ def test_true_animation_moves_the_source_figure_by_the_driving_change():
 
 
 def test_truth_files_round_trip(tmp_path):
-    root = synthetic.make_synthetic_dataset(tmp_path / "d", videos=4, frames=5, size=32, seed=9, identities=2,
+    root = make_synthetic.make_synthetic_dataset(tmp_path / "d", videos=4, frames=5, size=32, seed=9, identities=2,
                                             progress=False, world=synthetic.World(figure_height=0.7, texture=True))
     video = sorted((root / "train").glob("*.png"))[0]
-    truth = synthetic.load_truth(video)
+    truth = synthetic_truth.load_truth(video)
     frames = video_io.read_video(video)
     assert truth.labels.shape == (5, 32, 32) and truth.part_frames.shape == (5, len(synthetic.PARTS), 4)
     assert truth.world == synthetic.World(figure_height=0.7, texture=True)
-    rendered = synthetic.true_animation(truth, 0, truth).frames.astype(np.float32) / 255
+    rendered = synthetic_truth.true_animation(truth, 0, truth).frames.astype(np.float32) / 255
     assert np.abs(rendered - frames).max() <= 1.5 / 255
-    assert synthetic.load_truth(tmp_path / "missing.png") is None
+    assert synthetic_truth.load_truth(tmp_path / "missing.png") is None
     (tmp_path / "bad.truth.npz").write_text("not a zip")
     with pytest.raises(ValueError, match="bad.truth.npz"):
-        synthetic.load_truth(tmp_path / "bad.png")
+        synthetic_truth.load_truth(tmp_path / "bad.png")
 
 
 def test_texture_keeps_the_colour_rule():
@@ -240,7 +240,9 @@ def test_texture_keeps_the_colour_rule():
 
 
 def test_world_limb_width_and_motion(tmp_path):
-    from pcutlib.data.synthetic import World, draw_motion, load_truth, make_synthetic_dataset
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
+    from pcutlib.data.synthetic import World, draw_motion
+    from pcutlib.data.synthetic_truth import load_truth
 
     still = draw_motion(5, 16, limb_motion=0.0)
     assert np.ptp(still.shoulder, axis=0).max() < 1e-12 and np.ptp(still.hip, axis=0).max() < 1e-12

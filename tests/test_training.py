@@ -11,7 +11,7 @@ import torch
 
 from pcutlib.training.adversaries import Mixing
 from pcutlib.config import load_config, resolve_config
-from pcutlib.data.synthetic import make_synthetic_dataset
+from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.training.loop import continue_from, make_dataloader, train
 from pcutlib.training.step import train_step
 from pcutlib.training.trainer import build_trainer

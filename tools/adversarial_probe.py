@@ -27,7 +27,7 @@ import torch
 
 from pcutlib.checkpoints.files import load_models
 from pcutlib.config import load_config, save_config, set_by_path
-from pcutlib.evaluation.diagnose import load_split
+from pcutlib.data.splits import load_split
 from pcutlib.evaluation.discriminator_quality import discriminator_quality, held_out_frames
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.loop import continue_from, train

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from pcutlib.checkpoints.files import load_models
-from pcutlib.evaluation.diagnose import load_split
+from pcutlib.data.splits import load_split
 from pcutlib.evaluation.discriminator_quality import discriminator_quality
 from pcutlib.prioritycut import RegularizerConfig
 

@@ -24,7 +24,7 @@ import torch
 
 from pcutlib.training import losses as L
 from pcutlib.checkpoints.files import load_models
-from pcutlib.evaluation.diagnose import load_split
+from pcutlib.data.splits import load_split
 from pcutlib.evaluation.discriminator_quality import batched, held_out_frames, real_fake_auc
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 

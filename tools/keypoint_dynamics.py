@@ -18,7 +18,9 @@ import torch.nn.functional as F
 
 from pcutlib.cli import parse_assignment
 from pcutlib.config import load_config, resolve_config, set_by_path
-from pcutlib.evaluation.diagnose import load_split, detect_keypoints, distinct_keypoints, linear_probe_error
+from pcutlib.data.splits import load_split
+from pcutlib.evaluation.diagnose import distinct_keypoints, linear_probe_error
+from pcutlib.inference import detect_keypoints
 from pcutlib.training.device import ProcessGroup
 from pcutlib.training.loop import make_dataloader
 from pcutlib.training.step import max_frame_gap, train_step

@@ -26,7 +26,7 @@ SYNTHETIC_ROOT = paths.synthetic_root()
 def ensure_synthetic_data(root: str | Path = SYNTHETIC_ROOT, videos: int = 200, frames: int = 32,
                           size: int = 64, seed: int = 0, progress: bool = True) -> Path:
     """The synthetic dataset at ``root``, generated first if it is not there."""
-    from pcutlib.data.synthetic import make_synthetic_dataset
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
 
     root = Path(root)
     if not (root / "train").is_dir() or not (root / "test").is_dir():

@@ -2,7 +2,7 @@
 
 The claim: PriorityCut reduces warping artifacts, i.e. the error where the warp cannot
 explain the driving frame. The renderer knows those pixels exactly (the true dis-occlusion
-``D_t`` of frame 0 -> frame t, ``pcutlib.data.synthetic.disocclusion_from``), so on each held-out
+``D_t`` of frame 0 -> frame t, ``pcutlib.data.synthetic_truth.disocclusion_from``), so on each held-out
 video, reconstructed from its first frame (FOMM's protocol), with frames t >= 1:
 
     l1_disoccluded   = sum_{t, z in D_t} mean_c |x_hat_t - x_t|(z) / |D|       (the artifacts)
@@ -17,7 +17,7 @@ video, reconstructed from its first frame (FOMM's protocol), with frames t >= 1:
     mask_chance      = sum_t |P_t| |D_t| / (H W) / |P|: the expected precision of a uniformly
                        random mask of the same size in each frame
     animation_l1     = mean |x_hat - x*| of the video's first frame driven by another identity's
-                       video, against the true animation x* (``diagnose.animation_case``)
+                       video, against the true animation x* (``pcutlib.data.splits.animation_case``)
 
 Each value pools one video; ``<key>_weight`` counts what it pools (pixels, frames), so that
 ``evaluation.weighted_mean`` over videos pools the whole test set. ``evaluate_test_videos``
@@ -126,13 +126,13 @@ def evaluate_test_videos(models, test: list, regularizer: RegularizerConfig | No
     mask precision and animation L1 of the module doc.
 
     models: pcutlib.models.build.Models, or None for copying the source frame (no mask precision).
-    test: ``diagnose.load_split(root, "test")``'s list of (path, frames (T,3,H,W), joints
+    test: ``pcutlib.data.splits.load_split(root, "test")``'s list of (path, frames (T,3,H,W), joints
     (T,J,2) or None, VideoTruth or None). regularizer: the run's ``regularizer`` section (its
     PriorityCut settings make the mask; default RegularizerConfig()).
     """
-    from pcutlib.evaluation.diagnose import animation_case
+    from pcutlib.data.splits import animation_case
     from pcutlib.evaluation.protocols import DEFAULT_CONFIDENCE_THRESHOLD, video_metrics
-    from pcutlib.data.synthetic import disocclusion_from
+    from pcutlib.data.synthetic_truth import disocclusion_from
 
     regularizer = regularizer or RegularizerConfig()
     threshold = DEFAULT_CONFIDENCE_THRESHOLD if confidence_threshold is None else confidence_threshold

@@ -31,9 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from pcutlib.data.splits import animation_case, as_frames, load_split
 from pcutlib.data.synthetic import BACKGROUND_MAX_CHROMA, FIGURE_MIN_CHROMA
+from pcutlib.data.synthetic_truth import disocclusion, disocclusion_from
+from pcutlib.models.keypoints import keypoints_to_pixels
+from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 
 DISTINCT_DISTANCE = 0.1          # in [-1,1] units: nearest other keypoint farther than this
 FIGURE_CHROMA_THRESHOLD = (FIGURE_MIN_CHROMA + BACKGROUND_MAX_CHROMA) / 2 / 255   # 0.29
@@ -138,86 +143,9 @@ class Diagnosis:
         return asdict(self)
 
 
-def _as_frames(video: np.ndarray) -> torch.Tensor:
-    """(T,H,W,3) float in [0,1] -> (T,3,H,W) tensor."""
-    return torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).contiguous()
-
-
-@torch.no_grad()
-def detect_keypoints(kp_detector, frames: torch.Tensor, batch_size: int = 64) -> dict:
-    """frames (N,3,H,W) -> {"value": (N,K,2), "jacobian"?: (N,K,2,2)} on the CPU."""
-    device = next(kp_detector.parameters()).device
-    parts = [kp_detector(frames[s:s + batch_size].to(device)) for s in range(0, len(frames), batch_size)]
-    return {key: torch.cat([p[key].float().cpu() for p in parts]) for key in parts[0]}
-
-
-@torch.no_grad()
-def _generate(generator, source: torch.Tensor, kp_source: dict, kp_driving: dict, batch_size: int = 64) -> dict:
-    """Batched generator call; source (N,3,H,W) and keypoint dicts of N rows -> outputs on the CPU."""
-    device = next(generator.parameters()).device
-    outs = []
-    for s in range(0, len(source), batch_size):
-        pick = lambda kp: {k: v[s:s + batch_size].to(device) for k, v in kp.items()}  # noqa: E731
-        out = generator(source[s:s + batch_size].to(device), kp_source=pick(kp_source), kp_driving=pick(kp_driving))
-        outs.append({k: out[k].float().cpu() for k in ("prediction", "occlusion_map") if k in out})
-    return {key: torch.cat([o[key] for o in outs]) for key in outs[0]}
-
-
-def _repeat_first(kp: dict, count: int) -> dict:
-    return {key: value[:1].expand(count, *value.shape[1:]) for key, value in kp.items()}
-
-
 def _upsampled(occlusion_map: torch.Tensor, size) -> torch.Tensor:
     """(N,1,h,w) -> (N,H,W) bilinear (the generator's own resampling of O is at h x w)."""
     return F.interpolate(occlusion_map, size=size, mode="bilinear", align_corners=False)[:, 0]
-
-
-def load_split(root: Path, split: str, frame_shape=None, max_videos: int | None = None) -> list:
-    """[(path, frames (T,3,H,W), joints (T,J,2) or None, VideoTruth or None)] of root/split."""
-    from pcutlib.data.synthetic import load_truth
-    from pcutlib.data.video_io import list_videos, load_keypoints, read_video
-
-    folder = root / split
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{str(root)!r} has no {split}/ folder (diagnose needs a FOMM-layout root "
-                                f"with train/ and test/, e.g. from pcut make-synthetic)")
-    items = []
-    for path in list_videos(folder)[:max_videos]:
-        frames = read_video(path, frame_shape)
-        joints = load_keypoints(path, len(frames))
-        truth = load_truth(path)
-        if truth is not None and truth.labels.shape[1:] != frames.shape[1:3]:
-            truth = None   # resized frames: the label maps no longer match pixel for pixel
-        items.append((path, _as_frames(frames), None if joints is None else torch.from_numpy(joints), truth))
-    if not items:
-        raise ValueError(f"no videos in {str(folder)!r}")
-    return items
-
-
-def animation_case(items: list, index: int) -> tuple | None:
-    """Test video ``index``'s first frame driven by its partner (``_animation_partner``), with
-    the truth: (source (3,H,W), driving (T,3,H,W), true animation (T,3,H,W)), or None when no
-    other identity exists or a video lacks its truth. items: ``load_split``'s list."""
-    from pcutlib.data.synthetic import true_animation
-
-    partner = _animation_partner(items, index)
-    if partner is None or items[index][3] is None or items[partner][3] is None:
-        return None
-    frames, truth = items[index][1], items[index][3]
-    target = _as_frames(true_animation(truth, 0, items[partner][3]).frames.astype(np.float32) / 255)
-    return frames[0], items[partner][1], target
-
-
-def _animation_partner(items: list, index: int) -> int | None:
-    """The next test video (cyclically) of another identity, else None."""
-    from pcutlib.data.datasets import identity_of
-
-    own = identity_of(items[index][0].name)
-    for step in range(1, len(items)):
-        other = (index + step) % len(items)
-        if identity_of(items[other][0].name) != own:
-            return other
-    return None
 
 
 @torch.no_grad()
@@ -230,9 +158,6 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
     available; what cannot be computed without them is skipped and named in ``skipped``.
     frame_shape (H,W,3): the model's frame size (default: the videos' own).
     """
-    from pcutlib.inference import animate_video
-    from pcutlib.data.synthetic import disocclusion_from
-
     models.eval()
     root = Path(data_root)
     test = load_split(root, "test", frame_shape, max_videos)
@@ -242,12 +167,12 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
         kp = detect_keypoints(models.kp_detector, frames)
         keypoints.append(kp["value"])
         count = len(frames)
-        out = _generate(models.generator, frames[:1].expand(count, -1, -1, -1), _repeat_first(kp, count), kp)
+        out = generate_frames(models.generator, frames[:1], repeat_first(kp, 1), kp)      # frame 0 driven by each
         predictions.append(out["prediction"])
         drivings.append(frames)
         copies.append(frames[:1].expand(count, -1, -1, -1))
         if "occlusion_map" in out:
-            rest = _generate(models.generator, frames, kp, kp)["occlusion_map"]          # driving = source
+            rest = generate_frames(models.generator, frames, kp, kp)["occlusion_map"]          # driving = source
             mask = figure_pixels(frames)
             at_rest.append(_upsampled(rest, frames.shape[2:])[mask])
             if truth is not None and count > 1:
@@ -316,11 +241,6 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
     """A held-out video driven from its first frame, one row per chosen frame (default: four
     spread over the video): source and driving with the detected keypoints, prediction,
     occlusion map O, true dis-occlusion."""
-    from matplotlib.figure import Figure
-
-    from pcutlib.models.keypoints import keypoints_to_pixels
-    from pcutlib.data.synthetic import disocclusion
-
     item = load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
     name, video, _, truth = item
     if frames is None:
@@ -331,8 +251,7 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
     driving = video[frames]
     kp_driving = detect_keypoints(models.kp_detector, driving)
     kp_source = detect_keypoints(models.kp_detector, video[:1])
-    out = _generate(models.generator, video[:1].expand(len(frames), -1, -1, -1),
-                    _repeat_first(kp_source, len(frames)), kp_driving)
+    out = generate_frames(models.generator, video[:1], kp_source, kp_driving)
     size = video.shape[-1]
     columns = ["source + keypoints", "driving + keypoints", "prediction", "occlusion map O", "true dis-occlusion"]
     fig = Figure(figsize=(2.0 * len(columns), 2.0 * len(frames) + 0.3), layout="constrained")

@@ -119,7 +119,7 @@ def discriminator_quality(models, videos, regularizer: RegularizerConfig | None 
         boxes = cutmix_mask(len(real), *real.shape[2:], generator=torch.Generator().manual_seed(seed))
         result["d_pixel_auc_cutmix"] = _pixel_auc(discriminator, real, fake, boxes, device, batch_size)
     else:
-        from pcutlib.evaluation.diagnose import detect_keypoints
+        from pcutlib.inference import detect_keypoints
 
         keypoints = detect_keypoints(models.kp_detector, real)              # the driving frames' keypoints
         result["d_image_auc"] = real_fake_auc(_patch_scores(discriminator, real, keypoints, device, batch_size),

@@ -37,54 +37,13 @@ import torch
 from tqdm.auto import tqdm
 
 from pcutlib.evaluation import metrics
-from pcutlib.inference import animate_video
+from pcutlib.inference import animate_video, reconstruct_video
+from pcutlib.training.device import choose_device
 
 DEFAULT_CONFIDENCE_THRESHOLD = 0.5   # a probe joint with confidence below this counts as missing
 
 
 # ----------------------------------------------------------------------------- reconstruction
-
-def _expand_keypoints(kp: dict, batch: int) -> dict:
-    """{"value": (1,K,2), "jacobian"?: (1,K,2,2)} -> the same repeated to batch size."""
-    return {key: value.expand(batch, *value.shape[1:]) for key, value in kp.items()}
-
-
-@torch.no_grad()
-def reconstruct_video(models, video: torch.Tensor, batch_size: int = 16, device=None) -> dict:
-    """Drive the first frame of a video by all its frames (absolute keypoints).
-
-    models: pcutlib.models.build.Models (kp_detector, generator), used in eval mode.
-    video (T,3,H,W) in [0,1]. Returns, on the CPU, {"prediction": (T,3,H,W),
-    "occlusion_map": (T,1,h,w) when the generator estimates one, "region_mask": (T,K+1,h,w)}.
-    """
-    if video.dim() != 4 or video.shape[1] != 3:
-        raise ValueError(f"video must be (T,3,H,W), got {tuple(video.shape)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    models.eval()
-    if device is None:
-        device = next(models.generator.parameters()).device
-    source = video[:1].to(device)                                            # (1,3,H,W)
-    kp_source = models.kp_detector(source)                                   # value (1,K,2)
-    predictions, occlusions, regions = [], [], []
-    for start in range(0, len(video), batch_size):
-        driving = video[start:start + batch_size].to(device)                 # (b,3,H,W)
-        batch = len(driving)
-        kp_driving = models.kp_detector(driving)                             # value (b,K,2)
-        out = models.generator(source.expand(batch, -1, -1, -1), kp_driving=kp_driving,
-                               kp_source=_expand_keypoints(kp_source, batch))
-        predictions.append(out["prediction"].float().cpu())
-        if "occlusion_map" in out:
-            occlusions.append(out["occlusion_map"].float().cpu())
-        if "region_mask" in out:
-            regions.append(out["region_mask"].float().cpu())
-    result = {"prediction": torch.cat(predictions)}
-    if occlusions:
-        result["occlusion_map"] = torch.cat(occlusions)
-    if regions:
-        result["region_mask"] = torch.cat(regions)
-    return result
-
 
 def fomm_frame_metrics(pred: torch.Tensor, real: torch.Tensor, prefix: str = "", detections: tuple | None = None,
                        embeddings: tuple | None = None, true_keypoints: torch.Tensor | None = None) -> dict:
@@ -241,7 +200,7 @@ def evaluate_reconstruction(models, dataset, device="cpu", pose_probe=None, iden
     for index in tqdm(range(count), desc="reconstruction", disable=not progress, unit="video"):
         item = dataset[index]
         video = item["video"]                                                # (T,3,H,W)
-        prediction = reconstruct_video(models, video, batch_size, device)["prediction"]
+        prediction = reconstruct_video(models, video, batch_size)["prediction"]
         baseline = video[:1].expand_as(video)                                # x_hat_t = x_1
         true_keypoints = item.get("keypoints")                               # (T,J,2) or None
         row = {"name": item["name"], "frames": len(video)}
@@ -379,12 +338,6 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     return parser
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def default_output(checkpoint: Path) -> Path:
     """runs/<name>/checkpoints/last.pt -> runs/<name>; any other checkpoint -> its folder."""
     folder = checkpoint.resolve().parent
@@ -397,7 +350,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from pcutlib.data.datasets import FramesDataset, PairedDataset
     from pcutlib.evaluation.probes import load_probe
 
-    device = resolve_device(args.device)
+    device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
     config = checkpoint["config"]
     dataset_params = config.get("dataset_params") or {}

@@ -315,7 +315,7 @@ def _source(checkpoint: Path | None) -> str:
 def evaluate_checkpoint(checkpoint: Path | None, test: list, probes: dict, with_discriminator: bool = True,
                         quality_frames: int | None = 8, progress: bool = False) -> tuple[dict, list[dict]]:
     """(summary, per_video rows) of a checkpoint on the held-out videos; checkpoint None: copying
-    the source frame. test: ``diagnose.load_split(root, "test")``; probes: {"pose", "identity"}.
+    the source frame. test: ``pcutlib.data.splits.load_split(root, "test")``; probes: {"pose", "identity"}.
 
     The summary pools the rows (``artifacts.summarize_rows``) and, with a discriminator in the
     checkpoint and ``with_discriminator``, adds ``discriminator_quality`` on frames of the same
@@ -616,7 +616,7 @@ def plot_artifacts(checkpoints: dict, video: torch.Tensor, name: str, path: Path
     """The same held-out frames of ``video`` (T,3,H,W) reconstructed by every variant
     ({label: checkpoint}); red = PriorityCut mask (k=10); a cyan outline = the true
     dis-occlusion of each frame from frame 0 (``disoccluded`` (T,H,W) bool, e.g.
-    ``synthetic.disocclusion_from(truth, 0)``; None: no outline). Frames: ``artifact_frames``."""
+    ``synthetic_truth.disocclusion_from(truth, 0)``; None: no outline). Frames: ``artifact_frames``."""
     from matplotlib.figure import Figure
 
     from pcutlib.checkpoints.files import load_models
@@ -792,7 +792,7 @@ def experiment_base(args: argparse.Namespace, progress: bool) -> dict:
     when missing) and one reconstruction-only epoch of the smoke model."""
     if not args.quick:
         return synthetic_config(args.config, args.data, progress)
-    from pcutlib.data.synthetic import make_synthetic_dataset
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
 
     if not (args.data / "test").is_dir():
         make_synthetic_dataset(args.data, progress=False, overwrite=True, **QUICK_WORLD)
@@ -967,7 +967,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
                           budget: str, minutes: float) -> str:
     """Tables, comparisons (gated on the discriminator AUC) and plots of one setting in
     <results>/experiment-<setting>/; returns the markdown section (``section.md``)."""
-    from pcutlib.data.synthetic import disocclusion_from
+    from pcutlib.data.synthetic_truth import disocclusion_from
 
     folder = args.results / f"experiment-{setting}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -1012,7 +1012,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
 def run_experiment(args) -> int:
     from tqdm.auto import tqdm
 
-    from pcutlib.evaluation.diagnose import load_split
+    from pcutlib.data.splits import load_split
     from pcutlib.training.loop import train
 
     args = resolve_arguments(args)

@@ -112,7 +112,7 @@ def world_name(world: World) -> str:
 
 def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: bool) -> Path:
     """The synthetic dataset of ``world`` with ``seed`` under data_dir (made when missing)."""
-    from pcutlib.data.synthetic import make_synthetic_dataset
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
 
     root = data_dir / f"calibration-{world_name(world)}-seed{seed}"
     if not (root / "synthetic.json").is_file():

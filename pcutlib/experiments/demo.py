@@ -54,12 +54,12 @@ def finetune_config(config: dict, epochs: int, top_k: float | None) -> dict:
 def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:
     """Drive the first test video's first frame by the test video of another identity."""
     from pcutlib.inference import animate_video
-    from pcutlib.data.datasets import identity_of
+    from pcutlib.data.splits import animation_partner
     from pcutlib.data.video_io import save_strip_png, save_video
 
     source_item = dataset[0]
-    others = [i for i, name in enumerate(dataset.videos) if identity_of(name) != identity_of(dataset.videos[0])]
-    driving_item = dataset[others[0] if others else min(1, len(dataset) - 1)]
+    partner = animation_partner(dataset.videos, 0)
+    driving_item = dataset[partner if partner is not None else min(1, len(dataset) - 1)]
     result = animate_video(models.kp_detector, models.generator, source_item["video"][0], driving_item["video"])
     source = source_item["video"][:1].expand_as(driving_item["video"])
     panel = torch.cat([source, driving_item["video"], result["prediction"]], dim=3)   # side by side
@@ -72,7 +72,8 @@ def ensure_check_data(root: Path, training_data: Path, seed: int, progress: bool
     """A held-out world like the training one (same size, frames, world) but another seed."""
     import json
 
-    from pcutlib.data.synthetic import World, make_synthetic_dataset
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
+    from pcutlib.data.synthetic import World
 
     if (root / "synthetic.json").is_file():
         return root

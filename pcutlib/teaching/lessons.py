@@ -217,10 +217,10 @@ def synthetic_video(identity: int = 0, video: int = 0, frames: int = 32, size: i
 
 
 def true_disocclusion(rendering, source_frame: int, driving_frames) -> torch.Tensor:
-    """The renderer's dis-occlusion (``pcutlib.data.synthetic.disocclusion``) of each driving frame
+    """The renderer's dis-occlusion (``pcutlib.data.synthetic_truth.disocclusion``) of each driving frame
     against ``source_frame``: (N,S,S) bool, True where the driving frame shows a surface point
     that the source frame hides or lacks."""
-    from pcutlib.data.synthetic import disocclusion
+    from pcutlib.data.synthetic_truth import disocclusion
 
     if isinstance(driving_frames, int):
         driving_frames = [driving_frames]
@@ -1041,7 +1041,7 @@ def tiny_pretrained(out_dir: str | Path, videos: int = 10, frames: int = 8, prog
     """
     from pcutlib.config import load_config
     from pcutlib.checkpoints.pretrained import export_pretrained
-    from pcutlib.data.synthetic import make_synthetic_dataset
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
     from pcutlib.training.loop import train
 
     out_dir = Path(out_dir)
