@@ -40,7 +40,7 @@ from pcutlib.training.loop import make_dataloader  # noqa: E402
 from pcutlib.training.step import train_step  # noqa: E402
 from pcutlib.training.state import initialise_from  # noqa: E402
 from pcutlib.config import load_config, resolve_config  # noqa: E402
-from pcutlib.checkpoints.pretrained import ensure_synthetic_data  # noqa: E402
+from pcutlib.experiments.shipped_model import ensure_synthetic_data  # noqa: E402
 
 MODES = {  # mode: (cache_megabytes, baseline_step, channels_last, flush denormal floats)
     "baseline": (0, True, False, False),

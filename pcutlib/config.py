@@ -1,228 +1,229 @@
 """Configuration: FOMM's yaml layout, plus pcut's discriminator ``kind`` and ``regularizer``.
 
-Every key is checked against ``SCHEMA``; an unknown key is an error that names it (a
-misspelt key must never be silently ignored). Values missing from a file take the
-defaults below, so FOMM's own config files load unchanged.
+``SCHEMA`` is the one source: every key with its default, its type and the values it may take
+(:class:`Key`), side by side. Every key of a file is checked against it; an unknown key is an
+error that names it and suggests the closest known one (a misspelt key must never be silently
+ignored). Values missing from a file take the defaults, so FOMM's own config files load
+unchanged. ``pcutlib.prioritycut.RegularizerConfig`` takes its defaults from here.
 """
 from __future__ import annotations
 
 import copy
 import difflib
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from pcutlib.paths import config_search_path, find_config  # noqa: F401  (found in paths.py, kept importable here)
+from pcutlib.paths import find_config
 
 REQUIRED = object()   # marks a key a config must give (no sensible default)
 
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its default, its type, and the values it may take.
+
+    kind: "bool", "int", "float", "text", "ints" / "floats" (lists of them) or "any" (not
+    checked: FOMM keys pcut passes through); low / high: inclusive bounds of a number (of every
+    element of a list); choices: the only values text may take.
+    """
+    default: object
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+def flag(default: bool) -> Key:
+    return Key(default, "bool")
+
+
+def whole(default, low=None, high=None) -> Key:
+    """A count: a whole number (or a list of them when the default is a list)."""
+    return Key(default, "ints" if isinstance(default, list) else "int", low, high)
+
+
+def number(default, low=None, high=None) -> Key:
+    """A number (or a list of numbers when the default is a list)."""
+    return Key(default, "floats" if isinstance(default, list) else "float", low, high)
+
+
+def text(default, *choices: str) -> Key:
+    return Key(default, "text", choices=choices or None)
+
+
+def anything(default=None) -> Key:
+    return Key(default, "any")
+
+
 SCHEMA = {
     "dataset_params": {
-        "root_dir": REQUIRED,
-        "frame_shape": [256, 256, 3],
-        "image_shape": None,          # FOMM's older name for frame_shape
-        "id_sampling": False,
-        "pairs_list": None,
-        "skip_bad_files": False,      # pcut: leave out unusable videos with one warning, else refuse them
-        "cache_megabytes": 512,       # pcut: decoded video files kept in memory (per loader worker); 0: none
-        "augmentation_params": {
+        "root_dir": Key(REQUIRED, "any"),
+        "frame_shape": whole([256, 256, 3], 1),
+        "image_shape": anything(),          # FOMM's older name for frame_shape
+        "id_sampling": flag(False),
+        "pairs_list": anything(),
+        "skip_bad_files": flag(False),      # pcut: leave out unusable videos with one warning, else refuse them
+        "cache_megabytes": number(512, 0),  # pcut: decoded video files kept in memory (per loader worker); 0: none
+        # checked by pcutlib.data.augmentation's classes; a file that gives it replaces it whole
+        "augmentation_params": anything({
             "flip_param": {"horizontal_flip": False, "time_flip": False},
             "jitter_param": {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0},
             "crop_param": {"size": None},
             "resize_param": {"ratio": None},
-        },
+        }),
     },
     "model_params": {
-        "common_params": {"num_kp": 10, "num_channels": 3, "estimate_jacobian": True},
+        "common_params": {"num_kp": whole(10, 1), "num_channels": whole(3, 1), "estimate_jacobian": flag(True)},
         "kp_detector_params": {
-            "temperature": 0.1, "block_expansion": 32, "max_features": 1024, "num_blocks": 5,
-            "scale_factor": 0.25, "single_jacobian_map": False, "pad": 0,
+            "temperature": number(0.1, 1e-6), "block_expansion": whole(32, 1), "max_features": whole(1024, 1),
+            "num_blocks": whole(5, 1), "scale_factor": number(0.25, 1e-3, 1), "single_jacobian_map": flag(False),
+            "pad": whole(0, 0),
         },
         "generator_params": {
-            "block_expansion": 64, "max_features": 512, "num_down_blocks": 2, "num_bottleneck_blocks": 6,
-            "estimate_occlusion_map": True,
-            "dense_motion_params": {"block_expansion": 64, "max_features": 1024, "num_blocks": 5,
-                                    "scale_factor": 0.25, "kp_variance": 0.01},
+            "block_expansion": whole(64, 1), "max_features": whole(512, 1), "num_down_blocks": whole(2, 0),
+            "num_bottleneck_blocks": whole(6, 0), "estimate_occlusion_map": flag(True),
+            "dense_motion_params": {"block_expansion": whole(64, 1), "max_features": whole(1024, 1),
+                                    "num_blocks": whole(5, 1), "scale_factor": number(0.25, 1e-3, 1),
+                                    "kp_variance": number(0.01, 1e-6)},
         },
         "discriminator_params": {
-            "kind": "patch",           # patch: FOMM's multi-scale patch D; unet: PriorityCut's U-Net D
-            "scales": [1], "block_expansion": 32, "max_features": 512, "num_blocks": 4,
-            "sn": False, "use_kp": False, "kp_variance": 0.01,
+            # patch: FOMM's multi-scale patch D; unet: PriorityCut's per-pixel U-Net D
+            "kind": text("patch", "patch", "unet"),
+            "scales": number([1], 1e-3, 1), "block_expansion": whole(32, 1), "max_features": whole(512, 1),
+            "num_blocks": whole(4, 1), "sn": flag(False), "use_kp": flag(False), "kp_variance": number(0.01, 1e-6),
         },
     },
     "train_params": {
-        "num_epochs": 100, "num_repeats": 1, "epoch_milestones": [],
-        "lr_generator": 2.0e-4, "lr_discriminator": 2.0e-4, "lr_kp_detector": 2.0e-4,
-        "batch_size": 8, "scales": [1, 0.5, 0.25, 0.125], "checkpoint_freq": 50,
-        "transform_params": {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5},
+        "num_epochs": whole(100, 1), "num_repeats": whole(1, 1), "epoch_milestones": whole([], 1),
+        "lr_generator": number(2.0e-4, 0), "lr_discriminator": number(2.0e-4, 0), "lr_kp_detector": number(2.0e-4, 0),
+        "batch_size": whole(8, 1), "scales": number([1, 0.5, 0.25, 0.125], 1e-3, 1), "checkpoint_freq": whole(50, 1),
+        "transform_params": {"sigma_affine": number(0.05, 0), "sigma_tps": number(0.005, 0),
+                             "points_tps": whole(5, 1)},
         "loss_weights": {
-            "generator_gan": 0, "discriminator_gan": 1, "feature_matching": [10, 10, 10, 10],
-            "perceptual": [10, 10, 10, 10, 10], "equivariance_value": 10, "equivariance_jacobian": 10,
-            "pixel_pyramid": 0,        # pcut: mean |gen - real| over the pyramid (cheap CPU loss)
+            "generator_gan": number(0), "discriminator_gan": number(1), "feature_matching": number([10, 10, 10, 10]),
+            "perceptual": number([10, 10, 10, 10, 10]), "equivariance_value": number(10),
+            "equivariance_jacobian": number(10),
+            "pixel_pyramid": number(0),     # pcut: mean |gen - real| over the pyramid (cheap CPU loss)
         },
         # pcut additions
-        "perceptual_weights": "imagenet",   # imagenet | random (tests only) | path to vgg19 .pth
-        "seed": 0,
-        "num_workers": 2,
-        "mixed_precision": "none",          # none | bf16 | fp16 (CUDA only)
-        "channels_last": False,
-        "log_every": 1,                     # steps between log.jsonl rows
-        "visualize_every": 1,               # epochs between vis/epoch-N.png and loss.png (and the last epoch)
+        "perceptual_weights": text("imagenet"),   # imagenet | random (tests only) | path to vgg19 .pth
+        "seed": whole(0, 0),
+        "num_workers": whole(2, 0),
+        "mixed_precision": text("none", "none", "bf16", "fp16"),     # fp16: CUDA only
+        "channels_last": flag(False),
+        "log_every": whole(1, 1),                     # steps between log.jsonl rows
+        "visualize_every": whole(1, 1),               # epochs between vis/epoch-N.png and loss.png (and the last epoch)
         # Region dropout (pcutlib.models.dense_motion.region_softmax; TPSMM's remedy for unused keypoints):
         # probability `start` at epoch 0, rising linearly to `max` over `ramp_epochs`, off from
         # epoch `until_epoch` on. All zero (the default) is FOMM's training.
-        "region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0},
+        "region_dropout": {"start": number(0.0, 0, 1), "max": number(0.0, 0, 1), "ramp_epochs": number(0.0, 0),
+                           "until_epoch": number(0.0, 0)},
         # curriculum on motion size: training pairs at most `start` frames apart, growing
         # linearly to `end` over ramp_epochs, then any two frames; start 0: off (FOMM)
-        "frame_gap": {"start": 0, "end": 0, "ramp_epochs": 0},
+        "frame_gap": {"start": whole(0, 0), "end": whole(0, 0), "ramp_epochs": whole(0, 0)},
         # the generator ignores the occlusion map for the first epochs (O = 1): it cannot paint
         # over a poorly warped limb, so the limb's error drives the flow; 0: off (FOMM)
-        "occlusion_warmup_epochs": 0.0,
+        "occlusion_warmup_epochs": number(0.0, 0),
         # equivariance weights rise linearly from 0 over these epochs (0: full weight from the start, FOMM)
-        "equivariance_warmup_epochs": 0.0,
+        "equivariance_warmup_epochs": number(0.0, 0),
         # adversarial runs: the first epochs train only the discriminator, against the generator
         # as it is (G and keypoint detector take no step, no generator losses; in train mode,
         # so batch norm still uses and updates its batch statistics); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)
-        "discriminator_warmup_epochs": 0.0,
+        "discriminator_warmup_epochs": number(0.0, 0),
         # adversarial runs after the warm-up: the discriminator updates on every step, the
         # generator and keypoint detector on every n-th (n discriminator steps per generator
         # step, as WGAN's n_critic), so the discriminator keeps pace with a generator that
         # learns to fool it; 1: both on every step (FOMM)
-        "discriminator_steps_per_generator_step": 1,
+        "discriminator_steps_per_generator_step": whole(1, 1),
     },
+    # PriorityCut and CutMix (pcutlib.prioritycut.RegularizerConfig reads its defaults here)
     "regularizer": {
-        "type": "none",                     # none | cutmix | prioritycut
-        "top_k_percent": 10.0,
-        "foreground": "region",             # region | all
-        "foreground_threshold": 0.5,
-        "mix_probability": 0.5,
-        "mix_warmup_epochs": 1.0,
-        "consistency_weight": 1.0,
+        "type": text("none", "none", "cutmix", "prioritycut"),
+        "top_k_percent": number(10.0, 0, 100),      # PriorityCut: share of the foreground shown as generated
+        # region: foreground F = pixels whose background region weight < foreground_threshold; all: every pixel
+        "foreground": text("region", "region", "all"),
+        "foreground_threshold": number(0.5, 0, 1),
+        "mix_probability": number(0.5, 0, 1),       # chance of a mixed discriminator step after the warm-up
+        "mix_warmup_epochs": number(1.0, 0),        # linear ramp of that chance from 0 (O is noise at first)
+        "consistency_weight": number(1.0, 0),       # weight of the decoder consistency loss on mixed steps
         # the mixed terms' weight ramps 0 -> 1 over these epochs from the start of mixing (0: at once)
-        "mixed_terms_warmup_epochs": 0.0,
+        "mixed_terms_warmup_epochs": number(0.0, 0),
         # a mixing mask of all ones (PriorityCut with an empty foreground or k = 0) mixes in nothing:
         # leave_out: such samples are left out of the mixed terms; fake: trained as a mixed image
-        "all_ones_masks": "leave_out",
+        "all_ones_masks": text("leave_out", "leave_out", "fake"),
         # the discriminator's plain real/fake terms: sum (full weight on every round, mixed terms
         # added) | unetgan (U-Net GAN: x0.5 on plain rounds, left out on mixed ones)
-        "mixed_round_weights": "sum",
+        "mixed_round_weights": text("sum", "sum", "unetgan"),
     },
-    "reconstruction_params": {"num_videos": 1000, "format": ".mp4"},
+    "reconstruction_params": {"num_videos": whole(1000, 1), "format": text(".mp4")},
     "animate_params": {
-        "num_pairs": 50, "format": ".mp4",
-        "normalization_params": {"adapt_movement_scale": False, "use_relative_movement": True,
-                                 "use_relative_jacobian": True},
+        "num_pairs": whole(50, 1), "format": text(".mp4"),
+        "normalization_params": {"adapt_movement_scale": flag(False), "use_relative_movement": flag(True),
+                                 "use_relative_jacobian": flag(True)},
     },
-    "visualizer_params": {"kp_size": 5, "draw_border": True, "colormap": "gist_rainbow"},
+    "visualizer_params": {"kp_size": whole(5, 1), "draw_border": flag(True), "colormap": text("gist_rainbow")},
 }
 
-# Sections whose sub-dicts are complete in themselves: a file that gives them replaces the
-# default wholesale instead of merging key by key.
-REPLACED_WHOLE = {"augmentation_params"}
+
+def key_at(dotted: str) -> Key:
+    """The schema entry of a dotted key, e.g. key_at("regularizer.top_k_percent")."""
+    entry = SCHEMA
+    for i, part in enumerate(dotted.split(".")):
+        if not isinstance(entry, dict) or part not in entry:
+            raise ValueError(f"unknown config key '{'.'.join(dotted.split('.')[:i + 1])}'")
+        entry = entry[part]
+    return entry
 
 
-# Keys whose values count something: whole numbers only (a default of 0 or 10 elsewhere may
-# be a weight, so integer-ness is listed, not guessed from the default).
-INTEGER_KEYS = {
-    "model_params.common_params.num_kp", "model_params.common_params.num_channels",
-    "model_params.kp_detector_params.block_expansion", "model_params.kp_detector_params.max_features",
-    "model_params.kp_detector_params.num_blocks", "model_params.kp_detector_params.pad",
-    "model_params.generator_params.block_expansion", "model_params.generator_params.max_features",
-    "model_params.generator_params.num_down_blocks", "model_params.generator_params.num_bottleneck_blocks",
-    "model_params.generator_params.dense_motion_params.block_expansion",
-    "model_params.generator_params.dense_motion_params.max_features",
-    "model_params.generator_params.dense_motion_params.num_blocks",
-    "model_params.discriminator_params.block_expansion", "model_params.discriminator_params.max_features",
-    "model_params.discriminator_params.num_blocks",
-    "train_params.num_epochs", "train_params.num_repeats", "train_params.batch_size",
-    "train_params.checkpoint_freq", "train_params.transform_params.points_tps", "train_params.seed",
-    "train_params.num_workers", "train_params.log_every", "train_params.visualize_every", "train_params.frame_gap.start",
-    "train_params.frame_gap.end", "train_params.frame_gap.ramp_epochs",
-    "reconstruction_params.num_videos", "animate_params.num_pairs", "visualizer_params.kp_size",
-}
-# Inclusive ranges (None: open) of numeric keys; list elements are checked too.
-RANGES = {
-    "dataset_params.frame_shape": (1, None),
-    "dataset_params.cache_megabytes": (0, None),
-    "model_params.common_params.num_kp": (1, None), "model_params.common_params.num_channels": (1, None),
-    "model_params.kp_detector_params.temperature": (1e-6, None),
-    "model_params.kp_detector_params.scale_factor": (1e-3, 1),
-    "model_params.kp_detector_params.num_blocks": (1, None), "model_params.kp_detector_params.pad": (0, None),
-    "model_params.generator_params.num_down_blocks": (0, None),
-    "model_params.generator_params.num_bottleneck_blocks": (0, None),
-    "model_params.generator_params.dense_motion_params.num_blocks": (1, None),
-    "model_params.generator_params.dense_motion_params.scale_factor": (1e-3, 1),
-    "model_params.generator_params.dense_motion_params.kp_variance": (1e-6, None),
-    "model_params.discriminator_params.num_blocks": (1, None),
-    "model_params.discriminator_params.scales": (1e-3, 1),
-    "model_params.discriminator_params.kp_variance": (1e-6, None),
-    "train_params.num_epochs": (1, None), "train_params.num_repeats": (1, None),
-    "train_params.epoch_milestones": (1, None), "train_params.lr_generator": (0, None),
-    "train_params.lr_discriminator": (0, None), "train_params.lr_kp_detector": (0, None),
-    "train_params.batch_size": (1, None), "train_params.scales": (1e-3, 1),
-    "train_params.checkpoint_freq": (1, None), "train_params.transform_params.points_tps": (1, None),
-    "train_params.transform_params.sigma_affine": (0, None), "train_params.transform_params.sigma_tps": (0, None),
-    "train_params.num_workers": (0, None), "train_params.log_every": (1, None),
-    "train_params.visualize_every": (1, None),
-    "train_params.frame_gap.start": (0, None), "train_params.frame_gap.end": (0, None),
-    "train_params.frame_gap.ramp_epochs": (0, None), "train_params.occlusion_warmup_epochs": (0, None),
-    "train_params.equivariance_warmup_epochs": (0, None), "train_params.discriminator_warmup_epochs": (0, None),
-    "train_params.discriminator_steps_per_generator_step": (1, None),
-    "regularizer.top_k_percent": (0, 100), "regularizer.foreground_threshold": (0, 1),
-    "regularizer.mix_probability": (0, 1), "regularizer.mix_warmup_epochs": (0, None),
-    "regularizer.consistency_weight": (0, None), "regularizer.mixed_terms_warmup_epochs": (0, None),
-    "animate_params.num_pairs": (1, None), "reconstruction_params.num_videos": (1, None),
-}
+def default(dotted: str):
+    """The default value of a dotted key (a copy)."""
+    return copy.deepcopy(key_at(dotted).default)
 
 
 def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _kind(default) -> str:
-    if isinstance(default, bool):
-        return "true or false"
-    if is_number(default):
-        return "a number"
-    if isinstance(default, str):
-        return "text"
-    return "a list"
+KIND_WORDS = {"bool": "true or false", "int": "a whole number", "float": "a number", "text": "text",
+              "ints": "a list of whole numbers", "floats": "a list of numbers"}
 
 
-def check_value(path: str, value, default) -> None:
-    """Raise a ValueError naming ``path`` when ``value`` has not the type of its default
-    (bool, number, whole number, text or list of numbers) or lies outside RANGES[path]."""
-    if default is None or default is REQUIRED:
+def check_value(path: str, value, key: Key) -> None:
+    """Raise a ValueError naming ``path`` when ``value`` has not ``key``'s type, lies outside
+    its bounds or is not one of its choices."""
+    if key.kind == "any" or (value is None and key.default is None):
         return
     if value is None:
-        raise ValueError(f"config key '{path}' must be {_kind(default)}, got null")
-    integer = path in INTEGER_KEYS
-    if isinstance(default, bool):
+        raise ValueError(f"config key '{path}' must be {KIND_WORDS[key.kind]}, got null")
+    if key.kind == "bool":
         if not isinstance(value, bool):
             hint = " (write true or false without quotes)" if isinstance(value, str) else ""
             raise ValueError(f"config key '{path}' must be true or false, got {value!r}{hint}")
         return
-    if isinstance(default, str):
+    if key.kind == "text":
         if not isinstance(value, str):
             raise ValueError(f"config key '{path}' must be text, got {value!r}")
+        if key.choices and value not in key.choices:
+            close = difflib.get_close_matches(value, key.choices, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"config key '{path}' must be one of {', '.join(key.choices)}, got {value!r}{hint}")
         return
-    is_list = isinstance(default, list)
-    if is_list:
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"config key '{path}' must be a list (e.g. {default!r}), got {value!r}")
-        integer = integer or path in ("dataset_params.frame_shape", "train_params.epoch_milestones")
-    elements = value if is_list else [value]
-    for element in elements:
+    is_list = key.kind in ("ints", "floats")
+    integer = key.kind in ("int", "ints")
+    if is_list and not isinstance(value, (list, tuple)):
+        raise ValueError(f"config key '{path}' must be a list (e.g. {key.default!r}), got {value!r}")
+    for element in value if is_list else [value]:
         if not is_number(element) or (integer and not isinstance(element, int)):
             what = "a whole number" if integer else "a number"
             hint = " (YAML reads 2e-4 as text: write 2.0e-4)" if isinstance(element, str) else ""
             where = f"'{path}' (a list of numbers)" if is_list else f"'{path}'"
             raise ValueError(f"config key {where} must be {what}, got {element!r}{hint}")
-        low, high = RANGES.get(path, (None, None))
-        if (low is not None and element < low) or (high is not None and element > high):
-            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+        if (key.low is not None and element < key.low) or (key.high is not None and element > key.high):
+            bounds = f"at least {key.low}" if key.high is None else f"between {key.low} and {key.high}"
             raise ValueError(f"config key '{path}' must be {bounds}, got {element!r}")
 
 
@@ -235,36 +236,32 @@ def check_keys(config: dict, schema: dict, where: str = "") -> None:
             close = difflib.get_close_matches(key, list(schema), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ValueError(f"unknown config key '{path}'{hint} (known here: {', '.join(schema)})")
-        default = schema[key]
-        if isinstance(default, dict):
+        entry = schema[key]
+        if isinstance(entry, dict):
             if value is None:
                 continue
             if not isinstance(value, dict):
                 raise ValueError(f"config key '{path}' must be a mapping, got {value!r}")
-            if key in REPLACED_WHOLE:
-                continue          # augmentation sections are checked by their classes
-            check_keys(value, default, path)
+            check_keys(value, entry, path)
         else:
-            check_value(path, value, default)
+            check_value(path, value, entry)
 
 
 def merge_defaults(config: dict, schema: dict, where: str = "") -> dict:
     """Fill missing keys from the schema's defaults; complain about missing required keys."""
     merged = {}
-    for key, default in schema.items():
+    for key, entry in schema.items():
         path = f"{where}.{key}" if where else key
-        if isinstance(default, dict):
-            given = config.get(key)
-            if key in REPLACED_WHOLE:
-                merged[key] = copy.deepcopy(given) if key in config else {}
-            else:
-                merged[key] = merge_defaults(given or {}, default, path)
+        if isinstance(entry, dict):
+            merged[key] = merge_defaults(config.get(key) or {}, entry, path)
         elif key in config:
             merged[key] = copy.deepcopy(config[key])
-        elif default is REQUIRED:
+        elif key == "augmentation_params":
+            merged[key] = {}     # a file without it augments nothing (the default shows the layout)
+        elif entry.default is REQUIRED:
             merged[key] = None   # checked where it is used (e.g. the dataset needs root_dir)
         else:
-            merged[key] = copy.deepcopy(default)
+            merged[key] = copy.deepcopy(entry.default)
     return merged
 
 
@@ -282,19 +279,12 @@ def _get(config: dict, dotted: str):
     return config
 
 
-def _schema_default(dotted: str):
-    value = SCHEMA
-    for key in dotted.split("."):
-        value = value[key]
-    return value
-
-
 def ignored_settings(resolved: dict) -> list[str]:
     """Dotted keys whose (non-default) value pcut accepts for FOMM compatibility but ignores."""
     keys = list(IGNORED_KEYS)
     if resolved["model_params"]["discriminator_params"]["kind"] == "unet":
         keys += PATCH_ONLY_KEYS
-    return [key for key in keys if _get(resolved, key) != _schema_default(key)]
+    return [key for key in keys if _get(resolved, key) != key_at(key).default]
 
 
 def check_feature_matching(resolved: dict) -> None:
@@ -310,6 +300,26 @@ def check_feature_matching(resolved: dict) -> None:
                          f"model_params.discriminator_params.num_blocks is {discriminator['num_blocks']}")
 
 
+def check_combinations(resolved: dict) -> None:
+    """Values that are each valid but do not work together."""
+    train_params, regularizer = resolved["train_params"], resolved["regularizer"]["type"]
+    kind = resolved["model_params"]["discriminator_params"]["kind"]
+    if regularizer != "none" and kind != "unet":
+        raise ValueError(f"regularizer.type={regularizer!r} needs the U-Net discriminator: set "
+                         f"model_params.discriminator_params.kind: unet (got {kind!r})")
+    if regularizer != "none" and train_params["loss_weights"]["generator_gan"] == 0:
+        raise ValueError(f"regularizer.type={regularizer!r} acts on the discriminator, which only trains "
+                         f"when train_params.loss_weights.generator_gan != 0")
+    dropout = train_params["region_dropout"]
+    if dropout["start"] >= 1 or dropout["max"] >= 1:
+        raise ValueError(f"train_params.region_dropout needs start and max below 1 (1 drops every region), "
+                         f"got {dropout}")
+    gap = train_params["frame_gap"]
+    if gap["start"] != 0 and not (gap["start"] <= gap["end"] and gap["ramp_epochs"] >= 1):
+        raise ValueError(f"train_params.frame_gap needs 1 <= start <= end and ramp_epochs >= 1 (or start 0: off), "
+                         f"got {gap}")
+
+
 def resolve_config(config: dict) -> dict:
     """Validate a config dict (FOMM layout + pcut sections) and fill in defaults."""
     if not isinstance(config, dict):
@@ -320,10 +330,8 @@ def resolve_config(config: dict) -> dict:
     if dataset["image_shape"] is not None and "frame_shape" not in config.get("dataset_params", {}):
         dataset["frame_shape"] = list(dataset["image_shape"])
     dataset.pop("image_shape")
-    kind = resolved["model_params"]["discriminator_params"]["kind"]
-    if kind not in ("patch", "unet"):
-        raise ValueError(f"model_params.discriminator_params.kind must be 'patch' or 'unet', got {kind!r}")
     check_feature_matching(resolved)
+    check_combinations(resolved)
     ignored = ignored_settings(resolved)
     if ignored:
         warnings.warn(f"config keys accepted for FOMM compatibility but ignored by pcut: {', '.join(ignored)}",
@@ -369,15 +377,11 @@ def load_config(name_or_path: str | Path) -> dict:
 
 def set_by_path(config: dict, dotted_key: str, value) -> None:
     """config['a']['b'] = value for dotted_key 'a.b'; the key must exist in SCHEMA."""
+    key_at(dotted_key)                     # an unknown key is an error naming it
     keys = dotted_key.split(".")
-    schema = SCHEMA
     target = config
-    for i, key in enumerate(keys):
-        if not isinstance(schema, dict) or key not in schema:
-            raise ValueError(f"unknown config key '{'.'.join(keys[:i + 1])}'")
-        schema = schema[key]
-        if i < len(keys) - 1:
-            target = target.setdefault(key, {})
+    for key in keys[:-1]:
+        target = target.setdefault(key, {})
     target[keys[-1]] = value
 
 

@@ -1,9 +1,8 @@
 """Where pcut finds its files: the named configs, the shipped model, the repository root.
 
 This module is the one place that decides; ``pcutlib.config`` (``config_search_path``,
-``find_config``), ``pcutlib.teaching`` (``repository_root``, ``config_file``) and
-``pcutlib.checkpoints.pretrained`` (``PRETRAINED_PATH``, ``SYNTHETIC_ROOT``, the stand-in run folder)
-only ask it.
+``find_config``), ``pcutlib.teaching`` (``repository_root``, ``config_file``),
+``pcutlib.checkpoints.pretrained`` and ``pcutlib.experiments.shipped_model`` only ask it.
 
 The rules, first match wins:
 
@@ -25,8 +24,7 @@ working directory: ``data/`` and ``runs/`` go under the folder you run in, never
 site-packages; ``REPOSITORY_URL`` is not shipped.
 
 Every function looks from the working directory at the moment it is called (or from
-``start``); constants elsewhere, such as ``pcutlib.checkpoints.pretrained.PRETRAINED_PATH``, are looked
-up once, when their module is imported.
+``start``); nothing is looked up when a module is imported.
 """
 from __future__ import annotations
 

@@ -18,10 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-REGULARIZER_TYPES = ("none", "cutmix", "prioritycut")
-FOREGROUND_MODES = ("region", "all")
-ALL_ONES_MASKS = ("leave_out", "fake")          # see losses.unet_mixed_loss
-MIXED_ROUND_WEIGHTS = ("sum", "unetgan")        # see losses.unet_plain_loss_factor
+from pcutlib.config import check_keys, check_value, default, key_at, SCHEMA
 
 
 # --------------------------------------------------------------------------- PriorityCut
@@ -111,17 +108,12 @@ def _check_prioritycut_inputs(occlusion_map, region_mask, top_k_percent, foregro
 
 
 def _check_top_k(top_k_percent) -> None:
-    if isinstance(top_k_percent, bool) or not isinstance(top_k_percent, (int, float)) \
-            or not 0 <= top_k_percent <= 100:
-        raise ValueError(f"top_k_percent must be a number in [0, 100], got {top_k_percent!r}")
+    check_value("regularizer.top_k_percent", top_k_percent, key_at("regularizer.top_k_percent"))
 
 
 def _check_foreground(foreground, foreground_threshold) -> None:
-    if foreground not in FOREGROUND_MODES:
-        raise ValueError(f"foreground must be one of {FOREGROUND_MODES}, got {foreground!r}")
-    if isinstance(foreground_threshold, bool) or not isinstance(foreground_threshold, (int, float)) \
-            or not 0 <= foreground_threshold <= 1:
-        raise ValueError(f"foreground_threshold must be a number in [0, 1], got {foreground_threshold!r}")
+    check_value("regularizer.foreground", foreground, key_at("regularizer.foreground"))
+    check_value("regularizer.foreground_threshold", foreground_threshold, key_at("regularizer.foreground_threshold"))
 
 
 # --------------------------------------------------------------------------- CutMix
@@ -223,44 +215,27 @@ def mix_probability(epoch_float: float, probability: float = 0.5, warmup_epochs:
 
 @dataclass(frozen=True)
 class RegularizerConfig:
-    """The ``regularizer:`` section of a config (DESIGN.md section 9)."""
-    type: str = "none"                   # none | cutmix | prioritycut
-    top_k_percent: float = 10.0          # PriorityCut: share of the foreground shown as generated, in [0, 100]
-    foreground: str = "region"           # region: pixels with background region < threshold; all: every pixel
-    foreground_threshold: float = 0.5    # foreground F = region_mask[:, 0] < threshold
-    mix_probability: float = 0.5         # chance of a mixed discriminator step after warm-up (U-Net GAN: 0.5)
-    mix_warmup_epochs: float = 1.0       # linear ramp of that chance from 0 (the occlusion map is noise at first)
-    consistency_weight: float = 1.0      # weight of the decoder consistency loss on mixed steps
-    mixed_terms_warmup_epochs: float = 0.0  # the mixed terms' weight ramps 0 -> 1 over these epochs from the
-    #                                       start of mixing (U-Net GAN's slow_mixup); 0: full weight at once
-    all_ones_masks: str = "leave_out"    # a mask that mixes in nothing: leave_out of the mixed terms, or train it as fake
-    mixed_round_weights: str = "sum"     # sum: plain real/fake terms at full weight always; unetgan: U-Net GAN's
+    """The ``regularizer:`` section of a config. Defaults, types and ranges are the config
+    schema's (``pcutlib.config.SCHEMA["regularizer"]``, where each key is explained)."""
+    type: str = default("regularizer.type")                           # none | cutmix | prioritycut
+    top_k_percent: float = default("regularizer.top_k_percent")
+    foreground: str = default("regularizer.foreground")               # region | all
+    foreground_threshold: float = default("regularizer.foreground_threshold")
+    mix_probability: float = default("regularizer.mix_probability")
+    mix_warmup_epochs: float = default("regularizer.mix_warmup_epochs")
+    consistency_weight: float = default("regularizer.consistency_weight")
+    mixed_terms_warmup_epochs: float = default("regularizer.mixed_terms_warmup_epochs")
+    all_ones_masks: str = default("regularizer.all_ones_masks")       # leave_out | fake
+    mixed_round_weights: str = default("regularizer.mixed_round_weights")  # sum | unetgan
 
     def __post_init__(self):
-        if self.type not in REGULARIZER_TYPES:
-            raise ValueError(f"unknown regularizer type {self.type!r}; expected one of {REGULARIZER_TYPES}")
-        if self.all_ones_masks not in ALL_ONES_MASKS:
-            raise ValueError(f"regularizer.all_ones_masks must be one of {ALL_ONES_MASKS}, got {self.all_ones_masks!r}")
-        if self.mixed_round_weights not in MIXED_ROUND_WEIGHTS:
-            raise ValueError(f"regularizer.mixed_round_weights must be one of {MIXED_ROUND_WEIGHTS}, "
-                             f"got {self.mixed_round_weights!r}")
-        _check_top_k(self.top_k_percent)
-        _check_foreground(self.foreground, self.foreground_threshold)
-        for name in ("mix_probability", "mix_warmup_epochs", "consistency_weight", "mixed_terms_warmup_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"regularizer.{name} must be a number >= 0, got {value!r}")
-        if self.mix_probability > 1:
-            raise ValueError(f"regularizer.mix_probability must be in [0, 1], got {self.mix_probability!r}")
+        check_keys(self.to_dict(), SCHEMA["regularizer"], "regularizer")
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "RegularizerConfig":
         """Build from a yaml section; an unknown key is an error that names it."""
         values = dict(values or {})
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown key(s) in regularizer section: {unknown}; known keys: {sorted(known)}")
+        check_keys(values, SCHEMA["regularizer"], "regularizer")
         return cls(**values)
 
     def to_dict(self) -> dict:

@@ -126,7 +126,7 @@ def test_prioritycut_slider_changes_the_mask(tmp_path):
         from playwright.sync_api import sync_playwright
     except ImportError:
         skip_or_fail("the playwright Python package is not installed (pip install playwright)")
-    from pcutlib.teaching.lessons import shipped_model_path
+    from pcutlib.teaching.common import shipped_model_path
 
     pretrained = shipped_model_path()
     folder = tmp_path / "lab"

@@ -78,14 +78,14 @@ def test_animate_takes_one_source_image_of_any_size(tmp_path, capsys, shape):
     import imageio.v3 as iio
     import numpy as np
 
-    from pcutlib.checkpoints.pretrained import PRETRAINED_PATH
+    from pcutlib.paths import pretrained_path
 
     rng = np.random.default_rng(0)
     iio.imwrite(tmp_path / "source.png", rng.integers(0, 255, shape, dtype=np.uint8))
     driving = rng.integers(0, 255, (64, 64 * 3, 3), dtype=np.uint8)           # a 3-frame strip
     iio.imwrite(tmp_path / "driving.png", driving)
     out = tmp_path / "out.gif"
-    assert cli.main(["animate", "--checkpoint", str(PRETRAINED_PATH), "--source", str(tmp_path / "source.png"),
+    assert cli.main(["animate", "--checkpoint", str(pretrained_path()), "--source", str(tmp_path / "source.png"),
                      "--driving", str(tmp_path / "driving.png"), "--out", str(out), "--panel", "--device", "cpu"]) == 0
     captured = capsys.readouterr()
     written = iio.imread(out.with_suffix(".png"))
@@ -98,11 +98,11 @@ def test_animate_source_frame_of_a_strip(tmp_path, capsys):
     import imageio.v3 as iio
     import numpy as np
 
-    from pcutlib.checkpoints.pretrained import PRETRAINED_PATH
+    from pcutlib.paths import pretrained_path
 
     strip = np.random.default_rng(1).integers(0, 255, (64, 64 * 4, 3), dtype=np.uint8)
     iio.imwrite(tmp_path / "video.png", strip)
-    argv = ["animate", "--checkpoint", str(PRETRAINED_PATH), "--source", str(tmp_path / "video.png"),
+    argv = ["animate", "--checkpoint", str(pretrained_path()), "--source", str(tmp_path / "video.png"),
             "--driving", str(tmp_path / "video.png"), "--out", str(tmp_path / "out.gif"), "--device", "cpu"]
     assert cli.main(argv + ["--source-frame", "2"]) == 0
     assert iio.imread(tmp_path / "out.png").shape == (64, 4 * 64, 3)

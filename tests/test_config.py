@@ -57,7 +57,7 @@ def test_negative_epochs_flag_exits_2(capsys, tmp_path):
 
 
 def test_good_configs_still_load():
-    from pcutlib.config import config_search_path
+    from pcutlib.paths import config_search_path
     names = sorted({p.stem for folder in config_search_path() for p in folder.glob("*.yaml")})
     assert "synthetic-64" in names and len(names) >= 10
     for name in names:

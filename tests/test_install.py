@@ -36,13 +36,13 @@ import json
 import pcutlib
 from pcutlib import paths, teaching
 from pcutlib.config import find_config, load_config
-from pcutlib.checkpoints.pretrained import PRETRAINED_PATH, SYNTHETIC_ROOT, load_pretrained
+from pcutlib.checkpoints.pretrained import load_pretrained
 
-models, config = load_pretrained(PRETRAINED_PATH, train_if_missing=False)
+models, config = load_pretrained(paths.pretrained_path())
 print(json.dumps({"file": pcutlib.__file__, "clone": str(paths.find_clone()),
                   "config": str(find_config("synthetic-64")), "config_loads": bool(load_config("smoke")),
-                  "pretrained": str(PRETRAINED_PATH), "num_kp": config["model_params"]["common_params"]["num_kp"],
-                  "synthetic_root": str(SYNTHETIC_ROOT), "root": str(teaching.repository_root())}))
+                  "pretrained": str(paths.pretrained_path()), "num_kp": config["model_params"]["common_params"]["num_kp"],
+                  "synthetic_root": str(paths.synthetic_root()), "root": str(teaching.repository_root())}))
 """
 
 WHERE_CELL = 'import json, pcutlib\nprint(json.dumps({"file": pcutlib.__file__, "root": str(ROOT)}))'

@@ -7,7 +7,7 @@ How the checks share one execution per notebook:
   is the shipped ``pretrained/synthetic-64.pt``: their prose states what that model shows
   (keypoints spread, O near 1 at rest, ...) and a cell asserts each such claim, with its
   threshold named in the parameters cell. ``test_claims_fail_for_an_untrained_model`` runs
-  the same notebooks with the seconds-long stand-in of ``teaching.tiny_pretrained`` (the
+  the same notebooks with the seconds-long stand-in of ``pcutlib.experiments.shipped_model.tiny_pretrained`` (the
   shipped model's shapes, one training step) and expects one of those assertions to fail.
 - Errors raised inside widget callbacks do not fail a cell (ipywidgets prints them into
   the widget's Output area). ``test_notebook_runs`` therefore also scans the executed
@@ -55,7 +55,7 @@ def test_there_are_seven_notebooks():
 def smoke_parameters(name: str, world: Path, scratch: Path, pretrained: str | None = None) -> dict:
     """CPU-seconds parameters for each notebook; ``pretrained`` (default: the shipped model) is the
     model notebooks 2-5 and 7 load, ``world`` (see ``small_world``) the data of notebook 7."""
-    from pcutlib.teaching.lessons import shipped_model_path
+    from pcutlib.teaching.common import shipped_model_path
 
     data_root = str(world)
     common = {"pretrained_path": pretrained or str(shipped_model_path())}
@@ -105,7 +105,7 @@ def _no_lost_wakeups():
 def stand_in(tmp_path_factory):
     """(pretrained path, 64x64 data root): a 1-step model with the shipped model's shapes, and
     the small synthetic world (10 videos of 8 frames) it was made on."""
-    from pcutlib.teaching.lessons import tiny_pretrained
+    from pcutlib.experiments.shipped_model import tiny_pretrained
 
     return tiny_pretrained(tmp_path_factory.mktemp("stand-in"))
 

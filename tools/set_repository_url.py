@@ -27,7 +27,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from pcutlib.teaching.lessons import URL_FILE_NAME, badge_links, github_slug  # noqa: E402
+from pcutlib.teaching.common import URL_FILE_NAME, badge_links, github_slug  # noqa: E402
 
 BRANCH = "main"
 BEGIN, END = "<!-- badges -->", "<!-- /badges -->"

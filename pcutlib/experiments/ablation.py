@@ -779,7 +779,7 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
 
 def synthetic_config(config_name: str, data: Path, progress: bool = True, **train_params) -> dict:
     """``config_name`` resolved, reading the synthetic world at ``data`` (generated when missing)."""
-    from pcutlib.checkpoints.pretrained import ensure_synthetic_data
+    from pcutlib.experiments.shipped_model import ensure_synthetic_data
 
     config = load_config(config_name)
     config["dataset_params"]["root_dir"] = str(ensure_synthetic_data(data, progress=progress))

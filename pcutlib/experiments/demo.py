@@ -90,7 +90,7 @@ def run_demo(args) -> int:
     from pcutlib.checkpoints.files import load_models
     from pcutlib.data.datasets import FramesDataset
     from pcutlib.evaluation.diagnose import diagnose, format_diagnoses
-    from pcutlib.checkpoints.pretrained import PRETRAINED_PATH
+    from pcutlib.paths import pretrained_path
     from pcutlib.evaluation.protocols import evaluate_reconstruction, write_metrics
     from pcutlib.training.loop import train
 
@@ -121,7 +121,7 @@ def run_demo(args) -> int:
 
     check = ensure_check_data(args.check_data, data, args.check_seed, progress)
     diagnoses = {}
-    for name, checkpoint in (("demo recon", reconstruction_last), ("demo pcut", last), ("shipped", PRETRAINED_PATH)):
+    for name, checkpoint in (("demo recon", reconstruction_last), ("demo pcut", last), ("shipped", pretrained_path())):
         if Path(checkpoint).is_file():
             models, _ = load_models(checkpoint, with_discriminator=False)
             diagnoses[name] = diagnose(models, check, progress=progress)
@@ -139,7 +139,7 @@ def run_demo(args) -> int:
     print(f"PriorityCut model L1 is {abs(change):.1f}% {'below' if change < 0 else 'above'} the copy baseline "
           f"({verdict} it; the goal is 30% below).")
     print(f"\nmotion diagnosis (pcut diagnose) on {diagnoses['demo recon'].videos} held-out videos of {check} "
-          f"(seed {args.check_seed}); shipped = {PRETRAINED_PATH.name}:")
+          f"(seed {args.check_seed}); shipped = {pretrained_path().name}:")
     print(format_diagnoses(diagnoses))
     print(f"animation: {animation}\nwall time: {minutes:.1f} min")
     return 0

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from pcutlib.config import check_combinations
 from pcutlib.models.build import Models, build_models
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training import losses as L
@@ -154,21 +155,7 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     group = group or ProcessGroup()
     train_params = config["train_params"]
     regularizer = RegularizerConfig.from_dict(config["regularizer"])
-    kind = config["model_params"]["discriminator_params"]["kind"]
-    if regularizer.type != "none" and kind != "unet":
-        raise ValueError(f"regularizer.type={regularizer.type!r} needs the U-Net discriminator: set "
-                         f"model_params.discriminator_params.kind: unet (got {kind!r})")
-    if regularizer.type != "none" and train_params["loss_weights"]["generator_gan"] == 0:
-        raise ValueError(f"regularizer.type={regularizer.type!r} acts on the discriminator, which only trains "
-                         f"when train_params.loss_weights.generator_gan != 0")
-    dropout = train_params["region_dropout"]
-    if not (0 <= dropout["start"] < 1 and 0 <= dropout["max"] < 1 and dropout["ramp_epochs"] >= 0):
-        raise ValueError(f"train_params.region_dropout needs start and max in [0, 1) and ramp_epochs >= 0, "
-                         f"got {dropout}")
-    gap = train_params["frame_gap"]
-    if gap["start"] != 0 and not (1 <= gap["start"] <= gap["end"] and gap["ramp_epochs"] >= 1):
-        raise ValueError(f"train_params.frame_gap needs 1 <= start <= end and ramp_epochs >= 1 (or start 0: off), "
-                         f"got {gap}")
+    check_combinations(config)             # also for a config dict changed after load_config
     models = build_models(config["model_params"]).to(device)
     if train_params["channels_last"]:
         for module in models.networks().values():
@@ -197,8 +184,6 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
         # in the other layout every convolution reordered them (about 2% of a vox-256 step, profiled)
         reconstruction.to(memory_format=torch.channels_last)
     precision = train_params["mixed_precision"]
-    if precision not in ("none", "bf16", "fp16"):
-        raise ValueError(f"train_params.mixed_precision must be none, bf16 or fp16, got {precision!r}")
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("train_params.mixed_precision=fp16 needs CUDA; use bf16 or none on the CPU")
     autocast_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]

@@ -1,0 +1,112 @@
+"""What every notebook needs first: where the clone's files are, the shipped model loaded in one step,
+and a video of the synthetic world with its true dis-occlusion.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+import numpy as np
+import torch
+from pcutlib import paths
+
+URL_FILE_NAME = "REPOSITORY_URL"     # the clone's file that holds its GitHub address (tools/set_repository_url.py)
+
+
+def repository_root(start: str | Path | None = None) -> Path:
+    """The pcut clone (found from ``start``, default the working directory, upwards, else
+    beside the package), or ``start`` itself when there is none: see :mod:`pcutlib.paths`."""
+    return paths.repository_root(start)
+
+
+def config_file(name_or_path: str | Path, root: str | Path | None = None) -> Path:
+    """A config path: an existing file as it is, else ``configs/<name>.yaml`` of the clone found
+    from ``root`` (default: the working directory), else the shipped copy (:mod:`pcutlib.paths`)."""
+    return paths.find_config(name_or_path, start=root)
+
+
+def shipped_model_path(root: str | Path | None = None) -> Path:
+    """The shipped model ``synthetic-64.pt``: the clone's pretrained/, else the copy in the
+    package (:mod:`pcutlib.paths`)."""
+    return paths.pretrained_path(root)
+
+
+def github_slug(url: str) -> str:
+    """'https://github.com/owner/name(.git)' -> 'owner/name'."""
+    prefix = "https://github.com/"
+    slug = url.strip().removesuffix("/").removesuffix(".git")
+    if not slug.startswith(prefix) or slug[len(prefix):].count("/") != 1:
+        raise ValueError(f"expected a GitHub repository URL https://github.com/<owner>/<name>, got {url!r}")
+    return slug[len(prefix):]
+
+
+def badge_links(url: str, notebook: str, branch: str = "main") -> dict:
+    """Colab and Binder links that open ``notebooks/<notebook>`` of the repository at ``url``."""
+    slug = github_slug(url)
+    return {"colab": f"https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/{notebook}",
+            "binder": f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/notebooks/{notebook}"}
+
+
+def model_label(path: str | Path) -> str:
+    """How the notebooks name a model file: 'shipped model pretrained/synthetic-64.pt' for the
+    shipped one, else the file's path."""
+    path = Path(path)
+    try:
+        shipped = path.resolve() == shipped_model_path().resolve()
+    except FileNotFoundError:
+        shipped = False
+    return f"shipped model {path.parent.name}/{path.name}" if shipped else f"model {path}"
+
+
+def load_shipped_model(pretrained_path: str | Path | None = None, epochs: int = 6, progress: bool = True):
+    """The one loading step of notebooks 2-5 and 7: (Models in eval mode, config).
+
+    pretrained_path None means the shipped ``pretrained/synthetic-64.pt``; when that file is
+    missing a stand-in is trained first for ``epochs`` (``pcutlib.checkpoints.pretrained.load_pretrained``).
+    Prints which model it is, what it was trained with and its sizes.
+    """
+    from pcutlib.checkpoints.pretrained import load_pretrained
+
+    path = Path(pretrained_path) if pretrained_path else shipped_model_path()
+    models, config = load_pretrained(path, epochs=epochs, progress=progress)
+    gan = config["train_params"]["loss_weights"]["generator_gan"]
+    print(f"{model_label(path)} | K = {config['model_params']['common_params']['num_kp']} keypoints | "
+          f"{'x'.join(map(str, config['dataset_params']['frame_shape'][:2]))} frames | last trained with "
+          f"regularizer {config['regularizer']['type']!r}, generator_gan {gan}")
+    return models, config
+
+
+def synthetic_video(identity: int = 0, video: int = 0, frames: int = 32, size: int = 64):
+    """One video of the synthetic world with what only the renderer knows.
+
+    Returns a ``pcutlib.data.synthetic.Rendering`` plus two tensors: ``.video`` (T,3,S,S) float in
+    [0,1] and ``.joints`` (T,J,2) in [-1,1]; ``.labels`` (T,S,S) and ``.part_frames`` feed
+    :func:`true_disocclusion`. The same frames as :func:`synthetic_frames`.
+    """
+    from pcutlib.data.synthetic import World, draw_motion, make_background, make_identity, render
+
+    world = World()
+    rendering = render(make_identity(identity), draw_motion(video, frames, world.limb_motion),
+                       make_background(video, size), world)
+    rendering.video = torch.from_numpy(rendering.frames).permute(0, 3, 1, 2).float() / 255
+    rendering.joints = torch.from_numpy(rendering.keypoints)
+    return rendering
+
+
+def true_disocclusion(rendering, source_frame: int, driving_frames) -> torch.Tensor:
+    """The renderer's dis-occlusion (``pcutlib.data.synthetic_truth.disocclusion``) of each driving frame
+    against ``source_frame``: (N,S,S) bool, True where the driving frame shows a surface point
+    that the source frame hides or lacks."""
+    from pcutlib.data.synthetic_truth import disocclusion
+
+    if isinstance(driving_frames, int):
+        driving_frames = [driving_frames]
+    return torch.from_numpy(np.stack([
+        disocclusion(rendering.labels[source_frame], rendering.part_frames[source_frame],
+                     rendering.labels[t], rendering.part_frames[t]) for t in driving_frames]))
+
+
+def synthetic_frames(identity: int = 0, video: int = 0, frames: int = 32, size: int = 64) -> tuple:
+    """One video of the synthetic world: (T,3,S,S) float in [0,1] and its true joints (T,J,2)."""
+    from pcutlib.data.synthetic import render_video
+
+    clip, joints = render_video(identity, video, frames, size)
+    return torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255, torch.from_numpy(joints)
