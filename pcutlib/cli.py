@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_arguments(commands.add_parser("demo", help="the README's main job: train on the CPU, evaluate, animate"))\
         .set_defaults(run=run_demo)
 
-    from pcutlib.experiments.ablation import add_experiment_arguments, run_experiment
+    from pcutlib.experiments.comparison import add_experiment_arguments, run_experiment
     add_experiment_arguments(commands.add_parser("experiment", help="the PriorityCut ablation: table and plots in results/"))\
         .set_defaults(run=run_experiment)
 

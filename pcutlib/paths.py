@@ -103,6 +103,17 @@ def find_config(name_or_path: str | Path, start: str | Path | None = None) -> Pa
                             f"{', '.join(str(f) for f in folders)}; known configs: {known}")
 
 
+def find_recipe(name: str, start: str | Path | None = None) -> Path:
+    """``configs/recipes/<name>.yaml``: the recipe a command reads (the experiment's variants,
+    the demo's phases, the calibration rows)."""
+    folders = [folder / "recipes" for folder in config_search_path(start)]
+    for folder in folders:
+        if (folder / f"{name}.yaml").is_file():
+            return folder / f"{name}.yaml"
+    known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+    raise FileNotFoundError(f"recipe {name!r} not found in {', '.join(str(f) for f in folders)}; known: {known}")
+
+
 # --------------------------------------------------------------------------- the shipped model and data
 
 def pretrained_path(start: str | Path | None = None) -> Path:

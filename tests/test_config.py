@@ -124,7 +124,7 @@ def test_an_absurd_model_is_refused_before_allocating():
 
 
 def test_the_finetune_config_file_is_what_the_demo_computes():
-    from pcutlib.experiments.demo import FINETUNE_EPOCHS, finetune_config
+    from pcutlib.experiments.demo import demo_recipe, finetune_config
 
-    expected = finetune_config(load_config("synthetic-64"), FINETUNE_EPOCHS, None)
+    expected = finetune_config(load_config("synthetic-64"), demo_recipe()["finetune_epochs"], None)
     assert load_config("synthetic-64-prioritycut") == expected, "rerun: python tools/write_finetune_config.py"

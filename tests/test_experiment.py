@@ -14,7 +14,7 @@ import torch
 
 from pcutlib.evaluation import artifacts, bootstrap, protocols as evaluation, metrics
 
-from pcutlib.experiments import ablation as experiment
+from pcutlib.experiments import comparison, recipes, report, runs, statistics
 from pcutlib.cli import main
 from pcutlib.config import load_config
 from pcutlib.data.splits import load_split
@@ -25,6 +25,7 @@ from pcutlib.prioritycut import RegularizerConfig
 from conftest import REPO, tiny_synthetic_world
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+ADVERSARIAL = recipes.experiment_recipe()["adversarial"]
 
 
 # ----------------------------------------------------------------------------- bootstrap
@@ -91,13 +92,13 @@ def test_compare_variants_pairs_videos_by_name_and_seed():
     per_video = {"a": {0: rows([0.10, 0.20, 0.30]), 1: rows([0.11, 0.21, 0.31])},
                  "b": {0: rows([0.12, 0.22, 0.32]), 1: rows([0.13, 0.23, 0.33])},
                  "copy": {s: rows([0.5, 0.5, 0.5]) for s in (0, 1)}}
-    found = experiment.compare_variants(per_video, ["a", "b"], ["b", "copy", "missing"], [0, 1],
+    found = statistics.compare_variants(per_video, ["a", "b"], ["b", "copy", "missing"], [0, 1],
                                         metrics=["l1"], resamples=200)
     by_pair = {(c["variant"], c["reference"]): c for c in found}
     assert set(by_pair) == {("a", "b"), ("a", "copy"), ("b", "copy")}
     assert by_pair[("a", "b")]["difference"] == pytest.approx(-0.02)
     assert by_pair[("a", "b")]["verdict"] == "better"       # every pair is 0.02 lower
-    table = experiment.verdict_table(found, ["l1"])
+    table = report.verdict_table(found, ["l1"])
     assert "| a vs b | -0.02 [-0.02, -0.02] better |" in table
 
 
@@ -106,57 +107,57 @@ def test_comparisons_count_only_where_the_discriminators_reach_the_auc():
     found = [{"variant": v, "reference": r, "metric": "l1", "difference": -0.02, "low": -0.03, "high": -0.01,
               "verdict": "better", "seeds": 2, "videos": 3}
              for v, r in (("a", "b"), ("a", "copy"), ("c", "copy"), ("d", "copy"))]
-    gated = experiment.gate_on_discriminators(found, {"a": 0.93, "b": 0.62, "c": 0.85, "d": math.nan})
+    gated = statistics.gate_on_discriminators(found, {"a": 0.93, "b": 0.62, "c": 0.85, "d": math.nan})
     by_pair = {(c["variant"], c["reference"]): c for c in gated}
     assert by_pair["a", "b"]["verdict"] == "discriminator below the AUC bar (0.620 < 0.8): no comparison"
     assert not by_pair["a", "b"]["valid"] and by_pair["a", "b"]["difference"] == -0.02
     assert by_pair["a", "copy"]["valid"] and by_pair["a", "copy"]["verdict"] == "better"   # copy: no D, no condition
     assert by_pair["c", "copy"]["valid"]
     assert not by_pair["d", "copy"]["valid"] and "not measured" in by_pair["d", "copy"]["verdict"]
-    table = experiment.verdict_table(gated, ["l1"])
+    table = report.verdict_table(gated, ["l1"])
     assert "| a vs b — discriminator below the AUC bar (0.620 < 0.8): no comparison | -0.02 [-0.03, -0.01] " \
            "no comparison |" in table
-    sentences = experiment.findings(gated, [])
+    sentences = report.findings(gated, [])
     assert "a vs b: discriminator below the AUC bar (0.620 < 0.8): no comparison." in sentences
     assert any(s.startswith("a vs copy: better on l1") for s in sentences)
 
 
 def test_variant_groups_and_the_config_of_every_setting():
-    assert experiment.expand_variants(["main"]) == experiment.MAIN_VARIANTS
-    assert experiment.expand_variants(["unet", "ablations", "unet"]) == ["unet", *experiment.ABLATIONS]
+    assert recipes.expand_variants(["main"]) == recipes.variant_groups()["main"]
+    assert recipes.expand_variants(["unet", "ablations", "unet"]) == ["unet", *recipes.variant_groups()["ablations"]]
     assert {"prioritycut-k5", "prioritycut-k30", "prioritycut-k50", "prioritycut-k10-all",
-            "prioritycut-k10-ones-fake", "prioritycut-k10-unetgan-weights"} <= set(experiment.ABLATIONS)
+            "prioritycut-k10-ones-fake", "prioritycut-k10-unetgan-weights"} <= set(recipes.variant_groups()["ablations"])
     with pytest.raises(ValueError, match="'prioritycut-k7'"):
-        experiment.expand_variants(["prioritycut-k7"])
+        recipes.expand_variants(["prioritycut-k7"])
     base = load_config(REPO / "configs" / "synthetic-64.yaml")
-    for name, variant in experiment.VARIANTS.items():
-        for setting in experiment.SETTINGS:
-            config = experiment.experiment_config(base, variant, setting, 3 if setting == "finetune" else None, 7)
+    for name, variant in recipes.experiment_recipe()["variants"].items():
+        for setting in recipes.SETTINGS:
+            config = recipes.experiment_config(base, variant, setting, 3 if setting == "finetune" else None, 7)
             blocks = config["model_params"]["discriminator_params"]["num_blocks"]
             weights = config["train_params"]["loss_weights"]
-            assert weights["feature_matching"] == [experiment.FEATURE_MATCHING_WEIGHT] * blocks, (name, setting)
-            assert weights["generator_gan"] == experiment.GENERATOR_GAN_WEIGHT
+            assert weights["feature_matching"] == [ADVERSARIAL["feature_matching"]] * blocks, (name, setting)
+            assert weights["generator_gan"] == ADVERSARIAL["generator_gan"]
             assert config["train_params"]["seed"] == 7
             assert config["regularizer"]["type"] == variant["regularizer"]
-            assert config["model_params"]["discriminator_params"]["sn"] is experiment.DISCRIMINATOR_SPECTRAL_NORM
+            assert config["model_params"]["discriminator_params"]["sn"] is ADVERSARIAL["discriminator_spectral_norm"]
             assert (config["train_params"]["discriminator_steps_per_generator_step"]
-                    == experiment.DISCRIMINATOR_STEPS_PER_GENERATOR_STEP)
+                    == ADVERSARIAL["discriminator_steps_per_generator_step"])
             mixing = variant["regularizer"] != "none"
-            assert (config["regularizer"]["consistency_weight"] == experiment.CONSISTENCY_WEIGHT) is mixing, name
+            assert (config["regularizer"]["consistency_weight"] == ADVERSARIAL["consistency_weight"]) is mixing, name
             assert (config["regularizer"]["mixed_terms_warmup_epochs"]
-                    == (experiment.MIXED_TERMS_WARMUP_EPOCHS if mixing else 0.0)), name
-    ones_fake = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10-ones-fake"], "finetune", 3, 0)
+                    == (ADVERSARIAL["mixed_terms_warmup_epochs"] if mixing else 0.0)), name
+    ones_fake = recipes.experiment_config(base, recipes.variant("prioritycut-k10-ones-fake"), "finetune", 3, 0)
     assert ones_fake["regularizer"]["all_ones_masks"] == "fake"
-    weights = experiment.experiment_config(base, experiment.VARIANTS["cutmix-unetgan-weights"], "finetune", 3, 0)
+    weights = recipes.experiment_config(base, recipes.variant("cutmix-unetgan-weights"), "finetune", 3, 0)
     assert weights["regularizer"]["mixed_round_weights"] == "unetgan"
-    tune = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "finetune", 3, 0)
-    scratch = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "scratch", None, 0)
+    tune = recipes.experiment_config(base, recipes.variant("prioritycut-k10"), "finetune", 3, 0)
+    scratch = recipes.experiment_config(base, recipes.variant("prioritycut-k10"), "scratch", None, 0)
     assert tune["train_params"]["num_epochs"] == 3 and tune["train_params"]["lr_generator"] == 5.0e-5
     assert tune["train_params"]["discriminator_warmup_epochs"] == 0
-    warmed = experiment.experiment_config(base, experiment.VARIANTS["prioritycut-k10"], "finetune", 3, 0, 20)
+    warmed = recipes.experiment_config(base, recipes.variant("prioritycut-k10"), "finetune", 3, 0, 20)
     assert warmed["train_params"]["num_epochs"] == 23 and warmed["train_params"]["discriminator_warmup_epochs"] == 20
     # a shared warm-up alone (no adversarial epochs) keeps one discriminator step: the key means nothing there
-    warmup_only = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 0, 20)
+    warmup_only = recipes.experiment_config(base, recipes.variant("unet"), "finetune", 0, 0, 20)
     assert warmup_only["train_params"]["discriminator_steps_per_generator_step"] == 1
     assert scratch["train_params"]["discriminator_warmup_epochs"] == 0      # adversarial from the first step
     # from scratch: the reconstruction recipe (epochs, learning rates, milestones, region dropout)
@@ -164,18 +165,18 @@ def test_variant_groups_and_the_config_of_every_setting():
         assert scratch["train_params"][key] == base["train_params"][key], key
     assert scratch["regularizer"]["mix_warmup_epochs"] == pytest.approx(0.25 * base["train_params"]["num_epochs"])
     with pytest.raises(ValueError, match="'warm'"):
-        experiment.experiment_config(base, experiment.VARIANTS["unet"], "warm", 3, 0)
+        recipes.experiment_config(base, recipes.variant("unet"), "warm", 3, 0)
 
 # ----------------------------------------------------------------------------- artifact metrics
 
 def test_results_name_the_command_that_makes_them_again():
     import argparse
 
-    parser = experiment.add_experiment_arguments(argparse.ArgumentParser())
+    parser = comparison.add_experiment_arguments(argparse.ArgumentParser())
 
     def command(*argv):
-        args = experiment.resolve_arguments(parser.parse_args(list(argv)))
-        return [experiment.reproducing_command(args, setting) for setting in args.settings]
+        args = comparison.resolve_arguments(parser.parse_args(list(argv)))
+        return [comparison.reproducing_command(args, setting) for setting in args.settings]
 
     assert command("--setting", "finetune") == ["pcut experiment --setting finetune"]
     assert command("--quick") == ["pcut experiment --quick --setting finetune", "pcut experiment --quick --setting scratch"]
@@ -301,21 +302,21 @@ def test_evaluate_test_videos_gives_every_claim_metric(tiny):
 # ----------------------------------------------------------------------------- the command
 
 def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
-    runs = tmp_path / "quick"
+    quick = tmp_path / "quick"
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n<!-- results:start -->\nold\n<!-- results:end -->\n\n## after\n")
-    command = ["experiment", "--quick", "--runs", str(runs), "--no-progress", "--device", "cpu"]
+    command = ["experiment", "--quick", "--runs", str(quick), "--no-progress", "--device", "cpu"]
     assert main([*command, "--readme", str(readme)]) == 0
-    for setting, init in (("finetune", experiment.INIT), ("scratch", experiment.INIT_SCRATCH)):
-        results = runs / "results" / f"experiment-{setting}"
+    for setting, init in (("finetune", runs.INIT), ("scratch", runs.INIT_SCRATCH)):
+        results = quick / "results" / f"experiment-{setting}"
         for name in ("experiment.md", "experiment.csv", "experiment_runs.csv", "experiment_comparisons.csv",
                      "metrics_vs_k.png", "artifacts.png", "section.md"):
             assert (results / name).is_file(), (setting, name)
-        document = json.loads((runs / setting / "prioritycut-k10-seed1" / "metrics.json").read_text())
+        document = json.loads((quick / setting / "prioritycut-k10-seed1" / "metrics.json").read_text())
         assert len(document["per_video"]) == 4 and "l1_disoccluded" in document["per_video"][0]
         assert 0 <= document["summary"]["d_image_auc"] <= 1
         markdown = (results / "experiment.md").read_text()
-        assert init in markdown and experiment.COPY in markdown and "D image AUC" in markdown
+        assert init in markdown and runs.COPY in markdown and "D image AUC" in markdown
         with open(results / "experiment_comparisons.csv", newline="") as f:
             comparisons = list(csv.DictReader(f))
         assert {(c["variant"], c["reference"]) for c in comparisons} == {
@@ -332,12 +333,12 @@ def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     assert "old" not in text and text.endswith("<!-- results:end -->\n\n## after\n")
     assert "Setting (a)" in text and "Setting (b)" in text
     assert "](quick/results/experiment-scratch/artifacts.png)" in text
-    scratch_log = (runs / "scratch" / "unet-seed0" / "log.jsonl").read_text().splitlines()
+    scratch_log = (quick / "scratch" / "unet-seed0" / "log.jsonl").read_text().splitlines()
     assert "gen_unet_encoder" in json.loads(scratch_log[0])                  # adversarial from the first step
     assert "feature_matching" in json.loads(scratch_log[0])
-    last = runs / "finetune" / "unet-seed0" / "checkpoints" / "last.pt"
+    last = quick / "finetune" / "unet-seed0" / "checkpoints" / "last.pt"
     trained = last.stat().st_mtime_ns
-    (runs / "finetune" / "unet-seed0" / "experiment_run.json").unlink()      # as if killed after the last epoch
+    (quick / "finetune" / "unet-seed0" / "experiment_run.json").unlink()      # as if killed after the last epoch
     capsys.readouterr()
     assert main(command) == 0
     out = capsys.readouterr().out
@@ -354,7 +355,7 @@ def test_the_artifacts_grid_outlines_the_true_disocclusion(tiny, tmp_path, monke
     root, config = tiny
     path, video, _, truth = load_split(root, "test")[0]
     disoccluded = disocclusion_from(truth, 0)
-    frames = experiment.artifact_frames(len(video))
+    frames = report.artifact_frames(len(video))
     assert all(0 < f < len(video) for f in frames)
     outlines = []
     contour = Axes.contour
@@ -362,7 +363,7 @@ def test_the_artifacts_grid_outlines_the_true_disocclusion(tiny, tmp_path, monke
     torch.manual_seed(0)
     checkpoint = tmp_path / "model.pt"
     save_models(checkpoint, build_models(config["model_params"]), config)
-    experiment.plot_artifacts({"model": checkpoint}, video, path.name, tmp_path / "grid.png", disoccluded=disoccluded)
+    report.plot_artifacts({"model": checkpoint}, video, path.name, tmp_path / "grid.png", disoccluded=disoccluded)
     assert (tmp_path / "grid.png").is_file()
     shown = [f for f in frames if disoccluded[f].any() and not disoccluded[f].all()]
     assert shown and len(outlines) == 2 * len(shown)                          # driving and model columns
@@ -371,21 +372,21 @@ def test_the_artifacts_grid_outlines_the_true_disocclusion(tiny, tmp_path, monke
 
 def test_a_shorter_shared_warmup_is_continued_not_retrained(tmp_path):
     base = load_config(REPO / "configs" / "synthetic-64.yaml")
-    short = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 3, 60)
-    longer = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 3, 150)
+    short = recipes.experiment_config(base, recipes.variant("unet"), "finetune", 0, 3, 60)
+    longer = recipes.experiment_config(base, recipes.variant("unet"), "finetune", 0, 3, 150)
     run = tmp_path / "unet-warmup-seed3"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.pt").write_bytes(b"")
-    done = {"training_version": experiment.TRAINING_VERSION, "init_from": "start.pt", "config": short}
+    done = {"training_version": runs.TRAINING_VERSION, "init_from": "start.pt", "config": short}
     (run / "experiment_started.json").write_text(json.dumps(done, default=str))
     (run / "experiment_run.json").write_text(json.dumps(done, default=str))
     began = (run / "experiment_run.json").stat().st_mtime - 120                 # the short warm-up took 2 min
     os.utime(run / "experiment_started.json", (began, began))
-    other_seed = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 0, 4, 150)
-    assert not experiment.extend_shorter_warmup(run, other_seed, Path("start.pt"))      # not the same run
-    assert not experiment.extend_shorter_warmup(run, longer, Path("other.pt"))
+    other_seed = recipes.experiment_config(base, recipes.variant("unet"), "finetune", 0, 4, 150)
+    assert not comparison.extend_shorter_warmup(run, other_seed, Path("start.pt"))      # not the same run
+    assert not comparison.extend_shorter_warmup(run, longer, Path("other.pt"))
     assert (run / "experiment_run.json").is_file()
-    assert experiment.extend_shorter_warmup(run, longer, Path("start.pt"))
+    assert comparison.extend_shorter_warmup(run, longer, Path("start.pt"))
     assert not (run / "experiment_run.json").exists()
     started = json.loads((run / "experiment_started.json").read_text())
     assert started["config"]["train_params"]["num_epochs"] == 150
@@ -398,15 +399,15 @@ def test_a_run_recorded_before_a_config_key_existed_is_still_finished(tmp_path):
     """A key added later reads back at its default (the old behaviour): the finished run is
     reused, not trained again; a key whose value differs still counts as another run."""
     base = load_config(REPO / "configs" / "synthetic-64.yaml")
-    config = experiment.experiment_config(base, experiment.VARIANTS["unet"], "finetune", 6, 2, 150)
+    config = recipes.experiment_config(base, recipes.variant("unet"), "finetune", 6, 2, 150)
     run = tmp_path / "unet-seed2"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.pt").write_bytes(b"")
-    older = json.loads(json.dumps(experiment.run_record(config, Path("start.pt"))))
+    older = json.loads(json.dumps(runs.run_record(config, Path("start.pt"))))
     del older["config"]["regularizer"]["mixed_terms_warmup_epochs"]            # recorded before the key
     (run / "experiment_run.json").write_text(json.dumps(older))
-    assert experiment.read_run_record(run / "experiment_run.json") == experiment.run_record(config, Path("start.pt"))
-    assert experiment.ensure_trained(config, run, Path("start.pt"), "cpu", False) == run / "checkpoints" / "last.pt"
+    assert runs.read_run_record(run / "experiment_run.json") == runs.run_record(config, Path("start.pt"))
+    assert runs.ensure_trained(config, run, Path("start.pt"), "cpu", False) == run / "checkpoints" / "last.pt"
     older["config"]["regularizer"]["mixed_terms_warmup_epochs"] = 2.0
     (run / "experiment_run.json").write_text(json.dumps(older))
-    assert experiment.read_run_record(run / "experiment_run.json") != experiment.run_record(config, Path("start.pt"))
+    assert runs.read_run_record(run / "experiment_run.json") != runs.run_record(config, Path("start.pt"))

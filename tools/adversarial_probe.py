@@ -12,7 +12,7 @@ at the end:
 Each setting runs in <out>/<run name>-<setting> (resumed from a copy of the checkpoint, so the
 data order, warps and mixing draws continue exactly as in the original run) and appends one
 JSON row to <out>/probe.jsonl. The figures behind ``pcut experiment``'s adversarial weights
-(``experiment.GENERATOR_GAN_WEIGHT``, ``FEATURE_MATCHING_WEIGHT``) and its U-Net warm-up
+(``adversarial.generator_gan`` and ``feature_matching`` in configs/recipes/experiment.yaml; results/experiment-recipe.md) and its U-Net warm-up
 (``--unet-warmup-epochs``) came from this script.
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ reconstructed from its first frame; frames 2.. of each give a (real, generated) 
 (``discriminator_quality.held_out_frames``). A step: --batch-size real and as many generated frames, BCE on the
 encoder logit and every decoder pixel (``losses.unet_discriminator_loss``), Adam (betas
 0.5/0.999 unless the setting says otherwise). The figures behind the experiment's choice of no
-spectral norm (``experiment.DISCRIMINATOR_SPECTRAL_NORM``) came from this script.
+spectral norm (``adversarial.discriminator_spectral_norm`` in configs/recipes/experiment.yaml; results/experiment-recipe.md) came from this script.
 """
 from __future__ import annotations
 

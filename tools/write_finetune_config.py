@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from pcutlib.config import load_config
-from pcutlib.experiments.demo import FINETUNE_EPOCHS, finetune_config
+from pcutlib.experiments.demo import demo_recipe, finetune_config
 
 OUT = Path(__file__).resolve().parent.parent / "configs" / "synthetic-64-prioritycut.yaml"
 HEADER = """\
@@ -25,7 +25,7 @@ HEADER = """\
 
 
 def main() -> None:
-    config = finetune_config(load_config("synthetic-64"), FINETUNE_EPOCHS, None)
+    config = finetune_config(load_config("synthetic-64"), demo_recipe()["finetune_epochs"], None)
     OUT.write_text(HEADER + yaml.safe_dump(config, sort_keys=False))
     print(f"wrote {OUT}")
 

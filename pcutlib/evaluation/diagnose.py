@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from pcutlib.data.splits import animation_case, as_frames, load_split
+from pcutlib.data.splits import animation_case, load_split
 from pcutlib.data.synthetic import BACKGROUND_MAX_CHROMA, FIGURE_MIN_CHROMA
 from pcutlib.data.synthetic_truth import disocclusion, disocclusion_from
 from pcutlib.models.keypoints import keypoints_to_pixels

@@ -1,7 +1,8 @@
 """``pcut calibrate``: what makes the CPU model learn motion? Named training variants, each
 trained on its synthetic world and diagnosed on a world made with another seed.
 
-A variant is a world (``pcutlib.data.synthetic.World``) plus config overrides of ``synthetic-64``.
+A variant (a row of ``configs/recipes/calibration.yaml``) is a world
+(``pcutlib.data.synthetic.World``) plus config overrides of ``synthetic-64``.
 ``pcut calibrate VARIANT...`` trains each (``runs/calibration/<variant>``; a finished run is
 diagnosed again, not retrained), appends its figures to ``results/calibration.jsonl`` and
 rewrites ``results/calibration.md`` from all recorded rows.
@@ -14,90 +15,29 @@ import time
 from pathlib import Path
 
 from pcutlib.evaluation.diagnose import Diagnosis, diagnose
+from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.data.synthetic import World
+from pcutlib.experiments.recipes import read_recipe
+from pcutlib.paths import find_recipe
 
-TRAIN_SEED, CHECK_SEED = 0, 1      # the training world and the world the diagnosis sees
-CHECK_VIDEOS = 100
-
-EQUIVARIANCE_1 = {"train_params.loss_weights.equivariance_value": 1,
-                  "train_params.loss_weights.equivariance_jacobian": 1}
-REGION_DROPOUT = {"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10, "until_epoch": 60}}
-
-REGION_DROPOUT_ALWAYS = {"train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10, "until_epoch": 90}}
-NO_REGION_DROPOUT = {"train_params.region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0, "until_epoch": 0}}
-EQUIVARIANCE_10 = {"train_params.loss_weights.equivariance_value": 10,
-                   "train_params.loss_weights.equivariance_jacobian": 10}
-BEFORE_CALIBRATION = {**NO_REGION_DROPOUT, **EQUIVARIANCE_10}   # synthetic-64's recipe before this table
-FULL_MOTION = World(limb_motion=1.0)     # the world before the calibration (joint angles at full amplitude)
-# The calibration's 90-epoch schedule (synthetic-64's until the demo moved to 120 epochs):
-# every variant starts from it, so that its row keeps meaning what was run.
-CALIBRATION_SCHEDULE = {"train_params.num_epochs": 90, "train_params.epoch_milestones": [54, 76]}
-HALF_RES_WARP = {"model_params.generator_params.num_down_blocks": 1}   # synthetic-64 before small-motion+full-res
-FULL_RES_WARP = {"model_params.generator_params.num_down_blocks": 0}   # synthetic-64 since
-SMALL_MOTION = World(limb_motion=0.6)    # joint angles at 0.6 of the old amplitude (synthetic-64's world)
-
-def long_schedule(epochs: int) -> dict:
-    """synthetic-64's schedule stretched to ``epochs``: the learning-rate drops and the end of region
-    dropout at the same fractions of the run (drops at 60% and 85%, dropout off at two thirds)."""
-    return {"train_params.num_epochs": epochs,
-            "train_params.epoch_milestones": [round(0.6 * epochs), round(0.85 * epochs)],
-            "train_params.checkpoint_freq": max(10, epochs // 12),
-            "train_params.region_dropout": {"start": 0.1, "max": 0.3, "ramp_epochs": 10,
-                                            "until_epoch": round(2 * epochs / 3)}}
+ROW_KEYS = {"note", "world", "overrides"}
 
 
-VARIANTS = {
-    "baseline": dict(world=FULL_MOTION, note="synthetic-64 as shipped before calibration: flat world, FOMM's equivariance 10, "
-                          "no region dropout, 90 epochs", overrides={**HALF_RES_WARP, **BEFORE_CALIBRATION}),
-    "no-jacobian": dict(world=FULL_MOTION, note="the baseline without jacobians (translation-only local motion)",
-                        overrides={**HALF_RES_WARP, **BEFORE_CALIBRATION, "model_params.common_params.estimate_jacobian": False}),
-    "region-dropout": dict(world=FULL_MOTION, note="TPSMM's region dropout, p 0.1 -> 0.3 over 10 epochs, off at epoch 60",
-                           overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_10}),
-    "region-dropout+eq1": dict(world=FULL_MOTION, note="region dropout, equivariance weights 10 -> 1",
-                               overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
-    "textured+region-dropout+eq1": dict(note="figure height 0.75, striped parts, region dropout, equivariance 1",
-                                        world=World(figure_height=0.75, texture=True, limb_motion=1.0),
-                                        overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
-    "occlusion-warmup": dict(world=FULL_MOTION, note="region dropout, equivariance 1, generator ignores the occlusion map for the "
-                                  "first 30 epochs", overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1,
-                                                                 "train_params.occlusion_warmup_epochs": 30}),
-    "region-dropout-always": dict(world=FULL_MOTION, note="region dropout kept on to the last epoch (off at 60 before), equivariance 1",
-                                  overrides={**HALF_RES_WARP, **REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
-    "easy-world": dict(note="figure height 0.7, limbs 1.3x wider, joint angles at 0.6x amplitude; region "
-                            "dropout, equivariance 1", world=World(figure_height=0.7, limb_width=1.3, limb_motion=0.6),
-                       overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
-    "small-motion": dict(note="joint angles at 0.6x amplitude (the world before otherwise); region dropout, "
-                              "equivariance 1", world=SMALL_MOTION,
-                         overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1}),
-    "equivariance-warmup": dict(world=FULL_MOTION, note="region dropout; equivariance weights rise 0 -> 1 over the first 20 epochs",
-                                overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1,
-                                           "train_params.equivariance_warmup_epochs": 20}),
-    "full-res-warp": dict(world=FULL_MOTION, note="generator warps at 64x64 (num_down_blocks 0; same cost), region dropout to the "
-                               "last epoch, equivariance 1",
-                          overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1, **FULL_RES_WARP}),
-    "small-motion+always": dict(note="joint angles at 0.6x amplitude; region dropout to the last epoch, "
-                                     "equivariance 1", world=SMALL_MOTION,
-                                overrides={**HALF_RES_WARP, **REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1}),
-    "small-motion+always+full-res": dict(note="joint angles at 0.6x amplitude; region dropout to the last epoch, "
-                                              "equivariance 1, generator warps at 64x64",
-                                         world=SMALL_MOTION,
-                                         overrides={**REGION_DROPOUT_ALWAYS, **EQUIVARIANCE_1, **FULL_RES_WARP}),
-    "small-motion+equivariance-warmup": dict(note="joint angles at 0.6x amplitude; region dropout; equivariance "
-                                                  "weights rise 0 -> 1 over the first 20 epochs",
-                                             world=SMALL_MOTION,
-                                             overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1,
-                                                        "train_params.equivariance_warmup_epochs": 20}),
-    "small-motion+full-res": dict(note="joint angles at 0.6x amplitude; region dropout, equivariance 1, generator warps "
-                                       "at 64x64 (num_down_blocks 0; the same convolution cost)",
-                                  world=SMALL_MOTION,
-                                  overrides={**REGION_DROPOUT, **EQUIVARIANCE_1, **FULL_RES_WARP}),
-    "small-motion+full-res-long": dict(note="small-motion+full-res trained 5.6x longer: 500 epochs, learning-rate "
-                                            "drops at 300 and 425, region dropout to epoch 333",
-                                       world=SMALL_MOTION,
-                                       overrides={**EQUIVARIANCE_1, **long_schedule(500), **FULL_RES_WARP}),
-    "pyramid-4": dict(world=FULL_MOTION, note="region dropout, equivariance 1, pixel pyramid down to 1/8 (FOMM's 4 scales)",
-                      overrides={**HALF_RES_WARP, **REGION_DROPOUT, **EQUIVARIANCE_1, "train_params.scales": [1, 0.5, 0.25, 0.125]}),
-}
+def calibration_recipe() -> dict:
+    """``configs/recipes/calibration.yaml``: seeds, the schedule and the rows {name: {note, world,
+    overrides}}, each row's world a :class:`World` (an unknown world key is an error naming it)."""
+    path = find_recipe("calibration")
+    recipe = read_recipe("calibration")
+    rows = {}
+    for name, row in recipe["rows"].items():
+        if set(row) != ROW_KEYS:
+            raise ValueError(f"{path}: row {name!r} has keys {sorted(row)}; expected {sorted(ROW_KEYS)}")
+        try:
+            world = World(**row["world"])
+        except TypeError as error:
+            raise ValueError(f"{path}: row {name!r}: world {row['world']} ({error})") from None
+        rows[name] = {**row, "world": world}
+    return {**recipe, "rows": rows}
 
 
 def world_name(world: World) -> str:
@@ -121,12 +61,12 @@ def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: b
 
 
 def variant_config(name: str, data: Path, epochs: int | None) -> dict:
-    from pcutlib.config import load_config, resolve_config, set_by_path
-
+    """synthetic-64 with the calibration's schedule and row ``name``'s overrides, reading ``data``."""
+    recipe = calibration_recipe()
     config = load_config("synthetic-64")
     config["dataset_params"]["root_dir"] = str(data)
     config["train_params"]["num_workers"] = 0        # 2 cores: workers slow the step (benchmarks/)
-    for key, value in {**CALIBRATION_SCHEDULE, **VARIANTS[name].get("overrides", {})}.items():
+    for key, value in {**recipe["schedule"], **recipe["rows"][name]["overrides"]}.items():
         set_by_path(config, key, value)
     if epochs is not None:
         config["train_params"]["num_epochs"] = epochs
@@ -138,11 +78,12 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     from pcutlib.checkpoints.files import load_models, safe_torch_load
     from pcutlib.training.loop import train
 
-    if name not in VARIANTS:
-        raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(VARIANTS)}")
-    world = VARIANTS[name]["world"]
-    data = world_data(world, TRAIN_SEED, 200, data_dir, progress)
-    check = world_data(world, CHECK_SEED, CHECK_VIDEOS, data_dir, progress)
+    recipe = calibration_recipe()
+    if name not in recipe["rows"]:
+        raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(recipe['rows'])}")
+    world = recipe["rows"][name]["world"]
+    data = world_data(world, recipe["train_seed"], recipe["train_videos"], data_dir, progress)
+    check = world_data(world, recipe["check_seed"], recipe["check_videos"], data_dir, progress)
     config = variant_config(name, data, epochs)
     run_dir = runs / name
     last = run_dir / "checkpoints" / "last.pt"
@@ -156,7 +97,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     models, checkpoint = load_models(last, with_discriminator=False)
     result: Diagnosis = diagnose(models, check, progress=progress)
     steps = checkpoint["step"]
-    return {"variant": name, "note": VARIANTS[name]["note"], "world": world_name(world),
+    return {"variant": name, "note": recipe["rows"][name]["note"], "world": world_name(world),
             "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), **result.to_dict()}
 
 
@@ -169,14 +110,15 @@ def markdown(rows: list[dict]) -> str:
     latest = {}
     for row in rows:
         latest[(row["variant"], row["epochs"])] = row
+    recipe = calibration_recipe()
     lines = [
         "# Calibration runs: what makes the CPU model learn motion",
         "",
         "Written by `pcut calibrate` (pcutlib/experiments/calibration.py); each row trains `synthetic-64` (on the "
         "calibration's 90-epoch schedule: learning-rate drops at 54 and 76, unless the row says otherwise) with the "
-        f"variant's changes on its world (seed {TRAIN_SEED}, 200 videos) and diagnoses it with "
-        f"`pcut diagnose` on held-out figures of the same world made with seed {CHECK_SEED} "
-        f"({CHECK_VIDEOS} videos; test split). Baselines in brackets: mean pose for the probe, copying "
+        f"variant's changes on its world (seed {recipe['train_seed']}, {recipe['train_videos']} videos) and diagnoses it with "
+        f"`pcut diagnose` on held-out figures of the same world made with seed {recipe['check_seed']} "
+        f"({recipe['check_videos']} videos; test split). Baselines in brackets: mean pose for the probe, copying "
         "the source for IoU and L1. Minutes: training wall time on 2 CPU cores.",
         "",
         "| variant | world | steps | min | distinct kp | probe px (mean pose) | silhouette IoU (copy) "
@@ -198,7 +140,8 @@ def markdown(rows: list[dict]) -> str:
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.description = ("Train named variants of synthetic-64 (world and recipe changes) and record their "
                           "pcut diagnose figures in results/calibration.md.")
-    parser.add_argument("variants", nargs="+", metavar="VARIANT", help=f"any of: {', '.join(VARIANTS)}")
+    rows = calibration_recipe()["rows"]
+    parser.add_argument("variants", nargs="+", metavar="VARIANT", help=f"any of: {', '.join(rows)}")
     parser.add_argument("--epochs", type=int, default=None, help="override train_params.num_epochs")
     parser.add_argument("--runs", type=Path, default=Path("runs/calibration"), help="run folders (default: %(default)s)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where the worlds are made (default: %(default)s)")
@@ -208,9 +151,10 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    unknown = [v for v in args.variants if v not in VARIANTS]
+    known = calibration_recipe()["rows"]
+    unknown = [v for v in args.variants if v not in known]
     if unknown:
-        raise ValueError(f"unknown calibration variants {unknown}; known: {sorted(VARIANTS)}")
+        raise ValueError(f"unknown calibration variants {unknown}; known: {sorted(known)}")
     args.results.mkdir(parents=True, exist_ok=True)
     record = args.results / "calibration.jsonl"
     for name in args.variants:

@@ -19,25 +19,41 @@ from pathlib import Path
 
 import torch
 
-from pcutlib.experiments.ablation import VARIANTS, synthetic_config, variant_config
+from pcutlib.experiments.recipes import read_recipe, synthetic_config, variant, variant_config
+from pcutlib.paths import find_recipe
 
 
-FINETUNE_EPOCHS = 6      # the PriorityCut fine-tune (configs/synthetic-64-prioritycut.yaml)
+DEMO_KEYS = {"config": str, "data": str, "runs": str, "finetune_variant": str, "finetune_epochs": int,
+             "check_data": str, "check_seed": int, "check_videos": int}
+
+
+def demo_recipe() -> dict:
+    """``configs/recipes/demo.yaml``, every key present with its type (else an error naming it)."""
+    recipe = read_recipe("demo")
+    wrong = {key: recipe.get(key) for key, kind in DEMO_KEYS.items() if not isinstance(recipe.get(key), kind)}
+    unknown = sorted(set(recipe) - set(DEMO_KEYS))
+    if wrong or unknown:
+        raise ValueError(f"{find_recipe('demo')}: keys with a missing or wrong value {wrong}, unknown keys {unknown}; "
+                         f"expected {', '.join(f'{k} ({t.__name__})' for k, t in DEMO_KEYS.items())}")
+    return recipe
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--config", default="synthetic-64", help="config file or name in configs/ (default: %(default)s)")
-    parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"),
+    recipe = demo_recipe()
+    parser.add_argument("--config", default=recipe["config"], help="config file or name in configs/ (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=Path(recipe["data"]),
                         help="training world (made when missing; default: %(default)s)")
-    parser.add_argument("--runs", type=Path, default=Path("runs"), help="where the two run folders go (default: %(default)s)")
+    parser.add_argument("--runs", type=Path, default=Path(recipe["runs"]),
+                        help="where the two run folders go (default: %(default)s)")
     parser.add_argument("--reconstruction-epochs", type=int, default=None,
                         help="default: the config's train_params.num_epochs")
-    parser.add_argument("--finetune-epochs", type=int, default=FINETUNE_EPOCHS,
+    parser.add_argument("--finetune-epochs", type=int, default=recipe["finetune_epochs"],
                         help="PriorityCut fine-tuning epochs (default: %(default)s)")
     parser.add_argument("--top-k", type=float, default=None, help="default: the config's regularizer.top_k_percent")
-    parser.add_argument("--check-data", type=Path, default=Path("data/synthetic-64-check"),
+    parser.add_argument("--check-data", type=Path, default=Path(recipe["check_data"]),
                         help="held-out world for the motion diagnosis (made with --check-seed when missing)")
-    parser.add_argument("--check-seed", type=int, default=1, help="seed of that world (not the training seed)")
+    parser.add_argument("--check-seed", type=int, default=recipe["check_seed"],
+                        help="seed of that world (not the training seed; default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -45,10 +61,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 def finetune_config(config: dict, epochs: int, top_k: float | None) -> dict:
     """The reconstruction config with the U-Net discriminator and PriorityCut switched on
-    (the experiment's ``prioritycut`` variant, at the config's or the given top-k)."""
-    variant = dict(VARIANTS["prioritycut-k10"], top_k=top_k if top_k is not None else
+    (the demo recipe's ``finetune_variant`` of the experiment, at the config's or the given top-k)."""
+    chosen = dict(variant(demo_recipe()["finetune_variant"]), top_k=top_k if top_k is not None else
                    config["regularizer"]["top_k_percent"])
-    return variant_config(config, variant, epochs, config["train_params"]["seed"])
+    return variant_config(config, chosen, epochs, config["train_params"]["seed"])
 
 
 def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:
@@ -82,7 +98,7 @@ def ensure_check_data(root: Path, training_data: Path, seed: int, progress: bool
         raise ValueError(f"--check-seed {seed} is the training world's seed; choose another")
     world = World(meta.get("figure_height", World().figure_height), meta.get("texture", False),
                   meta.get("limb_width", 1.0), meta.get("limb_motion", 1.0))
-    return make_synthetic_dataset(root, videos=100, frames=meta["frames"], size=meta["size"], seed=seed,
+    return make_synthetic_dataset(root, videos=demo_recipe()["check_videos"], frames=meta["frames"], size=meta["size"], seed=seed,
                                   stripes=meta["stripes"], world=world, progress=progress, overwrite=True)
 
 

@@ -1,0 +1,400 @@
+"""``pcut experiment``: does PriorityCut reduce warping artifacts? An equal-budget comparison.
+
+Every variant differs from the others only in its discriminator and regularizer, trains with
+the same seeds (each seed: the same batches, warps and mixing steps, and a discriminator freshly
+initialised from it) and the same loss terms and schedule (the ``adversarial`` section of
+``configs/recipes/experiment.yaml``: the adversarial term's weight, feature matching on every
+discriminator's features, discriminator updates per generator update; a mixing variant's
+consistency loss and the ramp of its mixed terms), in two settings (``--setting``), each with its own
+run folders (``<runs>/<setting>/<variant>-seed<seed>``) and results (``<results>/experiment-<setting>/``):
+
+    finetune   adversarial fine-tune of the shared reconstruction checkpoint (``--init-from``):
+               ``--warmup-epochs`` in which only the fresh discriminator trains (the generator as
+               it is), then ``--epochs`` adversarial epochs (CPU-sized choices)
+    scratch    each variant trained from a fresh model with the adversarial term on from the first
+               step, as the paper trains (FOMM's ``vox-adv`` is such a standalone run), with the
+               reconstruction recipe otherwise
+
+The main comparison (the recipe's ``main``, the default):
+
+    baseline-patch      FOMM's patch discriminator (LSGAN)
+    unet                the U-Net discriminator, no mixing
+    cutmix              + CutMix (random boxes)
+    prioritycut-k10     + PriorityCut, top-10% most occluded foreground pixels
+
+and the ablations (every other variant of the recipe, run when named in ``--variants``, or all with ``ablations``):
+k in {5, 30, 50}; the foreground restriction off (``-all``); masks that mix in nothing trained as
+fake (``-ones-fake``, ``regularizer.all_ones_masks``); U-Net GAN's weights on mixed steps
+(``-unetgan-weights``, ``regularizer.mixed_round_weights``) for PriorityCut and CutMix.
+
+Each run, the reconstruction checkpoint and copying the source frame are scored on the held-out
+test videos of the synthetic world (``artifacts.evaluate_test_videos``): the error inside and
+outside the true dis-occlusion (the claim), animation L1 against the true animation, the
+PriorityCut mask's precision against the true dis-occlusion, pcut's pooled metrics and FOMM's
+per-frame ones (``<metric>_fomm``); and each run's discriminator on held-out frames
+(``discriminator_quality``). Per-video values go to ``<run>/metrics.json`` (and
+``metrics_per_video.csv``); variants are compared with references by paired bootstrap intervals
+over seeds and videos (``bootstrap``), with a verdict only where the interval excludes zero and
+the compared runs' discriminator image AUC is at least MIN_AUC (``gate_on_discriminators``).
+
+Writes per setting ``experiment_runs.csv`` (one row per run), ``experiment.csv`` (mean and
+spread over seeds), ``experiment_comparisons.csv`` (every difference, interval, verdict and
+whether it is valid), ``experiment.md`` (tables), ``metrics_vs_k.png``, ``artifacts.png`` (with
+the true dis-occlusion outlined) and ``section.md``; with ``--readme`` the README's results
+section (every setting found). A progress bar counts the runs; finished runs are reused and an
+interrupted one continues from its last epoch. ``--quick`` runs the whole pipeline on a tiny
+world and model in under a minute (for tests).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+from pathlib import Path
+from pcutlib.evaluation.bootstrap import DEFAULT_RESAMPLES
+from pcutlib.config import load_config, resolve_config
+from pcutlib.experiments.recipes import (SETTINGS, expand_variants, experiment_config, experiment_recipe,
+                                         synthetic_config, variant, variant_groups)
+from pcutlib.experiments.report import SETTING_TITLES, findings, markdown_table, plot_artifacts, plot_metrics_vs_k, readme_results, update_readme, verdict_table, write_csv
+from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH, REFERENCE_ROWS, ensure_trained, read_run_record, run_minutes, run_record, scored
+from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, MIN_AUC, compare_variants, gate_on_discriminators, summarize
+
+
+# Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a
+# CPU: the whole pipeline for tests, numbers that mean nothing). Paths of --quick lie under --runs.
+FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
+                 "init_from": Path("runs/synthetic-64-reconstruction/checkpoints/last.pt"), "epochs": 6,
+                 "warmup_epochs": 60, "unet_warmup_epochs": 150, "seeds": [0, 1, 2, 3, 4], "variants": ["main"], "runs": Path("runs/experiment"),
+                 "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
+                 "quality_frames": 8, "setting": "both"}
+
+
+QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
+                  "epochs": 1, "warmup_epochs": 1, "unet_warmup_epochs": 2, "seeds": [0, 1], "variants": ["unet", "prioritycut-k10"],
+                  "runs": Path("runs/experiment-quick"), "results": "results", "probe_steps": 20, "resamples": 200,
+                  "quality_frames": 3, "setting": "both"}
+
+
+QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5, "seed": 0}
+
+
+DEFAULT_REFERENCES = ["unet", "cutmix", "prioritycut-k10", "init"]
+
+
+def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--quick", action="store_true",
+                        help="the whole pipeline on a tiny world (8 videos of 6 frames, 32 px) and the smoke model "
+                             "in about a minute, for tests: 1 epoch, seeds 0 1, variants unet prioritycut-k10, "
+                             "everything under --runs (default runs/experiment-quick)")
+    parser.add_argument("--setting", choices=[*SETTINGS, "both"], default=None,
+                        help="finetune: adversarial fine-tune from the reconstruction checkpoint; scratch: each "
+                             "variant trained from a fresh model, adversarial from the first step; both (default). "
+                             "Run folders <runs>/<setting>/, results <results>/experiment-<setting>/")
+    parser.add_argument("--config", default=None, help=f"config file or name in configs/ (default: "
+                                                       f"{FULL_DEFAULTS['config']})")
+    parser.add_argument("--data", type=Path, default=None, help=f"training world (default: {FULL_DEFAULTS['data']})")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help=f"the shared reconstruction checkpoint, trained first when missing (default: "
+                             f"{FULL_DEFAULTS['init_from']})")
+    parser.add_argument("--epochs", type=int, default=None, help=f"adversarial fine-tuning epochs per run (default: {FULL_DEFAULTS['epochs']})")
+    parser.add_argument("--warmup-epochs", type=int, default=None,
+                        help=f"finetune: epochs before --epochs in which only the fresh patch discriminator trains "
+                             f"(default: {FULL_DEFAULTS['warmup_epochs']})")
+    parser.add_argument("--unet-warmup-epochs", type=int, default=None,
+                        help=f"finetune: the same for the U-Net discriminators, one warm-up per seed shared by the "
+                             f"U-Net variants (default: {FULL_DEFAULTS['unet_warmup_epochs']}; it learns slower)")
+    parser.add_argument("--scratch-epochs", type=int, default=None,
+                        help="epochs of a scratch run (default: the config's num_epochs, the reconstruction's)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: 0 1 2 3 4)")
+    groups, variants = variant_groups(), list(experiment_recipe()["variants"])
+    parser.add_argument("--variants", nargs="+", default=None, choices=[*groups, *variants],
+                        help=f"which variants to run; main = {' '.join(groups['main'])} (default), "
+                             f"ablations = {' '.join(groups['ablations'])}")
+    parser.add_argument("--references", nargs="+", default=None, choices=variants + list(REFERENCE_ROWS),
+                        help="compare every variant with these (init: the reconstruction checkpoint, copy: copying "
+                             f"the source frame); default: {' '.join(DEFAULT_REFERENCES)}")
+    parser.add_argument("--resamples", type=int, default=None, help="bootstrap resamples (default: 2000)")
+    parser.add_argument("--quality-frames", type=int, default=None,
+                        help="held-out frames per test video for the discriminator AUCs (default: 8)")
+    parser.add_argument("--runs", type=Path, default=None, help=f"run folders (default: {FULL_DEFAULTS['runs']})")
+    parser.add_argument("--results", type=Path, default=None, help="table and plots (default: results)")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also rewrite this README's results section (between its results markers) with the "
+                             "results of every setting found under --results")
+    parser.add_argument("--probe-steps", type=int, default=None, help="training steps of the pose and identity probes")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the arguments left at None from FULL_DEFAULTS, or with --quick from QUICK_DEFAULTS
+    (its relative data, init_from and results under --runs); expand the variant groups and the
+    settings (a list). Returns a new namespace."""
+    args = copy.copy(args)
+    defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
+    if args.runs is None:
+        args.runs = Path(defaults["runs"])
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            if args.quick and key in ("data", "init_from", "results"):
+                value = args.runs / value
+            setattr(args, key, copy.copy(value))
+    for key in ("warmup_epochs", "unet_warmup_epochs"):
+        if getattr(args, key) < 0:
+            raise ValueError(f"--{key.replace('_', '-')} must be >= 0, got {getattr(args, key)}")
+    for key in ("epochs", "resamples", "quality_frames", "probe_steps", "scratch_epochs"):
+        if getattr(args, key) is not None and getattr(args, key) < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
+    args.variants = expand_variants(args.variants)
+    args.settings = list(SETTINGS) if args.setting == "both" else [args.setting]
+    if args.references is None:
+        args.references = list(DEFAULT_REFERENCES)
+    return args
+
+
+def experiment_base(args: argparse.Namespace, progress: bool) -> dict:
+    """The reconstruction config every variant starts from; --quick: the tiny world (written
+    when missing) and one reconstruction-only epoch of the smoke model."""
+    if not args.quick:
+        return synthetic_config(args.config, args.data, progress)
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
+
+    if not (args.data / "test").is_dir():
+        make_synthetic_dataset(args.data, progress=False, overwrite=True, **QUICK_WORLD)
+    config = load_config(args.config)
+    config["dataset_params"]["root_dir"] = str(args.data)
+    config["train_params"]["num_epochs"] = 1
+    config["train_params"]["loss_weights"]["generator_gan"] = 0
+    config["regularizer"]["type"] = "none"
+    return resolve_config(config)
+
+
+def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
+    """{"pose", "identity"} probes from folder, trained on data's train split when missing."""
+    from pcutlib.evaluation.probes import load_probe, save_probe, train_identity_probe, train_pose_probe
+
+    probes = {}
+    for kind, trainer in (("pose", train_pose_probe), ("identity", train_identity_probe)):
+        path = folder / f"{kind}.pt"
+        if not path.exists():
+            probe = trainer(str(data), steps=steps, progress=progress)
+            folder.mkdir(parents=True, exist_ok=True)
+            save_probe(path, probe)
+        probes[kind] = load_probe(path)
+    return probes
+
+
+def score_references(args, test: list, probes: dict, progress: bool) -> dict:
+    """{"init", "copy"}: (summary, per-video rows) of the reconstruction checkpoint and of copying
+    the source frame (shared by both settings)."""
+    return {key: scored(args.runs / folder, checkpoint, test, probes, False, progress=progress)
+            for key, folder, checkpoint in (("init", "reconstruction-start", args.init_from),
+                                            ("copy", "copy-source", None))}
+
+
+def ensure_warmed_up(args, base: dict, seed: int, say=print) -> Path:
+    """The U-Net discriminator warm-up of ``seed`` (runs/finetune/unet-warmup-seed<seed>: the
+    "unet" variant's config for its first --unet-warmup-epochs), trained once and shared by every U-Net
+    variant of that seed. Mixing waits for the warm-up's end (``UNetAdversary.draw_mixing``), so
+    the warm-up draws the same batches, warps and discriminator updates whatever the regularizer:
+    sharing it changes no number, and every variant of a seed meets the generator with the same
+    discriminator."""
+    config = experiment_config(base, variant("unet"), "finetune", 0, seed, args.unet_warmup_epochs)
+    run_dir = args.runs / "finetune" / f"unet-warmup-seed{seed}"
+    extend_shorter_warmup(run_dir, config, args.init_from)
+    return ensure_trained(config, run_dir, args.init_from, args.device, not args.no_progress, say=say)
+
+
+def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
+    """When run_dir holds a finished warm-up of ``config`` that is only shorter (fewer epochs,
+    all of them warm-up), mark it as an interrupted run of ``config``, so that ``ensure_trained``
+    continues it to config's epochs instead of starting over: a warm-up trains the discriminator
+    at a constant learning rate and the resume is exact, so the numbers are those of the longer
+    warm-up trained from the start. The new experiment_started.json is dated back by the time the
+    shorter warm-up took, so ``run_minutes`` counts both parts. Returns whether it did."""
+    marker, started = run_dir / "experiment_run.json", run_dir / "experiment_started.json"
+    if not (marker.is_file() and started.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
+        return False
+    done = read_run_record(marker)
+    wanted = run_record(config, init_from)
+    epochs = wanted["config"]["train_params"]["num_epochs"]
+    shorter = done["config"]["train_params"]["num_epochs"]
+    if not (shorter < epochs and done["config"]["train_params"]["discriminator_warmup_epochs"] == shorter
+            and not wanted["config"]["train_params"]["epoch_milestones"]):
+        return False
+    for key in ("num_epochs", "discriminator_warmup_epochs"):
+        done["config"]["train_params"][key] = wanted["config"]["train_params"][key]
+    if done != wanted:
+        return False
+    took = marker.stat().st_mtime - started.stat().st_mtime
+    started.write_text(json.dumps(wanted, indent=1) + "\n")
+    now = started.stat().st_mtime
+    os.utime(started, (now - took, now - took))
+    marker.unlink()
+    return True
+
+
+def train_and_score(args, setting: str, base: dict, test: list, probes: dict, bar) -> tuple[list, dict, dict]:
+    """Every (variant, seed) run of one setting, trained where needed and scored. Returns (rows
+    {"variant", "seed", summary...}, per_video {variant: {seed: rows}}, {variant: first seed's checkpoint})."""
+    from tqdm.auto import tqdm
+
+    rows, per_video, checkpoints = [], {}, {}
+    epochs = args.epochs if setting == "finetune" else args.scratch_epochs
+    init_from = args.init_from if setting == "finetune" else None
+    for seed in args.seeds:                    # seed by seed: an interrupted command leaves whole seeds
+        for name in args.variants:
+            run_dir = args.runs / setting / f"{name}-seed{seed}"
+            bar.set_postfix_str(f"{setting}/{run_dir.name}")
+            unet = variant(name)["kind"] == "unet"
+            warmup = args.unet_warmup_epochs if unet else args.warmup_epochs
+            config = experiment_config(base, variant(name), setting, epochs, seed, warmup)
+            warm_start = None
+            if setting == "finetune" and warmup > 0 and unet:
+                warm_start = ensure_warmed_up(args, base, seed, say=tqdm.write)
+            last = ensure_trained(config, run_dir, init_from, args.device, not args.no_progress, say=tqdm.write,
+                                  warm_start=warm_start)
+            summary, videos = scored(run_dir, last, test, probes, True, args.quality_frames, not args.no_progress)
+            per_video.setdefault(name, {})[seed] = videos
+            rows.append({"variant": name, "seed": seed, **summary})
+            checkpoints.setdefault(name, last)
+            bar.update()
+    return rows, per_video, checkpoints
+
+
+def setting_budget(args, setting: str, base: dict, test: list) -> str:
+    """One sentence: what each run of ``setting`` trained, and on what it is scored."""
+    runs = f"{len(args.variants)} variants x {len(args.seeds)} seeds"
+    frames = base["train_params"]["batch_size"]
+    if setting == "finetune":
+        how = (f"each fine-tuned from `{args.init_from}` (row '{INIT}'): {args.warmup_epochs} (patch) or "
+               f"{args.unet_warmup_epochs} (U-Net, shared by the U-Net variants of a seed) epochs in which only "
+               f"the fresh discriminator trains, then {args.epochs} adversarial epochs ({frames} frames a step)")
+    else:
+        epochs = args.scratch_epochs or base["train_params"]["num_epochs"]
+        how = (f"each trained from a fresh model for {epochs} epochs ({frames} frames a step) with the adversarial "
+               f"term from the first step and the reconstruction recipe otherwise; row '{INIT_SCRATCH}' is "
+               f"`{args.init_from}`, that recipe without the adversarial term")
+    adversarial = experiment_recipe()["adversarial"]
+    norm = "with" if adversarial["discriminator_spectral_norm"] else "without"
+    return (f"{runs}, {how}; every discriminator {norm} spectral norm, the adversarial term at weight "
+            f"{adversarial['generator_gan']:g} and feature matching at {adversarial['feature_matching']:g} per block, "
+            f"the consistency loss of the mixing variants at {adversarial['consistency_weight']:g} with their mixed "
+            f"terms ramped in over the first {adversarial['mixed_terms_warmup_epochs']:g} epochs of mixing, "
+            f"{adversarial['discriminator_steps_per_generator_step']} discriminator updates per generator update; "
+            f"{len(test)} held-out test videos of unseen figures")
+
+
+def runs_minutes(args, setting: str) -> float:
+    """Training and scoring minutes of every (variant, seed) run of ``setting`` and of the shared
+    discriminator warm-ups they continued, summed (``run_minutes``), whichever invocations of the
+    command did them."""
+    runs = [args.runs / setting / f"{variant}-seed{seed}" for variant in args.variants for seed in args.seeds]
+    warmups = [args.runs / setting / f"unet-warmup-seed{seed}" for seed in args.seeds]
+    return sum(run_minutes(run) for run in runs) + sum(run_minutes(run) for run in warmups if run.is_dir())
+
+
+def reproducing_command(args, setting: str) -> str:
+    """The ``pcut experiment`` command line that makes this setting's results again: the options
+    that differ from the defaults (FULL_DEFAULTS, or QUICK_DEFAULTS with --quick)."""
+    defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
+    parts = ["pcut experiment"] + (["--quick"] if args.quick else []) + ["--setting", setting]
+    keys = ["config", "data", "init_from", "epochs" if setting == "finetune" else "scratch_epochs",
+            "warmup_epochs" if setting == "finetune" else None,
+            "unet_warmup_epochs" if setting == "finetune" else None, "seeds", "variants", "references"]
+    for key in filter(None, keys):
+        value, default = getattr(args, key, None), defaults.get(key)
+        if key == "variants":
+            default = expand_variants(default)
+        if key == "references":
+            default = DEFAULT_REFERENCES
+        if args.quick and key in ("data", "init_from"):
+            default = args.runs / default
+        if value is None or value == default or (isinstance(default, Path) and Path(value) == default):
+            continue
+        values = value if isinstance(value, list) else [value]
+        parts += [f"--{key.replace('_', '-')}", *map(str, values)]
+    return " ".join(parts)
+
+
+def write_setting_results(args, setting: str, rows: list, per_video: dict, checkpoints: dict, test: list,
+                          budget: str, minutes: float) -> str:
+    """Tables, comparisons (gated on the discriminator AUC) and plots of one setting in
+    <results>/experiment-<setting>/; returns the markdown section (``section.md``)."""
+    from pcutlib.data.synthetic_truth import disocclusion_from
+
+    folder = args.results / f"experiment-{setting}"
+    folder.mkdir(parents=True, exist_ok=True)
+    init_label = INIT if setting == "finetune" else INIT_SCRATCH
+    labels = [*args.variants, init_label, COPY]
+    table = summarize(rows, labels)
+    references = [{"init": init_label}.get(r, REFERENCE_ROWS.get(r, r)) for r in args.references]
+    comparisons = compare_variants(per_video, args.variants, references, args.seeds, resamples=args.resamples)
+    aucs = {e["variant"]: e["d_image_auc_mean"] for e in table if e["variant"] in args.variants}
+    comparisons = gate_on_discriminators(comparisons, aucs)
+    write_csv(folder / "experiment_runs.csv",
+              [{k: v for k, v in row.items() if k in ("variant", "seed", *METRICS, "mask_chance",
+                                                           *DISCRIMINATOR_METRICS)} for row in rows])
+    write_csv(folder / "experiment.csv", table)
+    write_csv(folder / "experiment_comparisons.csv", comparisons)
+    plot_metrics_vs_k(table, folder / "metrics_vs_k.png")
+    path, video, _, truth = test[0]
+    plot_artifacts(checkpoints, video, path.name, folder / "artifacts.png",
+                   disoccluded=None if truth is None else disocclusion_from(truth, 0))
+    command = reproducing_command(args, setting)
+    text = "\n".join([
+        f"Budget: {budget}. Command: `{command}` ({minutes:.0f} min of training and scoring here, "
+        f"summed over the runs).", "",
+        "Mean ± standard deviation over seeds; definitions in the README's Metrics section. Artifact metrics pool "
+        "the truly dis-occluded (visible) pixels of frames 2.. of every held-out video reconstructed from its "
+        "first frame; mask precision next to a random mask of the same size; D AUCs: the run's discriminator on "
+        "held-out real and generated frames (0.5 = chance).", "",
+        markdown_table(table), "",
+        "Paired differences (variant − reference, same seeds and videos) with 95% bootstrap intervals "
+        f"({args.resamples} resamples of seeds and videos); better/worse only where the interval excludes zero, "
+        f"and only where the compared runs' discriminator image AUC is at least {MIN_AUC:g}.", "",
+        verdict_table(comparisons), "",
+        *[f"- {s}" for s in findings(comparisons, table)], "",
+        "![metrics against k](metrics_vs_k.png)", "",
+        "![the same held-out frames across variants, true dis-occlusion outlined](artifacts.png)"])
+    (folder / "section.md").write_text(text + "\n")
+    (folder / "experiment.md").write_text(f"# PriorityCut experiment on the synthetic world\n\n"
+                                          f"## {SETTING_TITLES[setting]}\n\n{text}\n")
+    return text
+
+
+def run_experiment(args) -> int:
+    from tqdm.auto import tqdm
+
+    from pcutlib.data.splits import load_split
+    from pcutlib.training.loop import train
+
+    args = resolve_arguments(args)
+    progress = not args.no_progress
+    base = experiment_base(args, progress)
+    data = Path(base["dataset_params"]["root_dir"])
+    if not args.init_from.exists():
+        print(f"shared reconstruction checkpoint {args.init_from} missing: training it")
+        args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress,
+                               overwrite=True)
+    probes = ensure_probes(args.runs / "probes", data, args.probe_steps, progress)
+    test = load_split(data, "test", base["dataset_params"]["frame_shape"])
+    references = score_references(args, test, probes, progress)
+    bar = tqdm(total=len(args.settings) * len(args.variants) * len(args.seeds), desc="experiment runs", unit="run",
+               disable=not progress, dynamic_ncols=True)
+    for setting in args.settings:
+        rows, per_video, checkpoints = train_and_score(args, setting, base, test, probes, bar)
+        init_label = INIT if setting == "finetune" else INIT_SCRATCH
+        for key, label in (("init", init_label), ("copy", COPY)):
+            summary, videos = references[key]
+            per_video[label] = {seed: videos for seed in args.seeds}
+            rows.append({"variant": label, "seed": None, **summary})
+        text = write_setting_results(args, setting, rows, per_video, checkpoints, test,
+                                     setting_budget(args, setting, base, test), runs_minutes(args, setting))
+        tqdm.write(f"\n## {SETTING_TITLES[setting]}\n\n{text}")
+    bar.close()
+    if args.readme is not None:
+        update_readme(args.readme, readme_results(args.results, args.readme))
+    return 0

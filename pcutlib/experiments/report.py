@@ -1,0 +1,241 @@
+"""The experiment's written results: CSV and markdown tables, verdicts and findings, the metrics-vs-k
+plot, the artifact figure and the README's results section.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+import numpy as np
+import torch
+from pcutlib.experiments.recipes import SETTINGS, k_variants
+from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH
+from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, LOWER_IS_BETTER, MIN_AUC
+
+
+# the columns of the markdown tables (all metrics are in the CSVs)
+TABLE_METRICS = ["l1_disoccluded", "l1_visible", "ssim_disoccluded", "animation_l1", "mask_precision",
+                 "l1_fomm", "akd_gt_fomm", "aed_fomm"]
+
+
+VERDICT_METRICS = ["l1_disoccluded", "ssim_disoccluded", "l1_visible", "animation_l1", "l1_fomm", "akd_gt_fomm",
+                   "aed_fomm"]
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _cell(mean: float, std: float | None = None, digits: int = 4) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:.{digits}g}" + ("" if std is None or math.isnan(std) or std == 0 else f" ± {std:.2g}")
+
+
+def markdown_table(table: list[dict]) -> str:
+    """Rows: variants (mean ± std over seeds), the reconstruction start and copying the source;
+    columns: TABLE_METRICS (mask precision next to its chance level) and the discriminator AUCs."""
+    names = [f"{m} {'↓' if LOWER_IS_BETTER[m] else '↑'}" for m in TABLE_METRICS]
+    names = [n.replace("mask_precision", "mask precision / chance") for n in names]
+    names += ["D image AUC", "D pixel AUC (PriorityCut M)", "D pixel AUC (CutMix M)"]
+    lines = ["| variant | seeds | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 2)]
+    for entry in table:
+        cells = []
+        for metric in TABLE_METRICS:
+            cell = _cell(entry[f"{metric}_mean"], entry[f"{metric}_std"])
+            if metric == "mask_precision" and cell != "–":
+                cell += f" / {_cell(entry['mask_chance_mean'], digits=3)}"
+            cells.append(cell)
+        cells += [_cell(entry[f"{m}_mean"], entry[f"{m}_std"], digits=3) for m in DISCRIMINATOR_METRICS]
+        seeds = entry["seeds"] if entry["variant"] not in (INIT, INIT_SCRATCH, COPY) else "–"
+        lines.append(f"| {entry['variant']} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict_table(comparisons: list[dict], metrics: list[str] = VERDICT_METRICS) -> str:
+    """One row per (variant, reference): each metric's paired difference variant - reference,
+    its 95% bootstrap interval and the verdict it allows; a pair whose discriminator is near
+    chance (``gate_on_discriminators``) says so beside its name and gives no verdict."""
+    pairs = list(dict.fromkeys((c["variant"], c["reference"]) for c in comparisons))
+    by_key = {(c["variant"], c["reference"], c["metric"]): c for c in comparisons}
+    shown = [m for m in metrics if any(c["metric"] == m for c in comparisons)]
+    lines = ["| variant vs reference | " + " | ".join(f"Δ {m} {'↓' if LOWER_IS_BETTER[m] else '↑'}" for m in shown)
+             + " |", "|" + "---|" * (len(shown) + 1)]
+    for variant, reference in pairs:
+        cells, reason = [], ""
+        for metric in shown:
+            c = by_key[(variant, reference, metric)]
+            valid = c.get("valid", True)
+            reason = reason or ("" if valid else f" — {c['verdict']}")
+            cells.append("–" if math.isnan(c["difference"]) else
+                         f"{c['difference']:+.3g} [{c['low']:+.3g}, {c['high']:+.3g}] "
+                         f"{c['verdict'] if valid else 'no comparison'}")
+        lines.append(f"| {variant} vs {reference}{reason} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def findings(comparisons: list[dict], table: list[dict], min_auc: float = MIN_AUC) -> list[str]:
+    """Sentences that follow from the intervals: per (variant, reference) the metrics that are
+    better and worse (the rest: no difference detected), or, where the discriminators are near
+    chance (``gate_on_discriminators``), that there is no comparison; and the runs whose
+    discriminator image AUC is below ``min_auc``."""
+    sentences = []
+    for variant, reference in dict.fromkeys((c["variant"], c["reference"]) for c in comparisons):
+        mine = [c for c in comparisons if c["variant"] == variant and c["reference"] == reference]
+        invalid = [c for c in mine if not c.get("valid", True)]
+        if invalid:
+            sentences.append(f"{variant} vs {reference}: {invalid[0]['verdict']}.")
+            continue
+        parts = [f"{verdict} on {', '.join(c['metric'] for c in mine if c['verdict'] == verdict)}"
+                 for verdict in ("better", "worse") if any(c["verdict"] == verdict for c in mine)]
+        undecided = sum(c["verdict"] == "no difference detected" for c in mine)
+        measured = sum(c["verdict"] != "not measured" for c in mine)
+        parts.append(f"no difference detected on {undecided} of {measured} measured metrics")
+        sentences.append(f"{variant} vs {reference}: " + "; ".join(parts) + " (95% paired bootstrap intervals).")
+    weak = [f"{e['variant']} ({e['d_image_auc_mean']:.3f})" for e in table
+            if not math.isnan(e["d_image_auc_mean"]) and e["d_image_auc_mean"] < min_auc]
+    if weak:
+        sentences.append(f"Discriminator image AUC on held-out frames below {min_auc}: {', '.join(weak)}; at this "
+                         f"budget those discriminators do not clearly tell generated frames from real ones, and "
+                         f"their comparisons are not made.")
+    return sentences
+
+
+def plot_metrics_vs_k(table: list[dict], path: Path) -> None:
+    """Each table metric against k for PriorityCut, with the other rows as horizontal bands
+    (mean ± std over seeds). The y axis spans the trained variants and the reconstruction start;
+    copying the source frame, far off on most metrics, is written in the corner when off scale."""
+    from matplotlib.figure import Figure
+
+    by_name = {entry["variant"]: entry for entry in table}
+    ks = [(k, by_name[name]) for k, name in k_variants().items() if name in by_name]
+    fig = Figure(figsize=(3.2 * 3, 2.6 * 3))
+    axes = fig.subplots(3, 3).flat
+    colours = {"baseline-patch": "tab:grey", "unet": "tab:blue", "cutmix": "tab:orange",
+               "prioritycut-k10-all": "tab:purple", "prioritycut-k10-ones-fake": "tab:brown",
+               "prioritycut-k10-unetgan-weights": "tab:pink", "cutmix-unetgan-weights": "tab:olive",
+               INIT: "tab:green", INIT_SCRATCH: "tab:green", COPY: "black"}
+    for ax, metric in zip(axes, TABLE_METRICS):
+        spans = []                                          # (mean - std, mean + std); a single run: (mean, mean)
+        for name, entry in by_name.items():
+            mean, std = entry[f"{metric}_mean"], entry[f"{metric}_std"]
+            if name != COPY and not math.isnan(mean):
+                spread = 0.0 if math.isnan(std) else std
+                spans.append((mean - spread, mean + spread))
+        if ks:
+            x = [k for k, _ in ks]
+            y = [e[f"{metric}_mean"] for _, e in ks]
+            err = [e[f"{metric}_std"] for _, e in ks]
+            ax.errorbar(x, y, yerr=err, marker="o", color="tab:red", label="prioritycut (foreground)", capsize=3)
+        for name, colour in colours.items():
+            if name in by_name and not math.isnan(by_name[name][f"{metric}_mean"]):
+                mean, std = by_name[name][f"{metric}_mean"], by_name[name][f"{metric}_std"]
+                ax.axhline(mean, color=colour, linewidth=1, label=name)
+                ax.axhspan(mean - std, mean + std, color=colour, alpha=0.12)
+        if spans:
+            low, high = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+            pad = 0.15 * (high - low) or 0.05 * abs(high) or 0.01
+            ax.set_ylim(low - pad, high + pad)
+            copy = by_name.get(COPY, {}).get(f"{metric}_mean", math.nan)
+            if not math.isnan(copy) and not low - pad <= copy <= high + pad:
+                ax.text(0.98, 0.96 if copy > high else 0.04, f"copy the source: {copy:.4g} (off scale)",
+                        transform=ax.transAxes, ha="right", va="top" if copy > high else "bottom", fontsize=7)
+        ax.set_title(f"{metric} ({'lower' if LOWER_IS_BETTER[metric] else 'higher'} is better)", fontsize=9)
+        ax.set_xlabel("top-k percent", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes_list = list(fig.axes)
+    handles, labels = axes_list[0].get_legend_handles_labels()
+    axes_list[-1].axis("off")
+    axes_list[-1].legend(handles, labels, fontsize=8, loc="center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def artifact_frames(length: int, frames=(8, 16, 24)) -> list[int]:
+    """The frames of a video of ``length`` frames to show: ``frames`` inside it, else three
+    frames spread over frames 1 .. length-1."""
+    inside = [f for f in frames if 0 < f < length]
+    return inside or sorted(set(np.linspace(1, length - 1, 3).round().astype(int).tolist()))
+
+
+@torch.no_grad()
+def plot_artifacts(checkpoints: dict, video: torch.Tensor, name: str, path: Path, frames=(8, 16, 24),
+                   top_k_percent: float = 10.0, disoccluded: np.ndarray | None = None) -> None:
+    """The same held-out frames of ``video`` (T,3,H,W) reconstructed by every variant
+    ({label: checkpoint}); red = PriorityCut mask (k=10); a cyan outline = the true
+    dis-occlusion of each frame from frame 0 (``disoccluded`` (T,H,W) bool, e.g.
+    ``synthetic_truth.disocclusion_from(truth, 0)``; None: no outline). Frames: ``artifact_frames``."""
+    from matplotlib.figure import Figure
+
+    from pcutlib.checkpoints.files import load_models
+    from pcutlib.prioritycut import prioritycut_mask
+
+    frames = artifact_frames(len(video), frames)
+    source = video[:1].expand(len(frames), -1, -1, -1)
+    driving = video[frames]
+    columns = {"driving (real)": (driving, None)}
+    for label, checkpoint in checkpoints.items():
+        models, _ = load_models(checkpoint, with_discriminator=False)
+        kp_source, kp_driving = models.kp_detector(source), models.kp_detector(driving)
+        out = models.generator(source, kp_source=kp_source, kp_driving=kp_driving)
+        mask = prioritycut_mask(out["occlusion_map"], out["region_mask"], top_k_percent, size=driving.shape[2:])
+        columns[label] = (out["prediction"], mask)
+    fig = Figure(figsize=(1.7 * len(columns), 1.8 * len(frames)))
+    axes = fig.subplots(len(frames), len(columns), squeeze=False)
+    for column, (label, (images, mask)) in enumerate(columns.items()):
+        for row in range(len(frames)):
+            image = images[row].permute(1, 2, 0).clamp(0, 1).numpy().copy()
+            if mask is not None:
+                selected = mask[row, 0].numpy() == 0
+                image[selected] = 0.5 * image[selected] + 0.5 * np.array([1.0, 0.0, 0.0])
+            ax = axes[row, column]
+            ax.imshow(image, interpolation="nearest")
+            truth = None if disoccluded is None else disoccluded[frames[row]]
+            if truth is not None and truth.any() and not truth.all():
+                ax.contour(truth.astype(float), levels=[0.5], colors="cyan", linewidths=0.7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(label, fontsize=7)
+            if column == 0:
+                ax.set_ylabel(f"frame {frames[row]}", fontsize=7)
+    outline = "; cyan outline = the true dis-occlusion" if disoccluded is not None else ""
+    fig.suptitle(f"held-out video {name}: reconstructions\nred = the top-{top_k_percent:g}% most occluded "
+                 f"foreground pixels (PriorityCut mask){outline}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def update_readme(readme: Path, text: str, start="<!-- results:start -->", end="<!-- results:end -->") -> None:
+    """Replace the README's results section (between the markers) with ``text``."""
+    content = readme.read_text()
+    if start not in content or end not in content:
+        raise ValueError(f"{readme} has no results markers {start} ... {end}")
+    before, rest = content.split(start, 1)
+    _, after = rest.split(end, 1)
+    readme.write_text(f"{before}{start}\n{text}\n{end}{after}")
+
+
+SETTING_TITLES = {"finetune": "Setting (a): adversarial fine-tune from the reconstruction model",
+                  "scratch": "Setting (b): adversarial from the first step, as the paper trains"}
+
+
+def readme_results(results: Path, readme: Path) -> str:
+    """The README's results text: the stored section (``section.md``) of every setting found under
+    ``results`` (``experiment-<setting>/``), its image links made relative to the README."""
+    import os
+    import re
+
+    parts = []
+    for setting in SETTINGS:
+        folder = results / f"experiment-{setting}"
+        if (folder / "section.md").is_file():
+            prefix = Path(os.path.relpath(folder, readme.parent))
+            body = re.sub(r"\]\(([^):/]+\.png)\)", lambda m: f"]({(prefix / m.group(1)).as_posix()})",
+                          (folder / "section.md").read_text().strip())
+            parts.append(f"### {SETTING_TITLES[setting]}\n\n{body}")
+    return "\n\n".join(parts)
