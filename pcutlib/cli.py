@@ -14,9 +14,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import torch
 import yaml
+
+from pcutlib.checkpoints.files import CheckpointError, load_models
+from pcutlib.checkpoints.pretrained import export_pretrained, pretrained_summary
+from pcutlib.config import load_config, resolve_config, set_by_path
+from pcutlib.data.datasets import FramesDataset
+from pcutlib.data.make_synthetic import add_make_synthetic_arguments, run_make_synthetic
+from pcutlib.data.video_io import read_source_image, read_video, save_strip_png, save_video
+from pcutlib.evaluation.diagnose import add_diagnose_arguments, run_diagnose
+from pcutlib.evaluation.probes import add_train_probes_arguments, run_train_probes
+from pcutlib.evaluation.protocols import add_evaluate_arguments, run_evaluate
+from pcutlib.experiments.calibration import add_calibrate_arguments, run_calibrate
+from pcutlib.experiments.comparison import add_experiment_arguments, run_experiment
+from pcutlib.experiments.demo import add_demo_arguments, run_demo
+from pcutlib.inference import animate_video, reconstruct_video
+from pcutlib.training.device import choose_device, finish_distributed
+from pcutlib.training.loop import train
 
 # flag -> dotted config key, for the flags that override a config value
 OVERRIDES = {
@@ -56,8 +74,6 @@ def parse_assignment(text: str) -> tuple[str, object]:
 
 def config_from_args(args) -> dict:
     """Load --config, apply --set assignments and the override flags, validate."""
-    from pcutlib.config import load_config, resolve_config, set_by_path
-
     config = load_config(args.config)
     for key, value in args.set or []:
         set_by_path(config, key, value)
@@ -111,8 +127,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args) -> int:
-    from pcutlib.training.device import finish_distributed
-    from pcutlib.training.loop import train
 
     config = config_from_args(args)
     run_dir = args.run_dir or Path("runs") / (args.name or Path(args.config).stem)
@@ -148,12 +162,7 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_animate(args) -> int:
-    import torch
 
-    from pcutlib.inference import animate_video
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.training.device import choose_device
-    from pcutlib.data.video_io import read_source_image, read_video, save_strip_png, save_video
 
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
@@ -190,13 +199,6 @@ def add_reconstruct_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_reconstruct(args) -> int:
     """Each test video driven from its own first frame: video and PNG strip (real over generated)."""
-    import torch
-
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.data.datasets import FramesDataset
-    from pcutlib.evaluation.protocols import reconstruct_video
-    from pcutlib.training.device import choose_device
-    from pcutlib.data.video_io import save_strip_png, save_video
 
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
@@ -219,7 +221,6 @@ def run_reconstruct(args) -> int:
 
 
 def run_export(args) -> int:
-    from pcutlib.checkpoints.pretrained import export_pretrained, pretrained_summary
 
     out = export_pretrained(args.checkpoint, args.out)          # None: pretrained/ of the clone
     print(f"exported: {pretrained_summary(out)}")
@@ -227,7 +228,6 @@ def run_export(args) -> int:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version("pcutlib")
     except PackageNotFoundError:
@@ -248,7 +248,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser = add_parser
 
-    from pcutlib.data.make_synthetic import add_make_synthetic_arguments, run_make_synthetic
     add_make_synthetic_arguments(commands.add_parser("make-synthetic", help="write the synthetic dataset"))\
         .set_defaults(run=run_make_synthetic)
 
@@ -260,26 +259,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_animate_arguments(animate_parser)
     animate_parser.set_defaults(run=run_animate)
 
-    from pcutlib.evaluation.protocols import add_evaluate_arguments, run_evaluate
     add_evaluate_arguments(commands.add_parser("evaluate", help="metrics.json and per-video CSV of a checkpoint"))\
         .set_defaults(run=run_evaluate)
-    from pcutlib.evaluation.probes import add_train_probes_arguments, run_train_probes
     add_train_probes_arguments(commands.add_parser("train-probes", help="pose and identity probes for the synthetic world"))\
         .set_defaults(run=run_train_probes)
 
-    from pcutlib.evaluation.diagnose import add_diagnose_arguments, run_diagnose
     add_diagnose_arguments(commands.add_parser("diagnose", help="has the model learned motion? figures with baselines"))\
         .set_defaults(run=run_diagnose)
 
-    from pcutlib.experiments.calibration import add_calibrate_arguments, run_calibrate
     add_calibrate_arguments(commands.add_parser("calibrate", help="train and diagnose recipe variants (results/calibration.md)"))\
         .set_defaults(run=run_calibrate)
 
-    from pcutlib.experiments.demo import add_demo_arguments, run_demo
     add_demo_arguments(commands.add_parser("demo", help="the README's main job: train on the CPU, evaluate, animate"))\
         .set_defaults(run=run_demo)
 
-    from pcutlib.experiments.comparison import add_experiment_arguments, run_experiment
     add_experiment_arguments(commands.add_parser("experiment", help="the PriorityCut ablation: table and plots in results/"))\
         .set_defaults(run=run_experiment)
 
@@ -299,8 +292,6 @@ def main(argv=None) -> int:
     """Run a subcommand. Errors are one line on stderr (``--debug``: the traceback too):
     exit 2 for usage errors (bad config value, missing input, existing run), 1 for runtime
     errors (divergence, unreadable checkpoint or data, read-only folder, full disk)."""
-    from pcutlib.checkpoints.files import CheckpointError
-
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0

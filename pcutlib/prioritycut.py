@@ -8,7 +8,7 @@ The U-Net discriminator is then trained to say "real" exactly where M = 1 (see
 
 - CutMix (U-Net GAN, Schonfeld et al. CVPR 2020): M = 0 inside one random box.
 - PriorityCut (Cheung & Chae 2021): M = 0 at the top-k percent most occluded foreground
-  pixels of the dense motion network's occlusion map (DESIGN.md section 2).
+  pixels of the dense motion network's occlusion map (docs/algorithm.md, PriorityCut).
 """
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pcutlib.config import check_keys, check_value, default, key_at, SCHEMA
-
+from pcutlib.config import SCHEMA, check_keys, check_value, default, key_at
 
 # --------------------------------------------------------------------------- PriorityCut
 

@@ -12,6 +12,8 @@ from pcutlib.checkpoints.files import load_models, save_models
 from pcutlib.data.datasets import FramesDataset, PairedDataset
 from pcutlib.models.build import build_models
 from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.inference import animate_video, reconstruct_video
+from pcutlib.training.device import choose_device
 
 TINY_MODEL_PARAMS = {
     "common_params": {"num_kp": 3, "num_channels": 3, "estimate_jacobian": True},
@@ -65,15 +67,48 @@ def untrained_probes():
 
 def test_reconstruction_drives_the_first_frame_by_absolute_keypoints(models, dataset):
     video = dataset[0]["video"]                                            # (6,3,64,64)
-    out = evaluation.reconstruct_video(models, video, batch_size=4)
+    out = reconstruct_video(models, video, batch_size=4)
     assert out["prediction"].shape == video.shape
     assert out["occlusion_map"].shape == (6, 1, 32, 32)
     with torch.no_grad():  # frame 3 by hand: G(x_1, KP(x_1), KP(x_4)), keypoints used as they are
         expected = models.generator(video[:1], kp_driving=models.kp_detector(video[3:4]),
                                     kp_source=models.kp_detector(video[:1]))["prediction"]
     torch.testing.assert_close(out["prediction"][3:4], expected, atol=1e-5, rtol=1e-4)
-    same = evaluation.reconstruct_video(models, video, batch_size=16)["prediction"]
+    same = reconstruct_video(models, video, batch_size=16)["prediction"]
     torch.testing.assert_close(same, out["prediction"], atol=1e-5, rtol=1e-4)
+
+
+def test_animation_moves_the_source_by_the_driving_change(models, dataset):
+    """animate_video: relative motion transfer (the source keypoints moved by the driving
+    keypoints' change since the first driving frame), the same in any batch size."""
+    source, driving = dataset[0]["video"][2], dataset[1]["video"]                 # (3,64,64), (6,3,64,64)
+    out = animate_video(models.kp_detector, models.generator, source, driving, batch_size=4)
+    assert out["prediction"].shape == driving.shape and out["occlusion_map"].shape == (6, 1, 32, 32)
+    assert out["kp_source"].shape == (3, 2) and out["kp_driving"].shape == (6, 3, 2)
+    with torch.no_grad():   # frame 4 by hand: p_S + (p_D(4) - p_D(0)), J_D(4) J_D(0)^-1 J_S
+        kp_source, kp_first, kp_now = (models.kp_detector(x) for x in (source[None], driving[:1], driving[4:5]))
+        moved = {"value": kp_source["value"] + kp_now["value"] - kp_first["value"],
+                 "jacobian": kp_now["jacobian"] @ torch.inverse(kp_first["jacobian"]) @ kp_source["jacobian"]}
+        expected = models.generator(source[None], kp_source=kp_source, kp_driving=moved)["prediction"]
+        at_first = models.generator(source[None], kp_source=kp_source, kp_driving=kp_source)["prediction"]
+    torch.testing.assert_close(out["prediction"][4:5], expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out["prediction"][:1], at_first, atol=1e-5, rtol=1e-4)   # no change: source pose
+    one_by_one = animate_video(models.kp_detector, models.generator, source, driving, batch_size=1)
+    torch.testing.assert_close(one_by_one["prediction"], out["prediction"], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match=r"one source image .* got \(2, 3, 64, 64\)"):
+        animate_video(models.kp_detector, models.generator, driving[:2], driving)
+
+
+def test_device_choice():
+    assert choose_device("cpu") == torch.device("cpu")
+    assert choose_device("auto") == choose_device(None) == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="'gpu' is not a device; expected auto, cpu, cuda or cuda:N"):
+        choose_device("gpu")
+    with pytest.raises(ValueError, match="'meta': pcut computes on cpu or cuda"):
+        choose_device("meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda:1' requested but CUDA is not available"):
+            choose_device("cuda:1")
 
 
 def test_evaluate_reconstruction_reports_every_metric(models, dataset, untrained_probes):

@@ -26,7 +26,7 @@ def random_inputs(seed, batch=4, height=16, width=16, num_regions=4, foreground_
 
 
 def reference_mask(occlusion, region, k, threshold=0.5, foreground="region"):
-    """Naive per-sample loop, written straight from DESIGN.md section 2."""
+    """Naive per-sample loop, written straight from the definition in docs/algorithm.md."""
     batch, _, height, width = occlusion.shape
     mask = torch.ones(batch, 1, height, width)
     for b in range(batch):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -110,6 +112,12 @@ def test_figures_for_the_other_notebooks(pair, tmp_path):
                                                                 {"real": pair["driving"]}), colorbar=True)]
     for figure in figures:
         assert isinstance(figure, Figure) and teaching.figure_png(figure).startswith(b"\x89PNG")
+    tps_panels = figures[0].axes
+    assert len(tps_panels) == 3 and all(ax.get_images() for ax in tps_panels)   # image, grid, warped image
+    shown = tps_panels[0].get_images()[0].get_array()
+    assert np.allclose(shown, teaching.to_numpy_image(image), atol=1e-6)      # the source itself, unwarped
+    flow_arrows = [c for c in figures[1].axes[0].collections if hasattr(c, "U")]
+    assert flow_arrows and flow_arrows[0].U.size == (generated["deformation"].shape[1] // 2) ** 2   # every 2nd pixel
     error, occluded = teaching.artifact_map(generated["prediction"], pair["driving"], generated["occlusion_map"],
                                             most_occluded_percent=10)
     assert error.shape == occluded.shape == (1, 1, 32, 32) and occluded.dtype == torch.bool
@@ -120,9 +128,18 @@ def test_figures_for_the_other_notebooks(pair, tmp_path):
 
 def test_loss_figure_and_metrics_table(tmp_path):
     log = tmp_path / "log.jsonl"
-    log.write_text("".join(json.dumps({"step": s, "epoch": 1, "pixel_pyramid": 1 / s, "mixed": 0,
-                                       "empty_foreground": 0, "seconds": 0.1}) + "\n" for s in range(1, 6)))
-    assert isinstance(teaching.loss_figure(log), Figure)
+    log.write_text("".join(json.dumps({"step": s, "epoch": 1, "pixel_pyramid": 1 / s, "disc_unet_encoder": 1.5,
+                                       "mixed": 0, "empty_foreground": 0, "seconds": 0.1}) + "\n"
+                           for s in range(1, 6)))
+    figure = teaching.loss_figure(log, smoothing=2)
+    panels = {ax.get_title(): ax for ax in figure.axes if ax.get_title()}
+    assert sorted(panels) == ["disc_unet_encoder", "pixel_pyramid"]        # one panel per loss, no bookkeeping
+    raw, smoothed = panels["pixel_pyramid"].get_lines()[:2]
+    assert list(raw.get_ydata()) == [1 / s for s in range(1, 6)]
+    assert smoothed.get_ydata()[0] == (1 + 1 / 2) / 2                       # the moving average over 2 steps
+    chance = [line for line in panels["disc_unet_encoder"].get_lines() if line.get_linestyle() == "--"]
+    assert len(chance) == 1 and chance[0].get_ydata()[0] == 2 * math.log(2)   # the D term's chance level
+    assert not [line for line in panels["pixel_pyramid"].get_lines() if line.get_linestyle() == "--"]
     run = tmp_path / "runs" / "a-run"
     run.mkdir(parents=True)
     (run / "metrics.json").write_text(json.dumps({"summary": {"l1": 0.05, "baseline_l1": 0.09, "psnr": 20.0},
@@ -173,7 +190,7 @@ def test_set_repository_url_rewrites_every_link(tmp_path):
     assert "OWNER" not in notebook and "github/new-owner/new-name/blob/main/notebooks/05_prioritycut.ipynb" in notebook
 
 
-# --------------------------------------------------------------------------- helpers added for issue 11
+# --------------------------------------------------------------------------- notebook helpers
 
 def test_pipeline_figure_labels_come_from_the_models(pair):
     shapes = teaching.pipeline_shapes(pair["models"], image_size=32)

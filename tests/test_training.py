@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from pcutlib.prioritycut import mix_images, prioritycut_mask
 from pcutlib.training.adversaries import Mixing
 from pcutlib.config import load_config, resolve_config
 from pcutlib.data.make_synthetic import make_synthetic_dataset
@@ -65,6 +66,25 @@ def test_one_step_updates_every_network(smoke_data, variant):
         changed = [k for k, v in module.state_dict().items()
                    if v.dtype.is_floating_point and not torch.equal(v, before[name][k])]
         assert changed, f"{name} was not updated"
+
+
+@pytest.mark.parametrize("top_k, foreground", [(10.0, "region"), (30.0, "region"), (30.0, "all")])
+def test_a_prioritycut_step_mixes_along_the_library_mask(smoke_data, top_k, foreground):
+    """The mask a training step mixes with is prioritycut_mask of that same step's occlusion map and
+    region masks (the library's one function), and the mixed image is M x + (1 - M) G."""
+    config = smoke_config(smoke_data, type="prioritycut", top_k_percent=top_k, foreground=foreground,
+                          mix_probability=1.0, mix_warmup_epochs=0.0)
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group)))
+    _, generated, mixing = train_step(trainer, batch, epoch_float=5.0)
+    assert mixing.mixed
+    expected = prioritycut_mask(generated["occlusion_map"].detach(), generated["region_mask"].detach(), top_k,
+                                config["regularizer"]["foreground_threshold"], size=tuple(batch["driving"].shape[2:]),
+                                foreground=foreground)
+    assert torch.equal(mixing.mask, expected)
+    assert 0 < int((expected == 0).sum()) < expected.numel()          # some pixels generated, most real
+    fake = generated["prediction"].detach().float()
+    assert torch.equal(mixing.mixed_image, mix_images(batch["driving"], fake, expected))
 
 
 def test_unet_feature_matching_trains_a_few_steps(smoke_data, tmp_path):

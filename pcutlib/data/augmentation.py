@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from pcutlib.models.keypoints import keypoints_to_pixels, pixels_to_keypoints
+from pcutlib.coordinates import keypoints_to_pixels, pixels_to_keypoints
 from pcutlib.data.video_io import resize_frames
 
 

@@ -31,10 +31,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from pcutlib.data.augmentation import VideoAugmentation
 from pcutlib.data.video_io import (DecodedVideos, check_frame_shape, inspect_video, list_videos, load_keypoints,
-                       read_chosen_frames, read_video)
+                                   read_chosen_frames, read_video)
 
 TEST_FRACTION = 0.2  # FOMM's random split: train_test_split(test_size=0.2)
 
@@ -123,7 +124,6 @@ class FramesDataset(Dataset):
     (train_params.seed) and ``epoch``, as it sets ``max_frame_gap``; left at None, items
     draw from torch's global RNG.
     """
-
     def __init__(self, root: str | Path | None = None, *, root_dir: str | Path | None = None,
                  frame_shape: Sequence[int] = (256, 256, 3), id_sampling: bool = False,
                  is_train: bool = True, random_seed: int = 0, pairs_list: str | Path | None = None,
@@ -185,8 +185,6 @@ class FramesDataset(Dataset):
     def _checked(self, paths: list[Path], skip_bad_files: bool, progress: bool) -> list[Path]:
         """Inspect every video now (``inspect_video``): report all bad ones at once, or skip them
         with one warning when skip_bad_files. A progress bar shows for large sets."""
-        from tqdm.auto import tqdm
-
         split = "train" if self.is_train else "test"
         bar = tqdm(paths, desc=f"checking {len(paths)} {split} videos", leave=False, unit="video",
                    disable=not progress or len(paths) < 500)
@@ -252,7 +250,6 @@ class DatasetRepeater(Dataset):
 
     Unlike FOMM's, errors of the wrapped dataset propagate instead of being retried.
     """
-
     def __init__(self, dataset: Dataset, num_repeats: int = 100):
         if int(num_repeats) != num_repeats or num_repeats < 1:
             raise ValueError(f"num_repeats must be a positive integer, got {num_repeats!r}")
@@ -277,7 +274,6 @@ class PairedDataset(Dataset):
     its first `number_of_pairs` rows whose videos are in the dataset.
     Items: {"driving_video", "source_video", "driving_name", "source_name", ...}.
     """
-
     def __init__(self, initial_dataset: FramesDataset, number_of_pairs: int, seed: int = 0):
         self.initial_dataset = initial_dataset
         pairs_list = getattr(initial_dataset, "pairs_list", None)

@@ -12,7 +12,8 @@ import imageio.v3 as iio
 import numpy as np
 from tqdm import tqdm
 
-from pcutlib.data.synthetic import (FIGURE_HEIGHT, JOINT_NAMES, LIMB_MOTION, PART_NAMES, World, draw_motion, make_background, make_identity, render)
+from pcutlib.data.synthetic import (FIGURE_HEIGHT, JOINT_NAMES, LIMB_MOTION, PART_NAMES, World, draw_motion,
+                                    make_background, make_identity, render)
 from pcutlib.data.synthetic_truth import truth_arrays, write_truth
 from pcutlib.data.video_io import TRUTH_SUFFIX, keypoints_path
 

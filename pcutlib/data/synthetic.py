@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from pcutlib.models.keypoints import pixels_to_keypoints
+from pcutlib.coordinates import pixels_to_keypoints
 
 JOINT_NAMES = ("head", "neck", "right_shoulder", "right_elbow", "right_hand",
                "left_shoulder", "left_elbow", "left_hand", "right_hip", "right_knee",

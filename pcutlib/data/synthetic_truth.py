@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pcutlib.data.synthetic import (BACKGROUND_LABEL, Motion, Rendering, World, make_background, make_identity, part_coordinates, part_to_pixels, relative_motion, render)
+from pcutlib.data.synthetic import (BACKGROUND_LABEL, Motion, Rendering, World, make_background, make_identity,
+                                    part_coordinates, part_to_pixels, relative_motion, render)
 from pcutlib.data.video_io import TRUTH_SUFFIX, keypoints_path
 
 

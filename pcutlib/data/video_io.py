@@ -14,16 +14,18 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+import imageio.v2 as imageio_v2
 import imageio.v3 as iio
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 VIDEO_FILE_EXTENSIONS = (".mp4", ".gif", ".mov")
 STACKED_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 KEYPOINTS_SUFFIX = ".keypoints.npy"
-TRUTH_SUFFIX = ".truth.npz"       # synthetic ground truth beside a video (pcutlib.data.synthetic)
+TRUTH_SUFFIX = ".truth.npz"       # synthetic ground truth beside a video (pcutlib.data.synthetic_truth)
 
 
 # ----------------------------------------------------------------------------- paths
@@ -102,8 +104,6 @@ def inspect_video(path: str | Path, frame_shape: Sequence[int] | None = None) ->
     video file's first frame decodes (a GIF's every frame); a keypoint file beside it loads with one
     row per frame.
     """
-    from PIL import Image
-
     path = Path(path)
     reason = check_video_entry(path)
     if reason is not None:
@@ -293,7 +293,6 @@ class DecodedVideos:
     used; later ones are decoded on every read (no eviction: no thrashing, no surprise).
     Each DataLoader worker holds its own copy.
     """
-
     def __init__(self, max_bytes: int):
         if max_bytes < 0:
             raise ValueError(f"the decoded-video cache needs max_bytes >= 0, got {max_bytes}")
@@ -392,8 +391,6 @@ def save_video(frames: torch.Tensor, path, fps: float = 25) -> Path:
     Without a working ffmpeg it writes a .gif beside (same stem) and says so. Returns the
     path written.
     """
-    import imageio.v2 as imageio_v2
-
     images = _to_uint8(frames)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Metrics that test PriorityCut's claim on the synthetic world (DESIGN.md sec. 1, 10).
+"""Metrics that test PriorityCut's claim on the synthetic world (docs/algorithm.md).
 
 The claim: PriorityCut reduces warping artifacts, i.e. the error where the warp cannot
 explain the driving frame. The renderer knows those pixels exactly (the true dis-occlusion
@@ -20,8 +20,8 @@ video, reconstructed from its first frame (FOMM's protocol), with frames t >= 1:
                        video, against the true animation x* (``pcutlib.data.splits.animation_case``)
 
 Each value pools one video; ``<key>_weight`` counts what it pools (pixels, frames), so that
-``evaluation.weighted_mean`` over videos pools the whole test set. ``evaluate_test_videos``
-adds these to every metric of ``evaluation.video_metrics`` (pcut's and FOMM's), for a model
+``protocols.weighted_mean`` over videos pools the whole test set. ``evaluate_test_videos``
+adds these to every metric of ``protocols.video_metrics`` (pcut's and FOMM's), for a model
 or for copying the source frame (``models=None``).
 """
 from __future__ import annotations
@@ -31,7 +31,11 @@ import math
 import torch
 from tqdm.auto import tqdm
 
+from pcutlib.data.splits import animation_case
+from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation import metrics
+from pcutlib.evaluation.protocols import DEFAULT_CONFIDENCE_THRESHOLD, video_metrics, weighted_mean
+from pcutlib.inference import animate_video, reconstruct_video
 from pcutlib.prioritycut import RegularizerConfig, prioritycut_mask
 
 
@@ -100,8 +104,6 @@ def reconstruction_mask(out: dict, regularizer: RegularizerConfig, size) -> torc
 def _reconstruct(models, video: torch.Tensor) -> dict:
     """{"prediction" (T,3,H,W), and from a model "occlusion_map", "region_mask"}; models=None
     copies the first frame (the baseline that learns nothing)."""
-    from pcutlib.evaluation.protocols import reconstruct_video
-
     if models is None:
         return {"prediction": video[:1].expand_as(video)}
     return reconstruct_video(models, video)
@@ -110,8 +112,6 @@ def _reconstruct(models, video: torch.Tensor) -> dict:
 @torch.no_grad()
 def _animate(models, source: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
     """source (3,H,W) driven by driving (T,3,H,W) -> (T,3,H,W); models=None repeats the source."""
-    from pcutlib.inference import animate_video
-
     if models is None:
         return source[None].expand_as(driving)
     return animate_video(models.kp_detector, models.generator, source, driving)["prediction"].float().cpu()
@@ -121,7 +121,7 @@ def _animate(models, source: torch.Tensor, driving: torch.Tensor) -> torch.Tenso
 def evaluate_test_videos(models, test: list, regularizer: RegularizerConfig | None = None, pose_probe=None,
                          identity_probe=None, confidence_threshold: float | None = None,
                          animation: bool = True, progress: bool = False) -> list[dict]:
-    """One row of metrics per held-out video: ``evaluation.video_metrics`` (pcut's pooled and
+    """One row of metrics per held-out video: ``protocols.video_metrics`` (pcut's pooled and
     FOMM's per-frame metrics) plus, where the video has its truth, the artifact metrics,
     mask precision and animation L1 of the module doc.
 
@@ -130,10 +130,6 @@ def evaluate_test_videos(models, test: list, regularizer: RegularizerConfig | No
     (T,J,2) or None, VideoTruth or None). regularizer: the run's ``regularizer`` section (its
     PriorityCut settings make the mask; default RegularizerConfig()).
     """
-    from pcutlib.data.splits import animation_case
-    from pcutlib.evaluation.protocols import DEFAULT_CONFIDENCE_THRESHOLD, video_metrics
-    from pcutlib.data.synthetic_truth import disocclusion_from
-
     regularizer = regularizer or RegularizerConfig()
     threshold = DEFAULT_CONFIDENCE_THRESHOLD if confidence_threshold is None else confidence_threshold
     if models is not None:
@@ -162,9 +158,7 @@ def evaluate_test_videos(models, test: list, regularizer: RegularizerConfig | No
 
 
 def summarize_rows(rows: list[dict]) -> dict:
-    """Every metric of ``evaluate_test_videos`` pooled over the videos (``evaluation.weighted_mean``)."""
-    from pcutlib.evaluation.protocols import weighted_mean
-
+    """Every metric of ``evaluate_test_videos`` pooled over the videos (``protocols.weighted_mean``)."""
     keys = dict.fromkeys(k for row in rows for k in row
                          if k not in ("name", "frames") and not k.endswith("_weight"))
     return {key: weighted_mean(rows, key) for key in keys}

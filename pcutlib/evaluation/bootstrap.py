@@ -6,7 +6,7 @@ pooled metric is
 
     delta = mean_w(variant) - mean_w(reference),    mean_w(a) = sum_c w_c a_c / sum_c w_c
 
-over the cells c, with the weights that pool the metric (``evaluation.weighted_mean``: 1 per
+over the cells c, with the weights that pool the metric (``protocols.weighted_mean``: 1 per
 video for pcut's metrics, frames for FOMM's, pixels for the artifact metrics; a NaN value
 weighs 0). The interval resamples seeds and videos, each with replacement and independently
 of the other (Owen's "pigeonhole" bootstrap for crossed factors), and recomputes delta on the

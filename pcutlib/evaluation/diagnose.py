@@ -1,4 +1,4 @@
-"""Has the model learned motion? Diagnostics on held-out synthetic videos (DESIGN.md sec. 10).
+"""Has the model learned motion? Diagnostics on held-out synthetic videos (docs/algorithm.md, the synthetic ground truth).
 
 L1 alone cannot tell: a blurred figure beats copying the source on L1 while learning no
 motion. The synthetic world knows the truth (joints, which part covers each pixel, what
@@ -34,11 +34,13 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from pcutlib.checkpoints.files import load_models
+from pcutlib.coordinates import keypoints_to_pixels
 from pcutlib.data.splits import animation_case, load_split
 from pcutlib.data.synthetic import BACKGROUND_MAX_CHROMA, FIGURE_MIN_CHROMA
 from pcutlib.data.synthetic_truth import disocclusion, disocclusion_from
-from pcutlib.models.keypoints import keypoints_to_pixels
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
+from pcutlib.training.device import choose_device
 
 DISTINCT_DISTANCE = 0.1          # in [-1,1] units: nearest other keypoint farther than this
 FIGURE_CHROMA_THRESHOLD = (FIGURE_MIN_CHROMA + BACKGROUND_MAX_CHROMA) / 2 / 255   # 0.29
@@ -114,7 +116,7 @@ def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
 
 # ----------------------------------------------------------------------------- the diagnosis
 
-# What the shipped model must reach (issue "The CPU model learns motion"); printed beside each figure.
+# What the shipped model must reach; printed beside each figure.
 TARGETS = {"distinct_keypoints": ">= 8 of 10", "probe_px": "<= 2.5", "silhouette_iou": ">= 0.85",
            "occlusion_at_rest": ">= 0.95", "occlusion_auc": ">= 0.8", "animation_l1": "<= 0.6 x copy"}
 
@@ -345,8 +347,6 @@ def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 
 def run_diagnose(args: argparse.Namespace) -> int:
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.training.device import choose_device
 
     models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device), with_discriminator=False)
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]

@@ -21,6 +21,11 @@ import math
 
 import torch
 
+from pcutlib.evaluation.artifacts import reconstruction_mask
+from pcutlib.evaluation.diagnose import roc_auc
+from pcutlib.inference import detect_keypoints, reconstruct_video
+from pcutlib.models.unet_discriminator import UNetDiscriminator
+from pcutlib.models.warping import ImagePyramid
 from pcutlib.prioritycut import RegularizerConfig, cutmix_mask, mix_images
 
 
@@ -28,8 +33,6 @@ def held_out_frames(models, videos, max_frames_per_video: int | None) -> dict:
     """Real frames, their reconstructions and the generator's maps, frames t >= 1 of each video
     (evenly spaced, at most max_frames_per_video): {"real", "fake" (N,3,H,W), "occlusion_map",
     "region_mask" (N,.,h,w) when estimated}."""
-    from pcutlib.evaluation.protocols import reconstruct_video
-
     parts = []
     for video in videos:
         if len(video) < 2:
@@ -51,7 +54,6 @@ def batched(function, images: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def real_fake_auc(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> float:
-    from pcutlib.evaluation.diagnose import roc_auc
 
     labels = torch.cat([torch.ones(len(real_scores)), torch.zeros(len(fake_scores))]).bool()
     return roc_auc(torch.cat([real_scores, fake_scores]), labels)
@@ -59,8 +61,6 @@ def real_fake_auc(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> float
 
 def _pixel_auc(discriminator, real, fake, mask, device, batch_size: int) -> float:
     """AUC of the decoder's pixel logits on mix(real, fake, mask) against mask (1 = real pixel)."""
-    from pcutlib.evaluation.diagnose import roc_auc
-
     mixed = mix_images(real, fake, mask)
     logits = batched(lambda x: discriminator(x.to(device))["pixel_logits"], mixed, batch_size)   # (N,1,H,W)
     return roc_auc(logits, mask > 0.5)
@@ -68,8 +68,6 @@ def _pixel_auc(discriminator, real, fake, mask, device, batch_size: int) -> floa
 
 def _patch_scores(discriminator, images, keypoints, device, batch_size: int) -> torch.Tensor:
     """Mean patch score per image (N,): each scale's prediction map averaged, then the scales."""
-    from pcutlib.models.warping import ImagePyramid
-
     pyramid = ImagePyramid(discriminator.scales, images.shape[1]).to(device)
     use_kp = any(disc.use_kp for disc in discriminator.discs.values())
     scores = []
@@ -94,8 +92,6 @@ def discriminator_quality(models, videos, regularizer: RegularizerConfig | None 
     them (then videos are not read). Returns {"d_image_auc", "d_pixel_auc_prioritycut",
     "d_pixel_auc_cutmix", "d_frames"}.
     """
-    from pcutlib.models.unet_discriminator import UNetDiscriminator
-
     if models.discriminator is None:
         raise ValueError("discriminator_quality needs models with a discriminator: "
                          "load_models(path, with_discriminator=True) of a checkpoint that holds one")
@@ -112,14 +108,12 @@ def discriminator_quality(models, videos, regularizer: RegularizerConfig | None 
         logit = lambda x: discriminator(x.to(device))["logit"]  # noqa: E731
         result["d_image_auc"] = real_fake_auc(batched(logit, real, batch_size), batched(logit, fake, batch_size))
         if "occlusion_map" in frames and "region_mask" in frames:
-            from pcutlib.evaluation.artifacts import reconstruction_mask
 
             mask = reconstruction_mask(frames, regularizer, real.shape[2:])
             result["d_pixel_auc_prioritycut"] = _pixel_auc(discriminator, real, fake, mask, device, batch_size)
         boxes = cutmix_mask(len(real), *real.shape[2:], generator=torch.Generator().manual_seed(seed))
         result["d_pixel_auc_cutmix"] = _pixel_auc(discriminator, real, fake, boxes, device, batch_size)
     else:
-        from pcutlib.inference import detect_keypoints
 
         keypoints = detect_keypoints(models.kp_detector, real)              # the driving frames' keypoints
         result["d_image_auc"] = real_fake_auc(_patch_scores(discriminator, real, keypoints, device, batch_size),

@@ -1,4 +1,4 @@
-"""Image, keypoint and identity metrics of the FOMM evaluation protocol (DESIGN.md sec. 5).
+"""Image, keypoint and identity metrics of the FOMM evaluation protocol (docs/algorithm.md, evaluation).
 
 Image metrics take frames in [0,1], shaped (T,3,H,W) (a video) or (B,3,H,W) (a batch),
 prediction first, and return one Python float for the whole tensor:
@@ -13,7 +13,7 @@ a body-pose detector for Tai-Chi. The interface of a detector:
 
     detector(frames (T,3,H,W) in [0,1]) -> (keypoints (T,J,2), found (T,J) bool)
 
-keypoints in [-1,1], x first, pixel i of N at 2i/(N-1) - 1 (DESIGN.md sec. 9); ``found``
+keypoints in [-1,1], x first, pixel i of N at 2i/(N-1) - 1 (``pcutlib.coordinates``); ``found``
 is False where the detector saw no keypoint (its coordinates are then ignored). A body-
 pose detector (OpenPose, MMPose, ...) is adapted by converting its pixel coordinates
 ``(x_px, y_px)`` to ``2 x_px / (W-1) - 1`` (same for y with H) and its per-joint scores to
@@ -36,8 +36,9 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pytorch_msssim import ssim as ssim_pytorch
 
-from pcutlib.models.keypoints import keypoints_to_pixels, pixels_to_keypoints
+from pcutlib.coordinates import keypoints_to_pixels, pixels_to_keypoints
 
 LPIPS_INSTALL_HINT = ('LPIPS needs the `lpips` package and a torchvision that matches your torch build: '
                       'install torchvision for your platform (see README), then `pip install -e ".[vision]"`')
@@ -90,8 +91,6 @@ def ssim(pred: torch.Tensor, real: torch.Tensor, data_range: float = 1.0,
     shorter than the window, so frames must be at least ``window`` pixels on each side.
     (Its MS-SSIM needs sides > 160 px for window 11: too large for 64 px frames.)
     """
-    from pytorch_msssim import ssim as ssim_pytorch
-
     check_frames(pred, real)
     if window % 2 != 1:
         raise ValueError(f"the SSIM window must be odd, got {window}")

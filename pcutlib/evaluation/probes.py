@@ -1,7 +1,7 @@
 """Small supervised probes for the synthetic world, where the ground truth is known.
 
 On real data FOMM's protocol measures pose with an external detector (face alignment,
-a body-pose network) and identity with a recognition network (DESIGN.md sec. 5). The
+a body-pose network) and identity with a recognition network (docs/algorithm.md, evaluation). The
 synthetic figures have neither, but they come with exact joints and identity labels, so
 we train two tiny CNNs on *real* synthetic frames and then run them on generated ones:
 
@@ -24,10 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from pcutlib.models.blocks import DownBlock, SameBlock, UpBlock
 from pcutlib.checkpoints.files import atomic_save, safe_torch_load
+from pcutlib.coordinates import pixels_to_keypoints
 from pcutlib.data.datasets import identity_of
-from pcutlib.models.keypoints import pixels_to_keypoints
+from pcutlib.data.video_io import list_videos, load_keypoints, read_video
+from pcutlib.evaluation.metrics import average_keypoint_distance
+from pcutlib.models.blocks import DownBlock, SameBlock, UpBlock
 
 PROBE_IMAGE_SIZE = 64
 HEATMAP_STRIDE = 4             # heatmaps at 1/4 of the frame: 16x16 cells for 64 px frames
@@ -56,7 +58,6 @@ class LabelledFrames:
 def _video_items(source, split: str, frame_shape, max_videos: int | None):
     """Yield (video (T,3,H,W), keypoints (T,J,2) or None, name) from a folder or a dataset."""
     if isinstance(source, (str, Path)):
-        from pcutlib.data.video_io import list_videos, load_keypoints, read_video
 
         folder = Path(source)
         if (folder / split).is_dir():
@@ -133,7 +134,6 @@ class PoseProbe(nn.Module):
     soft-argmax  k_j = sum_c P_j(c) g(c)  in [-1,1] (x first), "confidence": (B,J) the
     heatmap mass in the best 3x3 cell window (1 for a sharp peak, ~9/cells^2 when flat)}.
     """
-
     def __init__(self, *, num_joints: int, channels: int = 16, image_size: int = PROBE_IMAGE_SIZE):
         super().__init__()
         if image_size % (2 * HEATMAP_STRIDE):
@@ -278,7 +278,6 @@ class IdentityProbe(nn.Module):
     ReLU, "logits": (B,num_identities)}.
     ``identities`` lists the class names (``id<NNN>``) in label order.
     """
-
     def __init__(self, *, identities: list[str], channels: int = 16, embedding_dim: int = 64,
                  image_size: int = PROBE_IMAGE_SIZE):
         super().__init__()
@@ -407,8 +406,6 @@ def add_train_probes_arguments(parser):
 
 def run_train_probes(args) -> int:
     """Train and save both probes; print their training time and a check on test/ when present."""
-    from pcutlib.evaluation.metrics import average_keypoint_distance
-
     labelled = collect_frames(args.data, "train", (PROBE_IMAGE_SIZE, PROBE_IMAGE_SIZE, 3), args.max_videos)
     common = dict(steps=args.steps, device=args.device, progress=not args.no_progress)
     pose = train_pose_probe(labelled, **common)

@@ -1,4 +1,4 @@
-"""FOMM's evaluation protocols: reconstruction and animation (DESIGN.md sec. 5).
+"""FOMM's evaluation protocols: reconstruction and animation (docs/algorithm.md, evaluation).
 
 Reconstruction (FOMM's ``reconstruction.py``): for each test video the first frame is the
 source and *every* frame t is driven with its own keypoints, used as they are (absolute,
@@ -27,16 +27,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from pcutlib.checkpoints.files import load_models
+from pcutlib.data.datasets import FramesDataset, PairedDataset
 from pcutlib.evaluation import metrics
+from pcutlib.evaluation.probes import load_probe
 from pcutlib.inference import animate_video, reconstruct_video
 from pcutlib.training.device import choose_device
 
@@ -346,10 +349,6 @@ def default_output(checkpoint: Path) -> Path:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """`pcut evaluate`: load a checkpoint (and probes), run a protocol, write and print metrics."""
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.data.datasets import FramesDataset, PairedDataset
-    from pcutlib.evaluation.probes import load_probe
-
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
     config = checkpoint["config"]

@@ -14,11 +14,14 @@ import json
 import time
 from pathlib import Path
 
-from pcutlib.evaluation.diagnose import Diagnosis, diagnose
+from pcutlib.checkpoints.files import load_models, safe_torch_load
 from pcutlib.config import load_config, resolve_config, set_by_path
+from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.data.synthetic import World
+from pcutlib.evaluation.diagnose import Diagnosis, diagnose
 from pcutlib.experiments.recipes import read_recipe
 from pcutlib.paths import find_recipe
+from pcutlib.training.loop import train
 
 ROW_KEYS = {"note", "world", "overrides"}
 
@@ -52,8 +55,6 @@ def world_name(world: World) -> str:
 
 def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: bool) -> Path:
     """The synthetic dataset of ``world`` with ``seed`` under data_dir (made when missing)."""
-    from pcutlib.data.make_synthetic import make_synthetic_dataset
-
     root = data_dir / f"calibration-{world_name(world)}-seed{seed}"
     if not (root / "synthetic.json").is_file():
         make_synthetic_dataset(root, videos=videos, seed=seed, world=world, progress=progress, overwrite=True)
@@ -75,9 +76,6 @@ def variant_config(name: str, data: Path, epochs: int | None) -> dict:
 
 def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None, progress: bool = True) -> dict:
     """Train (unless finished) and diagnose one variant; returns its table row."""
-    from pcutlib.checkpoints.files import load_models, safe_torch_load
-    from pcutlib.training.loop import train
-
     recipe = calibration_recipe()
     if name not in recipe["rows"]:
         raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(recipe['rows'])}")

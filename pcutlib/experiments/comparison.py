@@ -52,14 +52,24 @@ import copy
 import json
 import os
 from pathlib import Path
-from pcutlib.evaluation.bootstrap import DEFAULT_RESAMPLES
+
+from tqdm.auto import tqdm
+
 from pcutlib.config import load_config, resolve_config
+from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.data.splits import load_split
+from pcutlib.data.synthetic_truth import disocclusion_from
+from pcutlib.evaluation.bootstrap import DEFAULT_RESAMPLES
+from pcutlib.evaluation.probes import load_probe, save_probe, train_identity_probe, train_pose_probe
 from pcutlib.experiments.recipes import (SETTINGS, expand_variants, experiment_config, experiment_recipe,
                                          synthetic_config, variant, variant_groups)
-from pcutlib.experiments.report import SETTING_TITLES, findings, markdown_table, plot_artifacts, plot_metrics_vs_k, readme_results, update_readme, verdict_table, write_csv
-from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH, REFERENCE_ROWS, ensure_trained, read_run_record, run_minutes, run_record, scored
-from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, MIN_AUC, compare_variants, gate_on_discriminators, summarize
-
+from pcutlib.experiments.report import (SETTING_TITLES, findings, markdown_table, plot_artifacts, plot_metrics_vs_k,
+                                        readme_results, update_readme, verdict_table, write_csv)
+from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, REFERENCE_ROWS, ensure_trained, read_run_record,
+                                      run_minutes, run_record, scored)
+from pcutlib.experiments.statistics import (DISCRIMINATOR_METRICS, METRICS, MIN_AUC, compare_variants,
+                                            gate_on_discriminators, summarize)
+from pcutlib.training.loop import train
 
 # Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a
 # CPU: the whole pipeline for tests, numbers that mean nothing). Paths of --quick lie under --runs.
@@ -159,7 +169,6 @@ def experiment_base(args: argparse.Namespace, progress: bool) -> dict:
     when missing) and one reconstruction-only epoch of the smoke model."""
     if not args.quick:
         return synthetic_config(args.config, args.data, progress)
-    from pcutlib.data.make_synthetic import make_synthetic_dataset
 
     if not (args.data / "test").is_dir():
         make_synthetic_dataset(args.data, progress=False, overwrite=True, **QUICK_WORLD)
@@ -173,8 +182,6 @@ def experiment_base(args: argparse.Namespace, progress: bool) -> dict:
 
 def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
     """{"pose", "identity"} probes from folder, trained on data's train split when missing."""
-    from pcutlib.evaluation.probes import load_probe, save_probe, train_identity_probe, train_pose_probe
-
     probes = {}
     for kind, trainer in (("pose", train_pose_probe), ("identity", train_identity_probe)):
         path = folder / f"{kind}.pt"
@@ -239,8 +246,6 @@ def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
 def train_and_score(args, setting: str, base: dict, test: list, probes: dict, bar) -> tuple[list, dict, dict]:
     """Every (variant, seed) run of one setting, trained where needed and scored. Returns (rows
     {"variant", "seed", summary...}, per_video {variant: {seed: rows}}, {variant: first seed's checkpoint})."""
-    from tqdm.auto import tqdm
-
     rows, per_video, checkpoints = [], {}, {}
     epochs = args.epochs if setting == "finetune" else args.scratch_epochs
     init_from = args.init_from if setting == "finetune" else None
@@ -323,8 +328,6 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
                           budget: str, minutes: float) -> str:
     """Tables, comparisons (gated on the discriminator AUC) and plots of one setting in
     <results>/experiment-<setting>/; returns the markdown section (``section.md``)."""
-    from pcutlib.data.synthetic_truth import disocclusion_from
-
     folder = args.results / f"experiment-{setting}"
     folder.mkdir(parents=True, exist_ok=True)
     init_label = INIT if setting == "finetune" else INIT_SCRATCH
@@ -366,10 +369,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
 
 
 def run_experiment(args) -> int:
-    from tqdm.auto import tqdm
 
-    from pcutlib.data.splits import load_split
-    from pcutlib.training.loop import train
 
     args = resolve_arguments(args)
     progress = not args.no_progress

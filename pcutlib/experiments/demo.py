@@ -14,14 +14,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 import torch
 
+from pcutlib.checkpoints.files import load_models
+from pcutlib.data.datasets import FramesDataset
+from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.data.splits import animation_partner
+from pcutlib.data.synthetic import World
+from pcutlib.data.video_io import save_strip_png, save_video
+from pcutlib.evaluation.diagnose import diagnose, format_diagnoses
+from pcutlib.evaluation.protocols import evaluate_reconstruction, write_metrics
 from pcutlib.experiments.recipes import read_recipe, synthetic_config, variant, variant_config
-from pcutlib.paths import find_recipe
-
+from pcutlib.inference import animate_video
+from pcutlib.paths import find_recipe, pretrained_path
+from pcutlib.training.loop import train
 
 DEMO_KEYS = {"config": str, "data": str, "runs": str, "finetune_variant": str, "finetune_epochs": int,
              "check_data": str, "check_seed": int, "check_videos": int}
@@ -69,10 +79,6 @@ def finetune_config(config: dict, epochs: int, top_k: float | None) -> dict:
 
 def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:
     """Drive the first test video's first frame by the test video of another identity."""
-    from pcutlib.inference import animate_video
-    from pcutlib.data.splits import animation_partner
-    from pcutlib.data.video_io import save_strip_png, save_video
-
     source_item = dataset[0]
     partner = animation_partner(dataset.videos, 0)
     driving_item = dataset[partner if partner is not None else min(1, len(dataset) - 1)]
@@ -86,10 +92,6 @@ def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:
 
 def ensure_check_data(root: Path, training_data: Path, seed: int, progress: bool) -> Path:
     """A held-out world like the training one (same size, frames, world) but another seed."""
-    import json
-
-    from pcutlib.data.make_synthetic import make_synthetic_dataset
-    from pcutlib.data.synthetic import World
 
     if (root / "synthetic.json").is_file():
         return root
@@ -103,12 +105,6 @@ def ensure_check_data(root: Path, training_data: Path, seed: int, progress: bool
 
 
 def run_demo(args) -> int:
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.data.datasets import FramesDataset
-    from pcutlib.evaluation.diagnose import diagnose, format_diagnoses
-    from pcutlib.paths import pretrained_path
-    from pcutlib.evaluation.protocols import evaluate_reconstruction, write_metrics
-    from pcutlib.training.loop import train
 
     started = time.perf_counter()
     progress = not args.no_progress

@@ -12,7 +12,6 @@ from pcutlib.config import load_config, read_yaml, resolve_config
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
 from pcutlib.paths import find_recipe
 
-
 SETTINGS = ("finetune", "scratch")
 VARIANT_KEYS = {"kind", "regularizer", "top_k", "foreground", "all_ones_masks", "mixed_round_weights"}
 RECIPE_KEYS = {"variants": dict, "main": list, "adversarial": dict, "patch_discriminator": dict,

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import re
 from pathlib import Path
+
 import numpy as np
 import torch
+from matplotlib.figure import Figure
+
+from pcutlib.checkpoints.files import load_models
 from pcutlib.experiments.recipes import SETTINGS, k_variants
 from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, LOWER_IS_BETTER, MIN_AUC
-
+from pcutlib.prioritycut import prioritycut_mask
 
 # the columns of the markdown tables (all metrics are in the CSVs)
 TABLE_METRICS = ["l1_disoccluded", "l1_visible", "ssim_disoccluded", "animation_l1", "mask_precision",
@@ -109,8 +115,6 @@ def plot_metrics_vs_k(table: list[dict], path: Path) -> None:
     """Each table metric against k for PriorityCut, with the other rows as horizontal bands
     (mean ± std over seeds). The y axis spans the trained variants and the reconstruction start;
     copying the source frame, far off on most metrics, is written in the corner when off scale."""
-    from matplotlib.figure import Figure
-
     by_name = {entry["variant"]: entry for entry in table}
     ks = [(k, by_name[name]) for k, name in k_variants().items() if name in by_name]
     fig = Figure(figsize=(3.2 * 3, 2.6 * 3))
@@ -169,10 +173,6 @@ def plot_artifacts(checkpoints: dict, video: torch.Tensor, name: str, path: Path
     ({label: checkpoint}); red = PriorityCut mask (k=10); a cyan outline = the true
     dis-occlusion of each frame from frame 0 (``disoccluded`` (T,H,W) bool, e.g.
     ``synthetic_truth.disocclusion_from(truth, 0)``; None: no outline). Frames: ``artifact_frames``."""
-    from matplotlib.figure import Figure
-
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.prioritycut import prioritycut_mask
 
     frames = artifact_frames(len(video), frames)
     source = video[:1].expand(len(frames), -1, -1, -1)
@@ -227,9 +227,6 @@ SETTING_TITLES = {"finetune": "Setting (a): adversarial fine-tune from the recon
 def readme_results(results: Path, readme: Path) -> str:
     """The README's results text: the stored section (``section.md``) of every setting found under
     ``results`` (``experiment-<setting>/``), its image links made relative to the README."""
-    import os
-    import re
-
     parts = []
     for setting in SETTINGS:
         folder = results / f"experiment-{setting}"

@@ -7,8 +7,15 @@ import json
 import math
 import warnings
 from pathlib import Path
-from pcutlib.config import resolve_config
 
+from pcutlib.checkpoints.files import load_models
+from pcutlib.config import resolve_config
+from pcutlib.evaluation.artifacts import evaluate_test_videos, summarize_rows
+from pcutlib.evaluation.discriminator_quality import discriminator_quality
+from pcutlib.evaluation.protocols import write_metrics
+from pcutlib.prioritycut import RegularizerConfig
+from pcutlib.training.device import threads_for_free_cpus
+from pcutlib.training.loop import continue_from, prepare_run_dir, train
 
 # rows that are not trained variants: the reconstruction starting point and copying the source frame
 INIT, COPY = "reconstruction start", "copy the source frame"
@@ -62,8 +69,6 @@ def ensure_trained(config: dict, run_dir: Path, init_from: Path | None, device: 
     log) of this run's discriminator warm-up, trained once for every U-Net variant of a seed
     (``ensure_warmed_up``): the run resumes from a copy of it, exactly as if it had trained the
     warm-up itself. Returns the checkpoint path."""
-    from pcutlib.training.loop import continue_from, prepare_run_dir, train
-
     last, marker, started = run_dir / "checkpoints" / "last.pt", run_dir / "experiment_run.json", \
         run_dir / "experiment_started.json"
     expected = run_record(config, init_from, warm_start)
@@ -98,13 +103,7 @@ def evaluate_checkpoint(checkpoint: Path | None, test: list, probes: dict, with_
     The summary pools the rows (``artifacts.summarize_rows``) and, with a discriminator in the
     checkpoint and ``with_discriminator``, adds ``discriminator_quality`` on frames of the same
     videos (at most ``quality_frames`` per video). Computes with the CPUs other work leaves free
-    (``training.threads_for_free_cpus``)."""
-    from pcutlib.evaluation.artifacts import evaluate_test_videos, summarize_rows
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.evaluation.discriminator_quality import discriminator_quality
-    from pcutlib.prioritycut import RegularizerConfig
-    from pcutlib.training.device import threads_for_free_cpus
-
+    (``training.device.threads_for_free_cpus``)."""
     models, regularizer = None, RegularizerConfig()
     if checkpoint is not None:
         models, state = load_models(checkpoint, with_discriminator=with_discriminator)
@@ -137,9 +136,7 @@ def load_metrics(run_dir: Path, source: str) -> tuple[dict, list[dict]] | None:
 def scored(run_dir: Path, checkpoint: Path | None, test: list, probes: dict, with_discriminator: bool = True,
            quality_frames: int | None = 8, progress: bool = False) -> tuple[dict, list[dict]]:
     """The stored evaluation of run_dir (``load_metrics``), else ``evaluate_checkpoint``, written
-    to run_dir/metrics.json and metrics_per_video.csv (``evaluation.write_metrics``)."""
-    from pcutlib.evaluation.protocols import write_metrics
-
+    to run_dir/metrics.json and metrics_per_video.csv (``protocols.write_metrics``)."""
     stored = load_metrics(run_dir, _source(checkpoint))
     if stored is None:
         summary, rows = evaluate_checkpoint(checkpoint, test, probes, with_discriminator, quality_frames, progress)

@@ -4,19 +4,20 @@ the references, the discriminator gate, and mean and spread over seeds.
 from __future__ import annotations
 
 import math
-import numpy as np
-from pcutlib.evaluation.bootstrap import DEFAULT_RESAMPLES, Comparison, compare
 
+import numpy as np
+
+from pcutlib.evaluation.bootstrap import DEFAULT_RESAMPLES, Comparison, compare
 
 # Every compared metric and whether lower is better (definitions: artifacts, evaluation, metrics).
 LOWER_IS_BETTER = {
     # the claim (artifacts)
     "l1_disoccluded": True, "l1_visible": True, "ssim_disoccluded": False, "ssim_visible": False,
     "animation_l1": True, "mask_precision": False,
-    # FOMM's per-frame metrics (evaluation.fomm_frame_metrics)
+    # FOMM's per-frame metrics (protocols.fomm_frame_metrics)
     "l1_fomm": True, "psnr_fomm": False, "ssim_fomm": False, "akd_fomm": True, "mkr_fomm": True,
     "akd_gt_fomm": True, "aed_fomm": True,
-    # pcut's pooled-per-video metrics (evaluation.video_metrics)
+    # pcut's pooled-per-video metrics (protocols.video_metrics)
     "l1": True, "psnr": False, "ssim": False, "akd": True, "mkr": True, "akd_gt": True, "aed": True,
 }
 

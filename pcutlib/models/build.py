@@ -1,16 +1,16 @@
 """Build the three networks from FOMM's ``model_params`` (common params shared by all)."""
 from __future__ import annotations
 
-import torch
-
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from pcutlib.config import SCHEMA, check_keys, merge_defaults
 from pcutlib.models.generator import OcclusionAwareGenerator
 from pcutlib.models.keypoints import KeypointDetector
 from pcutlib.models.patch_discriminator import MultiScalePatchDiscriminator
+from pcutlib.models.unet_discriminator import UNetDiscriminator
 
 
 @dataclass
@@ -54,7 +54,6 @@ def build_discriminator(discriminator_params: dict, common_params: dict) -> nn.M
         return MultiScalePatchDiscriminator(num_kp=common_params["num_kp"],
                                             num_channels=common_params["num_channels"], **params)
     if kind == "unet":
-        from pcutlib.models.unet_discriminator import UNetDiscriminator
         unused = {k: params[k] for k in ("use_kp", "scales") if params[k] not in (False, [1])}
         if unused:
             raise ValueError(f"discriminator_params {unused} apply to the patch discriminator only, "

@@ -5,7 +5,7 @@ ReLU, a global sum over pixels and a linear layer -> one logit per image. The de
 mirrors the encoder with residual blocks that double the resolution; at each resolution it
 concatenates the encoder's features (U-Net skips) and ends in a 1x1 convolution -> one
 logit per pixel at the input resolution. The per-pixel head is what CutMix and PriorityCut
-train (DESIGN.md section 3).
+train (docs/algorithm.md, the U-Net discriminator).
 
 Channels, with c = block_expansion and n = num_blocks (c_i = min(c * 2^i, max_features)):
     image (C, H)  -> down_0 -> (c_0, H/2) -> ... -> down_{n-1} -> (c_{n-1}, H/2^n)   encoder

@@ -7,7 +7,6 @@ which is how FOMM was trained (torch 1.0 behaved as align_corners=True).
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -4,9 +4,14 @@ and a video of the synthetic world with its true dis-occlusion.
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 import torch
+
 from pcutlib import paths
+from pcutlib.data.synthetic import World, draw_motion, make_background, make_identity, render, render_video
+from pcutlib.data.synthetic_truth import disocclusion
+from pcutlib.experiments.shipped_model import load_or_train_pretrained
 
 URL_FILE_NAME = "REPOSITORY_URL"     # the clone's file that holds its GitHub address (tools/set_repository_url.py)
 
@@ -60,13 +65,12 @@ def load_shipped_model(pretrained_path: str | Path | None = None, epochs: int = 
     """The one loading step of notebooks 2-5 and 7: (Models in eval mode, config).
 
     pretrained_path None means the shipped ``pretrained/synthetic-64.pt``; when that file is
-    missing a stand-in is trained first for ``epochs`` (``pcutlib.checkpoints.pretrained.load_pretrained``).
+    missing a stand-in is trained first for ``epochs``
+    (``pcutlib.experiments.shipped_model.load_or_train_pretrained``).
     Prints which model it is, what it was trained with and its sizes.
     """
-    from pcutlib.checkpoints.pretrained import load_pretrained
-
     path = Path(pretrained_path) if pretrained_path else shipped_model_path()
-    models, config = load_pretrained(path, epochs=epochs, progress=progress)
+    models, config = load_or_train_pretrained(path, epochs=epochs, progress=progress)
     gan = config["train_params"]["loss_weights"]["generator_gan"]
     print(f"{model_label(path)} | K = {config['model_params']['common_params']['num_kp']} keypoints | "
           f"{'x'.join(map(str, config['dataset_params']['frame_shape'][:2]))} frames | last trained with "
@@ -81,8 +85,6 @@ def synthetic_video(identity: int = 0, video: int = 0, frames: int = 32, size: i
     [0,1] and ``.joints`` (T,J,2) in [-1,1]; ``.labels`` (T,S,S) and ``.part_frames`` feed
     :func:`true_disocclusion`. The same frames as :func:`synthetic_frames`.
     """
-    from pcutlib.data.synthetic import World, draw_motion, make_background, make_identity, render
-
     world = World()
     rendering = render(make_identity(identity), draw_motion(video, frames, world.limb_motion),
                        make_background(video, size), world)
@@ -95,8 +97,6 @@ def true_disocclusion(rendering, source_frame: int, driving_frames) -> torch.Ten
     """The renderer's dis-occlusion (``pcutlib.data.synthetic_truth.disocclusion``) of each driving frame
     against ``source_frame``: (N,S,S) bool, True where the driving frame shows a surface point
     that the source frame hides or lacks."""
-    from pcutlib.data.synthetic_truth import disocclusion
-
     if isinstance(driving_frames, int):
         driving_frames = [driving_frames]
     return torch.from_numpy(np.stack([
@@ -106,7 +106,5 @@ def true_disocclusion(rendering, source_frame: int, driving_frames) -> torch.Ten
 
 def synthetic_frames(identity: int = 0, video: int = 0, frames: int = 32, size: int = 64) -> tuple:
     """One video of the synthetic world: (T,3,S,S) float in [0,1] and its true joints (T,J,2)."""
-    from pcutlib.data.synthetic import render_video
-
     clip, joints = render_video(identity, video, frames, size)
     return torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255, torch.from_numpy(joints)

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import io
 import math
+
 import numpy as np
 import torch
+from matplotlib import patheffects
 from matplotlib.figure import Figure
-from pcutlib.models.keypoints import keypoints_to_pixels
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from pcutlib.coordinates import keypoints_to_pixels
 
 
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
@@ -80,8 +85,6 @@ def draw_keypoints(ax, points: torch.Tensor, size: int, highlight: int | None = 
 
     Labels are the keypoint indices in bold white with a black outline, readable on any colour.
     """
-    from matplotlib import patheffects
-
     outline = [patheffects.withStroke(linewidth=2.2, foreground="black")]
     pixels = keypoints_to_pixels(points.detach().float().cpu().numpy(), size, size)      # (K,2)
     for k, (x, y) in enumerate(pixels):
@@ -131,20 +134,16 @@ def outline(ax, region: torch.Tensor, colour: str = GENERATED_COLOUR, linewidth:
 
 
 def _black_edge():
-    from matplotlib import patheffects
 
     return [patheffects.Stroke(linewidth=3.4, foreground="black"), patheffects.Normal()]
 
 
 def mask_legend(ax, truth: bool = False) -> None:
     """The legend of mixed images: what the outline and the two sides of it are."""
-    from matplotlib.lines import Line2D
-
     handles = [Line2D([], [], color=GENERATED_COLOUR, linewidth=2, label="inside: generated G (M = 0)",
                       path_effects=_black_edge()),
                Line2D([], [], color="none", label="outside: real D (M = 1)")]
     if truth:
-        from matplotlib.patches import Patch
 
         handles.append(Patch(facecolor=TRUTH_COLOUR, alpha=0.5, label="true dis-occlusion"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.02), fontsize=7, frameon=False,

@@ -4,13 +4,15 @@ maps, the PriorityCut mask beside the true dis-occlusion, and a toy case to coun
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
-from pcutlib.prioritycut import cutmix_mask, foreground_pixels, mix_images, prioritycut_mask
-from pcutlib.models.warping import make_coordinate_grid
-from pcutlib.teaching.drawing import TRUTH_COLOUR, _map_panel, mask_legend, outline, to_numpy_image
 
+from pcutlib.models.warping import make_coordinate_grid
+from pcutlib.prioritycut import cutmix_mask, foreground_pixels, mix_images, prioritycut_mask
+from pcutlib.teaching.drawing import TRUTH_COLOUR, _map_panel, mask_legend, outline, to_numpy_image
 
 # A CutMix seed whose box is neither tiny nor inverted nor nearly the whole image: seed 9 draws
 # lambda = 0.25 and no inversion, a box of 27% of a 64x64 image (seed 0 gives an inverted mask
@@ -59,7 +61,6 @@ def mixed_panel(ax, real: torch.Tensor, fake: torch.Tensor, mask: torch.Tensor, 
     """
     ax.imshow(to_numpy_image(mix_images(real, fake, mask)[0]), interpolation="nearest")
     if truth is not None:                             # a translucent fill: the truth is ragged at 64 px
-        from matplotlib.colors import to_rgba
 
         overlay = np.zeros((*truth.shape, 4))
         overlay[truth.detach().cpu().numpy().astype(bool)] = to_rgba(TRUTH_COLOUR, 0.5)

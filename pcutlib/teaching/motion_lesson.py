@@ -4,9 +4,12 @@ driving pixel follows) and the dense flow.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
+from matplotlib import colormaps
 from matplotlib.figure import Figure
+
 from pcutlib.models.warping import make_coordinate_grid
 from pcutlib.teaching.drawing import draw_keypoints, to_numpy_image
 
@@ -19,7 +22,6 @@ def region_colours(region_mask: torch.Tensor) -> np.ndarray:
 
 
 def _palette(count: int) -> np.ndarray:
-    from matplotlib import colormaps
 
     return np.array([colormaps["tab10"](k % 10)[:3] for k in range(count)])
 

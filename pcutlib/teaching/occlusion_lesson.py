@@ -4,7 +4,9 @@ differs from the driving frame.
 from __future__ import annotations
 
 import math
+
 import torch
+import torch.nn.functional as F
 
 
 def most_occluded(occlusion_map: torch.Tensor, size, percent: float = 10.0) -> torch.Tensor:
@@ -14,8 +16,6 @@ def most_occluded(occlusion_map: torch.Tensor, size, percent: float = 10.0) -> t
     than a fixed threshold: how low O gets depends on the model and its training.
     Returns (B,1,H,W) bool.
     """
-    import torch.nn.functional as F
-
     if not 0 < percent <= 100:
         raise ValueError(f"percent must be in (0, 100], got {percent}")
     upsampled = F.interpolate(occlusion_map.float(), size=tuple(size), mode="bilinear", align_corners=False)

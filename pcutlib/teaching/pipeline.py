@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 from matplotlib.figure import Figure
-
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 # (x, y, text, notebooks that teach it), in the diagram's own units (x 0..14, y 0..4.4).
 PIPELINE_NODES = {
@@ -55,8 +55,6 @@ def pipeline_figure(highlight=(), models=None, image_size: int = 64) -> Figure:
     ``pcutlib.models.build.Models`` to write under each box what it returns, with shapes, from one
     forward pass (:func:`pipeline_shapes`).
     """
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-
     outputs = pipeline_shapes(models, image_size) if models is not None else {}
     highlight = {int(n) for n in (highlight if isinstance(highlight, (tuple, list, set)) else (highlight,))}
     figure = Figure(figsize=(12.5, 3.9))

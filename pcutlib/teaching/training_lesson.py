@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
+
 import numpy as np
+from matplotlib.animation import FuncAnimation
 from matplotlib.figure import Figure
+
+from pcutlib.checkpoints.files import safe_torch_load
+from pcutlib.config import load_config, resolve_config, set_by_path
+from pcutlib.evaluation.probes import load_probe, save_probe, train_pose_probe
+from pcutlib.experiments.demo import finetune_config
 from pcutlib.teaching.common import config_file, repository_root, shipped_model_path
 from pcutlib.teaching.drawing import to_numpy_image
-
+from pcutlib.training.visualize import LOG_FIELDS, read_log
 
 # What a U-Net discriminator loss term is when D answers sigmoid = 1/2 everywhere (a discriminator
 # at chance, weights 1): each BCE term is then ln 2; the D terms add a real and a fake BCE.
@@ -25,8 +33,6 @@ def loss_figure(log_path: str | Path, names=None, smoothing: int = 10) -> Figure
     U-Net discriminator terms carry a dashed line at their chance level (``CHANCE_LOSS``, for
     loss weight 1): a D term on that line means a discriminator that cannot tell real from fake.
     """
-    from pcutlib.training.visualize import LOG_FIELDS, read_log
-
     rows = read_log(log_path)
     if not rows:
         raise FileNotFoundError(f"no log rows in {log_path}")
@@ -72,9 +78,6 @@ def notebook_training_config(config_name: str | Path = "synthetic-64", phase: st
     ({"train_params.lr_generator": 1e-4, ...}; an unknown key is an error that names it).
     ``data_root`` None keeps the config's dataset root, relative to the repository.
     """
-    from pcutlib.config import load_config, resolve_config, set_by_path
-    from pcutlib.experiments.demo import finetune_config
-
     if phase not in TRAINING_PHASES:
         raise ValueError(f"phase must be one of {TRAINING_PHASES}, got {phase!r}")
     config = load_config(config_file(config_name, root))
@@ -100,9 +103,6 @@ def shipped_model_fits(config: dict, path: str | Path | None = None) -> bool:
     """Whether the shipped model's keypoint detector and generator can start a run of ``config``
     (same ``model_params`` sections for both; the discriminator always starts fresh). Compared
     with the checkpoint's own config, else, when the file is missing, with configs/synthetic-64."""
-    from pcutlib.checkpoints.files import safe_torch_load
-    from pcutlib.config import load_config
-
     path = Path(path) if path is not None else shipped_model_path()
     shipped = safe_torch_load(path)["config"] if path.is_file() else load_config(config_file("synthetic-64"))
     return all(shipped["model_params"][name] == config["model_params"][name] for name in FITTING_SECTIONS)
@@ -131,8 +131,6 @@ def compare_with_copy_baseline(summary: dict, metric: str = "l1") -> float:
     Warns (``UserWarning``) when the run ends at or above the baseline, i.e. when it does worse
     than a model that learnt nothing; returns the ratio (below 1 is better than copying).
     """
-    import warnings
-
     ratio = summary[metric] / summary[f"baseline_{metric}"]
     if ratio >= 1:
         warnings.warn(f"held-out {metric} {summary[metric]:.4f} is not below copying the source frame "
@@ -146,8 +144,6 @@ def pose_probe_for(data_root: str | Path, cache: str | Path | None = None, steps
     """A pose probe (``pcutlib.evaluation.probes.PoseProbe``: frames -> the 14 true joints) trained on the
     train videos of a synthetic dataset, loaded from ``cache`` when that file exists (and
     saved there after training)."""
-    from pcutlib.evaluation.probes import load_probe, save_probe, train_pose_probe
-
     if cache is not None and Path(cache).is_file():
         return load_probe(cache, kind="pose")
     probe = train_pose_probe(str(data_root), steps=steps, progress=progress)
@@ -181,8 +177,6 @@ def metrics_table(summaries: dict, keys=("l1", "psnr", "ssim", "akd", "akd_gt", 
 
 def animation_html(videos: dict, fps: int = 8, size: float = 2.0) -> str:
     """An HTML5/JavaScript animation (no ffmpeg needed) of named (T,3,H,W) videos side by side."""
-    from matplotlib.animation import FuncAnimation
-
     names = list(videos)
     frames = min(len(v) for v in videos.values())
     figure = Figure(figsize=(size * len(names), size + 0.3))

@@ -4,10 +4,12 @@ random thin-plate spline of the equivariance loss.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from pcutlib.models.keypoints import keypoints_to_pixels
+
+from pcutlib.coordinates import keypoints_to_pixels
 from pcutlib.models.warping import RandomTPS, deform, local_affine_motions, make_coordinate_grid
 from pcutlib.teaching.drawing import draw_keypoints, to_numpy_image
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from pcutlib.teaching.drawing import figure_png
 from pcutlib.teaching.mixing_lesson import DEFAULT_CUTMIX_SEED, prioritycut_figure
 from pcutlib.teaching.motion_lesson import region_figure
 from pcutlib.teaching.warping_lesson import affine_warp_figure
-
 
 WIDE_LABEL = {"description_width": "initial"}     # show the whole slider name
 

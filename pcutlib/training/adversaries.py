@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pcutlib.training import losses as L
+from pcutlib.models.warping import ImagePyramid
 from pcutlib.prioritycut import make_mask, mix_images, mix_probability, mixed_terms_weight
+from pcutlib.training import losses as L
 
 
 @dataclass
@@ -60,7 +61,6 @@ def detach_keypoints(kp: dict) -> dict:
 class Adversary:
     """What both kinds share: the discriminator (possibly DDP-wrapped) and its bare network, the
     loss weights, and whether to run FOMM's straightforward order (``Trainer.baseline_step``)."""
-
     def __init__(self, trainer):
         self.trainer = trainer
         self.weights = trainer.config["train_params"]["loss_weights"]
@@ -92,10 +92,8 @@ class PatchAdversary(Adversary):
     """FOMM's patch discriminator on an image pyramid: LSGAN (real -> 1, fake -> 0), feature
     matching on every scale's feature maps, keypoints of the driving frame as extra input
     channels when the discriminator uses them."""
-
     def __init__(self, trainer):
         super().__init__(trainer)
-        from pcutlib.models.warping import ImagePyramid
 
         self.scales = self.network.scales
         self.pyramid = ImagePyramid(self.scales, trainer.config["model_params"]["common_params"]["num_channels"]
@@ -125,7 +123,6 @@ class PatchAdversary(Adversary):
 
 class UNetAdversary(Adversary):
     """The U-Net discriminator with the run's regularizer (none, CutMix or PriorityCut)."""
-
     def __init__(self, trainer):
         super().__init__(trainer)
         self.regularizer = trainer.regularizer

@@ -14,7 +14,12 @@ def choose_device(requested: str | None = None) -> torch.device:
     """``requested`` ("cpu", "cuda", "cuda:1") or the best available: CUDA, else CPU."""
     if requested in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {requested!r} is not a device; expected auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {requested!r}: pcut computes on cpu or cuda (auto picks one)")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {requested!r} requested but CUDA is not available")
     return device

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pcutlib.prioritycut import consistency_loss
+from pcutlib.checkpoints.files import safe_torch_load
 from pcutlib.models.warping import ImagePyramid, RandomTPS, scale_key
+from pcutlib.prioritycut import consistency_loss
 
 # --------------------------------------------------------------------------- VGG19
 
@@ -53,7 +54,6 @@ class VGG19Features(nn.Module):
     with the ImageNet mean and std first. Parameters never get gradients; inputs do.
     Weights start random: load them with :func:`load_vgg19_weights`.
     """
-
     def __init__(self):
         super().__init__()
         # Parameter names "features.N.weight" match torchvision's state dict.
@@ -87,7 +87,6 @@ def _read_vgg19_state_dict(source: str | os.PathLike | None) -> dict:
         path = Path(source).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"VGG19 weights file not found: {path}")
-        from pcutlib.checkpoints.files import safe_torch_load
         return safe_torch_load(path)          # same refusal and messages as every checkpoint
     try:
         return torch.hub.load_state_dict_from_url(VGG19_URL, map_location="cpu", check_hash=True,
@@ -153,7 +152,6 @@ class PerceptualPyramidLoss(nn.Module):
     leave at least 16x16 pixels (relu5_1 sits after four 2x2 poolings).
     ``is_paper_loss`` is False when the VGG weights are random.
     """
-
     def __init__(self, scales=(1, 0.5, 0.25, 0.125), layer_weights=(10, 10, 10, 10, 10),
                  weights: str | os.PathLike = "imagenet", num_channels: int = 3):
         super().__init__()
@@ -192,7 +190,6 @@ class PixelPyramidLoss(nn.Module):
 
     forward(generated, real): both (B, C, H, W) -> scalar. Not the paper's loss.
     """
-
     is_paper_loss = False
 
     def __init__(self, scales=(1, 0.5, 0.25, 0.125), weight: float = 10.0, num_channels: int = 3):
@@ -317,7 +314,7 @@ def unet_generator_loss(fake_out: dict, weight: float) -> dict:
 
 
 def unet_feature_matching_loss(real_features: list, fake_features: list, weights) -> dict:
-    """Feature matching on the U-Net discriminator's encoder (DESIGN.md section 3):
+    """Feature matching on the U-Net discriminator's encoder (docs/algorithm.md, the U-Net discriminator):
 
         feature_matching = sum_i w_i * mean | E_i(x) - E_i(G) |
 

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from pcutlib.checkpoints.files import atomic_save, checkpoint_dict, load_state_strict, safe_torch_load
 
-if TYPE_CHECKING:                      # only the type hint: the trainer module imports this one
+if TYPE_CHECKING:                      # only the type hint: the state needs no trainer code
     from pcutlib.training.trainer import Trainer
 
 def rng_state() -> dict:
@@ -60,6 +61,16 @@ def set_generator_states(rngs: dict[str, torch.Generator], states: dict[str, tor
         rngs[name].set_state(state.cpu())
 
 
+def gather_rank_rngs(trainer: Trainer) -> list[dict]:
+    """The states of every rank's streams, indexed by rank (a collective: call it on all ranks)."""
+    own = generator_states(trainer.rngs)
+    if not trainer.group.distributed:
+        return [own]
+    gathered = [None] * trainer.group.world_size
+    dist.all_gather_object(gathered, own)
+    return gathered
+
+
 # --------------------------------------------------------------------------- training checkpoints
 
 def scheduler_state(scheduler) -> dict:
@@ -73,7 +84,7 @@ def save_training_checkpoint(trainer: Trainer, path: str | Path, rank_rngs: list
     a list indexed by rank).
 
     rank_rngs: ``generator_states(trainer.rngs)`` of each rank, gathered by the caller under DDP
-    (``training.gather_rank_rngs``); None: this process's alone (one process).
+    (:func:`gather_rank_rngs`); None: this process's alone (one process).
     """
     networks = {name: trainer.network(name).state_dict() for name in trainer.models.networks()}
     state = checkpoint_dict(trainer.config, networks, epoch=trainer.epoch, step=trainer.step,

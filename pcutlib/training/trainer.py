@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from pcutlib.config import check_combinations
@@ -27,7 +26,6 @@ from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training import losses as L
 from pcutlib.training.adversaries import Adversary, build_adversary
 from pcutlib.training.device import ProcessGroup
-from pcutlib.training.state import generator_states
 
 
 def seed_everything(seed: int) -> None:
@@ -101,7 +99,7 @@ def make_rngs(seed: int, rank: int = 0) -> dict[str, torch.Generator]:
         data_order         the DataLoader's shuffle and worker seeds (DDP: the DistributedSampler
                            shuffles with train_params.seed and the epoch itself)
         mixing             whether a discriminator step mixes (``adversaries.UNetAdversary``)
-        cutmix_box         the CutMix boxes (``regularizers.make_mask``)
+        cutmix_box         the CutMix boxes (``prioritycut.make_mask``)
         equivariance_warp  the random TPS of the equivariance losses (``losses.equivariance_losses``)
         region_dropout     the dropped keypoint regions (``dense_motion.region_softmax``)
 
@@ -118,16 +116,6 @@ def make_rngs(seed: int, rank: int = 0) -> dict[str, torch.Generator]:
         stream_seed = np.random.SeedSequence([seed, number, stream_rank]).generate_state(1, np.uint64)[0]
         rngs[name] = torch.Generator().manual_seed(int(stream_seed))
     return rngs
-
-
-def gather_rank_rngs(trainer: Trainer) -> list[dict]:
-    """The states of every rank's streams, indexed by rank (a collective: call it on all ranks)."""
-    own = generator_states(trainer.rngs)
-    if not trainer.group.distributed:
-        return [own]
-    gathered = [None] * trainer.group.world_size
-    dist.all_gather_object(gathered, own)
-    return gathered
 
 
 def build_reconstruction_loss(train_params: dict, num_channels: int) -> nn.Module:

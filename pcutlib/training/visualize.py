@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure   # no pyplot: works headless, in workers and in notebooks
+from matplotlib.figure import Figure  # no pyplot: works headless, in workers and in notebooks
+
+from pcutlib.prioritycut import make_mask, mix_images
 
 
 def to_image(tensor: torch.Tensor) -> np.ndarray:
@@ -26,8 +28,6 @@ def upsample(tensor: torch.Tensor, size) -> torch.Tensor:
 def training_panels(batch: dict, generated: dict, mixing=None, regularizer=None) -> dict:
     """The columns of the per-epoch figure: name -> (B, C, H, W) tensors in [0,1]. mixing: the
     step's ``adversaries.Mixing`` (its mask is shown), or None."""
-    from pcutlib.prioritycut import make_mask, mix_images
-
     source, driving = batch["source"], batch["driving"]
     size = driving.shape[2:]
     prediction = generated["prediction"].detach().float().cpu()

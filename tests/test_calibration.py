@@ -1,0 +1,85 @@
+"""`pcut calibrate`: its rows (configs/recipes/calibration.yaml) resolve to the configs they say,
+a bad row is refused with its name, and a row trains, is diagnosed and lands in the table."""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pcutlib.data.synthetic import World
+from pcutlib.experiments import calibration
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_every_row_resolves_with_the_schedule_and_its_overrides():
+    recipe = calibration.calibration_recipe()
+    assert len(recipe["rows"]) >= 10
+    for name, row in recipe["rows"].items():
+        config = calibration.variant_config(name, Path("data/x"), None)
+        assert config["dataset_params"]["root_dir"] == "data/x" and config["train_params"]["num_workers"] == 0
+        expected_epochs = row["overrides"].get("train_params.num_epochs", recipe["schedule"]["train_params.num_epochs"])
+        assert config["train_params"]["num_epochs"] == expected_epochs, name
+        assert isinstance(row["world"], World) and row["note"], name
+    no_jacobian = calibration.variant_config("no-jacobian", Path("d"), None)
+    assert no_jacobian["model_params"]["common_params"]["estimate_jacobian"] is False
+    assert no_jacobian["model_params"]["generator_params"]["num_down_blocks"] == 1          # merged block
+    assert calibration.variant_config("baseline", Path("d"), 3)["train_params"]["num_epochs"] == 3   # --epochs wins
+
+
+def test_world_names():
+    assert calibration.world_name(World(limb_motion=1.0)) == "h62"
+    assert calibration.world_name(World(figure_height=0.7, limb_width=1.3, limb_motion=0.6)) == "h70-w130-m60"
+    assert calibration.world_name(World(figure_height=0.75, texture=True, limb_motion=1.0)) == "h75-textured"
+
+
+def fake_clone(folder: Path, recipe: dict) -> Path:
+    """A folder that pcutlib.paths takes for a clone, holding synthetic-64 and ``recipe``."""
+    (folder / "pcutlib").mkdir(parents=True)
+    (folder / "pyproject.toml").write_text("")
+    (folder / "configs" / "recipes").mkdir(parents=True)
+    shutil.copy(REPO / "configs" / "synthetic-64.yaml", folder / "configs")
+    (folder / "configs" / "recipes" / "calibration.yaml").write_text(yaml.safe_dump(recipe))
+    return folder
+
+
+def small_recipe(**row) -> dict:
+    return {"train_seed": 0, "check_seed": 1, "train_videos": 10, "check_videos": 6,
+            "schedule": {"train_params.num_epochs": 1, "train_params.batch_size": 4},
+            "rows": {"tiny": {"note": "a tiny run", "world": {"limb_motion": 0.6}, "overrides": {}, **row}}}
+
+
+def test_a_bad_row_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(fake_clone(tmp_path / "clone", small_recipe(world={"limb_moton": 0.6})))
+    with pytest.raises(ValueError, match=r"row 'tiny': world \{'limb_moton': 0.6\}"):
+        calibration.calibration_recipe()
+    (tmp_path / "clone" / "configs" / "recipes" / "calibration.yaml").write_text(
+        yaml.safe_dump(small_recipe(colour="red")))
+    with pytest.raises(ValueError, match=r"row 'tiny' has keys \['colour', 'note', 'overrides', 'world'\]"):
+        calibration.calibration_recipe()
+
+
+def test_unknown_variant_is_named(tmp_path):
+    args = argparse.Namespace(variants=["baseline", "no-such-row"], runs=tmp_path, data_dir=tmp_path,
+                              results=tmp_path, epochs=1, no_progress=True)
+    with pytest.raises(ValueError, match=r"unknown calibration variants \['no-such-row'\]"):
+        calibration.run_calibrate(args)
+
+
+@pytest.mark.slow
+def test_a_row_trains_is_diagnosed_and_tabled(tmp_path, monkeypatch):
+    monkeypatch.chdir(fake_clone(tmp_path / "clone", small_recipe()))
+    args = argparse.Namespace(variants=["tiny"], runs=tmp_path / "runs", data_dir=tmp_path / "data",
+                              results=tmp_path / "results", epochs=None, no_progress=True)
+    assert calibration.run_calibrate(args) == 0
+    row = json.loads((tmp_path / "results" / "calibration.jsonl").read_text().splitlines()[0])
+    assert row["variant"] == "tiny" and row["world"] == "h62-m60" and row["epochs"] == 1
+    assert 0 <= row["silhouette_iou"] <= 1 and row["num_keypoints"] == 10
+    table = (tmp_path / "results" / "calibration.md").read_text()
+    assert "| tiny | h62-m60 |" in table and "seed 0, 10 videos" in table and "seed 1 (6 videos" in table
+    assert calibration.run_calibrate(args) == 0           # finished: diagnosed again, not retrained
+    assert len((tmp_path / "results" / "calibration.jsonl").read_text().splitlines()) == 2
