@@ -234,6 +234,17 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+# Commands whose flags their own module adds: (name, one-line help, add_arguments, run).
+COMMANDS = [
+    ("evaluate", "metrics.json and per-video CSV of a checkpoint", add_evaluate_arguments, run_evaluate),
+    ("train-probes", "pose and identity probes for the synthetic world", add_train_probes_arguments, run_train_probes),
+    ("diagnose", "has the model learned motion? figures with baselines", add_diagnose_arguments, run_diagnose),
+    ("calibrate", "train and diagnose recipe variants (results/calibration.md)", add_calibrate_arguments, run_calibrate),
+    ("demo", "the README's main job: train on the CPU, evaluate, animate", add_demo_arguments, run_demo),
+    ("experiment", "the PriorityCut ablation: table and plots in results/", add_experiment_arguments, run_experiment),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pcut", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -259,22 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_animate_arguments(animate_parser)
     animate_parser.set_defaults(run=run_animate)
 
-    add_evaluate_arguments(commands.add_parser("evaluate", help="metrics.json and per-video CSV of a checkpoint"))\
-        .set_defaults(run=run_evaluate)
-    add_train_probes_arguments(commands.add_parser("train-probes", help="pose and identity probes for the synthetic world"))\
-        .set_defaults(run=run_train_probes)
-
-    add_diagnose_arguments(commands.add_parser("diagnose", help="has the model learned motion? figures with baselines"))\
-        .set_defaults(run=run_diagnose)
-
-    add_calibrate_arguments(commands.add_parser("calibrate", help="train and diagnose recipe variants (results/calibration.md)"))\
-        .set_defaults(run=run_calibrate)
-
-    add_demo_arguments(commands.add_parser("demo", help="the README's main job: train on the CPU, evaluate, animate"))\
-        .set_defaults(run=run_demo)
-
-    add_experiment_arguments(commands.add_parser("experiment", help="the PriorityCut ablation: table and plots in results/"))\
-        .set_defaults(run=run_experiment)
+    for name, help_text, add_arguments, run in COMMANDS:
+        add_arguments(commands.add_parser(name, help=help_text)).set_defaults(run=run)
 
     export_parser = commands.add_parser("export-pretrained", help="ship a run's networks as pretrained/synthetic-64.pt")
     export_parser.add_argument("--checkpoint", required=True, type=Path, help="a training checkpoint (last.pt)")

@@ -118,6 +118,7 @@ def widget_image(page) -> str:
     return images.first.get_attribute("src") if images.count() else ""
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_prioritycut_slider_changes_the_mask(tmp_path):
     if not CHROMIUM.exists():

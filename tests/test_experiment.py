@@ -301,6 +301,7 @@ def test_evaluate_test_videos_gives_every_claim_metric(tiny):
 
 # ----------------------------------------------------------------------------- the command
 
+@pytest.mark.slow
 def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     quick = tmp_path / "quick"
     readme = tmp_path / "README.md"

@@ -211,6 +211,7 @@ dist.destroy_process_group()
 '''
 
 
+@pytest.mark.slow
 def test_two_process_gloo_ddp(smoke_data, tmp_path):
     script = tmp_path / "ddp_check.py"
     script.write_text(DDP_SCRIPT)
@@ -462,6 +463,7 @@ def record_each_step(monkeypatch):
     return seen
 
 
+@pytest.mark.slow
 def test_regularizer_variants_with_one_seed_see_the_same_batches_and_warps(smoke_data, tmp_path, monkeypatch):
     """Fairness: runs that differ only in the regularizer draw the same batches, equivariance
     warps and region dropouts at every step (each concern has its own random stream), and

@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 DEFAULT_RESAMPLES = 2000
-VERDICTS = ("better", "worse", "no difference detected")
 
 
 @dataclass(frozen=True)

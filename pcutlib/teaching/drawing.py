@@ -16,18 +16,18 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from pcutlib.coordinates import keypoints_to_pixels
+from pcutlib.training.visualize import to_image
 
 
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
-    """(3,H,W) / (1,3,H,W) in [0,1] -> (H,W,3); (H,W), (1,H,W) or (1,1,H,W) -> (H,W)."""
+    """(3,H,W) / (1,3,H,W) in [0,1] -> (H,W,3) (``training.visualize.to_image``); a map (H,W),
+    (1,H,W) or (1,1,H,W) -> (H,W), its values kept (for a colour map)."""
     image = image.detach().float().cpu()
     while image.dim() > 3:
         image = image[0]
-    if image.dim() == 3 and image.shape[0] == 1:
-        image = image[0]
-    if image.dim() == 3:
-        return image.clamp(0, 1).permute(1, 2, 0).numpy()
-    return image.numpy()
+    if image.dim() == 3 and image.shape[0] == 3:
+        return to_image(image)
+    return image.reshape(image.shape[-2:]).numpy()
 
 
 def show_images(images: dict, columns: int | None = None, size: float = 2.2, title: str | None = None,
