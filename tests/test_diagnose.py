@@ -114,3 +114,21 @@ def test_diagnose_command(tiny, tmp_path, capsys):
     torch.save({"kind": "pose", "state_dict": {}}, probe)
     assert main(["diagnose", "--checkpoint", str(probe), "--data", str(root)]) == 2
     assert "not a pcut checkpoint" in capsys.readouterr().err
+
+
+def test_targets_say_met_and_missed_and_changes_read_naturally():
+    from pcutlib.evaluation.diagnose import Diagnosis, relative_change, targets_line
+    from pcutlib.experiments.demo import demo_recipe, demo_verdict
+
+    good = Diagnosis(videos=4, num_keypoints=10, distinct_keypoints=9.0, probe_px=1.0, mean_pose_px=5.0,
+                     silhouette_iou=0.9, copy_silhouette_iou=0.4, occlusion_at_rest=0.99, occlusion_auc=0.85,
+                     reconstruction_l1=0.02, copy_reconstruction_l1=0.05, animation_l1=0.02, copy_animation_l1=0.05)
+    assert targets_line("m", good) == "m: targets met 6 of 6 (all met)"
+    bad = Diagnosis(**{**good.to_dict(), "distinct_keypoints": 7.7, "animation_l1": 0.04, "occlusion_auc": None})
+    line = targets_line("m", bad)
+    assert line.startswith("m: targets met 3 of 5; missed: distinct_keypoints 7.7 (target >= 8 of 10), "
+                           "animation_l1 0.04 (target <= 0.6 x copy)") and line.endswith("not measured: occlusion_auc")
+    assert relative_change(0.0318, 0.05) == "36.4% below" and relative_change(0.0682, 0.05) == "36.4% above"
+    verdict = demo_verdict(0.03, 0.05, bad, 25.0, demo_recipe()["targets"])
+    assert verdict.splitlines()[0] == "demo targets: 3 of 4 met"
+    assert "MISSED" in verdict.splitlines()[4] and "25.0 min" in verdict.splitlines()[4]     # wall time over 20

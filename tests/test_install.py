@@ -1,7 +1,7 @@
 """A non-editable install (``pip install <clone>``, as the Colab cell does) used outside the clone.
 
-One temporary venv (``--system-site-packages``: torch, papermill and ipykernel come from the
-system) gets pcutlib with ``pip install --no-deps --no-build-isolation --no-index`` (no
+One temporary venv (torch, papermill and ipykernel come from the environment that runs the
+tests, through a .pth file: the same in a virtual environment as in the system Python) gets pcutlib with ``pip install --no-deps --no-build-isolation --no-index`` (no
 network) from a copy of the files the build reads (the build writes build/ and *.egg-info
 beside pyproject.toml: a copy keeps them out of the clone). Then, from a temporary working
 directory outside the clone:
@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import nbformat
@@ -64,6 +65,14 @@ def clean_environment() -> dict:
     return environment
 
 
+def testing_site_packages() -> list[str]:
+    """The site-packages folders this test process imports from, in order (a virtual
+    environment's own, and the base interpreter's when it was made with --system-site-packages)."""
+    paths = sysconfig.get_paths()
+    seen = [entry for entry in sys.path if Path(entry).name in ("site-packages", "dist-packages")]
+    return list(dict.fromkeys([*seen, paths["purelib"], paths["platlib"]]))
+
+
 def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
@@ -80,13 +89,18 @@ def installed(tmp_path_factory) -> dict:
         else:
             shutil.copy(REPO / name, source / name)
     venv = base / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv], cwd=base)
+    run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=base)
     python = venv_python(venv)
-    # pip and setuptools come from the system site-packages; --ignore-installed leaves the
-    # system's (editable) pcutlib alone and installs into the venv.
+    site_packages = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base)
+    # torch, papermill, ipykernel, pip and setuptools come from the environment running these
+    # tests, a virtual one or not: a .pth file puts its site-packages after the venv's own (a
+    # --system-site-packages venv would reach the base interpreter's instead, which inside a
+    # virtual environment holds none of them). --ignore-installed leaves this environment's
+    # (editable) pcutlib alone and installs into the venv, which comes first on sys.path.
+    Path(site_packages.strip()).mkdir(parents=True, exist_ok=True)
+    (Path(site_packages.strip()) / "tested-environment.pth").write_text("\n".join(testing_site_packages()) + "\n")
     run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
          "--ignore-installed", source], cwd=base)
-    site_packages = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base)
     workdir = base / "elsewhere"
     workdir.mkdir()
     return {"python": python, "venv": venv, "site_packages": Path(site_packages.strip()).resolve(),
@@ -130,3 +144,24 @@ def test_notebook_1_runs_outside_the_clone(installed, monkeypatch):
     assert Path(where["file"]).resolve() == installed["site_packages"] / "pcutlib" / "__init__.py", where
     assert Path(where["root"]) == installed["workdir"], where
     assert not (installed["workdir"] / "data").exists() and not (installed["workdir"] / "runs").exists()
+
+
+README_TEST_INSTALL = ["-m", "pip", "install", "--quiet", "torch==2.13.0", "-e", ".[test]"]
+
+
+def test_the_readme_test_install_works_inside_a_virtual_environment(tmp_path):
+    """The README's test command in a virtual environment: a venv (with the system's packages
+    visible, so nothing large is downloaded) gets `pip install torch==2.13.0 -e ".[test]"`, then
+    this file's install tests pass inside it (they once failed there: the venv's own setuptools
+    65 could not build a wheel)."""
+    if os.environ.get("PCUT_INSIDE_TEST_VENV"):
+        pytest.skip("already running inside the test's virtual environment")
+    outer = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", "--system-site-packages", outer], cwd=tmp_path)
+    python = venv_python(outer)
+    run([python, *README_TEST_INSTALL], cwd=REPO, timeout=600)
+    result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__))],
+                            cwd=REPO, capture_output=True, text=True, timeout=900,
+                            env={**clean_environment(), "PCUT_INSIDE_TEST_VENV": "1"})
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "3 passed, 1 skipped" in result.stdout.splitlines()[-1], result.stdout[-2000:]
