@@ -7,7 +7,7 @@ import torch
 
 from pcutlib.checkpoints.files import load_models, save_models
 from pcutlib.checkpoints.fomm import load_fomm_checkpoint
-from pcutlib.models.keypoints import keypoints_to_pixels, pixels_to_keypoints
+from pcutlib.coordinates import keypoints_to_pixels, pixels_to_keypoints
 from pcutlib.models.build import build_models
 from pcutlib.models.warping import ImagePyramid, make_coordinate_grid
 
