@@ -140,3 +140,14 @@ def synthetic_root(start: str | Path | None = None) -> Path:
 def runs_folder(start: str | Path | None = None) -> Path:
     """The default folder of run folders: runs/ under the repository root."""
     return repository_root(start) / "runs"
+
+
+# --------------------------------------------------------------------------- results on disk
+
+def refuse_to_replace(paths, overwrite: bool, hint: str = "choose another --out") -> None:
+    """A command's outputs never replace earlier results silently: with ``overwrite`` False, an
+    existing file among ``paths`` is a FileExistsError naming it (and how many others exist)."""
+    existing = [Path(path) for path in paths if Path(path).exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise FileExistsError(f"{existing[0]}{more} already exists; pass --overwrite to replace it, or {hint}")

@@ -40,6 +40,7 @@ from pcutlib.data.splits import animation_case, load_split
 from pcutlib.data.synthetic import BACKGROUND_MAX_CHROMA, FIGURE_MIN_CHROMA
 from pcutlib.data.synthetic_truth import disocclusion, disocclusion_from
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
+from pcutlib.paths import refuse_to_replace
 from pcutlib.training.device import choose_device
 
 DISTINCT_DISTANCE = 0.1          # in [-1,1] units: nearest other keypoint farther than this
@@ -390,13 +391,14 @@ def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--figure", type=Path, default=None, metavar="PNG",
                         help="also draw one held-out video: keypoints, prediction, O and the true dis-occlusion")
+    parser.add_argument("--overwrite", action="store_true", help="replace --json and --figure files if they exist")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
 def run_diagnose(args: argparse.Namespace) -> int:
-
+    refuse_to_replace([path for path in (args.json, args.figure) if path is not None], args.overwrite)
     models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device), with_discriminator=False)
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
     diagnosis = diagnose(models, args.data, frame_shape, args.max_videos, progress=not args.no_progress)

@@ -41,6 +41,7 @@ from pcutlib.data.datasets import FramesDataset, PairedDataset
 from pcutlib.evaluation import metrics
 from pcutlib.evaluation.probes import load_probe
 from pcutlib.inference import animate_video, reconstruct_video
+from pcutlib.paths import refuse_to_replace
 from pcutlib.training.device import choose_device
 
 DEFAULT_CONFIDENCE_THRESHOLD = 0.5   # a probe joint with confidence below this counts as missing
@@ -270,6 +271,14 @@ def _json_number(value):
     return value
 
 
+def metrics_paths(run_dir_or_path, name: str = "metrics") -> tuple[Path, Path]:
+    """(json, csv) paths ``write_metrics`` writes: ``<folder>/<name>.json`` and
+    ``<name>_per_video.csv`` beside it, or the given ``.json`` path and its CSV."""
+    target = Path(run_dir_or_path)
+    json_path = target if target.suffix == ".json" else target / f"{name}.json"
+    return json_path, json_path.with_name(f"{json_path.stem}_per_video.csv")
+
+
 def write_metrics(run_dir_or_path, summary: dict, per_video: list[dict],
                   name: str = "metrics") -> tuple[Path, Path]:
     """Write ``<name>.json`` ({"summary", "per_video"}) and ``<name>_per_video.csv``.
@@ -278,13 +287,8 @@ def write_metrics(run_dir_or_path, summary: dict, per_video: list[dict],
     stem then names both files. Non-finite numbers become JSON null / empty CSV cells.
     Returns (json path, csv path).
     """
-    target = Path(run_dir_or_path)
-    if target.suffix == ".json":
-        json_path = target
-    else:
-        json_path = target / f"{name}.json"
+    json_path, csv_path = metrics_paths(run_dir_or_path, name)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    csv_path = json_path.with_name(f"{json_path.stem}_per_video.csv")
     document = {"summary": {k: _json_number(v) for k, v in summary.items()},
                 "per_video": [{k: _json_number(v) for k, v in row.items()} for row in per_video]}
     json_path.write_text(json.dumps(document, indent=2) + "\n")
@@ -321,6 +325,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--out", type=Path, default=None, metavar="DIR_OR_JSON",
                         help="where metrics.json and metrics_per_video.csv go (default: the run folder "
                              "of the checkpoint)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the metrics files if they exist")
     parser.add_argument("--max-videos", type=int, default=None, metavar="N",
                         help="evaluate only the first N test videos (or N pairs)")
     parser.add_argument("--pose-probe", type=Path, default=None, metavar="PT",
@@ -349,6 +354,9 @@ def default_output(checkpoint: Path) -> Path:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """`pcut evaluate`: load a checkpoint (and probes), run a protocol, write and print metrics."""
+    out = args.out if args.out is not None else default_output(args.checkpoint)
+    name = "metrics" if args.protocol == "reconstruction" else "metrics_animation"
+    refuse_to_replace(metrics_paths(out, name), args.overwrite, hint="write elsewhere with --out")
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
     config = checkpoint["config"]
@@ -368,7 +376,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
             models, dataset, device, pose_probe, identity_probe, max_videos=args.max_videos,
             progress=not args.no_progress, batch_size=args.batch_size,
             confidence_threshold=args.confidence_threshold)
-        name = "metrics"
     else:
         animate_params = config.get("animate_params") or {}
         num_pairs = args.num_pairs or animate_params.get("num_pairs", 50)
@@ -377,8 +384,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
             max_pairs=args.max_videos, progress=not args.no_progress,
             confidence_threshold=args.confidence_threshold,
             normalization_params=animate_params.get("normalization_params"))
-        name = "metrics_animation"
-    out = args.out if args.out is not None else default_output(args.checkpoint)
     json_path, csv_path = write_metrics(out, summary, rows, name=name)
     print(format_summary(summary))
     print(f"wrote {json_path} and {csv_path}")

@@ -329,6 +329,10 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     """Tables, comparisons (gated on the discriminator AUC) and plots of one setting in
     <results>/experiment-<setting>/; returns the markdown section (``section.md``)."""
     folder = args.results / f"experiment-{setting}"
+    if (folder / "experiment.md").is_file():
+        # the tables are a function of the recorded runs: rewritten from all of them, and said so
+        print(f"rewriting {folder}/ from the {len(rows)} runs recorded under {args.runs / setting}/ "
+              f"(the previous tables and plots there are replaced)")
     folder.mkdir(parents=True, exist_ok=True)
     init_label = INIT if setting == "finetune" else INIT_SCRATCH
     labels = [*args.variants, init_label, COPY]
@@ -397,4 +401,5 @@ def run_experiment(args) -> int:
     bar.close()
     if args.readme is not None:
         update_readme(args.readme, readme_results(args.results, args.readme))
+        print(f"rewrote the results section of {args.readme} (between its results markers)")
     return 0
