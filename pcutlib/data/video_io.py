@@ -241,11 +241,12 @@ def _decode(path: Path, frame_shape: tuple[int, int, int] | None) -> np.ndarray:
     return frames
 
 
-def read_video(path: str | Path, frame_shape: Sequence[int] | None = None) -> np.ndarray:
+def read_video(path: str | Path, frame_shape: Sequence[int] | None = None, say=None) -> np.ndarray:
     """Read a video as (T,H,W,3) float32 in [0,1], resized to frame_shape (H,W,3) if given.
 
     `path` is a folder of frames (sorted by name), an .mp4/.gif/.mov file, or a
-    horizontally stacked .png/.jpg. Errors name the file.
+    horizontally stacked .png/.jpg. Errors name the file. ``say`` (e.g. print to stderr), when
+    given, is told of a resize in one line (a dataset's loader resizes without a word).
     """
     path = Path(path)
     frame_shape = check_frame_shape(frame_shape)
@@ -257,6 +258,9 @@ def read_video(path: str | Path, frame_shape: Sequence[int] | None = None) -> np
     else:
         frames = _to_float_rgb(_decode(path, frame_shape), path, sequence=True)
     if frame_shape is not None:
+        if say is not None and frames.shape[1:3] != tuple(frame_shape[:2]):
+            say(f"note: {path.name} has {frames.shape[2]}x{frames.shape[1]} frames; resized to the model's "
+                f"{frame_shape[1]}x{frame_shape[0]} (aspect ratio not kept)")
         frames = resize_frames(frames, frame_shape[:2])
     return frames
 
