@@ -174,7 +174,9 @@ def key_at(dotted: str) -> Key:
     entry = SCHEMA
     for i, part in enumerate(dotted.split(".")):
         if not isinstance(entry, dict) or part not in entry:
-            raise ValueError(f"unknown config key '{'.'.join(dotted.split('.')[:i + 1])}'")
+            close = difflib.get_close_matches(part, list(entry), n=1) if isinstance(entry, dict) else []
+            hint = f"; did you mean '{'.'.join([*dotted.split('.')[:i], close[0]])}'?" if close else ""
+            raise ValueError(f"unknown config key '{'.'.join(dotted.split('.')[:i + 1])}'{hint}")
         entry = entry[part]
     return entry
 

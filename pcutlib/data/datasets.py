@@ -196,7 +196,8 @@ class FramesDataset(Dataset):
         if not skip_bad_files:
             raise ValueError(f"{len(bad)} of {len(paths)} {split} videos in {str(self.root)!r} are unusable: "
                              f"{listing}{more}. Fix or remove them, or skip them with "
-                             f"dataset_params.skip_bad_files: true (pcut train --skip-bad-files)")
+                             f"dataset_params.skip_bad_files: true (the flag --skip-bad-files of pcut train "
+                             f"and pcut evaluate)")
         self.skipped.extend((str(path), reason) for path, reason in bad)
         warnings.warn(f"skipping {len(bad)} of {len(paths)} {split} videos in {str(self.root)!r}: {listing}{more}",
                       stacklevel=3)

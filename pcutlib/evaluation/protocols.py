@@ -342,6 +342,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--confidence-threshold", type=float, default=DEFAULT_CONFIDENCE_THRESHOLD,
                         metavar="C", help="pose probe confidence below which a joint is missing "
                                           "(default: %(default)s)")
+    parser.add_argument("--skip-bad-files", action="store_true",
+                        help="leave out unusable test videos with one warning (else they are an error)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -365,7 +367,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if root is None:
         raise ValueError(f"no dataset: pass --data, or give dataset_params.root_dir in {args.checkpoint}'s config")
     dataset = FramesDataset(root, frame_shape=dataset_params.get("frame_shape") or (256, 256, 3),
-                            is_train=False, pairs_list=dataset_params.get("pairs_list"))
+                            is_train=False, pairs_list=dataset_params.get("pairs_list"),
+                            skip_bad_files=args.skip_bad_files)
     pose_probe = None if args.pose_probe is None else load_probe(args.pose_probe, device, kind="pose")
     identity_probe = (None if args.identity_probe is None
                       else load_probe(args.identity_probe, device, kind="identity"))
