@@ -18,9 +18,12 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from pcutlib.checkpoints.files import load_models
+from pcutlib.coordinates import keypoints_to_pixels
 from pcutlib.data.datasets import FramesDataset
 from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.data.splits import animation_partner
@@ -97,7 +100,9 @@ def finetune_config(config: dict, epochs: int, top_k: float | None) -> dict:
 
 
 def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:
-    """Drive the first test video's first frame by the test video of another identity."""
+    """Drive the first test video's first frame by the test video of another identity: the
+    animation (source | driving | result) as ``animation.mp4`` and ``animation.png``, and
+    ``animation_keypoints.png`` with the detected keypoints drawn on source and driving."""
     source_item = dataset[0]
     partner = animation_partner(dataset.videos, 0)
     driving_item = dataset[partner if partner is not None else min(1, len(dataset) - 1)]
@@ -106,7 +111,39 @@ def animate_held_out(models, dataset, out_dir: Path, fps: int = 10) -> Path:
     panel = torch.cat([source, driving_item["video"], result["prediction"]], dim=3)   # side by side
     written = save_video(panel, out_dir / "animation.mp4", fps=fps)
     save_strip_png(panel[::4], out_dir / "animation.png")
+    keypoint_figure(source_item["video"][0], driving_item["video"], result, out_dir / "animation_keypoints.png")
     return Path(written)
+
+
+def keypoint_figure(source: torch.Tensor, driving: torch.Tensor, result: dict, path: Path, columns: int = 4) -> Path:
+    """Rows source, driving, result for ``columns`` frames spread over the video, the keypoints
+    (numbered) on source and driving: which point moves where, and what the model made of it.
+    source (3,H,W), driving (T,3,H,W), result: ``animate_video``'s dict."""
+    frames = np.linspace(0, len(driving) - 1, columns).round().astype(int)
+    size = driving.shape[-1]
+    figure = Figure(figsize=(1.6 * columns, 1.7 * 3), layout="constrained")
+    axes = figure.subplots(3, columns, squeeze=False)
+    rows = [("source", lambda t: source, lambda t: result["kp_source"]),
+            ("driving", lambda t: driving[t], lambda t: result["kp_driving"][t]),
+            ("result", lambda t: result["prediction"][t], None)]
+    for row, (label, image, keypoints) in enumerate(rows):
+        for column, t in enumerate(frames):
+            ax = axes[row, column]
+            ax.imshow(image(t).clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+            if keypoints is not None:
+                xy = keypoints_to_pixels(keypoints(t).float().numpy(), size, size)
+                ax.scatter(xy[:, 0], xy[:, 1], s=14, c=[f"C{k % 10}" for k in range(len(xy))],
+                           edgecolors="white", linewidths=0.5)
+                for k, (x, y) in enumerate(xy):
+                    ax.annotate(str(k), (x, y), xytext=(2, -2), textcoords="offset points", fontsize=6, color="white")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"frame {t}", fontsize=8)
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path
 
 
 def ensure_check_data(root: Path, training_data: Path, seed: int, progress: bool) -> Path:
