@@ -1,4 +1,4 @@
-"""Fault and bad-input sweep (issue 12): does each bad input end in a clear message?
+"""Fault and bad-input sweep: does each bad input end in a clear message?
 
 Every case runs the public ``pcut`` command (``python -m pcutlib.cli``, this checkout first on
 PYTHONPATH) as a subprocess in a temporary folder, with ``OMP_NUM_THREADS=1``, and is classified:
@@ -16,18 +16,20 @@ holds, SILENT when they exit 0 without one, UNCLEAR otherwise. Control rows (goo
 must exit 0: the synthetic world, a good animation, a good 1-epoch run) check the harness
 itself and are not counted.
 
-Groups and cases (all from issue 12):
-  config      every bad value the issue lists (sn: "False", channels_last: "false",
-              estimate_jacobian: "no", epoch_milestones: 60 and "1", frame_shape: "big",
-              num_epochs: 1.5, --epochs -1, checkpoint_freq: 0, log_every: 0, num_kp: 0),
-              a duplicate YAML key, an unknown key, a YAML syntax error, an unknown config name,
-              an ignored FOMM key (warning), make-synthetic into a filled folder
+Groups and cases:
+  config      config values of the wrong type or out of range (booleans written as text: sn,
+              channels_last, estimate_jacobian; a list given as a number or text:
+              epoch_milestones, frame_shape; a fractional num_epochs; --epochs -1; counts of 0:
+              checkpoint_freq, log_every, num_kp), a duplicate YAML key, an unknown key, a YAML
+              syntax error, an unknown config name, an ignored FOMM key (warning),
+              make-synthetic into a filled folder
   data        corrupt mp4, truncated mp4, truncated gif, zero-byte png, text saved as .png, a
               strip whose width is not a multiple of its height, a frame folder of mixed sizes
               (each through train (added to train/), evaluate --max-videos 1 (added to test/;
               it sorts last, so only the check when the dataset is built can find it) and
-              animate --driving), garbage keypoint .npy, a flat folder holding one corrupt mp4;
-              a bad file found only after training steps (not before the first) is UNCLEAR
+              animate --driving), a video with a garbage keypoint .npy, a flat folder holding
+              one corrupt mp4; a bad file found only after training steps (not before the
+              first) is UNCLEAR
   checkpoint  a text file, a truncated .pt, a pickle that would run code (it would only print a
               marker), weights of another architecture than the checkpoint's config (each
               through animate, evaluate, diagnose and train --init-from), a missing checkpoint,
@@ -35,7 +37,7 @@ Groups and cases (all from issue 12):
   run         re-run into an existing run folder without --resume (refusal, folder unchanged),
               --resume over a torn last log line (warning, resume), NaN divergence (huge
               learning rates on resume: non-zero exit naming the step and the loss, last.pt
-              unchanged)
+              unchanged); each on its own copy of the good 1-epoch run
 
 Inputs are built as tests/test_cli.py, test_config.py, test_data.py and test_training.py build
 them: configs/smoke.yaml (1 epoch) on a synthetic world of 6 videos x 6 frames at 32 px, and
@@ -51,11 +53,15 @@ It prints one row per case (case, entry point, exit code, classification, first 
 message), then the counts per group and in total. Exit status: 0 when every counted case is
 CLEAR and every control passed, 1 otherwise. --keep keeps the temporary folder; --json FILE
 also writes the rows.
+
+The same cases are pytest tests (tests/test_faults.py). Listing the cases writes no file:
+``Inputs`` only names the paths, ``Inputs.make_files`` writes what many cases share (after the
+world control made the world), and each case's own files are written by its ``setup`` just
+before it runs.
 """
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import re
@@ -64,9 +70,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
+
+from pcutlib.config import set_by_path
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "configs" / "smoke.yaml"
@@ -74,6 +84,10 @@ PRETRAINED = REPO / "pretrained" / "synthetic-64.pt"
 PAYLOAD_MARKER = "fault-sweep: the pickle payload ran"
 TRACEBACK = "Traceback (most recent call last)"
 GROUPS = ("config", "data", "checkpoint", "run")
+TIMEOUT = 300                           # seconds per case
+WORLD_CONTROL = "make-synthetic (tiny world)"
+GOOD_RUN_CONTROL = "good 1-epoch run"
+RUN_FILES = ("log.jsonl", "checkpoints/last.pt")      # what the run group compares
 
 
 class Payload:
@@ -91,8 +105,9 @@ class Case:
     culprit: list[str] = field(default_factory=list)    # regexes that must all match stderr
     expect: str = "error"               # error | warn | ok (control)
     check: Callable[["Result"], str | None] | None = None     # a problem, or None
-    setup: Callable[[], None] | None = None                   # run just before the command
+    setup: Callable[[], None] | None = None                   # writes the case's own files
     trains: bool = False                # skipped by --quick
+    subprocess_only: bool = False       # must not run inside the caller's process (a malicious pickle)
 
     @property
     def entry(self) -> str:
@@ -102,6 +117,11 @@ class Case:
                  "run": ("--resume",)}.get(self.group, ())
         used = [flag for flag in flags if flag in self.argv]
         return " ".join([self.argv[0]] + used[:1])
+
+    @property
+    def id(self) -> str:
+        """group/name/entry in letters, digits, '.', '_' and '-', e.g. 'data/corrupt-mp4/train-data'."""
+        return "/".join([self.group, slug(self.name), slug(self.entry)])
 
 
 @dataclass
@@ -116,13 +136,19 @@ class Result:
     note: str = ""
 
 
+def slug(text: str) -> str:
+    """'sn: "False"' -> 'sn-False': every run of other characters than word ones and '.' as one '-'."""
+    return re.sub(r"[^\w.]+", "-", text).strip("-")
+
+
 # ----------------------------------------------------------------------------- running
 
 def pcut_command() -> list[str]:
     return [sys.executable, "-m", "pcutlib.cli"]
 
 
-def run_case(case: Case, work: Path, timeout: float) -> Result:
+def run_case(case: Case, work: Path, timeout: float = TIMEOUT) -> Result:
+    """Write the case's files, run ``pcut`` as a subprocess in ``work`` and classify it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
            "PYTHONPATH": os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     if case.setup is not None:
@@ -136,7 +162,27 @@ def run_case(case: Case, work: Path, timeout: float) -> Result:
         code = None
         out = error.stdout.decode(errors="replace") if isinstance(error.stdout, bytes) else (error.stdout or "")
         err = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) else (error.stderr or "")
-    result = Result(case, code, out, err, time.perf_counter() - started)
+    return classified(case, code, out, err, time.perf_counter() - started, work)
+
+
+def call_pcut_main(argv: list[str]) -> tuple[int, str]:
+    """``pcutlib.cli.main(argv)`` in this process: (exit code, what Python would add to stderr on
+    leaving: the traceback of an uncaught exception, or the text of ``SystemExit("...")``)."""
+    from pcutlib import cli
+
+    try:
+        return cli.main(argv), ""
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0, ""
+        return 1, f"{stop.code}\n"
+    except Exception:                                       # noqa: BLE001 - the case reports it
+        return 1, traceback.format_exc()
+
+
+def classified(case: Case, code: int | None, out: str, err: str, seconds: float, work: Path) -> Result:
+    """The Result of one run of ``case``, classified, its message with ``work`` written <tmp>."""
+    result = Result(case, code, out, err, seconds)
     classify(result)
     result.message = result.message.replace(str(work), "<tmp>")
     return result
@@ -162,9 +208,10 @@ def message_line(result: Result) -> str:
 
 
 def classify(result: Result) -> None:
+    """Set result.verdict (CLEAR, UNCLEAR, SILENT; controls: OK, FAIL), message and note."""
     case, err = result.case, result.err
     result.message = message_line(result)
-    traceback = TRACEBACK in err
+    traceback_seen = TRACEBACK in err
     missing = [pattern for pattern in case.culprit if not re.search(pattern, err)]
     notes = []
     if result.code is None:
@@ -182,18 +229,18 @@ def classify(result: Result) -> None:
     elif case.expect == "error":
         if result.code == 0:
             result.verdict = "SILENT"
-        elif traceback or missing or notes:
+        elif traceback_seen or missing or notes:
             result.verdict = "UNCLEAR"
         else:
             result.verdict = "CLEAR"
     else:                                                   # warn: success with a warning
-        if result.code != 0 or traceback:
+        if result.code != 0 or traceback_seen:
             result.verdict = "UNCLEAR"
         elif missing:
             result.verdict = "SILENT"
         else:
             result.verdict = "UNCLEAR" if notes else "CLEAR"
-    if traceback:
+    if traceback_seen:
         notes.append("traceback on stderr")
     if missing and result.verdict != "SILENT":
         notes.append("message does not name: " + ", ".join(missing))
@@ -209,15 +256,6 @@ def write_yaml(path: Path, data: dict) -> Path:
     return path
 
 
-def set_by_path(config: dict, dotted: str, value) -> dict:
-    node = config
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
-    return config
-
-
 def frames_of_strip(path: Path):
     """(T,H,H,3) uint8 frames of a stacked PNG strip (as the synthetic world stores videos)."""
     import imageio.v3 as iio
@@ -228,7 +266,8 @@ def frames_of_strip(path: Path):
 
 
 class Inputs:
-    """The temporary folder: the synthetic world, configs, bad files, bad checkpoints, runs."""
+    """The paths of the temporary folder: the synthetic world, configs, bad files, bad
+    checkpoints, runs. Naming them writes nothing; ``make_files`` writes the shared files."""
 
     def __init__(self, work: Path):
         self.work = work
@@ -239,104 +278,117 @@ class Inputs:
         self.checkpoints = work / "checkpoints"
         self.runs = work / "runs"
         self.out = work / "out"
+        self.base = self.configs / "base.yaml"
+        self.source = work / "source.png"               # the first frame of the first train video
+        self.driving = work / "driving.png"             # a copy of the first test video
+        self.bad_files = {kind: self.bad / name for kind, name in [
+            ("corrupt-mp4", "zz-corrupt.mp4"), ("truncated-mp4", "zz-truncated.mp4"),
+            ("truncated-gif", "zz-truncated.gif"), ("zero-byte-png", "zz-zero.png"),
+            ("text-as-png", "zz-text.png"), ("bad-strip-width", "zz-strip.png"), ("mixed-size-folder", "zz-mixed")]}
+        self.bad_checkpoints = {kind: self.checkpoints / f"{kind}.pt"
+                                for kind in ("text", "truncated", "malicious", "other-architecture")}
+
+    def make_files(self) -> None:
+        """Write the files many cases share; the world (the world control's output) must exist."""
+        import imageio.v3 as iio
+
         for folder in (self.configs, self.bad, self.worlds, self.checkpoints, self.runs, self.out):
             folder.mkdir(parents=True, exist_ok=True)
+        frames = frames_of_strip(sorted((self.world / "train").glob("*.png"))[0])
+        iio.imwrite(self.source, frames[0])
+        shutil.copy(sorted((self.world / "test").glob("*.png"))[0], self.driving)
+        write_yaml(self.base, self.base_config())
+        self.make_bad_files(frames)
+        self.make_bad_checkpoints()
 
-    # -- after make-synthetic
-    def prepare(self) -> None:
-        import imageio.v3 as iio
+    def base_config(self) -> dict:
+        """configs/smoke.yaml reading the world, 1 epoch."""
         import yaml
-
-        train_strip = sorted((self.world / "train").glob("*.png"))[0]
-        self.test_strip = sorted((self.world / "test").glob("*.png"))[0]
-        self.frames = frames_of_strip(train_strip)
-        self.source = self.work / "source.png"
-        iio.imwrite(self.source, self.frames[0])
         base = yaml.safe_load(SMOKE.read_text())
         base["dataset_params"]["root_dir"] = str(self.world)
         base["train_params"]["num_epochs"] = 1
-        self.base_config = base
-        self.base = write_yaml(self.configs / "base.yaml", base)
-        self.make_bad_files()
-        self.make_bad_checkpoints()
+        return base
 
-    def config_with(self, name: str, dotted: str, value) -> Path:
-        return write_yaml(self.configs / f"{name}.yaml", set_by_path(copy.deepcopy(self.base_config), dotted, value))
+    def write_config(self, path: Path, dotted: str, value) -> None:
+        """The base config with the (known) key ``dotted`` set to ``value``."""
+        config = self.base_config()
+        set_by_path(config, dotted, value)
+        write_yaml(path, config)
 
-    def make_bad_files(self) -> None:
-        """One bad video per kind, named zz-<kind>.<ext> so the message can be checked for it."""
+    def write_unknown_key_config(self, path: Path) -> None:
+        """The base config with train_params.lr_gen, a key pcut does not know (a typo of lr_generator)."""
+        config = self.base_config()
+        config["train_params"]["lr_gen"] = 1.0e-4
+        write_yaml(path, config)
+
+    def write_duplicate_key_config(self, path: Path) -> None:
+        """The base config file with a second num_epochs under train_params."""
+        text = self.base.read_text()
+        if "\ntrain_params:\n" not in text:
+            raise ValueError(f"{self.base} has no 'train_params:' line to add a duplicate key under")
+        path.write_text(text.replace("\ntrain_params:\n", "\ntrain_params:\n  num_epochs: 3\n", 1))
+
+    def make_bad_files(self, frames) -> None:
+        """One bad video per kind, named zz-<kind>.<ext> so the message can be checked for it.
+        frames: (T,H,H,3) uint8, a good video to spoil."""
         import imageio.v3 as iio
         import numpy as np
 
-        frames, b = self.frames, self.bad
-        mp4, gif = b / "good.mp4", b / "good.gif"
+        bad = self.bad_files
+        mp4, gif = self.bad / "good.mp4", self.bad / "good.gif"
         iio.imwrite(mp4, frames, fps=10)
         iio.imwrite(gif, frames, loop=0)
         rng = np.random.default_rng(0)
-        self.bad_files = {
-            "corrupt-mp4": b / "zz-corrupt.mp4",
-            "truncated-mp4": b / "zz-truncated.mp4",
-            "truncated-gif": b / "zz-truncated.gif",
-            "zero-byte-png": b / "zz-zero.png",
-            "text-as-png": b / "zz-text.png",
-            "bad-strip-width": b / "zz-strip.png",
-            "mixed-size-folder": b / "zz-mixed",
-        }
-        self.bad_files["corrupt-mp4"].write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+        bad["corrupt-mp4"].write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
         whole = mp4.read_bytes()
-        self.bad_files["truncated-mp4"].write_bytes(whole[: len(whole) // 2])
+        bad["truncated-mp4"].write_bytes(whole[: len(whole) // 2])
         whole = gif.read_bytes()
-        self.bad_files["truncated-gif"].write_bytes(whole[: len(whole) // 2])
-        self.bad_files["zero-byte-png"].write_bytes(b"")
-        self.bad_files["text-as-png"].write_text("this is text saved as .png\n")
+        bad["truncated-gif"].write_bytes(whole[: len(whole) // 2])
+        bad["zero-byte-png"].write_bytes(b"")
+        bad["text-as-png"].write_text("this is text saved as .png\n")
         height = frames.shape[1]
         strip = np.concatenate(list(frames[:3]), axis=1)
-        iio.imwrite(self.bad_files["bad-strip-width"], np.concatenate([strip, strip[:, :5]], axis=1))
-        mixed = self.bad_files["mixed-size-folder"]
+        iio.imwrite(bad["bad-strip-width"], np.concatenate([strip, strip[:, :5]], axis=1))
+        mixed = bad["mixed-size-folder"]
         mixed.mkdir()
         for i, size in enumerate([height, height, height + 4]):
             iio.imwrite(mixed / f"{i:03d}.png", np.zeros((size, size, 3), np.uint8))
 
-    def world_with(self, name: str, split: str, bad: Path) -> Path:
-        """A copy of the world with ``bad`` (a file or folder) added to ``split``."""
-        root = self.worlds / name
+    def world_with(self, root: Path, split: str, bad: Path) -> None:
+        """A copy of the world at ``root`` with ``bad`` (a file or folder) added to ``split``."""
         shutil.copytree(self.world, root)
         target = root / split / bad.name
         if bad.is_dir():
             shutil.copytree(bad, target)
         else:
             shutil.copy(bad, target)
-        return root
 
-    def world_with_garbage_keypoints(self) -> tuple[Path, str]:
-        root = self.worlds / "garbage-keypoints"
+    def world_with_garbage_keypoints(self, root: Path, video: str) -> None:
+        """A copy of the world at ``root`` with train/<video>.png, a good video, whose
+        <video>.keypoints.npy is garbage."""
         shutil.copytree(self.world, root)
-        keypoints = sorted((root / "train").glob("*.keypoints.npy"))[0]
-        keypoints.write_bytes(b"garbage, not a numpy file" * 10)
-        return root, keypoints.name
+        shutil.copy(sorted((root / "train").glob("*.png"))[0], root / "train" / f"{video}.png")
+        (root / "train" / f"{video}.keypoints.npy").write_bytes(b"garbage, not a numpy file" * 10)
 
-    def flat_folder(self) -> Path:
-        flat = self.worlds / "flat"
+    def flat_folder(self, flat: Path) -> None:
+        """A folder holding one corrupt mp4 and nothing else."""
         flat.mkdir()
         shutil.copy(self.bad_files["corrupt-mp4"], flat / "clip.mp4")
-        return flat
 
     def make_bad_checkpoints(self) -> None:
         import torch
 
         from pcutlib.config import load_config, resolve_config
 
-        c = self.checkpoints
-        torch.save({"kp_detector": Payload(), "generator": Payload()}, c / "malicious.pt")
-        (c / "text.pt").write_text("just text, not a checkpoint\n")
+        c = self.bad_checkpoints
+        torch.save({"kp_detector": Payload(), "generator": Payload()}, c["malicious"])
+        c["text"].write_text("just text, not a checkpoint\n")
         whole = PRETRAINED.read_bytes()
-        (c / "truncated.pt").write_bytes(whole[: len(whole) // 2])
+        c["truncated"].write_bytes(whole[: len(whole) // 2])
         other = torch.load(PRETRAINED, weights_only=True)           # synthetic-64's weights ...
         config = load_config(SMOKE)
         other["config"]["model_params"] = resolve_config(config)["model_params"]     # ... under smoke's model
-        torch.save(other, c / "other-architecture.pt")
-        self.bad_checkpoints = {name: c / f"{name}.pt" for name in
-                                ("text", "truncated", "malicious", "other-architecture")}
+        torch.save(other, c["other-architecture"])
 
 
 # ----------------------------------------------------------------------------- cases
@@ -357,6 +409,29 @@ def no_run_folder(run: Path) -> Callable[[Result], str | None]:
     return check
 
 
+def world_case(inputs: Inputs) -> Case:
+    """The control that makes the synthetic world every other case reads."""
+    return Case(WORLD_CONTROL, "control",
+                ["make-synthetic", "--out", str(inputs.world), "--videos", "6", "--frames", "6", "--size", "32",
+                 "--no-progress"], expect="ok")
+
+
+def run_options(inputs: Inputs) -> list[str]:
+    """The options of the good run and the run group: 3 videos, batch 2, 3 repeats: 3 steps an epoch."""
+    return ["--config", str(inputs.base), "--no-progress", "--device", "cpu", "--regularizer", "none",
+            "--num-repeats", "3"]
+
+
+def control_cases(inputs: Inputs) -> list[Case]:
+    """The controls after the world: a good animation and the good 1-epoch run the run group continues."""
+    animation = Case("good animation (pretrained)", "control",
+                     ["animate", "--checkpoint", str(PRETRAINED), "--source", str(inputs.source), "--driving",
+                      str(inputs.driving), "--out", str(inputs.out / "good.gif"), "--device", "cpu"], expect="ok")
+    good_run = Case(GOOD_RUN_CONTROL, "control", ["train", "--run-dir", str(inputs.runs / "good")]
+                    + run_options(inputs), expect="ok", trains=True)
+    return [animation, good_run]
+
+
 def config_cases(inputs: Inputs) -> list[Case]:
     common = ["--no-progress", "--device", "cpu"]
     values = [   # (case, dotted key, bad value)
@@ -373,39 +448,39 @@ def config_cases(inputs: Inputs) -> list[Case]:
     ]
     cases = []
     for i, (label, key, value) in enumerate(values):
-        path = inputs.config_with(f"value-{i}", key, value)
+        path = inputs.configs / f"value-{i}.yaml"
         run = inputs.runs / f"config-value-{i}"
         cases.append(Case(label, "config", ["train", "--config", str(path), "--run-dir", str(run)] + common,
-                          [re.escape(key)], check=no_run_folder(run)))
+                          [re.escape(key)], check=no_run_folder(run),
+                          setup=partial(inputs.write_config, path, key, value)))
     run = inputs.runs / "config-epochs-flag"
     cases.append(Case("--epochs -1", "config", ["train", "--config", str(inputs.base), "--run-dir", str(run),
                                                 "--epochs", "-1"] + common,
                       [r"num_epochs|--epochs", r"-1"], check=no_run_folder(run)))
-    text = inputs.base.read_text()
-    assert "\ntrain_params:\n" in text
     duplicate = inputs.configs / "duplicate-key.yaml"
-    duplicate.write_text(text.replace("\ntrain_params:\n", "\ntrain_params:\n  num_epochs: 3\n", 1))
     run = inputs.runs / "config-duplicate"
     cases.append(Case("duplicate YAML key", "config", ["train", "--config", str(duplicate), "--run-dir", str(run)]
-                      + common, [r"num_epochs", r"line \d+"], check=no_run_folder(run)))
-    unknown = inputs.config_with("unknown-key", "train_params.lr_gen", 1.0e-4)
+                      + common, [r"num_epochs", r"line \d+"], check=no_run_folder(run),
+                      setup=partial(inputs.write_duplicate_key_config, duplicate)))
+    unknown = inputs.configs / "unknown-key.yaml"
     run = inputs.runs / "config-unknown"
     cases.append(Case("unknown key train_params.lr_gen", "config",
                       ["train", "--config", str(unknown), "--run-dir", str(run)] + common, [r"lr_gen"],
-                      check=no_run_folder(run)))
+                      check=no_run_folder(run), setup=partial(inputs.write_unknown_key_config, unknown)))
     broken = inputs.configs / "broken.yaml"
-    broken.write_text("train_params: {num_epochs: 3\n")
     run = inputs.runs / "config-broken"
     cases.append(Case("YAML syntax error", "config", ["train", "--config", str(broken), "--run-dir", str(run)]
-                      + common, [r"broken\.yaml"], check=no_run_folder(run)))
+                      + common, [r"broken\.yaml"], check=no_run_folder(run),
+                      setup=partial(broken.write_text, "train_params: {num_epochs: 3\n")))
     run = inputs.runs / "config-missing"
     cases.append(Case("unknown config name", "config", ["train", "--config", "no-such-config", "--run-dir", str(run)]
                       + common, [r"no-such-config"], check=no_run_folder(run)))
-    ignored = inputs.config_with("ignored-key", "visualizer_params.kp_size", 9)
+    ignored = inputs.configs / "ignored-key.yaml"
     run = inputs.runs / "config-ignored"
     cases.append(Case("ignored FOMM key visualizer_params.kp_size", "config",
                       ["train", "--config", str(ignored), "--run-dir", str(run)] + common,
-                      [r"visualizer_params\.kp_size"], expect="warn", trains=True))
+                      [r"visualizer_params\.kp_size"], expect="warn", trains=True,
+                      setup=partial(inputs.write_config, ignored, "visualizer_params.kp_size", 9)))
     cases.append(Case("make-synthetic into a filled folder", "config",
                       ["make-synthetic", "--out", str(inputs.world), "--videos", "6", "--frames", "6", "--size", "32",
                        "--no-progress"], [re.escape(inputs.world.name), r"--overwrite"]))
@@ -413,136 +488,135 @@ def config_cases(inputs: Inputs) -> list[Case]:
 
 
 def data_cases(inputs: Inputs) -> list[Case]:
+    common = ["--no-progress", "--device", "cpu"]
     cases = []
     for kind, bad in inputs.bad_files.items():
         culprit = [name_of(bad)]
-
-        def train_setup(kind=kind, bad=bad):
-            inputs.world_with(f"train-{kind}", "train", bad)
-
-        def test_setup(kind=kind, bad=bad):
-            inputs.world_with(f"test-{kind}", "test", bad)
-
+        train_world, test_world = inputs.worlds / f"train-{kind}", inputs.worlds / f"test-{kind}"
         run = inputs.runs / f"data-{kind}"
-        cases.append(Case(kind, "data", ["train", "--config", str(inputs.base), "--data",
-                                         str(inputs.worlds / f"train-{kind}"), "--run-dir", str(run),
-                                         "--no-progress", "--device", "cpu"], culprit, setup=train_setup,
-                          check=no_run_folder(run)))
-        cases.append(Case(kind, "data", ["evaluate", "--checkpoint", str(PRETRAINED), "--data",
-                                         str(inputs.worlds / f"test-{kind}"), "--out", str(inputs.out / f"eval-{kind}"),
-                                         "--max-videos", "1", "--no-progress", "--device", "cpu"], culprit,
-                          setup=test_setup))
+        cases.append(Case(kind, "data", ["train", "--config", str(inputs.base), "--data", str(train_world),
+                                         "--run-dir", str(run)] + common, culprit,
+                          setup=partial(inputs.world_with, train_world, "train", bad), check=no_run_folder(run)))
+        cases.append(Case(kind, "data", ["evaluate", "--checkpoint", str(PRETRAINED), "--data", str(test_world),
+                                         "--out", str(inputs.out / f"eval-{kind}"), "--max-videos", "1"] + common,
+                          culprit, setup=partial(inputs.world_with, test_world, "test", bad)))
         cases.append(Case(kind, "data", ["animate", "--checkpoint", str(PRETRAINED), "--source", str(inputs.source),
                                          "--driving", str(bad), "--out", str(inputs.out / f"animate-{kind}.gif"),
                                          "--device", "cpu"], culprit))
-    root, keypoints = inputs.world_with_garbage_keypoints()
+    root, video = inputs.worlds / "garbage-keypoints", "zz-garbage-keypoints"
     run = inputs.runs / "data-keypoints"
     cases.append(Case("garbage keypoint .npy", "data", ["train", "--config", str(inputs.base), "--data", str(root),
-                                                        "--run-dir", str(run), "--no-progress", "--device", "cpu"],
-                      [re.escape(keypoints)], check=no_run_folder(run)))
-    flat = inputs.flat_folder()
+                                                        "--run-dir", str(run)] + common,
+                      [re.escape(f"{video}.keypoints.npy")], check=no_run_folder(run),
+                      setup=partial(inputs.world_with_garbage_keypoints, root, video)))
+    flat = inputs.worlds / "flat"
     run = inputs.runs / "data-flat"
     cases.append(Case("flat folder, one corrupt mp4", "data", ["train", "--config", str(inputs.base), "--data",
-                                                               str(flat), "--run-dir", str(run), "--no-progress",
-                                                               "--device", "cpu"],
-                      [r"clip\.mp4"], check=no_run_folder(run)))
+                                                               str(flat), "--run-dir", str(run)] + common,
+                      [r"clip\.mp4"], check=no_run_folder(run), setup=partial(inputs.flat_folder, flat)))
     return cases
 
 
 def checkpoint_cases(inputs: Inputs) -> list[Case]:
+    labels = {"text": "text file as checkpoint", "truncated": "truncated .pt",
+              "malicious": "pickle that would run code", "other-architecture": "weights of another architecture"}
+    common = ["--no-progress", "--device", "cpu"]
     cases = []
     for kind, path in inputs.bad_checkpoints.items():
-        culprit = [name_of(path)]
-        label = {"text": "text file as checkpoint", "truncated": "truncated .pt",
-                 "malicious": "pickle that would run code",
-                 "other-architecture": "weights of another architecture"}[kind]
-        cases.append(Case(label, "checkpoint", ["animate", "--checkpoint", str(path), "--source", str(inputs.source),
-                                                "--driving", str(inputs.test_strip), "--out",
-                                                str(inputs.out / f"ckpt-{kind}.gif"), "--device", "cpu"], culprit))
-        cases.append(Case(label, "checkpoint", ["evaluate", "--checkpoint", str(path), "--data", str(inputs.world),
-                                                "--out", str(inputs.out / f"ckpt-eval-{kind}"), "--max-videos", "1",
-                                                "--no-progress", "--device", "cpu"], culprit))
-        cases.append(Case(label, "checkpoint", ["diagnose", "--checkpoint", str(path), "--data", str(inputs.world),
-                                                "--max-videos", "1", "--no-progress", "--device", "cpu"], culprit))
+        culprit, isolated = [name_of(path)], kind == "malicious"
         run = inputs.runs / f"init-{kind}"
-        cases.append(Case(label, "checkpoint", ["train", "--config", str(inputs.base), "--run-dir", str(run),
-                                                "--init-from", str(path), "--no-progress", "--device", "cpu"],
-                          culprit, check=no_run_folder(run)))
+        readers = [["animate", "--checkpoint", str(path), "--source", str(inputs.source), "--driving",
+                    str(inputs.driving), "--out", str(inputs.out / f"ckpt-{kind}.gif"), "--device", "cpu"],
+                   ["evaluate", "--checkpoint", str(path), "--data", str(inputs.world), "--out",
+                    str(inputs.out / f"ckpt-eval-{kind}"), "--max-videos", "1"] + common,
+                   ["diagnose", "--checkpoint", str(path), "--data", str(inputs.world), "--max-videos", "1"] + common]
+        for argv in readers:
+            cases.append(Case(labels[kind], "checkpoint", argv, culprit, subprocess_only=isolated))
+        cases.append(Case(labels[kind], "checkpoint", ["train", "--config", str(inputs.base), "--run-dir", str(run),
+                                                       "--init-from", str(path)] + common,
+                          culprit, check=no_run_folder(run), subprocess_only=isolated))
     missing = inputs.checkpoints / "missing.pt"
     cases.append(Case("missing checkpoint", "checkpoint", ["animate", "--checkpoint", str(missing), "--source",
-                                                           str(inputs.source), "--driving", str(inputs.test_strip),
+                                                           str(inputs.source), "--driving", str(inputs.driving),
                                                            "--out", str(inputs.out / "missing.gif"), "--device", "cpu"],
                       [name_of(missing)]))
     malicious = inputs.bad_checkpoints["malicious"]
+    config = inputs.configs / "perceptual.yaml"
     run = inputs.runs / "perceptual-malicious"
-    config = inputs.config_with("perceptual", "train_params.loss_weights.perceptual", [1, 1, 1, 1, 1])
-    cases.append(Case("pickle that would run code", "checkpoint",
+    cases.append(Case(labels["malicious"], "checkpoint",
                       ["train", "--config", str(config), "--run-dir", str(run), "--perceptual-weights",
-                       str(malicious), "--no-progress", "--device", "cpu"], [name_of(malicious)],
-                      check=no_run_folder(run)))
+                       str(malicious)] + common, [name_of(malicious)], check=no_run_folder(run),
+                      setup=partial(inputs.write_config, config, "train_params.loss_weights.perceptual", [1] * 5),
+                      subprocess_only=True))
     return cases
 
 
-def run_cases(inputs: Inputs) -> tuple[list[Case], list[Case]]:
-    """(controls, cases) of the training runs: a good 1-epoch run, then three copies of it."""
-    good = inputs.runs / "good"
-    common = ["--config", str(inputs.base), "--no-progress", "--device", "cpu", "--regularizer", "none",
-              "--num-repeats", "3"]                                # 3 videos, batch 2: 3 steps an epoch
-    controls = [Case("good 1-epoch run", "control", ["train", "--run-dir", str(good)] + common, expect="ok",
-                     trains=True)]
-    snapshot = {}
+class RunCopies:
+    """Copies of the good 1-epoch run, one per run-group case, and their RUN_FILES as copied."""
 
-    def rerun_setup():
-        snapshot["rerun"] = {p: (good / p).read_bytes() for p in ("log.jsonl", "checkpoints/last.pt")}
+    def __init__(self, good: Path):
+        self.good = good
+        self.copied: dict[Path, dict[str, bytes]] = {}
 
-    def rerun_check(result):
-        changed = [p for p, data in snapshot["rerun"].items() if (good / p).read_bytes() != data]
-        return f"changed: {', '.join(changed)}" if changed else None
+    def copy(self, target: Path) -> None:
+        shutil.copytree(self.good, target)
+        self.copied[target] = {name: (target / name).read_bytes() for name in RUN_FILES}
 
-    torn = inputs.runs / "torn"
-
-    def torn_setup():
-        shutil.copytree(good, torn)
-        snapshot["torn"] = len((torn / "log.jsonl").read_text().splitlines())
-        with open(torn / "log.jsonl", "a") as log:
+    def copy_and_tear(self, target: Path) -> None:
+        """A copy whose log.jsonl ends in a half-written line."""
+        self.copy(target)
+        with open(target / "log.jsonl", "a") as log:
             log.write('{"step": 99, "reconstr')
 
-    def torn_check(result):
-        rows = [json.loads(line) for line in (torn / "log.jsonl").read_text().splitlines()]   # fails if still torn
+    def unchanged(self, target: Path, result: Result) -> str | None:
+        changed = [name for name, data in self.copied[target].items() if (target / name).read_bytes() != data]
+        return f"changed: {', '.join(changed)}" if changed else None
+
+    def resumed(self, target: Path, result: Result) -> str | None:
+        """None when log.jsonl is whole again, counts its steps from 1 on past the copy's, and epoch 2 was saved."""
+        logged = len(self.copied[target]["log.jsonl"].decode().splitlines())
+        rows = [json.loads(line) for line in (target / "log.jsonl").read_text().splitlines()]   # fails if still torn
         steps = [row["step"] for row in rows]
-        if steps != list(range(1, len(steps) + 1)) or len(steps) <= snapshot["torn"]:
+        if steps != list(range(1, len(steps) + 1)) or len(steps) <= logged:
             return f"log steps after resume: {steps}"
-        return None if (torn / "checkpoints" / "epoch-2.pt").exists() else "no epoch-2.pt after the resume"
+        return None if (target / "checkpoints" / "epoch-2.pt").exists() else "no epoch-2.pt after the resume"
 
-    nan = inputs.runs / "nan"
-
-    def nan_setup():
-        shutil.copytree(good, nan)
-        snapshot["nan"] = (nan / "checkpoints" / "last.pt").read_bytes()
-
-    def nan_check(result):
+    def last_kept(self, target: Path, result: Result) -> str | None:
+        """None when checkpoints/last.pt is still the copy's."""
         import torch
-        last = nan / "checkpoints" / "last.pt"
-        if last.read_bytes() != snapshot["nan"]:
+        last = target / "checkpoints" / "last.pt"
+        if last.read_bytes() != self.copied[target]["checkpoints/last.pt"]:
             state = torch.load(last, weights_only=True)
             finite = all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
             return "last.pt was replaced" + ("" if finite else " by non-finite weights")
         return None
 
+
+def run_cases(inputs: Inputs) -> list[Case]:
+    """The run group: each case continues its own copy of the good 1-epoch run (a control)."""
+    copies = RunCopies(inputs.runs / "good")
+    common = run_options(inputs)
+    rerun, torn, nan = inputs.runs / "rerun", inputs.runs / "torn", inputs.runs / "nan"
     huge = [f"--set=train_params.{name}=1.0e+12" for name in ("lr_generator", "lr_kp_detector", "lr_discriminator")]
-    cases = [
-        Case("re-run into an existing run folder", "run", ["train", "--run-dir", str(good)] + common,
-             [re.escape(good.name), r"--resume"], setup=rerun_setup, check=rerun_check, trains=True),
+    return [
+        Case("re-run into an existing run folder", "run", ["train", "--run-dir", str(rerun)] + common,
+             [re.escape(rerun.name), r"--resume"], setup=partial(copies.copy, rerun),
+             check=partial(copies.unchanged, rerun), trains=True),
         Case("--resume with a torn last log line", "run", ["train", "--run-dir", str(torn), "--resume",
                                                           "--epochs", "2"] + common,
-             [r"log\.jsonl", r"torn"], expect="warn", setup=torn_setup, check=torn_check, trains=True),
+             [r"log\.jsonl", r"torn"], expect="warn", setup=partial(copies.copy_and_tear, torn),
+             check=partial(copies.resumed, torn), trains=True),
         Case("NaN divergence (lr 1e12, on resume)", "run", ["train", "--run-dir", str(nan), "--resume",
                                                            "--epochs", "3"] + common + huge,
              # a non-finite loss, or (losses still finite) the weight that went non-finite
-             [r"step \d+", r"(\w+ = (nan|inf|-inf)\b|[\w.]+ holds non-finite values)"], setup=nan_setup,
-             check=nan_check, trains=True),
+             [r"step \d+", r"(\w+ = (nan|inf|-inf)\b|[\w.]+ holds non-finite values)"],
+             setup=partial(copies.copy, nan), check=partial(copies.last_kept, nan), trains=True),
     ]
-    return controls, cases
+
+
+def bad_input_cases(inputs: Inputs) -> list[Case]:
+    """Every counted case, group by group (the run group needs the good-run control first)."""
+    return config_cases(inputs) + data_cases(inputs) + checkpoint_cases(inputs) + run_cases(inputs)
 
 
 # ----------------------------------------------------------------------------- report
@@ -575,12 +649,18 @@ def print_counts(results: list[Result]) -> bool:
     return not failed and all(r.verdict == "CLEAR" for r in counted)
 
 
+def write_json(path: Path, results: list[Result]) -> None:
+    path.write_text(json.dumps([{"group": r.case.group, "case": r.case.name, "entry": r.case.entry,
+                                 "argv": r.case.argv, "exit": r.code, "class": r.verdict, "message": r.message,
+                                 "note": r.note, "seconds": round(r.seconds, 1)} for r in results], indent=1))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the cases that train (run folder, resume, NaN)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
     parser.add_argument("--width", type=int, default=110, help="cut messages to this many characters (0: never)")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds per case (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per case (default: %(default)s)")
     parser.add_argument("--only", help="run only the cases whose name or entry holds this text (controls always)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
@@ -591,23 +671,13 @@ def main(argv=None) -> int:
     results: list[Result] = []
     print(f"{'group':<10}  {'case':<42}  {'entry point':<26}  {'exit':>4}  {'class':<7}  message")
     try:
-        world = Case("make-synthetic (tiny world)", "control",
-                     ["make-synthetic", "--out", str(inputs.world), "--videos", "6", "--frames", "6", "--size", "32",
-                      "--no-progress"], expect="ok")
-        results.append(run_case(world, work, args.timeout))
+        results.append(run_case(world_case(inputs), work, args.timeout))
         print_row(results[-1], args.width)
         if results[-1].verdict != "OK":
             print(results[-1].err[-3000:], file=sys.stderr)
             return 1
-        inputs.prepare()
-        controls = [Case("good animation (pretrained)", "control",
-                         ["animate", "--checkpoint", str(PRETRAINED), "--source", str(inputs.source), "--driving",
-                          str(inputs.test_strip), "--out", str(inputs.out / "good.gif"), "--device", "cpu"],
-                         expect="ok")]
-        run_controls, training = run_cases(inputs)
-        cases = (controls + run_controls + config_cases(inputs) + data_cases(inputs) + checkpoint_cases(inputs)
-                 + training)
-        for case in cases:
+        inputs.make_files()
+        for case in control_cases(inputs) + bad_input_cases(inputs):
             if args.quick and case.trains:
                 continue
             if args.only and case.group != "control" and args.only not in case.name + " " + case.entry:
@@ -618,10 +688,7 @@ def main(argv=None) -> int:
         print(f"wall time: {time.perf_counter() - started:.0f} s ({len(results)} pcut runs"
               f"{', --quick' if args.quick else ''})")
         if args.json:
-            args.json.write_text(json.dumps([{"group": r.case.group, "case": r.case.name, "entry": r.case.entry,
-                                              "argv": r.case.argv, "exit": r.code, "class": r.verdict,
-                                              "message": r.message, "note": r.note, "seconds": round(r.seconds, 1)}
-                                             for r in results], indent=1))
+            write_json(args.json, results)
         return 0 if all_clear else 1
     finally:
         if args.keep:
