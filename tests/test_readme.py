@@ -1,7 +1,7 @@
-"""Every command block of the README runs as written.
+"""Every command block of the README and of the pages under docs/ runs as written.
 
-Each ```bash block in README.md is preceded by a marker comment that says how this test
-treats it:
+Each ```bash block in README.md and in docs/*.md is preceded by a marker comment that says how
+this test treats it:
 
     <!-- readme-test: run -->            run each command as written
     <!-- readme-test: run-short -->      run it, with `--epochs 1` added to the training
@@ -10,8 +10,12 @@ treats it:
     <!-- readme-test: skip REASON -->    not run here (REASON says why: a GPU, a real dataset,
                                          the two set-up commands CI itself runs)
 
-Commands run in one temporary working directory, in README order, so a block may use what an
+Commands run in one temporary working directory, the README's first, then each docs/ page's in
+the order of their file names, and within a page in page order, so a block may use what an
 earlier block made (data/, runs/).
+
+The results section of docs/results.md (between its results markers) is the text that
+`pcut experiment --readme docs/results.md` writes from the stored results/experiment-*/.
 """
 import os
 import re
@@ -24,11 +28,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"<!-- readme-test: (run-short|run|skip)\s*(.*?)\s*-->\s*\n```bash\n(.*?)```", re.S)
+RESULTS_PAGE = REPO / "docs" / "results.md"
+
+
+def pages() -> list[Path]:
+    """The pages whose bash blocks are held to the markers: README.md, then docs/*.md by name."""
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def page_blocks(page: Path) -> list[tuple[str, str, str]]:
+    """(mode, reason, block text) of every marked ```bash block of one page, in page order."""
+    return MARKER.findall(page.read_text())
 
 
 def readme_blocks() -> list[tuple[str, str, str]]:
-    """(mode, reason, block text) of every marked ```bash block, in README order."""
-    return MARKER.findall((REPO / "README.md").read_text())
+    """(mode, reason, block text) of every marked ```bash block, README first, then docs/."""
+    return [block for page in pages() for block in page_blocks(page)]
 
 
 def commands(block: str) -> list[str]:
@@ -47,11 +62,35 @@ def shortened(command: str, scratch: Path) -> str:
     return command
 
 
-def test_every_bash_block_is_marked():
-    text = (REPO / "README.md").read_text()
-    assert text.count("```bash") == len(readme_blocks()), "a ```bash block has no readme-test marker"
-    for mode, reason, _ in readme_blocks():
-        assert mode != "skip" or reason, "a skipped block must say why"
+@pytest.mark.parametrize("page", pages(), ids=lambda page: page.relative_to(REPO).as_posix())
+def test_every_bash_block_is_marked(page):
+    text = page.read_text()
+    blocks = page_blocks(page)
+    assert text.count("```bash") == len(blocks), f"{page.name}: a ```bash block has no readme-test marker"
+    for mode, reason, _ in blocks:
+        assert mode != "skip" or reason, f"{page.name}: a skipped block must say why"
+
+
+def test_the_runnable_blocks_make_their_data_first():
+    """The blocks run in one folder in order: the synthetic world is made before anything reads it."""
+    run = [command for mode, _, block in readme_blocks() if mode != "skip" for command in commands(block)]
+    assert run and run[0].startswith("pcut make-synthetic --out data/synthetic-64 "), run[:1]
+
+
+def test_results_section_is_what_pcut_experiment_writes():
+    """docs/results.md holds, between its markers, exactly what `pcut experiment --readme
+    docs/results.md` writes from the stored results (image links relative to docs/)."""
+    from pcutlib.experiments.report import readme_results
+
+    text = RESULTS_PAGE.read_text()
+    assert text.count("<!-- results:start -->") == 1 and text.count("<!-- results:end -->") == 1
+    section = text.split("<!-- results:start -->\n", 1)[1].split("\n<!-- results:end -->", 1)[0]
+    assert section == readme_results(REPO / "results", RESULTS_PAGE), \
+        "docs/results.md disagrees with results/experiment-*/section.md: rerun pcut experiment --readme docs/results.md"
+    for image in re.findall(r"\]\(([^)]+\.png)\)", section):
+        assert (RESULTS_PAGE.parent / image).is_file(), f"docs/results.md links a missing figure {image}"
+    assert "<!-- results:start -->" not in (REPO / "README.md").read_text(), \
+        "the results section lives in docs/results.md, not in the README"
 
 
 @pytest.mark.slow
@@ -71,4 +110,4 @@ def test_readme_commands_run_as_written(tmp_path):
                 command = f"{shlex.quote(sys.executable)} {command[len('python '):]}"
             done = subprocess.run(command, shell=True, cwd=work, env=env, capture_output=True, text=True,
                                   timeout=900)
-            assert done.returncode == 0, f"README command failed: {command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+            assert done.returncode == 0, f"README/docs command failed: {command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"

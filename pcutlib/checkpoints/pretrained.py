@@ -3,7 +3,7 @@
 ``pretrained/synthetic-64.pt`` is a pcut checkpoint (keypoint detector, generator and U-Net
 discriminator, weights stored as float16 to stay small): ``synthetic-64`` trained for
 reconstruction 5.6x as long as the demo (``pcut calibrate small-motion+full-res-long``,
-10,000 steps), then the demo's PriorityCut fine-tune. The commands are listed in the README
+10,000 steps), then the demo's PriorityCut fine-tune. The commands are listed in docs/usage.md
 ("The shipped model"). Where the file is found: ``pcutlib.paths.pretrained_path``.
 
 Training a stand-in when the file is missing is ``pcutlib.experiments.shipped_model``'s job.

@@ -40,10 +40,10 @@ the compared runs' discriminator image AUC is at least MIN_AUC (``gate_on_discri
 Writes per setting ``experiment_runs.csv`` (one row per run), ``experiment.csv`` (mean and
 spread over seeds), ``experiment_comparisons.csv`` (every difference, interval, verdict and
 whether it is valid), ``experiment.md`` (tables), ``metrics_vs_k.png``, ``artifacts.png`` (with
-the true dis-occlusion outlined) and ``section.md``; with ``--readme`` the README's results
-section (every setting found). A progress bar counts the runs; finished runs are reused and an
-interrupted one continues from its last epoch. ``--quick`` runs the whole pipeline on a tiny
-world and model in under a minute (for tests).
+the true dis-occlusion outlined) and ``section.md``; with ``--readme docs/results.md`` the
+results section of that page (every setting found). A progress bar counts the runs; finished
+runs are reused and an interrupted one continues from its last epoch. ``--quick`` runs the whole
+pipeline on a tiny world and model in under a minute (for tests).
 """
 from __future__ import annotations
 
@@ -129,9 +129,10 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="held-out frames per test video for the discriminator AUCs (default: 8)")
     parser.add_argument("--runs", type=Path, default=None, help=f"run folders (default: {FULL_DEFAULTS['runs']})")
     parser.add_argument("--results", type=Path, default=None, help="table and plots (default: results)")
-    parser.add_argument("--readme", type=Path, default=None,
-                        help="also rewrite this README's results section (between its results markers) with the "
-                             "results of every setting found under --results")
+    parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
+                        help="also rewrite the results section (between its results markers) of this page, "
+                             "docs/results.md in the repository, with the results of every setting found "
+                             "under --results")
     parser.add_argument("--probe-steps", type=int, default=None, help="training steps of the pose and identity probes")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -354,7 +355,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     text = "\n".join([
         f"Budget: {budget}. Command: `{command}` ({minutes:.0f} min of training and scoring here, "
         f"summed over the runs).", "",
-        "Mean ± standard deviation over seeds; definitions in the README's Metrics section. Artifact metrics pool "
+        "Mean ± standard deviation over seeds; definitions in docs/usage.md, Metrics. Artifact metrics pool "
         "the truly dis-occluded (visible) pixels of frames 2.. of every held-out video reconstructed from its "
         "first frame; mask precision next to a random mask of the same size; D AUCs: the run's discriminator on "
         "held-out real and generated frames (0.5 = chance).", "",

@@ -1,5 +1,5 @@
 """The experiment's written results: CSV and markdown tables, verdicts and findings, the metrics-vs-k
-plot, the artifact figure and the README's results section.
+plot, the artifact figure and the results section of docs/results.md.
 """
 from __future__ import annotations
 
@@ -211,7 +211,8 @@ def plot_artifacts(checkpoints: dict, video: torch.Tensor, name: str, path: Path
 
 
 def update_readme(readme: Path, text: str, start="<!-- results:start -->", end="<!-- results:end -->") -> None:
-    """Replace the README's results section (between the markers) with ``text``."""
+    """Replace the results section of the page ``readme`` (docs/results.md; between the markers)
+    with ``text``."""
     content = readme.read_text()
     if start not in content or end not in content:
         raise ValueError(f"{readme} has no results markers {start} ... {end}")
@@ -225,8 +226,9 @@ SETTING_TITLES = {"finetune": "Setting (a): adversarial fine-tune from the recon
 
 
 def readme_results(results: Path, readme: Path) -> str:
-    """The README's results text: the stored section (``section.md``) of every setting found under
-    ``results`` (``experiment-<setting>/``), its image links made relative to the README."""
+    """The results section's text for the page ``readme`` (docs/results.md): the stored section
+    (``section.md``) of every setting found under ``results`` (``experiment-<setting>/``), its image
+    links made relative to that page."""
     parts = []
     for setting in SETTINGS:
         folder = results / f"experiment-{setting}"

@@ -61,7 +61,7 @@ def generate(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> dic
     models = trainer.models
     dropout = region_dropout_probability(trainer.config["train_params"]["region_dropout"], epoch_float)
     # the keypoint detector stays float32 under autocast: with it in bf16, synthetic-64 learned 3.3
-    # distinct keypoints of 10 instead of 6.2 (README, Benchmarks)
+    # distinct keypoints of 10 instead of 6.2 (docs/benchmarks.md)
     kp_source = models.kp_detector(source)
     kp_driving = models.kp_detector(driving)
     with autocast(trainer):
