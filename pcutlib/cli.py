@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -33,7 +35,9 @@ from pcutlib.experiments.calibration import add_calibrate_arguments, run_calibra
 from pcutlib.experiments.comparison import add_experiment_arguments, run_experiment
 from pcutlib.experiments.demo import add_demo_arguments, run_demo
 from pcutlib.inference import animate_video, reconstruct_video
+from pcutlib.paths import refuse_to_replace
 from pcutlib.training.device import choose_device, finish_distributed
+from pcutlib.training.interrupt import TrainingInterrupted, ignore_stop_signals
 from pcutlib.training.loop import train
 
 # flag -> dotted config key, for the flags that override a config value
@@ -127,15 +131,25 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args) -> int:
-
+    """Train; on SIGINT or SIGTERM ``train`` raises TrainingInterrupted, which gets the flags that
+    its resume command must repeat (the config and the run folder come from the run folder) and
+    goes on to ``main`` for the message and the exit code."""
     config = config_from_args(args)
     run_dir = args.run_dir or Path("runs") / (args.name or Path(args.config).stem)
     root = config["dataset_params"]["root_dir"]
     if root is None or not Path(root).exists():
-        raise SystemExit(f"dataset root {root!r} does not exist (dataset_params.root_dir / --data); "
+        raise FileNotFoundError(f"dataset root {root!r} does not exist (dataset_params.root_dir / --data); "
                          f"for the synthetic world run: pcut make-synthetic --out {root or 'data/synthetic-64'}")
-    last = train(config, run_dir, device=args.device, resume=args.resume, init_from=args.init_from,
-                 progress=not args.no_progress, overwrite=args.overwrite, tensorboard=args.tensorboard)
+    try:
+        last = train(config, run_dir, device=args.device, resume=args.resume, init_from=args.init_from,
+                     progress=not args.no_progress, overwrite=args.overwrite, tensorboard=args.tensorboard)
+    except TrainingInterrupted as stopped:
+        stopped.command_options = ((["--device", args.device] if args.device != "auto" else [])
+                                   + (["--no-progress"] if args.no_progress else [])
+                                   + (["--tensorboard"] if args.tensorboard else [])
+                                   + (["--init-from", str(args.init_from)]       # a restart (no epoch finished)
+                                      if args.init_from is not None and stopped.checkpoint_epoch is None else []))
+        raise
     finish_distributed()
     print(f"checkpoint: {last}")
     return 0
@@ -151,6 +165,7 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
                              "frames, as the synthetic datasets store them)")
     parser.add_argument("--driving", required=True, type=Path, help="driving video (file or folder of frames)")
     parser.add_argument("--out", required=True, type=Path, help="output .mp4 or .gif (a PNG strip is written beside it)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out (and its PNG strip) if they exist")
     parser.add_argument("--panel", action="store_true",
                         help="write source | driving | animation side by side (as pcut demo does)")
     parser.add_argument("--adapt-scale", action="store_true", help="scale motion by the keypoint hull areas")
@@ -162,8 +177,7 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_animate(args) -> int:
-
-
+    refuse_to_replace([args.out, args.out.with_suffix(".png")], args.overwrite)
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
@@ -175,7 +189,8 @@ def run_animate(args) -> int:
             raise ValueError(f"--source-frame {args.source_frame}: {args.source} has {len(frames)} frames "
                              f"(0..{len(frames) - 1})")
         source = torch.from_numpy(frames[args.source_frame]).permute(2, 0, 1)
-    driving = torch.from_numpy(read_video(args.driving, frame_shape)).permute(0, 3, 1, 2)
+    driving = torch.from_numpy(read_video(args.driving, frame_shape, say=say_on_stderr)).permute(0, 3, 1, 2)
+    print(known_data_note(checkpoint["config"], [args.source, args.driving]), file=sys.stderr)
     result = animate_video(models.kp_detector, models.generator, source, driving,
                            adapt_movement_scale=args.adapt_scale, use_relative_movement=not args.absolute,
                            use_relative_jacobian=not args.no_relative_jacobian, progress=True)
@@ -188,10 +203,27 @@ def run_animate(args) -> int:
     return 0
 
 
+def say_on_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def known_data_note(config: dict, inputs: list[Path]) -> str:
+    """One line: which data the model was trained on, and whether the inputs come from it (a model
+    animates only what resembles its training frames; a photo given to the synthetic model is
+    animated as if it were a figure of that world)."""
+    root = Path(str(config["dataset_params"].get("root_dir") or "?"))
+    height, width = config["dataset_params"]["frame_shape"][:2]
+    outside = [path.name for path in inputs if root.name not in Path(path).resolve().parts]
+    where = (f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} not from it: expect a poor animation "
+             f"where the input is unlike those frames") if outside else "the inputs come from it"
+    return f"note: the model knows {root} ({width}x{height} frames); {where}"
+
+
 def add_reconstruct_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a pcut checkpoint or pretrained file")
     parser.add_argument("--data", type=Path, help="dataset root (default: the checkpoint's dataset_params.root_dir)")
     parser.add_argument("--out", type=Path, help="output folder (default: <run>/reconstruction)")
+    parser.add_argument("--overwrite", action="store_true", help="replace reconstructions already in --out")
     parser.add_argument("--max-videos", type=int, default=4, help="test videos to reconstruct (default: %(default)s)")
     parser.add_argument("--fps", type=int, default=10, help="frames per second of the written videos (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
@@ -199,7 +231,6 @@ def add_reconstruct_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_reconstruct(args) -> int:
     """Each test video driven from its own first frame: video and PNG strip (real over generated)."""
-
     device = choose_device(args.device)
     models, checkpoint = load_models(args.checkpoint, device=device, with_discriminator=False)
     dataset_params = dict(checkpoint["config"]["dataset_params"])
@@ -208,8 +239,12 @@ def run_reconstruct(args) -> int:
     dataset = FramesDataset.from_config({k: v for k, v in dataset_params.items() if k != "augmentation_params"},
                                         is_train=False)
     out = args.out or Path(args.checkpoint).parent.parent / "reconstruction"
+    count = min(args.max_videos, len(dataset))
+    names = [Path(dataset.videos[index]).stem for index in range(count)]
+    refuse_to_replace([out / f"{name}{suffix}" for name in names for suffix in (".mp4", ".png")], args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    for index in range(min(args.max_videos, len(dataset))):
+    print(f"reconstructing {count} of the {len(dataset)} test videos (--max-videos {args.max_videos}) into {out}")
+    for index in range(count):
         item = dataset[index]
         result = reconstruct_video(models, item["video"])
         prediction = result["prediction"] if isinstance(result, dict) else result
@@ -285,13 +320,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def one_line_warnings(command: str, debug: bool):
+    """Inside the block, a warning prints as one line, ``pcut <command>: warning: <message>``
+    (Python's default adds the file, line and a source line); ``--debug`` keeps the default."""
+    if debug:
+        yield
+        return
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+        print(f"pcut {command}: warning: {text}", file=sys.stderr if file is None else file)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def main(argv=None) -> int:
     """Run a subcommand. Errors are one line on stderr (``--debug``: the traceback too):
     exit 2 for usage errors (bad config value, missing input, existing run), 1 for runtime
-    errors (divergence, unreadable checkpoint or data, read-only folder, full disk)."""
+    errors (divergence, unreadable checkpoint or data, read-only folder, full disk).
+    A training stopped by SIGINT or SIGTERM prints where it stopped and (pcut train) the command
+    that resumes it, from the first process only, and exits 128 + the signal (130, 143); another
+    Ctrl-C exits 130 with one line."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args) or 0
+        with one_line_warnings(args.command, args.debug):
+            return args.run(args) or 0
+    except TrainingInterrupted as stopped:
+        if args.debug:
+            raise
+        ignore_stop_signals()           # on the way out: a second Ctrl-C must not end in a traceback
+        if stopped.rank == 0:
+            print(f"pcut {args.command}: {stopped.message(with_command=args.command == 'train')}", file=sys.stderr)
+        return stopped.exit_code
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        ignore_stop_signals()
+        print(f"pcut {args.command}: interrupted (SIGINT)", file=sys.stderr)
+        return 130
     except (CheckpointError, FloatingPointError, OSError, RuntimeError) as error:
         if args.debug:
             raise

@@ -106,5 +106,61 @@ def test_animate_source_frame_of_a_strip(tmp_path, capsys):
             "--driving", str(tmp_path / "video.png"), "--out", str(tmp_path / "out.gif"), "--device", "cpu"]
     assert cli.main(argv + ["--source-frame", "2"]) == 0
     assert iio.imread(tmp_path / "out.png").shape == (64, 4 * 64, 3)
-    assert cli.main(argv + ["--source-frame", "4"]) == 2
+    assert cli.main(argv + ["--source-frame", "4", "--overwrite"]) == 2
     assert "has 4 frames (0..3)" in capsys.readouterr().err
+
+
+def test_no_command_replaces_earlier_results_silently(tmp_path, capsys):
+    """animate, reconstruct, evaluate and diagnose refuse to write over an existing result
+    (exit 2, one line naming the file) unless --overwrite, and leave the file as it was."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
+    from pcutlib.paths import pretrained_path
+
+    world = make_synthetic_dataset(tmp_path / "world", videos=4, frames=3, size=64, identities=2, progress=False)
+    strip = np.random.default_rng(2).integers(0, 255, (64, 64 * 3, 3), dtype=np.uint8)
+    iio.imwrite(tmp_path / "video.png", strip)
+    shipped = str(pretrained_path())
+    first_test = sorted((world / "test").glob("*.png"))[0].stem
+    outputs = {
+        "animate": (["animate", "--checkpoint", shipped, "--source", str(tmp_path / "video.png"), "--driving",
+                     str(tmp_path / "video.png"), "--out", str(tmp_path / "anim.gif")], tmp_path / "anim.gif"),
+        "reconstruct": (["reconstruct", "--checkpoint", shipped, "--data", str(world), "--out", str(tmp_path / "rec"),
+                         "--max-videos", "1"], tmp_path / "rec" / f"{first_test}.mp4"),
+        "evaluate": (["evaluate", "--checkpoint", shipped, "--data", str(world), "--out", str(tmp_path / "eval"),
+                      "--max-videos", "1", "--no-progress"], tmp_path / "eval" / "metrics.json"),
+        "diagnose": (["diagnose", "--checkpoint", shipped, "--data", str(world), "--json", str(tmp_path / "d.json"),
+                      "--max-videos", "1", "--no-progress"], tmp_path / "d.json"),
+    }
+    for command, (argv, written) in outputs.items():
+        argv = argv + ["--device", "cpu"]
+        assert cli.main(argv) == 0, command
+        assert written.is_file(), command
+        written.write_text("an earlier result")
+        capsys.readouterr()
+        assert cli.main(argv) == 2, command
+        error = capsys.readouterr().err.strip()
+        assert error.startswith(f"pcut {command}: error: ") and str(written) in error and "--overwrite" in error, error
+        assert len(error.splitlines()) == 1 and written.read_text() == "an earlier result", command
+        assert cli.main(argv + ["--overwrite"]) == 0, command
+        assert written.read_bytes() != b"an earlier result", command
+
+
+def test_animate_says_every_resize_and_which_data_the_model_knows(tmp_path, capsys):
+    import imageio.v3 as iio
+    import numpy as np
+
+    from pcutlib.paths import pretrained_path
+
+    rng = np.random.default_rng(3)
+    iio.imwrite(tmp_path / "photo.png", rng.integers(0, 255, (96, 80, 3), dtype=np.uint8))
+    iio.imwrite(tmp_path / "driving.gif", rng.integers(0, 255, (3, 96, 128, 3), dtype=np.uint8))   # 3 frames 128x96
+    assert cli.main(["animate", "--checkpoint", str(pretrained_path()), "--source", str(tmp_path / "photo.png"),
+                     "--driving", str(tmp_path / "driving.gif"), "--out", str(tmp_path / "o.gif"),
+                     "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "photo.png is 80x96; resized to the model's 64x64 frames (aspect ratio not kept)" in err
+    assert "driving.gif has 128x96 frames; resized to the model's 64x64 (aspect ratio not kept)" in err
+    assert "note: the model knows data/synthetic-64 (64x64 frames); photo.png, driving.gif are not from it" in err

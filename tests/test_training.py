@@ -688,3 +688,230 @@ def test_bf16_autocast_step_runs_on_the_cpu_close_to_float32(smoke_data, regular
     config["train_params"]["mixed_precision"] = "fp16"
     with pytest.raises(ValueError, match="fp16 needs CUDA"):
         build_trainer(config, torch.device("cpu"))
+
+
+# --------------------------------------------------------------------------- SIGINT / SIGTERM during training
+
+import re                                                               # noqa: E402
+import shlex                                                            # noqa: E402
+import signal                                                           # noqa: E402
+import threading                                                        # noqa: E402
+import time                                                             # noqa: E402
+
+from pcutlib.training import loop as training_loop                     # noqa: E402
+from pcutlib.training.interrupt import StopSignals, TrainingInterrupted  # noqa: E402
+
+
+def stop_config(root, epochs=2):
+    """The smoke run with 5 steps per epoch and figures only at the end (fast)."""
+    config = smoke_config(root, type="prioritycut")
+    config["train_params"].update(num_epochs=epochs, num_repeats=2, visualize_every=100)
+    return resolve_config(config)
+
+
+class SignalReachedTheTest(Exception):
+    pass
+
+
+@pytest.fixture
+def guarded_signals():
+    """SIGINT and SIGTERM raise SignalReachedTheTest while the test runs (so a signal that train
+    did not catch fails the test instead of ending pytest); the handlers before are put back after."""
+    def reached(number, frame):
+        raise SignalReachedTheTest(signal.Signals(number).name)
+
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in before:
+        signal.signal(number, reached)
+    yield reached
+    for number, handler in before.items():
+        signal.signal(number, handler)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(smoke_data, tmp_path_factory):
+    """stop_config's run, never interrupted: the losses a resumed run must reproduce."""
+    run = tmp_path_factory.mktemp("uninterrupted") / "run"
+    train(stop_config(smoke_data), run, device="cpu", progress=False)
+    return run
+
+
+def send_signal_in_step(monkeypatch, number, at_step, times=1):
+    """The training step numbered ``at_step`` (1-based, over the whole run) sends ``number`` to
+    this process ``times`` times before it computes."""
+    real_step = training_loop.train_step
+
+    def step(trainer, batch, epoch_float):
+        if trainer.step + 1 == at_step:
+            for _ in range(times):
+                signal.raise_signal(number)
+        return real_step(trainer, batch, epoch_float)
+
+    monkeypatch.setattr(training_loop, "train_step", step)
+
+
+def test_sigint_in_a_step_stops_after_it_and_the_resume_is_exact(smoke_data, tmp_path, monkeypatch,
+                                                                 guarded_signals, uninterrupted_run):
+    config, run = stop_config(smoke_data), tmp_path / "run"
+    steps = len(read_losses(uninterrupted_run)) // 2
+    send_signal_in_step(monkeypatch, signal.SIGINT, at_step=steps + 2)          # step 2 of epoch 2
+    with pytest.raises(TrainingInterrupted) as caught:
+        train(config, run, device="cpu", progress=False)
+    stopped = caught.value
+    assert isinstance(stopped, KeyboardInterrupt) and stopped.signal_number == signal.SIGINT
+    assert (stopped.epoch, stopped.steps_in_epoch, stopped.step, stopped.checkpoint_epoch) == (2, 2, steps + 2, 1)
+    assert stopped.run_dir == run and stopped.exit_code == 130
+    assert f"{run / 'checkpoints' / 'last.pt'} holds epoch 1 of 2" in str(stopped)
+    assert "the 2 steps of epoch 2 will be repeated" in str(stopped)
+    assert signal.getsignal(signal.SIGINT) is guarded_signals                     # handlers restored
+    assert signal.getsignal(signal.SIGTERM) is guarded_signals
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert (state["epoch"], state["step"]) == (1, steps)                       # the last finished epoch
+    assert not list((run / "checkpoints").glob(".*.tmp"))
+    assert len(read_losses(run)) == steps + 2                                  # the stopping step finished
+
+    monkeypatch.setattr(training_loop, "train_step", train_step)
+    train(config, run, device="cpu", progress=False, resume=True)
+    assert read_losses(run) == read_losses(uninterrupted_run)
+
+
+def test_signals_while_last_pt_is_written_wait_for_it(smoke_data, tmp_path, monkeypatch, guarded_signals,
+                                                      uninterrupted_run):
+    """Two SIGTERMs while epoch 1's last.pt is being saved: the save finishes, then the run stops
+    (after epoch 1, nothing to repeat) and resumes to the uninterrupted losses."""
+    config, run = stop_config(smoke_data), tmp_path / "run"
+    real_save = training_loop.save_training_checkpoint
+
+    def save(trainer, path, rank_rngs=None):
+        if Path(path).name == "last.pt" and trainer.epoch == 1:
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+        real_save(trainer, path, rank_rngs)
+
+    monkeypatch.setattr(training_loop, "save_training_checkpoint", save)
+    with pytest.raises(TrainingInterrupted) as caught:
+        train(config, run, device="cpu", progress=False)
+    stopped = caught.value
+    assert (stopped.signal_number, stopped.exit_code) == (signal.SIGTERM, 143)
+    assert (stopped.epoch, stopped.steps_in_epoch, stopped.checkpoint_epoch) == (2, 0, 1)
+    assert "stopped by SIGTERM after epoch 1 of 2" in str(stopped) and "repeated" not in str(stopped)
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
+    assert signal.getsignal(signal.SIGTERM) is guarded_signals
+    monkeypatch.setattr(training_loop, "save_training_checkpoint", real_save)
+    train(config, run, device="cpu", progress=False, resume=True)
+    assert read_losses(run) == read_losses(uninterrupted_run)
+
+
+def test_a_second_sigint_in_a_step_stops_at_once(smoke_data, tmp_path, monkeypatch, guarded_signals):
+    """The first signal waits for the step to finish, a second one in the same epoch does not;
+    in the first epoch there is no checkpoint, so the command starts the run again."""
+    run = tmp_path / "run"
+    send_signal_in_step(monkeypatch, signal.SIGINT, at_step=2, times=2)
+    with pytest.raises(TrainingInterrupted) as caught:
+        train(stop_config(smoke_data), run, device="cpu", progress=False)
+    stopped = caught.value
+    assert (stopped.epoch, stopped.steps_in_epoch, stopped.step, stopped.checkpoint_epoch) == (1, 1, 1, None)
+    assert len(read_losses(run)) == 1 and not (run / "checkpoints" / "last.pt").exists()
+    assert "no epoch finished" in str(stopped)
+    assert stopped.command().endswith("--overwrite") and "Start it again with" in stopped.message()
+    assert signal.getsignal(signal.SIGINT) is guarded_signals
+
+
+def test_training_interrupted_messages_and_the_signal_handlers_it_leaves(guarded_signals):
+    def stopped(**where):
+        return TrainingInterrupted(signal.SIGTERM, Path("runs/my run"), **{
+            "epoch": 4, "steps_in_epoch": 17, "step": 167, "checkpoint_epoch": 3, "num_epochs": 10,
+            "steps_per_epoch": 50, **where})
+
+    middle = stopped()
+    assert str(middle) == ("training stopped by SIGTERM in epoch 4 of 10 after 17 of its 50 steps (step 167 in all); "
+                           "runs/my run/checkpoints/last.pt holds epoch 3 of 10; the 17 steps of epoch 4 will be "
+                           "repeated on resume")
+    middle.command_options = ["--device", "cuda:1"]
+    assert middle.message().endswith("Resume with:\n  pcut train --config 'runs/my run/config.yaml' "
+                                     "--run-dir 'runs/my run' --resume --device cuda:1")
+    assert "torchrun as before, 4 processes" in stopped(world_size=4, rank=0).message()
+    finished = stopped(epoch=11, steps_in_epoch=0, step=500, checkpoint_epoch=10)
+    assert finished.message() == ("training stopped by SIGTERM after epoch 10 of 10 (step 500); runs/my run/"
+                                  "checkpoints/last.pt holds epoch 10 of 10. The run is complete.")
+    with pytest.raises(ValueError, match="99"):
+        TrainingInterrupted(99, "runs/x", epoch=1, steps_in_epoch=0, step=0, checkpoint_epoch=None, num_epochs=1,
+                            steps_per_epoch=1)
+
+    elsewhere = StopSignals()
+    thread = threading.Thread(target=elsewhere.install)                        # not the main thread: nothing
+    thread.start()
+    thread.join()
+    assert signal.getsignal(signal.SIGINT) is guarded_signals
+    with training_loop.stop_on_signals() as stop:
+        assert signal.getsignal(signal.SIGINT) == stop.handle
+        assert signal.getsignal(signal.SIGTERM) == stop.handle
+    assert signal.getsignal(signal.SIGINT) is signal.getsignal(signal.SIGTERM) is guarded_signals
+
+
+def without_ignored_stop_signals():
+    """The child's SIGINT and SIGTERM as in an interactive shell (a test runner in the background
+    may ignore SIGINT, and a child would inherit that)."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("number, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_pcut_train_stopped_by_a_signal_exits_cleanly_and_says_how_to_resume(smoke_data, tmp_path, number, code):
+    """A pcut train process signalled after its first checkpoint: exit 128 + signal, no traceback,
+    the epoch last.pt holds and the command that resumes it, which then finishes the run."""
+    run, env = tmp_path / "run", {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pcutlib.cli", "train", "--config", str(REPO / "configs" / "smoke.yaml"),
+         "--data", str(smoke_data), "--run-dir", str(run), "--epochs", "3", "--num-repeats", "4", "--no-progress",
+         "--set", "train_params.visualize_every=100"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=without_ignored_stop_signals)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoints" / "last.pt").exists():                      # written atomically: complete
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-3000:]
+        time.sleep(0.02)
+    process.send_signal(number)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr
+    held = re.search(r"training stopped by (\w+) .*checkpoints/last\.pt holds epoch (\d) of 3", stderr)
+    assert held and held[1] == number.name and held[2] in "12", stderr
+    resume = shlex.join(["pcut", "train", "--config", str(run / "config.yaml"), "--run-dir", str(run),
+                         "--resume", "--no-progress"])
+    assert stderr.rstrip().endswith(f"Resume with:\n  {resume}"), stderr
+    if number == signal.SIGTERM:              # the command as the console script runs it (pcut = cli.main)
+        from pcutlib.cli import main
+
+        assert main(shlex.split(resume)[1:]) == 0
+        assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
+
+
+@pytest.mark.slow
+def test_torchrun_stopped_by_sigterm_stops_every_rank_at_one_step(smoke_data, tmp_path):
+    """torchrun passes SIGTERM on to each rank: the ranks agree on the step to stop after (no rank
+    waits in a collective), rank 0 alone prints the message, none prints a traceback (torchrun
+    itself still reports the signal with its own), and the resume under torchrun finishes."""
+    run, env = tmp_path / "run", {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                "-m", "pcutlib.cli", "train"]
+    process = subprocess.Popen(
+        torchrun + ["--config", str(REPO / "configs" / "smoke.yaml"), "--data", str(smoke_data), "--run-dir", str(run),
+                    "--epochs", "3", "--num-repeats", "8", "--device", "cpu", "--no-progress",
+                    "--set", "train_params.visualize_every=100"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=without_ignored_stop_signals)
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoints" / "last.pt").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-3000:]
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    _, stderr = process.communicate(timeout=300)
+    assert time.monotonic() - sent < 25, stderr[-3000:]        # before torchrun's SIGKILL (30 s): no rank hung
+    assert stderr.count("pcut train: training stopped by SIGTERM") == 1, stderr[-3000:]
+    assert "TrainingInterrupted" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert f'File "{REPO / "pcutlib"}' not in stderr, stderr[-3000:]          # no traceback through pcutlib
+    assert "torchrun as before, 2 processes" in stderr
+    resume = stderr[stderr.index("Resume with"):].splitlines()[1].strip()
+    finished = subprocess.run(torchrun + shlex.split(resume)[2:], capture_output=True, text=True, env=env, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3

@@ -5,6 +5,7 @@ A run folder holds ``config.yaml`` (the resolved config), ``log.jsonl`` (one row
 ``log_every`` steps: every loss, whether the step mixed, seconds), ``checkpoints/last.pt`` and
 ``checkpoints/epoch-N.pt`` (``pcutlib.training.state``), ``vis/epoch-N.png`` and ``loss.png``
 (``pcutlib.training.visualize``), and optionally ``tensorboard/``.
+SIGINT and SIGTERM stop ``train`` at a safe point with ``TrainingInterrupted`` (``StopSignals``).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ from tqdm.auto import tqdm
 from pcutlib.config import save_config
 from pcutlib.data.datasets import DatasetRepeater, FramesDataset
 from pcutlib.training.device import choose_device, init_distributed, threads_for_free_cpus
+from pcutlib.training.interrupt import (StopNow, StopSignals, TrainingInterrupted, agreed_signal, ignore_stop_signals,
+                                        stop_on_signals)
 from pcutlib.training.state import (gather_rank_rngs, initialise_from, load_training_checkpoint,
                                     save_training_checkpoint)
 from pcutlib.training.step import max_frame_gap, train_step
@@ -52,7 +55,8 @@ def make_dataloader(config: dict, group: ProcessGroup, dataset=None,
     workers = train_params["num_workers"]
     return DataLoader(dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
                       drop_last=True, num_workers=workers, persistent_workers=False,
-                      pin_memory=torch.cuda.is_available(), generator=generator)
+                      pin_memory=torch.cuda.is_available(), generator=generator,
+                      worker_init_fn=ignore_stop_signals)
 
 
 def append_log(path: Path, row: dict) -> None:
@@ -129,6 +133,20 @@ def continue_from(checkpoint: Path, run_dir: Path) -> None:
     shutil.copyfile(Path(checkpoint).parent.parent / "log.jsonl", run_dir / "log.jsonl")
 
 
+def interruption(run: Run, first_step: int, signal_number: int) -> TrainingInterrupted:
+    """The TrainingInterrupted for stopping now: ``first_step`` is trainer.step when the epoch
+    in progress began; last.pt holds the finished epochs (trainer.epoch), if it exists."""
+    trainer = run.trainer
+    run.stop.answered = True
+    last = run.checkpoint_dir / "last.pt"
+    return TrainingInterrupted(signal_number, run.run_dir, epoch=trainer.epoch + 1,
+                               steps_in_epoch=trainer.step - first_step, step=trainer.step,
+                               checkpoint_epoch=trainer.epoch if last.exists() else None,
+                               num_epochs=trainer.config["train_params"]["num_epochs"],
+                               steps_per_epoch=trainer.steps_per_epoch,
+                               rank=trainer.group.rank, world_size=trainer.group.world_size)
+
+
 def train(config: dict, run_dir: str | Path, device: str | None = None, resume: bool = False,
           init_from: str | Path | None = None, progress: bool = True, dataset=None,
           stop_after_steps: int | None = None, overwrite: bool = False, tensorboard: bool = False) -> Path:
@@ -143,8 +161,11 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
     tensorboard: also log losses, learning rates and per-epoch images to ``run_dir/tensorboard``
     (``pcutlib.training.tensorboard_writer``; log.jsonl stays the record).
     A non-finite loss or weight stops the run with FloatingPointError; no checkpoint is
-    overwritten by a non-finite one. On the CPU the thread count leaves room for other work
-    (``choose_cpu_threads``) and denormal floats are flushed to zero; both are restored afterwards.
+    overwritten by a non-finite one. SIGINT or SIGTERM (handled in the main thread, the previous
+    handlers restored on return) stops the run after the step or the checkpoints in progress with
+    TrainingInterrupted; last.pt then holds the last finished epoch (``StopSignals``). On the CPU
+    the thread count leaves room for other work (``choose_cpu_threads``) and denormal floats are
+    flushed to zero; both are restored afterwards.
     """
     device = choose_device(device)
     # Denormal floats (below 1.2e-38) take a slow path on x86 CPUs. The keypoint heatmaps and
@@ -154,9 +175,10 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
     # without (benchmarks/training_iteration.py --init-from CHECKPOINT).
     flush = device.type == "cpu" and torch.set_flush_denormal(True)
     try:
-        with threads_for_free_cpus(device):
+        with threads_for_free_cpus(device), stop_on_signals() as stop:
             run = setup_run(config, Path(run_dir), device, resume=resume, init_from=init_from, progress=progress,
                             dataset=dataset, overwrite=overwrite, tensorboard=tensorboard)
+            run.stop = stop
             return run_epochs(run, stop_after_steps)
     finally:
         if flush:
@@ -165,12 +187,15 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
 
 @dataclass
 class Run:
-    """A training run's surroundings: its folder, log, loader and optional TensorBoard writer."""
+    """A training run's surroundings: its folder, log, loader, optional TensorBoard writer, and
+    the stop signals it watches (``stopped_by``: the signal the ranks agreed to stop on, 0: none)."""
     trainer: Trainer
     run_dir: Path
     loader: DataLoader
     board: object | None = None          # a TensorBoardWriter, or None
     progress: bool = True
+    stop: StopSignals = field(default_factory=StopSignals)
+    stopped_by: int = 0
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -182,15 +207,28 @@ class Run:
 
 
 def run_epochs(run: Run, stop_after_steps: int | None = None) -> Path:
-    """Epochs until train_params.num_epochs (or ``stop_after_steps``); returns checkpoints/last.pt."""
+    """Epochs until train_params.num_epochs (or ``stop_after_steps``); returns checkpoints/last.pt.
+
+    A stop signal (``run.stop``) ends the run with TrainingInterrupted after the step in progress
+    (a partial epoch is not checkpointed), or after end_epoch's checkpoints when it came during them.
+    """
     trainer, num_epochs = run.trainer, run.trainer.config["train_params"]["num_epochs"]
     trainer.models.train()
     try:
         while trainer.epoch < num_epochs:
-            last_step = train_epoch(run, stop_after_steps)
+            first_step = trainer.step
+            try:
+                last_step = train_epoch(run, stop_after_steps)
+            except StopNow:
+                raise interruption(run, first_step, run.stop.received) from None
+            if run.stopped_by:
+                raise interruption(run, first_step, run.stopped_by)
             if stop_after_steps is not None and trainer.step >= stop_after_steps:
                 break       # a partial epoch is not checkpointed: resume repeats it exactly
-            end_epoch(run, last_step)
+            end_epoch(run, last_step)          # a signal meanwhile waits until the checkpoints are written
+            run.stopped_by = agreed_signal(run.stop, trainer.group, trainer.device)
+            if run.stopped_by:
+                raise interruption(run, trainer.step, run.stopped_by)
     finally:
         if run.board is not None:
             run.board.close()
@@ -235,8 +273,9 @@ def setup_run(config: dict, run_dir: Path, device: torch.device, *, resume: bool
 
 
 def train_epoch(run: Run, stop_after_steps: int | None = None) -> tuple | None:
-    """The steps of epoch ``trainer.epoch`` (or up to ``stop_after_steps``), logged every
-    log_every steps. Returns the last (batch, generated, mixing) for the epoch's figures."""
+    """The steps of epoch ``trainer.epoch`` (or up to ``stop_after_steps``, or up to a stop
+    signal: then ``run.stopped_by`` is set), logged every log_every steps. Returns the last
+    (batch, generated, mixing) for the epoch's figures."""
     trainer, config = run.trainer, run.trainer.config
     epoch, num_epochs = trainer.epoch, config["train_params"]["num_epochs"]
     if isinstance(run.loader.sampler, DistributedSampler):
@@ -246,24 +285,30 @@ def train_epoch(run: Run, stop_after_steps: int | None = None) -> tuple | None:
         frames.max_frame_gap = max_frame_gap(config["train_params"]["frame_gap"], epoch)
     if hasattr(frames, "item_seed"):                            # each item's seed: (seed, epoch, repeat, index)
         frames.item_seed, frames.epoch = config["train_params"]["seed"], epoch
-    bar = tqdm(run.loader, desc=f"epoch {epoch + 1}/{num_epochs}",
-               disable=not (run.progress and trainer.group.is_main), leave=False, dynamic_ncols=True)
     last_step = None
-    for i, batch in enumerate(bar):
-        started = time.perf_counter()
-        values, generated, mixing = train_step(trainer, batch, epoch + i / trainer.steps_per_epoch)
-        check_finite(values, trainer, run.checkpoint_dir / "last.pt")
-        trainer.step += 1
-        last_step = (batch, generated, mixing)
-        if trainer.group.is_main and trainer.step % config["train_params"]["log_every"] == 0:
-            append_log(run.log_path, {"step": trainer.step, "epoch": epoch + 1, **values, "mixed": mixing.mixed,
-                                      "empty_foreground": mixing.empty_foreground,
-                                      "seconds": round(time.perf_counter() - started, 4)})
-            if run.board is not None:
-                run.board.scalars(trainer.step, values, trainer.optimizers)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
-        if stop_after_steps is not None and trainer.step >= stop_after_steps:
-            break
+    # a second stop signal may end a step midway (nothing is saved in a step), except under DDP:
+    # a rank leaving mid-step would leave the others waiting in a collective
+    with run.stop.interruptible(not trainer.group.distributed), \
+            tqdm(run.loader, desc=f"epoch {epoch + 1}/{num_epochs}", leave=False, dynamic_ncols=True,
+                 disable=not (run.progress and trainer.group.is_main)) as bar:
+        for i, batch in enumerate(bar):
+            started = time.perf_counter()
+            values, generated, mixing = train_step(trainer, batch, epoch + i / trainer.steps_per_epoch)
+            check_finite(values, trainer, run.checkpoint_dir / "last.pt")
+            trainer.step += 1
+            last_step = (batch, generated, mixing)
+            if trainer.group.is_main and trainer.step % config["train_params"]["log_every"] == 0:
+                append_log(run.log_path, {"step": trainer.step, "epoch": epoch + 1, **values, "mixed": mixing.mixed,
+                                          "empty_foreground": mixing.empty_foreground,
+                                          "seconds": round(time.perf_counter() - started, 4)})
+                if run.board is not None:
+                    run.board.scalars(trainer.step, values, trainer.optimizers)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
+            run.stopped_by = agreed_signal(run.stop, trainer.group, trainer.device)
+            if run.stopped_by:
+                break           # a safe point, this step complete: run_epochs raises TrainingInterrupted
+            if stop_after_steps is not None and trainer.step >= stop_after_steps:
+                break
     return last_step
 
 
