@@ -46,12 +46,13 @@ GOOD_RUN_ID = next(case.id for case in CONTROLS if case.name == sweep.GOOD_RUN_C
 
 
 def _params(cases: list) -> list:
-    """pytest.param(case id) per case, marked slow when the case trains."""
+    """pytest.param(case id) per case, marked slow when the case trains or must run as a subprocess
+    (the malicious pickle through each command: tests/test_cli.py refuses it in-process fast)."""
     ids = [case.id for case in cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ValueError(f"fault_sweep cases share ids {duplicates}: give them distinct names")
-    return [pytest.param(case.id, id=case.id, marks=[pytest.mark.slow] if case.trains else []) for case in cases]
+    return [pytest.param(case.id, id=case.id, marks=[pytest.mark.slow] if case.trains or case.subprocess_only else []) for case in cases]
 
 
 @pytest.fixture(scope="session")

@@ -343,6 +343,7 @@ def test_solutions_and_references(name):
     assert "What this notebook shows, and what it does not" in markdown, f"{name}: no honesty box"
 
 
+@pytest.mark.slow
 def test_every_link_uses_the_repository_url():
     """Badges and Colab clone cells in the notebooks (and the README's badge block) follow REPOSITORY_URL."""
     result = subprocess.run([sys.executable, str(REPO / "tools" / "set_repository_url.py"), "--check"],

@@ -55,6 +55,7 @@ def test_pose_probe_outputs():
     assert keypoints.shape == (3, 5, 2) and found.dtype == torch.bool and found.all()
 
 
+@pytest.mark.slow
 def test_pose_probe_learns_the_joints(pose_probe, train_frames, synthetic_root):
     assert pose_probe.train_seconds < 60
     shuffle = torch.randperm(len(train_frames), generator=torch.Generator().manual_seed(1))

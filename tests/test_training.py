@@ -101,6 +101,7 @@ def read_losses(run_dir):
     return [(r["step"], r["reconstruction"], r.get("disc_unet_decoder")) for r in rows]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("regularizer", [dict(type="prioritycut"), dict(type="cutmix", mix_probability=0.3)])
 def test_resume_after_kill_continues_the_same_losses(smoke_data, tmp_path, regularizer):
     config = smoke_config(smoke_data, **regularizer)
@@ -340,6 +341,7 @@ def test_frame_gap_curriculum_draws_close_pairs():
         choose_frame_pair(1, rng)
 
 
+@pytest.mark.slow
 def test_tensorboard_mirrors_the_log(smoke_data, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -611,6 +613,7 @@ def test_discriminator_steps_per_generator_step_updates_the_generator_every_nth_
         build_trainer(resolve_config(config), torch.device("cpu"))
 
 
+@pytest.mark.slow
 def test_a_variant_continued_from_a_shared_warmup_equals_its_own_run(smoke_data, tmp_path):
     """Mixing waits for the discriminator warm-up, so the warm-up is the same for every
     regularizer: pcut experiment trains it once per seed (with regularizer none) and continues
@@ -775,6 +778,7 @@ def test_sigint_in_a_step_stops_after_it_and_the_resume_is_exact(smoke_data, tmp
     assert read_losses(run) == read_losses(uninterrupted_run)
 
 
+@pytest.mark.slow
 def test_signals_while_last_pt_is_written_wait_for_it(smoke_data, tmp_path, monkeypatch, guarded_signals,
                                                       uninterrupted_run):
     """Two SIGTERMs while epoch 1's last.pt is being saved: the save finishes, then the run stops
@@ -856,6 +860,7 @@ def without_ignored_stop_signals():
         signal.signal(number, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_pcut_train_stopped_by_a_signal_exits_cleanly_and_says_how_to_resume(smoke_data, tmp_path, number, code):
     """A pcut train process signalled after its first checkpoint: exit 128 + signal, no traceback,

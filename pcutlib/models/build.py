@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from pcutlib.config import SCHEMA, check_keys, merge_defaults
+from pcutlib.models.bundle import NetworkBundle
 from pcutlib.models.generator import OcclusionAwareGenerator
 from pcutlib.models.keypoints import KeypointDetector
 from pcutlib.models.patch_discriminator import MultiScalePatchDiscriminator
@@ -14,7 +15,7 @@ from pcutlib.models.unet_discriminator import UNetDiscriminator
 
 
 @dataclass
-class Models:
+class Models(NetworkBundle):
     """The animation model: keypoint detector, generator and (optional) discriminator."""
     kp_detector: nn.Module
     generator: nn.Module
@@ -26,19 +27,6 @@ class Models:
         if self.discriminator is not None:
             named["discriminator"] = self.discriminator
         return named
-
-    def to(self, device) -> "Models":
-        for module in self.networks().values():
-            module.to(device)
-        return self
-
-    def train(self, mode: bool = True) -> "Models":
-        for module in self.networks().values():
-            module.train(mode)
-        return self
-
-    def eval(self) -> "Models":
-        return self.train(False)
 
 
 def resolve_model_params(model_params: dict) -> dict:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pcutlib.models.bundle import NetworkBundle
 from pcutlib.models.tpsmm.bg_motion import BackgroundMotionPredictor
 from pcutlib.models.tpsmm.dense_motion import TPSDenseMotionNetwork
 from pcutlib.models.tpsmm.inpainting import InpaintingNetwork
@@ -31,7 +32,7 @@ PARAMS = {
 
 
 @dataclass
-class TPSMMNetworks:
+class TPSMMNetworks(NetworkBundle):
     """TPSMM's networks; ``bg_predictor`` is None without ``common_params.bg``."""
     kp_detector: TPSKeypointDetector
     dense_motion_network: TPSDenseMotionNetwork
@@ -43,19 +44,6 @@ class TPSMMNetworks:
         named = {"kp_detector": self.kp_detector, "bg_predictor": self.bg_predictor,
                  "dense_motion_network": self.dense_motion_network, "inpainting_network": self.inpainting_network}
         return {name: module for name, module in named.items() if module is not None}
-
-    def to(self, device) -> "TPSMMNetworks":
-        for module in self.networks().values():
-            module.to(device)
-        return self
-
-    def train(self, mode: bool = True) -> "TPSMMNetworks":
-        for module in self.networks().values():
-            module.train(mode)
-        return self
-
-    def eval(self) -> "TPSMMNetworks":
-        return self.train(False)
 
 
 def check_tpsmm_params(model_params: dict) -> None:
