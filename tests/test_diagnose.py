@@ -6,9 +6,13 @@ import pytest
 import torch
 
 from pcutlib.evaluation import diagnose as D
+from pcutlib.evaluation import motion_measures as M
+from pcutlib.evaluation import occlusion_truth as O
+from pcutlib.evaluation.metrics import roc_auc
 from pcutlib.checkpoints.files import save_models
 from pcutlib.cli import main
-from pcutlib.models.build import build_models
+from pcutlib.models.build import Models, build_models
+from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.data.video_io import read_video
 
 from conftest import tiny_synthetic_world
@@ -16,14 +20,14 @@ from conftest import tiny_synthetic_world
 
 def test_distinct_keypoints_counts_isolated_points():
     collapsed = torch.zeros(4, 10, 2)
-    assert D.distinct_keypoints(collapsed) == 0
+    assert M.distinct_keypoints(collapsed) == 0
     spread = torch.stack(torch.meshgrid(torch.linspace(-0.8, 0.8, 5), torch.tensor([-0.5, 0.5]),
                                         indexing="ij"), -1).reshape(1, 10, 2)
-    assert D.distinct_keypoints(spread) == 10
+    assert M.distinct_keypoints(spread) == 10
     pair_and_loner = torch.tensor([[[0.0, 0.0], [0.05, 0.0], [0.9, 0.9]]])
-    assert D.distinct_keypoints(pair_and_loner) == 1
+    assert M.distinct_keypoints(pair_and_loner) == 1
     with pytest.raises(ValueError, match=r"\(N,K,2\)"):
-        D.distinct_keypoints(torch.zeros(3, 2))
+        M.distinct_keypoints(torch.zeros(3, 2))
 
 
 def test_linear_probe_recovers_a_linear_map_and_beats_the_mean_pose():
@@ -31,7 +35,7 @@ def test_linear_probe_recovers_a_linear_map_and_beats_the_mean_pose():
     joints = torch.rand(200, 4, 2, generator=generator) * 2 - 1
     mixing = torch.randn(8, 8, generator=generator)
     keypoints = (joints.flatten(1) @ mixing).view(200, 4, 2)          # keypoints: an invertible linear view
-    result = D.linear_probe_error(keypoints[:150], joints[:150], keypoints[150:], joints[150:], image_size=64)
+    result = M.linear_probe_error(keypoints[:150], joints[:150], keypoints[150:], joints[150:], image_size=64)
     assert result["probe_px"] < 1 < 10 < result["mean_pose_px"]      # the small ridge costs a little
 
 
@@ -41,28 +45,28 @@ def test_roc_auc_matches_pairwise_counting():
     labels = torch.rand(300, generator=generator) < 0.3
     positive, negative = scores[labels], scores[~labels]
     pairs = (positive[:, None] > negative[None]).double() + 0.5 * (positive[:, None] == negative[None]).double()
-    assert D.roc_auc(scores, labels) == pytest.approx(pairs.mean().item(), rel=1e-12)
-    assert D.roc_auc(torch.arange(4.0), torch.tensor([0, 0, 1, 1]).bool()) == 1.0
-    assert D.roc_auc(-torch.arange(4.0), torch.tensor([0, 0, 1, 1]).bool()) == 0.0
-    assert math.isnan(D.roc_auc(torch.arange(4.0), torch.zeros(4).bool()))
+    assert roc_auc(scores, labels) == pytest.approx(pairs.mean().item(), rel=1e-12)
+    assert roc_auc(torch.arange(4.0), torch.tensor([0, 0, 1, 1]).bool()) == 1.0
+    assert roc_auc(-torch.arange(4.0), torch.tensor([0, 0, 1, 1]).bool()) == 0.0
+    assert math.isnan(roc_auc(torch.arange(4.0), torch.zeros(4).bool()))
 
 
 def test_silhouette_iou_uses_the_colour_rule():
     grey = torch.full((1, 3, 8, 8), 0.5)
     figure = grey.clone()
     figure[:, 0, 2:6, 2:6] = 1.0                    # a saturated 4x4 square
-    assert D.figure_pixels(figure).sum() == 16 and D.figure_pixels(grey).sum() == 0
+    assert M.figure_pixels(figure).sum() == 16 and M.figure_pixels(grey).sum() == 0
     shifted = grey.clone()
     shifted[:, 0, 2:6, 4:8] = 1.0                   # half overlapping
-    assert D.silhouette_iou(figure, figure) == 1.0
-    assert D.silhouette_iou(shifted, figure) == pytest.approx(8 / 24)
+    assert M.silhouette_iou(figure, figure) == 1.0
+    assert M.silhouette_iou(shifted, figure) == pytest.approx(8 / 24)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root, config = tiny_synthetic_world(tmp_path_factory.mktemp("diagnose-data"), seed=11)
     torch.manual_seed(0)
-    models = build_models(config["model_params"], with_discriminator=False).eval()
+    models = build_models(config["model_params"], with_discriminator=True).eval()
     checkpoint = root.parent / "tiny.pt"
     save_models(checkpoint, models, config)
     return root, models, checkpoint
@@ -70,14 +74,20 @@ def tiny(tmp_path_factory):
 
 def test_diagnose_computes_every_figure_with_ground_truth(tiny):
     root, models, _ = tiny
+    assert isinstance(models.discriminator, UNetDiscriminator)
     result = D.diagnose(models, root, progress=False)
     assert result.videos == 4 and result.num_keypoints == 3 and result.skipped == []
-    for name in ("distinct_keypoints", "probe_px", "mean_pose_px", "silhouette_iou", "copy_silhouette_iou",
-                 "occlusion_at_rest", "occlusion_auc", "reconstruction_l1", "copy_reconstruction_l1",
-                 "animation_l1", "copy_animation_l1"):
-        value = getattr(result, name)
-        assert value is not None and math.isfinite(value), name
+    for name, value in result.to_dict().items():
+        if name in ("occlusion_auc_figure", "occlusion_auc_core", "mask_figure_recall"):
+            continue            # 4-frame videos at 32 px: the figure may dis-occlude nothing of itself
+        assert value is not None and (not isinstance(value, float) or math.isfinite(value)), name
     assert 0 <= result.occlusion_auc <= 1 and 0 <= result.silhouette_iou <= 1
+    assert result.top_k_percent == 10 and result.mask_lift == result.mask_precision / result.mask_chance
+    shares = result.disocclusion_background_share + result.disocclusion_figure_share
+    assert shares == pytest.approx(1.0)
+    without = D.diagnose(Models(models.kp_detector, models.generator), root, progress=False)
+    assert without.d_pixel_auc_true_disocclusion is None and without.occlusion_auc == result.occlusion_auc
+    assert without.skipped == ["discriminator figures: the checkpoint holds no discriminator"]
     # the copy baseline of reconstruction is exactly "first frame for every frame"
     videos = [torch.from_numpy(read_video(p)).permute(0, 3, 1, 2) for p in sorted((root / "test").glob("*.png"))]
     copy_l1 = torch.cat([(v[:1] - v).abs() for v in videos]).mean().item()
@@ -120,14 +130,18 @@ def test_targets_say_met_and_missed_and_changes_read_naturally():
     from pcutlib.evaluation.diagnose import Diagnosis, relative_change, targets_line
     from pcutlib.experiments.demo import demo_recipe, demo_verdict
 
-    good = Diagnosis(videos=4, num_keypoints=10, distinct_keypoints=9.0, probe_px=1.0, mean_pose_px=5.0,
-                     silhouette_iou=0.9, copy_silhouette_iou=0.4, occlusion_at_rest=0.99, occlusion_auc=0.85,
+    good = Diagnosis(videos=4, num_keypoints=10, distinct_keypoints=9.0, moving_distinct_keypoints=9.0, probe_px=1.0,
+                     mean_pose_px=5.0, silhouette_probe_px=2.7, silhouette_iou=0.9, copy_silhouette_iou=0.4,
+                     occlusion_at_rest=0.99, occlusion_auc_foreground=0.85, occlusion_auc_figure=0.8, mask_lift=3.0,
                      reconstruction_l1=0.02, copy_reconstruction_l1=0.05, animation_l1=0.02, copy_animation_l1=0.05)
-    assert targets_line("m", good) == "m: targets met 6 of 6 (all met)"
-    bad = Diagnosis(**{**good.to_dict(), "distinct_keypoints": 7.7, "animation_l1": 0.04, "occlusion_auc": None})
+    assert targets_line("m", good) == "m: targets met 9 of 9 (all met); not measured: d_pixel_auc_true_disocclusion"
+    bad = Diagnosis(**{**good.to_dict(), "moving_distinct_keypoints": 7.7, "animation_l1": 0.04, "probe_px": 3.0,
+                       "occlusion_auc_figure": None})
     line = targets_line("m", bad)
-    assert line.startswith("m: targets met 3 of 5; missed: distinct_keypoints 7.7 (target >= 8 of 10), "
-                           "animation_l1 0.04 (target <= 0.6 x copy)") and line.endswith("not measured: occlusion_auc")
+    assert line.startswith("m: targets met 4 of 8; missed: moving_distinct_keypoints 7.7 (target >= 8 of 10), "
+                           "probe_px 3 (target <= 2.5), probe_px 3 (target <= silhouette probe), ")
+    assert "animation_l1 0.04 (target <= 0.6 x copy)" in line
+    assert line.endswith("not measured: d_pixel_auc_true_disocclusion, occlusion_auc_figure")
     assert relative_change(0.0318, 0.05) == "36.4% below" and relative_change(0.0682, 0.05) == "36.4% above"
     verdict = demo_verdict(0.03, 0.05, bad, 25.0, demo_recipe()["targets"])
     assert verdict.splitlines()[0] == "demo targets: 3 of 4 met"

@@ -1,7 +1,7 @@
 """Can a fresh discriminator tell this generator's frames from real ones, and how fast?
 
 Trains a fresh U-Net discriminator alone (the generator frozen) on real and reconstructed
-frames of a training world, and prints its held-out image AUC (``diagnose.roc_auc`` of the
+frames of a training world, and prints its held-out image AUC (``metrics.roc_auc`` of the
 encoder logit, real vs generated, 0.5 = chance) every few steps, for each setting named:
 
     python tools/discriminator_probe.py --checkpoint runs/calibration/small-motion+full-res-long/checkpoints/last.pt \

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from pcutlib.cli import parse_assignment
 from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.data.splits import load_split
-from pcutlib.evaluation.diagnose import distinct_keypoints, linear_probe_error
+from pcutlib.evaluation.motion_measures import distinct_keypoints, linear_probe_error
 from pcutlib.inference import detect_keypoints
 from pcutlib.training.device import ProcessGroup
 from pcutlib.training.loop import make_dataloader

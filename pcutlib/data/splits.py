@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from pcutlib.data.datasets import identity_of
-from pcutlib.data.synthetic_truth import load_truth, true_animation
+from pcutlib.data.synthetic_truth import (load_truth, true_animation,
+                                          true_animation_joints)
 from pcutlib.data.video_io import list_videos, load_keypoints, read_video
 
 
@@ -47,6 +48,20 @@ def animation_case(items: list, index: int) -> tuple | None:
     frames, truth = items[index][1], items[index][3]
     target = as_frames(true_animation(truth, 0, items[partner][3]).frames.astype(np.float32) / 255)
     return frames[0], items[partner][1], target
+
+
+def fomm_rule_gap(items: list, index: int) -> torch.Tensor | None:
+    """How far FOMM's relative rule lies from the true animation of ``animation_case(items, index)``:
+    (T,J) distances in [-1,1] units between the true (pose-space) animation's joints and the
+    source's first-frame joints moved by the driving joints' displacement since the driving
+    video's first frame (what FOMM does with keypoints); None without joints or truth."""
+    partner = animation_partner([item[0].name for item in items], index)
+    if partner is None or any(items[i][2] is None or items[i][3] is None for i in (index, partner)):
+        return None
+    pose_space = torch.from_numpy(true_animation_joints(items[index][3], 0, items[partner][3])).double()
+    driving = items[partner][2].double()
+    rule = items[index][2][0].double() + driving - driving[0]
+    return (pose_space - rule).norm(dim=-1)
 
 
 def animation_partner(names: list[str], index: int) -> int | None:

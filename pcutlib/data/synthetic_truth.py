@@ -126,3 +126,10 @@ def true_animation(source: VideoTruth, source_frame: int, driving: VideoTruth) -
     motion = relative_motion(source.motion, source_frame, driving.motion)
     return render(make_identity(source.identity_seed), motion,
                   make_background(source.video_seed, source.size, source.stripes), source.world)
+
+
+def true_animation_joints(source: VideoTruth, source_frame: int, driving: VideoTruth) -> np.ndarray:
+    """(T,J,2) in [-1,1]: the joints of ``true_animation`` (the figure is not painted)."""
+    motion = relative_motion(source.motion, source_frame, driving.motion)
+    return render(make_identity(source.identity_seed), motion, make_background(source.video_seed, source.size,
+                  source.stripes), source.world, draw_figure=False).keypoints

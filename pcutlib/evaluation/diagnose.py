@@ -1,22 +1,24 @@
-"""Has the model learned motion? Diagnostics on held-out synthetic videos (docs/algorithm.md, the synthetic ground truth).
+"""Has the model learned motion, and does its occlusion map point at what must be invented?
+Diagnostics on held-out synthetic videos (docs/algorithm.md, the synthetic ground truth).
 
 L1 alone cannot tell: a blurred figure beats copying the source on L1 while learning no
 motion. The synthetic world knows the truth (joints, which part covers each pixel, what
 the source would look like in the driving pose), so ``diagnose`` measures motion directly,
-each figure next to the baseline that learns nothing:
+each figure next to the baseline that learns nothing (``motion_measures``):
 
-- distinct keypoints: per frame, keypoints whose nearest other keypoint is more than 0.1
-  away ([-1,1] units, about 3 px at 64 px), averaged over frames; collapsed keypoints
-  count as one cluster;
-- keypoint-to-joint probe: a linear map from the detected keypoints to the true joints
-  (least squares, fitted on train videos, scored on test videos, in pixels) next to always
-  answering the mean training pose;
-- silhouette IoU of the prediction's figure pixels (the renderer's chroma rule) with the
-  driving frame's, next to copying the source;
+- distinct keypoints, and of them those that move with the body (an untrained detector
+  spreads its keypoints too);
+- keypoint-to-joint probe (fitted on train videos, scored on test videos, in pixels) next to
+  always answering the mean training pose and to a probe of six silhouette statistics;
+- silhouette IoU of the prediction's figure pixels with the driving frame's, next to copying
+  the source;
 - O at rest: mean occlusion value on figure pixels when driving = source (close to 1);
-- O-vs-truth AUC: how well 1 - O ranks the true dis-occluded pixels above the others;
-- L1 of reconstruction (driving frames) and of animation (the true relative-motion
-  rendering of the source identity), each next to copying the source.
+- O against the true dis-occlusion by stratum, what the dis-occlusion is made of, the
+  PriorityCut mask's precision against random foreground pixels, and a U-Net discriminator's
+  pixel head against the truth (``occlusion_truth``);
+- L1 of reconstruction (driving frames) and of animation (the true pose-space animation of
+  the source identity), each next to copying the source, and how far FOMM's keypoint-
+  displacement rule lies from that pose-space truth (a perfect FOMM cannot reach zero there).
 
 ``diagnose(models, data_root)`` returns a ``Diagnosis``; ``pcut diagnose`` prints it.
 """
@@ -28,92 +30,35 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from pcutlib.checkpoints.files import load_models
-from pcutlib.coordinates import keypoints_to_pixels
-from pcutlib.data.splits import animation_case, load_split
-from pcutlib.data.synthetic import BACKGROUND_MAX_CHROMA, FIGURE_MIN_CHROMA
-from pcutlib.data.synthetic_truth import disocclusion, disocclusion_from
-from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
+from pcutlib.data.splits import animation_case, fomm_rule_gap, load_split
+from pcutlib.data.synthetic import BACKGROUND_LABEL
+from pcutlib.data.synthetic_truth import disocclusion_from
+from pcutlib.evaluation.artifacts import reconstruction_mask
+from pcutlib.evaluation.diagnosis_figure import diagnosis_figure
+from pcutlib.evaluation.discriminator_quality import (batched,
+                                                      discriminator_quality,
+                                                      mixed_pixel_auc)
+from pcutlib.evaluation.motion_measures import (distinct_keypoints,
+                                                figure_pixels,
+                                                linear_probe_error,
+                                                moving_distinct_keypoints,
+                                                moving_keypoints,
+                                                silhouette_iou,
+                                                silhouette_statistics)
+from pcutlib.evaluation.occlusion_truth import (
+    discriminator_auc_against_truth, disocclusion_composition,
+    mask_against_truth, occlusion_auc_strata)
+from pcutlib.inference import (animate_video, detect_keypoints,
+                               generate_frames, repeat_first)
+from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.paths import refuse_to_replace
+from pcutlib.prioritycut import RegularizerConfig, foreground_pixels
 from pcutlib.training.device import choose_device
-
-DISTINCT_DISTANCE = 0.1          # in [-1,1] units: nearest other keypoint farther than this
-FIGURE_CHROMA_THRESHOLD = (FIGURE_MIN_CHROMA + BACKGROUND_MAX_CHROMA) / 2 / 255   # 0.29
-PROBE_RIDGE = 1e-3               # ridge on the linear probe (keypoints are near-collinear when collapsed)
-
-
-# ----------------------------------------------------------------------------- single measures
-
-def distinct_keypoints(keypoints: torch.Tensor, min_distance: float = DISTINCT_DISTANCE) -> float:
-    """keypoints (N,K,2) -> mean over frames of #keypoints whose nearest other is > min_distance away."""
-    if keypoints.dim() != 3 or keypoints.shape[-1] != 2:
-        raise ValueError(f"keypoints must be (N,K,2), got {tuple(keypoints.shape)}")
-    distances = torch.cdist(keypoints.double(), keypoints.double())                  # (N,K,K)
-    distances.diagonal(dim1=1, dim2=2).fill_(math.inf)
-    return float((distances.amin(dim=2) > min_distance).sum(dim=1).double().mean())
-
-
-def _with_bias(features: torch.Tensor) -> torch.Tensor:
-    return torch.cat([features, torch.ones(len(features), 1, dtype=features.dtype)], dim=1)
-
-
-def linear_probe_error(train_keypoints: torch.Tensor, train_joints: torch.Tensor,
-                       test_keypoints: torch.Tensor, test_joints: torch.Tensor, image_size: int) -> dict:
-    """Fit joints ~ W [keypoints, 1] on train (ridge least squares), score on test, in pixels.
-
-    *_keypoints (N,K,2) detected, *_joints (N,J,2) true, both in [-1,1]. Returns
-    {"probe_px": mean Euclidean joint error of the probe, "mean_pose_px": the same for
-    always answering the mean training pose}. Coordinates -> pixels: x (S-1)/2.
-    """
-    x = _with_bias(train_keypoints.flatten(1).double())                            # (N,2K+1)
-    y = train_joints.flatten(1).double()                                             # (N,2J)
-    gram = x.T @ x + PROBE_RIDGE * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
-    weights = torch.linalg.solve(gram, x.T @ y)                                      # (2K+1,2J)
-    predicted = (_with_bias(test_keypoints.flatten(1).double()) @ weights).view(test_joints.shape)
-    to_px = (image_size - 1) / 2
-    mean_pose = train_joints.double().mean(dim=0, keepdim=True)
-    error = lambda guess: float((guess - test_joints.double()).norm(dim=-1).mean() * to_px)  # noqa: E731
-    return {"probe_px": error(predicted), "mean_pose_px": error(mean_pose)}
-
-
-def figure_pixels(frames: torch.Tensor) -> torch.Tensor:
-    """frames (N,3,H,W) in [0,1] -> (N,H,W) bool: chroma (max - min of RGB) above the midpoint of
-    the renderer's background ceiling and figure floor."""
-    return (frames.amax(dim=1) - frames.amin(dim=1)) > FIGURE_CHROMA_THRESHOLD
-
-
-def silhouette_iou(predicted: torch.Tensor, real: torch.Tensor) -> float:
-    """Mean over frames of IoU(figure pixels of predicted, of real); both (N,3,H,W)."""
-    a, b = figure_pixels(predicted), figure_pixels(real)
-    intersection = (a & b).flatten(1).sum(1).double()
-    union = (a | b).flatten(1).sum(1).double().clamp(min=1)
-    return float((intersection / union).mean())
-
-
-def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
-    """Area under the ROC curve of ``scores`` for boolean ``labels`` (Mann-Whitney, ties halved).
-
-    nan when one class is empty.
-    """
-    scores, labels = scores.flatten().double(), labels.flatten().bool()
-    positives, negatives = int(labels.sum()), int((~labels).sum())
-    if positives == 0 or negatives == 0:
-        return math.nan
-    order = torch.argsort(scores)
-    sorted_scores = scores[order]
-    _, inverse, counts = torch.unique(sorted_scores, return_inverse=True, return_counts=True)
-    mean_rank = torch.cumsum(counts, 0).double() - (counts.double() - 1) / 2      # tied ranks averaged
-    ranks = torch.empty_like(scores)
-    ranks[order] = mean_rank[inverse]
-    rank_sum = ranks[labels].sum()
-    return float((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
-
 
 # ----------------------------------------------------------------------------- the diagnosis
 
@@ -121,18 +66,20 @@ def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
 @dataclass(frozen=True)
 class Target:
     """A figure's target: ``field`` ``at_least`` (or at most) ``threshold``, times the baseline
-    ``relative_to`` where given (e.g. animation L1 at most 0.6 x copying the source)."""
+    ``relative_to`` where given (e.g. animation L1 at most 0.6 x copying the source); ``name``
+    tells apart two targets on one field."""
     field: str
     at_least: bool
     threshold: float
     text: str
     relative_to: str | None = None
+    name: str | None = None
 
     def bound(self, diagnosis) -> float | None:
         if self.relative_to is None:
             return self.threshold
         base = getattr(diagnosis, self.relative_to)
-        return None if base is None else self.threshold * base
+        return None if base is None or math.isnan(base) else self.threshold * base
 
     def met(self, diagnosis) -> bool | None:
         """True or False; None where the figure (or its baseline) could not be computed."""
@@ -142,12 +89,17 @@ class Target:
         return value >= bound if self.at_least else value <= bound
 
 
-TARGETS = {target.field: target for target in [
-    Target("distinct_keypoints", True, 8, ">= 8 of 10"),
+TARGETS = {target.name or target.field: target for target in [
+    Target("moving_distinct_keypoints", True, 8, ">= 8 of 10"),
     Target("probe_px", False, 2.5, "<= 2.5"),
+    Target("probe_px", False, 1.0, "<= silhouette probe", relative_to="silhouette_probe_px",
+           name="probe_px_vs_silhouette"),
     Target("silhouette_iou", True, 0.85, ">= 0.85"),
     Target("occlusion_at_rest", True, 0.95, ">= 0.95"),
-    Target("occlusion_auc", True, 0.8, ">= 0.8"),
+    Target("occlusion_auc_foreground", True, 0.8, ">= 0.8"),
+    Target("occlusion_auc_figure", True, 0.75, ">= 0.75"),
+    Target("mask_lift", True, 2.5, ">= 2.5"),
+    Target("d_pixel_auc_true_disocclusion", True, 0.75, ">= 0.75"),
     Target("animation_l1", False, 0.6, "<= 0.6 x copy", relative_to="copy_animation_l1"),
 ]}
 
@@ -156,7 +108,7 @@ def targets_line(title: str, diagnosis) -> str:
     """One line: how many targets the diagnosis meets, and each missed one with its figure."""
     verdicts = {name: target.met(diagnosis) for name, target in TARGETS.items()}
     measured = {name: met for name, met in verdicts.items() if met is not None}
-    missed = [f"{name} {getattr(diagnosis, name):.3g} (target {TARGETS[name].text})"
+    missed = [f"{TARGETS[name].field} {getattr(diagnosis, TARGETS[name].field):.3g} (target {TARGETS[name].text})"
               for name, met in measured.items() if not met]
     line = f"{title}: targets met {len(measured) - len(missed)} of {len(measured)}"
     line += f"; missed: {', '.join(missed)}" if missed else " (all met)"
@@ -176,18 +128,41 @@ class Diagnosis:
     videos: int
     num_keypoints: int
     distinct_keypoints: float
+    moving_distinct_keypoints: float | None = None
     probe_px: float | None = None
     mean_pose_px: float | None = None
+    silhouette_probe_px: float | None = None
     silhouette_iou: float = math.nan
     copy_silhouette_iou: float = math.nan
     occlusion_at_rest: float | None = None
     occlusion_auc: float | None = None
+    occlusion_auc_foreground: float | None = None
+    occlusion_auc_figure: float | None = None
+    occlusion_auc_core: float | None = None
+    occlusion_auc_video_mean: float | None = None
+    occlusion_auc_video_sd: float | None = None
+    disocclusion_rate: float | None = None
+    disocclusion_background_share: float | None = None
+    disocclusion_figure_share: float | None = None
+    disocclusion_sliver_share: float | None = None
+    disocclusion_core_share: float | None = None
+    top_k_percent: float | None = None
+    mask_precision: float | None = None
+    mask_chance: float | None = None
+    mask_lift: float | None = None
+    mask_recall: float | None = None
+    mask_figure_recall: float | None = None
+    d_image_auc: float | None = None
+    d_pixel_auc_true_disocclusion: float | None = None
+    d_pixel_auc_prioritycut: float | None = None
+    d_pixel_auc_cutmix: float | None = None
     reconstruction_l1: float = math.nan
     copy_reconstruction_l1: float = math.nan
     animation_l1: float | None = None
     copy_animation_l1: float | None = None
     animation_silhouette_iou: float | None = None
     copy_animation_silhouette_iou: float | None = None
+    fomm_rule_gap_px: float | None = None
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -200,138 +175,171 @@ def _upsampled(occlusion_map: torch.Tensor, size) -> torch.Tensor:
 
 
 @torch.no_grad()
+def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progress: bool) -> dict:
+    """Every test video driven from its first frame. Returns lists over videos: "keypoints"
+    (T,K,2), "prediction", "driving", "copy" (T,3,H,W), "at_rest" (O on figure pixels when driving
+    = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
+    "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
+    parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "at_rest", "score", "truth",
+                                 "figure", "foreground", "selected", "video")}
+    for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
+                                                         disable=not progress, leave=False)):
+        kp = detect_keypoints(models.kp_detector, frames)
+        out = generate_frames(models.generator, frames[:1], repeat_first(kp, 1), kp)      # frame 0 driven by each
+        size, count = frames.shape[2:], len(frames)
+        parts["keypoints"].append(kp["value"])
+        parts["prediction"].append(out["prediction"])
+        parts["driving"].append(frames)
+        parts["copy"].append(frames[:1].expand(count, -1, -1, -1))
+        if "occlusion_map" not in out:
+            continue
+        rest = generate_frames(models.generator, frames, kp, kp)["occlusion_map"]          # driving = source
+        parts["at_rest"].append(_upsampled(rest, size)[figure_pixels(frames)])
+        if truth is None or count < 2:
+            continue
+        later = {key: value[1:] for key, value in out.items()}
+        parts["score"].append(1 - _upsampled(later["occlusion_map"], size))
+        parts["truth"].append(torch.from_numpy(disocclusion_from(truth, 0)[1:]))
+        parts["figure"].append(torch.from_numpy(truth.labels[1:] != BACKGROUND_LABEL))
+        region = F.interpolate(later["region_mask"], size=tuple(size), mode="nearest")
+        parts["foreground"].append(foreground_pixels(region, regularizer.foreground_threshold, regularizer.foreground))
+        parts["selected"].append(reconstruction_mask(later, regularizer, size)[:, 0] < 0.5)
+        parts["video"].append(torch.full((count - 1,), index))
+    return parts
+
+
+def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: RegularizerConfig) -> None:
+    """The stratified O AUCs, the dis-occlusion's make-up and the PriorityCut mask's figures."""
+    score, truth, figure, foreground, selected, video = (torch.cat(parts[key]) for key in (
+        "score", "truth", "figure", "foreground", "selected", "video"))
+    strata = occlusion_auc_strata(score, truth, figure, foreground, video)
+    for stratum in ("pooled", "foreground", "figure", "core", "video_mean", "video_sd"):
+        setattr(diagnosis, "occlusion_auc" if stratum == "pooled" else f"occlusion_auc_{stratum}", strata[stratum])
+    for key, value in disocclusion_composition(truth, figure).items():
+        setattr(diagnosis, "disocclusion_rate" if key == "rate" else f"disocclusion_{key}_share", value)
+    diagnosis.top_k_percent = regularizer.top_k_percent
+    for key, value in mask_against_truth(selected, truth, figure, foreground).items():
+        setattr(diagnosis, f"mask_{key}", value)
+
+
+def _discriminator_figures(diagnosis: Diagnosis, models, parts: dict, regularizer: RegularizerConfig) -> None:
+    """A U-Net discriminator's pixel head against the true dis-occlusion and against mixed-image
+    masks; its image AUC (``discriminator_quality``); a patch discriminator gets the image AUC."""
+    frames = {"real": torch.cat([v[1:] for v in parts["driving"]]),
+              "fake": torch.cat([v[1:] for v in parts["prediction"]])}
+    quality = discriminator_quality(models, None, regularizer, frames=frames)
+    diagnosis.d_image_auc = quality["d_image_auc"]
+    if not isinstance(models.discriminator, UNetDiscriminator):
+        diagnosis.skipped.append("discriminator pixel figures: the checkpoint's discriminator is a patch "
+                                 "discriminator (no pixel head)")
+        return
+    diagnosis.d_pixel_auc_cutmix = quality["d_pixel_auc_cutmix"]
+    if not parts["truth"]:
+        return
+    device = next(models.discriminator.parameters()).device
+    real, fake = (torch.cat([parts[key][int(v[0])][1:] for v in parts["video"]]) for key in ("driving", "prediction"))
+    logits = batched(lambda x: models.discriminator(x.to(device))["pixel_logits"], fake, 16)
+    diagnosis.d_pixel_auc_true_disocclusion = discriminator_auc_against_truth(logits, torch.cat(parts["truth"]))
+    mask = (~torch.cat(parts["selected"]))[:, None].float()                   # M = 1: the real pixel
+    diagnosis.d_pixel_auc_prioritycut = mixed_pixel_auc(models.discriminator, real, fake, mask, device, 16)
+
+
+@torch.no_grad()
 def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | None = None,
-             max_probe_videos: int = 80, progress: bool = True) -> Diagnosis:
+             max_probe_videos: int = 80, progress: bool = True,
+             regularizer: RegularizerConfig | None = None) -> Diagnosis:
     """Diagnose a trained model on the held-out videos of a synthetic dataset (see module doc).
 
-    models: pcutlib.models.build.Models (kp_detector, generator); data_root: a root with train/
-    (for the probe) and test/ videos, with X.keypoints.npy and X.truth.npz beside them where
-    available; what cannot be computed without them is skipped and named in ``skipped``.
-    frame_shape (H,W,3): the model's frame size (default: the videos' own).
+    models: pcutlib.models.build.Models (kp_detector, generator; a discriminator when the
+    checkpoint holds one, for its figures); data_root: a root with train/ (for the probes) and
+    test/ videos, with X.keypoints.npy and X.truth.npz beside them where available; what cannot
+    be computed without them is skipped and named in ``skipped``. frame_shape (H,W,3): the
+    model's frame size (default: the videos' own). regularizer: the PriorityCut settings of the
+    mask measured (default: the schema's, k = 10).
     """
     models.eval()
+    regularizer = regularizer or RegularizerConfig()
     root = Path(data_root)
     test = load_split(root, "test", frame_shape, max_videos)
     skipped = []
-    keypoints, predictions, drivings, copies, scores, truths, at_rest = [], [], [], [], [], [], []
-    for path, frames, _, truth in tqdm(test, desc="diagnose: reconstruction", disable=not progress, leave=False):
-        kp = detect_keypoints(models.kp_detector, frames)
-        keypoints.append(kp["value"])
-        count = len(frames)
-        out = generate_frames(models.generator, frames[:1], repeat_first(kp, 1), kp)      # frame 0 driven by each
-        predictions.append(out["prediction"])
-        drivings.append(frames)
-        copies.append(frames[:1].expand(count, -1, -1, -1))
-        if "occlusion_map" in out:
-            rest = generate_frames(models.generator, frames, kp, kp)["occlusion_map"]          # driving = source
-            mask = figure_pixels(frames)
-            at_rest.append(_upsampled(rest, frames.shape[2:])[mask])
-            if truth is not None and count > 1:
-                occlusion = _upsampled(out["occlusion_map"][1:], frames.shape[2:])          # (T-1,H,W)
-                truth_masks = disocclusion_from(truth, 0)[1:]                               # (T-1,H,W)
-                scores.append((1 - occlusion).flatten())
-                truths.append(torch.from_numpy(truth_masks).flatten())
-    prediction, driving, copy = torch.cat(predictions), torch.cat(drivings), torch.cat(copies)
-    all_keypoints = torch.cat(keypoints)
+    parts = _reconstruct_split(models, test, regularizer, progress)
+    prediction, driving, copy = (torch.cat(parts[key]) for key in ("prediction", "driving", "copy"))
+    all_keypoints = torch.cat(parts["keypoints"])
     diagnosis = Diagnosis(videos=len(test), num_keypoints=all_keypoints.shape[1],
                           distinct_keypoints=distinct_keypoints(all_keypoints),
                           silhouette_iou=silhouette_iou(prediction, driving),
                           copy_silhouette_iou=silhouette_iou(copy, driving),
                           reconstruction_l1=float((prediction - driving).abs().mean()),
                           copy_reconstruction_l1=float((copy - driving).abs().mean()), skipped=skipped)
-    if at_rest:
-        diagnosis.occlusion_at_rest = float(torch.cat(at_rest).mean())
+    if parts["at_rest"]:
+        diagnosis.occlusion_at_rest = float(torch.cat(parts["at_rest"]).mean())
     else:
         skipped.append("occlusion figures: the generator estimates no occlusion map")
-    if scores:
-        diagnosis.occlusion_auc = roc_auc(torch.cat(scores), torch.cat(truths))
-    elif at_rest:
-        skipped.append("occlusion AUC: the test videos have no X.truth.npz (make them with pcut make-synthetic)")
-
-    # keypoint -> joint probe: fit on train videos, score on test videos
-    if all(joints is not None for _, _, joints, _ in test) and (root / "train").is_dir():
-        train = load_split(root, "train", frame_shape, max_probe_videos)
-        if all(joints is not None for _, _, joints, _ in train):
-            train_kp = torch.cat([detect_keypoints(models.kp_detector, frames)["value"] for _, frames, _, _ in train])
-            probe = linear_probe_error(train_kp, torch.cat([j for _, _, j, _ in train]), all_keypoints,
-                                       torch.cat([j for _, _, j, _ in test]), driving.shape[-1])
-            diagnosis.probe_px, diagnosis.mean_pose_px = probe["probe_px"], probe["mean_pose_px"]
-        else:
-            skipped.append("keypoint probe: some train videos have no X.keypoints.npy")
+    if parts["score"]:
+        _occlusion_figures(diagnosis, parts, regularizer)
+    elif parts["at_rest"]:
+        skipped.append("occlusion AUC and PriorityCut mask figures: the test videos have no X.truth.npz "
+                       "(make them with pcut make-synthetic)")
+    if models.discriminator is not None:
+        _discriminator_figures(diagnosis, models, parts, regularizer)
     else:
-        skipped.append("keypoint probe: needs X.keypoints.npy beside every test video and a train/ folder")
-
-    # animation: test video i's first frame driven by a test video of another figure
-    if all(truth is not None for *_, truth in test):
-        animated, truth_frames, copied = [], [], []
-        for index in tqdm(range(len(test)), desc="diagnose: animation", disable=not progress, leave=False):
-            case = animation_case(test, index)
-            if case is None:
-                break
-            source, driving, target = case
-            result = animate_video(models.kp_detector, models.generator, source, driving)
-            animated.append(result["prediction"].float().cpu())
-            truth_frames.append(target)
-            copied.append(source[None].expand_as(target))
-        if animated:
-            animated, truth_frames, copied = torch.cat(animated), torch.cat(truth_frames), torch.cat(copied)
-            diagnosis.animation_l1 = float((animated - truth_frames).abs().mean())
-            diagnosis.copy_animation_l1 = float((copied - truth_frames).abs().mean())
-            diagnosis.animation_silhouette_iou = silhouette_iou(animated, truth_frames)
-            diagnosis.copy_animation_silhouette_iou = silhouette_iou(copied, truth_frames)
-        else:
-            skipped.append("animation: the test videos show a single figure (no other identity to drive by)")
-    else:
-        skipped.append("animation: the test videos have no X.truth.npz (make them with pcut make-synthetic)")
+        skipped.append("discriminator figures: the checkpoint holds no discriminator")
+    _probe_figures(diagnosis, models, root, test, all_keypoints, frame_shape, max_probe_videos, driving.shape[-1])
+    _animation_figures(diagnosis, models, test, progress)
     return diagnosis
 
 
-@torch.no_grad()
-def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_index: int = 0,
-                     frames=None, frame_shape=None):
-    """A held-out video driven from its first frame, one row per chosen frame (default: four
-    spread over the video): source and driving with the detected keypoints, prediction,
-    occlusion map O, true dis-occlusion."""
-    item = load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
-    name, video, _, truth = item
-    if frames is None:
-        frames = sorted(set(np.linspace(len(video) // 5, len(video) - 1, 4).round().astype(int).tolist()))
-    frames = [t for t in frames if 0 <= t < len(video)]
-    if not frames:
-        raise ValueError(f"video {name.name} has {len(video)} frames; none of the requested frames exist")
-    driving = video[frames]
-    kp_driving = detect_keypoints(models.kp_detector, driving)
-    kp_source = detect_keypoints(models.kp_detector, video[:1])
-    out = generate_frames(models.generator, video[:1], kp_source, kp_driving)
-    size = video.shape[-1]
-    columns = ["source + keypoints", "driving + keypoints", "prediction", "occlusion map O", "true dis-occlusion"]
-    fig = Figure(figsize=(2.0 * len(columns), 2.0 * len(frames) + 0.3), layout="constrained")
-    axes = fig.subplots(len(frames), len(columns), squeeze=False)
-    colours = [f"C{k % 10}" for k in range(kp_source["value"].shape[1])]
-    for row, t in enumerate(frames):
-        panels = [video[0], driving[row], out["prediction"][row].clamp(0, 1)]
-        for column, image in enumerate(panels):
-            axes[row, column].imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
-        for column, kp in ((0, kp_source["value"][0]), (1, kp_driving["value"][row])):
-            xy = keypoints_to_pixels(kp.detach().cpu().double().numpy(), size, size)
-            axes[row, column].scatter(xy[:, 0], xy[:, 1], s=14, c=colours, edgecolors="white", linewidths=0.5)
-        if "occlusion_map" in out:
-            axes[row, 3].imshow(_upsampled(out["occlusion_map"][row:row + 1], (size, size))[0].numpy(),
-                                cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        if truth is not None:
-            mask = disocclusion(truth.labels[0], truth.part_frames[0], truth.labels[t], truth.part_frames[t])
-            axes[row, 4].imshow(~mask, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        axes[row, 0].set_ylabel(f"frame {t}")
-        for ax in axes[row]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    for column, title in enumerate(columns):
-        axes[0, column].set_title(title, fontsize=9)
-    fig.suptitle(f"{name.name}: held-out figure driven from its first frame (dark = occluded / dis-occluded)",
-                 fontsize=9)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return Path(path)
+def _probe_figures(diagnosis: Diagnosis, models, root: Path, test: list, keypoints: torch.Tensor, frame_shape,
+                   max_probe_videos: int, image_size: int) -> None:
+    """The keypoint -> joint probe (fit on train videos, scored on test videos) beside the mean
+    pose and the silhouette-statistics probe; the keypoints that move with the body."""
+    if not all(joints is not None for _, _, joints, _ in test) or not (root / "train").is_dir():
+        diagnosis.skipped.append("keypoint probe: needs X.keypoints.npy beside every test video and a train/ folder")
+        return
+    test_joints = torch.cat([joints for _, _, joints, _ in test])
+    video = torch.cat([torch.full((len(frames),), index) for index, (_, frames, _, _) in enumerate(test)])
+    moving = moving_keypoints(keypoints, test_joints, video)
+    diagnosis.moving_distinct_keypoints = moving_distinct_keypoints(keypoints, moving)
+    train = load_split(root, "train", frame_shape, max_probe_videos)
+    if not all(joints is not None for _, _, joints, _ in train):
+        diagnosis.skipped.append("keypoint probe: some train videos have no X.keypoints.npy")
+        return
+    train_joints = torch.cat([joints for _, _, joints, _ in train])
+    train_kp = torch.cat([detect_keypoints(models.kp_detector, frames)["value"] for _, frames, _, _ in train])
+    probe = linear_probe_error(train_kp, train_joints, keypoints, test_joints, image_size)
+    diagnosis.probe_px, diagnosis.mean_pose_px = probe["probe_px"], probe["mean_pose_px"]
+    statistics = [silhouette_statistics(torch.cat([frames for _, frames, _, _ in split])) for split in (train, test)]
+    diagnosis.silhouette_probe_px = linear_probe_error(statistics[0], train_joints, statistics[1], test_joints,
+                                                       image_size)["probe_px"]
+
+
+def _animation_figures(diagnosis: Diagnosis, models, test: list, progress: bool) -> None:
+    """Test video i's first frame driven by a test video of another figure, against the true
+    (pose-space) animation; and how far FOMM's keypoint-displacement rule lies from that truth."""
+    if not all(truth is not None for *_, truth in test):
+        diagnosis.skipped.append("animation: the test videos have no X.truth.npz (make them with pcut make-synthetic)")
+        return
+    animated, truth_frames, copied, gaps = [], [], [], []
+    for index in tqdm(range(len(test)), desc="diagnose: animation", disable=not progress, leave=False):
+        case = animation_case(test, index)
+        if case is None:
+            break
+        source, driving, target = case
+        result = animate_video(models.kp_detector, models.generator, source, driving)
+        animated.append(result["prediction"].float().cpu())
+        truth_frames.append(target)
+        copied.append(source[None].expand_as(target))
+        gaps.append(fomm_rule_gap(test, index))
+    if not animated:
+        diagnosis.skipped.append("animation: the test videos show a single figure (no other identity to drive by)")
+        return
+    animated, truth_frames, copied = torch.cat(animated), torch.cat(truth_frames), torch.cat(copied)
+    diagnosis.animation_l1 = float((animated - truth_frames).abs().mean())
+    diagnosis.copy_animation_l1 = float((copied - truth_frames).abs().mean())
+    diagnosis.animation_silhouette_iou = silhouette_iou(animated, truth_frames)
+    diagnosis.copy_animation_silhouette_iou = silhouette_iou(copied, truth_frames)
+    if all(gap is not None for gap in gaps):
+        diagnosis.fomm_rule_gap_px = float(torch.cat(gaps).mean()) * (truth_frames.shape[-1] - 1) / 2
 
 
 def _number(value, digits: int) -> str:
@@ -340,14 +348,36 @@ def _number(value, digits: int) -> str:
 
 # (label, field, digits, baseline field or fixed text, which baseline, target key)
 TABLE_ROWS = [
-    ("distinct keypoints (of {K})", "distinct_keypoints", 1, None, "", "distinct_keypoints"),
+    ("distinct keypoints (of {K})", "distinct_keypoints", 1, None, "", None),
+    ("  of them moving with the body", "moving_distinct_keypoints", 1, None, "", "moving_distinct_keypoints"),
     ("keypoint->joint probe error (px)", "probe_px", 2, "mean_pose_px", "mean pose", "probe_px"),
+    ("  silhouette-statistics probe (px)", "silhouette_probe_px", 2, "mean_pose_px", "mean pose", None),
     ("silhouette IoU vs driving", "silhouette_iou", 3, "copy_silhouette_iou", "copy", "silhouette_iou"),
     ("mean O on figure pixels at rest", "occlusion_at_rest", 3, "1", "ideal", "occlusion_at_rest"),
-    ("O vs true dis-occlusion AUC", "occlusion_auc", 3, "0.5", "chance", "occlusion_auc"),
+    ("O vs true dis-occlusion AUC, pooled", "occlusion_auc", 3, "0.5", "chance", None),
+    ("  inside PriorityCut's foreground", "occlusion_auc_foreground", 3, "0.5", "chance", "occlusion_auc_foreground"),
+    ("  on figure pixels", "occlusion_auc_figure", 3, "0.5", "chance", "occlusion_auc_figure"),
+    ("  eroded cores vs visible pixels", "occlusion_auc_core", 3, "0.5", "chance", None),
+    ("  per video: mean", "occlusion_auc_video_mean", 3, "0.5", "chance", None),
+    ("  per video: sd", "occlusion_auc_video_sd", 3, None, "", None),
+    ("true dis-occlusion: share of pixels", "disocclusion_rate", 3, None, "", None),
+    ("  of it background", "disocclusion_background_share", 3, None, "", None),
+    ("  of it figure", "disocclusion_figure_share", 3, None, "", None),
+    ("  of it 1-px slivers", "disocclusion_sliver_share", 3, None, "", None),
+    ("  of it kept by a 3x3 erosion", "disocclusion_core_share", 3, None, "", None),
+    ("PriorityCut mask (top {k}%): precision", "mask_precision", 3, "mask_chance", "random fg", None),
+    ("  lift over random foreground", "mask_lift", 2, "1", "random fg", "mask_lift"),
+    ("  recall of the dis-occlusion", "mask_recall", 3, None, "", None),
+    ("  recall of its figure part", "mask_figure_recall", 3, None, "", None),
+    ("D image AUC, real vs generated", "d_image_auc", 3, "0.5", "chance", None),
+    ("D pixel AUC vs true dis-occlusion", "d_pixel_auc_true_disocclusion", 3, "0.5", "chance",
+     "d_pixel_auc_true_disocclusion"),
+    ("D pixel AUC, PriorityCut-mixed", "d_pixel_auc_prioritycut", 3, "0.5", "chance", None),
+    ("D pixel AUC, CutMix-mixed", "d_pixel_auc_cutmix", 3, "0.5", "chance", None),
     ("reconstruction L1", "reconstruction_l1", 4, "copy_reconstruction_l1", "copy", None),
-    ("animation L1 vs true animation", "animation_l1", 4, "copy_animation_l1", "copy", "animation_l1"),
+    ("animation L1 vs pose-space animation", "animation_l1", 4, "copy_animation_l1", "copy", "animation_l1"),
     ("animation silhouette IoU", "animation_silhouette_iou", 3, "copy_animation_silhouette_iou", "copy", None),
+    ("FOMM's rule vs pose-space joints (px)", "fomm_rule_gap_px", 2, None, "", None),
 ]
 
 
@@ -356,14 +386,15 @@ def format_diagnoses(diagnoses: dict) -> str:
     (from the first) and the shipped model's target."""
     first = next(iter(diagnoses.values()))
     width = max(10, *(len(title) + 2 for title in diagnoses))
-    lines = [f"{'':<35}" + "".join(f"{title:>{width}}" for title in diagnoses)
+    lines = [f"{'':<40}" + "".join(f"{title:>{width}}" for title in diagnoses)
              + f"{'baseline':>10}  {'(which)':<10}{'target':>12}"]
     for label, name, digits, baseline, which, target in TABLE_ROWS:
         values = "".join(f"{_number(getattr(d, name), digits):>{width}}" for d in diagnoses.values())
         base = "-" if baseline is None else (_number(getattr(first, baseline), digits) if hasattr(first, baseline)
                                              else baseline)
         goal = TARGETS[target].text if target in TARGETS else ""
-        lines.append(f"{label.format(K=first.num_keypoints):<35}{values}{base:>10}  {which:<10}{goal:>12}")
+        label = label.format(K=first.num_keypoints, k="k" if first.top_k_percent is None else f"{first.top_k_percent:g}")
+        lines.append(f"{label:<40}{values}{base:>10}  {which:<10}{goal:>12}")
     for title, d in diagnoses.items():
         if d.animation_l1 is not None and d.copy_animation_l1:
             lines.append(f"{title}: animation L1 {relative_change(d.animation_l1, d.copy_animation_l1)} copying the "
@@ -399,13 +430,15 @@ def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def run_diagnose(args: argparse.Namespace) -> int:
     refuse_to_replace([path for path in (args.json, args.figure) if path is not None], args.overwrite)
-    models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device), with_discriminator=False)
+    models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device))
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
-    diagnosis = diagnose(models, args.data, frame_shape, args.max_videos, progress=not args.no_progress)
+    regularizer = RegularizerConfig.from_dict(checkpoint["config"].get("regularizer"))
+    diagnosis = diagnose(models, args.data, frame_shape, args.max_videos, progress=not args.no_progress,
+                         regularizer=regularizer)
     print(f"diagnosis of {args.checkpoint} on {diagnosis.videos} held-out videos of {args.data}/test:")
     print(format_diagnosis(diagnosis))
     if args.json is not None:
         args.json.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
     if args.figure is not None:
-        print(f"figure: {diagnosis_figure(models, args.data, args.figure, frame_shape=frame_shape)}")
+        print(f"figure: {diagnosis_figure(models, args.data, args.figure, frame_shape=frame_shape, regularizer=regularizer)}")
     return 0

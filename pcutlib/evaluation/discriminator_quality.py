@@ -2,7 +2,7 @@
 
 A regularizer that trains the discriminator can only matter once the discriminator sees
 something. On held-out videos, reconstructed from their first frame (frames t >= 1, the
-real frame x_t against the generated x_hat_t), ROC AUCs (``diagnose.roc_auc``; 0.5 = chance):
+real frame x_t against the generated x_hat_t), ROC AUCs (``metrics.roc_auc``; 0.5 = chance):
 
     d_image_auc              U-Net: the encoder logit ranks real frames above generated ones;
                              patch discriminator: the same for its mean patch score (mean of
@@ -22,7 +22,7 @@ import math
 import torch
 
 from pcutlib.evaluation.artifacts import reconstruction_mask
-from pcutlib.evaluation.diagnose import roc_auc
+from pcutlib.evaluation.metrics import roc_auc
 from pcutlib.inference import detect_keypoints, reconstruct_video
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.models.warping import ImagePyramid
@@ -59,7 +59,7 @@ def real_fake_auc(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> float
     return roc_auc(torch.cat([real_scores, fake_scores]), labels)
 
 
-def _pixel_auc(discriminator, real, fake, mask, device, batch_size: int) -> float:
+def mixed_pixel_auc(discriminator, real, fake, mask, device, batch_size: int) -> float:
     """AUC of the decoder's pixel logits on mix(real, fake, mask) against mask (1 = real pixel)."""
     mixed = mix_images(real, fake, mask)
     logits = batched(lambda x: discriminator(x.to(device))["pixel_logits"], mixed, batch_size)   # (N,1,H,W)
@@ -110,9 +110,9 @@ def discriminator_quality(models, videos, regularizer: RegularizerConfig | None 
         if "occlusion_map" in frames and "region_mask" in frames:
 
             mask = reconstruction_mask(frames, regularizer, real.shape[2:])
-            result["d_pixel_auc_prioritycut"] = _pixel_auc(discriminator, real, fake, mask, device, batch_size)
+            result["d_pixel_auc_prioritycut"] = mixed_pixel_auc(discriminator, real, fake, mask, device, batch_size)
         boxes = cutmix_mask(len(real), *real.shape[2:], generator=torch.Generator().manual_seed(seed))
-        result["d_pixel_auc_cutmix"] = _pixel_auc(discriminator, real, fake, boxes, device, batch_size)
+        result["d_pixel_auc_cutmix"] = mixed_pixel_auc(discriminator, real, fake, boxes, device, batch_size)
     else:
 
         keypoints = detect_keypoints(models.kp_detector, real)              # the driving frames' keypoints

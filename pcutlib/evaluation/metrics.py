@@ -48,6 +48,27 @@ FACE_ALIGNMENT_INSTALL_HINT = ('face alignment needs the `face-alignment` packag
 Detector = Callable[[torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
 
 
+# ----------------------------------------------------------------------------- ranking
+
+def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Area under the ROC curve of ``scores`` for boolean ``labels`` (Mann-Whitney, ties halved).
+
+    nan when one class is empty.
+    """
+    scores, labels = scores.flatten().double(), labels.flatten().bool()
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        return math.nan
+    order = torch.argsort(scores)
+    sorted_scores = scores[order]
+    _, inverse, counts = torch.unique(sorted_scores, return_inverse=True, return_counts=True)
+    mean_rank = torch.cumsum(counts, 0).double() - (counts.double() - 1) / 2      # tied ranks averaged
+    ranks = torch.empty_like(scores)
+    ranks[order] = mean_rank[inverse]
+    rank_sum = ranks[labels].sum()
+    return float((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
+
+
 # ----------------------------------------------------------------------------- image metrics
 
 def check_frames(pred: torch.Tensor, real: torch.Tensor) -> None:

@@ -1,0 +1,116 @@
+"""Does the occlusion map point at what must be invented? O, the PriorityCut mask and a U-Net
+discriminator's pixel head against the synthetic world's true dis-occlusion, by stratum.
+
+Every function takes frames of generated images (frames t >= 1 of held-out videos, each driven
+from its video's first frame) as (N,H,W) tensors at the image resolution:
+
+    truth       bool   the driving pixel's surface point is hidden or absent in the source
+    figure      bool   the driving frame shows a body part there (the renderer's label map)
+    foreground  bool   PriorityCut's foreground F (the region masks' background below the
+                       threshold), upsampled by nearest neighbour as the mask is
+    score       float  1 - O, O the occlusion map upsampled bilinearly (high = occluded)
+
+The pooled AUC mixes two questions: where the figure uncovered the background (most of the
+dis-occlusion) and which part pixels the figure itself cannot show. The strata separate them:
+
+    pooled       every pixel
+    foreground   pixels of F only: where PriorityCut draws its mask
+    figure       part pixels only: dis-occluded part pixels against the other part pixels
+    core         the dis-occlusion eroded by 3x3 against the pixels that are not dis-occluded
+                 (the 1-2 px bands along moving silhouettes left out)
+    per video    the pooled AUC of each video: mean and standard deviation over videos
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from pcutlib.evaluation.metrics import roc_auc
+
+
+def _check_frames(**masks: torch.Tensor) -> None:
+    shapes = {name: tuple(value.shape) for name, value in masks.items()}
+    if len(set(shapes.values())) != 1 or any(len(shape) != 3 for shape in shapes.values()):
+        raise ValueError(f"expected (N,H,W) tensors of one shape, got {shapes}")
+
+
+def erode(mask: torch.Tensor, size: int = 3) -> torch.Tensor:
+    """(N,H,W) bool -> (N,H,W) bool: pixels whose whole size x size window (odd size) lies in the
+    mask; pixels outside the frame count as outside the mask."""
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"erosion size must be odd and positive, got {size}")
+    padded = F.pad(mask.float()[:, None], (size // 2,) * 4, value=0.0)
+    return (-F.max_pool2d(-padded, size, stride=1))[:, 0] > 0.5
+
+
+def slivers(mask: torch.Tensor) -> torch.Tensor:
+    """(N,H,W) bool -> (N,H,W) bool: mask pixels that an opening by a 2x2 square removes, i.e.
+    pixels of no 2x2 block inside the mask (lines and points 1 px thin)."""
+    blocks = (-F.max_pool2d(-F.pad(mask.float()[:, None], (0, 1, 0, 1), value=0.0), 2, stride=1)) > 0.5
+    opened = F.max_pool2d(F.pad(blocks.float(), (1, 0, 1, 0), value=0.0), 2, stride=1)[:, 0] > 0.5
+    return mask & ~opened
+
+
+def occlusion_auc_strata(score: torch.Tensor, truth: torch.Tensor, figure: torch.Tensor,
+                         foreground: torch.Tensor, video: torch.Tensor) -> dict:
+    """AUCs of ``score`` (1 - O) for the true dis-occlusion, by stratum (module doc).
+
+    score, truth, figure, foreground (N,H,W); video (N,) ints grouping the frames by video.
+    Returns {"pooled", "foreground", "figure", "core", "video_mean", "video_sd", "videos"}; an
+    AUC is nan where its stratum holds no positive or no negative pixel.
+    """
+    _check_frames(score=score, truth=truth, figure=figure, foreground=foreground)
+    truth = truth.bool()
+    core = erode(truth)
+    visible = ~truth
+    per_video = [roc_auc(score[video == name], truth[video == name]) for name in video.unique().tolist()]
+    per_video = torch.tensor([auc for auc in per_video if not math.isnan(auc)], dtype=torch.float64)
+    return {"pooled": roc_auc(score, truth),
+            "foreground": roc_auc(score[foreground], truth[foreground]),
+            "figure": roc_auc(score[figure], truth[figure]),
+            "core": roc_auc(score[core | visible], core[core | visible]),
+            "video_mean": float(per_video.mean()) if len(per_video) else math.nan,
+            "video_sd": float(per_video.std()) if len(per_video) > 1 else math.nan,
+            "videos": len(per_video)}
+
+
+def disocclusion_composition(truth: torch.Tensor, figure: torch.Tensor) -> dict:
+    """What the true dis-occlusion is made of, as shares of its pixels: {"background" (uncovered
+    background), "figure" (part pixels), "sliver" (1 px thin, see ``slivers``), "core" (kept by
+    a 3x3 erosion), "rate" (its share of all pixels)}. truth, figure (N,H,W) bool."""
+    _check_frames(truth=truth, figure=figure)
+    truth = truth.bool()
+    total = int(truth.sum())
+    share = (lambda part: float(part.sum()) / total) if total else (lambda part: math.nan)
+    return {"background": share(truth & ~figure), "figure": share(truth & figure),
+            "sliver": share(slivers(truth)), "core": share(erode(truth)),
+            "rate": float(truth.double().mean())}
+
+
+def mask_against_truth(selected: torch.Tensor, truth: torch.Tensor, figure: torch.Tensor,
+                       foreground: torch.Tensor) -> dict:
+    """The PriorityCut mask's pixels (``selected``, M = 0) against the true dis-occlusion.
+
+    precision: the share of selected pixels that are dis-occluded; chance: the same share among
+    all foreground pixels, where the mask draws from (random foreground pixels reach it); lift:
+    precision / chance; recall: the share of the dis-occlusion selected; figure_recall: the share
+    of its part pixels selected. All (N,H,W) bool; nan where a denominator is empty.
+    """
+    _check_frames(selected=selected, truth=truth, figure=figure, foreground=foreground)
+    truth = truth.bool()
+    ratio = lambda a, b: float(a.sum()) / int(b.sum()) if int(b.sum()) else math.nan  # noqa: E731
+    precision, chance = ratio(selected & truth, selected), ratio(foreground & truth, foreground)
+    return {"precision": precision, "chance": chance,
+            "lift": precision / chance if chance and not math.isnan(chance) else math.nan,
+            "recall": ratio(selected & truth, truth), "figure_recall": ratio(selected & truth & figure, truth & figure)}
+
+
+def discriminator_auc_against_truth(pixel_logits: torch.Tensor, truth: torch.Tensor) -> float:
+    """``d_pixel_auc_true_disocclusion``: how well a U-Net discriminator's fake score (the
+    negated pixel logit; the decoder says "real" with high logits) ranks the dis-occluded pixels
+    of generated frames above their other pixels. pixel_logits (N,1,H,W) or (N,H,W); truth (N,H,W)."""
+    logits = pixel_logits[:, 0] if pixel_logits.dim() == 4 else pixel_logits
+    _check_frames(pixel_logits=logits, truth=truth)
+    return roc_auc(-logits, truth.bool())
