@@ -196,8 +196,14 @@ def test_mask_precision_is_one_for_the_truth_and_chance_is_the_base_rate():
     shifted = torch.ones(2, 1, 8, 8)
     shifted[0, 0, 2:4, 4:8] = 0                                  # half on the truth
     assert artifacts.mask_precision(shifted, truth)["mask_precision"] == 0.5
-    empty = artifacts.mask_precision(torch.ones(2, 1, 8, 8), truth)
+    foreground = torch.zeros(2, 8, 8, dtype=torch.bool)
+    foreground[:, :4] = True                                     # the top half: all of the truth
+    inside = artifacts.mask_precision(mask, truth, foreground)
+    assert inside["mask_chance_foreground"] == pytest.approx((8 * 8 / 32 + 4 * 4 / 32) / 12)
+    assert inside["mask_chance_foreground"] == pytest.approx(2 * inside["mask_chance"])
+    empty = artifacts.mask_precision(torch.ones(2, 1, 8, 8), truth, foreground)
     assert math.isnan(empty["mask_precision"]) and empty["mask_precision_weight"] == 0
+    assert math.isnan(empty["mask_chance_foreground"])
     with pytest.raises(ValueError, match=r"mask must be \(N,1,H,W\)"):
         artifacts.mask_precision(torch.ones(2, 8, 8), truth)
 

@@ -93,6 +93,28 @@ def test_results_section_is_what_pcut_experiment_writes():
         "the results section lives in docs/results.md, not in the README"
 
 
+DIAGNOSIS_JSON = REPO / "results" / "diagnosis-shipped.json"
+
+
+def test_the_shipped_diagnosis_in_the_docs_is_what_pcut_diagnose_wrote():
+    """docs/usage.md's diagnose block prints results/diagnosis-shipped.json (written by the command
+    the block names), and every figure its prose quotes stands in that printed table."""
+    import json
+
+    from pcutlib.evaluation.diagnose import Diagnosis, format_diagnosis
+
+    page = (REPO / "docs" / "usage.md").read_text()
+    block = page[page.index("<!-- diagnose:start -->"):page.index("<!-- diagnose:end -->")]
+    assert "--json results/diagnosis-shipped.json" in block
+    console = re.search(r"```console\n(.*?)```", block, re.S).group(1)
+    table = format_diagnosis(Diagnosis(**json.loads(DIAGNOSIS_JSON.read_text())))
+    assert table in console, "docs/usage.md's diagnosis differs from results/diagnosis-shipped.json: rerun the command"
+    prose = block[block.index("```", block.index("```console") + 3) + 3:]
+    quoted = set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", prose))
+    missing = sorted(number for number in quoted if number not in table)
+    assert not missing, f"docs/usage.md quotes {missing}, which the diagnosis table does not hold"
+
+
 @pytest.mark.slow
 def test_readme_commands_run_as_written(tmp_path):
     blocks = [(mode, block) for mode, _, block in readme_blocks() if mode != "skip"]

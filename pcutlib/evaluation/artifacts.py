@@ -16,6 +16,10 @@ video, reconstructed from its first frame (FOMM's protocol), with frames t >= 1:
                        at the right pixels?
     mask_chance      = sum_t |P_t| |D_t| / (H W) / |P|: the expected precision of a uniformly
                        random mask of the same size in each frame
+    mask_chance_foreground = sum_t |P_t| |D_t ∩ F_t| / |F_t| / |P|: the same for random pixels of
+                       the foreground F_t the mask is drawn from, the fair chance level (the
+                       foreground holds more dis-occlusion than the frame); precision over it is
+                       the mask's lift
     animation_l1     = mean |x_hat - x*| of the video's first frame driven by another identity's
                        video, against the true animation x* (``pcutlib.data.splits.animation_case``)
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from pcutlib.data.splits import animation_case
@@ -36,7 +41,7 @@ from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation import metrics
 from pcutlib.evaluation.protocols import DEFAULT_CONFIDENCE_THRESHOLD, video_metrics, weighted_mean
 from pcutlib.inference import animate_video, reconstruct_video
-from pcutlib.prioritycut import RegularizerConfig, prioritycut_mask
+from pcutlib.prioritycut import RegularizerConfig, foreground_pixels, prioritycut_mask
 
 
 def _pooled(values: torch.Tensor, mask: torch.Tensor, key: str) -> dict:
@@ -66,12 +71,13 @@ def artifact_metrics(pred: torch.Tensor, real: torch.Tensor, disoccluded: torch.
     return row
 
 
-def mask_precision(mask: torch.Tensor, disoccluded: torch.Tensor) -> dict:
+def mask_precision(mask: torch.Tensor, disoccluded: torch.Tensor, foreground: torch.Tensor | None = None) -> dict:
     """Precision of a mixing mask against the true dis-occlusion, next to chance (module doc).
 
     mask (N,1,H,W), 1 = real pixel, 0 = generated pixel (``regularizers``' convention);
-    disoccluded (N,H,W) bool. Returns {"mask_precision", "mask_chance", each with
-    ``_weight`` = |P|, the pixels taken from the generated frame}; NaN when |P| = 0.
+    disoccluded (N,H,W) bool; foreground (N,H,W) bool, the pixels the mask is drawn from, or None.
+    Returns {"mask_precision", "mask_chance", and with a foreground "mask_chance_foreground", each
+    with ``_weight`` = |P|, the pixels taken from the generated frame}; NaN when |P| = 0.
     """
     if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != disoccluded.shape[0] \
             or mask.shape[2:] != disoccluded.shape[1:]:
@@ -79,15 +85,18 @@ def mask_precision(mask: torch.Tensor, disoccluded: torch.Tensor) -> dict:
                          f"and disoccluded {tuple(disoccluded.shape)}")
     selected = mask[:, 0] < 0.5                                                    # (N,H,W) P
     count = int(selected.sum())
+    keys = ["mask_precision", "mask_chance"] + (["mask_chance_foreground"] if foreground is not None else [])
     if count == 0:
-        return {"mask_precision": math.nan, "mask_precision_weight": 0,
-                "mask_chance": math.nan, "mask_chance_weight": 0}
+        return {name: value for key in keys for name, value in ((key, math.nan), (f"{key}_weight", 0))}
     hits = int((selected & disoccluded).sum())
     per_frame_size = selected.flatten(1).sum(1).double()                           # |P_t|
     base_rate = disoccluded.flatten(1).double().mean(1)                            # |D_t| / (H W)
-    chance = float((per_frame_size * base_rate).sum() / count)
-    return {"mask_precision": hits / count, "mask_precision_weight": count,
-            "mask_chance": chance, "mask_chance_weight": count}
+    row = {"mask_precision": hits / count, "mask_chance": float((per_frame_size * base_rate).sum() / count)}
+    if foreground is not None:
+        inside = (disoccluded & foreground).flatten(1).sum(1).double()
+        rate = inside / foreground.flatten(1).sum(1).double().clamp(min=1)         # |D_t ∩ F_t| / |F_t|
+        row["mask_chance_foreground"] = float((per_frame_size * rate).sum() / count)
+    return {name: value for key in keys for name, value in ((key, row[key]), (f"{key}_weight", count))}
 
 
 def reconstruction_mask(out: dict, regularizer: RegularizerConfig, size) -> torch.Tensor | None:
@@ -98,6 +107,13 @@ def reconstruction_mask(out: dict, regularizer: RegularizerConfig, size) -> torc
         return None
     return prioritycut_mask(out["occlusion_map"], out["region_mask"], regularizer.top_k_percent,
                             regularizer.foreground_threshold, size=tuple(size), foreground=regularizer.foreground)
+
+
+def reconstruction_foreground(out: dict, regularizer: RegularizerConfig, size) -> torch.Tensor:
+    """PriorityCut's foreground (N,H,W) bool of generator outputs {"region_mask" (N,K+1,h,w)},
+    upsampled by nearest neighbour to ``size`` as the mask is."""
+    region = F.interpolate(out["region_mask"], size=tuple(size), mode="nearest")
+    return foreground_pixels(region, regularizer.foreground_threshold, regularizer.foreground)
 
 
 @torch.no_grad()
@@ -144,9 +160,11 @@ def evaluate_test_videos(models, test: list, regularizer: RegularizerConfig | No
         if truth is not None and len(video) > 1:
             disoccluded = torch.from_numpy(disocclusion_from(truth, 0)[1:])          # (T-1,H,W)
             row.update(artifact_metrics(prediction[1:], video[1:], disoccluded))
-            mask = reconstruction_mask({k: v[1:] for k, v in out.items()}, regularizer, video.shape[2:])
+            later = {k: v[1:] for k, v in out.items()}
+            mask = reconstruction_mask(later, regularizer, video.shape[2:])
             if mask is not None:
-                row.update(mask_precision(mask, disoccluded))
+                row.update(mask_precision(mask, disoccluded, reconstruction_foreground(later, regularizer,
+                                                                                       video.shape[2:])))
         case = animation_case(test, index) if animation else None
         if case is not None:
             source, driving, target = case

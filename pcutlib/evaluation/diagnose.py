@@ -38,7 +38,7 @@ from pcutlib.checkpoints.files import load_models
 from pcutlib.data.splits import animation_case, fomm_rule_gap, load_split
 from pcutlib.data.synthetic import BACKGROUND_LABEL
 from pcutlib.data.synthetic_truth import disocclusion_from
-from pcutlib.evaluation.artifacts import reconstruction_mask
+from pcutlib.evaluation.artifacts import reconstruction_foreground, reconstruction_mask
 from pcutlib.evaluation.diagnosis_figure import diagnosis_figure
 from pcutlib.evaluation.discriminator_quality import (batched,
                                                       discriminator_quality,
@@ -57,7 +57,7 @@ from pcutlib.inference import (animate_video, detect_keypoints,
                                generate_frames, repeat_first)
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.paths import refuse_to_replace
-from pcutlib.prioritycut import RegularizerConfig, foreground_pixels
+from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
 
 # ----------------------------------------------------------------------------- the diagnosis
@@ -201,8 +201,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
         parts["score"].append(1 - _upsampled(later["occlusion_map"], size))
         parts["truth"].append(torch.from_numpy(disocclusion_from(truth, 0)[1:]))
         parts["figure"].append(torch.from_numpy(truth.labels[1:] != BACKGROUND_LABEL))
-        region = F.interpolate(later["region_mask"], size=tuple(size), mode="nearest")
-        parts["foreground"].append(foreground_pixels(region, regularizer.foreground_threshold, regularizer.foreground))
+        parts["foreground"].append(reconstruction_foreground(later, regularizer, size))
         parts["selected"].append(reconstruction_mask(later, regularizer, size)[:, 0] < 0.5)
         parts["video"].append(torch.full((count - 1,), index))
     return parts
