@@ -85,12 +85,19 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     config = variant_config(name, data, epochs)
     run_dir = runs / name
     last = run_dir / "checkpoints" / "last.pt"
-    finished = last.is_file() and safe_torch_load(last).get("epoch") == config["train_params"]["num_epochs"]
+    stored = safe_torch_load(last) if last.is_file() else {}
+    finished = stored.get("epoch") == config["train_params"]["num_epochs"]
+    resume = bool(stored) and not finished and stored.get("config") == config
+    if stored and not finished and not resume:
+        print(f"{run_dir} holds a run of another config: training {name} from the start there")
     started = time.perf_counter()
     if not finished:
-        train(config, run_dir, device="cpu", progress=progress, overwrite=True)
+        if resume:
+            print(f"resuming {name} from epoch {stored['epoch']} of {config['train_params']['num_epochs']} "
+                  f"({run_dir}); its minutes will count only this part")
+        train(config, run_dir, device="cpu", progress=progress, resume=resume, overwrite=not resume)
         minutes = (time.perf_counter() - started) / 60
-        (run_dir / "minutes.txt").write_text(f"{minutes:.2f}\n")
+        (run_dir / "minutes.txt").write_text(f"{minutes:.2f}\n" if not resume else "nan\n")
     minutes = float((run_dir / "minutes.txt").read_text()) if (run_dir / "minutes.txt").is_file() else float("nan")
     models, checkpoint = load_models(last, with_discriminator=False)
     result: Diagnosis = diagnose(models, check, progress=progress)
@@ -117,11 +124,13 @@ def markdown(rows: list[dict]) -> str:
         f"variant's changes on its world (seed {recipe['train_seed']}, {recipe['train_videos']} videos) and diagnoses it with "
         f"`pcut diagnose` on held-out figures of the same world made with seed {recipe['check_seed']} "
         f"({recipe['check_videos']} videos; test split). Baselines in brackets: mean pose for the probe, copying "
-        "the source for IoU and L1. Minutes: training wall time on 2 CPU cores.",
+        "the source for IoU and L1. O AUC in F / figure: inside PriorityCut's foreground / on figure pixels; mask "
+        "lift: the top-10% mask's precision over random foreground pixels' (rows before these columns: -). "
+        "Minutes: training wall time on 2 CPU cores.",
         "",
         "| variant | world | steps | min | distinct kp | probe px (mean pose) | silhouette IoU (copy) "
-        "| O at rest | O AUC | recon L1 (copy) | anim L1 (copy) | change |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| O at rest | O AUC | O AUC in F / figure | mask lift | recon L1 (copy) | anim L1 (copy) | change |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in latest.values():
         lines.append(
@@ -130,6 +139,8 @@ def markdown(rows: list[dict]) -> str:
             f"| {_cell(row['probe_px'], 2)} ({_cell(row['mean_pose_px'], 2)}) "
             f"| {row['silhouette_iou']:.3f} ({row['copy_silhouette_iou']:.3f}) "
             f"| {_cell(row['occlusion_at_rest'], 3)} | {_cell(row['occlusion_auc'], 3)} "
+            f"| {_cell(row.get('occlusion_auc_foreground'), 3)} / {_cell(row.get('occlusion_auc_figure'), 3)} "
+            f"| {_cell(row.get('mask_lift'), 2)} "
             f"| {row['reconstruction_l1']:.4f} ({row['copy_reconstruction_l1']:.4f}) "
             f"| {_cell(row['animation_l1'], 4)} ({_cell(row['copy_animation_l1'], 4)}) | {row['note']} |")
     return "\n".join(lines) + "\n"
