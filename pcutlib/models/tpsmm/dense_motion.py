@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from pcutlib.models.blocks import Hourglass, UpBlock
-from pcutlib.models.dense_motion import region_keep_mask
 from pcutlib.models.tpsmm.blocks import decoder_channels, hourglass_levels, with_instance_norm
 from pcutlib.models.tpsmm.keypoint_detector import POINTS_PER_TPS
 from pcutlib.models.tpsmm.tps import KeypointTPS
@@ -155,7 +154,8 @@ def tps_dropout_softmax(logits: torch.Tensor, dropout: float,
     """Softmax over the K+1 channels of (B, K+1, h, w) logits with TPS dropout (TPSMM eqs. 7-8).
 
     Each transformation k >= 1 of each sample is left out with probability ``dropout`` (the
-    background never is; draws from ``generator``, None: torch's global RNG):
+    background never is; kept where u < 1 - dropout for u ~ U[0, 1) drawn from ``generator``,
+    None: torch's global RNG, so the same draws leave out the same transformations as TPSMM):
         M_k = d_k exp(m_k - max_j m_j) / (sum_j d_j exp(m_j - max_j m_j) + 1e-6).
     TPSMM quirks, kept: the 1e-6 in the denominator, and no 1/(1-p) factor: TPSMM's code divides
     the logits by 1 - p only after the exponentials are taken, so the division (eq. 8) has no
@@ -164,7 +164,10 @@ def tps_dropout_softmax(logits: torch.Tensor, dropout: float,
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"TPS dropout must be in [0, 1), got {dropout}")
     batch, channels = logits.shape[:2]
-    keep = region_keep_mask(batch, channels, dropout, generator).to(logits.device)   # (B, K+1)
+    device = generator.device if generator is not None else None
+    keep = torch.rand(batch, channels, generator=generator, device=device) < 1 - dropout   # TPSMM's rule
+    keep[:, 0] = True                                                                    # (B, K+1)
+    keep = keep.to(logits.device)
     exponentials = torch.exp(logits - logits.max(dim=1, keepdim=True).values)
     exponentials = exponentials * keep[:, :, None, None].to(logits.dtype)
     return exponentials / (exponentials.sum(dim=1, keepdim=True) + DROPOUT_EPS)
