@@ -20,6 +20,15 @@ from pcutlib.training.trainer import build_trainer
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _fixed_threads(monkeypatch):
+    """Runs compared number for number must compute with one thread count: training otherwise
+    picks it from the CPU load (``training.device.choose_cpu_threads``), which other work on the
+    machine changes between two runs (a resume compared with a run at 1 and 2 threads differed
+    in the 7th digit)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS") or str(torch.get_num_threads()))
+
+
 @pytest.fixture(scope="module")
 def smoke_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke-data")
