@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from pcutlib.data.datasets import identity_of
-from pcutlib.data.synthetic_truth import (load_truth, true_animation,
-                                          true_animation_joints)
+from pcutlib.data.synthetic_truth import load_truth, true_animation, true_animation_joints
 from pcutlib.data.video_io import list_videos, load_keypoints, read_video
 
 

@@ -40,21 +40,13 @@ from pcutlib.data.synthetic import BACKGROUND_LABEL
 from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import reconstruction_foreground, reconstruction_mask
 from pcutlib.evaluation.diagnosis_figure import diagnosis_figure
-from pcutlib.evaluation.discriminator_quality import (batched,
-                                                      discriminator_quality,
-                                                      mixed_pixel_auc)
-from pcutlib.evaluation.motion_measures import (distinct_keypoints,
-                                                figure_pixels,
-                                                linear_probe_error,
-                                                moving_distinct_keypoints,
-                                                moving_keypoints,
-                                                silhouette_iou,
+from pcutlib.evaluation.discriminator_quality import batched, discriminator_quality, mixed_pixel_auc
+from pcutlib.evaluation.motion_measures import (distinct_keypoints, figure_pixels, linear_probe_error,
+                                                moving_distinct_keypoints, moving_keypoints, silhouette_iou,
                                                 silhouette_statistics)
-from pcutlib.evaluation.occlusion_truth import (
-    discriminator_auc_against_truth, disocclusion_composition,
-    mask_against_truth, occlusion_auc_strata)
-from pcutlib.inference import (animate_video, detect_keypoints,
-                               generate_frames, repeat_first)
+from pcutlib.evaluation.occlusion_truth import (discriminator_auc_against_truth, disocclusion_composition,
+                                                mask_against_truth, occlusion_auc_strata)
+from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.paths import refuse_to_replace
 from pcutlib.prioritycut import RegularizerConfig

@@ -3,14 +3,17 @@ and a video of the synthetic world with its true dis-occlusion.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pcutlib import paths
-from pcutlib.data.synthetic import World, draw_motion, make_background, make_identity, render, render_video
+from pcutlib.data.synthetic import (BACKGROUND_LABEL, World, draw_motion, make_background, make_identity, render,
+                                    render_video)
 from pcutlib.data.synthetic_truth import disocclusion
+from pcutlib.evaluation.diagnose import Diagnosis
 from pcutlib.experiments.shipped_model import load_or_train_pretrained
 
 URL_FILE_NAME = "REPOSITORY_URL"     # the clone's file that holds its GitHub address (tools/set_repository_url.py)
@@ -108,3 +111,22 @@ def synthetic_frames(identity: int = 0, video: int = 0, frames: int = 32, size: 
     """One video of the synthetic world: (T,3,S,S) float in [0,1] and its true joints (T,J,2)."""
     clip, joints = render_video(identity, video, frames, size)
     return torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255, torch.from_numpy(joints)
+
+
+def figure_labels(rendering, frames) -> torch.Tensor:
+    """(N,S,S) bool: where the renderer painted a body part in each of ``frames`` (its label maps)."""
+    if isinstance(frames, int):
+        frames = [frames]
+    return torch.from_numpy(rendering.labels[list(frames)] != BACKGROUND_LABEL)
+
+
+SHIPPED_DIAGNOSIS = "results/diagnosis-shipped.json"   # written by pcut diagnose (docs/usage.md)
+
+
+def shipped_diagnosis(root: str | Path | None = None) -> Diagnosis:
+    """The shipped model's diagnosis on held-out figures, as ``pcut diagnose --json`` stored it in
+    the repository (``results/diagnosis-shipped.json``; its picture beside it as .png)."""
+    path = repository_root(root) / SHIPPED_DIAGNOSIS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run the pcut diagnose command of docs/usage.md")
+    return Diagnosis(**json.loads(path.read_text()))

@@ -27,8 +27,7 @@ from pcutlib.data.datasets import DatasetRepeater, FramesDataset
 from pcutlib.training.device import choose_device, init_distributed, threads_for_free_cpus
 from pcutlib.training.interrupt import (StopNow, StopSignals, TrainingInterrupted, agreed_signal, ignore_stop_signals,
                                         stop_on_signals)
-from pcutlib.training.state import (gather_rank_rngs, initialise_from, load_training_checkpoint,
-                                    save_training_checkpoint)
+from pcutlib.training.state import gather_rank_rngs, initialise_from, load_training_checkpoint, save_training_checkpoint
 from pcutlib.training.step import max_frame_gap, train_step
 from pcutlib.training.tensorboard_writer import TensorBoardWriter
 from pcutlib.training.trainer import ProcessGroup, Trainer, build_trainer, seed_everything

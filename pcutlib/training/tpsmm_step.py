@@ -22,8 +22,7 @@ from torch import nn
 from torch.nn.utils import clip_grad_norm_
 
 from pcutlib.models.tpsmm.loading import TPSMMNetworks
-from pcutlib.training.tpsmm_losses import (background_loss, tps_dropout_probability, tps_equivariance_loss,
-                                           warp_loss)
+from pcutlib.training.tpsmm_losses import background_loss, tps_dropout_probability, tps_equivariance_loss, warp_loss
 
 ADAM_BETAS = (0.5, 0.999)
 WEIGHT_DECAY = 1e-4

@@ -29,8 +29,7 @@ from pcutlib.models.blocks import Hourglass, UpBlock
 from pcutlib.models.tpsmm.blocks import decoder_channels, hourglass_levels, with_instance_norm
 from pcutlib.models.tpsmm.keypoint_detector import POINTS_PER_TPS
 from pcutlib.models.tpsmm.tps import KeypointTPS
-from pcutlib.models.warping import (AntiAliasDownsample, check_image, deform, keypoints_to_gaussian,
-                                    make_coordinate_grid)
+from pcutlib.models.warping import AntiAliasDownsample, check_image, deform, keypoints_to_gaussian, make_coordinate_grid
 
 NUM_OCCLUSION_MAPS = 4   # fixed in TPSMM, one per scale of the inpainting network
 DROPOUT_EPS = 1e-6       # TPSMM's dropout softmax adds it to the denominator
