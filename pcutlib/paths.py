@@ -151,3 +151,14 @@ def refuse_to_replace(paths, overwrite: bool, hint: str = "choose another --out"
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise FileExistsError(f"{existing[0]}{more} already exists; pass --overwrite to replace it, or {hint}")
+
+
+def replace_between_markers(page: str | Path, text: str, start: str, end: str) -> None:
+    """Replace what stands between the marker lines ``start`` and ``end`` of the file ``page`` by
+    ``text`` (how commands write their part of the README and docs/ pages)."""
+    content = Path(page).read_text()
+    if content.count(start) != 1 or content.count(end) != 1:
+        raise ValueError(f"{page} must hold the markers {start} and {end} once each")
+    before, rest = content.split(start, 1)
+    _, after = rest.split(end, 1)
+    Path(page).write_text(f"{before}{start}\n{text}\n{end}{after}")

@@ -114,9 +114,14 @@ def test_diagnose_names_what_it_skipped(tiny, tmp_path):
 def test_diagnose_command(tiny, tmp_path, capsys):
     root, _, checkpoint = tiny
     out, figure = tmp_path / "d.json", tmp_path / "figure.png"
+    page = tmp_path / "page.md"
+    page.write_text("before\n<!-- ingredients:start -->\nold\n<!-- ingredients:end -->\nafter\n")
     assert main(["diagnose", "--checkpoint", str(checkpoint), "--data", str(root), "--json", str(out),
-                 "--figure", str(figure), "--no-progress"]) == 0
+                 "--figure", str(figure), "--readme", str(page), "--no-progress"]) == 0
     assert figure.stat().st_size > 5000
+    written = page.read_text()
+    assert written.startswith("before\n<!-- ingredients:start -->\n| ingredient | measure | tiny.pt |")
+    assert "old" not in written and written.endswith("<!-- ingredients:end -->\nafter\n")
     printed = capsys.readouterr().out
     assert "silhouette IoU vs driving" in printed and "animation L1" in printed
     assert json.loads(out.read_text())["videos"] == 4

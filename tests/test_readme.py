@@ -115,6 +115,23 @@ def test_the_shipped_diagnosis_in_the_docs_is_what_pcut_diagnose_wrote():
     assert not missing, f"docs/usage.md quotes {missing}, which the diagnosis table does not hold"
 
 
+def test_the_readme_ingredients_table_is_what_pcut_diagnose_writes():
+    """The README's table of PriorityCut's ingredients is ``ingredients_table`` of the stored shipped
+    diagnosis (what ``pcut diagnose --readme README.md`` writes), and the sentence after it holds."""
+    import json
+
+    from pcutlib.evaluation.diagnose import INGREDIENTS_MARKERS, TARGETS, Diagnosis, ingredients_table
+
+    readme = (REPO / "README.md").read_text()
+    start, end = INGREDIENTS_MARKERS
+    block = readme.split(start + "\n", 1)[1].split("\n" + end, 1)[0]
+    diagnosis = Diagnosis(**json.loads(DIAGNOSIS_JSON.read_text()))
+    assert block == ingredients_table(diagnosis, "synthetic-64.pt"), "rerun pcut diagnose --readme README.md"
+    if "neither ingredient works" in readme:
+        names = ("occlusion_auc_foreground", "occlusion_auc_figure", "mask_lift", "d_pixel_auc_true_disocclusion")
+        assert not any(TARGETS[name].met(diagnosis) for name in names)
+
+
 @pytest.mark.slow
 def test_readme_commands_run_as_written(tmp_path):
     blocks = [(mode, block) for mode, _, block in readme_blocks() if mode != "skip"]

@@ -48,7 +48,7 @@ from pcutlib.evaluation.occlusion_truth import (discriminator_auc_against_truth,
                                                 mask_against_truth, occlusion_auc_strata)
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 from pcutlib.models.unet_discriminator import UNetDiscriminator
-from pcutlib.paths import refuse_to_replace
+from pcutlib.paths import refuse_to_replace, replace_between_markers
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
 
@@ -400,6 +400,29 @@ def format_diagnosis(diagnosis: Diagnosis, title: str = "model") -> str:
     return format_diagnoses({title: diagnosis})
 
 
+INGREDIENT_ROWS = [   # (ingredient, measure, field, baseline)
+    ("O marks what must be invented", "AUC of 1 - O inside PriorityCut's foreground", "occlusion_auc_foreground",
+     "0.5 (chance)"),
+    ("", "AUC of 1 - O on figure pixels", "occlusion_auc_figure", "0.5 (chance)"),
+    ("the mask selects it", "mask precision over random foreground pixels' (lift)", "mask_lift", "1 (random)"),
+    ("the discriminator points at it", "pixel AUC against the true dis-occlusion", "d_pixel_auc_true_disocclusion",
+     "0.5 (chance)"),
+]
+INGREDIENTS_MARKERS = ("<!-- ingredients:start -->", "<!-- ingredients:end -->")
+
+
+def ingredients_table(diagnosis: Diagnosis, title: str = "model") -> str:
+    """PriorityCut's two ingredients as a markdown table: each figure, its baseline, its target
+    and whether it is met (what ``pcut diagnose --readme`` writes between INGREDIENTS_MARKERS)."""
+    lines = [f"| ingredient | measure | {title} | baseline | target | |", "| --- | --- | --- | --- | --- | --- |"]
+    for ingredient, measure, name, baseline in INGREDIENT_ROWS:
+        met = TARGETS[name].met(diagnosis)
+        verdict = "not measured" if met is None else ("met" if met else "missed")
+        lines.append(f"| {ingredient} | {measure} | {_number(getattr(diagnosis, name), 3)} | {baseline} "
+                     f"| {TARGETS[name].text} | {verdict} |")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- console command
 
 def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -413,6 +436,9 @@ def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--figure", type=Path, default=None, metavar="PNG",
                         help="also draw one held-out video: keypoints, prediction, O and the true dis-occlusion")
+    parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
+                        help="also write the table of PriorityCut's ingredients into PAGE, between its "
+                             "<!-- ingredients:start/end --> markers")
     parser.add_argument("--overwrite", action="store_true", help="replace --json and --figure files if they exist")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -432,4 +458,8 @@ def run_diagnose(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
     if args.figure is not None:
         print(f"figure: {diagnosis_figure(models, args.data, args.figure, frame_shape=frame_shape, regularizer=regularizer)}")
+    if args.readme is not None:
+        replace_between_markers(args.readme, ingredients_table(diagnosis, Path(args.checkpoint).name),
+                                *INGREDIENTS_MARKERS)
+        print(f"PriorityCut's ingredients written into {args.readme}")
     return 0

@@ -17,6 +17,7 @@ from pcutlib.checkpoints.files import load_models
 from pcutlib.experiments.recipes import SETTINGS, k_variants
 from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, LOWER_IS_BETTER, MIN_AUC
+from pcutlib.paths import replace_between_markers
 from pcutlib.prioritycut import prioritycut_mask
 
 # the columns of the markdown tables (all metrics are in the CSVs)
@@ -213,12 +214,7 @@ def plot_artifacts(checkpoints: dict, video: torch.Tensor, name: str, path: Path
 def update_readme(readme: Path, text: str, start="<!-- results:start -->", end="<!-- results:end -->") -> None:
     """Replace the results section of the page ``readme`` (docs/results.md; between the markers)
     with ``text``."""
-    content = readme.read_text()
-    if start not in content or end not in content:
-        raise ValueError(f"{readme} has no results markers {start} ... {end}")
-    before, rest = content.split(start, 1)
-    _, after = rest.split(end, 1)
-    readme.write_text(f"{before}{start}\n{text}\n{end}{after}")
+    replace_between_markers(readme, text, start, end)
 
 
 SETTING_TITLES = {"finetune": "Setting (a): adversarial fine-tune from the reconstruction model",
