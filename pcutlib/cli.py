@@ -9,6 +9,7 @@
     pcut calibrate baseline region-dropout ...           recipe variants -> results/calibration.md
     pcut demo                                            the README's main job
     pcut experiment                                      the PriorityCut ablation (results/)
+    pcut seed-statistics results/experiment-finetune     seed-level verdicts of stored runs
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from pcutlib.evaluation.protocols import add_evaluate_arguments, run_evaluate
 from pcutlib.experiments.calibration import add_calibrate_arguments, run_calibrate
 from pcutlib.experiments.comparison import add_experiment_arguments, run_experiment
 from pcutlib.experiments.demo import add_demo_arguments, run_demo
+from pcutlib.experiments.seed_statistics import add_seed_statistics_arguments, run_seed_statistics
 from pcutlib.inference import animate_video, reconstruct_video
 from pcutlib.paths import refuse_to_replace
 from pcutlib.training.device import choose_device, finish_distributed
@@ -277,6 +279,8 @@ COMMANDS = [
     ("calibrate", "train and diagnose recipe variants (results/calibration.md)", add_calibrate_arguments, run_calibrate),
     ("demo", "the README's main job: train on the CPU, evaluate, animate", add_demo_arguments, run_demo),
     ("experiment", "the PriorityCut ablation: table and plots in results/", add_experiment_arguments, run_experiment),
+    ("seed-statistics", "seed-level verdicts of a stored experiment setting", add_seed_statistics_arguments,
+     run_seed_statistics),
 ]
 
 

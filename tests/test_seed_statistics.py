@@ -1,0 +1,99 @@
+"""pcutlib.experiments.seed_statistics: seed-level intervals, Holm, power, the gate, the report."""
+import math
+
+import numpy as np
+import pytest
+
+from pcutlib.cli import main
+from pcutlib.evaluation.bootstrap import paired_bootstrap
+from pcutlib.experiments import seed_statistics as S
+
+
+def test_the_paired_t_interval_covers_the_true_difference_95_percent_of_the_time():
+    rng = np.random.default_rng(0)
+    covered = [S.paired_t(rng.normal(0.3, 1.0, size=5)) for _ in range(2000)]
+    coverage = np.mean([r["low"] <= 0.3 <= r["high"] for r in covered])
+    assert 0.93 <= coverage <= 0.97, coverage
+    assert math.isnan(S.paired_t([1.0])["low"]) and S.paired_t([1.0, 1.0])["p"] == 0.0
+
+
+def _experiment(rng, seeds, videos, effect, seed_spread=1.0, video_spread=0.3):
+    """(variant, reference) (S,V): a seed effect shared by the videos of a seed, on the difference."""
+    reference = rng.normal(0, video_spread, size=(seeds, videos))
+    seed_effect = rng.normal(0, seed_spread, size=(seeds, 1))
+    variant = reference + effect + seed_effect + rng.normal(0, video_spread, size=(seeds, videos))
+    return variant, reference
+
+
+def test_with_5_seeds_only_the_t_interval_covers_and_the_hierarchical_bootstrap_needs_more_seeds():
+    rng = np.random.default_rng(1)
+    t5, crossed5, hierarchical5, hierarchical20 = [], [], [], []
+    for trial in range(150):
+        variant, reference = _experiment(rng, seeds=5, videos=10, effect=0.5)
+        t = S.paired_t((variant - reference).mean(axis=1))
+        t5.append(t["low"] <= 0.5 <= t["high"])
+        _, low, high = paired_bootstrap(variant, reference, resamples=1000, seed=trial)
+        crossed5.append(low <= 0.5 <= high)
+        low, high = S.hierarchical_bootstrap(variant, reference, resamples=1000, seed=trial)
+        hierarchical5.append(low <= 0.5 <= high)
+        variant, reference = _experiment(rng, seeds=20, videos=10, effect=0.5)
+        low, high = S.hierarchical_bootstrap(variant, reference, resamples=1000, seed=trial)
+        hierarchical20.append(low <= 0.5 <= high)
+    # measured with 300 trials: t 0.95, crossed 0.84, hierarchical 0.84 at 5 seeds, 0.94 at 20
+    assert np.mean(t5) >= 0.9 and np.mean(crossed5) <= 0.9 and np.mean(hierarchical5) <= 0.9
+    assert np.mean(hierarchical20) >= 0.88
+    with pytest.raises(ValueError, match="seeds, videos"):
+        S.hierarchical_bootstrap(variant[0], reference[0])
+
+
+def test_holm_on_a_hand_made_table():
+    adjusted = S.holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": math.nan})
+    assert adjusted["a"] == pytest.approx(0.03) and adjusted["c"] == pytest.approx(0.06)
+    assert adjusted["b"] == pytest.approx(0.06)                  # 0.04 x 1, raised to keep the order
+    assert math.isnan(adjusted["d"])
+    assert S.holm({"x": 0.6, "y": 0.7}) == {"x": 1.0, "y": 1.0}
+
+
+def test_the_detectable_difference_is_found_80_percent_of_the_time():
+    effect = S.minimum_detectable_difference(sd=1.0, n=5)
+    rng = np.random.default_rng(2)
+    rejections = np.mean([S.paired_t(rng.normal(effect, 1.0, size=5))["p"] < 0.05 for _ in range(4000)])
+    assert 0.77 <= rejections <= 0.83, rejections
+    assert S.minimum_detectable_difference(2.0, 5) == pytest.approx(2 * effect)
+    assert math.isnan(S.minimum_detectable_difference(1.0, 1)) and S.minimum_detectable_difference(0.0, 5) == 0
+
+
+def _runs(path, aucs):
+    """A hand-made experiment_runs.csv: 4 variants x 4 seeds, prioritycut 0.01 below cutmix."""
+    lines = ["variant,seed," + ",".join([S.PRIMARY] + S.SECONDARY) + ",d_image_auc"]
+    rng = np.random.default_rng(3)
+    offsets = {"baseline-patch": 0.02, "unet": 0.015, "cutmix": 0.012, "prioritycut-k10": 0.002}
+    for seed in range(4):
+        for variant, offset in offsets.items():
+            values = [0.07 + offset + rng.normal(0, 0.001)] + [0.5] * len(S.SECONDARY)
+            auc = aucs.get((variant, seed), 0.9)
+            lines.append(f"{variant},{seed}," + ",".join(f"{v:.6f}" for v in values) + f",{auc}")
+    lines.append("copy the source frame,," + ",".join(["0.1"] * (1 + len(S.SECONDARY))) + ",")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_gate_leaves_out_seeds_whose_discriminator_is_near_chance(tmp_path):
+    runs = S.read_runs(_runs(tmp_path / "runs.csv", {("cutmix", 2): 0.7}))
+    kept, left_out = S.per_seed_differences(runs, "prioritycut-k10", "cutmix", S.PRIMARY)
+    assert sorted(kept) == [0, 1, 3] and left_out == [2]
+    assert all(d < 0 for d in kept.values())
+
+
+def test_the_command_writes_the_seed_report(tmp_path, capsys):
+    folder = tmp_path / "experiment-finetune"
+    folder.mkdir()
+    _runs(folder / "experiment_runs.csv", {})
+    assert main(["seed-statistics", str(folder)]) == 0
+    report = (folder / "seed_statistics.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| prioritycut-k10 | cutmix |"))
+    assert "| 4 (0) |" in row and row.endswith("| variant better |")
+    assert "no finding survives the correction" in report          # the secondary metrics are all equal
+    assert "wrote" in capsys.readouterr().out
+    assert main(["seed-statistics", str(tmp_path)]) == 2                 # a folder without records: a usage error
+    assert "experiment_runs.csv is missing" in capsys.readouterr().err
