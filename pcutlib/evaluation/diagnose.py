@@ -426,16 +426,19 @@ def ingredients_table(diagnosis: Diagnosis, title: str = "model") -> str:
 # ----------------------------------------------------------------------------- console command
 
 def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.description = ("Has the model learned motion? Keypoint spread, a keypoint-to-joint probe, silhouette "
-                          "IoU, the occlusion map at rest and against the true dis-occlusion, and L1 against "
-                          "the true animation, each next to its baseline, on held-out synthetic videos.")
+    parser.description = ("Has the model learned motion, and do the occlusion map, the PriorityCut mask and the "
+                          "discriminator point at what must be invented? Keypoints (distinct and moving), probes, "
+                          "silhouette IoU, O at rest and by stratum against the true dis-occlusion, the mask's "
+                          "lift, the discriminator's pixel AUC, and L1 against the true animation, each next to "
+                          "its baseline, on held-out synthetic videos.")
     parser.add_argument("--checkpoint", required=True, type=Path, help="a pcut checkpoint (or pretrained/synthetic-64.pt)")
     parser.add_argument("--data", required=True, type=Path,
                         help="synthetic dataset root with train/ and test/ (pcut make-synthetic)")
     parser.add_argument("--max-videos", type=int, default=None, metavar="N", help="diagnose only N test videos")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--figure", type=Path, default=None, metavar="PNG",
-                        help="also draw one held-out video: keypoints, prediction, O and the true dis-occlusion")
+                        help="also draw one held-out video: keypoints, prediction, O, the PriorityCut mask, the true "
+                             "dis-occlusion (background and figure) and a U-Net discriminator's map")
     parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
                         help="also write the table of PriorityCut's ingredients into PAGE, between its "
                              "<!-- ingredients:start/end --> markers")
