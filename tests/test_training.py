@@ -20,13 +20,16 @@ from pcutlib.training.trainer import build_trainer
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _fixed_threads(monkeypatch):
+@pytest.fixture(scope="module", autouse=True)
+def _fixed_threads():
     """Runs compared number for number must compute with one thread count: training otherwise
     picks it from the CPU load (``training.device.choose_cpu_threads``), which other work on the
     machine changes between two runs (a resume compared with a run at 1 and 2 threads differed
-    in the 7th digit)."""
-    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS") or str(torch.get_num_threads()))
+    in the 7th digit). Module-scoped and autouse, so that it is set before the module-scoped
+    reference runs are trained."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS") or str(torch.get_num_threads()))
+        yield
 
 
 @pytest.fixture(scope="module")
