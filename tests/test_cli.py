@@ -110,6 +110,7 @@ def test_animate_source_frame_of_a_strip(tmp_path, capsys):
     assert "has 4 frames (0..3)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_no_command_replaces_earlier_results_silently(tmp_path, capsys):
     """animate, reconstruct, evaluate and diagnose refuse to write over an existing result
     (exit 2, one line naming the file) unless --overwrite, and leave the file as it was."""

@@ -257,6 +257,7 @@ def test_divergence_stops_the_run_and_keeps_the_finite_checkpoint(smoke_data, tm
     assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
 
 
+@pytest.mark.slow
 def test_a_run_folder_is_not_silently_reused(smoke_data, tmp_path):
     config = smoke_config(smoke_data, type="none")
     config["train_params"]["num_epochs"] = 1
