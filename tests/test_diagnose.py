@@ -7,7 +7,6 @@ import torch
 
 from pcutlib.evaluation import diagnose as D
 from pcutlib.evaluation import motion_measures as M
-from pcutlib.evaluation import occlusion_truth as O
 from pcutlib.evaluation.metrics import roc_auc
 from pcutlib.checkpoints.files import save_models
 from pcutlib.cli import main
