@@ -27,7 +27,8 @@ from torch.nn.utils import clip_grad_norm_
 from pcutlib.models.tpsmm.loading import build_tpsmm, load_tpsmm_state_dicts
 from pcutlib.models.tpsmm.resnet import ResNet18
 from pcutlib.training.losses import PixelPyramidLoss
-from pcutlib.training.tpsmm_step import CLIP_MAX_ABS, build_tpsmm_trainer, tpsmm_generator_losses
+from pcutlib.training.tpsmm_step import (background_active, build_tpsmm_trainer, clip_tpsmm_gradients,
+                                         tpsmm_generator_losses)
 
 TRAIN_PARAMS = {"lr_generator": 2e-4, "scales": [1, 0.5, 0.25, 0.125], "dropout_epoch": 35, "dropout_maxp": 0.3,
                 "dropout_startp": 0.1, "dropout_inc_epoch": 10, "bg_start": 10, "epoch_milestones": [70, 90],
@@ -89,10 +90,7 @@ def our_step(networks, train_params: dict, inputs: dict, epoch: int) -> tuple[di
     trainer.rngs = {"dropout": torch.default_generator, "equivariance": torch.default_generator}
     losses, _ = tpsmm_generator_losses(trainer, inputs["source"], inputs["driving"], epoch)
     sum(losses.values()).backward()
-    clip_grad_norm_(networks.kp_detector.parameters(), max_norm=CLIP_MAX_ABS, norm_type=math.inf)
-    clip_grad_norm_(networks.dense_motion_network.parameters(), max_norm=CLIP_MAX_ABS, norm_type=math.inf)
-    if networks.bg_predictor is not None and epoch >= train_params["bg_start"]:
-        clip_grad_norm_(networks.bg_predictor.parameters(), max_norm=CLIP_MAX_ABS, norm_type=math.inf)
+    clip_tpsmm_gradients(networks, background_active(trainer, epoch))
     grads = {f"{name}.{p}": value.grad.clone() for name, net in networks.networks().items()
              for p, value in net.named_parameters() if value.grad is not None}
     return {k: v.detach() for k, v in losses.items()}, grads

@@ -27,11 +27,16 @@ PROBE_RIDGE = 1e-3               # ridge on the linear probe (keypoints are near
 
 def distinct_keypoints(keypoints: torch.Tensor, min_distance: float = DISTINCT_DISTANCE) -> float:
     """keypoints (N,K,2) -> mean over frames of #keypoints whose nearest other is > min_distance away."""
+    return float(distinct_mask(keypoints, min_distance).sum(dim=1).double().mean())
+
+
+def distinct_mask(keypoints: torch.Tensor, min_distance: float = DISTINCT_DISTANCE) -> torch.Tensor:
+    """keypoints (N,K,2) -> (N,K) bool: the keypoint's nearest other keypoint is > min_distance away."""
     if keypoints.dim() != 3 or keypoints.shape[-1] != 2:
         raise ValueError(f"keypoints must be (N,K,2), got {tuple(keypoints.shape)}")
     distances = torch.cdist(keypoints.double(), keypoints.double())                  # (N,K,K)
     distances.diagonal(dim1=1, dim2=2).fill_(math.inf)
-    return float((distances.amin(dim=2) > min_distance).sum(dim=1).double().mean())
+    return distances.amin(dim=2) > min_distance
 
 
 def _with_bias(features: torch.Tensor) -> torch.Tensor:
@@ -122,10 +127,7 @@ def moving_distinct_keypoints(keypoints: torch.Tensor, moving: torch.Tensor,
                               min_distance: float = DISTINCT_DISTANCE) -> float:
     """Mean over frames of #keypoints that are distinct (as in ``distinct_keypoints``, among all
     keypoints) and move with the body (``moving`` (K,) bool). keypoints (N,K,2)."""
-    distances = torch.cdist(keypoints.double(), keypoints.double())                  # (N,K,K)
-    distances.diagonal(dim1=1, dim2=2).fill_(math.inf)
-    distinct = distances.amin(dim=2) > min_distance                                  # (N,K)
-    return float((distinct & moving[None]).sum(dim=1).double().mean())
+    return float((distinct_mask(keypoints, min_distance) & moving[None]).sum(dim=1).double().mean())
 
 
 def silhouette_statistics(frames: torch.Tensor) -> torch.Tensor:

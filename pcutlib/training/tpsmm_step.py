@@ -100,6 +100,16 @@ def tpsmm_generator_losses(trainer: TPSMMTrainer, source: torch.Tensor, driving:
     return losses, generated
 
 
+def clip_tpsmm_gradients(networks: TPSMMNetworks, background_trains: bool) -> None:
+    """TPSMM's clipping: the keypoint detector's, the dense motion network's and (while it trains)
+    the background predictor's gradients to a largest absolute entry of CLIP_MAX_ABS; not the
+    inpainting network's."""
+    clipped = [networks.kp_detector, networks.dense_motion_network]
+    clipped += [networks.bg_predictor] if background_trains else []
+    for network in clipped:
+        clip_grad_norm_(network.parameters(), max_norm=CLIP_MAX_ABS, norm_type=math.inf)
+
+
 def tpsmm_train_step(trainer: TPSMMTrainer, batch: dict, epoch: int) -> dict[str, float]:
     """One optimisation step on batch {"source", "driving"}; returns the losses as floats."""
     networks = trainer.networks
@@ -111,11 +121,8 @@ def tpsmm_train_step(trainer: TPSMMTrainer, batch: dict, epoch: int) -> dict[str
         raise FloatingPointError(f"TPSMM loss is not finite at epoch {epoch}: "
                                  f"{ {k: float(v) for k, v in losses.items()} }")
     total.backward()
-    clip_grad_norm_(networks.kp_detector.parameters(), max_norm=CLIP_MAX_ABS, norm_type=math.inf)
-    clip_grad_norm_(networks.dense_motion_network.parameters(), max_norm=CLIP_MAX_ABS, norm_type=math.inf)
     active = background_active(trainer, epoch)
-    if active:
-        clip_grad_norm_(networks.bg_predictor.parameters(), max_norm=CLIP_MAX_ABS, norm_type=math.inf)
+    clip_tpsmm_gradients(networks, active)
     trainer.optimizer.step()
     trainer.optimizer.zero_grad()
     if active:
