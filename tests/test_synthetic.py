@@ -86,6 +86,22 @@ def test_background_is_smooth_unless_striped():
     assert np.ptp(smooth, axis=-1).max() <= synthetic.BACKGROUND_MAX_CHROMA + 1e-6
 
 
+def test_background_grain_is_fine_seeded_and_keeps_the_colour_rule():
+    smooth = synthetic.make_background(3, 64)
+    grained = synthetic.make_background(3, 64, grain_sd=20)
+    grain = (grained - smooth)[..., 0]                      # luminance only: the same in every channel
+    np.testing.assert_allclose(grained - smooth, np.repeat(grain[..., None], 3, -1), atol=1e-9)
+    assert 17 < grain.std() < 21                           # sd 20 before clipping at 0 and 255
+    neighbours = np.corrcoef(grain[:, :-1].ravel(), grain[:, 1:].ravel())[0, 1]
+    far = np.corrcoef(grain[:, :-8].ravel(), grain[:, 8:].ravel())[0, 1]
+    assert neighbours > 0.5 and abs(far) < 0.15            # grains of a few pixels, no long-range pattern
+    assert np.ptp(grained, axis=-1).max() <= synthetic.BACKGROUND_MAX_CHROMA + 1e-6
+    np.testing.assert_array_equal(grained, synthetic.make_background(3, 64, grain_sd=20))
+    assert np.abs(synthetic.make_background(4, 64, grain_sd=20) - grained).mean() > 5
+    with pytest.raises(ValueError, match="background_texture must be in"):
+        synthetic.World(background_texture=-1)
+
+
 def tree_hashes(root):
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
@@ -209,15 +225,21 @@ def test_true_animation_moves_the_source_figure_by_the_driving_change():
 
 def test_truth_files_round_trip(tmp_path):
     root = make_synthetic.make_synthetic_dataset(tmp_path / "d", videos=4, frames=5, size=32, seed=9, identities=2,
-                                            progress=False, world=synthetic.World(figure_height=0.7, texture=True))
+                                            progress=False, world=synthetic.World(figure_height=0.7, texture=True,
+                                                                                  background_texture=20))
     video = sorted((root / "train").glob("*.png"))[0]
     truth = synthetic_truth.load_truth(video)
     frames = video_io.read_video(video)
     assert truth.labels.shape == (5, 32, 32) and truth.part_frames.shape == (5, len(synthetic.PARTS), 4)
-    assert truth.world == synthetic.World(figure_height=0.7, texture=True)
+    assert truth.world == synthetic.World(figure_height=0.7, texture=True, background_texture=20)
     rendered = synthetic_truth.true_animation(truth, 0, truth).frames.astype(np.float32) / 255
     assert np.abs(rendered - frames).max() <= 1.5 / 255
     assert synthetic_truth.load_truth(tmp_path / "missing.png") is None
+    truth_file = video.with_name(video.stem + ".truth.npz")            # written before the grain existed
+    with np.load(truth_file) as archive:
+        older = {name: archive[name] for name in archive.files if name != "background_texture"}
+    np.savez(truth_file, **older)
+    assert synthetic_truth.load_truth(video).world.background_texture == 0.0
     (tmp_path / "bad.truth.npz").write_text("not a zip")
     with pytest.raises(ValueError, match="bad.truth.npz"):
         synthetic_truth.load_truth(tmp_path / "bad.png")

@@ -75,7 +75,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
         identity = v % identities
         identity_seed, video_seed = _seed(seed, 0, identity), _seed(seed, 1, v)
         motion = draw_motion(video_seed, frames, world.limb_motion)
-        rendering = render(make_identity(identity_seed), motion, make_background(video_seed, size, stripes), world)
+        rendering = render(make_identity(identity_seed), motion, make_background(video_seed, size, stripes, world.background_texture), world)
         path = out / ("test" if identity in test_ids else "train") / (video_name(identity, v) + ".png")
         stacked = rendering.frames.transpose(1, 0, 2, 3).reshape(size, frames * size, 3)  # (S, T*S, 3)
         # Fixed zlib settings and no metadata chunks: byte-identical output for a seed.
@@ -87,6 +87,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
             "identities": identities, "test_identities": sorted(test_ids),
             "stripes": stripes, "figure_height": world.figure_height, "texture": world.texture,
             "limb_width": world.limb_width, "limb_motion": world.limb_motion,
+            "background_texture": world.background_texture,
             "joint_names": list(JOINT_NAMES), "part_names": list(PART_NAMES)}
     (out / "synthetic.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
@@ -113,6 +114,8 @@ def add_make_synthetic_arguments(parser: argparse.ArgumentParser) -> argparse.Ar
                         help="factor on the joint angles' amplitudes (default: %(default)s)")
     parser.add_argument("--texture", action="store_true",
                         help="stripes on each body part, fixed in the part's own coordinates")
+    parser.add_argument("--background-texture", type=float, default=0.0, metavar="SD",
+                        help="fine random grain on the background, luminance sd in 0..255 units (default: 0, smooth)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -124,6 +127,7 @@ def run_make_synthetic(args: argparse.Namespace) -> int:
                                   seed=args.seed, identities=args.identities,
                                   test_fraction=args.test_fraction, progress=not args.no_progress,
                                   overwrite=args.overwrite, stripes=args.stripes,
-                                  world=World(args.figure_height, args.texture, args.limb_width, args.limb_motion))
+                                  world=World(args.figure_height, args.texture, args.limb_width, args.limb_motion,
+                                              args.background_texture))
     print(f"wrote {args.videos} synthetic videos to {root}")
     return 0

@@ -130,12 +130,17 @@ class World:
     gets gradients inside a part, not only at its edges), else a light shading ramp;
     limb_width: factor on the arm, leg and hand radii;
     limb_motion: factor on the amplitudes of the shoulder, elbow, hip and knee angles (at 1
-    arms swing up to 100 degrees about their mean; see LIMB_MOTION for the default).
+    arms swing up to 100 degrees about their mean; see LIMB_MOTION for the default);
+    background_texture: standard deviation (0..255 luminance units) of a random fine-grained
+    texture on the background (grain about 2 px at 64 px); 0: the smooth background. Where the
+    figure uncovers a textured background, no warp can bring the texture back and a smooth
+    inpainting is visibly wrong.
     """
     figure_height: float = FIGURE_HEIGHT
     texture: bool = False
     limb_width: float = 1.0
     limb_motion: float = LIMB_MOTION
+    background_texture: float = 0.0
 
     def __post_init__(self):
         if not 0.1 <= self.figure_height <= 1.0:
@@ -144,6 +149,9 @@ class World:
             raise ValueError(f"limb_width must be in [0.25, 3], got {self.limb_width}")
         if not 0.0 <= self.limb_motion <= 2.0:
             raise ValueError(f"limb_motion must be in [0, 2], got {self.limb_motion}")
+        if not 0.0 <= self.background_texture <= 60.0:
+            raise ValueError(f"background_texture must be in [0, 60] (luminance sd, 0..255 units), "
+                             f"got {self.background_texture}")
 
 
 @dataclass(frozen=True)
@@ -252,11 +260,24 @@ def _place(joints: dict, identity: Identity, motion: Motion, size: int, world: W
     return placed
 
 
-def make_background(video_seed: int, size: int, stripes: bool = False) -> np.ndarray:
+def background_grain(video_seed: int, size: int, sd: float) -> np.ndarray:
+    """(S,S) random grain of standard deviation `sd`: white noise low-passed by a Gaussian of
+    sigma = S/64 px (about 2 px grains at 64 px), drawn from its own generator."""
+    noise = np.random.default_rng([int(video_seed), 6]).normal(size=(size, size))
+    f = np.fft.fftfreq(size)                                           # cycles per pixel
+    sigma = size / 64
+    gain = np.exp(-2 * (np.pi * sigma) ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
+    grain = np.real(np.fft.ifft2(np.fft.fft2(noise) * gain))
+    return sd * grain / max(float(grain.std()), 1e-12)
+
+
+def make_background(video_seed: int, size: int, stripes: bool = False, grain_sd: float = 0.0) -> np.ndarray:
     """A static (S,S,3) float background in 0..255 with chroma <= BACKGROUND_MAX_CHROMA.
 
     Luminance: a gradient plus three low-frequency sinusoids (0.3-1.5 cycles per frame);
-    a weak tint field gives colour. `stripes` adds high-frequency stripes (period 3-5 px).
+    a weak tint field gives colour. `stripes` adds high-frequency stripes (period 3-5 px);
+    `grain_sd` > 0 adds ``background_grain`` (World.background_texture). Both change the
+    luminance only, so the chroma rule holds.
     """
     rng = np.random.default_rng([int(video_seed), 4])
     y, x = np.mgrid[0:size, 0:size] / max(size - 1, 1)  # (S,S) in [0,1]
@@ -271,6 +292,8 @@ def make_background(video_seed: int, size: int, stripes: bool = False) -> np.nda
         period = stripe_rng.uniform(3, 5) / max(size - 1, 1)
         theta = stripe_rng.uniform(0, np.pi)
         luminance += 15 * np.sign(np.sin(2 * np.pi * (np.cos(theta) * x + np.sin(theta) * y) / period))
+    if grain_sd > 0:
+        luminance += background_grain(video_seed, size, grain_sd)
     tint = rng.uniform(-1, 1, size=3)
     tint = tint - tint.mean()
     tint *= BACKGROUND_MAX_CHROMA / max(np.ptp(tint), 1e-6)  # chroma of the tint: the budget
@@ -362,7 +385,7 @@ def render_video(identity_seed: int, video_seed: int, frames: int = 32, size: in
     if frames < 1 or size < 8:
         raise ValueError(f"need frames >= 1 and size >= 8, got frames={frames}, size={size}")
     rendering = render(make_identity(identity_seed), draw_motion(video_seed, frames, world.limb_motion),
-                       make_background(video_seed, size, stripes), world, draw_figure)
+                       make_background(video_seed, size, stripes, world.background_texture), world, draw_figure)
     return rendering.frames, rendering.keypoints
 
 

@@ -63,7 +63,8 @@ def truth_arrays(rendering: Rendering, motion: Motion, identity_seed: int, video
               "identity_seed": np.int64(identity_seed), "video_seed": np.int64(video_seed),
               "stripes": np.bool_(stripes), "figure_height": np.float64(world.figure_height),
               "texture": np.bool_(world.texture), "limb_width": np.float64(world.limb_width),
-              "limb_motion": np.float64(world.limb_motion)}
+              "limb_motion": np.float64(world.limb_motion),
+              "background_texture": np.float64(world.background_texture)}
     arrays.update({f"motion_{name}": value for name, value in motion.arrays().items()})
     return arrays
 
@@ -112,7 +113,9 @@ def load_truth(video_path: str | Path) -> VideoTruth | None:
         return VideoTruth(arrays["labels"], arrays["part_frames"], motion, int(arrays["identity_seed"]),
                           int(arrays["video_seed"]), bool(arrays["stripes"]),
                           World(float(arrays["figure_height"]), bool(arrays["texture"]),
-                                float(arrays["limb_width"]), float(arrays["limb_motion"])))
+                                float(arrays["limb_width"]), float(arrays["limb_motion"]),
+                                # truth files written before the background texture existed: smooth
+                                float(arrays.get("background_texture", 0.0))))
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"cannot read ground-truth file {str(path)!r}: {error}") from error
 
@@ -125,7 +128,8 @@ def true_animation(source: VideoTruth, source_frame: int, driving: VideoTruth) -
         raise ValueError(f"source and driving videos differ in size: {source.size} vs {driving.size}")
     motion = relative_motion(source.motion, source_frame, driving.motion)
     return render(make_identity(source.identity_seed), motion,
-                  make_background(source.video_seed, source.size, source.stripes), source.world)
+                  make_background(source.video_seed, source.size, source.stripes,
+                                  source.world.background_texture), source.world)
 
 
 def true_animation_joints(source: VideoTruth, source_frame: int, driving: VideoTruth) -> np.ndarray:

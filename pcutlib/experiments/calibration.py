@@ -44,12 +44,15 @@ def calibration_recipe() -> dict:
 
 
 def world_name(world: World) -> str:
-    """e.g. h62, h75-textured, h70-w130-m60 (height, limb width and limb motion in percent)."""
+    """e.g. h62, h75-textured, h70-w130-m60, h62-m60-grain20 (height, limb width and limb motion in
+    percent, the background grain's sd)."""
     name = f"h{round(100 * world.figure_height)}"
     if world.limb_width != 1.0:
         name += f"-w{round(100 * world.limb_width)}"
     if world.limb_motion != 1.0:
         name += f"-m{round(100 * world.limb_motion)}"
+    if world.background_texture:
+        name += f"-grain{world.background_texture:g}"
     return name + ("-textured" if world.texture else "")
 
 
