@@ -20,6 +20,8 @@ def test_every_row_resolves_with_the_schedule_and_its_overrides():
     recipe = calibration.calibration_recipe()
     assert len(recipe["rows"]) >= 10
     for name, row in recipe["rows"].items():
+        if "base" in row:
+            continue                                              # fine-tune rows: the next test
         config = calibration.variant_config(name, Path("data/x"), None)
         assert config["dataset_params"]["root_dir"] == "data/x" and config["train_params"]["num_workers"] == 0
         expected_epochs = row["overrides"].get("train_params.num_epochs", recipe["schedule"]["train_params.num_epochs"])
@@ -31,10 +33,39 @@ def test_every_row_resolves_with_the_schedule_and_its_overrides():
     assert calibration.variant_config("baseline", Path("d"), 3)["train_params"]["num_epochs"] == 3   # --epochs wins
 
 
+def test_fine_tune_rows_are_their_base_plus_the_prioritycut_fine_tune():
+    recipe = calibration.calibration_recipe()
+    fine_tunes = {name: row for name, row in recipe["rows"].items() if "base" in row}
+    assert fine_tunes
+    for name, row in fine_tunes.items():
+        base = calibration.variant_config(row["base"], Path("d"), None)
+        config = calibration.variant_config(name, Path("d"), None)
+        assert row["world"] == recipe["rows"][row["base"]]["world"]
+        assert config["model_params"] == base["model_params"], name             # the base's networks
+        assert config["regularizer"]["type"] == "prioritycut" and config["train_params"]["loss_weights"]["generator_gan"] > 0
+        assert config["train_params"]["num_epochs"] == row["finetune"]["epochs"]
+        for key, value in row["finetune"]["overrides"].items():
+            section, leaf = key.rsplit(".", 1)
+            assert config[section.split(".")[0]][leaf] == value, (name, key)
+
+
+def test_a_bad_fine_tune_row_is_named(tmp_path, monkeypatch):
+    recipe = small_recipe()
+    recipe["rows"]["tuned"] = {"note": "n", "base": "nothing", "finetune": {"epochs": 1, "overrides": {}}}
+    monkeypatch.chdir(fake_clone(tmp_path / "clone", recipe))
+    with pytest.raises(ValueError, match=r"row 'tuned': base 'nothing' is not a training row above it"):
+        calibration.calibration_recipe()
+    recipe["rows"]["tuned"] = {"note": "n", "base": "tiny", "finetune": {"epochs": 1}}
+    (tmp_path / "clone" / "configs" / "recipes" / "calibration.yaml").write_text(yaml.safe_dump(recipe))
+    with pytest.raises(ValueError, match=r"row 'tuned': finetune \{'epochs': 1\}; expected keys \['epochs', 'overrides'\]"):
+        calibration.calibration_recipe()
+
+
 def test_world_names():
     assert calibration.world_name(World(limb_motion=1.0)) == "h62"
     assert calibration.world_name(World(figure_height=0.7, limb_width=1.3, limb_motion=0.6)) == "h70-w130-m60"
     assert calibration.world_name(World(figure_height=0.75, texture=True, limb_motion=1.0)) == "h75-textured"
+    assert calibration.world_name(World(background_texture=20)) == "h62-m60-grain20"
 
 
 def fake_clone(folder: Path, recipe: dict) -> Path:
@@ -43,6 +74,8 @@ def fake_clone(folder: Path, recipe: dict) -> Path:
     (folder / "pyproject.toml").write_text("")
     (folder / "configs" / "recipes").mkdir(parents=True)
     shutil.copy(REPO / "configs" / "synthetic-64.yaml", folder / "configs")
+    for other in ("demo", "experiment"):                 # a fine-tune row is the demo's fine-tune variant
+        shutil.copy(REPO / "configs" / "recipes" / f"{other}.yaml", folder / "configs" / "recipes")
     (folder / "configs" / "recipes" / "calibration.yaml").write_text(yaml.safe_dump(recipe))
     return folder
 
@@ -83,3 +116,21 @@ def test_a_row_trains_is_diagnosed_and_tabled(tmp_path, monkeypatch):
     assert "| tiny | h62-m60 |" in table and "seed 0, 10 videos" in table and "seed 1 (6 videos" in table
     assert calibration.run_calibrate(args) == 0           # finished: diagnosed again, not retrained
     assert len((tmp_path / "results" / "calibration.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_a_fine_tune_row_trains_its_base_then_measures_its_discriminator(tmp_path, monkeypatch):
+    recipe = small_recipe()
+    recipe["rows"]["tuned"] = {"note": "tiny, then PriorityCut", "base": "tiny",
+                               "finetune": {"epochs": 2, "overrides": {"train_params.discriminator_warmup_epochs": 1}}}
+    monkeypatch.chdir(fake_clone(tmp_path / "clone", recipe))
+    args = argparse.Namespace(variants=["tuned"], runs=tmp_path / "runs", data_dir=tmp_path / "data",
+                              results=tmp_path / "results", epochs=None, no_progress=True)
+    assert calibration.run_calibrate(args) == 0
+    assert (tmp_path / "runs" / "tiny" / "checkpoints" / "last.pt").is_file()          # the base, trained first
+    row = json.loads((tmp_path / "results" / "calibration.jsonl").read_text())
+    assert row["variant"] == "tuned" and row["base"] == "tiny" and row["epochs"] == 2
+    assert 0 <= row["d_image_auc"] <= 1 and 0 <= row["d_pixel_auc_true_disocclusion"] <= 1
+    table = (tmp_path / "results" / "calibration.md").read_text()
+    line = next(line for line in table.splitlines() if line.startswith("| tuned |"))
+    assert f"| {row['d_image_auc']:.3f} / {row['d_pixel_auc_true_disocclusion']:.3f} |" in line

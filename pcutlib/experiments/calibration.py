@@ -1,8 +1,12 @@
 """``pcut calibrate``: what makes the CPU model learn motion? Named training variants, each
 trained on its synthetic world and diagnosed on a world made with another seed.
 
-A variant (a row of ``configs/recipes/calibration.yaml``) is a world
-(``pcutlib.data.synthetic.World``) plus config overrides of ``synthetic-64``.
+A variant (a row of ``configs/recipes/calibration.yaml``) is either a training row, a world
+(``pcutlib.data.synthetic.World``) plus config overrides of ``synthetic-64``, or a fine-tune
+row: a training row (its ``base``) fine-tuned with the U-Net discriminator and PriorityCut
+(the demo's fine-tune config, ``finetune: {epochs, overrides}``), diagnosed with its
+discriminator, so that the discriminator's figures (image AUC, pixel AUC against the true
+dis-occlusion) are measured.
 ``pcut calibrate VARIANT...`` trains each (``runs/calibration/<variant>``; a finished run is
 diagnosed again, not retrained), appends its figures to ``results/calibration.jsonl`` and
 rewrites ``results/calibration.md`` from all recorded rows.
@@ -19,22 +23,41 @@ from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.data.synthetic import World
 from pcutlib.evaluation.diagnose import Diagnosis, diagnose
+from pcutlib.experiments.demo import finetune_config
 from pcutlib.experiments.recipes import read_recipe
 from pcutlib.paths import find_recipe
+from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.loop import train
 
 ROW_KEYS = {"note", "world", "overrides"}
+FINETUNE_ROW_KEYS = {"note", "base", "finetune"}
+FINETUNE_KEYS = {"epochs", "overrides"}
+
+
+def _finetune_row(path, name: str, row: dict, rows: dict) -> dict:
+    """A fine-tune row {note, base, finetune: {epochs, overrides}} with its base's world."""
+    base = rows.get(row["base"])
+    if base is None or "base" in base:
+        raise ValueError(f"{path}: row {name!r}: base {row['base']!r} is not a training row above it")
+    if not isinstance(row["finetune"], dict) or set(row["finetune"]) != FINETUNE_KEYS:
+        raise ValueError(f"{path}: row {name!r}: finetune {row['finetune']!r}; expected keys {sorted(FINETUNE_KEYS)}")
+    return {**row, "world": base["world"]}
 
 
 def calibration_recipe() -> dict:
     """``configs/recipes/calibration.yaml``: seeds, the schedule and the rows {name: {note, world,
-    overrides}}, each row's world a :class:`World` (an unknown world key is an error naming it)."""
+    overrides}} or {name: {note, base, finetune}}, each row's world a :class:`World` (a fine-tune
+    row's is its base's); an unknown key or world key is an error naming it."""
     path = find_recipe("calibration")
     recipe = read_recipe("calibration")
     rows = {}
     for name, row in recipe["rows"].items():
+        if set(row) == FINETUNE_ROW_KEYS:
+            rows[name] = _finetune_row(path, name, row, rows)
+            continue
         if set(row) != ROW_KEYS:
-            raise ValueError(f"{path}: row {name!r} has keys {sorted(row)}; expected {sorted(ROW_KEYS)}")
+            raise ValueError(f"{path}: row {name!r} has keys {sorted(row)}; expected {sorted(ROW_KEYS)} "
+                             f"(a training row) or {sorted(FINETUNE_ROW_KEYS)} (a fine-tune row)")
         try:
             world = World(**row["world"])
         except TypeError as error:
@@ -65,8 +88,18 @@ def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: b
 
 
 def variant_config(name: str, data: Path, epochs: int | None) -> dict:
-    """synthetic-64 with the calibration's schedule and row ``name``'s overrides, reading ``data``."""
+    """synthetic-64 with the calibration's schedule and row ``name``'s overrides, reading ``data``;
+    for a fine-tune row, its base's config turned into the demo's PriorityCut fine-tune for
+    ``finetune.epochs`` (or ``epochs``) with the row's overrides."""
     recipe = calibration_recipe()
+    row = recipe["rows"][name]
+    if "base" in row:
+        config = finetune_config(variant_config(row["base"], data, None), row["finetune"]["epochs"], None)
+        for key, value in row["finetune"]["overrides"].items():
+            set_by_path(config, key, value)
+        if epochs is not None:
+            config["train_params"]["num_epochs"] = epochs
+        return resolve_config(config)
     config = load_config("synthetic-64")
     config["dataset_params"]["root_dir"] = str(data)
     config["train_params"]["num_workers"] = 0        # 2 cores: workers slow the step (benchmarks/)
@@ -77,14 +110,21 @@ def variant_config(name: str, data: Path, epochs: int | None) -> dict:
     return resolve_config(config)
 
 
-def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None, progress: bool = True) -> dict:
-    """Train (unless finished) and diagnose one variant; returns its table row."""
+def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None, progress: bool = True,
+                diagnose_it: bool = True) -> dict:
+    """Train (unless finished; a fine-tune row trains its base first) and diagnose one variant;
+    returns its table row ({} when diagnose_it is False)."""
     recipe = calibration_recipe()
     if name not in recipe["rows"]:
         raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(recipe['rows'])}")
     world = recipe["rows"][name]["world"]
     data = world_data(world, recipe["train_seed"], recipe["train_videos"], data_dir, progress)
     check = world_data(world, recipe["check_seed"], recipe["check_videos"], data_dir, progress)
+    row = recipe["rows"][name]
+    init_from = None
+    if "base" in row:                                                # its base first (trained once)
+        run_variant(row["base"], runs, data_dir, None, progress, diagnose_it=False)
+        init_from = runs / row["base"] / "checkpoints" / "last.pt"
     config = variant_config(name, data, epochs)
     run_dir = runs / name
     last = run_dir / "checkpoints" / "last.pt"
@@ -98,14 +138,18 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
         if resume:
             print(f"resuming {name} from epoch {stored['epoch']} of {config['train_params']['num_epochs']} "
                   f"({run_dir}); its minutes will count only this part")
-        train(config, run_dir, device="cpu", progress=progress, resume=resume, overwrite=not resume)
+        train(config, run_dir, device="cpu", progress=progress, resume=resume, overwrite=not resume,
+              init_from=None if resume else init_from)
         minutes = (time.perf_counter() - started) / 60
         (run_dir / "minutes.txt").write_text(f"{minutes:.2f}\n" if not resume else "nan\n")
     minutes = float((run_dir / "minutes.txt").read_text()) if (run_dir / "minutes.txt").is_file() else float("nan")
-    models, checkpoint = load_models(last, with_discriminator=False)
-    result: Diagnosis = diagnose(models, check, progress=progress)
+    if not diagnose_it:
+        return {}
+    models, checkpoint = load_models(last, with_discriminator="base" in row)
+    result: Diagnosis = diagnose(models, check, progress=progress,
+                                 regularizer=RegularizerConfig.from_dict(config["regularizer"]) if "base" in row else None)
     steps = checkpoint["step"]
-    return {"variant": name, "note": recipe["rows"][name]["note"], "world": world_name(world),
+    return {"variant": name, "note": row["note"], "world": world_name(world), "base": row.get("base"),
             "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), **result.to_dict()}
 
 
@@ -129,11 +173,15 @@ def markdown(rows: list[dict]) -> str:
         f"({recipe['check_videos']} videos; test split). Baselines in brackets: mean pose for the probe, copying "
         "the source for IoU and L1. O AUC in F / figure: inside PriorityCut's foreground / on figure pixels; mask "
         "lift: the top-10% mask's precision over random foreground pixels' (rows before these columns: -). "
+        "D: the U-Net discriminator's image AUC (real vs generated) and its pixel AUC against the true "
+        "dis-occlusion, measured only on fine-tune rows (a base row plus the PriorityCut fine-tune; steps and "
+        "minutes are the fine-tune's): the reconstruction runs train no discriminator. "
         "Minutes: training wall time on 2 CPU cores.",
         "",
         "| variant | world | steps | min | distinct kp | probe px (mean pose) | silhouette IoU (copy) "
-        "| O at rest | O AUC | O AUC in F / figure | mask lift | recon L1 (copy) | anim L1 (copy) | change |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| O at rest | O AUC | O AUC in F / figure | mask lift | D image / pixel vs truth | recon L1 (copy) "
+        "| anim L1 (copy) | change |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in latest.values():
         lines.append(
@@ -144,6 +192,8 @@ def markdown(rows: list[dict]) -> str:
             f"| {_cell(row['occlusion_at_rest'], 3)} | {_cell(row['occlusion_auc'], 3)} "
             f"| {_cell(row.get('occlusion_auc_foreground'), 3)} / {_cell(row.get('occlusion_auc_figure'), 3)} "
             f"| {_cell(row.get('mask_lift'), 2)} "
+            f"| {_cell(row.get('d_image_auc') if row.get('base') else None, 3)} / "
+            f"{_cell(row.get('d_pixel_auc_true_disocclusion') if row.get('base') else None, 3)} "
             f"| {row['reconstruction_l1']:.4f} ({row['copy_reconstruction_l1']:.4f}) "
             f"| {_cell(row['animation_l1'], 4)} ({_cell(row['copy_animation_l1'], 4)}) | {row['note']} |")
     return "\n".join(lines) + "\n"
