@@ -84,6 +84,31 @@ def test_the_discriminator_auc_reads_low_logits_as_fake():
     assert O.discriminator_auc_against_truth(-logits, truth) == 0.0
 
 
+def test_the_frame_difference_rule_scores_where_the_frame_changed():
+    source = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(1))
+    driving = source.expand(2, -1, -1, -1).clone()
+    driving[1, :, 4:8, 4:8] = 1 - driving[1, :, 4:8, 4:8]            # frame 1 changes inside a square
+    rule = O.frame_difference_rule(driving, source)
+    assert rule.shape == (2, 16, 16) and float(rule[0].abs().max()) == 0.0      # an unchanged frame: 0
+    assert float(rule[1, 5:7, 5:7].min()) > float(rule[1, 10:, 10:].max())
+    truth = torch.zeros(2, 16, 16, dtype=torch.bool)
+    truth[1, 4:8, 4:8] = True
+    assert O.discriminator_auc_against_truth(-rule[:, None], truth) > 0.95    # as a "fake" score: high AUC
+
+
+def test_top_k_in_foreground_selects_the_highest_scores_of_each_frame_inside_the_foreground():
+    truth, figure, foreground, _ = _world(7, frames=5, size=20)
+    score = torch.rand(truth.shape, generator=torch.Generator().manual_seed(8))
+    selected = O.top_k_in_foreground(score, foreground, 10.0)
+    for frame in range(len(score)):
+        inside = foreground[frame]
+        count = math.ceil(int(inside.sum()) * 10 / 100)
+        assert int(selected[frame].sum()) == count and not bool((selected[frame] & ~inside).any())
+        assert float(score[frame][selected[frame]].min()) >= float(score[frame][inside & ~selected[frame]].max())
+    perfect = O.top_k_in_foreground(truth.float(), foreground, 10.0)            # the truth as a score
+    assert O.mask_against_truth(perfect, truth, figure, foreground)["precision"] == 1.0
+
+
 def _joints_and_video(frames=60, joints=5, seed=0):
     generator = torch.Generator().manual_seed(seed)
     video = torch.arange(frames) // 20

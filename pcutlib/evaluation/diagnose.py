@@ -45,7 +45,8 @@ from pcutlib.evaluation.motion_measures import (distinct_keypoints, figure_pixel
                                                 moving_distinct_keypoints, moving_keypoints, silhouette_iou,
                                                 silhouette_statistics)
 from pcutlib.evaluation.occlusion_truth import (discriminator_auc_against_truth, disocclusion_composition,
-                                                mask_against_truth, occlusion_auc_strata)
+                                                frame_difference_rule, mask_against_truth, occlusion_auc_strata,
+                                                top_k_in_foreground)
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.paths import refuse_to_replace, replace_between_markers
@@ -133,6 +134,10 @@ class Diagnosis:
     occlusion_auc_core: float | None = None
     occlusion_auc_video_mean: float | None = None
     occlusion_auc_video_sd: float | None = None
+    rule_auc: float | None = None
+    rule_auc_foreground: float | None = None
+    rule_auc_figure: float | None = None
+    rule_mask_lift: float | None = None
     disocclusion_rate: float | None = None
     disocclusion_background_share: float | None = None
     disocclusion_figure_share: float | None = None
@@ -171,8 +176,8 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     """Every test video driven from its first frame. Returns lists over videos: "keypoints"
     (T,K,2), "prediction", "driving", "copy" (T,3,H,W), "at_rest" (O on figure pixels when driving
     = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
-    "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
-    parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "at_rest", "score", "truth",
+    "rule" (``frame_difference_rule``), "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
+    parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "at_rest", "score", "rule", "truth",
                                  "figure", "foreground", "selected", "video")}
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
@@ -191,6 +196,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
             continue
         later = {key: value[1:] for key, value in out.items()}
         parts["score"].append(1 - _upsampled(later["occlusion_map"], size))
+        parts["rule"].append(frame_difference_rule(frames[1:], frames[0]))
         parts["truth"].append(torch.from_numpy(disocclusion_from(truth, 0)[1:]))
         parts["figure"].append(torch.from_numpy(truth.labels[1:] != BACKGROUND_LABEL))
         parts["foreground"].append(reconstruction_foreground(later, regularizer, size))
@@ -200,7 +206,8 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
 
 
 def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: RegularizerConfig) -> None:
-    """The stratified O AUCs, the dis-occlusion's make-up and the PriorityCut mask's figures."""
+    """The stratified O AUCs, the dis-occlusion's make-up and the PriorityCut mask's figures, and
+    the same AUCs and lift of the no-model rule |driving - source| (``frame_difference_rule``)."""
     score, truth, figure, foreground, selected, video = (torch.cat(parts[key]) for key in (
         "score", "truth", "figure", "foreground", "selected", "video"))
     strata = occlusion_auc_strata(score, truth, figure, foreground, video)
@@ -211,6 +218,12 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
     diagnosis.top_k_percent = regularizer.top_k_percent
     for key, value in mask_against_truth(selected, truth, figure, foreground).items():
         setattr(diagnosis, f"mask_{key}", value)
+    rule = torch.cat(parts["rule"])                                          # the no-model baseline
+    rule_strata = occlusion_auc_strata(rule, truth, figure, foreground, video)
+    diagnosis.rule_auc, diagnosis.rule_auc_foreground, diagnosis.rule_auc_figure = (
+        rule_strata[key] for key in ("pooled", "foreground", "figure"))
+    rule_selected = top_k_in_foreground(rule, foreground, regularizer.top_k_percent)
+    diagnosis.rule_mask_lift = mask_against_truth(rule_selected, truth, figure, foreground)["lift"]
 
 
 def _discriminator_figures(diagnosis: Diagnosis, models, parts: dict, regularizer: RegularizerConfig) -> None:
@@ -345,9 +358,10 @@ TABLE_ROWS = [
     ("  silhouette-statistics probe (px)", "silhouette_probe_px", 2, "mean_pose_px", "mean pose", None),
     ("silhouette IoU vs driving", "silhouette_iou", 3, "copy_silhouette_iou", "copy", "silhouette_iou"),
     ("mean O on figure pixels at rest", "occlusion_at_rest", 3, "1", "ideal", "occlusion_at_rest"),
-    ("O vs true dis-occlusion AUC, pooled", "occlusion_auc", 3, "0.5", "chance", None),
-    ("  inside PriorityCut's foreground", "occlusion_auc_foreground", 3, "0.5", "chance", "occlusion_auc_foreground"),
-    ("  on figure pixels", "occlusion_auc_figure", 3, "0.5", "chance", "occlusion_auc_figure"),
+    ("O vs true dis-occlusion AUC, pooled", "occlusion_auc", 3, "rule_auc", "no-model", None),
+    ("  inside PriorityCut's foreground", "occlusion_auc_foreground", 3, "rule_auc_foreground", "no-model",
+     "occlusion_auc_foreground"),
+    ("  on figure pixels", "occlusion_auc_figure", 3, "rule_auc_figure", "no-model", "occlusion_auc_figure"),
     ("  eroded cores vs visible pixels", "occlusion_auc_core", 3, "0.5", "chance", None),
     ("  per video: mean", "occlusion_auc_video_mean", 3, "0.5", "chance", None),
     ("  per video: sd", "occlusion_auc_video_sd", 3, None, "", None),
@@ -357,11 +371,11 @@ TABLE_ROWS = [
     ("  of it 1-px slivers", "disocclusion_sliver_share", 3, None, "", None),
     ("  of it kept by a 3x3 erosion", "disocclusion_core_share", 3, None, "", None),
     ("PriorityCut mask (top {k}%): precision", "mask_precision", 3, "mask_chance", "random fg", None),
-    ("  lift over random foreground", "mask_lift", 2, "1", "random fg", "mask_lift"),
+    ("  lift over random foreground", "mask_lift", 2, "rule_mask_lift", "no-model", "mask_lift"),
     ("  recall of the dis-occlusion", "mask_recall", 3, None, "", None),
     ("  recall of its figure part", "mask_figure_recall", 3, None, "", None),
     ("D image AUC, real vs generated", "d_image_auc", 3, "0.5", "chance", None),
-    ("D pixel AUC vs true dis-occlusion", "d_pixel_auc_true_disocclusion", 3, "0.5", "chance",
+    ("D pixel AUC vs true dis-occlusion", "d_pixel_auc_true_disocclusion", 3, "rule_auc", "no-model",
      "d_pixel_auc_true_disocclusion"),
     ("D pixel AUC, PriorityCut-mixed", "d_pixel_auc_prioritycut", 3, "0.5", "chance", None),
     ("D pixel AUC, CutMix-mixed", "d_pixel_auc_cutmix", 3, "0.5", "chance", None),
@@ -400,26 +414,27 @@ def format_diagnosis(diagnosis: Diagnosis, title: str = "model") -> str:
     return format_diagnoses({title: diagnosis})
 
 
-INGREDIENT_ROWS = [   # (ingredient, measure, field, baseline)
+INGREDIENT_ROWS = [   # (ingredient, measure, field, chance level, the no-model rule's field)
     ("O marks what must be invented", "AUC of 1 - O inside PriorityCut's foreground", "occlusion_auc_foreground",
-     "0.5 (chance)"),
-    ("", "AUC of 1 - O on figure pixels", "occlusion_auc_figure", "0.5 (chance)"),
-    ("the mask selects it", "mask precision over random foreground pixels' (lift)", "mask_lift", "1 (random)"),
+     "0.5", "rule_auc_foreground"),
+    ("", "AUC of 1 - O on figure pixels", "occlusion_auc_figure", "0.5", "rule_auc_figure"),
+    ("the mask selects it", "mask precision over random foreground pixels' (lift)", "mask_lift", "1", "rule_mask_lift"),
     ("the discriminator points at it", "pixel AUC against the true dis-occlusion", "d_pixel_auc_true_disocclusion",
-     "0.5 (chance)"),
+     "0.5", "rule_auc"),
 ]
 INGREDIENTS_MARKERS = ("<!-- ingredients:start -->", "<!-- ingredients:end -->")
 
 
 def ingredients_table(diagnosis: Diagnosis, title: str = "model") -> str:
-    """PriorityCut's two ingredients as a markdown table: each figure, its baseline, its target
-    and whether it is met (what ``pcut diagnose --readme`` writes between INGREDIENTS_MARKERS)."""
-    lines = [f"| ingredient | measure | {title} | baseline | target | |", "| --- | --- | --- | --- | --- | --- |"]
-    for ingredient, measure, name, baseline in INGREDIENT_ROWS:
+    """PriorityCut's two ingredients as a markdown table: each figure, its chance level, the
+    no-model rule |driving - source| (``frame_difference_rule``), its target and whether it is met (what ``pcut diagnose --readme`` writes between INGREDIENTS_MARKERS)."""
+    lines = [f"| ingredient | measure | {title} | chance | no-model rule | target | |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for ingredient, measure, name, chance, rule in INGREDIENT_ROWS:
         met = TARGETS[name].met(diagnosis)
         verdict = "not measured" if met is None else ("met" if met else "missed")
-        lines.append(f"| {ingredient} | {measure} | {_number(getattr(diagnosis, name), 3)} | {baseline} "
-                     f"| {TARGETS[name].text} | {verdict} |")
+        lines.append(f"| {ingredient} | {measure} | {_number(getattr(diagnosis, name), 3)} | {chance} "
+                     f"| {_number(getattr(diagnosis, rule), 3)} | {TARGETS[name].text} | {verdict} |")
     return "\n".join(lines)
 
 

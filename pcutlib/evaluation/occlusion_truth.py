@@ -19,6 +19,11 @@ dis-occlusion) and which part pixels the figure itself cannot show. The strata s
     core         the dis-occlusion eroded by 3x3 against the pixels that are not dis-occluded
                  (the 1-2 px bands along moving silhouettes left out)
     per video    the pooled AUC of each video: mean and standard deviation over videos
+
+Chance (0.5) is not the only baseline: ``frame_difference_rule`` ranks pixels by how much the
+driving frame differs from the source, with no model at all. Where the dis-occlusion is mostly
+uncovered background next to a moving figure, that rule already points at it; O, the mask and
+the discriminator are measured beside it.
 """
 from __future__ import annotations
 
@@ -74,6 +79,25 @@ def occlusion_auc_strata(score: torch.Tensor, truth: torch.Tensor, figure: torch
             "video_mean": float(per_video.mean()) if len(per_video) else math.nan,
             "video_sd": float(per_video.std()) if len(per_video) > 1 else math.nan,
             "videos": len(per_video)}
+
+
+def frame_difference_rule(driving: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """A no-model score for "must be invented": |driving - source| averaged over the channels,
+    then over each 3x3 neighbourhood. driving (N,3,H,W), source (3,H,W) or (N,3,H,W) -> (N,H,W)."""
+    difference = (driving - source).abs().mean(1, keepdim=True)                       # (N,1,H,W)
+    return F.avg_pool2d(difference, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
+
+
+def top_k_in_foreground(score: torch.Tensor, foreground: torch.Tensor, top_k_percent: float) -> torch.Tensor:
+    """Per frame, the ceil(k% of |F|) foreground pixels of highest score (ties broken by position),
+    as PriorityCut selects by 1 - O. score (N,H,W) float, foreground (N,H,W) bool -> (N,H,W) bool."""
+    _check_frames(score=score, foreground=foreground)
+    flat, inside = score.flatten(1), foreground.flatten(1)
+    counts = torch.ceil(inside.sum(1) * top_k_percent / 100).long()                    # (N,)
+    ranked = torch.where(inside, flat, torch.full_like(flat, -math.inf))
+    order = torch.sort(ranked, dim=1, descending=True, stable=True).indices
+    ranks = torch.empty_like(order).scatter_(1, order, torch.arange(flat.shape[1]).expand_as(order))
+    return ((ranks < counts[:, None]) & inside).view_as(foreground)
 
 
 def disocclusion_composition(truth: torch.Tensor, figure: torch.Tensor) -> dict:
