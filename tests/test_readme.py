@@ -93,22 +93,22 @@ def test_results_section_is_what_pcut_experiment_writes():
         "the results section lives in docs/results.md, not in the README"
 
 
-DIAGNOSIS_JSON = REPO / "results" / "diagnosis-shipped.json"
+DIAGNOSIS_JSON = REPO / "results" / "diagnosis-prioritycut.json"     # the shipped PriorityCut fine-tune's
 
 
 def test_the_shipped_diagnosis_in_the_docs_is_what_pcut_diagnose_wrote():
-    """docs/usage.md's diagnose block prints results/diagnosis-shipped.json (written by the command
-    the block names), and every figure its prose quotes stands in that printed table."""
+    """docs/usage.md's diagnose block prints results/diagnosis-prioritycut.json (written by the
+    command the block names), and every figure its prose quotes stands in that printed table."""
     import json
 
     from pcutlib.evaluation.diagnose import Diagnosis, format_diagnosis
 
     page = (REPO / "docs" / "usage.md").read_text()
     block = page[page.index("<!-- diagnose:start -->"):page.index("<!-- diagnose:end -->")]
-    assert "--json results/diagnosis-shipped.json" in block
+    assert "--json results/diagnosis-prioritycut.json" in block
     console = re.search(r"```console\n(.*?)```", block, re.S).group(1)
     table = format_diagnosis(Diagnosis(**json.loads(DIAGNOSIS_JSON.read_text())))
-    assert table in console, "docs/usage.md's diagnosis differs from results/diagnosis-shipped.json: rerun the command"
+    assert table in console, "docs/usage.md's diagnosis differs from results/diagnosis-prioritycut.json: rerun the command"
     prose = block[block.index("```", block.index("```console") + 3) + 3:]
     quoted = set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", prose))
     missing = sorted(number for number in quoted if number not in table)
@@ -116,8 +116,9 @@ def test_the_shipped_diagnosis_in_the_docs_is_what_pcut_diagnose_wrote():
 
 
 def test_the_readme_ingredients_table_is_what_pcut_diagnose_writes():
-    """The README's table of PriorityCut's ingredients is ``ingredients_table`` of the stored shipped
-    diagnosis (what ``pcut diagnose --readme README.md`` writes), and the sentence after it holds."""
+    """The README's table of PriorityCut's ingredients is ``ingredients_table`` of the stored
+    diagnosis of the shipped PriorityCut fine-tune (what ``pcut diagnose --readme README.md``
+    writes), and the sentence after it holds."""
     import json
 
     from pcutlib.evaluation.diagnose import INGREDIENTS_MARKERS, TARGETS, Diagnosis, ingredients_table
@@ -126,7 +127,7 @@ def test_the_readme_ingredients_table_is_what_pcut_diagnose_writes():
     start, end = INGREDIENTS_MARKERS
     block = readme.split(start + "\n", 1)[1].split("\n" + end, 1)[0]
     diagnosis = Diagnosis(**json.loads(DIAGNOSIS_JSON.read_text()))
-    assert block == ingredients_table(diagnosis, "synthetic-64.pt"), "rerun pcut diagnose --readme README.md"
+    assert block == ingredients_table(diagnosis, "synthetic-64-prioritycut.pt"), "rerun pcut diagnose --readme README.md"
     if "neither ingredient works" in readme:
         names = ("occlusion_auc_foreground", "occlusion_auc_figure", "mask_lift", "d_pixel_auc_true_disocclusion")
         assert not any(TARGETS[name].met(diagnosis) for name in names)
@@ -150,3 +151,21 @@ def test_readme_commands_run_as_written(tmp_path):
             done = subprocess.run(command, shell=True, cwd=work, env=env, capture_output=True, text=True,
                                   timeout=900)
             assert done.returncode == 0, f"README/docs command failed: {command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+
+
+def test_both_stored_diagnoses_are_of_the_committed_models_and_world():
+    """results/diagnosis-{shipped,prioritycut}.json hold every field a Diagnosis has today (rerun
+    pcut diagnose after adding one), on the same held-out videos."""
+    import dataclasses
+    import json
+
+    from pcutlib.evaluation.diagnose import Diagnosis
+
+    names = {f.name for f in dataclasses.fields(Diagnosis)}
+    stored = {which: json.loads((REPO / "results" / f"diagnosis-{which}.json").read_text())
+              for which in ("shipped", "prioritycut")}
+    for which, fields in stored.items():
+        assert set(fields) == names, f"results/diagnosis-{which}.json: rerun pcut diagnose ({sorted(names ^ set(fields))})"
+        assert (REPO / "pretrained" / ("synthetic-64.pt" if which == "shipped" else "synthetic-64-prioritycut.pt")).is_file()
+    assert stored["shipped"]["videos"] == stored["prioritycut"]["videos"]
+    assert stored["shipped"]["disocclusion_rate"] == stored["prioritycut"]["disocclusion_rate"]     # the same truth

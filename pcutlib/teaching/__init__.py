@@ -10,7 +10,7 @@ for plumbing that would otherwise be copied between notebooks. They import it as
 """
 from pcutlib.teaching.common import (repository_root, config_file, shipped_model_path, github_slug,
     badge_links, model_label, load_shipped_model, synthetic_video, true_disocclusion, synthetic_frames,
-    figure_labels, SHIPPED_DIAGNOSIS, shipped_diagnosis)
+    figure_labels, SHIPPED_DIAGNOSIS, PRIORITYCUT_DIAGNOSIS, shipped_diagnosis)
 from pcutlib.teaching.drawing import (to_numpy_image, show_images, shared_vmax, KEYPOINT_LABEL_SIZE,
     draw_keypoints, figure_png, checkerboard, GENERATED_COLOUR, TRUTH_COLOUR, outline, mask_legend)
 from pcutlib.teaching.pipeline import PIPELINE_NODES, PIPELINE_EDGES, pipeline_shapes, pipeline_figure
@@ -39,6 +39,7 @@ __all__ = [
     "synthetic_frames",
     "figure_labels",
     "SHIPPED_DIAGNOSIS",
+    "PRIORITYCUT_DIAGNOSIS",
     "shipped_diagnosis",
     "to_numpy_image",
     "show_images",

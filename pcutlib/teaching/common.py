@@ -120,13 +120,21 @@ def figure_labels(rendering, frames) -> torch.Tensor:
     return torch.from_numpy(rendering.labels[list(frames)] != BACKGROUND_LABEL)
 
 
-SHIPPED_DIAGNOSIS = "results/diagnosis-shipped.json"   # written by pcut diagnose (docs/usage.md)
+# written by pcut diagnose (docs/usage.md): the shipped model, and its PriorityCut fine-tune whose
+# discriminator was trained (pretrained/synthetic-64-prioritycut.pt)
+SHIPPED_DIAGNOSIS = "results/diagnosis-shipped.json"
+PRIORITYCUT_DIAGNOSIS = "results/diagnosis-prioritycut.json"
 
 
-def shipped_diagnosis(root: str | Path | None = None) -> Diagnosis:
-    """The shipped model's diagnosis on held-out figures, as ``pcut diagnose --json`` stored it in
-    the repository (``results/diagnosis-shipped.json``; its picture beside it as .png)."""
-    path = repository_root(root) / SHIPPED_DIAGNOSIS
+def shipped_diagnosis(root: str | Path | None = None, model: str = "shipped") -> Diagnosis:
+    """A shipped model's diagnosis on held-out figures, as ``pcut diagnose --json`` stored it in
+    the repository: model "shipped" (``results/diagnosis-shipped.json``, pretrained/synthetic-64.pt)
+    or "prioritycut" (``results/diagnosis-prioritycut.json``, its PriorityCut fine-tune with a
+    trained discriminator); each picture beside it as .png."""
+    files = {"shipped": SHIPPED_DIAGNOSIS, "prioritycut": PRIORITYCUT_DIAGNOSIS}
+    if model not in files:
+        raise ValueError(f"model must be one of {sorted(files)}, got {model!r}")
+    path = repository_root(root) / files[model]
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run the pcut diagnose command of docs/usage.md")
     return Diagnosis(**json.loads(path.read_text()))

@@ -81,7 +81,10 @@ def pipeline_figure(highlight=(), models=None, image_size: int = 64) -> Figure:
                                      connectionstyle=f"arc3,rad={arc}", linewidth=0.9, color="#555555", zorder=1))
     ax.text(11.3, -0.5, "mixed = M * D + (1 - M) * G  ->  U-Net D", ha="center", fontsize=7.5, family="monospace")
     if highlight:
-        ax.text(-0.2, 4.2, f"coloured: what notebook {', '.join(map(str, sorted(highlight)))} takes apart"
+        numbers = sorted(highlight)
+        which = (f"notebook {numbers[0]} takes" if len(numbers) == 1
+                 else f"notebooks {', '.join(map(str, numbers[:-1]))} and {numbers[-1]} take")
+        ax.text(-0.2, 4.2, f"coloured: what {which} apart (one box per notebook)"
                 + ("; blue: what each box returns (shapes from the loaded model)" if outputs else ""),
                 fontsize=8, va="top")
     return figure
