@@ -207,7 +207,7 @@ def test_static_twins_of_the_widgets(pair):
     truth = torch.zeros(32, 32, dtype=torch.bool)
     truth[10:20, 10:20] = True
     figures = [teaching.affine_small_multiples(teaching.checkerboard(32)),
-               teaching.region_small_multiples(pair["source"], generated, pair["kp_source"]),
+               teaching.region_small_multiples(pair["driving"], generated, pair["kp_driving"]),
                teaching.prioritycut_small_multiples(pair["driving"], generated["prediction"],
                                                     generated["occlusion_map"], generated["region_mask"], truth=truth),
                teaching.prioritycut_figure(pair["driving"], generated["prediction"], generated["occlusion_map"],

@@ -59,11 +59,12 @@ def region_figure(source: torch.Tensor, driving: torch.Tensor, generated: dict, 
     return figure
 
 
-def region_small_multiples(source: torch.Tensor, generated: dict, kp_source: dict, columns: int = 6) -> Figure:
+def region_small_multiples(driving: torch.Tensor, generated: dict, kp_driving: dict, columns: int = 6) -> Figure:
     """The static twin of the region widget: every region mask M_k (k = 0 is the background)
-    over the source, with keypoint k-1 marked, and all regions in argmax colours."""
+    over the driving frame (1,3,H,W), where M_k(z) lives (T(z) = sum_k M_k(z) T_k(z) for driving
+    pixels z), with the driving keypoint k-1 marked, and all regions in argmax colours."""
     region_mask = generated["region_mask"][0]                                            # (K+1, h, w)
-    size = source.shape[-1]
+    size = driving.shape[-1]
     panels = region_mask.shape[0] + 1
     rows = math.ceil(panels / columns)
     figure = Figure(figsize=(1.9 * columns, 2.0 * rows))
@@ -71,10 +72,10 @@ def region_small_multiples(source: torch.Tensor, generated: dict, kp_source: dic
     upsampled = torch.nn.functional.interpolate(region_mask[None], size=(size, size), mode="bilinear",
                                                 align_corners=False)[0]
     for k, ax in enumerate(axes.flat[:region_mask.shape[0]]):
-        ax.imshow(to_numpy_image(source) * 0.35, interpolation="nearest")
+        ax.imshow(to_numpy_image(driving) * 0.35, interpolation="nearest")
         ax.imshow(upsampled[k].numpy(), cmap="magma", vmin=0, vmax=1, alpha=0.75, interpolation="nearest")
         if k > 0:
-            draw_keypoints(ax, kp_source["value"][0], size, highlight=k - 1, labels=False)
+            draw_keypoints(ax, kp_driving["value"][0], size, highlight=k - 1, labels=False)
         share = float((region_mask.argmax(0) == k).float().mean())
         ax.set_title(("M_0 background" if k == 0 else f"M_{k}: keypoint {k - 1}") + f"\nwins {100 * share:.0f}%",
                      fontsize=8)
