@@ -275,3 +275,27 @@ def test_shared_vmax_ignores_a_few_extreme_pixels():
     maps[0, :50] = 0.2
     maps[1, 0] = 1.0                                                       # one outlier of 200 pixels
     assert teaching.shared_vmax(maps[0], maps[1]) == pytest.approx(0.2)
+
+
+def test_the_departures_box_of_notebooks_2_3_5_is_what_the_calibration_recorded(tmp_path):
+    """The box of the shipped model's departures from FOMM's recipe stands in notebooks 2, 3 and 5
+    exactly as ``departures_table`` writes it from the configs and results/calibration.jsonl
+    (rerun tools/write_departures.py after a calibration row or a config changes)."""
+    import json
+    import shutil
+
+    from pcutlib.teaching.departures import DEPARTURES, DEPARTURES_MARKERS, departures_table, write_departures
+
+    table = departures_table()
+    assert len(table.splitlines()) == 2 + len(DEPARTURES)
+    assert "small-motion+full-res-long" in table and "VGG19 perceptual pyramid" in table
+    for name in ("02_keypoints_and_dense_motion", "03_occlusion_and_inpainting", "05_prioritycut"):
+        copy = tmp_path / f"{name}.ipynb"
+        shutil.copy(REPO / "notebooks" / f"{name}.ipynb", copy)
+        assert not write_departures(copy), f"{name}: the departures box is stale; run python tools/write_departures.py"
+        cells = json.loads(copy.read_text())["cells"]
+        assert sum(DEPARTURES_MARKERS[0] in "".join(c["source"]) for c in cells) == 1
+    plain = tmp_path / "plain.ipynb"
+    plain.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": ["no markers"]}]}))
+    with pytest.raises(ValueError, match="expected one markdown cell with <!-- departures:start -->"):
+        write_departures(plain)
