@@ -29,6 +29,7 @@ every channel wait in 1-second slices, so such a miss costs a second, not the ti
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -41,6 +42,7 @@ import nbformat
 import pytest
 
 from pcutlib.teaching.common import shipped_model_path
+from pcutlib.teaching.exercises import ExerciseNotWritten, check_exercise, fill_stubs
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -135,8 +137,10 @@ def executed(tmp_path_factory, small_world, _no_lost_wakeups):
             if name.startswith("07"):
                 run(next(n for n in NOTEBOOKS if n.startswith("06")))   # notebook 7 reads notebook 6's run
             started = time.perf_counter()
+            filled = scratch / f"filled-{name}"                 # the stub exercises filled with their solutions
+            filled.write_text(json.dumps(fill_stubs(json.loads((NOTEBOOK_DIR / name).read_text()))))
             done[name] = papermill.execute_notebook(
-                str(NOTEBOOK_DIR / name), str(scratch / name), parameters=smoke_parameters(name, small_world, scratch),
+                str(filled), str(scratch / name), parameters=smoke_parameters(name, small_world, scratch),
                 cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False, execution_timeout=CELL_TIMEOUT)
             seconds[name] = time.perf_counter() - started
             print(f"\n{name}: {seconds[name]:.1f} s")
@@ -386,3 +390,38 @@ def test_conda_environment_uses_conda_forge_builds():
     assert environment["channels"] == ["conda-forge"], "the pytorch channel stopped publishing at 2.5"
     names = [d.split(">")[0].split("=")[0] for d in environment["dependencies"] if isinstance(d, str)]
     assert "pytorch-gpu" in names and "pytorch-cuda" not in names and "pytorch" not in names
+
+
+STUB_NOTEBOOKS = ("05",)      # notebooks with an exercise the student writes (a stub: cell)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_stub_exercises_have_a_check_and_a_solution(name):
+    """A stub cell (tag stub:NAME) raises NotImplementedError, the next code cell checks it with
+    teaching.check_exercise, and a hidden solution cell (tags solution, fills:NAME) fills it."""
+    notebook = json.loads((NOTEBOOK_DIR / name).read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    stubs = [(i, c) for i, c in enumerate(code) if any(t.startswith("stub:") for t in c["metadata"].get("tags", []))]
+    if name[:2] in STUB_NOTEBOOKS:
+        assert stubs, f"{name}: no stub exercise"
+    for i, cell in stubs:
+        assert "raise NotImplementedError" in "".join(cell["source"]), f"{name}: a stub must raise NotImplementedError"
+        assert "teaching.check_exercise(" in "".join(code[i + 1]["source"]), f"{name}: no check cell after a stub"
+    filled = fill_stubs(json.loads(json.dumps(notebook)))
+    assert not any("raise NotImplementedError" in "".join(c["source"]) for c in filled["cells"]
+                   if any(t.startswith("stub:") for t in c["metadata"].get("tags", [])))
+
+
+def test_check_exercise_fails_until_the_stub_is_written():
+    import torch
+
+    def stub(x):
+        raise NotImplementedError
+
+    with pytest.raises(ExerciseNotWritten, match="exercise 9: not written yet"):
+        check_exercise("9", stub, torch.neg, [(torch.ones(2),)])
+    with pytest.raises(AssertionError, match="exercise 9: case 2 of 2 differs"):
+        check_exercise("9", lambda x: -x if x.sum() < 3 else x, torch.neg, [(torch.ones(2),), (torch.ones(4),)])
+    assert check_exercise("9", lambda x: -x, torch.neg, [(torch.ones(2),)]) == 1
+    with pytest.raises(ValueError, match=r"stub cells without a fills: solution cell: \['lonely'\]"):
+        fill_stubs({"cells": [{"cell_type": "code", "source": "", "metadata": {"tags": ["stub:lonely"]}}]})

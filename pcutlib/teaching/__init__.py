@@ -23,10 +23,14 @@ from pcutlib.teaching.mixing_lesson import (DEFAULT_CUTMIX_SEED, discriminator_m
 from pcutlib.teaching.training_lesson import (CHANCE_LOSS, loss_figure, TRAINING_PHASES,
     notebook_training_config, FITTING_SECTIONS, shipped_model_fits, training_summary,
     compare_with_copy_baseline, pose_probe_for, read_run_metrics, metrics_table, animation_html)
+from pcutlib.teaching.exercises import ExerciseNotWritten, check_exercise, fill_stubs
 from pcutlib.teaching.widgets import (WIDE_LABEL, figure_widget, sweep_widget, affine_warp_widget,
     region_widget, prioritycut_widget)
 
 __all__ = [
+    "ExerciseNotWritten",
+    "check_exercise",
+    "fill_stubs",
     "repository_root",
     "config_file",
     "shipped_model_path",
