@@ -425,3 +425,13 @@ def test_check_exercise_fails_until_the_stub_is_written():
     assert check_exercise("9", lambda x: -x, torch.neg, [(torch.ones(2),)]) == 1
     with pytest.raises(ValueError, match=r"stub cells without a fills: solution cell: \['lonely'\]"):
         fill_stubs({"cells": [{"cell_type": "code", "source": "", "metadata": {"tags": ["stub:lonely"]}}]})
+
+
+def test_notebook_5_states_the_schema_defaults_of_its_choices():
+    """Notebook 5's table of the paper's steps and pcut's choices quotes the config schema's defaults."""
+    from pcutlib.config import default
+
+    text = (NOTEBOOK_DIR / "05_prioritycut.ipynb").read_text()
+    for key in ("top_k_percent", "foreground_threshold", "mix_probability", "mix_warmup_epochs"):
+        assert f"`{key}` {default('regularizer.' + key):g}" in text, key
+    assert f"`all_ones_masks: {default('regularizer.all_ones_masks')}`" in text
