@@ -53,8 +53,12 @@ def free_port() -> int:
 
 
 def prepare_folder(folder: Path, pretrained: Path) -> Path:
-    """Copy notebook 5 with pretrained_path set in its parameters cell (what papermill -p would do)."""
-    notebook = nbformat.read(REPO / "notebooks" / NOTEBOOK, as_version=4)
+    """Copy notebook 5 with pretrained_path set in its parameters cell (what papermill -p would do)
+    and its stub exercise filled with the solution (as the notebook tests do): Run All then ends
+    without the check's deliberate error."""
+    from pcutlib.teaching.exercises import fill_stubs
+
+    notebook = fill_stubs(nbformat.read(REPO / "notebooks" / NOTEBOOK, as_version=4))
     cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
     cell.source += f"\npretrained_path = {str(pretrained)!r}   # the shipped model, by absolute path"
     nbformat.write(notebook, folder / NOTEBOOK)
