@@ -67,7 +67,8 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
         fake_probability = 1 - torch.sigmoid(models.discriminator(out["prediction"].to(device))["pixel_logits"]).cpu()
     columns = ["source + keypoints", "driving + keypoints", "prediction", "occlusion map O",
                f"PriorityCut mask (top {regularizer.top_k_percent:g}%)", "true dis-occlusion"]
-    columns += ["D: P(fake) per pixel"] if unet else []
+    # the AUC ranks the pixels: the scale spans each frame's own 1st-99th percentile of P(fake)
+    columns += ["D: P(fake), frame's 1-99%"] if unet else []
     fig = Figure(figsize=(2.0 * len(columns), 2.0 * len(frames) + 0.6), layout="constrained")
     axes = fig.subplots(len(frames), len(columns), squeeze=False)
     colours = [f"C{k % 10}" for k in range(kp_source["value"].shape[1])]
@@ -88,7 +89,10 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
             mask = disocclusion(truth.labels[0], truth.part_frames[0], truth.labels[t], truth.part_frames[t])
             axes[row, 5].imshow(truth_image(mask, truth.labels[t]), interpolation="nearest")
         if unet:
-            axes[row, 6].imshow(fake_probability[row, 0].numpy(), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+            low, high = torch.quantile(fake_probability[row, 0].flatten(), torch.tensor([0.01, 0.99])).tolist()
+            axes[row, 6].imshow(fake_probability[row, 0].numpy(), cmap="magma", vmin=low, vmax=max(high, low + 1e-6),
+                                interpolation="nearest")
+            axes[row, 6].set_xlabel(f"{low:.3f} to {high:.3f}", fontsize=7)
         axes[row, 0].set_ylabel(f"frame {t}")
         for ax in axes[row]:
             ax.set_xticks([])
