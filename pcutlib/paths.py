@@ -153,12 +153,16 @@ def refuse_to_replace(paths, overwrite: bool, hint: str = "choose another --out"
         raise FileExistsError(f"{existing[0]}{more} already exists; pass --overwrite to replace it, or {hint}")
 
 
+def between_markers(content: str, text: str, start: str, end: str, where: str = "the text") -> str:
+    """``content`` with what stands between the markers ``start`` and ``end`` replaced by ``text``."""
+    if content.count(start) != 1 or content.count(end) != 1:
+        raise ValueError(f"{where} must hold the markers {start} and {end} once each")
+    before, rest = content.split(start, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{start}\n{text}\n{end}{after}"
+
+
 def replace_between_markers(page: str | Path, text: str, start: str, end: str) -> None:
     """Replace what stands between the marker lines ``start`` and ``end`` of the file ``page`` by
     ``text`` (how commands write their part of the README and docs/ pages)."""
-    content = Path(page).read_text()
-    if content.count(start) != 1 or content.count(end) != 1:
-        raise ValueError(f"{page} must hold the markers {start} and {end} once each")
-    before, rest = content.split(start, 1)
-    _, after = rest.split(end, 1)
-    Path(page).write_text(f"{before}{start}\n{text}\n{end}{after}")
+    Path(page).write_text(between_markers(Path(page).read_text(), text, start, end, str(page)))

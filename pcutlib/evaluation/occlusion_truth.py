@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from pcutlib.evaluation.metrics import roc_auc
+from pcutlib.prioritycut import prioritycut_mask
 
 
 def _check_frames(**masks: torch.Tensor) -> None:
@@ -89,15 +90,13 @@ def frame_difference_rule(driving: torch.Tensor, source: torch.Tensor) -> torch.
 
 
 def top_k_in_foreground(score: torch.Tensor, foreground: torch.Tensor, top_k_percent: float) -> torch.Tensor:
-    """Per frame, the ceil(k% of |F|) foreground pixels of highest score (ties broken by position),
-    as PriorityCut selects by 1 - O. score (N,H,W) float, foreground (N,H,W) bool -> (N,H,W) bool."""
+    """Per frame, the ceil(k% of |F|) foreground pixels of highest score, selected by PriorityCut's
+    own ranking (``prioritycut_mask`` with -score as O and F as the foreground; ties: lowest flat
+    index). score (N,H,W) float, foreground (N,H,W) bool -> (N,H,W) bool."""
     _check_frames(score=score, foreground=foreground)
-    flat, inside = score.flatten(1), foreground.flatten(1)
-    counts = torch.ceil(inside.sum(1) * top_k_percent / 100).long()                    # (N,)
-    ranked = torch.where(inside, flat, torch.full_like(flat, -math.inf))
-    order = torch.sort(ranked, dim=1, descending=True, stable=True).indices
-    ranks = torch.empty_like(order).scatter_(1, order, torch.arange(flat.shape[1]).expand_as(order))
-    return ((ranks < counts[:, None]) & inside).view_as(foreground)
+    background = (~foreground).float()[:, None]                                  # R_0 = 1 outside F
+    region_mask = torch.cat([background, 1 - background], dim=1)                # (N, 2, H, W)
+    return prioritycut_mask(-score[:, None].float(), region_mask, top_k_percent)[:, 0] == 0
 
 
 def disocclusion_composition(truth: torch.Tensor, figure: torch.Tensor) -> dict:

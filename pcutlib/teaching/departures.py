@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from pcutlib.config import load_config
+from pcutlib.paths import between_markers
 from pcutlib.teaching.common import config_file, repository_root
 
 DEPARTURES_MARKERS = ("<!-- departures:start -->", "<!-- departures:end -->")
@@ -87,20 +88,16 @@ def write_departures(notebook: str | Path, root: str | Path | None = None) -> bo
     """Put ``departures_table`` between the DEPARTURES_MARKERS of the notebook's markdown cell that
     holds them; returns whether the text changed. A notebook without the markers is an error."""
     path = Path(notebook)
-    text = path.read_text()
     start, end = DEPARTURES_MARKERS
-    notebook_json = json.loads(text)
+    notebook_json = json.loads(path.read_text())
     cells = [c for c in notebook_json["cells"] if c["cell_type"] == "markdown" and start in "".join(c["source"])]
     if len(cells) != 1:
         raise ValueError(f"{path}: expected one markdown cell with {start} ... {end}, found {len(cells)}")
     source = "".join(cells[0]["source"])
-    before, rest = source.split(start, 1)
-    after = rest.split(end, 1)[1]
-    new = f"{before}{start}\n{departures_table(root)}\n{end}{after}"
+    new = between_markers(source, departures_table(root), start, end, str(path))
     if new == source:
         return False
-    lines = new.split("\n")
-    cells[0]["source"] = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+    cells[0]["source"] = new.splitlines(keepends=True)
     path.write_text(json.dumps(notebook_json, indent=1, ensure_ascii=False) + "\n")
     return True
 
