@@ -88,7 +88,8 @@ def check(name, ours, ours64, expected):
 
 
 def fg(kp):
-    return {"fg_kp": kp["fg_kp"]}
+    """TPSMM's keypoints {"fg_kp"} as pcut names them: {"value"}."""
+    return {"value": kp["fg_kp"]}
 
 
 @torch.no_grad()
@@ -96,8 +97,8 @@ def test_keypoint_detector(reference, networks, networks64):
     for name in ("source", "driving"):
         image = reference["inputs"][name]
         kp, kp64 = networks.kp_detector(image), networks64.kp_detector(image.double())
-        assert set(kp) == set(reference["outputs"][f"kp_{name}"]) == {"fg_kp"}
-        check(f"kp_{name}.fg_kp", kp["fg_kp"], kp64["fg_kp"], reference["outputs"][f"kp_{name}"]["fg_kp"])
+        assert set(reference["outputs"][f"kp_{name}"]) == {"fg_kp"} and set(kp) == {"value"}
+        check(f"kp_{name}.fg_kp", kp["value"], kp64["value"], reference["outputs"][f"kp_{name}"]["fg_kp"])
 
 
 @torch.no_grad()
@@ -251,7 +252,7 @@ def test_tiny_networks_shapes_and_invariants():
     networks = build_tpsmm(TINY_PARAMS).eval()
     source, driving = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     kp_source, kp_driving = networks.kp_detector(source), networks.kp_detector(driving)
-    assert kp_source["fg_kp"].shape == (2, 10, 2) and kp_source["fg_kp"].abs().max() <= 1
+    assert kp_source["value"].shape == (2, 10, 2) and kp_source["value"].abs().max() <= 1
     bg_param = networks.bg_predictor(source, driving)
     torch.testing.assert_close(bg_param, torch.eye(3).expand(2, 3, 3))        # fc starts at the identity
     motion = networks.dense_motion_network(source, kp_driving, kp_source, bg_param=bg_param)
@@ -286,8 +287,8 @@ def test_tps_dropout_softmax():
 
 def test_dense_motion_refuses_wrong_keypoints():
     network = TPSDenseMotionNetwork(block_expansion=8, num_blocks=3, max_features=32, num_tps=2, num_channels=3)
-    kp = {"fg_kp": torch.zeros(1, 15, 2)}
-    with pytest.raises(ValueError, match=r"kp_driving\['fg_kp'\] must be"):
+    kp = {"value": torch.zeros(1, 15, 2)}
+    with pytest.raises(ValueError, match=r"kp_driving\['value'\] must be"):
         network(torch.rand(1, 3, 32, 32), kp, kp)
 
 

@@ -61,7 +61,7 @@ def test_dropout_keeps_where_the_draw_is_below_one_minus_p():
 def test_equivariance_loss_is_zero_for_the_identity_warp(frames):
     networks = build_tpsmm(MODEL_PARAMS).eval()
     _, driving = frames
-    kp = networks.kp_detector(driving)["fg_kp"]
+    kp = networks.kp_detector(driving)["value"]
     identity = {"sigma_affine": 0.0, "sigma_tps": 0.0, "points_tps": 5}
     losses, extra = tps_equivariance_loss(networks.kp_detector, driving, kp, identity, weight=10)
     assert torch.allclose(extra["transformed_frame"], driving, atol=1e-5)         # float32 grid rounding

@@ -45,12 +45,12 @@ def tps_dropout_probability(epoch: int, dropout_epoch: int, dropout_maxp: float,
 def tps_equivariance_loss(kp_detector, driving: torch.Tensor, kp_driving: torch.Tensor, transform_params: dict,
                           weight: float, generator: torch.Generator | None = None) -> tuple[dict, dict]:
     """TPSMM's equivariance loss. driving (B, 3, H, W); kp_driving (B, N, 2) the driving frame's
-    ``fg_kp``; transform_params {sigma_affine, sigma_tps, points_tps}; the random TPS is drawn
+    ``"value"``; transform_params {sigma_affine, sigma_tps, points_tps}; the random TPS is drawn
     from ``generator`` (None: torch's global RNG, as TPSMM). Returns ({"equivariance_value":
     w mean |kp_D - T(kp(T(D)))|}, {"transformed_frame", "transformed_kp"})."""
     transform = RandomTPS.random(driving.shape[0], generator=generator, **transform_params).to(driving.device)
     transformed_frame = transform.transform_frame(driving)                          # (B, 3, H, W)
-    transformed_kp = kp_detector(transformed_frame)["fg_kp"]                       # (B, N, 2)
+    transformed_kp = kp_detector(transformed_frame)["value"]                       # (B, N, 2)
     mapped_back = transform.warp_coordinates(transformed_kp)
     value = weight * (kp_driving - mapped_back).abs().mean()
     return {"equivariance_value": value}, {"transformed_frame": transformed_frame, "transformed_kp": transformed_kp}

@@ -88,7 +88,7 @@ def tpsmm_generator_losses(trainer: TPSMMTrainer, source: torch.Tensor, driving:
     if sum(weights["perceptual"]) != 0:
         losses["perceptual"] = trainer.reconstruction_loss(generated["prediction"], driving)
     if weights["equivariance_value"] != 0:
-        value, extra = tps_equivariance_loss(networks.kp_detector, driving, kp_driving["fg_kp"],
+        value, extra = tps_equivariance_loss(networks.kp_detector, driving, kp_driving["value"],
                                              params["transform_params"], weights["equivariance_value"],
                                              trainer.rngs["equivariance"])
         losses.update(value)

@@ -36,7 +36,7 @@ DROPOUT_EPS = 1e-6       # TPSMM's dropout softmax adds it to the denominator
 
 
 class TPSDenseMotionNetwork(nn.Module):
-    """source (B, C, H, W), keypoints {"fg_kp": (B, 5K, 2)}, bg_param (B, 3, 3) or None -> dict at
+    """source (B, C, H, W), keypoints {"value": (B, 5K, 2)}, bg_param (B, 3, 3) or None -> dict at
     h = H*scale_factor, w = W*scale_factor:
 
     ``deformed_source`` (B, K+1, C, h, w), ``contribution_maps`` (B, K+1, h, w) (channel 0: the
@@ -84,8 +84,8 @@ class TPSDenseMotionNetwork(nn.Module):
 
     def heatmap_representations(self, kp_driving: dict, kp_source: dict, height: int, width: int) -> torch.Tensor:
         """G(p^D) - G(p^S) for every keypoint, after a zero channel: (B, 5K+1, h, w)."""
-        difference = (keypoints_to_gaussian(kp_driving["fg_kp"], height, width, self.kp_variance)
-                      - keypoints_to_gaussian(kp_source["fg_kp"], height, width, self.kp_variance))
+        difference = (keypoints_to_gaussian(kp_driving["value"], height, width, self.kp_variance)
+                      - keypoints_to_gaussian(kp_source["value"], height, width, self.kp_variance))
         return torch.cat([torch.zeros_like(difference[:, :1]), difference], dim=1)
 
     def transformations(self, kp_driving: dict, kp_source: dict, bg_param: torch.Tensor | None,
@@ -95,10 +95,10 @@ class TPSDenseMotionNetwork(nn.Module):
         The background grid is bg_param applied to homogeneous coordinates (x, y, 1) and divided by
         the third (1 for TPSMM's predictor, whose last row is (0, 0, 1)); the identity without it.
         """
-        kp_1 = kp_driving["fg_kp"]
+        kp_1 = kp_driving["value"]
         batch = kp_1.shape[0]
         tps = KeypointTPS(kp_1.reshape(batch, -1, POINTS_PER_TPS, 2),
-                          kp_source["fg_kp"].reshape(batch, -1, POINTS_PER_TPS, 2))
+                          kp_source["value"].reshape(batch, -1, POINTS_PER_TPS, 2))
         driving_to_source = tps.grid(height, width)                                  # (B, K, h, w, 2)
         background = make_coordinate_grid(height, width, kp_1.dtype, kp_1.device).expand(batch, 1, height, width, 2)
         if bg_param is not None:
@@ -114,9 +114,9 @@ class TPSDenseMotionNetwork(nn.Module):
         on), or p for TPS dropout (``tps_dropout_softmax``, draws from ``dropout_rng``)."""
         check_image(source_image, "source_image", self.num_channels)
         for name, kp in (("kp_driving", kp_driving), ("kp_source", kp_source)):
-            shape = tuple(kp["fg_kp"].shape) if isinstance(kp, dict) and "fg_kp" in kp else None
+            shape = tuple(kp["value"].shape) if isinstance(kp, dict) and "value" in kp else None
             if shape != (source_image.shape[0], self.num_tps * POINTS_PER_TPS, 2):
-                raise ValueError(f"{name}['fg_kp'] must be (B, 5 num_tps, 2) = ({source_image.shape[0]}, "
+                raise ValueError(f"{name}['value'] must be (B, 5 num_tps, 2) = ({source_image.shape[0]}, "
                                  f"{self.num_tps * POINTS_PER_TPS}, 2), got {shape}")
         if self.scale_factor != 1:
             source_image = self.down(source_image)

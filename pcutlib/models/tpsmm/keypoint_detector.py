@@ -1,10 +1,12 @@
 """TPSMM's keypoint detector (``modules/keypoint_detector.py``): a ResNet-18 regresses the
 keypoints directly, no heatmaps.
 
-    fg_kp = 2 sigmoid(ResNet-18(image)) - 1,   fc: 512 -> num_tps * 5 * 2
+    value = 2 sigmoid(ResNet-18(image)) - 1,   fc: 512 -> num_tps * 5 * 2
 
 K = num_tps thin-plate-spline transformations, 5 keypoints each; keypoints 5k .. 5k+4 belong
-to transformation k. Coordinates in [-1, 1], x first, as everywhere in pcut.
+to transformation k. Coordinates in [-1, 1], x first, as everywhere in pcut. TPSMM names the
+keypoints ``fg_kp``; pcut names them ``value``, as FOMM's, so that every tool reads keypoints of
+both backbones one way.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ POINTS_PER_TPS = 5
 
 
 class TPSKeypointDetector(nn.Module):
-    """(B, C, H, W) image -> {"fg_kp": (B, num_tps * 5, 2)}.
+    """(B, C, H, W) image -> {"value": (B, num_tps * 5, 2)} (TPSMM's ``fg_kp``).
 
     The ResNet is ``fg_encoder`` (torchvision's names, so TPSMM's ``kp_detector`` state dict
     loads as it is). TPSMM builds torchvision's ResNet-18 and so always takes 3 channels;
@@ -36,4 +38,4 @@ class TPSKeypointDetector(nn.Module):
     def forward(self, image: torch.Tensor) -> dict:
         check_image(image, "image", self.num_channels)
         points = torch.sigmoid(self.fg_encoder(image)) * 2 - 1                # (B, num_tps * 10)
-        return {"fg_kp": points.reshape(image.shape[0], self.num_tps * POINTS_PER_TPS, 2)}
+        return {"value": points.reshape(image.shape[0], self.num_tps * POINTS_PER_TPS, 2)}
