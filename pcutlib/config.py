@@ -1,4 +1,5 @@
-"""Configuration: FOMM's yaml layout, plus pcut's discriminator ``kind`` and ``regularizer``.
+"""Configuration: FOMM's yaml layout, plus pcut's discriminator ``kind`` and ``regularizer``;
+``backbone: tpsmm`` takes TPSMM's ``model_params`` and training keys instead.
 
 ``SCHEMA`` is the one source: every key with its default, its type and the values it may take
 (:class:`Key`), side by side. Every key of a file is checked against it; an unknown key is an
@@ -58,7 +59,32 @@ def anything(default=None) -> Key:
     return Key(default, "any")
 
 
+DISCRIMINATOR_PARAMS = {
+    # patch: FOMM's multi-scale patch D; unet: PriorityCut's per-pixel U-Net D
+    "kind": text("patch", "patch", "unet"),
+    "scales": number([1], 1e-3, 1), "block_expansion": whole(32, 1), "max_features": whole(512, 1),
+    "num_blocks": whole(4, 1), "sn": flag(False), "use_kp": flag(False), "kp_variance": number(0.01, 1e-6),
+}
+
+# model_params of backbone: tpsmm, TPSMM's yaml layout (defaults: its code's and vox-256's values),
+# with pcut's discriminator_params (TPSMM trains without a discriminator)
+TPSMM_MODEL_PARAMS = {
+    "common_params": {"num_tps": whole(10, 1), "num_channels": whole(3, 1), "bg": flag(False),
+                      "multi_mask": flag(True)},
+    "generator_params": {"block_expansion": whole(64, 1), "max_features": whole(512, 1),
+                         "num_down_blocks": whole(3, 1)},
+    "dense_motion_params": {"block_expansion": whole(64, 1), "max_features": whole(1024, 1),
+                            "num_blocks": whole(5, 1), "scale_factor": number(0.25, 1e-3, 1),
+                            "kp_variance": number(0.01, 1e-6)},
+    # the animation-via-disentanglement network: not built by pcut (docs/tpsmm.md, animation)
+    "avd_network_params": anything(),
+    "discriminator_params": DISCRIMINATOR_PARAMS,
+}
+
 SCHEMA = {
+    # fomm: FOMM (local affine motion, model_params below); tpsmm: the Thin-Plate Spline Motion
+    # Model (model_params: TPSMM_MODEL_PARAMS)
+    "backbone": text("fomm", "fomm", "tpsmm"),
     "dataset_params": {
         "root_dir": Key(REQUIRED, "any"),
         "frame_shape": whole([256, 256, 3], 1),
@@ -89,12 +115,7 @@ SCHEMA = {
                                     "num_blocks": whole(5, 1), "scale_factor": number(0.25, 1e-3, 1),
                                     "kp_variance": number(0.01, 1e-6)},
         },
-        "discriminator_params": {
-            # patch: FOMM's multi-scale patch D; unet: PriorityCut's per-pixel U-Net D
-            "kind": text("patch", "patch", "unet"),
-            "scales": number([1], 1e-3, 1), "block_expansion": whole(32, 1), "max_features": whole(512, 1),
-            "num_blocks": whole(4, 1), "sn": flag(False), "use_kp": flag(False), "kp_variance": number(0.01, 1e-6),
-        },
+        "discriminator_params": DISCRIMINATOR_PARAMS,
     },
     "train_params": {
         "num_epochs": whole(100, 1), "num_repeats": whole(1, 1), "epoch_milestones": whole([], 1),
@@ -107,7 +128,14 @@ SCHEMA = {
             "perceptual": number([10, 10, 10, 10, 10]), "equivariance_value": number(10),
             "equivariance_jacobian": number(10),
             "pixel_pyramid": number(0),     # pcut: mean |gen - real| over the pyramid (cheap CPU loss)
+            # TPSMM only: its warp loss (encoder features) and background loss
+            "warp_loss": number(0), "bg": number(0),
         },
+        # TPSMM only (its names): TPS dropout with probability min(epoch / dropout_inc_epoch *
+        # dropout_maxp + dropout_startp, dropout_maxp) before epoch dropout_epoch (0: off); the
+        # background moves and its predictor trains from epoch bg_start on
+        "dropout_epoch": whole(0, 0), "dropout_maxp": number(0.3, 0, 0.99), "dropout_startp": number(0.1, 0, 0.99),
+        "dropout_inc_epoch": whole(10, 1), "bg_start": whole(0, 0),
         # pcut additions
         "perceptual_weights": text("imagenet"),   # imagenet | random (tests only) | path to vgg19 .pth
         "seed": whole(0, 0),
@@ -169,9 +197,18 @@ SCHEMA = {
 }
 
 
-def key_at(dotted: str) -> Key:
+MODEL_SCHEMAS = {"fomm": SCHEMA["model_params"], "tpsmm": TPSMM_MODEL_PARAMS}
+
+
+def schema_for(backbone: str) -> dict:
+    """The whole schema of a backbone: SCHEMA with that backbone's model_params."""
+    check_value("backbone", backbone, SCHEMA["backbone"])
+    return {**SCHEMA, "model_params": MODEL_SCHEMAS[backbone]}
+
+
+def key_at(dotted: str, backbone: str = "fomm") -> Key:
     """The schema entry of a dotted key, e.g. key_at("regularizer.top_k_percent")."""
-    entry = SCHEMA
+    entry = schema_for(backbone)
     for i, part in enumerate(dotted.split(".")):
         if not isinstance(entry, dict) or part not in entry:
             close = difflib.get_close_matches(part, list(entry), n=1) if isinstance(entry, dict) else []
@@ -284,9 +321,11 @@ def _get(config: dict, dotted: str):
 def ignored_settings(resolved: dict) -> list[str]:
     """Dotted keys whose (non-default) value pcut accepts for FOMM compatibility but ignores."""
     keys = list(IGNORED_KEYS)
+    if resolved["backbone"] == "tpsmm":     # TPSMM trains its keypoint detector with lr_generator
+        keys += ["model_params.avd_network_params", "train_params.lr_kp_detector"]
     if resolved["model_params"]["discriminator_params"]["kind"] == "unet":
         keys += PATCH_ONLY_KEYS
-    return [key for key in keys if _get(resolved, key) != key_at(key).default]
+    return [key for key in keys if _get(resolved, key) != key_at(key, resolved["backbone"]).default]
 
 
 def check_feature_matching(resolved: dict) -> None:
@@ -302,8 +341,49 @@ def check_feature_matching(resolved: dict) -> None:
                          f"model_params.discriminator_params.num_blocks is {discriminator['num_blocks']}")
 
 
+# train_params keys that act on one backbone only, with the value that means "off"
+FOMM_ONLY = {"loss_weights.equivariance_jacobian": 0, "occlusion_warmup_epochs": 0,
+             "region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0}}
+TPSMM_ONLY = {"loss_weights.warp_loss": 0, "loss_weights.bg": 0, "dropout_epoch": 0, "bg_start": 0}
+INSTEAD = {"loss_weights.equivariance_jacobian": "TPSMM has no jacobians",
+           "occlusion_warmup_epochs": "TPSMM's generator always applies its occlusion masks",
+           "region_dropout": "TPSMM drops transformations with dropout_epoch, dropout_maxp, dropout_startp and "
+                             "dropout_inc_epoch",
+           "loss_weights.warp_loss": "FOMM has no warp loss", "loss_weights.bg": "FOMM's background does not move",
+           "dropout_epoch": "FOMM drops regions with train_params.region_dropout",
+           "bg_start": "FOMM's background does not move"}
+
+
+def other_backbone_keys(backbone: str) -> dict:
+    """{train_params key: its "off" value} of the keys that act on the other backbone only."""
+    return TPSMM_ONLY if backbone == "fomm" else FOMM_ONLY
+
+
+def turn_off_other_backbone_keys(raw: dict, resolved: dict) -> None:
+    """The other backbone's keys that ``raw`` does not give take their "off" value (FOMM's
+    equivariance_jacobian defaults to 10, which means nothing to TPSMM)."""
+    for key, off in other_backbone_keys(resolved["backbone"]).items():
+        if _get(raw.get("train_params") or {}, key) is None:
+            *parents, last = key.split(".")
+            target = resolved["train_params"]
+            for parent in parents:
+                target = target[parent]
+            target[last] = copy.deepcopy(off)
+
+
+def check_backbone_keys(resolved: dict) -> None:
+    """A training key of the other backbone with a value that is not "off" is an error naming it."""
+    backbone = resolved["backbone"]
+    for key, off in other_backbone_keys(backbone).items():
+        value = _get(resolved["train_params"], key)
+        if value != off:
+            raise ValueError(f"train_params.{key} is {value!r}, but it does not act with backbone: {backbone} "
+                             f"({INSTEAD[key]}); remove it or set it to {off!r}")
+
+
 def check_combinations(resolved: dict) -> None:
     """Values that are each valid but do not work together."""
+    check_backbone_keys(resolved)
     train_params, regularizer = resolved["train_params"], resolved["regularizer"]["type"]
     kind = resolved["model_params"]["discriminator_params"]["kind"]
     if regularizer != "none" and kind != "unet":
@@ -326,12 +406,14 @@ def resolve_config(config: dict) -> dict:
     """Validate a config dict (FOMM layout + pcut sections) and fill in defaults."""
     if not isinstance(config, dict):
         raise ValueError(f"a config must be a mapping, got {type(config).__name__}")
-    check_keys(config, SCHEMA)
-    resolved = merge_defaults(config, SCHEMA)
+    schema = schema_for(config.get("backbone", "fomm"))
+    check_keys(config, schema)
+    resolved = merge_defaults(config, schema)
     dataset = resolved["dataset_params"]
     if dataset["image_shape"] is not None and "frame_shape" not in config.get("dataset_params", {}):
         dataset["frame_shape"] = list(dataset["image_shape"])
     dataset.pop("image_shape")
+    turn_off_other_backbone_keys(config, resolved)
     check_feature_matching(resolved)
     check_combinations(resolved)
     ignored = ignored_settings(resolved)
@@ -380,8 +462,8 @@ def load_config(name_or_path: str | Path) -> dict:
 
 
 def set_by_path(config: dict, dotted_key: str, value) -> None:
-    """config['a']['b'] = value for dotted_key 'a.b'; the key must exist in SCHEMA."""
-    key_at(dotted_key)                     # an unknown key is an error naming it
+    """config['a']['b'] = value for dotted_key 'a.b'; the key must exist in the config's backbone's schema."""
+    key_at(dotted_key, config.get("backbone", "fomm"))      # an unknown key is an error naming it
     keys = dotted_key.split(".")
     target = config
     for key in keys[:-1]:

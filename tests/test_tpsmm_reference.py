@@ -16,13 +16,14 @@ import copy
 
 import pytest
 import torch
-
 from conftest import fixtures_dir, skip_or_fail
+
+from pcutlib.checkpoints.tpsmm import load_tpsmm_checkpoint, load_tpsmm_state_dicts
 from pcutlib.models.tpsmm.bg_motion import BackgroundMotionPredictor
+from pcutlib.models.tpsmm.build import build_tpsmm
 from pcutlib.models.tpsmm.dense_motion import TPSDenseMotionNetwork, tps_dropout_softmax
 from pcutlib.models.tpsmm.inpainting import InpaintingNetwork
 from pcutlib.models.tpsmm.keypoint_detector import TPSKeypointDetector
-from pcutlib.models.tpsmm.loading import build_tpsmm, load_tpsmm_checkpoint, load_tpsmm_state_dicts
 from pcutlib.models.tpsmm.resnet import ResNet18
 from pcutlib.models.tpsmm.tps import KeypointTPS, RandomTPS
 from pcutlib.models.warping import make_coordinate_grid

@@ -1,4 +1,4 @@
-"""pcutlib.training.tpsmm_losses and tpsmm_step: TPSMM's objective and step on a small model.
+"""pcutlib.training.tpsmm_losses and tpsmm_step, through pcut's trainer (backbone: tpsmm) on a small model.
 
 The step was compared with TPSMM's own code by ``tools/compare_tpsmm_training.py`` (it needs a
 checkout of that code, so it is not a test here); these tests check what holds without it.
@@ -8,12 +8,13 @@ import math
 import pytest
 import torch
 
+from pcutlib.config import resolve_config
+from pcutlib.models.tpsmm.build import build_tpsmm
 from pcutlib.models.tpsmm.dense_motion import tps_dropout_softmax
-from pcutlib.models.tpsmm.loading import build_tpsmm
-from pcutlib.training.losses import PixelPyramidLoss
+from pcutlib.training.step import generator_losses, train_step
 from pcutlib.training.tpsmm_losses import (background_loss, tps_dropout_probability, tps_equivariance_loss,
                                            warp_loss)
-from pcutlib.training.tpsmm_step import build_tpsmm_trainer, end_tpsmm_epoch, tpsmm_generator_losses, tpsmm_train_step
+from pcutlib.training.trainer import build_trainer
 
 MODEL_PARAMS = {"common_params": {"num_tps": 2, "num_channels": 3, "bg": True, "multi_mask": True},
                 "generator_params": {"block_expansion": 8, "max_features": 32, "num_down_blocks": 3},
@@ -21,7 +22,15 @@ MODEL_PARAMS = {"common_params": {"num_tps": 2, "num_channels": 3, "bg": True, "
 TRAIN_PARAMS = {"lr_generator": 2e-4, "dropout_epoch": 35, "dropout_maxp": 0.3, "dropout_startp": 0.1,
                 "dropout_inc_epoch": 10, "bg_start": 10, "epoch_milestones": [2],
                 "transform_params": {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5},
-                "loss_weights": {"perceptual": [10, 10, 10, 10, 10], "equivariance_value": 10, "warp_loss": 10, "bg": 10}}
+                "loss_weights": {"perceptual": [0, 0, 0, 0, 0], "pixel_pyramid": 10, "equivariance_value": 10,
+                                 "warp_loss": 10, "bg": 10}}
+
+
+def tpsmm_trainer(**train_params):
+    """pcut's trainer of a small TPSMM (pixel pyramid instead of VGG19: no download)."""
+    config = resolve_config({"backbone": "tpsmm", "dataset_params": {"root_dir": "unused"},
+                             "model_params": MODEL_PARAMS, "train_params": {**TRAIN_PARAMS, **train_params}})
+    return build_trainer(config, torch.device("cpu"))
 
 
 @pytest.fixture(autouse=True)
@@ -84,48 +93,59 @@ def test_background_loss_is_zero_at_the_identity_start_and_weighted(frames):
 
 
 def test_warp_loss_pairs_the_encoder_levels_fine_to_coarse(frames):
-    networks = build_tpsmm(MODEL_PARAMS).eval()
     source, driving = frames
-    trainer = build_tpsmm_trainer(networks, TRAIN_PARAMS, PixelPyramidLoss())
-    _, generated = tpsmm_generator_losses(trainer, source, driving, epoch=40)
-    encoded = networks.inpainting_network.get_encode(driving, generated["occlusion_map"])
+    trainer = tpsmm_trainer()
+    _, generated = generator_losses(trainer, source, driving, epoch_float=40)
+    encoded = trainer.models.inpainting_network.get_encode(driving, generated["occlusion_maps"])
     decoded = generated["warped_encoder_maps"]
     assert [e.shape for e in encoded] == [d.shape for d in reversed(decoded)]
     by_hand = sum((e - d).abs().mean() for e, d in zip(encoded, decoded[::-1]))
-    assert warp_loss(networks.inpainting_network, driving, generated, 10)["warp_loss"].item() == pytest.approx(
-        10 * float(by_hand), rel=1e-6)
+    assert warp_loss(trainer.models.inpainting_network, driving, generated, 10)["warp_loss"].item() == pytest.approx(
+        10 * float(by_hand.detach()), rel=1e-6)
 
 
 def test_losses_follow_the_epoch(frames):
     source, driving = frames
-    trainer = build_tpsmm_trainer(build_tpsmm(MODEL_PARAMS), TRAIN_PARAMS, PixelPyramidLoss())
-    early, _ = tpsmm_generator_losses(trainer, source, driving, epoch=0)
-    late, _ = tpsmm_generator_losses(trainer, source, driving, epoch=10)
-    assert sorted(early) == ["equivariance_value", "perceptual", "warp_loss"]     # no background before bg_start
-    assert sorted(late) == ["bg", "equivariance_value", "perceptual", "warp_loss"]
-    off = build_tpsmm_trainer(build_tpsmm(MODEL_PARAMS), dict(TRAIN_PARAMS, loss_weights=dict(
-        TRAIN_PARAMS["loss_weights"], equivariance_value=0, warp_loss=0)), PixelPyramidLoss())
-    assert sorted(tpsmm_generator_losses(off, source, driving, epoch=10)[0]) == ["bg", "perceptual"]
+    trainer = tpsmm_trainer()
+    early, _ = generator_losses(trainer, source, driving, epoch_float=0)
+    late, _ = generator_losses(trainer, source, driving, epoch_float=10)
+    assert sorted(early) == ["equivariance_value", "reconstruction", "warp_loss"]   # no background before bg_start
+    assert sorted(late) == ["bg", "equivariance_value", "reconstruction", "warp_loss"]
+    off = tpsmm_trainer(loss_weights=dict(TRAIN_PARAMS["loss_weights"], equivariance_value=0, warp_loss=0))
+    assert sorted(generator_losses(off, source, driving, epoch_float=10)[0]) == ["bg", "reconstruction"]
+
+
+def test_tpsmm_trainer_has_tpsmm_optimizers():
+    trainer = tpsmm_trainer()
+    assert sorted(trainer.optimizers) == ["bg_predictor", "generator"]
+    group = trainer.optimizers["generator"].param_groups[0]
+    assert group["weight_decay"] == 1e-4 and group["betas"] == (0.5, 0.999)
+    count = sum(p.numel() for name in ("kp_detector", "dense_motion_network", "inpainting_network")
+                for p in getattr(trainer.models, name).parameters())
+    assert sum(p.numel() for p in group["params"]) == count
+    adversarial = tpsmm_trainer(loss_weights=dict(TRAIN_PARAMS["loss_weights"], generator_gan=1))
+    assert sorted(adversarial.optimizers) == ["bg_predictor", "discriminator", "generator"]
 
 
 @pytest.mark.slow
 def test_steps_train_the_background_only_from_bg_start_and_fit_a_batch(frames):
     torch.manual_seed(0)
     source, driving = frames
-    networks = build_tpsmm(MODEL_PARAMS)
-    trainer = build_tpsmm_trainer(networks, dict(TRAIN_PARAMS, lr_generator=1e-3), PixelPyramidLoss())
+    trainer = tpsmm_trainer(lr_generator=1e-3)
+    models = trainer.models
     batch = {"source": source, "driving": driving}
-    bg_before = [p.detach().clone() for p in networks.bg_predictor.parameters()]
-    first = tpsmm_train_step(trainer, batch, epoch=40 - 30)            # epoch 10: the background trains
+    bg_before = [p.detach().clone() for p in models.bg_predictor.parameters()]
+    first = train_step(trainer, batch, epoch_float=10.0).losses          # epoch 10: the background trains
     assert "bg" in first and all(math.isfinite(v) for v in first.values())
-    assert any(not torch.equal(a, b) for a, b in zip(bg_before, networks.bg_predictor.parameters()))
-    bg_now = [p.detach().clone() for p in networks.bg_predictor.parameters()]
-    tpsmm_train_step(trainer, batch, epoch=3)                          # before bg_start: it stays
-    assert all(torch.equal(a, b) for a, b in zip(bg_now, networks.bg_predictor.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(bg_before, models.bg_predictor.parameters()))
+    bg_now = [p.detach().clone() for p in models.bg_predictor.parameters()]
+    train_step(trainer, batch, epoch_float=3.0)                          # before bg_start: it stays
+    assert all(torch.equal(a, b) for a, b in zip(bg_now, models.bg_predictor.parameters()))
     for _ in range(5):
-        last = tpsmm_train_step(trainer, batch, epoch=40)
-    assert last["perceptual"] < first["perceptual"]
-    assert all(p.grad is None or not p.grad.any() for p in networks.kp_detector.parameters())   # zeroed
-    end_tpsmm_epoch(trainer)
-    end_tpsmm_epoch(trainer)
-    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)     # dropped by 10 at epoch 2
+        last = train_step(trainer, batch, epoch_float=40.0).losses
+    assert last["reconstruction"] < first["reconstruction"]
+    assert all(p.grad is None for p in models.kp_detector.parameters())                # zeroed after the step
+    for _ in range(2):
+        for scheduler in trainer.schedulers.values():
+            scheduler.step()
+    assert trainer.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(1e-4)   # dropped by 10 at epoch 2

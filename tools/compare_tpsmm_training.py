@@ -24,11 +24,10 @@ from pathlib import Path
 import torch
 from torch.nn.utils import clip_grad_norm_
 
-from pcutlib.models.tpsmm.loading import build_tpsmm, load_tpsmm_state_dicts
+from pcutlib.checkpoints.tpsmm import load_tpsmm_state_dicts
+from pcutlib.models.tpsmm.build import build_tpsmm
 from pcutlib.models.tpsmm.resnet import ResNet18
-from pcutlib.training.losses import PixelPyramidLoss
-from pcutlib.training.tpsmm_step import (background_active, build_tpsmm_trainer, clip_tpsmm_gradients,
-                                         tpsmm_generator_losses)
+from pcutlib.training.tpsmm_step import background_active, clip_tpsmm_gradients, tpsmm_generate, tpsmm_losses
 
 TRAIN_PARAMS = {"lr_generator": 2e-4, "scales": [1, 0.5, 0.25, 0.125], "dropout_epoch": 35, "dropout_maxp": 0.3,
                 "dropout_startp": 0.1, "dropout_inc_epoch": 10, "bg_start": 10, "epoch_milestones": [70, 90],
@@ -86,11 +85,16 @@ def their_step(tpsmm, networks: dict, train_params: dict, inputs: dict, epoch: i
 
 
 def our_step(networks, train_params: dict, inputs: dict, epoch: int) -> tuple[dict, dict]:
-    trainer = build_tpsmm_trainer(networks, train_params, PixelPyramidLoss())
-    trainer.rngs = {"dropout": torch.default_generator, "equivariance": torch.default_generator}
-    losses, _ = tpsmm_generator_losses(trainer, inputs["source"], inputs["driving"], epoch)
+    """pcut's TPSMM generator update (``pcutlib.training.step.train_step`` with backbone: tpsmm)
+    without the reconstruction term, drawing from torch's global RNG as TPSMM does."""
+    source, driving = inputs["source"], inputs["driving"]
+    kp_source, kp_driving = networks.kp_detector(source), networks.kp_detector(driving)
+    generated = tpsmm_generate(networks, train_params, source, driving, kp_source, kp_driving, epoch,
+                               torch.default_generator)
+    generated.update(kp_source=kp_source, kp_driving=kp_driving)
+    losses = tpsmm_losses(networks, train_params, source, driving, generated, 1.0, torch.default_generator)
     sum(losses.values()).backward()
-    clip_tpsmm_gradients(networks, background_active(trainer, epoch))
+    clip_tpsmm_gradients(networks, background_active(networks, train_params, epoch))
     grads = {f"{name}.{p}": value.grad.clone() for name, net in networks.networks().items()
              for p, value in net.named_parameters() if value.grad is not None}
     return {k: v.detach() for k, v in losses.items()}, grads

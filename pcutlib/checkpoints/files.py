@@ -1,8 +1,9 @@
 """Checkpoint files: reading them safely, writing them atomically, pcut's one layout.
 
 One layout for every pcut checkpoint (:func:`checkpoint_dict`): ``format`` ("pcut-1"),
-``config`` (the resolved config), one state dict per network (``kp_detector``,
-``generator``, ``discriminator``), plus what the writer adds: a training checkpoint the
+``config`` (the resolved config), one state dict per network (FOMM: ``kp_detector``,
+``generator``, ``discriminator``; TPSMM: ``kp_detector``, ``bg_predictor``,
+``dense_motion_network``, ``inpainting_network``, ``discriminator``, TPSMM's own names), plus what the writer adds: a training checkpoint the
 epoch, step, optimizers, schedulers and random states (enough to resume exactly), the
 shipped model its epoch and source.
 
@@ -21,9 +22,11 @@ from pathlib import Path
 import torch
 
 from pcutlib.models.build import Models, build_models
+from pcutlib.models.tpsmm.build import TPSMMModels
 
 CHECKPOINT_FORMAT = "pcut-1"
-NETWORK_NAMES = ("kp_detector", "generator", "discriminator")
+NETWORK_NAMES = ("kp_detector", "generator", "discriminator", "bg_predictor", "dense_motion_network",
+                 "inpainting_network")
 
 # Which config value decides the shape (or presence) of a parameter, by key pattern.
 CONFIG_HINTS = [
@@ -38,6 +41,12 @@ CONFIG_HINTS = [
     (r"^discriminator\..*weight_(orig|u|v)$", "discriminator_params.sn"),
     (r"^discriminator\..*down_blocks\.0\.", "discriminator_params.use_kp and common_params.num_kp"),
     (r"^discriminator\.", "discriminator_params (block_expansion, max_features, num_blocks, sn, kind)"),
+    # TPSMM's networks
+    (r"^kp_detector\.fg_encoder\.fc\.", "common_params.num_tps"),
+    (r"^bg_predictor\.", "common_params.bg and num_channels"),
+    (r"^dense_motion_network\.occlusion", "common_params.multi_mask and generator_params.num_down_blocks"),
+    (r"^dense_motion_network\.", "dense_motion_params and common_params.num_tps"),
+    (r"^inpainting_network\.", "generator_params (block_expansion, max_features, num_down_blocks)"),
 ]
 
 
@@ -137,7 +146,7 @@ def checkpoint_dict(config: dict, networks: dict[str, dict], **extra) -> dict:
 
         {"format": "pcut-1", "config": config, <network>: its state dict, ..., **extra}
 
-    networks: state dicts by name (a subset of kp_detector, generator, discriminator);
+    networks: state dicts by name (a subset of NETWORK_NAMES);
     extra: whatever else the writer keeps (epoch, step, optimizers, ...). A name that would
     replace another entry is an error naming it.
     """
@@ -150,21 +159,28 @@ def checkpoint_dict(config: dict, networks: dict[str, dict], **extra) -> dict:
     return {"format": CHECKPOINT_FORMAT, "config": config, **networks, **extra}
 
 
-def save_models(path: str | Path, models: Models, config: dict, **extra) -> None:
+def save_models(path: str | Path, models: Models | TPSMMModels, config: dict, **extra) -> None:
     """Save pcut's checkpoint: the resolved config plus each network's state dict (and ``extra``)."""
     networks = {name: module.state_dict() for name, module in models.networks().items()}
     atomic_save(checkpoint_dict(config, networks, **extra), path)
 
 
-def load_models(path: str | Path, device="cpu", with_discriminator: bool = True) -> tuple[Models, dict]:
-    """Rebuild the networks of a pcut checkpoint. Returns (Models in eval mode, checkpoint dict)."""
+def checkpoint_backbone(checkpoint: dict) -> str:
+    """The backbone a pcut checkpoint was trained with ("fomm" for files written before the key)."""
+    return checkpoint["config"].get("backbone", "fomm")
+
+
+def load_models(path: str | Path, device="cpu", with_discriminator: bool = True) -> tuple[Models | TPSMMModels, dict]:
+    """Rebuild the networks of a pcut checkpoint, FOMM's or TPSMM's as its config says.
+    Returns (Models or TPSMMModels in eval mode, checkpoint dict)."""
     checkpoint = safe_torch_load(path)
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a pcut checkpoint (no format {CHECKPOINT_FORMAT!r}); "
-                         f"for FOMM's checkpoints use pcutlib.checkpoints.fomm.load_fomm_checkpoint(path, model_params)")
+        raise ValueError(f"{path} is not a pcut checkpoint (no format {CHECKPOINT_FORMAT!r}); import FOMM's and "
+                         f"TPSMM's checkpoints with: pcut import-checkpoint --backbone fomm|tpsmm --config CONFIG "
+                         f"--checkpoint {path} --out model.pt")
     model_params = checkpoint["config"]["model_params"]
     with_discriminator = with_discriminator and "discriminator" in checkpoint
-    models = build_models(model_params, with_discriminator=with_discriminator)
+    models = build_models(model_params, with_discriminator=with_discriminator, backbone=checkpoint_backbone(checkpoint))
     for name, module in models.networks().items():
         load_state_strict(module, checkpoint[name], name, f"{path}'s config.model_params")
     return models.to(device).eval(), checkpoint

@@ -1,4 +1,5 @@
-"""Build the three networks from FOMM's ``model_params`` (common params shared by all)."""
+"""Build a backbone's networks from its ``model_params``: FOMM's three (common params shared by
+all), or TPSMM's (``pcutlib.models.tpsmm.build``), each with pcut's optional discriminator."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,11 +7,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pcutlib.config import SCHEMA, check_keys, merge_defaults
+from pcutlib.config import MODEL_SCHEMAS, SCHEMA, check_keys, check_value, merge_defaults
 from pcutlib.models.bundle import NetworkBundle
 from pcutlib.models.generator import OcclusionAwareGenerator
 from pcutlib.models.keypoints import KeypointDetector
 from pcutlib.models.patch_discriminator import MultiScalePatchDiscriminator
+from pcutlib.models.tpsmm.build import TPSMMModels, build_tpsmm
+from pcutlib.models.tpsmm.keypoint_detector import POINTS_PER_TPS
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 
 
@@ -29,10 +32,11 @@ class Models(NetworkBundle):
         return named
 
 
-def resolve_model_params(model_params: dict) -> dict:
-    """Check keys against the schema and fill defaults for a ``model_params`` dict."""
-    check_keys(model_params, SCHEMA["model_params"], "model_params")
-    return merge_defaults(model_params, SCHEMA["model_params"], "model_params")
+def resolve_model_params(model_params: dict, backbone: str = "fomm") -> dict:
+    """Check keys against the backbone's schema and fill defaults for a ``model_params`` dict."""
+    check_value("backbone", backbone, SCHEMA["backbone"])
+    check_keys(model_params, MODEL_SCHEMAS[backbone], "model_params")
+    return merge_defaults(model_params, MODEL_SCHEMAS[backbone], "model_params")
 
 
 def build_discriminator(discriminator_params: dict, common_params: dict) -> nn.Module:
@@ -87,11 +91,16 @@ def _might_be_huge(model_params: dict) -> bool:
     return bound > MAX_PARAMETERS
 
 
-def build_models(model_params: dict, with_discriminator: bool = True) -> Models:
-    """model_params (FOMM yaml layout) -> Models with freshly initialised weights.
+def build_models(model_params: dict, with_discriminator: bool = True,
+                 backbone: str = "fomm") -> Models | TPSMMModels:
+    """model_params (the backbone's yaml layout) -> Models (fomm) or TPSMMModels (tpsmm) with
+    freshly initialised weights; both hold ``kp_detector``, ``generator`` and ``discriminator``
+    (None without one) and are called the same way (``pcutlib.inference``).
 
-    A config asking for more than MAX_PARAMETERS parameters is refused before anything is
+    A FOMM config asking for more than MAX_PARAMETERS parameters is refused before anything is
     allocated, with the count it would need."""
+    if backbone == "tpsmm":
+        return build_tpsmm_models(model_params, with_discriminator)
     counts = count_parameters(model_params, with_discriminator) if _might_be_huge(model_params) else {}
     if sum(counts.values()) > MAX_PARAMETERS:
         detail = ", ".join(f"{name} {n / 1e9:.1f}e9" for name, n in counts.items())
@@ -99,10 +108,22 @@ def build_models(model_params: dict, with_discriminator: bool = True) -> Models:
                          f"({detail}; {4 * sum(counts.values()) / 2**30:.0f} GiB of float32 weights), more than "
                          f"the {MAX_PARAMETERS / 1e9:.0f} billion pcut accepts: check block_expansion, "
                          f"max_features and num_blocks")
-    params = resolve_model_params(model_params)
+    params = resolve_model_params(model_params, backbone)
     common = params["common_params"]
     kp_detector = KeypointDetector(**params["kp_detector_params"], **common)
     generator = OcclusionAwareGenerator(**params["generator_params"], **common)
     discriminator = (build_discriminator(params["discriminator_params"], common)
                      if with_discriminator else None)
     return Models(kp_detector, generator, discriminator)
+
+
+def build_tpsmm_models(model_params: dict, with_discriminator: bool = True) -> TPSMMModels:
+    """TPSMM's networks and pcut's discriminator (the patch discriminator conditioned on keypoints
+    sees TPSMM's 5K keypoints)."""
+    params = resolve_model_params(model_params, "tpsmm")
+    models = build_tpsmm(params)
+    if with_discriminator:
+        common = params["common_params"]
+        models.discriminator = build_discriminator(params["discriminator_params"], {
+            "num_kp": POINTS_PER_TPS * common["num_tps"], "num_channels": common["num_channels"]})
+    return models

@@ -132,9 +132,9 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
 
 def initialise_from(trainer: Trainer, path: str | Path) -> None:
     """Start from another run's keypoint detector and generator (e.g. adversarial fine-tuning of a
-    reconstruction run).
+    reconstruction run); for TPSMM its four networks.
 
-    Only those two networks are loaded. The discriminator keeps the fresh weights that
+    Only those networks are loaded; a checkpoint of the other backbone is refused, naming both. The discriminator keeps the fresh weights that
     ``build_trainer`` drew after ``seed_everything(train_params.seed + rank)``, whatever the
     checkpoint holds: so variants and seeds that fine-tune one checkpoint start from their own
     seed's discriminator (one seed, one start), not from the checkpoint's one (often never
@@ -142,7 +142,11 @@ def initialise_from(trainer: Trainer, path: str | Path) -> None:
     schedulers, epoch and step start anew.
     """
     state = safe_torch_load(path, map_location=trainer.device)
-    for name in ("kp_detector", "generator"):
+    theirs = state["config"].get("backbone", "fomm") if isinstance(state.get("config"), dict) else "fomm"
+    if theirs != trainer.backbone:
+        raise ValueError(f"{path} holds a backbone: {theirs} model, but this config trains backbone: "
+                         f"{trainer.backbone}; start from a {trainer.backbone} checkpoint or use a {theirs} config")
+    for name in (n for n in trainer.models.networks() if n != "discriminator"):
         if name not in state:
             raise ValueError(f"{path} holds no '{name}' state dict (keys: {sorted(state)})")
         load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")

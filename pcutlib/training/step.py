@@ -14,6 +14,11 @@
 
 The adversarial terms of both updates live in one object per discriminator kind
 (``pcutlib.training.adversaries``: PatchAdversary, UNetAdversary).
+
+With ``backbone: tpsmm`` the generator update is TPSMM's (``pcutlib.training.tpsmm_step``):
+equivariance under a random TPS (keypoints only), the warp loss, the background loss, TPS
+dropout, weight decay and TPSMM's gradient clipping; the adversarial terms and the discriminator
+update are the same as FOMM's.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import torch
 
 from pcutlib.training import losses as L
 from pcutlib.training.adversaries import Mixing
+from pcutlib.training.tpsmm_step import tpsmm_generate, tpsmm_losses, tpsmm_update
 from pcutlib.training.trainer import Trainer
 
 
@@ -58,12 +64,18 @@ def max_frame_gap(schedule: dict, epoch: int) -> int | None:
 def generate(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> dict:
     """The generator's outputs (keypoints added) for source, driving (B, 3, H, W); draws the
     region dropout from the trainer's stream."""
-    models = trainer.models
-    dropout = region_dropout_probability(trainer.config["train_params"]["region_dropout"], epoch_float)
+    models, train_params = trainer.models, trainer.config["train_params"]
     # the keypoint detector stays float32 under autocast: with it in bf16, synthetic-64 learned 3.3
     # distinct keypoints of 10 instead of 6.2 (docs/benchmarks.md)
     kp_source = models.kp_detector(source)
     kp_driving = models.kp_detector(driving)
+    if trainer.backbone == "tpsmm":
+        with autocast(trainer):
+            generated = tpsmm_generate(models, train_params, source, driving, kp_source, kp_driving,
+                                       int(epoch_float), trainer.rngs["region_dropout"])
+        generated.update(kp_source=kp_source, kp_driving=kp_driving)
+        return generated
+    dropout = region_dropout_probability(train_params["region_dropout"], epoch_float)
     with autocast(trainer):
         warmup = epoch_float < trainer.config["train_params"]["occlusion_warmup_epochs"]
         generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving, region_dropout=dropout,
@@ -82,6 +94,12 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
     prediction = generated["prediction"].float()
     losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
     ramp = equivariance_ramp(trainer.config["train_params"]["equivariance_warmup_epochs"], epoch_float)
+    if trainer.backbone == "tpsmm":
+        losses.update(tpsmm_losses(models, trainer.config["train_params"], source, driving, generated, ramp,
+                                   trainer.rngs["equivariance_warp"]))
+        if trainer.adversary is not None:
+            losses.update(trainer.adversary.generator_losses(prediction, driving, kp_driving))
+        return losses, generated
     equivariance, _ = L.equivariance_losses(
         models.kp_detector, driving, {k: v.float() for k, v in kp_driving.items()},
         trainer.config["train_params"]["transform_params"], ramp * weights["equivariance_value"],
@@ -116,6 +134,10 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
         g_losses = {}
         with torch.no_grad():                       # the generator as it is: no losses, no update
             generated = generate(trainer, source, driving, epoch_float)
+    elif trainer.backbone == "tpsmm":                # its optimizers' gradients are zeroed after each step
+        g_losses, generated = generator_losses(trainer, source, driving, epoch_float)
+        sum(g_losses.values()).backward()
+        tpsmm_update(trainer.models, trainer.optimizers, trainer.config["train_params"], int(epoch_float))
     else:
         for name in ("generator", "kp_detector"):
             trainer.optimizers[name].zero_grad(set_to_none=True)

@@ -57,10 +57,10 @@ def tps_equivariance_loss(kp_detector, driving: torch.Tensor, kp_driving: torch.
 
 
 def warp_loss(inpainting_network, driving: torch.Tensor, generated: dict, weight: float) -> dict:
-    """TPSMM's warp loss: ``get_encode(driving, occlusion masks)`` (fine to coarse, detached)
+    """TPSMM's warp loss: ``get_encode(driving, generated["occlusion_maps"])`` (fine to coarse, detached)
     against ``generated["warped_encoder_maps"]`` (coarse to fine), one mean absolute difference
     per level, summed. Returns {"warp_loss": w sum_l mean |.|}."""
-    encoded = inpainting_network.get_encode(driving, generated["occlusion_map"])
+    encoded = inpainting_network.get_encode(driving, generated["occlusion_maps"])
     decoded = generated["warped_encoder_maps"]
     if len(encoded) != len(decoded):
         raise ValueError(f"get_encode gave {len(encoded)} maps and the generator {len(decoded)} warped maps")

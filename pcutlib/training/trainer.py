@@ -22,10 +22,12 @@ from torch import nn
 
 from pcutlib.config import check_combinations
 from pcutlib.models.build import Models, build_models
+from pcutlib.models.tpsmm.build import TPSMMModels
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training import losses as L
 from pcutlib.training.adversaries import Adversary, build_adversary
 from pcutlib.training.device import ProcessGroup
+from pcutlib.training.tpsmm_step import build_tpsmm_optimizers
 
 
 def seed_everything(seed: int) -> None:
@@ -38,7 +40,7 @@ def seed_everything(seed: int) -> None:
 class Trainer:
     """Everything a training step needs; built by :func:`build_trainer`."""
     config: dict
-    models: Models
+    models: Models | TPSMMModels
     optimizers: dict
     schedulers: dict
     reconstruction_loss: nn.Module
@@ -58,6 +60,11 @@ class Trainer:
     # the adversarial half of the step (pcutlib.training.adversaries); build_trainer sets it when
     # adversarial, and the step asks only whether it is there
     adversary: Adversary | None = None
+
+    @property
+    def backbone(self) -> str:
+        """"fomm" or "tpsmm" (config key ``backbone``)."""
+        return self.config["backbone"]
 
     @property
     def adversarial(self) -> bool:
@@ -100,8 +107,10 @@ def make_rngs(seed: int, rank: int = 0) -> dict[str, torch.Generator]:
                            shuffles with train_params.seed and the epoch itself)
         mixing             whether a discriminator step mixes (``adversaries.UNetAdversary``)
         cutmix_box         the CutMix boxes (``prioritycut.make_mask``)
-        equivariance_warp  the random TPS of the equivariance losses (``losses.equivariance_losses``)
-        region_dropout     the dropped keypoint regions (``dense_motion.region_softmax``)
+        equivariance_warp  the random TPS of the equivariance losses (``losses.equivariance_losses``;
+                           TPSMM's ``tpsmm_losses.tps_equivariance_loss``)
+        region_dropout     the dropped keypoint regions (``dense_motion.region_softmax``; TPSMM's
+                           dropped transformations, ``tpsmm.dense_motion.tps_dropout_softmax``)
 
     The streams are independent of each other (numpy's SeedSequence spreads the seeds), so a
     regularizer that draws CutMix boxes moves no other stream. Returns {name: generator}.
@@ -144,7 +153,10 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     train_params = config["train_params"]
     regularizer = RegularizerConfig.from_dict(config["regularizer"])
     check_combinations(config)             # also for a config dict changed after load_config
-    models = build_models(config["model_params"]).to(device)
+    backbone = config["backbone"]
+    if backbone == "tpsmm" and group.distributed:
+        raise ValueError("multi-process (DDP) training runs backbone: fomm only; train backbone: tpsmm in one process")
+    models = build_models(config["model_params"], backbone=backbone).to(device)
     if train_params["channels_last"]:
         for module in models.networks().values():
             module.to(memory_format=torch.channels_last)
@@ -159,10 +171,16 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
     learning_rates = {"generator": train_params["lr_generator"], "kp_detector": train_params["lr_kp_detector"],
                       "discriminator": train_params["lr_discriminator"]}
     # the discriminator only trains when the generator has an adversarial term
-    trained = [n for n in models.networks() if n != "discriminator" or train_params["loss_weights"]["generator_gan"] != 0]
+    adversarial = train_params["loss_weights"]["generator_gan"] != 0
     fused = True if not baseline_step and device.type in ("cpu", "cuda") else None
-    optimizers = {name: torch.optim.Adam(getattr(models, name).parameters(), lr=learning_rates[name],
-                                         betas=(0.5, 0.999), fused=fused) for name in trained}
+    if backbone == "tpsmm":          # TPSMM's two optimizers (weight decay, one for the background)
+        optimizers = build_tpsmm_optimizers(models, train_params, fused)
+        trained = ["discriminator"] if adversarial else []
+    else:
+        trained = [n for n in models.networks() if n != "discriminator" or adversarial]
+        optimizers = {}
+    optimizers.update({name: torch.optim.Adam(getattr(models, name).parameters(), lr=learning_rates[name],
+                                              betas=(0.5, 0.999), fused=fused) for name in trained})
     # learning rates drop x0.1 at each milestone epoch, as FOMM
     schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, train_params["epoch_milestones"], gamma=0.1)
                   for name, opt in optimizers.items()}
