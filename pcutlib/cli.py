@@ -32,6 +32,7 @@ from pcutlib.data.video_io import read_source_image, read_video, save_strip_png,
 from pcutlib.evaluation.diagnose import add_diagnose_arguments, run_diagnose
 from pcutlib.evaluation.probes import add_train_probes_arguments, run_train_probes
 from pcutlib.evaluation.protocols import add_evaluate_arguments, run_evaluate
+from pcutlib.experiments.backbones import add_compare_backbones_arguments, run_compare_backbones
 from pcutlib.experiments.calibration import add_calibrate_arguments, run_calibrate
 from pcutlib.experiments.comparison import add_experiment_arguments, run_experiment
 from pcutlib.experiments.demo import add_demo_arguments, run_demo
@@ -281,6 +282,8 @@ COMMANDS = [
     ("experiment", "the PriorityCut ablation: table and plots in results/", add_experiment_arguments, run_experiment),
     ("seed-statistics", "seed-level verdicts of a stored experiment setting", add_seed_statistics_arguments,
      run_seed_statistics),
+    ("compare-backbones", "FOMM and TPSMM at one wall-clock budget (results/backbones.md)",
+     add_compare_backbones_arguments, run_compare_backbones),
 ]
 
 

@@ -45,6 +45,7 @@ def relative_keypoints(kp_source: dict, kp_driving: dict, kp_driving_initial: di
 
 
 OUTPUT_KEYS = ("prediction", "occlusion_map", "region_mask")     # generator outputs kept on the CPU
+LEVEL_KEYS = ("occlusion_maps",)           # lists of maps, one per resolution (TPSMM's occlusion masks)
 
 
 def _device_of(module: torch.nn.Module) -> torch.device:
@@ -80,7 +81,8 @@ def generate_frames(generator, source: torch.Tensor, kp_source: dict, kp_driving
     every row; kp_source and kp_driving hold N rows (or 1 for kp_source).
 
     Returns float32 on the CPU: {"prediction": (N,3,H,W), and where the generator makes them
-    "occlusion_map": (N,1,h,w), "region_mask": (N,K+1,h,w)}.
+    "occlusion_map": (N,1,h,w), "region_mask": (N,K+1,h,w), "occlusion_maps": [(N,1,h_l,w_l), ...]
+    (TPSMM's masks, coarse to fine)}.
     """
     count = len(kp_driving["value"])
     if len(source) not in (1, count) or len(kp_source["value"]) not in (1, count):
@@ -96,8 +98,13 @@ def generate_frames(generator, source: torch.Tensor, kp_source: dict, kp_driving
         stop = start + batch_size
         out = generator(source[start:stop].to(device), kp_source=_rows(kp_source, start, stop, device),
                         kp_driving=_rows(kp_driving, start, stop, device))
-        outputs.append({key: out[key].float().cpu() for key in OUTPUT_KEYS if key in out})
-    return {key: torch.cat([out[key] for out in outputs]) for key in outputs[0]}
+        kept = {key: out[key].float().cpu() for key in OUTPUT_KEYS if key in out}
+        kept.update({key: [level.float().cpu() for level in out[key]] for key in LEVEL_KEYS if key in out})
+        outputs.append(kept)
+    joined = {key: torch.cat([out[key] for out in outputs]) for key in outputs[0] if key not in LEVEL_KEYS}
+    joined.update({key: [torch.cat(levels) for levels in zip(*(out[key] for out in outputs))]
+                   for key in LEVEL_KEYS if key in outputs[0]})
+    return joined
 
 
 @torch.no_grad()

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib.data import augmentation, datasets as data, video_io
+from pcutlib.data import augmentation
+from pcutlib.data import datasets as data
+from pcutlib.data import video_io
 
 T, S = 4, 32
 

@@ -9,7 +9,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from data_scripts import bair, synthetic as synthetic_script, taichi, voxceleb
+from data_scripts import bair
+from data_scripts import synthetic as synthetic_script
+from data_scripts import taichi, voxceleb
 from pcutlib.data.datasets import FramesDataset
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,17 +4,16 @@ import math
 
 import pytest
 import torch
+from conftest import tiny_synthetic_world
 
+from pcutlib.checkpoints.files import save_models
+from pcutlib.cli import main
+from pcutlib.data.video_io import read_video
 from pcutlib.evaluation import diagnose as D
 from pcutlib.evaluation import motion_measures as M
 from pcutlib.evaluation.metrics import roc_auc
-from pcutlib.checkpoints.files import save_models
-from pcutlib.cli import main
 from pcutlib.models.build import Models, build_models
 from pcutlib.models.unet_discriminator import UNetDiscriminator
-from pcutlib.data.video_io import read_video
-
-from conftest import tiny_synthetic_world
 
 
 def test_distinct_keypoints_counts_isolated_points():

@@ -7,12 +7,13 @@ import math
 import pytest
 import torch
 
-from pcutlib.evaluation import protocols as evaluation, probes
 from pcutlib.checkpoints.files import load_models, save_models
 from pcutlib.data.datasets import FramesDataset, PairedDataset
-from pcutlib.models.build import build_models
 from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.evaluation import probes
+from pcutlib.evaluation import protocols as evaluation
 from pcutlib.inference import animate_video, reconstruct_video
+from pcutlib.models.build import build_models
 from pcutlib.training.device import choose_device
 
 TINY_MODEL_PARAMS = {

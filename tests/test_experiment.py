@@ -11,18 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO, tiny_synthetic_world
 
-from pcutlib.evaluation import artifacts, bootstrap, protocols as evaluation, metrics
-
-from pcutlib.experiments import comparison, recipes, report, runs, statistics
 from pcutlib.cli import main
 from pcutlib.config import load_config
 from pcutlib.data.splits import load_split
+from pcutlib.evaluation import artifacts, bootstrap, metrics
+from pcutlib.evaluation import protocols as evaluation
 from pcutlib.evaluation.discriminator_quality import discriminator_quality
+from pcutlib.experiments import comparison, recipes, report, runs, statistics
 from pcutlib.models.build import build_models
 from pcutlib.prioritycut import RegularizerConfig
-
-from conftest import REPO, tiny_synthetic_world
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ADVERSARIAL = recipes.experiment_recipe()["adversarial"]

@@ -13,8 +13,8 @@ import copy
 import pytest
 import torch
 
-from pcutlib.inference import relative_keypoints
 from pcutlib.checkpoints.fomm import load_fomm_checkpoint
+from pcutlib.inference import relative_keypoints
 from pcutlib.models.warping import RandomTPS
 
 NOISE_MULTIPLE = 8.0      # fixture noise + our noise, each a few times the measured floor

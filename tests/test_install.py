@@ -124,7 +124,7 @@ def test_installed_package_finds_its_shipped_files(installed):
 
 def test_notebook_1_runs_outside_the_clone(installed, monkeypatch):
     import papermill
-    from test_notebooks import _patch_channel_waits     # nbclient's lost wake-ups (see there)
+    from test_notebooks import _patch_channel_waits  # nbclient's lost wake-ups (see there)
 
     _patch_channel_waits()
     run([installed["python"], "-m", "ipykernel", "install", "--prefix", installed["venv"], "--name", KERNEL_NAME],

@@ -6,13 +6,13 @@ import pytest
 import torch
 from torch import nn
 
+from pcutlib.models.warping import ImagePyramid, RandomTPS
+from pcutlib.prioritycut import consistency_loss
 from pcutlib.training import losses
 from pcutlib.training.losses import (PerceptualPyramidLoss, PixelPyramidLoss, VGG19Features, equivariance_losses,
-                            feature_matching_loss, load_vgg19_weights, lsgan_discriminator_loss,
-                            lsgan_generator_loss, unet_discriminator_loss, unet_generator_loss,
-                            unet_feature_matching_loss, unet_mixed_loss, unet_plain_loss_factor)
-from pcutlib.prioritycut import consistency_loss
-from pcutlib.models.warping import ImagePyramid, RandomTPS
+                                     feature_matching_loss, load_vgg19_weights, lsgan_discriminator_loss,
+                                     lsgan_generator_loss, unet_discriminator_loss, unet_feature_matching_loss,
+                                     unet_generator_loss, unet_mixed_loss, unet_plain_loss_factor)
 
 # ----------------------------------------------------------------------------- VGG19 weights
 

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from pcutlib.evaluation import metrics, probes
 from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.evaluation import metrics, probes
 
 FAST = dict(batch_size=16, channels=8, progress=False)
 

@@ -4,9 +4,8 @@ import math
 import pytest
 import torch
 
-from pcutlib.prioritycut import (RegularizerConfig, consistency_loss, count_empty_foreground,
-                                  cutmix_mask, make_mask, mix_images, mix_probability,
-                                  prioritycut_mask, prioritycut_mask_with_stats)
+from pcutlib.prioritycut import (RegularizerConfig, consistency_loss, count_empty_foreground, cutmix_mask, make_mask,
+                                 mix_images, mix_probability, prioritycut_mask, prioritycut_mask_with_stats)
 
 
 def random_inputs(seed, batch=4, height=16, width=16, num_regions=4, foreground_fractions=(0.0, 0.3, 0.7, 1.0),

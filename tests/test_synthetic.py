@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcutlib.data import datasets as data, make_synthetic, synthetic, synthetic_truth, video_io
+from pcutlib.data import datasets as data
+from pcutlib.data import make_synthetic, synthetic, synthetic_truth, video_io
 
 
 def nearest_pixels(keypoints, size):

@@ -18,8 +18,8 @@ import torch
 from matplotlib.figure import Figure
 
 from pcutlib import teaching
-from pcutlib.models.build import build_models
 from pcutlib.config import load_config
+from pcutlib.models.build import build_models
 from pcutlib.prioritycut import prioritycut_mask
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,8 +12,7 @@ from pcutlib.config import resolve_config
 from pcutlib.models.tpsmm.build import build_tpsmm
 from pcutlib.models.tpsmm.dense_motion import tps_dropout_softmax
 from pcutlib.training.step import generator_losses, train_step
-from pcutlib.training.tpsmm_losses import (background_loss, tps_dropout_probability, tps_equivariance_loss,
-                                           warp_loss)
+from pcutlib.training.tpsmm_losses import background_loss, tps_dropout_probability, tps_equivariance_loss, warp_loss
 from pcutlib.training.trainer import build_trainer
 
 MODEL_PARAMS = {"common_params": {"num_tps": 2, "num_channels": 3, "bg": True, "multi_mask": True},

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pcutlib.prioritycut import mix_images, prioritycut_mask
-from pcutlib.training.adversaries import Mixing
 from pcutlib.config import load_config, resolve_config
 from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.prioritycut import mix_images, prioritycut_mask
+from pcutlib.training.adversaries import Mixing
 from pcutlib.training.loop import continue_from, make_dataloader, train
 from pcutlib.training.step import train_step
 from pcutlib.training.trainer import build_trainer
@@ -451,8 +451,8 @@ def record_each_step(monkeypatch):
     """What every training step saw, in order: its batch (source, driving), its equivariance warp
     (theta, control_params), the regions region dropout kept, and the networks it started from."""
     from pcutlib.models import dense_motion
-    from pcutlib.training import loop
     from pcutlib.models.warping import RandomTPS
+    from pcutlib.training import loop
 
     seen = []
     step, random_warp, keep_mask = loop.train_step, RandomTPS.random.__func__, dense_motion.region_keep_mask
@@ -708,13 +708,13 @@ def test_bf16_autocast_step_runs_on_the_cpu_close_to_float32(smoke_data, regular
 
 # --------------------------------------------------------------------------- SIGINT / SIGTERM during training
 
-import re                                                               # noqa: E402
-import shlex                                                            # noqa: E402
-import signal                                                           # noqa: E402
-import threading                                                        # noqa: E402
-import time                                                             # noqa: E402
+import re  # noqa: E402
+import shlex  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 
-from pcutlib.training import loop as training_loop                     # noqa: E402
+from pcutlib.training import loop as training_loop  # noqa: E402
 from pcutlib.training.interrupt import StopSignals, TrainingInterrupted  # noqa: E402
 
 

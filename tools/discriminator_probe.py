@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
-from pcutlib.training import losses as L
 from pcutlib.checkpoints.files import load_models
 from pcutlib.data.splits import load_split
 from pcutlib.evaluation.discriminator_quality import batched, held_out_frames, real_fake_auc
 from pcutlib.models.unet_discriminator import UNetDiscriminator
+from pcutlib.training import losses as L
 
 # name: spectral norm, learning rate, Adam betas, batch size (real frames a step)
 SETTINGS = {

@@ -134,6 +134,9 @@ class Diagnosis:
     occlusion_auc_core: float | None = None
     occlusion_auc_video_mean: float | None = None
     occlusion_auc_video_sd: float | None = None
+    # TPSMM: the AUCs (pooled, foreground, figure) of each of its occlusion masks, coarse to fine
+    # ({"size": h, "pooled", "foreground", "figure"}); the finest is occlusion_auc above
+    occlusion_auc_by_mask: list[dict] | None = None
     rule_auc: float | None = None
     rule_auc_foreground: float | None = None
     rule_auc_figure: float | None = None
@@ -178,7 +181,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
     "rule" (``frame_difference_rule``), "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
     parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "at_rest", "score", "rule", "truth",
-                                 "figure", "foreground", "selected", "video")}
+                                 "figure", "foreground", "selected", "video", "mask_scores")}
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
         kp = detect_keypoints(models.kp_detector, frames)
@@ -196,6 +199,9 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
             continue
         later = {key: value[1:] for key, value in out.items()}
         parts["score"].append(1 - _upsampled(later["occlusion_map"], size))
+        if "occlusion_maps" in out:          # TPSMM: every mask, coarse to fine
+            parts["mask_scores"].append([1 - _upsampled(level[1:], size) for level in out["occlusion_maps"]])
+            parts["mask_sizes"] = [level.shape[-2] for level in out["occlusion_maps"]]
         parts["rule"].append(frame_difference_rule(frames[1:], frames[0]))
         parts["truth"].append(torch.from_numpy(disocclusion_from(truth, 0)[1:]))
         parts["figure"].append(torch.from_numpy(truth.labels[1:] != BACKGROUND_LABEL))
@@ -218,6 +224,12 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
     diagnosis.top_k_percent = regularizer.top_k_percent
     for key, value in mask_against_truth(selected, truth, figure, foreground).items():
         setattr(diagnosis, f"mask_{key}", value)
+    if parts["mask_scores"]:
+        diagnosis.occlusion_auc_by_mask = []
+        for level, scores in enumerate(zip(*parts["mask_scores"])):
+            level_strata = occlusion_auc_strata(torch.cat(scores), truth, figure, foreground, video)
+            diagnosis.occlusion_auc_by_mask.append(
+                {"size": int(parts["mask_sizes"][level]), **{k: level_strata[k] for k in ("pooled", "foreground", "figure")}})
     rule = torch.cat(parts["rule"])                                          # the no-model baseline
     rule_strata = occlusion_auc_strata(rule, truth, figure, foreground, video)
     diagnosis.rule_auc, diagnosis.rule_auc_foreground, diagnosis.rule_auc_figure = (

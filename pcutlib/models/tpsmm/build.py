@@ -17,10 +17,11 @@ from torch import nn
 from pcutlib.config import TPSMM_MODEL_PARAMS, check_keys, merge_defaults
 from pcutlib.models.bundle import NetworkBundle
 from pcutlib.models.tpsmm.bg_motion import BackgroundMotionPredictor
-from pcutlib.models.tpsmm.dense_motion import TPSDenseMotionNetwork
+from pcutlib.models.tpsmm.dense_motion import NUM_OCCLUSION_MAPS, TPSDenseMotionNetwork
 from pcutlib.models.tpsmm.generator import TPSMMGenerator
 from pcutlib.models.tpsmm.inpainting import InpaintingNetwork
 from pcutlib.models.tpsmm.keypoint_detector import TPSKeypointDetector
+
 
 @dataclass
 class TPSMMModels(NetworkBundle):
@@ -68,6 +69,10 @@ def build_tpsmm(model_params: dict) -> TPSMMModels:
     common = params["common_params"]
     num_tps, num_channels = common["num_tps"], common["num_channels"]
     bg, multi_mask = common["bg"], common["multi_mask"]
+    down = params["generator_params"]["num_down_blocks"]
+    if multi_mask and down + 1 != NUM_OCCLUSION_MAPS:
+        raise ValueError(f"model_params.common_params.multi_mask needs generator_params.num_down_blocks = "
+                         f"{NUM_OCCLUSION_MAPS - 1} (one occlusion mask per scale, {NUM_OCCLUSION_MAPS} masks), got {down}")
     generator = TPSMMGenerator(
         TPSDenseMotionNetwork(**params["dense_motion_params"], num_tps=num_tps, num_channels=num_channels, bg=bg,
                               multi_mask=multi_mask),

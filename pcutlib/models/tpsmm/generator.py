@@ -9,7 +9,10 @@ calls a generator with the source and two keypoint sets, as FOMM's ``OcclusionAw
     occlusion_map   (B, 1, H, W)      the finest of TPSMM's occlusion masks (1 = visible): the one
                                       the prediction is blended with (docs/tpsmm.md, PriorityCut on TPSMM)
     occlusion_maps  list of (B, 1, h_l, w_l), coarse to fine: all of them (TPSMM's ``occlusion_map``)
-    region_mask     (B, K+1, h, w)    TPSMM's contribution maps (channel 0: the background's)
+    region_mask     (B, K+1, H_o, W_o) TPSMM's contribution maps (channel 0: the background's),
+                                      resized to occlusion_map's size as TPSMM resizes its flow
+                                      (bilinear, align_corners=True), so that PriorityCut's
+                                      foreground and ranking share one grid
     deformed, deformed_source, warped_encoder_maps, contribution_maps: as TPSMM returns them.
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ from torch import nn
 
 from pcutlib.models.tpsmm.bg_motion import BackgroundMotionPredictor
 from pcutlib.models.tpsmm.dense_motion import TPSDenseMotionNetwork
-from pcutlib.models.tpsmm.inpainting import InpaintingNetwork
+from pcutlib.models.tpsmm.inpainting import InpaintingNetwork, resize_aligned
 
 
 class TPSMMGenerator(nn.Module):
@@ -51,5 +54,5 @@ class TPSMMGenerator(nn.Module):
         out = self.inpainting_network(source, dense_motion)
         out["occlusion_maps"] = out.pop("occlusion_map")
         out["occlusion_map"] = out["occlusion_maps"][-1]
-        out["region_mask"] = out["contribution_maps"]
+        out["region_mask"] = resize_aligned(out["contribution_maps"], out["occlusion_map"].shape[2:])
         return out
