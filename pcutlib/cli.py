@@ -24,6 +24,7 @@ import torch
 import yaml
 
 from pcutlib.checkpoints.files import CheckpointError, load_models
+from pcutlib.checkpoints.importing import import_checkpoint
 from pcutlib.checkpoints.pretrained import export_pretrained, pretrained_summary
 from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.data.datasets import FramesDataset
@@ -258,6 +259,12 @@ def run_reconstruct(args) -> int:
     return 0
 
 
+def run_import(args) -> int:
+    out = import_checkpoint(args.checkpoint, load_config(args.config), args.out, args.overwrite)
+    print(f"imported {args.checkpoint} as {out} (backbone: {load_config(args.config)['backbone']})")
+    return 0
+
+
 def run_export(args) -> int:
 
     out = export_pretrained(args.checkpoint, args.out)          # None: pretrained/ of the clone
@@ -320,6 +327,16 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("--out", type=Path, default=None, help="default: pretrained/synthetic-64.pt in the clone "
                                "(else in the working directory)")
     export_parser.set_defaults(run=run_export)
+
+    import_parser = commands.add_parser("import-checkpoint",
+                                        help="turn FOMM's or TPSMM's published checkpoint into a pcut checkpoint")
+    import_parser.add_argument("--config", required=True,
+                               help="the config the checkpoint was trained with (its backbone and model_params), "
+                                    "e.g. vox-256 or tpsmm-vox-256")
+    import_parser.add_argument("--checkpoint", required=True, type=Path, help="FOMM's or TPSMM's .pth.tar")
+    import_parser.add_argument("--out", required=True, type=Path, help="the pcut checkpoint to write (.pt)")
+    import_parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    import_parser.set_defaults(run=run_import)
 
     reconstruct_parser = commands.add_parser("reconstruct", help="reconstruct test videos (first frame = source)")
     add_reconstruct_arguments(reconstruct_parser)
