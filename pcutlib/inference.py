@@ -76,9 +76,11 @@ def detect_keypoints(kp_detector, frames: torch.Tensor, batch_size: int = 64) ->
 
 @torch.no_grad()
 def generate_frames(generator, source: torch.Tensor, kp_source: dict, kp_driving: dict, batch_size: int = 64,
-                    progress: bool = False) -> dict:
+                    progress: bool = False, driving: torch.Tensor | None = None) -> dict:
     """The generator over N rows, in batches: source (N,3,H,W) or (1,3,H,W) for one source of
-    every row; kp_source and kp_driving hold N rows (or 1 for kp_source).
+    every row; kp_source and kp_driving hold N rows (or 1 for kp_source). driving (N,3,H,W): the
+    driving frames, for a generator with a background motion predictor (TPSMM with bg) to move
+    the background as in reconstruction; None: the background does not move (animation).
 
     Returns float32 on the CPU: {"prediction": (N,3,H,W), and where the generator makes them
     "occlusion_map": (N,1,h,w), "region_mask": (N,K+1,h,w), "occlusion_maps": [(N,1,h_l,w_l), ...]
@@ -93,11 +95,14 @@ def generate_frames(generator, source: torch.Tensor, kp_source: dict, kp_driving
     source = source.expand(count, -1, -1, -1) if len(source) == 1 else source
     kp_source = repeat_first(kp_source, count) if len(kp_source["value"]) == 1 else kp_source
     device = _device_of(generator)
+    moves_background = driving is not None and getattr(generator, "bg_predictor", None) is not None
     outputs = []
     for start in tqdm(range(0, count, batch_size), desc="generate", disable=not progress, leave=False):
         stop = start + batch_size
+        extra = ({"bg_param": generator.background_motion(source[start:stop].to(device), driving[start:stop].to(device))}
+                 if moves_background else {})
         out = generator(source[start:stop].to(device), kp_source=_rows(kp_source, start, stop, device),
-                        kp_driving=_rows(kp_driving, start, stop, device))
+                        kp_driving=_rows(kp_driving, start, stop, device), **extra)
         kept = {key: out[key].float().cpu() for key in OUTPUT_KEYS if key in out}
         kept.update({key: [level.float().cpu() for level in out[key]] for key in LEVEL_KEYS if key in out})
         outputs.append(kept)
@@ -119,7 +124,8 @@ def reconstruct_video(models, video: torch.Tensor, batch_size: int = 16) -> dict
         raise ValueError(f"video must be (T,3,H,W), got {tuple(video.shape)}")
     models.eval()
     kp_driving = detect_keypoints(models.kp_detector, video, batch_size)
-    return generate_frames(models.generator, video[:1], repeat_first(kp_driving, 1), kp_driving, batch_size)
+    return generate_frames(models.generator, video[:1], repeat_first(kp_driving, 1), kp_driving, batch_size,
+                           driving=video)
 
 
 @torch.no_grad()

@@ -185,7 +185,8 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
         kp = detect_keypoints(models.kp_detector, frames)
-        out = generate_frames(models.generator, frames[:1], repeat_first(kp, 1), kp)      # frame 0 driven by each
+        out = generate_frames(models.generator, frames[:1], repeat_first(kp, 1), kp,      # frame 0 driven by each
+                              driving=frames)
         size, count = frames.shape[2:], len(frames)
         parts["keypoints"].append(kp["value"])
         parts["prediction"].append(out["prediction"])
@@ -193,7 +194,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
         parts["copy"].append(frames[:1].expand(count, -1, -1, -1))
         if "occlusion_map" not in out:
             continue
-        rest = generate_frames(models.generator, frames, kp, kp)["occlusion_map"]          # driving = source
+        rest = generate_frames(models.generator, frames, kp, kp, driving=frames)["occlusion_map"]   # driving = source
         parts["at_rest"].append(_upsampled(rest, size)[figure_pixels(frames)])
         if truth is None or count < 2:
             continue

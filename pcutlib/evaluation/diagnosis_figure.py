@@ -105,3 +105,45 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+@torch.no_grad()
+def occlusion_masks_figure(models, data_root: str | Path, path: str | Path | None = None, video_index: int = 0,
+                           frames=None, frame_shape=None) -> Figure:
+    """TPSMM's occlusion masks, coarse to fine, beside the truth: test video ``video_index`` driven
+    from its first frame, one row per frame (default: three spread over the video), columns
+    driving, prediction, each of the masks at its own resolution (dark = occluded; the finest is
+    the one the prediction is blended with) and the true dis-occlusion. Writes ``path`` when
+    given; returns the figure."""
+    name, video, _, truth = load_split(Path(data_root), "test", frame_shape, video_index + 1)[video_index]
+    frames = frames or sorted(set(np.linspace(len(video) // 4, len(video) - 1, 3).round().astype(int).tolist()))
+    driving = video[frames]
+    kp_driving = detect_keypoints(models.kp_detector, driving)
+    out = generate_frames(models.generator, video[:1], detect_keypoints(models.kp_detector, video[:1]), kp_driving,
+                          driving=driving)
+    if "occlusion_maps" not in out:
+        raise ValueError("the model has one occlusion map, not TPSMM's several: use diagnosis_figure")
+    masks = out["occlusion_maps"]
+    columns = ["driving", "prediction", *[f"O at {m.shape[-1]}x{m.shape[-1]}" for m in masks], "true dis-occlusion"]
+    fig = Figure(figsize=(1.9 * len(columns), 1.9 * len(frames) + 0.5), layout="constrained")
+    axes = fig.subplots(len(frames), len(columns), squeeze=False)
+    for row, t in enumerate(frames):
+        axes[row, 0].imshow(driving[row].permute(1, 2, 0).numpy(), interpolation="nearest")
+        axes[row, 1].imshow(out["prediction"][row].clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+        for column, mask in enumerate(masks, start=2):
+            axes[row, column].imshow(mask[row, 0].numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        if truth is not None:
+            mask = disocclusion(truth.labels[0], truth.part_frames[0], truth.labels[t], truth.part_frames[t])
+            axes[row, -1].imshow(truth_image(mask, truth.labels[t]), interpolation="nearest")
+        axes[row, 0].set_ylabel(f"frame {t}")
+        for ax in axes[row]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    for column, title in enumerate(columns):
+        axes[0, column].set_title(title, fontsize=8)
+    fig.suptitle(f"{name.name}: TPSMM's occlusion masks, coarse to fine (dark = occluded), beside the truth "
+                 f"(orange = uncovered background, magenta = dis-occluded figure)", fontsize=8, wrap=True)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig

@@ -12,7 +12,8 @@ dropout) is scaled to it. Both then train on the synthetic world of seed 0 and a
 for each of its four occlusion masks too. A finished run is not trained again.
 
 Writes ``<out>.json`` (every diagnose figure, the measured step time, epochs, steps and minutes
-of each run) and ``<out>.md`` (the table the README quotes).
+of each run), ``<out>.md`` (the table the README quotes) and ``<out>-tpsmm-masks.png`` (TPSMM's
+four occlusion masks beside the true dis-occlusion on held-out frames).
 """
 from __future__ import annotations
 
@@ -29,13 +30,15 @@ from pcutlib.config import load_config, resolve_config
 from pcutlib.data.datasets import FramesDataset
 from pcutlib.data.synthetic import World
 from pcutlib.evaluation.diagnose import diagnose
+from pcutlib.evaluation.diagnosis_figure import occlusion_masks_figure
 from pcutlib.experiments.calibration import world_data, world_name
-from pcutlib.paths import repository_root
+from pcutlib.paths import replace_between_markers, repository_root
 from pcutlib.training.loop import train
 from pcutlib.training.step import train_step
 from pcutlib.training.trainer import build_trainer, seed_everything
 
 RECIPES = {"fomm": "synthetic-64", "tpsmm": "synthetic-64-tpsmm"}
+MARKERS = ("<!-- backbones:start -->", "<!-- backbones:end -->")      # where --readme writes the table
 TRAIN_SEED, CHECK_SEED, TRAIN_VIDEOS, CHECK_VIDEOS = 0, 1, 200, 100
 # train_params keys counted in epochs, scaled with the number of epochs (whole numbers stay whole)
 EPOCH_KEYS = {"fomm": ["epoch_milestones", "region_dropout.ramp_epochs", "region_dropout.until_epoch"],
@@ -98,8 +101,10 @@ def backbone_config(backbone: str, data: Path, minutes: float, step_seconds: flo
     return scaled_schedule(config, epochs)
 
 
-def run_backbone(backbone: str, minutes: float, runs: Path, data: Path, check: Path, progress: bool) -> dict:
-    """Measure, train (unless finished) and diagnose one backbone; returns its record."""
+def run_backbone(backbone: str, minutes: float, runs: Path, data: Path, check: Path, progress: bool,
+                 figure_path: Path) -> dict:
+    """Measure, train (unless finished) and diagnose one backbone (a TPSMM's masks drawn into
+    ``figure_path``); returns its record."""
     run_dir = runs / backbone
     record_path = run_dir / "budget.json"
     if record_path.is_file() and json.loads(record_path.read_text())["minutes_budget"] == minutes:
@@ -123,6 +128,8 @@ def run_backbone(backbone: str, minutes: float, runs: Path, data: Path, check: P
         record_path.write_text(json.dumps(budget) + "\n")
     models, checkpoint = load_models(last, with_discriminator=False)
     result = diagnose(models, check, progress=progress)
+    if backbone == "tpsmm":
+        occlusion_masks_figure(models, check, figure_path)
     return {"backbone": backbone, "recipe": RECIPES[backbone], **budget, "epochs": checkpoint["epoch"],
             "steps": checkpoint["step"], **result.to_dict()}
 
@@ -186,7 +193,8 @@ def run_backbones(minutes: float, runs: Path, data_dir: Path, out: Path, progres
     check = world_data(world, CHECK_SEED, CHECK_VIDEOS, data_dir, progress)
     records = []
     for backbone in backbones:
-        records.append(run_backbone(backbone, minutes, runs, data, check, progress))
+        records.append(run_backbone(backbone, minutes, runs, data, check, progress,
+                                    out.with_name(out.name + "-tpsmm-masks.png")))
         out.parent.mkdir(parents=True, exist_ok=True)
         meta = {"minutes": minutes, "world": world_name(world), "train_seed": TRAIN_SEED, "check_seed": CHECK_SEED,
                 "train_videos": TRAIN_VIDEOS, "check_videos": CHECK_VIDEOS, "torch_threads": torch.get_num_threads()}
@@ -203,6 +211,8 @@ def add_compare_backbones_arguments(parser: argparse.ArgumentParser) -> argparse
     parser.add_argument("--out", type=Path, default=None,
                         help="writes OUT.json and OUT.md (default: results/backbones in the repository)")
     parser.add_argument("--backbones", nargs="+", default=list(RECIPES), help="default: %(default)s")
+    parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
+                        help=f"also write the table between {MARKERS[0]} and {MARKERS[1]} of PAGE")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -211,5 +221,8 @@ def run_compare_backbones(args: argparse.Namespace) -> int:
     out = args.out or repository_root() / "results" / "backbones"
     records = run_backbones(args.minutes, args.runs, args.data_dir, out, not args.no_progress, args.backbones)
     print(markdown(records))
+    if args.readme is not None:
+        replace_between_markers(args.readme, markdown(records), *MARKERS)
+        print(f"table written into {args.readme}")
     print(f"written: {out.with_suffix('.json')}, {out.with_suffix('.md')}")
     return 0

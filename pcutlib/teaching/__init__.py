@@ -1,6 +1,6 @@
 """What the notebooks call to draw and to set up: one module per notebook (``warping_lesson``,
 ``motion_lesson``, ``occlusion_lesson``, ``mixing_lesson`` for notebooks 4-5, ``training_lesson``
-for notebooks 6-7), the shared ``common`` (paths, the shipped model, the synthetic world's truth),
+for notebooks 6-7, ``tpsmm_lesson`` for notebook 8), the shared ``common`` (paths, the shipped model, the synthetic world's truth),
 ``drawing``, ``pipeline`` and ``widgets``.
 
 The notebooks compute with the library (``pcutlib.models``, ``pcutlib.prioritycut``,
@@ -24,12 +24,20 @@ from pcutlib.teaching.training_lesson import (CHANCE_LOSS, FITTING_SECTIONS, TRA
                                               compare_with_copy_baseline, loss_figure, metrics_table,
                                               notebook_training_config, pose_probe_for, read_run_metrics,
                                               shipped_model_fits, training_summary)
+from pcutlib.teaching.tpsmm_lesson import (bent_limb, deformed_grid_figure, identity_deviation, kernel_figure,
+                                           mask_sizes, tpsmm_model)
 from pcutlib.teaching.warping_lesson import (AFFINE_CASES, affine_jacobian, affine_small_multiples, affine_warp_figure,
                                              local_affine_warp, tps_figure)
 from pcutlib.teaching.widgets import (WIDE_LABEL, affine_warp_widget, figure_widget, prioritycut_widget, region_widget,
                                       sweep_widget)
 
 __all__ = [
+    "bent_limb",
+    "deformed_grid_figure",
+    "identity_deviation",
+    "kernel_figure",
+    "mask_sizes",
+    "tpsmm_model",
     "ExerciseNotWritten",
     "check_exercise",
     "fill_stubs",
