@@ -133,6 +133,23 @@ def test_the_readme_ingredients_table_is_what_pcut_diagnose_writes():
         assert not any(TARGETS[name].met(diagnosis) for name in names)
 
 
+def test_the_readme_backbones_table_is_what_pcut_compare_backbones_writes():
+    """The README's FOMM-vs-TPSMM table is ``markdown`` of the stored results/backbones.json (what
+    ``pcut compare-backbones --readme README.md`` writes), and results/backbones.md is the same."""
+    import json
+
+    from pcutlib.experiments.backbones import MARKERS, markdown
+
+    stored = json.loads((REPO / "results" / "backbones.json").read_text())
+    table = markdown(stored["runs"])
+    readme = (REPO / "README.md").read_text()
+    block = readme.split(MARKERS[0] + "\n", 1)[1].split("\n" + MARKERS[1], 1)[0]
+    assert block == table.rstrip("\n"), "rerun pcut compare-backbones --readme README.md"
+    assert (REPO / "results" / "backbones.md").read_text() == table
+    assert f"--minutes {stored['minutes']:g}" in readme
+    assert sorted(run["backbone"] for run in stored["runs"]) == ["fomm", "tpsmm"]
+
+
 @pytest.mark.slow
 def test_readme_commands_run_as_written(tmp_path):
     blocks = [(mode, block) for mode, _, block in readme_blocks() if mode != "skip"]

@@ -222,7 +222,7 @@ def run_compare_backbones(args: argparse.Namespace) -> int:
     records = run_backbones(args.minutes, args.runs, args.data_dir, out, not args.no_progress, args.backbones)
     print(markdown(records))
     if args.readme is not None:
-        replace_between_markers(args.readme, markdown(records), *MARKERS)
+        replace_between_markers(args.readme, markdown(records).rstrip("\n"), *MARKERS)
         print(f"table written into {args.readme}")
     print(f"written: {out.with_suffix('.json')}, {out.with_suffix('.md')}")
     return 0
