@@ -69,7 +69,7 @@ def scaled_schedule(config: dict, epochs: int) -> dict:
     return resolve_config(config)
 
 
-def seconds_per_step(config: dict, warmup: int = 2, steps: int = 6) -> float:
+def seconds_per_step(config: dict, warmup: int = 3, steps: int = 12) -> float:
     """The mean wall time of one training step of ``config`` on a batch of its training data, on
     the CPU, after ``warmup`` steps (from the middle of the schedule: TPS dropout and region
     dropout as most steps see them)."""
