@@ -148,6 +148,9 @@ def test_the_readme_backbones_table_is_what_pcut_compare_backbones_writes():
     assert (REPO / "results" / "backbones.md").read_text() == table
     assert f"--minutes {stored['minutes']:g}" in readme
     assert sorted(run["backbone"] for run in stored["runs"]) == ["fomm", "tpsmm"]
+    masks = next(run for run in stored["runs"] if run["backbone"] == "tpsmm")["occlusion_auc_by_mask"]
+    for stratum in ("pooled", "foreground"):        # docs/tpsmm.md: the finest ranks best where PriorityCut selects
+        assert max(masks, key=lambda mask: mask[stratum]) is masks[-1], stratum
 
 
 @pytest.mark.slow
