@@ -215,3 +215,16 @@ def test_backbone_table_puts_baselines_beside_both():
     assert "| silhouette IoU | 0.800 | 0.800 | 0.400 (copy) |" in table
     assert "| O AUC vs true dis-occlusion, pooled | 0.600 | 0.600 | 0.950 (no-model rule) |" in table
     assert "| 8x8 | 0.500 | 0.500 | 0.500 |" in table
+
+
+@pytest.mark.slow
+def test_pcut_experiment_runs_on_tpsmm(tmp_path):
+    """`pcut experiment --quick` with a TPSMM config: every variant trains TPSMM's networks and the
+    report is written."""
+    done = subprocess.run([sys.executable, "-m", "pcutlib.cli", "experiment", "--quick", "--config", "smoke-tpsmm",
+                           "--setting", "finetune", "--runs", str(tmp_path), "--no-progress", "--device", "cpu"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "results" / "experiment-finetune" / "experiment.md").is_file()
+    stored = torch.load(tmp_path / "finetune" / "prioritycut-k10-seed0" / "checkpoints" / "last.pt", weights_only=True)
+    assert stored["config"]["backbone"] == "tpsmm" and "inpainting_network" in stored
