@@ -215,6 +215,9 @@ def test_backbone_table_puts_baselines_beside_both():
     assert "| silhouette IoU | 0.800 | 0.800 | 0.400 (copy) |" in table
     assert "| O AUC vs true dis-occlusion, pooled | 0.600 | 0.600 | 0.950 (no-model rule) |" in table
     assert "| 8x8 | 0.500 | 0.500 | 0.500 |" in table
+    differing = markdown([{**record, "backbone": "fomm", "rule_auc_foreground": 0.8},
+                          {**record, "backbone": "tpsmm", "rule_auc_foreground": 0.85}])
+    assert "| 0.800 / 0.850 (no-model rule) |" in differing          # the rule inside each model's foreground
 
 
 @pytest.mark.slow

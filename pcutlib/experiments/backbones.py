@@ -153,7 +153,8 @@ ROWS = [("distinct keypoints (of K)", "distinct_keypoints", 1, None),
 
 def markdown(records: list[dict]) -> str:
     """The side-by-side table: a column per backbone, the baseline (copying the source, the mean
-    pose, or the no-model rule |driving - source|) beside each figure; TPSMM's masks below."""
+    pose, or the no-model rule |driving - source|) beside each figure, one value per backbone
+    where they differ (the rule inside each model's foreground); TPSMM's masks below."""
     by = {r["backbone"]: r for r in records}
     names = [b for b in RECIPES if b in by]
     lines = ["| | " + " | ".join(f"{b.upper()} ({by[b]['recipe']})" for b in names) + " | baseline |",
@@ -165,7 +166,9 @@ def markdown(records: list[dict]) -> str:
     lines.append("| training minutes | " + " | ".join(_cell(by[b].get("train_minutes"), 1) for b in names) + " | |")
     lines.append("| keypoints K | " + " | ".join(str(by[b]["num_keypoints"]) for b in names) + " | |")
     for label, key, digits, baseline in ROWS:
-        base = _cell(by[names[0]].get(baseline), digits) if baseline else ""
+        # the rule's strata depend on each model's foreground: one value per backbone where they differ
+        values = list(dict.fromkeys(_cell(by[b].get(baseline), digits) for b in names)) if baseline else [""]
+        base = " / ".join(values)
         which = {"mean_pose_px": " (mean pose)", "copy_silhouette_iou": " (copy)", "copy_reconstruction_l1": " (copy)",
                  "copy_animation_l1": " (copy)"}.get(baseline, " (no-model rule)" if baseline else "")
         lines.append(f"| {label} | " + " | ".join(_cell(by[b].get(key), digits) for b in names)
@@ -177,6 +180,9 @@ def markdown(records: list[dict]) -> str:
                   "| mask | O AUC pooled | inside the foreground | on figure pixels |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {m['size']}x{m['size']} | {_cell(m['pooled'], 3)} | {_cell(m['foreground'], 3)} | "
                   f"{_cell(m['figure'], 3)} |" for m in tpsmm]
+        run = by["tpsmm"]
+        lines.append(f"| no-model rule | {_cell(run.get('rule_auc'), 3)} | {_cell(run.get('rule_auc_foreground'), 3)} | "
+                     f"{_cell(run.get('rule_auc_figure'), 3)} |")
     return "\n".join(lines) + "\n"
 
 

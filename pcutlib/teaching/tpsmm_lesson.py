@@ -23,10 +23,12 @@ BACKBONES_CHECK_WORLD = Path("data/calibration-h62-m60-seed1")
 
 
 def bent_limb(bend_degrees: float = 60.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Five points along a straight limb in the driving frame and the same points in the source,
-    where the limb is bent by ``bend_degrees`` at its middle point (the elbow): (5, 2) each, in
-    [-1, 1], x first. The upper half keeps its place; the lower half turns about the elbow."""
-    driving = torch.tensor([[-0.6, 0.0], [-0.3, 0.0], [0.0, 0.0], [0.3, 0.0], [0.6, 0.0]])
+    """Five points of a straight limb of some width in the driving frame (the two edges at the
+    shoulder, the elbow, the two edges at the hand) and the same points in the source, where the
+    limb is bent by ``bend_degrees`` at the elbow: (5, 2) each, in [-1, 1], x first. The shoulder
+    and elbow keep their place; the hand turns about the elbow. (Five points on one line would
+    make the spline's system singular without regularisation: its affine part is undetermined.)"""
+    driving = torch.tensor([[-0.6, -0.1], [-0.6, 0.1], [0.0, 0.0], [0.6, -0.1], [0.6, 0.1]])
     angle = math.radians(bend_degrees)
     rotation = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     source = driving.clone()
