@@ -40,6 +40,17 @@ def mask_overlay(frame: torch.Tensor, selected: torch.Tensor) -> np.ndarray:
     return image
 
 
+def label_panels(axes, frames: list, columns: list) -> None:
+    """Rows named by their frame, columns by their title, no ticks (a grid of image panels)."""
+    for row, t in enumerate(frames):
+        axes[row, 0].set_ylabel(f"frame {t}")
+        for ax in axes[row]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    for column, title in enumerate(columns):
+        axes[0, column].set_title(title, fontsize=8)
+
+
 @torch.no_grad()
 def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_index: int = 0,
                      frames=None, frame_shape=None, regularizer: RegularizerConfig | None = None) -> Path:
@@ -93,12 +104,7 @@ def diagnosis_figure(models, data_root: str | Path, path: str | Path, video_inde
             axes[row, 6].imshow(fake_probability[row, 0].numpy(), cmap="magma", vmin=low, vmax=max(high, low + 1e-6),
                                 interpolation="nearest")
             axes[row, 6].set_xlabel(f"{low:.3f} to {high:.3f}", fontsize=7)
-        axes[row, 0].set_ylabel(f"frame {t}")
-        for ax in axes[row]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    for column, title in enumerate(columns):
-        axes[0, column].set_title(title, fontsize=8)
+    label_panels(axes, frames, columns)
     fig.suptitle(f"{name.name}: held-out figure driven from its first frame. O: dark = occluded; mask: cyan = "
                  f"generated pixels PriorityCut mixes in; truth: orange = uncovered background, magenta = "
                  f"dis-occluded figure", fontsize=8, wrap=True)
@@ -135,12 +141,7 @@ def occlusion_masks_figure(models, data_root: str | Path, path: str | Path | Non
         if truth is not None:
             mask = disocclusion(truth.labels[0], truth.part_frames[0], truth.labels[t], truth.part_frames[t])
             axes[row, -1].imshow(truth_image(mask, truth.labels[t]), interpolation="nearest")
-        axes[row, 0].set_ylabel(f"frame {t}")
-        for ax in axes[row]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    for column, title in enumerate(columns):
-        axes[0, column].set_title(title, fontsize=8)
+    label_panels(axes, frames, columns)
     fig.suptitle(f"{name.name}: TPSMM's occlusion masks, coarse to fine (dark = occluded), beside the truth "
                  f"(orange = uncovered background, magenta = dis-occluded figure)", fontsize=8, wrap=True)
     if path is not None:

@@ -20,12 +20,12 @@ from pcutlib.teaching.mixing_lesson import (DEFAULT_CUTMIX_SEED, cutmix_figure, 
 from pcutlib.teaching.motion_lesson import flow_figure, region_colours, region_figure, region_small_multiples
 from pcutlib.teaching.occlusion_lesson import artifact_map, most_occluded
 from pcutlib.teaching.pipeline import PIPELINE_EDGES, PIPELINE_NODES, pipeline_figure, pipeline_shapes
+from pcutlib.teaching.tpsmm_lesson import (bent_limb, deformed_grid_figure, identity_deviation, kernel_figure,
+                                           mask_sizes, tpsmm_model)
 from pcutlib.teaching.training_lesson import (CHANCE_LOSS, FITTING_SECTIONS, TRAINING_PHASES, animation_html,
                                               compare_with_copy_baseline, loss_figure, metrics_table,
                                               notebook_training_config, pose_probe_for, read_run_metrics,
                                               shipped_model_fits, training_summary)
-from pcutlib.teaching.tpsmm_lesson import (bent_limb, deformed_grid_figure, identity_deviation, kernel_figure,
-                                           mask_sizes, tpsmm_model)
 from pcutlib.teaching.warping_lesson import (AFFINE_CASES, affine_jacobian, affine_small_multiples, affine_warp_figure,
                                              local_affine_warp, tps_figure)
 from pcutlib.teaching.widgets import (WIDE_LABEL, affine_warp_widget, figure_widget, prioritycut_widget, region_widget,
