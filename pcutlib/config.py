@@ -200,6 +200,16 @@ SCHEMA = {
 MODEL_SCHEMAS = {"fomm": SCHEMA["model_params"], "tpsmm": TPSMM_MODEL_PARAMS}
 
 
+def resolve_model_params(model_params: dict, backbone: str = "fomm") -> dict:
+    """A ``model_params`` dict checked against its backbone's schema (an unknown or mistyped key
+    is an error naming it) and completed with the defaults."""
+    check_value("backbone", backbone, SCHEMA["backbone"])
+    if not isinstance(model_params, dict):
+        raise ValueError(f"model_params must be a mapping, got {type(model_params).__name__}")
+    check_keys(model_params, MODEL_SCHEMAS[backbone], "model_params")
+    return merge_defaults(model_params, MODEL_SCHEMAS[backbone], "model_params")
+
+
 def schema_for(backbone: str) -> dict:
     """The whole schema of a backbone: SCHEMA with that backbone's model_params."""
     check_value("backbone", backbone, SCHEMA["backbone"])

@@ -88,13 +88,17 @@ def seconds_per_step(config: dict, warmup: int = 3, steps: int = 12) -> float:
     return (time.perf_counter() - started) / steps
 
 
-def backbone_config(backbone: str, data: Path, minutes: float, step_seconds: float) -> dict:
-    """The backbone's recipe reading ``data``, its schedule scaled to the epochs that fit ``minutes``
-    at ``step_seconds`` per step (at least 1 epoch)."""
+def recipe_config(backbone: str, data: Path) -> dict:
+    """The backbone's CPU recipe reading ``data``, loading in the training process."""
     config = load_config(RECIPES[backbone])
     config["dataset_params"]["root_dir"] = str(data)
     config["train_params"]["num_workers"] = 0
-    config = resolve_config(config)
+    return resolve_config(config)
+
+
+def budget_config(config: dict, minutes: float, step_seconds: float) -> dict:
+    """``config`` with its schedule scaled to the epochs that fit ``minutes`` at ``step_seconds``
+    per step (at least 1 epoch)."""
     steps_per_epoch = len(FramesDataset.from_config(config["dataset_params"], is_train=True)) \
         * config["train_params"]["num_repeats"] // config["train_params"]["batch_size"]
     epochs = max(1, math.floor(minutes * 60 / (step_seconds * steps_per_epoch)))
@@ -107,14 +111,11 @@ def run_backbone(backbone: str, minutes: float, runs: Path, data: Path, check: P
     ``figure_path``); returns its record."""
     run_dir = runs / backbone
     record_path = run_dir / "budget.json"
-    if record_path.is_file() and json.loads(record_path.read_text())["minutes_budget"] == minutes:
-        budget = json.loads(record_path.read_text())                 # measured before: keep the schedule
-    else:
-        probe = load_config(RECIPES[backbone])
-        probe["dataset_params"]["root_dir"] = str(data)
-        step_seconds = seconds_per_step(resolve_config(probe))
-        budget = {"minutes_budget": minutes, "seconds_per_step": round(step_seconds, 3)}
-    config = backbone_config(backbone, data, minutes, budget["seconds_per_step"])
+    recipe = recipe_config(backbone, data)
+    budget = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    if budget.get("minutes_budget") != minutes:                      # else measured before: keep the schedule
+        budget = {"minutes_budget": minutes, "seconds_per_step": round(seconds_per_step(recipe), 3)}
+    config = budget_config(recipe, minutes, budget["seconds_per_step"])
     last = run_dir / "checkpoints" / "last.pt"
     stored = safe_torch_load(last) if last.is_file() else {}
     if stored.get("epoch") != config["train_params"]["num_epochs"] or stored.get("config") != config:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pcutlib.config import MODEL_SCHEMAS, SCHEMA, check_keys, check_value, merge_defaults
+from pcutlib.config import resolve_model_params
 from pcutlib.models.bundle import NetworkBundle
 from pcutlib.models.generator import OcclusionAwareGenerator
 from pcutlib.models.keypoints import KeypointDetector
@@ -30,13 +30,6 @@ class Models(NetworkBundle):
         if self.discriminator is not None:
             named["discriminator"] = self.discriminator
         return named
-
-
-def resolve_model_params(model_params: dict, backbone: str = "fomm") -> dict:
-    """Check keys against the backbone's schema and fill defaults for a ``model_params`` dict."""
-    check_value("backbone", backbone, SCHEMA["backbone"])
-    check_keys(model_params, MODEL_SCHEMAS[backbone], "model_params")
-    return merge_defaults(model_params, MODEL_SCHEMAS[backbone], "model_params")
 
 
 def build_discriminator(discriminator_params: dict, common_params: dict) -> nn.Module:
@@ -120,9 +113,9 @@ def build_models(model_params: dict, with_discriminator: bool = True,
 def build_tpsmm_models(model_params: dict, with_discriminator: bool = True) -> TPSMMModels:
     """TPSMM's networks and pcut's discriminator (the patch discriminator conditioned on keypoints
     sees TPSMM's 5K keypoints)."""
-    params = resolve_model_params(model_params, "tpsmm")
-    models = build_tpsmm(params)
+    models = build_tpsmm(model_params)
     if with_discriminator:
+        params = resolve_model_params(model_params, "tpsmm")
         common = params["common_params"]
         models.discriminator = build_discriminator(params["discriminator_params"], {
             "num_kp": POINTS_PER_TPS * common["num_tps"], "num_channels": common["num_channels"]})

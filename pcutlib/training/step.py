@@ -94,17 +94,15 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
     prediction = generated["prediction"].float()
     losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
     ramp = equivariance_ramp(trainer.config["train_params"]["equivariance_warmup_epochs"], epoch_float)
-    if trainer.backbone == "tpsmm":
+    if trainer.backbone == "tpsmm":        # equivariance (keypoints only), warp and background losses
         losses.update(tpsmm_losses(models, trainer.config["train_params"], source, driving, generated, ramp,
                                    trainer.rngs["equivariance_warp"]))
-        if trainer.adversary is not None:
-            losses.update(trainer.adversary.generator_losses(prediction, driving, kp_driving))
-        return losses, generated
-    equivariance, _ = L.equivariance_losses(
-        models.kp_detector, driving, {k: v.float() for k, v in kp_driving.items()},
-        trainer.config["train_params"]["transform_params"], ramp * weights["equivariance_value"],
-        ramp * weights["equivariance_jacobian"], generator=trainer.rngs["equivariance_warp"])
-    losses.update(equivariance)
+    else:
+        equivariance, _ = L.equivariance_losses(
+            models.kp_detector, driving, {k: v.float() for k, v in kp_driving.items()},
+            trainer.config["train_params"]["transform_params"], ramp * weights["equivariance_value"],
+            ramp * weights["equivariance_jacobian"], generator=trainer.rngs["equivariance_warp"])
+        losses.update(equivariance)
     if trainer.adversary is not None:
         losses.update(trainer.adversary.generator_losses(prediction, driving, kp_driving))
     return losses, generated

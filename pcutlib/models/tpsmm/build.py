@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from pcutlib.config import TPSMM_MODEL_PARAMS, check_keys, merge_defaults
+from pcutlib.config import resolve_model_params
 from pcutlib.models.bundle import NetworkBundle
 from pcutlib.models.tpsmm.bg_motion import BackgroundMotionPredictor
 from pcutlib.models.tpsmm.dense_motion import NUM_OCCLUSION_MAPS, TPSDenseMotionNetwork
@@ -53,19 +53,10 @@ class TPSMMModels(NetworkBundle):
         return {name: module for name, module in named.items() if module is not None}
 
 
-def resolve_tpsmm_params(model_params: dict) -> dict:
-    """TPSMM's ``model_params`` checked against ``pcutlib.config.TPSMM_MODEL_PARAMS`` (an unknown
-    or mistyped key is an error naming it) and completed with its defaults."""
-    if not isinstance(model_params, dict):
-        raise ValueError(f"model_params must be a mapping, got {type(model_params).__name__}")
-    check_keys(model_params, TPSMM_MODEL_PARAMS, "model_params")
-    return merge_defaults(model_params, TPSMM_MODEL_PARAMS, "model_params")
-
-
 def build_tpsmm(model_params: dict) -> TPSMMModels:
     """model_params (TPSMM's yaml layout) -> TPSMMModels with fresh weights, in training mode,
     without a discriminator (``pcutlib.models.build.build_models`` adds pcut's)."""
-    params = resolve_tpsmm_params(model_params)
+    params = resolve_model_params(model_params, "tpsmm")
     common = params["common_params"]
     num_tps, num_channels = common["num_tps"], common["num_channels"]
     bg, multi_mask = common["bg"], common["multi_mask"]
