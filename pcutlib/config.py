@@ -374,11 +374,7 @@ def turn_off_other_backbone_keys(raw: dict, resolved: dict) -> None:
     equivariance_jacobian defaults to 10, which means nothing to TPSMM)."""
     for key, off in other_backbone_keys(resolved["backbone"]).items():
         if _get(raw.get("train_params") or {}, key) is None:
-            *parents, last = key.split(".")
-            target = resolved["train_params"]
-            for parent in parents:
-                target = target[parent]
-            target[last] = copy.deepcopy(off)
+            set_by_path(resolved, f"train_params.{key}", copy.deepcopy(off))
 
 
 def check_backbone_keys(resolved: dict) -> None:
