@@ -170,7 +170,8 @@ SCHEMA = {
     },
     # PriorityCut and CutMix (pcutlib.prioritycut.RegularizerConfig reads its defaults here)
     "regularizer": {
-        "type": text("none", "none", "cutmix", "prioritycut"),
+        # oracle: PriorityCut ranking the synthetic world's true dis-occlusion instead of O (an upper bound)
+        "type": text("none", "none", "cutmix", "prioritycut", "oracle"),
         "top_k_percent": number(10.0, 0, 100),      # PriorityCut: share of the foreground shown as generated
         # region: foreground F = pixels whose background region weight < foreground_threshold; all: every pixel
         "foreground": text("region", "region", "all"),

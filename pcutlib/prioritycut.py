@@ -9,6 +9,8 @@ The U-Net discriminator is then trained to say "real" exactly where M = 1 (see
 - CutMix (U-Net GAN, Schonfeld et al. CVPR 2020): M = 0 inside one random box.
 - PriorityCut (Cheung & Chae 2021): M = 0 at the top-k percent most occluded foreground
   pixels of the dense motion network's occlusion map (docs/algorithm.md, PriorityCut).
+- The oracle PriorityCut (pcut's upper bound, synthetic world only): the same top-k of the
+  same foreground, ranked by the true dis-occlusion instead of O (``oracle_occlusion_map``).
 """
 from __future__ import annotations
 
@@ -69,6 +71,30 @@ def prioritycut_mask(occlusion_map: torch.Tensor, region_mask: torch.Tensor, top
         if size is not None:
             mask = F.interpolate(mask, size=tuple(size), mode="nearest")
     return mask
+
+
+def oracle_occlusion_map(true_disocclusion: torch.Tensor, occlusion_map: torch.Tensor) -> torch.Tensor:
+    """The score the oracle PriorityCut ranks instead of O: an upper bound that real data cannot
+    have, since it reads the synthetic world's true dis-occlusion D.
+
+    On O's grid (h, w), with s(z) the share of the image pixels under cell z that are truly
+    dis-occluded and c = (H/h) * (W/w) pixels per cell:
+        oracle(z) = ((1 - s(z)) * (c + 1) + O(z)) / (c + 2)          in [0, 1]
+    Shares differ by at least 1/c, so cells rank by their share first (most dis-occluded first)
+    and O only orders cells of equal share (the rest of the top k when fewer than k percent of
+    the foreground is dis-occluded). ``prioritycut_mask`` of this score is the oracle's mask.
+
+    true_disocclusion: (B, 1, H, W) in [0, 1]; occlusion_map: (B, 1, h, w), H and W multiples of
+    h and w. Returns (B, 1, h, w).
+    """
+    batch, _, height, width = true_disocclusion.shape
+    h, w = occlusion_map.shape[2:]
+    if true_disocclusion.shape[0] != occlusion_map.shape[0] or height % h or width % w:
+        raise ValueError(f"true_disocclusion {tuple(true_disocclusion.shape)} must share the batch of "
+                         f"occlusion_map {tuple(occlusion_map.shape)} and be a whole multiple of its size")
+    cell = (height // h) * (width // w)
+    share = F.avg_pool2d(true_disocclusion.to(occlusion_map.dtype), (height // h, width // w))   # (B, 1, h, w)
+    return ((1 - share) * (cell + 1) + occlusion_map) / (cell + 2)
 
 
 def count_empty_foreground(region_mask: torch.Tensor, foreground_threshold: float = 0.5,
@@ -216,7 +242,7 @@ def mix_probability(epoch_float: float, probability: float = 0.5, warmup_epochs:
 class RegularizerConfig:
     """The ``regularizer:`` section of a config. Defaults, types and ranges are the config
     schema's (``pcutlib.config.SCHEMA["regularizer"]``, where each key is explained)."""
-    type: str = default("regularizer.type")                           # none | cutmix | prioritycut
+    type: str = default("regularizer.type")                           # none | cutmix | prioritycut | oracle
     top_k_percent: float = default("regularizer.top_k_percent")
     foreground: str = default("regularizer.foreground")               # region | all
     foreground_threshold: float = default("regularizer.foreground_threshold")
@@ -254,6 +280,14 @@ def make_mask(config: RegularizerConfig, generated: dict, real_image: torch.Tens
         return prioritycut_mask_with_stats(generated["occlusion_map"], generated["region_mask"],
                                            config.top_k_percent, config.foreground_threshold,
                                            size=(height, width), foreground=config.foreground)
+    if config.type == "oracle":
+        if "true_disocclusion" not in generated:
+            raise ValueError("regularizer.type 'oracle' ranks the true dis-occlusion, but the batch has none: "
+                             "train on a synthetic world (its truth beside each video)")
+        oracle = oracle_occlusion_map(generated["true_disocclusion"], generated["occlusion_map"])
+        return prioritycut_mask_with_stats(oracle, generated["region_mask"], config.top_k_percent,
+                                           config.foreground_threshold, size=(height, width),
+                                           foreground=config.foreground)
     if config.type == "cutmix":
         return cutmix_mask(batch, height, width, generator=generator, device=real_image.device), 0
-    raise ValueError(f"regularizer type {config.type!r} makes no mask (expected cutmix or prioritycut)")
+    raise ValueError(f"regularizer type {config.type!r} makes no mask (expected cutmix, prioritycut or oracle)")

@@ -16,9 +16,11 @@ from conftest import REPO, tiny_synthetic_world
 from pcutlib.cli import main
 from pcutlib.config import load_config
 from pcutlib.data.splits import load_split
+from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation import artifacts, bootstrap, metrics
 from pcutlib.evaluation import protocols as evaluation
-from pcutlib.evaluation.discriminator_quality import discriminator_quality
+from pcutlib.evaluation.discriminator_quality import discriminator_quality, held_out_frames
+from pcutlib.evaluation.occlusion_truth import discriminator_auc_against_truth
 from pcutlib.experiments import comparison, recipes, report, runs, statistics
 from pcutlib.models.build import build_models
 from pcutlib.prioritycut import RegularizerConfig
@@ -286,6 +288,26 @@ def test_discriminator_quality_of_an_untrained_model_is_in_the_unit_interval(tin
     models.discriminator = None
     with pytest.raises(ValueError, match="with_discriminator=True"):
         discriminator_quality(models, videos)
+
+
+def test_discriminator_quality_scores_the_pixel_head_against_the_true_disocclusion(tiny):
+    """d_pixel_auc_true_disocclusion is the decoder's fake score on the same generated frames,
+    ranked against those frames' truth; without the truth of every video it is NaN."""
+    root, config = tiny
+    torch.manual_seed(0)
+    models = build_models(config["model_params"]).eval()
+    test = load_split(root, "test")
+    videos = [frames for _, frames, _, _ in test]
+    truths = [disocclusion_from(truth, 0) for _, _, _, truth in test]
+    quality = discriminator_quality(models, videos, max_frames_per_video=3, truths=truths)
+    frames = held_out_frames(models, videos, 3, truths)
+    with torch.no_grad():
+        logits = models.discriminator(frames["fake"])["pixel_logits"]
+    assert quality["d_pixel_auc_true_disocclusion"] == pytest.approx(
+        discriminator_auc_against_truth(logits, frames["truth"]), abs=1e-9)
+    assert frames["truth"].shape == (len(frames["fake"]), *videos[0].shape[2:]) and frames["truth"].any()
+    assert math.isnan(discriminator_quality(models, videos, max_frames_per_video=3,
+                                            truths=[None] * len(videos))["d_pixel_auc_true_disocclusion"])
 
 
 def test_evaluate_test_videos_gives_every_claim_metric(tiny):

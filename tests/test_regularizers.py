@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from pcutlib.prioritycut import (RegularizerConfig, consistency_loss, count_empty_foreground, cutmix_mask, make_mask,
-                                 mix_images, mix_probability, prioritycut_mask, prioritycut_mask_with_stats)
+                                 mix_images, mix_probability, oracle_occlusion_map, prioritycut_mask,
+                                 prioritycut_mask_with_stats)
 
 
 def random_inputs(seed, batch=4, height=16, width=16, num_regions=4, foreground_fractions=(0.0, 0.3, 0.7, 1.0),
@@ -242,3 +243,36 @@ def test_make_mask_for_each_regularizer():
     assert torch.equal(mask, cutmix_mask(4, 16, 16, torch.Generator().manual_seed(3))) and num_empty == 0
     with pytest.raises(ValueError, match="'none'"):
         make_mask(RegularizerConfig(), generated, real)
+
+
+def test_the_oracle_mask_is_the_top_k_of_the_true_disocclusion_in_the_foreground():
+    """A hand-built case: a 4x4 grid of O under 8x8 images (4 pixels a cell), the foreground the
+    left half (8 cells). The truth covers cell (0, 0) fully, (1, 1) by 3 pixels and (3, 3) (outside
+    the foreground) fully; O ranks the cells the other way round."""
+    occlusion = torch.linspace(1, 0, 16).reshape(1, 1, 4, 4)        # most occluded: bottom right
+    region = torch.zeros(1, 2, 4, 4)
+    region[:, 0, :, 2:] = 1                                          # background: right half
+    region[:, 1, :, :2] = 1
+    truth = torch.zeros(1, 1, 8, 8)
+    truth[..., 0:2, 0:2] = 1                                         # cell (0, 0), all 4 pixels
+    truth[..., 2:4, 2:4] = torch.tensor([[1.0, 1.0], [1.0, 0.0]])    # cell (1, 1), 3 of 4
+    truth[..., 6:8, 6:8] = 1                                         # cell (3, 3): background
+    oracle = oracle_occlusion_map(truth, occlusion)
+    assert oracle.shape == (1, 1, 4, 4) and 0 <= oracle.min() and oracle.max() <= 1
+    # k = 25% of 8 foreground cells = 2 cells: the two dis-occluded foreground cells, whatever O says
+    mask = prioritycut_mask(oracle, region, 25)
+    assert (mask[0, 0] == 0).nonzero().tolist() == [[0, 0], [1, 1]]
+    # k = 50% = 4 cells: those two first, then the foreground cells O calls most occluded
+    mask = prioritycut_mask(oracle, region, 50)
+    chosen = {tuple(z) for z in (mask[0, 0] == 0).nonzero().tolist()}
+    assert chosen == {(0, 0), (1, 1), (3, 1), (3, 0)}
+    # k = 12.5% = 1 cell: the fully dis-occluded one before the 3/4 one
+    assert (prioritycut_mask(oracle, region, 12.5)[0, 0] == 0).nonzero().tolist() == [[0, 0]]
+    generated = {"occlusion_map": occlusion, "region_mask": region, "true_disocclusion": truth}
+    made, _ = make_mask(RegularizerConfig(type="oracle", top_k_percent=25), generated, torch.rand(1, 3, 8, 8))
+    assert torch.equal(made, prioritycut_mask(oracle, region, 25, size=(8, 8)))
+    with pytest.raises(ValueError, match="true dis-occlusion"):
+        make_mask(RegularizerConfig(type="oracle"), {"occlusion_map": occlusion, "region_mask": region},
+                  torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="whole multiple"):
+        oracle_occlusion_map(torch.zeros(1, 1, 6, 6), occlusion)

@@ -285,3 +285,48 @@ def test_world_limb_width_and_motion(tmp_path):
     assert figure_pixels[1.5] > 1.2 * figure_pixels[1.0]
     with pytest.raises(ValueError, match="limb_width"):
         World(limb_width=0.0)
+
+
+def test_training_pairs_carry_their_true_disocclusion_through_flips(tmp_path):
+    """The oracle regularizer's items: the driving frame's channel is the dis-occlusion of the
+    pair as it comes out of the augmentation (a time flip swaps source and driving, a left-right
+    flip mirrors the mask), found here by matching the item's frames to the video's."""
+    root = make_synthetic.make_synthetic_dataset(tmp_path / "world", videos=3, frames=6, size=32, identities=2,
+                                                 progress=False)
+    frames_dataset = data.FramesDataset(root / "train", frame_shape=(32, 32, 3), progress=False,
+                                        augmentation_params={"flip_param": {"horizontal_flip": True,
+                                                                            "time_flip": True}})
+    frames_dataset.with_disocclusion, frames_dataset.item_seed = True, 0
+    flips, checked = set(), 0
+    for index in range(len(frames_dataset)):
+        for repeat in range(8):
+            item = frames_dataset.get_item(index, repeat)
+            path = frames_dataset.paths[index]
+            video = torch.from_numpy(video_io.read_video(path, (32, 32, 3))).permute(0, 3, 1, 2)   # (T,3,H,W)
+            truth = synthetic_truth.load_truth(path)
+            for mirrored in (False, True):
+                frames = video.flip(-1) if mirrored else video
+                source = [t for t in range(len(frames)) if torch.equal(frames[t], item["source"])]
+                driving = [t for t in range(len(frames)) if torch.equal(frames[t], item["driving"])]
+                if source and driving:
+                    break
+            expected = synthetic_truth.disocclusion(truth.labels[source[0]], truth.part_frames[source[0]],
+                                                    truth.labels[driving[0]], truth.part_frames[driving[0]])
+            expected = torch.from_numpy(expected[:, ::-1].copy() if mirrored else expected).float()
+            assert item["driving_disocclusion"].shape == (1, 32, 32)
+            assert torch.equal(item["driving_disocclusion"][0], expected)
+            flips.add((mirrored, source[0] > driving[0]))
+            checked += 1
+    assert checked == 8 * len(frames_dataset) and len(flips) == 4      # every combination of flips was met
+    plain = data.FramesDataset(root / "train", frame_shape=(32, 32, 3), progress=False)
+    assert "driving_disocclusion" not in plain.get_item(0)
+    missing = tmp_path / "no-truth"
+    for split in ("train", "test"):
+        (missing / split).mkdir(parents=True)
+        for file in (root / "train").glob(f"{frames_dataset.paths[0].stem}*"):
+            if not file.name.endswith(video_io.TRUTH_SUFFIX):
+                (missing / split / file.name).write_bytes(file.read_bytes())
+    bare = data.FramesDataset(missing, frame_shape=(32, 32, 3), progress=False)
+    bare.with_disocclusion = True
+    with pytest.raises(FileNotFoundError, match="no ground truth"):
+        bare.get_item(0)

@@ -11,7 +11,7 @@ import torch
 
 from pcutlib.config import load_config, resolve_config
 from pcutlib.data.make_synthetic import make_synthetic_dataset
-from pcutlib.prioritycut import mix_images, prioritycut_mask
+from pcutlib.prioritycut import mix_images, oracle_occlusion_map, prioritycut_mask
 from pcutlib.training.adversaries import Mixing
 from pcutlib.training.loop import continue_from, make_dataloader, train
 from pcutlib.training.step import train_step
@@ -52,6 +52,7 @@ VARIANTS = {
     "cutmix": dict(kind="unet", regularizer="cutmix"),
     "prioritycut": dict(kind="unet", regularizer="prioritycut"),
     "prioritycut+feature-matching": dict(kind="unet", regularizer="prioritycut", feature_matching=[10, 10, 10]),
+    "oracle": dict(kind="unet", regularizer="oracle"),
 }
 
 
@@ -97,6 +98,22 @@ def test_a_prioritycut_step_mixes_along_the_library_mask(smoke_data, top_k, fore
     assert 0 < int((expected == 0).sum()) < expected.numel()          # some pixels generated, most real
     fake = generated["prediction"].detach().float()
     assert torch.equal(mixing.mixed_image, mix_images(batch["driving"], fake, expected))
+
+
+def test_an_oracle_step_mixes_along_the_true_disocclusion_of_its_batch(smoke_data):
+    """The oracle regularizer's batch carries each pair's true dis-occlusion, and its step mixes
+    along prioritycut_mask of oracle_occlusion_map (that truth ranked on O's grid)."""
+    config = smoke_config(smoke_data, type="oracle", top_k_percent=30.0, mix_probability=1.0, mix_warmup_epochs=0.0)
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group)))
+    assert batch["driving_disocclusion"].shape == (len(batch["driving"]), 1, *batch["driving"].shape[2:])
+    assert batch["driving_disocclusion"].sum() > 0
+    _, generated, mixing = train_step(trainer, batch, epoch_float=5.0)
+    assert mixing.mixed
+    oracle = oracle_occlusion_map(batch["driving_disocclusion"], generated["occlusion_map"].detach())
+    expected = prioritycut_mask(oracle, generated["region_mask"].detach(), 30.0,
+                                config["regularizer"]["foreground_threshold"], size=tuple(batch["driving"].shape[2:]))
+    assert torch.equal(mixing.mask, expected)
 
 
 def test_unet_feature_matching_trains_a_few_steps(smoke_data, tmp_path):

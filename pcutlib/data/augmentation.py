@@ -202,10 +202,12 @@ class VideoAugmentation:
 
     def __call__(self, clip: np.ndarray, keypoints: np.ndarray | None,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """clip (T,H,W,3) in [0,1], keypoints (T,J,2) or None -> clip (T,h,w,3), keypoints."""
+        """clip (T,H,W,C) in [0,1], keypoints (T,J,2) or None -> clip (T,h,w,C), keypoints. Channels
+        beyond the first 3 (a label such as the true dis-occlusion) move with the pixels and are not
+        colour-jittered."""
         for transform in self.transforms:
-            if isinstance(transform, ColorJitter):
-                clip = transform(clip, rng)
+            if isinstance(transform, ColorJitter):              # colour only: extra channels are labels
+                clip = np.concatenate([transform(clip[..., :3], rng), clip[..., 3:]], axis=-1)
             else:
                 clip, keypoints = transform(clip, keypoints, rng)
         return clip, keypoints

@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from pcutlib.data.augmentation import VideoAugmentation
+from pcutlib.data.synthetic_truth import disocclusion, load_truth
 from pcutlib.data.video_io import (DecodedVideos, check_frame_shape, inspect_video, list_videos, load_keypoints,
                                    read_chosen_frames, read_video)
 
@@ -112,7 +113,9 @@ class FramesDataset(Dataset):
     """Videos of a FOMM-layout root, as training pairs or whole videos.
 
     Train items: {"source": (3,H,W), "driving": (3,H,W), "name": str} plus
-    "source_keypoints"/"driving_keypoints" (J,2) when ground truth exists.
+    "source_keypoints"/"driving_keypoints" (J,2) when ground truth exists, and with
+    ``with_disocclusion`` (the oracle regularizer's labelled variant only; the trainer sets it)
+    "driving_disocclusion" (1,H,W): the synthetic world's true dis-occlusion of the pair.
     Test items: {"video": (T,3,H,W), "name": str} plus "keypoints" (T,J,2) when known.
     All float32, images in [0,1]. Decoded video files stay in memory up to
     ``cache_megabytes`` (``DecodedVideos``; dataset_params.cache_megabytes).
@@ -141,6 +144,7 @@ class FramesDataset(Dataset):
         self.random_seed = random_seed
         self.max_frame_gap: int | None = None    # training pairs: any two frames (set by train_params.frame_gap)
         self.item_seed: int | None = None        # None: items draw from torch's global RNG (see item_rng)
+        self.with_disocclusion = False           # training pairs carry their true dis-occlusion (oracle only)
         self.epoch = 0                           # with item_seed: part of each item's seed
         self.transform = (VideoAugmentation(**augmentation_params)
                           if is_train and augmentation_params else None)
@@ -236,14 +240,40 @@ class FramesDataset(Dataset):
             self.decoded)  # (2,H,W,3)
         keypoints = load_keypoints(path, num_frames)
         keypoints = None if keypoints is None else keypoints[indices]  # (2,J,2)
+        if self.with_disocclusion:                                       # a 4th channel moves with the pixels
+            clip = np.concatenate([clip, pair_disocclusion(path, indices, clip.shape[1:3])], axis=-1)
         if self.transform is not None:
             clip, keypoints = self.transform(clip, keypoints, rng)
-        clip = torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2)  # (2,3,H,W)
-        item = {"source": clip[0].contiguous(), "driving": clip[1].contiguous(), "name": path.name}
+        clip = torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2)  # (2,3,H,W) or (2,4,H,W)
+        item = {"source": clip[0, :3].contiguous(), "driving": clip[1, :3].contiguous(), "name": path.name}
+        if self.with_disocclusion:
+            item["driving_disocclusion"] = clip[1, 3:].contiguous()     # (1,H,W)
         if keypoints is not None:
             item["source_keypoints"] = torch.from_numpy(keypoints[0].copy())  # (J,2)
             item["driving_keypoints"] = torch.from_numpy(keypoints[1].copy())
         return item
+
+
+def pair_disocclusion(path: Path, indices, frame_size) -> np.ndarray:
+    """(2,S,S,1) float32: each frame's true dis-occlusion when the other frame of the pair is the
+    source (``synthetic_truth.disocclusion``), read from the truth beside ``path``. Both
+    directions, so that a time flip of the clip (which swaps source and driving) keeps the
+    driving frame's channel right; a left-right flip, resize or crop moves it with the pixels.
+
+    indices: the pair's two frame indices; frame_size: (H, W) of the decoded frames."""
+    truth = load_truth(path)
+    if truth is None:
+        raise FileNotFoundError(f"{path} has no ground truth beside it ({path.name}'s .truth.npz): the oracle "
+                                f"regularizer trains only on the synthetic world (pcut make-synthetic)")
+    if tuple(frame_size) != (truth.size, truth.size):
+        raise ValueError(f"{path}: its truth is {truth.size}x{truth.size} px but the frames are read at "
+                         f"{tuple(frame_size)}; set dataset_params.frame_shape to the world's size")
+    first, second = (int(i) for i in indices)
+
+    def towards(source: int, driving: int) -> np.ndarray:
+        return disocclusion(truth.labels[source], truth.part_frames[source], truth.labels[driving],
+                            truth.part_frames[driving])
+    return np.stack([towards(second, first), towards(first, second)]).astype(np.float32)[..., None]
 
 
 class DatasetRepeater(Dataset):

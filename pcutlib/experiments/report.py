@@ -48,7 +48,7 @@ def markdown_table(table: list[dict]) -> str:
     columns: TABLE_METRICS (mask precision next to its chance level) and the discriminator AUCs."""
     names = [f"{m} {'↓' if LOWER_IS_BETTER[m] else '↑'}" for m in TABLE_METRICS]
     names = [n.replace("mask_precision", "mask precision / chance") for n in names]
-    names += ["D image AUC", "D pixel AUC (PriorityCut M)", "D pixel AUC (CutMix M)"]
+    names += ["D image AUC", "D pixel AUC (PriorityCut M)", "D pixel AUC (CutMix M)", "D pixel AUC vs true dis-occlusion"]
     lines = ["| variant | seeds | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 2)]
     for entry in table:
         cells = []

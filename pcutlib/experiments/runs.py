@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pcutlib.checkpoints.files import load_models
 from pcutlib.config import resolve_config
+from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import evaluate_test_videos, summarize_rows
 from pcutlib.evaluation.discriminator_quality import discriminator_quality
 from pcutlib.evaluation.protocols import write_metrics
@@ -27,7 +28,7 @@ INIT_SCRATCH = "reconstruction only"       # the scratch setting's name for the 
 REFERENCE_ROWS = {"init": INIT, "copy": COPY}
 
 
-EVALUATION_VERSION = 2     # metrics.json of an older evaluation is recomputed (the run is not retrained)
+EVALUATION_VERSION = 3     # metrics.json of an older evaluation is recomputed (the run is not retrained)
 
 
 TRAINING_VERSION = 2   # runs trained before the fair random streams (one per concern) are retrained
@@ -114,8 +115,9 @@ def evaluate_checkpoint(checkpoint: Path | None, test: list, probes: dict, with_
         summary = {"evaluation": EVALUATION_VERSION, "source": _source(checkpoint), "videos": len(rows),
                    **summarize_rows(rows)}
         if models is not None and models.discriminator is not None:
+            truths = [None if truth is None else disocclusion_from(truth, 0) for _, _, _, truth in test]
             summary.update(discriminator_quality(models, [video for _, video, _, _ in test], regularizer,
-                                                 max_frames_per_video=quality_frames))
+                                                 max_frames_per_video=quality_frames, truths=truths))
     return summary, rows
 
 

@@ -25,7 +25,7 @@ LOWER_IS_BETTER = {
 METRICS = list(LOWER_IS_BETTER)
 
 
-DISCRIMINATOR_METRICS = ["d_image_auc", "d_pixel_auc_prioritycut", "d_pixel_auc_cutmix"]
+DISCRIMINATOR_METRICS = ["d_image_auc", "d_pixel_auc_prioritycut", "d_pixel_auc_cutmix", "d_pixel_auc_true_disocclusion"]
 
 
 def _number(value) -> float:

@@ -44,6 +44,8 @@ def make_dataloader(config: dict, group: ProcessGroup, dataset=None,
     train_params = config["train_params"]
     if dataset is None:
         dataset = FramesDataset.from_config(config["dataset_params"], is_train=True)
+    if config["regularizer"]["type"] == "oracle":           # its pairs carry their true dis-occlusion
+        dataset.with_disocclusion = True
     dataset = DatasetRepeater(dataset, train_params["num_repeats"])
     batch_size = train_params["batch_size"]
     if len(dataset) < batch_size * group.world_size:

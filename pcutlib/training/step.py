@@ -121,7 +121,8 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
     update only during the discriminator warm-up and on the steps between two generator updates
     (``Trainer.generator_updates``).
 
-    batch: {"source": (B,3,H,W), "driving": (B,3,H,W)}; epoch_float: the fractional epoch
+    batch: {"source": (B,3,H,W), "driving": (B,3,H,W)} and, for the oracle regularizer,
+    "driving_disocclusion" (B,1,H,W); epoch_float: the fractional epoch
     (schedules of region dropout, equivariance, mixing).
     """
     memory_format = torch.channels_last if trainer.config["train_params"]["channels_last"] else torch.preserve_format
@@ -145,6 +146,8 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
         trainer.optimizers["kp_detector"].step()
 
     d_losses, mixing = {}, Mixing()
+    if "driving_disocclusion" in batch:             # the oracle regularizer's mask reads it
+        generated["true_disocclusion"] = batch["driving_disocclusion"].to(trainer.device)
     if trainer.adversary is not None:
         trainer.optimizers["discriminator"].zero_grad(set_to_none=True)
         d_losses, mixing = trainer.adversary.discriminator_losses(driving, generated, epoch_float)
