@@ -81,7 +81,7 @@ def _runs(path, aucs):
 def test_the_gate_leaves_out_seeds_whose_discriminator_is_near_chance(tmp_path):
     runs = S.read_runs(_runs(tmp_path / "runs.csv", {("cutmix", 2): 0.7}))
     kept, left_out = S.per_seed_differences(runs, "prioritycut-k10", "cutmix", S.PRIMARY)
-    assert sorted(kept) == [0, 1, 3] and left_out == [2]
+    assert sorted(kept) == [0, 1, 3] and list(left_out) == [2] and "cutmix: image AUC 0.700 < 0.8" in left_out[2]
     assert all(d < 0 for d in kept.values())
 
 
@@ -93,7 +93,50 @@ def test_the_command_writes_the_seed_report(tmp_path, capsys):
     report = (folder / "seed_statistics.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| prioritycut-k10 | cutmix |"))
     assert "| 4 (0) |" in row and row.endswith("| variant better |")
+    assert "| – |" in row                                               # no per-video values: no bootstrap
     assert "no finding survives the correction" in report          # the secondary metrics are all equal
     assert "wrote" in capsys.readouterr().out
     assert main(["seed-statistics", str(tmp_path)]) == 2                 # a folder without records: a usage error
     assert "experiment_runs.csv is missing" in capsys.readouterr().err
+
+
+def test_the_gate_reads_each_run_the_pixel_head_and_the_start():
+    runs = [{"variant": v, "seed": s, "start": "a", S.PRIMARY: 0.07 + 0.01 * (v == "cutmix"), "d_image_auc": 0.9,
+             "d_pixel_auc_true_disocclusion": 0.7} for v in ("prioritycut-k10", "cutmix") for s in range(4)]
+    runs[1]["d_pixel_auc_true_disocclusion"] = 0.55                      # prioritycut seed 1: pixel head near chance
+    runs[6]["start"] = "b"                                                # cutmix seed 2: another reconstruction start
+    runs[3]["d_pixel_auc_true_disocclusion"] = math.nan                  # not measured (a patch D): not gated on it
+    kept, left_out = S.per_seed_differences(runs, "prioritycut-k10", "cutmix", S.PRIMARY)
+    assert sorted(kept) == [0, 3] and kept[0] == pytest.approx(-0.01)
+    assert left_out == {1: "prioritycut-k10: pixel AUC 0.550 < 0.6", 2: "different starting checkpoints"}
+    assert S.run_gate({"d_image_auc": math.nan}) == "image AUC not measured"
+    assert S.run_gate({"d_image_auc": 0.85, "d_pixel_auc_true_disocclusion": 0.61}) is None
+    assert "| 0.900 / 0.550 ✗ |" in S.gate_table(runs)
+
+
+def test_seed_comparisons_give_every_family_and_the_hierarchical_bootstrap(tmp_path):
+    rng = np.random.default_rng(5)
+    variants = ["prioritycut-k10", "cutmix", S.ORACLE]
+    runs, per_video = [], {}
+    for variant in variants:
+        for seed in range(5):
+            shift = {"prioritycut-k10": 0.0, "cutmix": 0.01, S.ORACLE: -0.01}[variant]
+            videos = [{"name": f"v{i}", S.PRIMARY: 0.07 + shift + rng.normal(0, 0.002), "l1": 0.02}
+                      for i in range(6)]
+            per_video.setdefault(variant, {})[seed] = videos
+            runs.append({"variant": variant, "seed": seed, "start": "x", "d_image_auc": 0.9,
+                         S.PRIMARY: float(np.mean([v[S.PRIMARY] for v in videos])), "l1": 0.02, "psnr": 30.0})
+    rows = S.seed_comparisons(runs, per_video, resamples=500)
+    assert {(r["variant"], r["reference"]) for r in rows} == {("prioritycut-k10", "cutmix"), (S.ORACLE, "cutmix"),
+                                                             ("prioritycut-k10", S.ORACLE)}
+    primary = {(r["variant"], r["reference"]): r for r in rows if r["family"] == "primary"}
+    claim = primary[("prioritycut-k10", "cutmix")]
+    assert claim["n"] == 5 and claim["verdict"] == "variant better" and claim["p_holm"] >= claim["p"]
+    assert claim["bootstrap_low"] < claim["mean"] < claim["bootstrap_high"] < 0
+    assert primary[("prioritycut-k10", S.ORACLE)]["verdict"] == "variant worse"
+    assert {r["family"] for r in rows if r["metric"] == "psnr"} == {"reported"}
+    assert all(r["verdict"] == "reported, not counted" for r in rows if r["family"] == "reported")
+    S.plot_seed_differences(rows, runs, tmp_path / "seeds.png")
+    assert (tmp_path / "seeds.png").stat().st_size > 10_000
+    report = S.seed_report(runs, rows)
+    assert "| prioritycut-k10 | cutmix | 5 (0) |" in report and "variant better |" in report

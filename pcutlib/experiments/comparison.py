@@ -17,10 +17,12 @@ run folders (``<runs>/<setting>/<variant>-seed<seed>``) and results (``<results>
 
 The main comparison (the recipe's ``main``, the default):
 
-    baseline-patch      FOMM's patch discriminator (LSGAN)
-    unet                the U-Net discriminator, no mixing
-    cutmix              + CutMix (random boxes)
-    prioritycut-k10     + PriorityCut, top-10% most occluded foreground pixels
+    baseline-patch          FOMM's patch discriminator (LSGAN)
+    unet                    the U-Net discriminator, no mixing
+    cutmix                  + CutMix (random boxes)
+    prioritycut-k10         + PriorityCut, top-10% most occluded foreground pixels
+    oracle-prioritycut-k10  + the same top-10% ranked by the true dis-occlusion: an upper bound
+                            that real data cannot have (``regularizer.type: oracle``)
 
 and the ablations (every other variant of the recipe, run when named in ``--variants``, or all with ``ablations``):
 k in {5, 30, 50}; the foreground restriction off (``-all``); masks that mix in nothing trained as
@@ -32,24 +34,30 @@ test videos of the synthetic world (``artifacts.evaluate_test_videos``): the err
 outside the true dis-occlusion (the claim), animation L1 against the true animation, the
 PriorityCut mask's precision against the true dis-occlusion, pcut's pooled metrics and FOMM's
 per-frame ones (``<metric>_fomm``); and each run's discriminator on held-out frames
-(``discriminator_quality``). Per-video values go to ``<run>/metrics.json`` (and
-``metrics_per_video.csv``); variants are compared with references by paired bootstrap intervals
-over seeds and videos (``bootstrap``), with a verdict only where the interval excludes zero and
-the compared runs' discriminator image AUC is at least MIN_AUC (``gate_on_discriminators``).
+(``discriminator_quality``, its pixel head against the true dis-occlusion included). Each run's
+record (how it was made, its figures, its per-video values; ``run_records``) is written to
+``<results>/experiment-<setting>/runs/``, to be committed: the command reads a matching record
+instead of training, so only missing runs train, on any machine and over several sessions.
+Variants are compared with the seed as the unit (``seed_statistics``): a paired t-interval on
+per-seed differences of the primary metric ``l1_disoccluded`` with a hierarchical bootstrap
+beside it, Holm's correction, a per-run gate and the smallest detectable difference.
 
 Writes per setting ``experiment_runs.csv`` (one row per run), ``experiment.csv`` (mean and
-spread over seeds), ``experiment_comparisons.csv`` (every difference, interval, verdict and
-whether it is valid), ``experiment.md`` (tables), ``metrics_vs_k.png``, ``artifacts.png`` (with
-the true dis-occlusion outlined) and ``section.md``; with ``--readme docs/results.md`` the
-results section of that page (every setting found). A progress bar counts the runs; finished
-runs are reused and an interrupted one continues from its last epoch. ``--quick`` runs the whole
-pipeline on a tiny world and model in under a minute (for tests).
+spread over seeds), ``experiment_comparisons.csv`` (every comparison and metric: difference,
+intervals, p, Holm's p, seeds left out and why, detectable difference, verdict),
+``experiment.md`` (tables and verdicts), ``seed_differences.png`` (per-seed points),
+``metrics_vs_k.png``, ``artifacts.png`` (with the true dis-occlusion outlined; only from runs
+trained on this machine) and ``section.md``; with ``--readme docs/results.md`` the results
+section of that page (every setting found). A progress bar counts the runs; an interrupted run
+continues from its last epoch. ``--quick`` runs the whole pipeline on a tiny world and model in
+about a minute (for tests).
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import math
 import os
 from pathlib import Path
 
@@ -63,33 +71,35 @@ from pcutlib.evaluation.bootstrap import DEFAULT_RESAMPLES
 from pcutlib.evaluation.probes import load_probe, save_probe, train_identity_probe, train_pose_probe
 from pcutlib.experiments.recipes import (SETTINGS, expand_variants, experiment_config, experiment_recipe,
                                          synthetic_config, variant, variant_groups)
-from pcutlib.experiments.report import (SETTING_TITLES, findings, markdown_table, plot_artifacts, plot_metrics_vs_k,
-                                        readme_results, update_readme, verdict_table, write_csv)
-from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, REFERENCE_ROWS, ensure_trained, read_run_record,
-                                      run_minutes, run_record, scored)
-from pcutlib.experiments.statistics import (DISCRIMINATOR_METRICS, METRICS, MIN_AUC, compare_variants,
-                                            gate_on_discriminators, summarize)
+from pcutlib.experiments.report import (SETTING_TITLES, markdown_table, plot_artifacts, plot_metrics_vs_k,
+                                        readme_results, update_readme, write_csv)
+from pcutlib.experiments.run_records import (file_digest, read_record, records_folder, reference_record_path,
+                                             run_record_path, write_record)
+from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_trained, read_run_record, run_minutes,
+                                      run_record, scored)
+from pcutlib.experiments.seed_statistics import ORACLE, plot_seed_differences, seed_comparisons, seed_report
+from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
 from pcutlib.training.loop import train
 
 # Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a
 # CPU: the whole pipeline for tests, numbers that mean nothing). Paths of --quick lie under --runs.
 FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
                  "init_from": Path("runs/synthetic-64-reconstruction/checkpoints/last.pt"), "epochs": 6,
-                 "warmup_epochs": 60, "unet_warmup_epochs": 150, "seeds": [0, 1, 2, 3, 4], "variants": ["main"], "runs": Path("runs/experiment"),
+                 "warmup_epochs": 150, "seeds": None, "variants": ["main"], "runs": Path("runs/experiment"),
                  "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
                  "quality_frames": 8, "setting": "both"}
 
 
+SETTING_SEEDS = {"finetune": list(range(10)), "scratch": list(range(5))}   # when --seeds is not given
+
+
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
-                  "epochs": 1, "warmup_epochs": 1, "unet_warmup_epochs": 2, "seeds": [0, 1], "variants": ["unet", "prioritycut-k10"],
+                  "epochs": 1, "warmup_epochs": 2, "seeds": [0, 1], "variants": ["unet", "prioritycut-k10", "oracle-prioritycut-k10"],
                   "runs": Path("runs/experiment-quick"), "results": "results", "probe_steps": 20, "resamples": 200,
                   "quality_frames": 3, "setting": "both"}
 
 
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5, "seed": 0}
-
-
-DEFAULT_REFERENCES = ["unet", "cutmix", "prioritycut-k10", "init"]
 
 
 def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -109,22 +119,19 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                              f"{FULL_DEFAULTS['init_from']})")
     parser.add_argument("--epochs", type=int, default=None, help=f"adversarial fine-tuning epochs per run (default: {FULL_DEFAULTS['epochs']})")
     parser.add_argument("--warmup-epochs", type=int, default=None,
-                        help=f"finetune: epochs before --epochs in which only the fresh patch discriminator trains "
-                             f"(default: {FULL_DEFAULTS['warmup_epochs']})")
-    parser.add_argument("--unet-warmup-epochs", type=int, default=None,
-                        help=f"finetune: the same for the U-Net discriminators, one warm-up per seed shared by the "
-                             f"U-Net variants (default: {FULL_DEFAULTS['unet_warmup_epochs']}; it learns slower)")
+                        help=f"finetune: epochs before --epochs in which only the fresh discriminator trains, the same "
+                             f"for every variant (one warm-up per seed shared by the U-Net variants; default: "
+                             f"{FULL_DEFAULTS['warmup_epochs']})")
     parser.add_argument("--scratch-epochs", type=int, default=None,
                         help="epochs of a scratch run (default: the config's num_epochs, the reconstruction's)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: 0 1 2 3 4)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="training seeds (default: 0 .. 9); --setting scratch: 0 .. 4 unless given")
     groups, variants = variant_groups(), list(experiment_recipe()["variants"])
     parser.add_argument("--variants", nargs="+", default=None, choices=[*groups, *variants],
                         help=f"which variants to run; main = {' '.join(groups['main'])} (default), "
                              f"ablations = {' '.join(groups['ablations'])}")
-    parser.add_argument("--references", nargs="+", default=None, choices=variants + list(REFERENCE_ROWS),
-                        help="compare every variant with these (init: the reconstruction checkpoint, copy: copying "
-                             f"the source frame); default: {' '.join(DEFAULT_REFERENCES)}")
-    parser.add_argument("--resamples", type=int, default=None, help="bootstrap resamples (default: 2000)")
+    parser.add_argument("--resamples", type=int, default=None,
+                        help="resamples of the hierarchical bootstrap (default: 2000)")
     parser.add_argument("--quality-frames", type=int, default=None,
                         help="held-out frames per test video for the discriminator AUCs (default: 8)")
     parser.add_argument("--runs", type=Path, default=None, help=f"run folders (default: {FULL_DEFAULTS['runs']})")
@@ -152,16 +159,13 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
             if args.quick and key in ("data", "init_from", "results"):
                 value = args.runs / value
             setattr(args, key, copy.copy(value))
-    for key in ("warmup_epochs", "unet_warmup_epochs"):
-        if getattr(args, key) < 0:
-            raise ValueError(f"--{key.replace('_', '-')} must be >= 0, got {getattr(args, key)}")
+    if args.warmup_epochs < 0:
+        raise ValueError(f"--warmup-epochs must be >= 0, got {args.warmup_epochs}")
     for key in ("epochs", "resamples", "quality_frames", "probe_steps", "scratch_epochs"):
         if getattr(args, key) is not None and getattr(args, key) < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
     args.variants = expand_variants(args.variants)
     args.settings = list(SETTINGS) if args.setting == "both" else [args.setting]
-    if args.references is None:
-        args.references = list(DEFAULT_REFERENCES)
     return args
 
 
@@ -194,23 +198,49 @@ def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
     return probes
 
 
-def score_references(args, test: list, probes: dict, progress: bool) -> dict:
+def seeds_of(args, setting: str) -> list[int]:
+    """--seeds, else the setting's default: 10 seeds fine-tuned, 5 from scratch (5x as long each)."""
+    return list(args.seeds) if args.seeds is not None else list(SETTING_SEEDS[setting])
+
+
+def score_references(args, setting: str, test: list, probes, progress: bool) -> dict:
     """{"init", "copy"}: (summary, per-video rows) of the reconstruction checkpoint and of copying
-    the source frame (shared by both settings)."""
-    return {key: scored(args.runs / folder, checkpoint, test, probes, False, progress=progress)
-            for key, folder, checkpoint in (("init", "reconstruction-start", args.init_from),
-                                            ("copy", "copy-source", None))}
+    the source frame, from their records under <results>/experiment-<setting>/runs/ when they
+    match (``run_records``), else scored (``probes()`` gives the probes) and recorded. The
+    reconstruction checkpoint's record counts only when the checkpoint here is the one it scored
+    (or none is here)."""
+    names = [path.name for path, *_ in test]
+    scored_references = {}
+    for key, folder, checkpoint in (("init", "reconstruction-start", args.init_from), ("copy", "copy-source", None)):
+        path = reference_record_path(args.results, setting, key)
+        made_from = {"checkpoint": str(checkpoint) if checkpoint is not None else COPY}
+        record = read_record(path, made_from, names, say=tqdm.write)
+        here = file_digest(checkpoint) if checkpoint is not None and Path(checkpoint).is_file() else None
+        if record is not None and here is not None and record["start"] != here:
+            tqdm.write(f"{path.name}: recorded for another {checkpoint} (digest {record['start']}, here {here}); "
+                       f"scored again")
+            record = None
+        if record is None:
+            summary, videos = scored(args.runs / folder, checkpoint, test, probes(), False, progress=progress)
+            write_record(path, made_from, here, names, 0.0, summary, videos)
+            record = read_record(path, made_from, names)
+        scored_references[key] = (record["summary"], record["per_video"])
+    return scored_references
+
+
+def warmup_dir(args, seed: int) -> Path:
+    return args.runs / "finetune" / f"unet-warmup-seed{seed}"
 
 
 def ensure_warmed_up(args, base: dict, seed: int, say=print) -> Path:
     """The U-Net discriminator warm-up of ``seed`` (runs/finetune/unet-warmup-seed<seed>: the
-    "unet" variant's config for its first --unet-warmup-epochs), trained once and shared by every U-Net
+    "unet" variant's config for its first --warmup-epochs), trained once and shared by every U-Net
     variant of that seed. Mixing waits for the warm-up's end (``UNetAdversary.draw_mixing``), so
     the warm-up draws the same batches, warps and discriminator updates whatever the regularizer:
     sharing it changes no number, and every variant of a seed meets the generator with the same
     discriminator."""
-    config = experiment_config(base, variant("unet"), "finetune", 0, seed, args.unet_warmup_epochs)
-    run_dir = args.runs / "finetune" / f"unet-warmup-seed{seed}"
+    config = experiment_config(base, variant("unet"), "finetune", 0, seed, args.warmup_epochs)
+    run_dir = warmup_dir(args, seed)
     extend_shorter_warmup(run_dir, config, args.init_from)
     return ensure_trained(config, run_dir, args.init_from, args.device, not args.no_progress, say=say)
 
@@ -244,40 +274,79 @@ def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
     return True
 
 
-def train_and_score(args, setting: str, base: dict, test: list, probes: dict, bar) -> tuple[list, dict, dict]:
-    """Every (variant, seed) run of one setting, trained where needed and scored. Returns (rows
-    {"variant", "seed", summary...}, per_video {variant: {seed: rows}}, {variant: first seed's checkpoint})."""
-    rows, per_video, checkpoints = [], {}, {}
+def planned_run(args, setting: str, base: dict, name: str, seed: int) -> dict:
+    """One (variant, seed) run: {"config", "run_dir", "init_from", "warm_start" (the shared U-Net
+    warm-up's checkpoint, or None), "made_from" (its ``run_record``), "record" (its record's path)}.
+    Every variant of a seed warms its discriminator up for the same --warmup-epochs (finetune)."""
     epochs = args.epochs if setting == "finetune" else args.scratch_epochs
     init_from = args.init_from if setting == "finetune" else None
-    for seed in args.seeds:                    # seed by seed: an interrupted command leaves whole seeds
+    warmup = args.warmup_epochs if setting == "finetune" else 0
+    config = experiment_config(base, variant(name), setting, epochs, seed, warmup)
+    shared = setting == "finetune" and warmup > 0 and variant(name)["kind"] == "unet"
+    warm_start = warmup_dir(args, seed) / "checkpoints" / "last.pt" if shared else None
+    return {"config": config, "run_dir": args.runs / setting / f"{name}-seed{seed}", "init_from": init_from,
+            "warm_start": warm_start, "made_from": run_record(config, init_from, warm_start),
+            "record": run_record_path(args.results, setting, name, seed)}
+
+
+def finished_checkpoint(plan: dict) -> Path | None:
+    """The run's checkpoint when this machine finished exactly this run (for the figures), else None."""
+    last, marker = plan["run_dir"] / "checkpoints" / "last.pt", plan["run_dir"] / "experiment_run.json"
+    return last if last.is_file() and marker.is_file() and read_run_record(marker) == plan["made_from"] else None
+
+
+def train_and_score(args, setting: str, base: dict, test: list, probes, bar) -> tuple[list, dict, dict]:
+    """Every (variant, seed) run of one setting: read from its record under results/ when that
+    matches (``run_records.read_record``), else trained where needed, scored and recorded. Returns
+    (rows {"variant", "seed", "start", summary...}, per_video {variant: {seed: rows}}, {variant:
+    a checkpoint finished here, for the figures})."""
+    rows, per_video, checkpoints = [], {}, {}
+    names = [path.name for path, *_ in test]
+    for seed in seeds_of(args, setting):        # seed by seed: an interrupted command leaves whole seeds
         for name in args.variants:
-            run_dir = args.runs / setting / f"{name}-seed{seed}"
-            bar.set_postfix_str(f"{setting}/{run_dir.name}")
-            unet = variant(name)["kind"] == "unet"
-            warmup = args.unet_warmup_epochs if unet else args.warmup_epochs
-            config = experiment_config(base, variant(name), setting, epochs, seed, warmup)
-            warm_start = None
-            if setting == "finetune" and warmup > 0 and unet:
-                warm_start = ensure_warmed_up(args, base, seed, say=tqdm.write)
-            last = ensure_trained(config, run_dir, init_from, args.device, not args.no_progress, say=tqdm.write,
-                                  warm_start=warm_start)
-            summary, videos = scored(run_dir, last, test, probes, True, args.quality_frames, not args.no_progress)
-            per_video.setdefault(name, {})[seed] = videos
-            rows.append({"variant": name, "seed": seed, **summary})
-            checkpoints.setdefault(name, last)
+            plan = planned_run(args, setting, base, name, seed)
+            bar.set_postfix_str(f"{setting}/{plan['run_dir'].name}")
+            record = read_record(plan["record"], plan["made_from"], names, say=tqdm.write)
+            if record is None:
+                warmup_minutes = 0.0
+                if plan["warm_start"] is not None:
+                    fresh = not (warmup_dir(args, seed) / "experiment_run.json").is_file()
+                    ensure_warmed_up(args, base, seed, say=tqdm.write)
+                    # a warm-up trained now counts once, in the first run that needed it
+                    warmup_minutes = run_minutes(warmup_dir(args, seed)) if fresh else 0.0
+                last = ensure_trained(plan["config"], plan["run_dir"], plan["init_from"], args.device,
+                                      not args.no_progress, say=tqdm.write, warm_start=plan["warm_start"])
+                summary, videos = scored(plan["run_dir"], last, test, probes(), True, args.quality_frames,
+                                         not args.no_progress)
+                minutes = run_minutes(plan["run_dir"]) + warmup_minutes
+                write_record(plan["record"], plan["made_from"], file_digest(plan["init_from"]), names, minutes,
+                             summary, videos)
+                record = read_record(plan["record"], plan["made_from"], names)
+            per_video.setdefault(name, {})[seed] = record["per_video"]
+            rows.append({"variant": name, "seed": seed, "start": record["start"], "minutes": record["minutes"],
+                         **record["summary"]})
+            if name not in checkpoints and (last := finished_checkpoint(plan)) is not None:
+                checkpoints[name] = last
             bar.update()
     return rows, per_video, checkpoints
 
 
+def missing_runs(args, setting: str, base: dict, test: list) -> list[str]:
+    """The (variant-seed) runs of ``setting`` whose record is missing or stale (they will train)."""
+    names = [path.name for path, *_ in test]
+    plans = [planned_run(args, setting, base, name, seed) for seed in seeds_of(args, setting) for name in args.variants]
+    return [plan["run_dir"].name for plan in plans
+            if read_record(plan["record"], plan["made_from"], names, say=lambda text: None) is None]
+
+
 def setting_budget(args, setting: str, base: dict, test: list) -> str:
     """One sentence: what each run of ``setting`` trained, and on what it is scored."""
-    runs = f"{len(args.variants)} variants x {len(args.seeds)} seeds"
+    runs = f"{len(args.variants)} variants x {len(seeds_of(args, setting))} seeds"
     frames = base["train_params"]["batch_size"]
     if setting == "finetune":
-        how = (f"each fine-tuned from `{args.init_from}` (row '{INIT}'): {args.warmup_epochs} (patch) or "
-               f"{args.unet_warmup_epochs} (U-Net, shared by the U-Net variants of a seed) epochs in which only "
-               f"the fresh discriminator trains, then {args.epochs} adversarial epochs ({frames} frames a step)")
+        how = (f"each fine-tuned from `{args.init_from}` (row '{INIT}'): {args.warmup_epochs} epochs in which only "
+               f"the fresh discriminator trains (the same for every variant; one warm-up per seed shared by the U-Net "
+               f"variants), then {args.epochs} adversarial epochs ({frames} frames a step)")
     else:
         epochs = args.scratch_epochs or base["train_params"]["num_epochs"]
         how = (f"each trained from a fresh model for {epochs} epochs ({frames} frames a step) with the adversarial "
@@ -293,29 +362,19 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
             f"{len(test)} held-out test videos of unseen figures")
 
 
-def runs_minutes(args, setting: str) -> float:
-    """Training and scoring minutes of every (variant, seed) run of ``setting`` and of the shared
-    discriminator warm-ups they continued, summed (``run_minutes``), whichever invocations of the
-    command did them."""
-    runs = [args.runs / setting / f"{variant}-seed{seed}" for variant in args.variants for seed in args.seeds]
-    warmups = [args.runs / setting / f"unet-warmup-seed{seed}" for seed in args.seeds]
-    return sum(run_minutes(run) for run in runs) + sum(run_minutes(run) for run in warmups if run.is_dir())
-
-
 def reproducing_command(args, setting: str) -> str:
     """The ``pcut experiment`` command line that makes this setting's results again: the options
     that differ from the defaults (FULL_DEFAULTS, or QUICK_DEFAULTS with --quick)."""
     defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
     parts = ["pcut experiment"] + (["--quick"] if args.quick else []) + ["--setting", setting]
     keys = ["config", "data", "init_from", "epochs" if setting == "finetune" else "scratch_epochs",
-            "warmup_epochs" if setting == "finetune" else None,
-            "unet_warmup_epochs" if setting == "finetune" else None, "seeds", "variants", "references"]
+            "warmup_epochs" if setting == "finetune" else None, "seeds", "variants"]
     for key in filter(None, keys):
         value, default = getattr(args, key, None), defaults.get(key)
         if key == "variants":
             default = expand_variants(default)
-        if key == "references":
-            default = DEFAULT_REFERENCES
+        if key == "seeds" and default is None:
+            default = SETTING_SEEDS[setting]
         if args.quick and key in ("data", "init_from"):
             default = args.runs / default
         if value is None or value == default or (isinstance(default, Path) and Path(value) == default):
@@ -326,78 +385,96 @@ def reproducing_command(args, setting: str) -> str:
 
 
 def write_setting_results(args, setting: str, rows: list, per_video: dict, checkpoints: dict, test: list,
-                          budget: str, minutes: float) -> str:
-    """Tables, comparisons (gated on the discriminator AUC) and plots of one setting in
+                          budget: str) -> str:
+    """Tables, the seed-level comparisons (``seed_statistics``) and plots of one setting in
     <results>/experiment-<setting>/; returns the markdown section (``section.md``)."""
     folder = args.results / f"experiment-{setting}"
     if (folder / "experiment.md").is_file():
         # the tables are a function of the recorded runs: rewritten from all of them, and said so
-        print(f"rewriting {folder}/ from the {len(rows)} runs recorded under {args.runs / setting}/ "
+        print(f"rewriting {folder}/ from the {len(rows)} runs recorded under {records_folder(args.results, setting)}/ "
               f"(the previous tables and plots there are replaced)")
     folder.mkdir(parents=True, exist_ok=True)
     init_label = INIT if setting == "finetune" else INIT_SCRATCH
-    labels = [*args.variants, init_label, COPY]
-    table = summarize(rows, labels)
-    references = [{"init": init_label}.get(r, REFERENCE_ROWS.get(r, r)) for r in args.references]
-    comparisons = compare_variants(per_video, args.variants, references, args.seeds, resamples=args.resamples)
-    aucs = {e["variant"]: e["d_image_auc_mean"] for e in table if e["variant"] in args.variants}
-    comparisons = gate_on_discriminators(comparisons, aucs)
+    table = summarize(rows, [*args.variants, init_label, COPY])
+    comparisons = seed_comparisons(rows, per_video, resamples=args.resamples)
     write_csv(folder / "experiment_runs.csv",
-              [{k: v for k, v in row.items() if k in ("variant", "seed", *METRICS, "mask_chance",
+              [{k: v for k, v in row.items() if k in ("variant", "seed", "start", "minutes", *METRICS, "mask_chance",
                                                            *DISCRIMINATOR_METRICS)} for row in rows])
     write_csv(folder / "experiment.csv", table)
     write_csv(folder / "experiment_comparisons.csv", comparisons)
+    plot_seed_differences(comparisons, rows, folder / "seed_differences.png")
     plot_metrics_vs_k(table, folder / "metrics_vs_k.png")
-    path, video, _, truth = test[0]
-    plot_artifacts(checkpoints, video, path.name, folder / "artifacts.png",
-                   disoccluded=None if truth is None else disocclusion_from(truth, 0))
-    command = reproducing_command(args, setting)
+    figure = "![the same held-out frames across variants, true dis-occlusion outlined](artifacts.png)"
+    if checkpoints:
+        path, video, _, truth = test[0]
+        plot_artifacts(checkpoints, video, path.name, folder / "artifacts.png",
+                       disoccluded=None if truth is None else disocclusion_from(truth, 0))
+        missing = [name for name in args.variants if name not in checkpoints]
+        if missing:
+            print(f"artifacts.png: no checkpoint of {', '.join(missing)} on this machine (their records came from "
+                  f"results/): the figure shows the others")
+    elif (folder / "artifacts.png").is_file():
+        print("artifacts.png: no checkpoint of this setting on this machine; the figure there is kept as it was")
+    else:
+        figure = ""
+    minutes = sum(row["minutes"] for row in rows if row["seed"] is not None and not math.isnan(row["minutes"]))
+    starts = sorted({row["start"] for row in rows if row["seed"] is not None and row["start"]})
     text = "\n".join([
-        f"Budget: {budget}. Command: `{command}` ({minutes:.0f} min of training and scoring here, "
-        f"summed over the runs).", "",
+        f"Budget: {budget}. Command: `{reproducing_command(args, setting)}` ({minutes:.0f} min of training and "
+        f"scoring, summed over the runs' records" + (f"; the runs started from {len(starts)} reconstruction "
+                                                      f"checkpoints trained by the same command" if len(starts) > 1 else "")
+        + ").", "",
         "Mean ± standard deviation over seeds; definitions in docs/usage.md, Metrics. Artifact metrics pool "
         "the truly dis-occluded (visible) pixels of frames 2.. of every held-out video reconstructed from its "
         "first frame; mask precision next to a random mask of the same size; D AUCs: the run's discriminator on "
-        "held-out real and generated frames (0.5 = chance).", "",
+        f"held-out real and generated frames (0.5 = chance). `{ORACLE}` ranks the true dis-occlusion instead of "
+        "the occlusion map: an upper bound that real data cannot have.", "",
         markdown_table(table), "",
-        "Paired differences (variant − reference, same seeds and videos) with 95% bootstrap intervals "
-        f"({args.resamples} resamples of seeds and videos); better/worse only where the interval excludes zero, "
-        f"and only where the compared runs' discriminator image AUC is at least {MIN_AUC:g}.", "",
-        verdict_table(comparisons), "",
-        *[f"- {s}" for s in findings(comparisons, table)], "",
-        "![metrics against k](metrics_vs_k.png)", "",
-        "![the same held-out frames across variants, true dis-occlusion outlined](artifacts.png)"])
-    (folder / "section.md").write_text(text + "\n")
+        seed_report(rows, comparisons),
+        "![per-seed differences of the primary metric with their t-intervals](seed_differences.png)", "",
+        "![metrics against k](metrics_vs_k.png)", "", figure])
+    (folder / "section.md").write_text(text.rstrip() + "\n")
     (folder / "experiment.md").write_text(f"# PriorityCut experiment on the synthetic world\n\n"
-                                          f"## {SETTING_TITLES[setting]}\n\n{text}\n")
+                                          f"## {SETTING_TITLES[setting]}\n\n{text.rstrip()}\n")
     return text
 
 
 def run_experiment(args) -> int:
-
-
     args = resolve_arguments(args)
     progress = not args.no_progress
     base = experiment_base(args, progress)
     data = Path(base["dataset_params"]["root_dir"])
-    if not args.init_from.exists():
+    test = load_split(data, "test", base["dataset_params"]["frame_shape"])
+    probes_made = {}
+
+    def probes() -> dict:                      # trained or read only when something is scored
+        if not probes_made:
+            probes_made.update(ensure_probes(args.runs / "probes", data, args.probe_steps, progress))
+        return probes_made
+
+    missing = {setting: missing_runs(args, setting, base, test) for setting in args.settings}
+    for setting, runs in missing.items():
+        print(f"{setting}: {len(runs)} of {len(args.variants) * len(seeds_of(args, setting))} runs to train"
+              + (f" ({', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''})" if runs else
+                 f" (every run read from {records_folder(args.results, setting)}/)"))
+    references_recorded = all(reference_record_path(args.results, setting, "init").is_file()
+                              for setting in args.settings)
+    if not args.init_from.exists() and (missing.get("finetune") or not references_recorded):
         print(f"shared reconstruction checkpoint {args.init_from} missing: training it")
         args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress,
                                overwrite=True)
-    probes = ensure_probes(args.runs / "probes", data, args.probe_steps, progress)
-    test = load_split(data, "test", base["dataset_params"]["frame_shape"])
-    references = score_references(args, test, probes, progress)
-    bar = tqdm(total=len(args.settings) * len(args.variants) * len(args.seeds), desc="experiment runs", unit="run",
-               disable=not progress, dynamic_ncols=True)
+    total = sum(len(args.variants) * len(seeds_of(args, setting)) for setting in args.settings)
+    bar = tqdm(total=total, desc="experiment runs", unit="run", disable=not progress, dynamic_ncols=True)
     for setting in args.settings:
+        references = score_references(args, setting, test, probes, progress)
         rows, per_video, checkpoints = train_and_score(args, setting, base, test, probes, bar)
         init_label = INIT if setting == "finetune" else INIT_SCRATCH
         for key, label in (("init", init_label), ("copy", COPY)):
             summary, videos = references[key]
-            per_video[label] = {seed: videos for seed in args.seeds}
-            rows.append({"variant": label, "seed": None, **summary})
+            per_video[label] = {seed: videos for seed in seeds_of(args, setting)}
+            rows.append({"variant": label, "seed": None, "start": None, "minutes": math.nan, **summary})
         text = write_setting_results(args, setting, rows, per_video, checkpoints, test,
-                                     setting_budget(args, setting, base, test), runs_minutes(args, setting))
+                                     setting_budget(args, setting, base, test))
         tqdm.write(f"\n## {SETTING_TITLES[setting]}\n\n{text}")
     bar.close()
     if args.readme is not None:

@@ -1,4 +1,4 @@
-"""The experiment's written results: CSV and markdown tables, verdicts and findings, the metrics-vs-k
+"""The experiment's written results: CSV and markdown tables, the metrics-vs-k
 plot, the artifact figure and the results section of docs/results.md.
 """
 from __future__ import annotations
@@ -16,17 +16,13 @@ from matplotlib.figure import Figure
 from pcutlib.checkpoints.files import load_models
 from pcutlib.experiments.recipes import SETTINGS, k_variants
 from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH
-from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, LOWER_IS_BETTER, MIN_AUC
+from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, LOWER_IS_BETTER
 from pcutlib.paths import replace_between_markers
 from pcutlib.prioritycut import prioritycut_mask
 
 # the columns of the markdown tables (all metrics are in the CSVs)
 TABLE_METRICS = ["l1_disoccluded", "l1_visible", "ssim_disoccluded", "animation_l1", "mask_precision",
                  "l1_fomm", "akd_gt_fomm", "aed_fomm"]
-
-
-VERDICT_METRICS = ["l1_disoccluded", "ssim_disoccluded", "l1_visible", "animation_l1", "l1_fomm", "akd_gt_fomm",
-                   "aed_fomm"]
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -61,55 +57,6 @@ def markdown_table(table: list[dict]) -> str:
         seeds = entry["seeds"] if entry["variant"] not in (INIT, INIT_SCRATCH, COPY) else "–"
         lines.append(f"| {entry['variant']} | {seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def verdict_table(comparisons: list[dict], metrics: list[str] = VERDICT_METRICS) -> str:
-    """One row per (variant, reference): each metric's paired difference variant - reference,
-    its 95% bootstrap interval and the verdict it allows; a pair whose discriminator is near
-    chance (``gate_on_discriminators``) says so beside its name and gives no verdict."""
-    pairs = list(dict.fromkeys((c["variant"], c["reference"]) for c in comparisons))
-    by_key = {(c["variant"], c["reference"], c["metric"]): c for c in comparisons}
-    shown = [m for m in metrics if any(c["metric"] == m for c in comparisons)]
-    lines = ["| variant vs reference | " + " | ".join(f"Δ {m} {'↓' if LOWER_IS_BETTER[m] else '↑'}" for m in shown)
-             + " |", "|" + "---|" * (len(shown) + 1)]
-    for variant, reference in pairs:
-        cells, reason = [], ""
-        for metric in shown:
-            c = by_key[(variant, reference, metric)]
-            valid = c.get("valid", True)
-            reason = reason or ("" if valid else f" — {c['verdict']}")
-            cells.append("–" if math.isnan(c["difference"]) else
-                         f"{c['difference']:+.3g} [{c['low']:+.3g}, {c['high']:+.3g}] "
-                         f"{c['verdict'] if valid else 'no comparison'}")
-        lines.append(f"| {variant} vs {reference}{reason} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def findings(comparisons: list[dict], table: list[dict], min_auc: float = MIN_AUC) -> list[str]:
-    """Sentences that follow from the intervals: per (variant, reference) the metrics that are
-    better and worse (the rest: no difference detected), or, where the discriminators are near
-    chance (``gate_on_discriminators``), that there is no comparison; and the runs whose
-    discriminator image AUC is below ``min_auc``."""
-    sentences = []
-    for variant, reference in dict.fromkeys((c["variant"], c["reference"]) for c in comparisons):
-        mine = [c for c in comparisons if c["variant"] == variant and c["reference"] == reference]
-        invalid = [c for c in mine if not c.get("valid", True)]
-        if invalid:
-            sentences.append(f"{variant} vs {reference}: {invalid[0]['verdict']}.")
-            continue
-        parts = [f"{verdict} on {', '.join(c['metric'] for c in mine if c['verdict'] == verdict)}"
-                 for verdict in ("better", "worse") if any(c["verdict"] == verdict for c in mine)]
-        undecided = sum(c["verdict"] == "no difference detected" for c in mine)
-        measured = sum(c["verdict"] != "not measured" for c in mine)
-        parts.append(f"no difference detected on {undecided} of {measured} measured metrics")
-        sentences.append(f"{variant} vs {reference}: " + "; ".join(parts) + " (95% paired bootstrap intervals).")
-    weak = [f"{e['variant']} ({e['d_image_auc_mean']:.3f})" for e in table
-            if not math.isnan(e["d_image_auc_mean"]) and e["d_image_auc_mean"] < min_auc]
-    if weak:
-        sentences.append(f"Discriminator image AUC on held-out frames below {min_auc}: {', '.join(weak)}; at this "
-                         f"budget those discriminators do not clearly tell generated frames from real ones, and "
-                         f"their comparisons are not made.")
-    return sentences
 
 
 def plot_metrics_vs_k(table: list[dict], path: Path) -> None:

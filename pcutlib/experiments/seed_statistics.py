@@ -14,16 +14,20 @@ t-interval on per-seed means 95%; the hierarchical bootstrap reached 94% with 20
 - a secondary family (``SECONDARY``) with Holm's correction over every comparison and metric;
   correlated twins (PSNR beside L1, FOMM's per-frame versions beside pcut's pooled ones, the
   mask's precision) are reported, not counted as findings (``REPORTED_ONLY``);
-- a per-run gate: a seed counts in a comparison only when both of its runs' discriminators reach
-  the image AUC bar; the verdict says how many seeds were left out;
+- a per-run gate: a seed counts in a comparison only when both of its runs pass on their own
+  (``run_gate``: the discriminator's image AUC at least MIN_AUC and, for a U-Net, its pixel
+  head's AUC against the true dis-occlusion at least MIN_PIXEL_AUC) and started from the same
+  checkpoint; the verdict says how many seeds were left out, and why;
 - the smallest difference the design could detect (``minimum_detectable_difference``: 80%
   power, two-sided 5%, from the observed seed-to-seed spread), so "no difference detected"
   has a size;
 - ``hierarchical_bootstrap``: seeds resampled, then videos within each drawn seed, beside the
   t-interval for records that keep per-video metrics and have many seeds.
 
-``pcut seed-statistics RESULTS`` reads a setting's ``experiment_runs.csv`` (one row per run) and
-writes ``seed_statistics.md`` beside it.
+``pcut experiment`` writes this report into each setting's ``experiment.md`` and every comparison
+into ``experiment_comparisons.csv``; ``pcut seed-statistics RESULTS`` rewrites it from a setting's
+``experiment_runs.csv`` (one row per run; no per-video values, so no hierarchical bootstrap) into
+``seed_statistics.md``.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy import optimize, stats
 
 from pcutlib.experiments.statistics import LOWER_IS_BETTER, MIN_AUC
@@ -42,8 +47,14 @@ SECONDARY = ["l1_visible", "ssim_disoccluded", "ssim_visible", "animation_l1", "
              "akd_gt", "aed"]
 REPORTED_ONLY = ["psnr", "mask_precision", "l1_fomm", "psnr_fomm", "ssim_fomm", "akd_fomm", "mkr_fomm",
                  "akd_gt_fomm", "aed_fomm"]
-COMPARISONS = [("prioritycut-k10", "cutmix"), ("prioritycut-k10", "unet"), ("cutmix", "unet"),
-               ("unet", "baseline-patch")]
+ORACLE = "oracle-prioritycut-k10"
+# (variant, reference), the questions in order: the paper's claim; does occlusion-guided mixing help
+# at all in this world (the oracle); is the learned occlusion map good enough; then the ladder
+COMPARISONS = [("prioritycut-k10", "cutmix"), (ORACLE, "cutmix"), ("prioritycut-k10", ORACLE),
+               ("prioritycut-k10", "unet"), ("cutmix", "unet"), ("unet", "baseline-patch")]
+# a U-Net run counts only where its pixel head ranks the generated frames' truly dis-occluded
+# pixels above the others at least this well (0.5 = chance): PriorityCut acts through that head
+MIN_PIXEL_AUC = 0.6
 ALPHA = 0.05
 POWER = 0.8
 
@@ -116,36 +127,118 @@ def hierarchical_bootstrap(variant: np.ndarray, reference: np.ndarray, resamples
 
 def read_runs(path: Path) -> list[dict]:
     """``experiment_runs.csv`` as dicts; numbers as floats, the seed as int (None for the rows
-    that do not depend on the seed)."""
+    that do not depend on the seed), the start (a checkpoint digest) as text."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows:
         raise ValueError(f"{path} holds no run")
     parsed = []
     for row in rows:
-        entry = {"variant": row["variant"], "seed": int(row["seed"]) if row["seed"] else None}
+        entry = {"variant": row["variant"], "seed": int(row["seed"]) if row["seed"] else None,
+                 "start": row.get("start") or None}
         for key, value in row.items():
-            if key not in ("variant", "seed"):
+            if key not in ("variant", "seed", "start"):
                 entry[key] = float(value) if value not in ("", None) else math.nan
         parsed.append(entry)
     return parsed
 
 
-def per_seed_differences(runs: list[dict], variant: str, reference: str, metric: str,
-                         min_auc: float = MIN_AUC) -> tuple[dict, list[int]]:
-    """({seed: variant - reference}, seeds left out by the gate) over the seeds both ran; a seed
-    is left out when a run of the pair has a discriminator image AUC below ``min_auc``."""
+def _value(run: dict, key: str) -> float:
+    value = run.get(key)
+    return math.nan if value is None else float(value)
+
+
+def run_gate(run: dict, min_auc: float = MIN_AUC, min_pixel_auc: float = MIN_PIXEL_AUC) -> str | None:
+    """Why a run does not count (None: it counts): its discriminator's image AUC below ``min_auc``
+    or not measured, or (a U-Net: a pixel head was measured) its pixel AUC against the true
+    dis-occlusion below ``min_pixel_auc``."""
+    image, pixel = _value(run, "d_image_auc"), _value(run, "d_pixel_auc_true_disocclusion")
+    if math.isnan(image):
+        return "image AUC not measured"
+    if image < min_auc:
+        return f"image AUC {image:.3f} < {min_auc:g}"
+    if not math.isnan(pixel) and pixel < min_pixel_auc:
+        return f"pixel AUC {pixel:.3f} < {min_pixel_auc:g}"
+    return None
+
+
+def per_seed_differences(runs: list[dict], variant: str, reference: str, metric: str, min_auc: float = MIN_AUC,
+                         min_pixel_auc: float = MIN_PIXEL_AUC) -> tuple[dict, dict]:
+    """({seed: variant - reference}, {seed: why it was left out}) over the seeds both ran: a seed
+    is left out when a run of the pair fails ``run_gate`` or the two started from different
+    checkpoints (their records' ``start``)."""
     by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
     seeds = sorted({s for v, s in by_key if v == variant} & {s for v, s in by_key if v == reference})
-    kept, left_out = {}, []
+    kept, left_out = {}, {}
     for seed in seeds:
         pair = (by_key[(variant, seed)], by_key[(reference, seed)])
-        aucs = [r.get("d_image_auc", math.nan) for r in pair]
-        if any(not math.isnan(a) and a < min_auc for a in aucs):
-            left_out.append(seed)
+        reasons = [f"{name}: {why}" for name, run in zip((variant, reference), pair)
+                   if (why := run_gate(run, min_auc, min_pixel_auc))]
+        if pair[0].get("start") != pair[1].get("start"):
+            reasons.append("different starting checkpoints")
+        if reasons:
+            left_out[seed] = "; ".join(reasons)
             continue
-        kept[seed] = pair[0][metric] - pair[1][metric]
+        kept[seed] = _value(pair[0], metric) - _value(pair[1], metric)
     return kept, left_out
+
+
+def per_video_grid(per_video: dict, variant: str, reference: str, seeds: list[int], metric: str):
+    """(variant, reference) per-video values (S, V) of ``seeds``, over the videos every one of
+    those runs scored with a finite value; None when no video is left."""
+    runs = [per_video[name][seed] for name in (variant, reference) for seed in seeds]
+    values = [{row["name"]: _value(row, metric) for row in rows} for rows in runs]
+    names = sorted(n for n in set.intersection(*(set(v) for v in values)) if all(not math.isnan(v[n]) for v in values))
+    if not names:
+        return None
+    grid = np.array([[v[n] for n in names] for v in values]).reshape(2, len(seeds), len(names))
+    return grid[0], grid[1]
+
+
+def _family(metric: str) -> str:
+    return "primary" if metric == PRIMARY else "secondary" if metric in SECONDARY else "reported"
+
+
+def seed_comparisons(runs: list[dict], per_video: dict | None = None, comparisons=COMPARISONS,
+                     min_auc: float = MIN_AUC, min_pixel_auc: float = MIN_PIXEL_AUC,
+                     resamples: int = 2000) -> list[dict]:
+    """Every (variant, reference, metric) of the comparisons whose two variants ran: the paired
+    t-result on per-seed differences (``paired_t``), the seeds left out, the detectable
+    difference, Holm's p within the metric's family (primary: over the comparisons; secondary:
+    over comparisons x metrics; reported twins: not adjusted, not counted) and the verdict; for
+    the primary metric with ``per_video`` ({variant: {seed: rows}}) the hierarchical bootstrap
+    interval beside the t-interval."""
+    present = {r["variant"] for r in runs}
+    comparisons = [(v, r) for v, r in comparisons if v in present and r in present]
+    if not comparisons:
+        raise ValueError(f"none of the comparisons {COMPARISONS} has both variants among {sorted(present)}")
+    rows = []
+    for variant, reference in comparisons:
+        for metric in [PRIMARY, *SECONDARY, *REPORTED_ONLY]:
+            if not any(metric in r for r in runs):
+                continue
+            kept, left_out = per_seed_differences(runs, variant, reference, metric, min_auc, min_pixel_auc)
+            result = paired_t(list(kept.values()))
+            row = {"variant": variant, "reference": reference, "metric": metric, "family": _family(metric),
+                   **result, "seeds": " ".join(map(str, kept)), "left_out": len(left_out),
+                   "left_out_why": " | ".join(f"seed {s}: {why}" for s, why in left_out.items()),
+                   "detectable": minimum_detectable_difference(result["sd"], result["n"]),
+                   "bootstrap_low": math.nan, "bootstrap_high": math.nan}
+            if metric == PRIMARY and per_video and len(kept) >= 2:
+                grid = per_video_grid(per_video, variant, reference, sorted(kept), metric)
+                if grid is not None:
+                    row["bootstrap_low"], row["bootstrap_high"] = hierarchical_bootstrap(*grid, resamples=resamples)
+            rows.append(row)
+    for family in ("primary", "secondary"):
+        members = [i for i, row in enumerate(rows) if row["family"] == family]
+        adjusted = holm({i: rows[i]["p"] for i in members})
+        for i in members:
+            rows[i]["p_holm"] = adjusted[i]
+    for row in rows:
+        row.setdefault("p_holm", math.nan)
+        row["verdict"] = ("reported, not counted" if row["family"] == "reported"
+                          else _verdict(row, row["p_holm"], LOWER_IS_BETTER[row["metric"]]))
+    return rows
 
 
 def _signed(value: float) -> str:
@@ -161,45 +254,91 @@ def _verdict(result: dict, adjusted: float, lower_is_better: bool) -> str:
     return "variant better" if better else "variant worse"
 
 
-def seed_report(runs: list[dict], comparisons=COMPARISONS, min_auc: float = MIN_AUC) -> str:
-    """The seed-level report (markdown): the primary verdicts with t-intervals, Holm-adjusted p
-    and the detectable difference; the secondary family's findings after Holm; the twins."""
-    present = {r["variant"] for r in runs}
-    comparisons = [(v, r) for v, r in comparisons if v in present and r in present]
-    if not comparisons:
-        raise ValueError(f"none of the comparisons {COMPARISONS} has both variants among {sorted(present)}")
-    primary = {}
-    for variant, reference in comparisons:
-        kept, left_out = per_seed_differences(runs, variant, reference, PRIMARY, min_auc)
-        primary[(variant, reference)] = {**paired_t(list(kept.values())), "left_out": left_out}
-    adjusted = holm({key: result["p"] for key, result in primary.items()})
-    lines = [f"Primary metric `{PRIMARY}` (named before the runs), variant - reference per seed; seeds are the "
-             f"unit (a paired t-test on per-seed differences, two-sided 95% interval); p adjusted by Holm over "
-             f"the {len(comparisons)} comparisons; a seed is left out of a comparison when one of its two runs' "
-             f"discriminators has an image AUC below {min_auc:g}. Detectable: the smallest true difference this "
-             f"design finds with {POWER:.0%} power, from the observed spread.", "",
-             "| variant | reference | seeds (left out) | mean difference | 95% t-interval | p (Holm) | detectable | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
-    for (variant, reference), result in primary.items():
-        detectable = minimum_detectable_difference(result["sd"], result["n"])
-        lines.append(f"| {variant} | {reference} | {result['n']} ({len(result['left_out'])}) | {_signed(result['mean'])} "
-                     f"| [{_signed(result['low'])}, {_signed(result['high'])}] | {result['p']:.3g} "
-                     f"({adjusted[(variant, reference)]:.3g}) | {detectable:.3g} "
-                     f"| {_verdict(result, adjusted[(variant, reference)], LOWER_IS_BETTER[PRIMARY])} |")
-    secondary, results = {}, {}
-    for variant, reference in comparisons:
-        for metric in SECONDARY:
-            kept, _ = per_seed_differences(runs, variant, reference, metric, min_auc)
-            results[(variant, reference, metric)] = paired_t(list(kept.values()))
-            secondary[(variant, reference, metric)] = results[(variant, reference, metric)]["p"]
-    adjusted_secondary = holm(secondary)
-    findings = [f"{v} vs {r}: {m} {_signed(results[(v, r, m)]['mean'])} "
-                f"({_verdict(results[(v, r, m)], p, LOWER_IS_BETTER[m])}, Holm p {p:.3g})"
-                for (v, r, m), p in adjusted_secondary.items() if not math.isnan(p) and p < ALPHA]
-    lines += ["", f"Secondary family ({len(SECONDARY)} metrics x {len(comparisons)} comparisons, Holm over all "
+def gate_table(runs: list[dict], min_auc: float = MIN_AUC, min_pixel_auc: float = MIN_PIXEL_AUC) -> str:
+    """Markdown: every run's image AUC and pixel AUC against the true dis-occlusion by variant
+    and seed, a run that fails ``run_gate`` marked ✗."""
+    trained = [r for r in runs if r["seed"] is not None]
+    variants = list(dict.fromkeys(r["variant"] for r in trained))
+    seeds = sorted({r["seed"] for r in trained})
+    by_key = {(r["variant"], r["seed"]): r for r in trained}
+    lines = ["| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | left out |",
+             "|---|" + "---|" * (len(seeds) + 1)]
+    for variant in variants:
+        cells, failed = [], 0
+        for seed in seeds:
+            run = by_key.get((variant, seed))
+            if run is None:
+                cells.append("–")
+                continue
+            image, pixel = _value(run, "d_image_auc"), _value(run, "d_pixel_auc_true_disocclusion")
+            mark = " ✗" if run_gate(run, min_auc, min_pixel_auc) else ""
+            failed += bool(mark)
+            cells.append(f"{image:.3f}" + ("" if math.isnan(pixel) else f" / {pixel:.3f}") + mark)
+        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {failed} |")
+    return "\n".join(lines)
+
+
+def seed_report(runs: list[dict], rows: list[dict] | None = None, min_auc: float = MIN_AUC,
+                min_pixel_auc: float = MIN_PIXEL_AUC) -> str:
+    """The seed-level report (markdown): the gate of every run, the primary verdicts with
+    t-intervals (and hierarchical bootstrap intervals where per-video values were given to
+    ``seed_comparisons``), Holm-adjusted p and the detectable difference; the secondary family's
+    findings after Holm; the twins."""
+    rows = seed_comparisons(runs, min_auc=min_auc, min_pixel_auc=min_pixel_auc) if rows is None else rows
+    primary = [row for row in rows if row["family"] == "primary"]
+    secondary = [row for row in rows if row["family"] == "secondary"]
+    lines = [f"Each run on its own (image AUC / pixel AUC against the true dis-occlusion of its discriminator on "
+             f"held-out frames; 0.5 = chance): a run counts where the image AUC is at least {min_auc:g} and a U-Net's "
+             f"pixel AUC at least {min_pixel_auc:g}; ✗ = left out.", "", gate_table(runs, min_auc, min_pixel_auc), "",
+             f"Primary metric `{PRIMARY}` (named before the runs), variant − reference per seed; seeds are the "
+             f"unit: a paired t-test on the per-seed differences (two-sided 95% interval) and, beside it, a "
+             f"hierarchical bootstrap (seeds, then videos within a seed; per-video means); p adjusted by Holm "
+             f"over the {len(primary)} comparisons; a seed is left out of a comparison when either run fails the "
+             f"gate or the two started from different checkpoints. Detectable: the smallest true difference this "
+             f"design finds with {POWER:.0%} power, from the observed seed-to-seed spread.", "",
+             "| variant | reference | seeds (left out) | mean difference | 95% t-interval | hierarchical bootstrap "
+             "| p (Holm) | detectable | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in primary:
+        boot = ("–" if math.isnan(row["bootstrap_low"])
+                else f"[{_signed(row['bootstrap_low'])}, {_signed(row['bootstrap_high'])}]")
+        lines.append(f"| {row['variant']} | {row['reference']} | {row['n']} ({row['left_out']}) | "
+                     f"{_signed(row['mean'])} | [{_signed(row['low'])}, {_signed(row['high'])}] | {boot} | "
+                     f"{row['p']:.3g} ({row['p_holm']:.3g}) | {row['detectable']:.3g} | {row['verdict']} |")
+    findings = [f"{r['variant']} vs {r['reference']}: {r['metric']} {_signed(r['mean'])} ({r['verdict']}, Holm p "
+                f"{r['p_holm']:.3g})" for r in secondary if not math.isnan(r["p_holm"]) and r["p_holm"] < ALPHA]
+    metrics = len({r["metric"] for r in secondary})
+    lines += ["", f"Secondary family ({metrics} metrics x {len(primary)} comparisons, Holm over all "
               f"{len(secondary)}): " + ("; ".join(findings) if findings else "no finding survives the correction") + ".",
               "", "Reported, not counted as findings (twins of a counted metric): " + ", ".join(REPORTED_ONLY) + "."]
     return "\n".join(lines) + "\n"
+
+
+def plot_seed_differences(rows: list[dict], runs: list[dict], path: Path, min_auc: float = MIN_AUC,
+                          min_pixel_auc: float = MIN_PIXEL_AUC) -> None:
+    """One row per comparison: each seed's difference of the primary metric (a dot; a hollow one:
+    left out by the gate), the paired t-interval (a bar) and zero (a line)."""
+    primary = [row for row in rows if row["family"] == "primary"]
+    fig = Figure(figsize=(6.4, 0.55 * len(primary) + 1.2))
+    ax = fig.subplots()
+    for index, row in enumerate(primary):
+        y = len(primary) - 1 - index
+        kept, left_out = per_seed_differences(runs, row["variant"], row["reference"], PRIMARY, min_auc,
+                                               min_pixel_auc)
+        ax.scatter(list(kept.values()), [y] * len(kept), s=18, color="tab:blue", zorder=3)
+        by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
+        out = [_value(by_key[(row["variant"], s)], PRIMARY) - _value(by_key[(row["reference"], s)], PRIMARY)
+               for s in left_out]
+        ax.scatter(out, [y] * len(out), s=18, facecolors="none", edgecolors="tab:gray", zorder=3)
+        if not math.isnan(row["low"]):
+            ax.plot([row["low"], row["high"]], [y, y], color="black", linewidth=2, zorder=2)
+    ax.axvline(0, color="tab:red", linewidth=0.8)
+    ax.set_yticks(range(len(primary)))
+    ax.set_yticklabels([f"{r['variant']} − {r['reference']}" for r in reversed(primary)], fontsize=7)
+    ax.set_xlabel(f"{PRIMARY}: variant − reference per seed (< 0: variant better)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title("per seed (dots; hollow: left out by the gate) and the 95% t-interval (bar)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def add_seed_statistics_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -207,6 +346,8 @@ def add_seed_statistics_arguments(parser: argparse.ArgumentParser) -> argparse.A
                           "metric, Holm's correction, the per-run discriminator gate and the detectable difference.")
     parser.add_argument("results", type=Path, help="a setting's folder, e.g. results/experiment-finetune")
     parser.add_argument("--min-auc", type=float, default=MIN_AUC, help="discriminator image AUC gate (default: %(default)s)")
+    parser.add_argument("--min-pixel-auc", type=float, default=MIN_PIXEL_AUC,
+                        help="U-Net pixel AUC against the true dis-occlusion gate (default: %(default)s)")
     return parser
 
 
@@ -214,7 +355,7 @@ def run_seed_statistics(args: argparse.Namespace) -> int:
     records = args.results / "experiment_runs.csv"
     if not records.is_file():
         raise FileNotFoundError(f"{records} is missing: pcut experiment writes it")
-    text = seed_report(read_runs(records), min_auc=args.min_auc)
+    text = seed_report(read_runs(records), min_auc=args.min_auc, min_pixel_auc=args.min_pixel_auc)
     (args.results / "seed_statistics.md").write_text(f"# Seed-level statistics of {args.results.name}\n\n"
                                                      f"Written by `pcut seed-statistics {args.results}`.\n\n{text}")
     print(text, end="")

@@ -1,0 +1,130 @@
+"""Each experiment run's record, committed under ``results/``: how the run was made and what it
+scored, so that ``pcut experiment`` resumes from the records on any machine and trains only the
+runs that have none (the checkpoints stay in ``runs/``, outside the repository).
+
+``<results>/experiment-<setting>/runs/<variant>-seed<seed>.json`` holds:
+
+    made_from     ``runs.run_record`` of the run (its resolved config, the checkpoint it started
+                  from, its warm-up), compared with today's run on resume
+    start         the first 16 hex digits of the SHA-256 of that starting checkpoint's file, or
+                  null from scratch: two runs of a seed are compared only from the same start
+    test_videos   the held-out videos it was scored on, compared on resume
+    evaluation    ``runs.EVALUATION_VERSION``, compared on resume
+    minutes       wall minutes of its training and scoring (its share of a shared warm-up included)
+    summary       the pooled figures (``runs.evaluate_checkpoint``), per_video its rows
+
+A record that differs from today's run in any compared field is not used: the run trains again,
+and the command says why in one line. The references (the reconstruction checkpoint and copying
+the source frame) are recorded the same way as ``reference-<key>.json``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from pathlib import Path
+
+from pcutlib.config import resolve_config
+from pcutlib.experiments.runs import EVALUATION_VERSION
+
+RECORD_VERSION = 1
+SIGNIFICANT_DIGITS = 7     # the figures are kept to 7 significant digits (float32 training noise is larger)
+
+
+def records_folder(results: Path, setting: str) -> Path:
+    return Path(results) / f"experiment-{setting}" / "runs"
+
+
+def run_record_path(results: Path, setting: str, variant: str, seed: int) -> Path:
+    return records_folder(results, setting) / f"{variant}-seed{seed}.json"
+
+
+def reference_record_path(results: Path, setting: str, key: str) -> Path:
+    return records_folder(results, setting) / f"reference-{key}.json"
+
+
+def file_digest(path: Path | None) -> str | None:
+    """The first 16 hex digits of the SHA-256 of a file (a checkpoint), or None for no file."""
+    if path is None:
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _compact(value):
+    """Floats to SIGNIFICANT_DIGITS, non-finite ones to None, through lists and dicts."""
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    if isinstance(value, dict):
+        return {key: _compact(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_compact(item) for item in value]
+    return value
+
+
+def _numbers(value):
+    """The inverse of _compact's None for NaN, for the figures read back."""
+    if value is None:
+        return math.nan
+    if isinstance(value, dict):
+        return {key: _numbers(item) if key not in ("name", "source") else item for key, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers(item) for item in value]
+    return value
+
+
+def _resolved(made_from: dict) -> dict:
+    """A stored run_record with its config resolved against today's schema (as
+    ``runs.read_run_record``: a key added later reads back at its default)."""
+    made_from = json.loads(json.dumps(made_from))
+    if isinstance(made_from.get("config"), dict):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                made_from["config"] = json.loads(json.dumps(resolve_config(made_from["config"]), sort_keys=True,
+                                                            default=str))
+        except (ValueError, TypeError, KeyError):
+            pass
+    return made_from
+
+
+def write_record(path: Path, made_from: dict | None, start: str | None, test_videos: list[str],
+                 minutes: float, summary: dict, per_video: list[dict]) -> Path:
+    """Write one run's (or reference's) record (module doc). Returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"record_version": RECORD_VERSION, "made_from": made_from, "start": start,
+                "test_videos": list(test_videos), "evaluation": EVALUATION_VERSION,
+                "minutes": _compact(float(minutes)), "summary": _compact(summary), "per_video": _compact(per_video)}
+    path.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n")
+    return path
+
+
+def read_record(path: Path, made_from: dict | None, test_videos: list[str], say=print) -> dict | None:
+    """The record at ``path`` when it was made as ``made_from`` says (None for a reference: not
+    compared), scored on ``test_videos`` by today's evaluation; else None, with one line saying
+    why (nothing for a missing file). Figures come back with NaN for the nulls."""
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        say(f"{path}: not a readable record ({error}); the run trains again")
+        return None
+    reasons = []
+    if document.get("record_version") != RECORD_VERSION:
+        reasons.append(f"record version {document.get('record_version')} (today {RECORD_VERSION})")
+    if document.get("evaluation") != EVALUATION_VERSION:
+        reasons.append(f"evaluation version {document.get('evaluation')} (today {EVALUATION_VERSION})")
+    if document.get("test_videos") != list(test_videos):
+        reasons.append("other held-out videos")
+    if made_from is not None and _resolved(document.get("made_from") or {}) != _resolved(made_from):
+        reasons.append("another config or start")
+    if reasons:
+        say(f"{path.name}: recorded with {', '.join(reasons)}; made again")
+        return None
+    return {**document, "summary": _numbers(document["summary"]), "per_video": _numbers(document["per_video"]),
+            "minutes": _numbers(document["minutes"])}
