@@ -1,0 +1,209 @@
+"""Time to a model that works: train recipes, diagnose held-out figures at fixed wall-clock marks.
+
+Each recipe of ``configs/recipes/time_to_quality.yaml`` (synthetic-64's reconstruction training
+with config overrides) trains on the training world; after every epoch the benchmark adds the
+epoch's wall time (training and the run's own checkpoints, as a user's run pays them) to its
+clock, and when the clock passes a mark (every ``--every`` minutes up to ``--minutes``, and the
+recipe's end) it keeps a copy of the checkpoint. After training, every kept checkpoint is
+diagnosed (``pcut diagnose``: distinct moving keypoints, pose probe, silhouette IoU, the occlusion
+figures) on held-out figures of a world made with another seed (``check_seed``); diagnosing is
+not timed. Recipes run one after another in one invocation, so their minutes compare on this
+machine; run it alone (a second heavy job slows each torch step 5-60x on 2 cores).
+
+Writes ``<out>/time_to_quality.json`` (every mark of every recipe), ``time_to_quality.md`` (the
+table, and the minutes each recipe needed to reach silhouette IoU 0.80 and 0.85 and 8 distinct
+keypoints) and ``time_to_quality.png`` (each diagnose figure against minutes, one line per
+recipe, the targets dashed). Prints the CPU's bf16 capability (AMX or AVX512-BF16: native).
+
+    python benchmarks/time_to_quality.py [--recipes demo shipped ...] [--minutes 60] [--every 2.5]
+                                         [--out results/time-to-quality] [--runs runs/time-to-quality]
+                                         [--data data/synthetic-64] [--quick]
+
+``--quick``: a tiny world and the smoke model, marks every few seconds (for tests).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+
+from pcutlib.checkpoints.files import load_models
+from pcutlib.config import load_config, resolve_config, set_by_path
+from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.evaluation.diagnose import diagnose
+from pcutlib.experiments.demo import ensure_check_data
+from pcutlib.experiments.recipes import read_recipe
+from pcutlib.experiments.shipped_model import ensure_synthetic_data
+from pcutlib.training.device import choose_device
+from pcutlib.training.loop import end_epoch, setup_run, train_epoch
+
+FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_keypoints", "distinct moving keypoints",
+           True, 8), ("probe_px", "pose probe (px)", False, 2.5), ("occlusion_auc_foreground",
+           "O AUC in the foreground", True, 0.8)]
+THRESHOLDS = [("silhouette_iou", 0.80), ("silhouette_iou", 0.85), ("moving_distinct_keypoints", 8)]
+QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
+
+
+def cpu_bf16() -> str:
+    """'native (amx_bf16)' / 'native (avx512_bf16)' where the CPU has bf16 kernels, else 'emulated'."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return f"unknown ({platform.machine()})"
+    found = [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags.split()]
+    return f"native ({', '.join(found)})" if found else "emulated (no AMX or AVX512-BF16)"
+
+
+def recipe_config(base: str, data: Path, overrides: dict) -> dict:
+    """``base`` config reading ``data``, with a recipe's dotted-key overrides, resolved."""
+    config = load_config(base)
+    config["dataset_params"]["root_dir"] = str(data)
+    for key, value in overrides.items():
+        set_by_path(config, key, value)
+    return resolve_config(config)
+
+
+def train_with_marks(config: dict, run_dir: Path, marks: list[float], device, say=print) -> list[dict]:
+    """Train ``config`` epoch by epoch, keeping a copy of the checkpoint whenever the training
+    clock passes a mark (minutes) and at the end (the last mark or the recipe's last epoch).
+    Returns [{"minutes", "mark", "epoch", "step", "checkpoint"}]."""
+    run = setup_run(config, run_dir, device, progress=False, overwrite=True)
+    trainer, epochs = run.trainer, config["train_params"]["num_epochs"]
+    trainer.models.train()
+    clock, kept, pending = 0.0, [], list(marks)
+    while trainer.epoch < epochs and pending:
+        started = time.perf_counter()
+        end_epoch(run, train_epoch(run))
+        clock += time.perf_counter() - started
+        passed = [mark for mark in pending if clock >= mark * 60]
+        if passed or trainer.epoch == epochs:
+            pending = [mark for mark in pending if mark not in passed]
+            mark = max(passed) if passed else clock / 60
+            copy = run_dir / "marks" / f"minute-{clock / 60:07.2f}.pt"
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(run.checkpoint_dir / "last.pt", copy)
+            kept.append({"minutes": clock / 60, "mark": mark, "epoch": trainer.epoch, "step": trainer.step,
+                         "checkpoint": str(copy)})
+            say(f"  {run_dir.name}: {clock / 60:.2f} min, epoch {trainer.epoch}/{epochs}, step {trainer.step}")
+    return kept
+
+
+def diagnosed(kept: list[dict], check: Path, progress: bool) -> list[dict]:
+    """Each kept checkpoint's diagnosis on the check world (``pcut diagnose``'s figures)."""
+    rows = []
+    for entry in kept:
+        models, checkpoint = load_models(entry["checkpoint"], with_discriminator=False)
+        diagnosis = diagnose(models, check, checkpoint["config"]["dataset_params"]["frame_shape"], progress=progress)
+        figures = {key: value for key, value in diagnosis.to_dict().items() if isinstance(value, (int, float))}
+        rows.append({**{k: v for k, v in entry.items() if k != "checkpoint"}, **figures})
+    return rows
+
+
+def first_reaching(rows: list[dict], key: str, threshold: float) -> float:
+    """The training minutes at the first mark where ``key`` reached ``threshold`` (NaN: never)."""
+    return next((row["minutes"] for row in rows if _number(row.get(key)) >= threshold), math.nan)
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def table(results: dict) -> str:
+    """Markdown: each recipe's minutes to each threshold, then every mark's figures."""
+    lines = ["| recipe | " + " | ".join(f"min to {key.replace('_', ' ')} {t:g}" for key, t in THRESHOLDS) + " |",
+             "|---|" + "---|" * len(THRESHOLDS)]
+    for name, rows in results.items():
+        cells = [first_reaching(rows, key, t) for key, t in THRESHOLDS]
+        lines.append(f"| {name} | " + " | ".join("not reached" if math.isnan(c) else f"{c:.1f}" for c in cells) + " |")
+    lines += ["", "| recipe | minutes | epoch | step | " + " | ".join(label for _, label, _, _ in FIGURES) + " |",
+              "|---|---|---|---|" + "---|" * len(FIGURES)]
+    for name, rows in results.items():
+        for row in rows:
+            cells = [_number(row.get(key)) for key, _, _, _ in FIGURES]
+            lines.append(f"| {name} | {row['minutes']:.1f} | {row['epoch']} | {row['step']} | "
+                         + " | ".join("–" if math.isnan(c) else f"{c:.3g}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> None:
+    """Each FIGURES entry against training minutes, one line per recipe, its target dashed."""
+    fig = Figure(figsize=(9, 6.4))
+    axes = fig.subplots(2, 2).ravel()
+    for ax, (key, label, higher, target) in zip(axes, FIGURES):
+        for name, rows in results.items():
+            ax.plot([row["minutes"] for row in rows], [_number(row.get(key)) for row in rows], marker="o",
+                    markersize=3, label=name)
+        ax.axhline(target, color="gray", linestyle="--", linewidth=0.8)
+        ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better; target {target:g})", fontsize=9)
+        ax.set_xlabel("training minutes on this machine", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    recipes = read_recipe("time_to_quality")["recipes"]
+    parser.add_argument("--recipes", nargs="+", default=["demo", "shipped"], choices=list(recipes),
+                        help="recipes to run, in order (default: demo shipped)")
+    parser.add_argument("--minutes", type=float, default=60.0, help="training minutes per recipe at most")
+    parser.add_argument("--every", type=float, default=2.5, help="minutes between two marks")
+    parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"), help="training world (made if missing)")
+    parser.add_argument("--runs", type=Path, default=Path("runs/time-to-quality"))
+    parser.add_argument("--out", type=Path, default=Path("results/time-to-quality"))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--quick", action="store_true", help="a tiny world and the smoke model, for tests")
+    args = parser.parse_args(argv)
+    if args.minutes <= 0 or args.every <= 0:
+        parser.error(f"--minutes and --every must be > 0, got {args.minutes} and {args.every}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_arguments(argv)
+    recipe = read_recipe("time_to_quality")
+    device = choose_device(args.device)
+    print(f"CPU bf16: {cpu_bf16()}; torch threads: {torch.get_num_threads()}; device: {device}")
+    if args.quick:
+        data = make_synthetic_dataset(args.runs / "world", progress=False, overwrite=True, seed=0, **QUICK_WORLD)
+        check = make_synthetic_dataset(args.runs / "check", progress=False, overwrite=True, seed=recipe["check_seed"],
+                                       **QUICK_WORLD)
+        base = "smoke"
+    else:
+        data = ensure_synthetic_data(args.data)
+        check = ensure_check_data(Path(f"{args.data}-check"), data, recipe["check_seed"], progress=True)
+        base = "synthetic-64"
+    marks = [args.every * i for i in range(1, int(args.minutes / args.every + 1e-9) + 1)]
+    results = {}
+    for name in args.recipes:
+        config = recipe_config(base, data, recipe["recipes"][name]["overrides"])
+        if args.quick:
+            config["train_params"]["num_epochs"] = 3
+        print(f"{name}: {recipe['recipes'][name]['note']}")
+        kept = train_with_marks(config, args.runs / name, marks, device)
+        results[name] = diagnosed(kept, check, progress=not args.quick)
+    args.out.mkdir(parents=True, exist_ok=True)
+    document = {"command": "python benchmarks/time_to_quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                "cpu_bf16": cpu_bf16(), "threads": torch.get_num_threads(), "device": str(device),
+                "check_seed": recipe["check_seed"], "results": results}
+    (args.out / "time_to_quality.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
+    text = table(results)
+    (args.out / "time_to_quality.md").write_text(f"# Time to quality\n\nWritten by `{document['command']}` "
+                                                 f"(CPU bf16: {document['cpu_bf16']}).\n\n{text}\n")
+    plot(results, args.out / "time_to_quality.png")
+    print(text)
+    print(f"wrote {args.out}/time_to_quality.{{json,md,png}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

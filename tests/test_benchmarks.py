@@ -1,0 +1,50 @@
+"""benchmarks/time_to_quality.py: recipes trained with wall-clock marks, each mark diagnosed."""
+import json
+import math
+import sys
+
+import pytest
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import time_to_quality as T  # noqa: E402
+
+
+def test_thresholds_read_the_first_mark_that_reaches_them():
+    rows = [{"minutes": minutes, "epoch": epoch, "step": 20 * epoch, "silhouette_iou": iou}
+            for minutes, epoch, iou in ((2.5, 20, 0.7), (5.0, 40, 0.82), (7.5, 60, None), (10.0, 80, 0.86))]
+    assert T.first_reaching(rows, "silhouette_iou", 0.80) == 5.0
+    assert T.first_reaching(rows, "silhouette_iou", 0.85) == 10.0
+    assert math.isnan(T.first_reaching(rows, "silhouette_iou", 0.9))
+    assert "| r | 5.0 | 10.0 | not reached |" in T.table({"r": rows})
+    assert T.cpu_bf16().split()[0] in ("native", "emulated", "unknown")
+
+
+def test_every_recipe_is_a_valid_config():
+    recipe = T.read_recipe("time_to_quality")
+    for name, entry in recipe["recipes"].items():
+        config = T.recipe_config("synthetic-64", REPO / "data" / "synthetic-64", entry["overrides"])
+        for key, value in entry["overrides"].items():
+            section, *rest = key.split(".")
+            found = config[section]
+            for part in rest:
+                found = found[part]
+            assert found == value, (name, key)
+    with pytest.raises(ValueError, match="train_params.lr_generatr"):
+        T.recipe_config("synthetic-64", REPO / "data", {"train_params.lr_generatr": 1.0})
+
+
+@pytest.mark.slow
+def test_the_quick_benchmark_marks_trains_diagnoses_and_plots(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert T.main(["--quick", "--runs", str(tmp_path / "runs"), "--out", str(out), "--minutes", "0.05",
+                   "--every", "0.01", "--recipes", "demo", "batch-4"]) == 0
+    document = json.loads((out / "time_to_quality.json").read_text())
+    assert list(document["results"]) == ["demo", "batch-4"] and document["check_seed"] == 1
+    for rows in document["results"].values():
+        assert rows and all(0 <= row["silhouette_iou"] <= 1 for row in rows)
+        minutes = [row["minutes"] for row in rows]
+        assert minutes == sorted(minutes) and [row["epoch"] for row in rows] == sorted({r["epoch"] for r in rows})
+    assert (out / "time_to_quality.png").stat().st_size > 10_000
+    assert "min to silhouette iou 0.85" in (out / "time_to_quality.md").read_text()
+    assert "CPU bf16:" in capsys.readouterr().out
