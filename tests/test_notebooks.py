@@ -316,6 +316,36 @@ def test_committed_notebook_layout(name):
     assert not long_cells, f"{name}: code cells over 18 lines:\n" + "\n---\n".join(long_cells)
 
 
+def _publishing():
+    sys.path.insert(0, str(REPO / "tools"))
+    import publish_notebooks
+
+    return publish_notebooks
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_published_copy_shows_this_notebook_executed(name):
+    """notebooks/executed/NAME (``python tools/publish_notebooks.py``) was executed from the
+    notebook as it is now: its stamp is the digest of the notebook's cells, it holds the same
+    cells, its outputs hold no error and at least one figure, and it keeps no widget state."""
+    publishing = _publishing()
+    source = json.loads((NOTEBOOK_DIR / name).read_text())
+    path = NOTEBOOK_DIR / "executed" / name
+    assert path.is_file(), f"{name} has no published copy: run {publishing.COMMAND} {name[:2]}"
+    published = json.loads(path.read_text())
+    stamp = published["metadata"].get("pcut_published", {})
+    assert stamp.get("source_sha256") == publishing.source_digest(source), \
+        f"{name} changed after its published copy was made: run {publishing.COMMAND} {name[:2]}"
+    assert [(c["cell_type"], publishing._text(c["source"])) for c in published["cells"]] == \
+        [(c["cell_type"], publishing._text(c["source"])) for c in source["cells"]]
+    code = [c for c in published["cells"] if c["cell_type"] == "code"]
+    errors = [e for c in code for e in _error_outputs(c.get("outputs"))]
+    assert not errors, errors
+    assert any("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", [])), f"{name}: no figure"
+    assert all(c.get("execution_count") for c in code if c.get("outputs")), f"{name}: outputs without a run"
+    assert "widgets" not in published["metadata"]
+
+
 REFERENCES = ("2003.00196", "2002.12655", "1905.04899", "2103.11600", "2203.14367")   # FOMM, U-Net GAN, CutMix,
 LIBRARY_LINK = re.compile(r"\[`(pcutlib(?:\.\w+)+)`\]\(\.\./(pcutlib/[\w/]+\.py)\)")       # PriorityCut, TPSMM
 
