@@ -208,7 +208,7 @@ def score_references(args, setting: str, test: list, probes, progress: bool) -> 
     the source frame, from their records under <results>/experiment-<setting>/runs/ when they
     match (``run_records``), else scored (``probes()`` gives the probes) and recorded. The
     reconstruction checkpoint's record counts only when the checkpoint here is the one it scored
-    (or none is here)."""
+    (or none is here); without either, its row is left out, and the command says so."""
     names = [path.name for path, *_ in test]
     scored_references = {}
     for key, folder, checkpoint in (("init", "reconstruction-start", args.init_from), ("copy", "copy-source", None)):
@@ -220,6 +220,9 @@ def score_references(args, setting: str, test: list, probes, progress: bool) -> 
             tqdm.write(f"{path.name}: recorded for another {checkpoint} (digest {record['start']}, here {here}); "
                        f"scored again")
             record = None
+        if record is None and checkpoint is not None and not Path(checkpoint).is_file():
+            tqdm.write(f"{path.name}: no record and no checkpoint at {checkpoint}: the '{key}' row is left out")
+            continue
         if record is None:
             summary, videos = scored(args.runs / folder, checkpoint, test, probes(), False, progress=progress)
             write_record(path, made_from, here, names, 0.0, summary, videos)
@@ -457,9 +460,7 @@ def run_experiment(args) -> int:
         print(f"{setting}: {len(runs)} of {len(args.variants) * len(seeds_of(args, setting))} runs to train"
               + (f" ({', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''})" if runs else
                  f" (every run read from {records_folder(args.results, setting)}/)"))
-    references_recorded = all(reference_record_path(args.results, setting, "init").is_file()
-                              for setting in args.settings)
-    if not args.init_from.exists() and (missing.get("finetune") or not references_recorded):
+    if not args.init_from.exists() and missing.get("finetune"):
         print(f"shared reconstruction checkpoint {args.init_from} missing: training it")
         args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress,
                                overwrite=True)
@@ -470,6 +471,8 @@ def run_experiment(args) -> int:
         rows, per_video, checkpoints = train_and_score(args, setting, base, test, probes, bar)
         init_label = INIT if setting == "finetune" else INIT_SCRATCH
         for key, label in (("init", init_label), ("copy", COPY)):
+            if key not in references:
+                continue
             summary, videos = references[key]
             per_video[label] = {seed: videos for seed in seeds_of(args, setting)}
             rows.append({"variant": label, "seed": None, "start": None, "minutes": math.nan, **summary})
