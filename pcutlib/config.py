@@ -141,6 +141,9 @@ SCHEMA = {
         "seed": whole(0, 0),
         "num_workers": whole(2, 0),
         "mixed_precision": text("none", "none", "bf16", "fp16"),     # fp16: CUDA only
+        # an exponential moving average of every network but the discriminator, updated after each
+        # generator step and used wherever a checkpoint is loaded (training.weight_average); 0: off
+        "ema_decay": number(0.0, 0, 1),
         "channels_last": flag(False),
         "log_every": whole(1, 1),                     # steps between log.jsonl rows
         "visualize_every": whole(1, 1),               # epochs between vis/epoch-N.png and loss.png (and the last epoch)

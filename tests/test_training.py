@@ -950,3 +950,56 @@ def test_torchrun_stopped_by_sigterm_stops_every_rank_at_one_step(smoke_data, tm
     finished = subprocess.run(torchrun + shlex.split(resume)[2:], capture_output=True, text=True, env=env, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
+
+
+def test_the_weight_average_follows_the_generator_and_stands_for_the_checkpoint(smoke_data, tmp_path):
+    """ema_decay: after each generator step theta_avg <- d theta_avg + (1 - d) theta (buffers
+    copied); checkpoints keep the averages, load_models and a fine-tune's start take them, and a
+    resumed run continues the average exactly."""
+    from pcutlib.checkpoints.files import load_models, safe_torch_load
+    from pcutlib.training.weight_average import WeightAverage
+
+    config = smoke_config(smoke_data, type="none")
+    config["train_params"]["ema_decay"] = 0.9
+    trainer = build_trainer(config, torch.device("cpu"))
+    average = trainer.weight_average
+    assert set(average.averages) == {"kp_detector", "generator"}
+    before = {n: copy.deepcopy(m.state_dict()) for n, m in average.averages.items()}
+    batch = next(iter(make_dataloader(config, trainer.group)))
+    train_step(trainer, batch, epoch_float=0.0)
+    for name, module in average.averages.items():
+        trained = trainer.network(name).state_dict()
+        for key, value in module.state_dict().items():
+            if key in dict(module.named_parameters()):
+                expected = 0.9 * before[name][key] + 0.1 * trained[key]
+                assert torch.allclose(value, expected, rtol=1e-6, atol=1e-7), (name, key)
+            else:
+                assert torch.equal(value, trained[key]), (name, key)     # buffers: copied
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        WeightAverage({}, 1.0)
+
+    config["train_params"]["num_epochs"] = 2
+    last = train(config, tmp_path / "run", device="cpu", progress=False)
+    state = safe_torch_load(last)
+    assert set(state["weight_average"]) == {"kp_detector", "generator"}
+    models, _ = load_models(last)
+    for name in ("kp_detector", "generator"):
+        loaded = getattr(models, name).state_dict()
+        assert all(torch.equal(loaded[k], v) for k, v in state["weight_average"][name].items()), name
+        assert any(not torch.equal(loaded[k], v) for k, v in state[name].items() if v.is_floating_point())
+    from pcutlib.training.state import initialise_from
+    tuned = build_trainer(config, torch.device("cpu"))
+    initialise_from(tuned, last)                                     # a fine-tune starts from the averages
+    for name in ("kp_detector", "generator"):
+        own = tuned.network(name).state_dict()
+        assert all(torch.equal(own[k], v) for k, v in state["weight_average"][name].items()), name
+        kept = tuned.weight_average.averages[name].state_dict()
+        assert all(torch.equal(kept[k], v) for k, v in state["weight_average"][name].items()), name
+    # resume: one epoch, stopped, continued, equals the two epochs straight
+    config["train_params"]["num_epochs"] = 1
+    train(config, tmp_path / "resumed", device="cpu", progress=False)
+    config["train_params"]["num_epochs"] = 2
+    resumed = safe_torch_load(train(config, tmp_path / "resumed", device="cpu", progress=False, resume=True))
+    for name in ("kp_detector", "generator"):
+        for key, value in state["weight_average"][name].items():
+            assert torch.allclose(resumed["weight_average"][name][key], value, rtol=1e-5, atol=1e-6), (name, key)

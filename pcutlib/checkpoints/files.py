@@ -170,8 +170,17 @@ def checkpoint_backbone(checkpoint: dict) -> str:
     return checkpoint["config"].get("backbone", "fomm")
 
 
+def network_states(checkpoint: dict) -> dict[str, dict]:
+    """The state dict of each network a checkpoint holds, the averaged weights where it keeps a
+    weight average (``train_params.ema_decay``; ``training.weight_average``) in place of the
+    trained ones: the model a checkpoint stands for."""
+    averaged = checkpoint.get("weight_average") or {}
+    return {name: averaged.get(name, checkpoint[name]) for name in NETWORK_NAMES if name in checkpoint}
+
+
 def load_models(path: str | Path, device="cpu", with_discriminator: bool = True) -> tuple[Models | TPSMMModels, dict]:
-    """Rebuild the networks of a pcut checkpoint, FOMM's or TPSMM's as its config says.
+    """Rebuild the networks of a pcut checkpoint, FOMM's or TPSMM's as its config says (the
+    averaged weights where it keeps a weight average: ``network_states``).
     Returns (Models or TPSMMModels in eval mode, checkpoint dict)."""
     checkpoint = safe_torch_load(path)
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
@@ -181,6 +190,7 @@ def load_models(path: str | Path, device="cpu", with_discriminator: bool = True)
     model_params = checkpoint["config"]["model_params"]
     with_discriminator = with_discriminator and "discriminator" in checkpoint
     models = build_models(model_params, with_discriminator=with_discriminator, backbone=checkpoint_backbone(checkpoint))
+    states = network_states(checkpoint)
     for name, module in models.networks().items():
-        load_state_strict(module, checkpoint[name], name, f"{path}'s config.model_params")
+        load_state_strict(module, states[name], name, f"{path}'s config.model_params")
     return models.to(device).eval(), checkpoint

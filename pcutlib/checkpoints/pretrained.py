@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pcutlib import paths
-from pcutlib.checkpoints.files import NETWORK_NAMES, atomic_save, checkpoint_dict, load_models, safe_torch_load
+from pcutlib.checkpoints.files import (NETWORK_NAMES, atomic_save, checkpoint_dict, load_models, network_states,
+                                      safe_torch_load)
 from pcutlib.models.build import Models
 
 
@@ -23,8 +24,8 @@ def export_pretrained(checkpoint: str | Path, out: str | Path | None = None) -> 
     the copy inside an installed package)."""
     out = paths.pretrained_output_path() if out is None else out
     state = safe_torch_load(checkpoint)
-    networks = {name: {k: (v.half() if v.is_floating_point() else v) for k, v in state[name].items()}
-                for name in NETWORK_NAMES if name in state}
+    networks = {name: {k: (v.half() if v.is_floating_point() else v) for k, v in weights.items()}
+                for name, weights in network_states(state).items()}          # the averaged weights, if kept
     atomic_save(checkpoint_dict(state["config"], networks, epoch=state.get("epoch"), source=str(checkpoint)), out)
     return Path(out)
 

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from pcutlib.checkpoints.files import atomic_save, checkpoint_dict, load_state_strict, safe_torch_load
+from pcutlib.checkpoints.files import atomic_save, checkpoint_dict, load_state_strict, network_states, safe_torch_load
+from pcutlib.training.weight_average import WeightAverage
 
 if TYPE_CHECKING:                      # only the type hint: the state needs no trainer code
     from pcutlib.training.trainer import Trainer
@@ -87,7 +88,8 @@ def save_training_checkpoint(trainer: Trainer, path: str | Path, rank_rngs: list
     (:func:`gather_rank_rngs`); None: this process's alone (one process).
     """
     networks = {name: trainer.network(name).state_dict() for name in trainer.models.networks()}
-    state = checkpoint_dict(trainer.config, networks, epoch=trainer.epoch, step=trainer.step,
+    average = {} if trainer.weight_average is None else {"weight_average": trainer.weight_average.state_dicts()}
+    state = checkpoint_dict(trainer.config, networks, **average, epoch=trainer.epoch, step=trainer.step,
                             optimizers={n: o.state_dict() for n, o in trainer.optimizers.items()},
                             schedulers={n: scheduler_state(s) for n, s in trainer.schedulers.items()},
                             rng=rng_state(),
@@ -118,6 +120,12 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
             scheduler.base_lrs = list(configured)
             for group, base in zip(trainer.optimizers[name].param_groups, configured):
                 group["initial_lr"], group["lr"] = base, base * scheduler.gamma ** drops
+    if trainer.weight_average is not None:
+        if "weight_average" in state:
+            trainer.weight_average.load_state_dicts(state["weight_average"])
+        else:
+            print(f"resume: {path} keeps no weight average; it starts from the networks' weights now")
+            trainer.weight_average = WeightAverage(trainer.averaged_networks(), trainer.weight_average.decay)
     trainer.epoch, trainer.step = state["epoch"], state["step"]
     set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in state["rng"].items()})
     rank_rngs = state.get("trainer_rngs", [])
@@ -146,7 +154,10 @@ def initialise_from(trainer: Trainer, path: str | Path) -> None:
     if theirs != trainer.backbone:
         raise ValueError(f"{path} holds a backbone: {theirs} model, but this config trains backbone: "
                          f"{trainer.backbone}; start from a {trainer.backbone} checkpoint or use a {theirs} config")
+    states = network_states(state)                 # its averaged weights where it keeps them
     for name in (n for n in trainer.models.networks() if n != "discriminator"):
-        if name not in state:
+        if name not in states:
             raise ValueError(f"{path} holds no '{name}' state dict (keys: {sorted(state)})")
-        load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")
+        load_state_strict(trainer.network(name), states[name], name, f"{path}'s config.model_params")
+    if trainer.weight_average is not None:         # the average starts from the weights the run starts from
+        trainer.weight_average = WeightAverage(trainer.averaged_networks(), trainer.weight_average.decay)

@@ -145,6 +145,8 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
         trainer.optimizers["generator"].step()
         trainer.optimizers["kp_detector"].step()
 
+    if trainer.weight_average is not None and g_losses:      # the generator moved: so does its average
+        trainer.weight_average.update(trainer.averaged_networks())
     d_losses, mixing = {}, Mixing()
     if "driving_disocclusion" in batch:             # the oracle regularizer's mask reads it
         generated["true_disocclusion"] = batch["driving_disocclusion"].to(trainer.device)

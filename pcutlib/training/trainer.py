@@ -28,6 +28,7 @@ from pcutlib.training import losses as L
 from pcutlib.training.adversaries import Adversary, build_adversary
 from pcutlib.training.device import ProcessGroup
 from pcutlib.training.tpsmm_step import build_tpsmm_optimizers
+from pcutlib.training.weight_average import WeightAverage
 
 
 def seed_everything(seed: int) -> None:
@@ -60,6 +61,8 @@ class Trainer:
     # the adversarial half of the step (pcutlib.training.adversaries); build_trainer sets it when
     # adversarial, and the step asks only whether it is there
     adversary: Adversary | None = None
+    # train_params.ema_decay > 0: the averaged weights (training.weight_average), else None
+    weight_average: WeightAverage | None = None
 
     @property
     def backbone(self) -> str:
@@ -88,6 +91,10 @@ class Trainer:
         """The network without its DistributedDataParallel wrapper."""
         module = getattr(self.models, name)
         return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+    def averaged_networks(self) -> dict[str, nn.Module]:
+        """The networks a weight average follows: all but the discriminator."""
+        return {name: self.network(name) for name in self.models.networks() if name != "discriminator"}
 
 
 # The trainer's random streams (make_rngs). data_order and mixing are the same on every DDP
@@ -198,4 +205,6 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
                       rngs=make_rngs(train_params["seed"], group.rank))
     if trainer.adversarial:
         trainer.adversary = build_adversary(trainer)
+    if train_params["ema_decay"] > 0:
+        trainer.weight_average = WeightAverage(trainer.averaged_networks(), train_params["ema_decay"])
     return trainer
