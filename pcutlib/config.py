@@ -412,6 +412,20 @@ def check_combinations(resolved: dict) -> None:
                          f"got {gap}")
 
 
+def same_run_config(stored, config: dict) -> bool:
+    """Whether a config stored with a run (an older pcut's, perhaps) is ``config``: the stored one
+    is resolved against today's schema first, so a key added since reads back at its default (the
+    behaviour from before the key) and the run still counts; one that no longer resolves differs."""
+    if not isinstance(stored, dict):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return resolve_config(copy.deepcopy(stored)) == resolve_config(copy.deepcopy(config))
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
 def resolve_config(config: dict) -> dict:
     """Validate a config dict (FOMM layout + pcut sections) and fill in defaults."""
     if not isinstance(config, dict):

@@ -85,7 +85,7 @@ def oracle_occlusion_map(true_disocclusion: torch.Tensor, occlusion_map: torch.T
     the foreground is dis-occluded). ``prioritycut_mask`` of this score is the oracle's mask.
 
     true_disocclusion: (B, 1, H, W) in [0, 1]; occlusion_map: (B, 1, h, w), H and W multiples of
-    h and w. Returns (B, 1, h, w).
+    h and w; a 0/1 truth (shares are then multiples of 1/c). Returns (B, 1, h, w) float32.
     """
     batch, _, height, width = true_disocclusion.shape
     h, w = occlusion_map.shape[2:]
@@ -93,8 +93,10 @@ def oracle_occlusion_map(true_disocclusion: torch.Tensor, occlusion_map: torch.T
         raise ValueError(f"true_disocclusion {tuple(true_disocclusion.shape)} must share the batch of "
                          f"occlusion_map {tuple(occlusion_map.shape)} and be a whole multiple of its size")
     cell = (height // h) * (width // w)
-    share = F.avg_pool2d(true_disocclusion.to(occlusion_map.dtype), (height // h, width // w))   # (B, 1, h, w)
-    return ((1 - share) * (cell + 1) + occlusion_map) / (cell + 2)
+    # float32 (float64 beyond 2^16 pixels a cell): in bf16 the O term, 1/(c+2) of the score, would round away
+    dtype = torch.float64 if cell > 2 ** 16 else torch.float32
+    share = F.avg_pool2d(true_disocclusion.to(dtype), (height // h, width // w))                 # (B, 1, h, w)
+    return ((1 - share) * (cell + 1) + occlusion_map.to(dtype)) / (cell + 2)
 
 
 def count_empty_foreground(region_mask: torch.Tensor, foreground_threshold: float = 0.5,

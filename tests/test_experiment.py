@@ -394,10 +394,10 @@ def test_a_shorter_shared_warmup_is_continued_not_retrained(tmp_path):
     began = (run / "experiment_run.json").stat().st_mtime - 120                 # the short warm-up took 2 min
     os.utime(run / "experiment_started.json", (began, began))
     other_seed = recipes.experiment_config(base, recipes.variant("unet"), "finetune", 0, 4, 150)
-    assert not comparison.extend_shorter_warmup(run, other_seed, Path("start.pt"))      # not the same run
-    assert not comparison.extend_shorter_warmup(run, longer, Path("other.pt"))
+    assert not runs.extend_shorter_warmup(run, other_seed, Path("start.pt"))      # not the same run
+    assert not runs.extend_shorter_warmup(run, longer, Path("other.pt"))
     assert (run / "experiment_run.json").is_file()
-    assert comparison.extend_shorter_warmup(run, longer, Path("start.pt"))
+    assert runs.extend_shorter_warmup(run, longer, Path("start.pt"))
     assert not (run / "experiment_run.json").exists()
     started = json.loads((run / "experiment_started.json").read_text())
     assert started["config"]["train_params"]["num_epochs"] == 150
@@ -445,7 +445,14 @@ def test_a_run_record_round_trips_and_says_why_it_is_stale(tmp_path):
     other = runs.run_record(recipes.experiment_config(base, recipes.variant("cutmix"), "finetune", 6, 3, 150), start)
     assert run_records.read_record(path, other, ["v0"], say=said.append) is None
     assert run_records.read_record(path, made_from, ["v0", "v1"], say=said.append) is None
-    assert said == ["cutmix-seed2.json: recorded with another config or start; made again",
+    assert said == ["cutmix-seed2.json: recorded with another config; made again",
                     "cutmix-seed2.json: recorded with other held-out videos; made again"]
+    # another machine: the same run with other paths for the start checkpoint and the data
+    moved = recipes.experiment_config({**base, "dataset_params": {**base["dataset_params"], "root_dir": "/x/world"}},
+                                      recipes.variant("cutmix"), "finetune", 6, 2, 150)
+    assert run_records.read_record(path, runs.run_record(moved, Path("/elsewhere/start.pt")), ["v0"]) is not None
+    assert run_records.read_record(path, made_from, ["v0"], say=said.append, start="0" * 16) is None
+    assert run_records.read_record(path, made_from, ["v0"], say=said.append, scoring={"quality_frames": 4}) is None
+    assert "another starting checkpoint" in said[2] and "other scoring settings" in said[3]
     assert run_records.read_record(tmp_path / "none.json", made_from, ["v0"], say=said.append) is None
-    assert len(said) == 2                                                     # a missing record says nothing
+    assert len(said) == 4                                                     # a missing record says nothing

@@ -346,6 +346,29 @@ def test_the_published_copy_shows_this_notebook_executed(name):
     assert "widgets" not in published["metadata"]
 
 
+def test_the_published_copy_restores_the_exercise_and_keeps_no_machine_detail():
+    publishing = _publishing()
+    stub = {"cell_type": "code", "id": "s", "metadata": {"tags": ["stub:f"]}, "source": "def f(): raise NotImplementedError",
+            "outputs": [], "execution_count": None}
+    check = {"cell_type": "code", "id": "c", "metadata": {}, "source": "teaching.check_exercise('1', f, g, [])",
+             "outputs": [], "execution_count": None}
+    source = {"cells": [stub, check], "metadata": {}}
+    ran = json.loads(json.dumps(source))
+    ran["cells"][0].update(source="def f(): return 1", execution_count=1,
+                           outputs=[{"output_type": "stream", "name": "stdout", "text": "solution output"}])
+    ran["cells"][1].update(execution_count=2, outputs=[
+        {"output_type": "stream", "name": "stdout", "text": f"exercise 1: agrees ({publishing.REPO}/runs/x)"},
+        {"output_type": "display_data", "metadata": {},
+         "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "0%| 0/20"}}])
+    ran["metadata"].update(widgets={"state": {}}, pcut_name="01_x.ipynb")
+    copy = publishing.published_copy(source, ran)
+    assert copy["cells"][0]["source"] == stub["source"] and copy["cells"][0]["outputs"] == []
+    assert [o["text"] for o in copy["cells"][1]["outputs"]] == [publishing.CHECK_NOTE]
+    assert "widgets" not in copy["metadata"]
+    assert copy["metadata"]["pcut_published"]["source_sha256"] == publishing.source_digest(source)
+    assert publishing._relative(f"saved {publishing.REPO}/runs/a.pt") == "saved runs/a.pt"
+
+
 REFERENCES = ("2003.00196", "2002.12655", "1905.04899", "2103.11600", "2203.14367")   # FOMM, U-Net GAN, CutMix,
 LIBRARY_LINK = re.compile(r"\[`(pcutlib(?:\.\w+)+)`\]\(\.\./(pcutlib/[\w/]+\.py)\)")       # PriorityCut, TPSMM
 

@@ -276,3 +276,22 @@ def test_the_oracle_mask_is_the_top_k_of_the_true_disocclusion_in_the_foreground
                   torch.rand(1, 3, 8, 8))
     with pytest.raises(ValueError, match="whole multiple"):
         oracle_occlusion_map(torch.zeros(1, 1, 6, 6), occlusion)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_oracle_ranks_by_share_then_by_occlusion_as_two_stable_sorts(dtype):
+    """On random 0/1 truths at 2x2 and 4x4 pixels a cell, with shares 1/c apart and O at the
+    extremes 0 and 1 among them: the oracle's order is a stable sort by O followed by a stable
+    sort by share (most dis-occluded first), in float32 as in bf16."""
+    draw = torch.Generator().manual_seed(0)
+    for factor in (2, 4):
+        truth = (torch.rand(3, 1, 8 * factor, 8 * factor, generator=draw) < 0.4).float()
+        occlusion = torch.rand(3, 1, 8, 8, generator=draw)
+        occlusion[..., ::3] = 1.0
+        occlusion[..., 1::3] = 0.0
+        score = oracle_occlusion_map(truth, occlusion.to(dtype))
+        share = torch.nn.functional.avg_pool2d(truth, factor).flatten(1)
+        for b in range(3):
+            by_occlusion = torch.argsort(occlusion.to(dtype).float().flatten(1)[b], stable=True)
+            expected = by_occlusion[torch.argsort(-share[b][by_occlusion], stable=True)]
+            assert torch.equal(torch.argsort(score.flatten(1)[b], stable=True), expected), (factor, b)

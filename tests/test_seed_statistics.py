@@ -14,7 +14,7 @@ def test_the_paired_t_interval_covers_the_true_difference_95_percent_of_the_time
     covered = [S.paired_t(rng.normal(0.3, 1.0, size=5)) for _ in range(2000)]
     coverage = np.mean([r["low"] <= 0.3 <= r["high"] for r in covered])
     assert 0.93 <= coverage <= 0.97, coverage
-    assert math.isnan(S.paired_t([1.0])["low"]) and S.paired_t([1.0, 1.0])["p"] == 0.0
+    assert math.isnan(S.paired_t([1.0])["low"]) and math.isnan(S.paired_t([1.0, 1.0])["p"])     # no spread: no test
 
 
 def _experiment(rng, seeds, videos, effect, seed_spread=1.0, video_spread=0.3):
@@ -60,20 +60,23 @@ def test_the_detectable_difference_is_found_80_percent_of_the_time():
     rejections = np.mean([S.paired_t(rng.normal(effect, 1.0, size=5))["p"] < 0.05 for _ in range(4000)])
     assert 0.77 <= rejections <= 0.83, rejections
     assert S.minimum_detectable_difference(2.0, 5) == pytest.approx(2 * effect)
-    assert math.isnan(S.minimum_detectable_difference(1.0, 1)) and S.minimum_detectable_difference(0.0, 5) == 0
+    assert math.isnan(S.minimum_detectable_difference(1.0, 1)) and math.isnan(S.minimum_detectable_difference(0.0, 5))
+    # at Holm's first step over 6 comparisons the same design needs a larger difference
+    assert S.minimum_detectable_difference(2.0, 5, alpha=0.05 / 6) > 1.5 * S.minimum_detectable_difference(2.0, 5)
 
 
 def _runs(path, aucs):
     """A hand-made experiment_runs.csv: 4 variants x 4 seeds, prioritycut 0.01 below cutmix."""
-    lines = ["variant,seed," + ",".join([S.PRIMARY] + S.SECONDARY) + ",d_image_auc"]
+    lines = ["variant,seed," + ",".join([S.PRIMARY] + S.SECONDARY) + ",d_image_auc,d_pixel_auc_true_disocclusion"]
     rng = np.random.default_rng(3)
     offsets = {"baseline-patch": 0.02, "unet": 0.015, "cutmix": 0.012, "prioritycut-k10": 0.002}
     for seed in range(4):
         for variant, offset in offsets.items():
-            values = [0.07 + offset + rng.normal(0, 0.001)] + [0.5] * len(S.SECONDARY)
+            values = [0.07 + offset + rng.normal(0, 0.001)] + [0.5 + rng.normal(0, 0.01) for _ in S.SECONDARY]
             auc = aucs.get((variant, seed), 0.9)
-            lines.append(f"{variant},{seed}," + ",".join(f"{v:.6f}" for v in values) + f",{auc}")
-    lines.append("copy the source frame,," + ",".join(["0.1"] * (1 + len(S.SECONDARY))) + ",")
+            pixel = "" if variant == "baseline-patch" else "0.7"                # the patch D has no pixel head
+            lines.append(f"{variant},{seed}," + ",".join(f"{v:.6f}" for v in values) + f",{auc},{pixel}")
+    lines.append("copy the source frame,," + ",".join(["0.1"] * (1 + len(S.SECONDARY))) + ",,")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -105,10 +108,13 @@ def test_the_gate_reads_each_run_the_pixel_head_and_the_start():
              "d_pixel_auc_true_disocclusion": 0.7} for v in ("prioritycut-k10", "cutmix") for s in range(4)]
     runs[1]["d_pixel_auc_true_disocclusion"] = 0.55                      # prioritycut seed 1: pixel head near chance
     runs[6]["start"] = "b"                                                # cutmix seed 2: another reconstruction start
-    runs[3]["d_pixel_auc_true_disocclusion"] = math.nan                  # not measured (a patch D): not gated on it
+    runs[3]["d_pixel_auc_true_disocclusion"] = math.nan                  # a U-Net whose pixel head was not scored
+    runs[4][S.PRIMARY] = math.nan                                         # cutmix seed 0: the metric not measured
     kept, left_out = S.per_seed_differences(runs, "prioritycut-k10", "cutmix", S.PRIMARY)
-    assert sorted(kept) == [0, 3] and kept[0] == pytest.approx(-0.01)
-    assert left_out == {1: "prioritycut-k10: pixel AUC 0.550 < 0.6", 2: "different starting checkpoints"}
+    assert kept == {}
+    assert left_out == {0: f"{S.PRIMARY} not measured", 1: "prioritycut-k10: pixel AUC 0.550 < 0.6",
+                        2: "different starting checkpoints", 3: "prioritycut-k10: pixel AUC not measured"}
+    assert S.run_gate({"variant": "baseline-patch", "d_image_auc": 0.9}) is None     # no pixel head: image AUC only
     assert S.run_gate({"d_image_auc": math.nan}) == "image AUC not measured"
     assert S.run_gate({"d_image_auc": 0.85, "d_pixel_auc_true_disocclusion": 0.61}) is None
     assert "| 0.900 / 0.550 ✗ |" in S.gate_table(runs)
@@ -124,8 +130,13 @@ def test_seed_comparisons_give_every_family_and_the_hierarchical_bootstrap(tmp_p
             videos = [{"name": f"v{i}", S.PRIMARY: 0.07 + shift + rng.normal(0, 0.002), "l1": 0.02}
                       for i in range(6)]
             per_video.setdefault(variant, {})[seed] = videos
+            for video in videos:
+                video[f"{S.PRIMARY}_weight"] = 100 + 50 * int(video["name"][1:])   # dis-occluded pixels pooled
+            pooled = sum(v[S.PRIMARY] * v[f"{S.PRIMARY}_weight"] for v in videos) / sum(v[f"{S.PRIMARY}_weight"]
+                                                                                       for v in videos)
             runs.append({"variant": variant, "seed": seed, "start": "x", "d_image_auc": 0.9,
-                         S.PRIMARY: float(np.mean([v[S.PRIMARY] for v in videos])), "l1": 0.02, "psnr": 30.0})
+                         "d_pixel_auc_true_disocclusion": 0.7, S.PRIMARY: pooled, "l1": 0.02 + 0.001 * seed,
+                         "psnr": 30.0})
     rows = S.seed_comparisons(runs, per_video, resamples=500)
     assert {(r["variant"], r["reference"]) for r in rows} == {("prioritycut-k10", "cutmix"), (S.ORACLE, "cutmix"),
                                                              ("prioritycut-k10", S.ORACLE)}
@@ -133,6 +144,12 @@ def test_seed_comparisons_give_every_family_and_the_hierarchical_bootstrap(tmp_p
     claim = primary[("prioritycut-k10", "cutmix")]
     assert claim["n"] == 5 and claim["verdict"] == "variant better" and claim["p_holm"] >= claim["p"]
     assert claim["bootstrap_low"] < claim["mean"] < claim["bootstrap_high"] < 0
+    # the bootstrap resamples the same pooled figure: with every video drawn once, it is the t-test's mean
+    grid = S.per_video_grid(per_video, "prioritycut-k10", "cutmix", list(range(5)), S.PRIMARY)
+    pooled = [float((w * (a - b)).sum() / w.sum()) for a, b, w in zip(*grid)]
+    assert np.mean(pooled) == pytest.approx(claim["mean"], rel=1e-9)
+    assert claim["family_tests"] == 3 and claim["detectable"] > S.minimum_detectable_difference(claim["sd"], 5)
+    assert {r["verdict"] for r in rows if r["metric"] == "l1"} == {"not testable (no spread between seeds)"}
     assert primary[("prioritycut-k10", S.ORACLE)]["verdict"] == "variant worse"
     assert {r["family"] for r in rows if r["metric"] == "psnr"} == {"reported"}
     assert all(r["verdict"] == "reported, not counted" for r in rows if r["family"] == "reported")

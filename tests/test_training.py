@@ -952,7 +952,7 @@ def test_torchrun_stopped_by_sigterm_stops_every_rank_at_one_step(smoke_data, tm
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
 
 
-def test_the_weight_average_follows_the_generator_and_stands_for_the_checkpoint(smoke_data, tmp_path):
+def test_the_weight_average_follows_the_generator_and_stands_for_the_checkpoint(smoke_data, tmp_path, capsys):
     """ema_decay: after each generator step theta_avg <- d theta_avg + (1 - d) theta (buffers
     copied); checkpoints keep the averages, load_models and a fine-tune's start take them, and a
     resumed run continues the average exactly."""
@@ -964,24 +964,32 @@ def test_the_weight_average_follows_the_generator_and_stands_for_the_checkpoint(
     trainer = build_trainer(config, torch.device("cpu"))
     average = trainer.weight_average
     assert set(average.averages) == {"kp_detector", "generator"}
-    before = {n: copy.deepcopy(m.state_dict()) for n, m in average.averages.items()}
     batch = next(iter(make_dataloader(config, trainer.group)))
-    train_step(trainer, batch, epoch_float=0.0)
-    for name, module in average.averages.items():
-        trained = trainer.network(name).state_dict()
-        for key, value in module.state_dict().items():
-            if key in dict(module.named_parameters()):
-                expected = 0.9 * before[name][key] + 0.1 * trained[key]
-                assert torch.allclose(value, expected, rtol=1e-6, atol=1e-7), (name, key)
-            else:
-                assert torch.equal(value, trained[key]), (name, key)     # buffers: copied
+    for step in range(3):
+        before = {n: copy.deepcopy(m.state_dict()) for n, m in average.averages.items()}
+        weights = copy.deepcopy(trainer.network("generator").state_dict())
+        decay = min(0.9, (1 + step) / (10 + step))                  # the ramp: 0.1, 0.18, 0.25
+        assert average.current_decay() == pytest.approx(decay)
+        train_step(trainer, batch, epoch_float=0.0)
+        moved = trainer.network("generator").state_dict()
+        assert any(not torch.equal(moved[k], v) for k, v in weights.items() if v.is_floating_point())
+        for name, module in average.averages.items():
+            trained, parameters = trainer.network(name).state_dict(), dict(module.named_parameters())
+            for key, value in module.state_dict().items():
+                if key in parameters:
+                    expected = decay * before[name][key] + (1 - decay) * trained[key]
+                    assert torch.allclose(value, expected, rtol=1e-6, atol=1e-7), (name, key)
+                else:
+                    assert torch.equal(value, trained[key]), (name, key)     # buffers: copied
+    assert average.updates == 3
     with pytest.raises(ValueError, match="ema_decay must be in"):
         WeightAverage({}, 1.0)
 
     config["train_params"]["num_epochs"] = 2
     last = train(config, tmp_path / "run", device="cpu", progress=False)
     state = safe_torch_load(last)
-    assert set(state["weight_average"]) == {"kp_detector", "generator"}
+    assert set(state["weight_average"]) == {"kp_detector", "generator", "updates"}
+    assert int(state["weight_average"]["updates"]) == state["step"]
     models, _ = load_models(last)
     for name in ("kp_detector", "generator"):
         loaded = getattr(models, name).state_dict()
@@ -1000,6 +1008,11 @@ def test_the_weight_average_follows_the_generator_and_stands_for_the_checkpoint(
     train(config, tmp_path / "resumed", device="cpu", progress=False)
     config["train_params"]["num_epochs"] = 2
     resumed = safe_torch_load(train(config, tmp_path / "resumed", device="cpu", progress=False, resume=True))
+    assert int(resumed["weight_average"]["updates"]) == int(state["weight_average"]["updates"])
     for name in ("kp_detector", "generator"):
         for key, value in state["weight_average"][name].items():
             assert torch.allclose(resumed["weight_average"][name][key], value, rtol=1e-5, atol=1e-6), (name, key)
+    # resumed with ema_decay 0: the average is dropped, and the command says so
+    config["train_params"]["ema_decay"], config["train_params"]["num_epochs"] = 0.0, 3
+    train(config, tmp_path / "resumed", device="cpu", progress=False, resume=True)
+    assert "keeps a weight average, but train_params.ema_decay is 0" in capsys.readouterr().out

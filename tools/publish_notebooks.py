@@ -8,8 +8,9 @@ its default parameters: the shipped model, the synthetic world, generated when m
 stub exercises filled by their solutions (``teaching.exercises.fill_stubs``), so that every
 later cell runs. The executed copy, ``notebooks/executed/NN_*.ipynb``, then gets the stub cells'
 own source back (the exercise stays the student's to write) and, below each exercise check, a
-line saying that the published run checked the solution; widget state is dropped (GitHub cannot
-show widgets; every slider figure has a static twin). Its metadata ``pcut_published`` holds the
+line saying that the published run checked the solution; widget state and widget views
+(sliders, progress bars) are dropped (GitHub cannot show widgets; every slider figure has a
+static twin); this checkout's absolute path is removed from printed paths. Its metadata ``pcut_published`` holds the
 SHA-256 of the source notebook's cells (``source_digest``): tests/test_notebooks.py fails when a
 notebook changed and its executed copy was not made again.
 """
@@ -41,19 +42,38 @@ def source_digest(notebook: dict) -> str:
     return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
 
 
+def _relative(text):
+    """Text (or nbformat's list of lines) with this checkout's absolute path removed."""
+    if isinstance(text, list):
+        return [_relative(line) for line in text]
+    return text.replace(f"{REPO}/", "").replace(str(REPO), ".")
+
+
 def published_copy(source: dict, executed: dict) -> dict:
     """The executed notebook with the source's stub cells restored, a note under each exercise
     check, no widget state, and the ``pcut_published`` stamp."""
     stubs = {cell["id"]: cell for cell in source["cells"]
              if any(tag.startswith("stub:") for tag in cell.get("metadata", {}).get("tags", []))}
     for cell in executed["cells"]:
-        if cell["id"] in stubs:
-            cell["source"] = stubs[cell["id"]]["source"]
+        if cell["id"] in stubs:                                # the student's cell again, without the solution's output
+            cell["source"], cell["outputs"], cell["execution_count"] = stubs[cell["id"]]["source"], [], None
         elif cell["cell_type"] == "code" and "check_exercise(" in _text(cell["source"]) \
                 and "solution" not in cell.get("metadata", {}).get("tags", []):
             cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": CHECK_NOTE}]
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
+        # widget views (sliders, progress bars) cannot show without the widget state: their text
+        # fallback would be a frozen bar; every slider figure has a static twin
+        cell["outputs"] = [o for o in cell.get("outputs", [])
+                           if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})] \
+            if cell["cell_type"] == "code" else cell.get("outputs")
+        if cell["outputs"] is None:
+            del cell["outputs"]
+        for output in cell.get("outputs", []):                 # paths relative to the repository, not this machine's
+            if "text" in output:
+                output["text"] = _relative(output["text"])
+            if "text/plain" in output.get("data", {}):
+                output["data"]["text/plain"] = _relative(output["data"]["text/plain"])
     executed["metadata"].pop("widgets", None)
     executed["metadata"].pop("papermill", None)
     executed["metadata"]["pcut_published"] = {"source": f"../{executed['metadata'].get('pcut_name', '')}",

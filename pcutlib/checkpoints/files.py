@@ -174,7 +174,7 @@ def network_states(checkpoint: dict) -> dict[str, dict]:
     """The state dict of each network a checkpoint holds, the averaged weights where it keeps a
     weight average (``train_params.ema_decay``; ``training.weight_average``) in place of the
     trained ones: the model a checkpoint stands for."""
-    averaged = checkpoint.get("weight_average") or {}
+    averaged = checkpoint.get("weight_average") or {}      # also holds "updates", not a network
     return {name: averaged.get(name, checkpoint[name]) for name in NETWORK_NAMES if name in checkpoint}
 
 

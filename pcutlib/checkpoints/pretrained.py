@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pcutlib import paths
 from pcutlib.checkpoints.files import (NETWORK_NAMES, atomic_save, checkpoint_dict, load_models, network_states,
-                                      safe_torch_load)
+                                       safe_torch_load)
 from pcutlib.models.build import Models
 
 

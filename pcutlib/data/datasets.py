@@ -145,6 +145,7 @@ class FramesDataset(Dataset):
         self.max_frame_gap: int | None = None    # training pairs: any two frames (set by train_params.frame_gap)
         self.item_seed: int | None = None        # None: items draw from torch's global RNG (see item_rng)
         self.with_disocclusion = False           # training pairs carry their true dis-occlusion (oracle only)
+        self.truths: dict[Path, object] = {}     # each video's VideoTruth, read once (with_disocclusion)
         self.epoch = 0                           # with item_seed: part of each item's seed
         self.transform = (VideoAugmentation(**augmentation_params)
                           if is_train and augmentation_params else None)
@@ -241,27 +242,29 @@ class FramesDataset(Dataset):
         keypoints = load_keypoints(path, num_frames)
         keypoints = None if keypoints is None else keypoints[indices]  # (2,J,2)
         if self.with_disocclusion:                                       # a 4th channel moves with the pixels
-            clip = np.concatenate([clip, pair_disocclusion(path, indices, clip.shape[1:3])], axis=-1)
+            if path not in self.truths:
+                self.truths[path] = load_truth(path)
+            clip = np.concatenate([clip, pair_disocclusion(path, self.truths[path], indices, clip.shape[1:3])],
+                                  axis=-1)
         if self.transform is not None:
             clip, keypoints = self.transform(clip, keypoints, rng)
         clip = torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2)  # (2,3,H,W) or (2,4,H,W)
         item = {"source": clip[0, :3].contiguous(), "driving": clip[1, :3].contiguous(), "name": path.name}
-        if self.with_disocclusion:
-            item["driving_disocclusion"] = clip[1, 3:].contiguous()     # (1,H,W)
+        if self.with_disocclusion:                                      # 0/1 again after a bilinear resize
+            item["driving_disocclusion"] = (clip[1, 3:] > 0.5).float()  # (1,H,W)
         if keypoints is not None:
             item["source_keypoints"] = torch.from_numpy(keypoints[0].copy())  # (J,2)
             item["driving_keypoints"] = torch.from_numpy(keypoints[1].copy())
         return item
 
 
-def pair_disocclusion(path: Path, indices, frame_size) -> np.ndarray:
+def pair_disocclusion(path: Path, truth, indices, frame_size) -> np.ndarray:
     """(2,S,S,1) float32: each frame's true dis-occlusion when the other frame of the pair is the
-    source (``synthetic_truth.disocclusion``), read from the truth beside ``path``. Both
+    source (``synthetic_truth.disocclusion``), from ``truth`` (``load_truth(path)``). Both
     directions, so that a time flip of the clip (which swaps source and driving) keeps the
     driving frame's channel right; a left-right flip, resize or crop moves it with the pixels.
 
     indices: the pair's two frame indices; frame_size: (H, W) of the decoded frames."""
-    truth = load_truth(path)
     if truth is None:
         raise FileNotFoundError(f"{path} has no ground truth beside it ({path.name}'s .truth.npz): the oracle "
                                 f"regularizer trains only on the synthetic world (pcut make-synthetic)")

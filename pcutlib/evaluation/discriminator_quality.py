@@ -22,6 +22,7 @@ A patch discriminator has no pixel head: its pixel AUCs are NaN.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -41,7 +42,10 @@ def held_out_frames(models, videos, max_frames_per_video: int | None, truths: li
     video's true dis-occlusion from its frame 0 ((T,H,W), ``disocclusion_from(truth, 0)``)}."""
     parts = []
     if truths is not None and (len(truths) != len(videos) or any(t is None for t in truths)):
-        truths = None                                                    # the pixel figure needs every video's
+        if any(t is not None for t in truths):
+            warnings.warn(f"{sum(t is None for t in truths)} of {len(videos)} videos have no truth: "
+                          f"d_pixel_auc_true_disocclusion needs every video's and is left out", stacklevel=3)
+        truths = None
     for index, video in enumerate(videos):
         if len(video) < 2:
             continue

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from pcutlib.checkpoints.files import load_models, safe_torch_load
-from pcutlib.config import load_config, resolve_config
+from pcutlib.config import load_config, resolve_config, same_run_config
 from pcutlib.data.datasets import FramesDataset
 from pcutlib.data.synthetic import World
 from pcutlib.evaluation.diagnose import diagnose
@@ -118,7 +118,7 @@ def run_backbone(backbone: str, minutes: float, runs: Path, data: Path, check: P
     config = budget_config(recipe, minutes, budget["seconds_per_step"])
     last = run_dir / "checkpoints" / "last.pt"
     stored = safe_torch_load(last) if last.is_file() else {}
-    if stored.get("epoch") != config["train_params"]["num_epochs"] or stored.get("config") != config:
+    if stored.get("epoch") != config["train_params"]["num_epochs"] or not same_run_config(stored.get("config"), config):
         print(f"{backbone}: {budget['seconds_per_step']:.2f} s per step here, {config['train_params']['num_epochs']} "
               f"epochs fit {minutes:g} minutes; training into {run_dir}")
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from pcutlib.checkpoints.files import load_models, safe_torch_load
-from pcutlib.config import load_config, resolve_config, set_by_path
+from pcutlib.config import load_config, resolve_config, same_run_config, set_by_path
 from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.data.synthetic import World
 from pcutlib.evaluation.diagnose import Diagnosis, diagnose
@@ -130,7 +130,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     last = run_dir / "checkpoints" / "last.pt"
     stored = safe_torch_load(last) if last.is_file() else {}
     finished = stored.get("epoch") == config["train_params"]["num_epochs"]
-    resume = bool(stored) and not finished and stored.get("config") == config
+    resume = bool(stored) and not finished and same_run_config(stored.get("config"), config)
     if stored and not finished and not resume:
         print(f"{run_dir} holds a run of another config: training {name} from the start there")
     started = time.perf_counter()

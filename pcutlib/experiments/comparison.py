@@ -56,9 +56,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
-import os
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -75,8 +73,8 @@ from pcutlib.experiments.report import (SETTING_TITLES, markdown_table, plot_art
                                         readme_results, update_readme, write_csv)
 from pcutlib.experiments.run_records import (file_digest, read_record, records_folder, reference_record_path,
                                              run_record_path, write_record)
-from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_trained, read_run_record, run_minutes,
-                                      run_record, scored)
+from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_trained, ensure_warmed_up, read_run_record,
+                                      run_minutes, run_record, scored, warmup_dir)
 from pcutlib.experiments.seed_statistics import ORACLE, plot_seed_differences, seed_comparisons, seed_report
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
 from pcutlib.training.loop import train
@@ -210,71 +208,38 @@ def score_references(args, setting: str, test: list, probes, progress: bool) -> 
     reconstruction checkpoint's record counts only when the checkpoint here is the one it scored
     (or none is here); without either, its row is left out, and the command says so."""
     names = [path.name for path, *_ in test]
+    scoring = {"probe_steps": args.probe_steps}
     scored_references = {}
     for key, folder, checkpoint in (("init", "reconstruction-start", args.init_from), ("copy", "copy-source", None)):
         path = reference_record_path(args.results, setting, key)
-        made_from = {"checkpoint": str(checkpoint) if checkpoint is not None else COPY}
-        record = read_record(path, made_from, names, say=tqdm.write)
-        here = file_digest(checkpoint) if checkpoint is not None and Path(checkpoint).is_file() else None
-        if record is not None and here is not None and record["start"] != here:
-            tqdm.write(f"{path.name}: recorded for another {checkpoint} (digest {record['start']}, here {here}); "
-                       f"scored again")
-            record = None
+        made_from = {"reference": key}
+        here = start_digest(args, checkpoint)
+        record = read_record(path, made_from, names, say=tqdm.write, start=here, scoring=scoring)
         if record is None and checkpoint is not None and not Path(checkpoint).is_file():
             tqdm.write(f"{path.name}: no record and no checkpoint at {checkpoint}: the '{key}' row is left out")
             continue
         if record is None:
             summary, videos = scored(args.runs / folder, checkpoint, test, probes(), False, progress=progress)
-            write_record(path, made_from, here, names, 0.0, summary, videos)
-            record = read_record(path, made_from, names)
+            write_record(path, made_from, here, names, 0.0, summary, videos, scoring)
+            record = read_record(path, made_from, names, scoring=scoring)
         scored_references[key] = (record["summary"], record["per_video"])
     return scored_references
 
 
-def warmup_dir(args, seed: int) -> Path:
-    return args.runs / "finetune" / f"unet-warmup-seed{seed}"
+def start_digest(args, checkpoint: Path | None) -> str | None:
+    """The digest of a starting checkpoint here (``run_records.file_digest``, read once per
+    command), or None when there is none here (then a record's start is not compared)."""
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return None
+    digests = vars(args).setdefault("start_digests", {})
+    if str(checkpoint) not in digests:
+        digests[str(checkpoint)] = file_digest(checkpoint)
+    return digests[str(checkpoint)]
 
 
-def ensure_warmed_up(args, base: dict, seed: int, say=print) -> Path:
-    """The U-Net discriminator warm-up of ``seed`` (runs/finetune/unet-warmup-seed<seed>: the
-    "unet" variant's config for its first --warmup-epochs), trained once and shared by every U-Net
-    variant of that seed. Mixing waits for the warm-up's end (``UNetAdversary.draw_mixing``), so
-    the warm-up draws the same batches, warps and discriminator updates whatever the regularizer:
-    sharing it changes no number, and every variant of a seed meets the generator with the same
-    discriminator."""
-    config = experiment_config(base, variant("unet"), "finetune", 0, seed, args.warmup_epochs)
-    run_dir = warmup_dir(args, seed)
-    extend_shorter_warmup(run_dir, config, args.init_from)
-    return ensure_trained(config, run_dir, args.init_from, args.device, not args.no_progress, say=say)
-
-
-def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
-    """When run_dir holds a finished warm-up of ``config`` that is only shorter (fewer epochs,
-    all of them warm-up), mark it as an interrupted run of ``config``, so that ``ensure_trained``
-    continues it to config's epochs instead of starting over: a warm-up trains the discriminator
-    at a constant learning rate and the resume is exact, so the numbers are those of the longer
-    warm-up trained from the start. The new experiment_started.json is dated back by the time the
-    shorter warm-up took, so ``run_minutes`` counts both parts. Returns whether it did."""
-    marker, started = run_dir / "experiment_run.json", run_dir / "experiment_started.json"
-    if not (marker.is_file() and started.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
-        return False
-    done = read_run_record(marker)
-    wanted = run_record(config, init_from)
-    epochs = wanted["config"]["train_params"]["num_epochs"]
-    shorter = done["config"]["train_params"]["num_epochs"]
-    if not (shorter < epochs and done["config"]["train_params"]["discriminator_warmup_epochs"] == shorter
-            and not wanted["config"]["train_params"]["epoch_milestones"]):
-        return False
-    for key in ("num_epochs", "discriminator_warmup_epochs"):
-        done["config"]["train_params"][key] = wanted["config"]["train_params"][key]
-    if done != wanted:
-        return False
-    took = marker.stat().st_mtime - started.stat().st_mtime
-    started.write_text(json.dumps(wanted, indent=1) + "\n")
-    now = started.stat().st_mtime
-    os.utime(started, (now - took, now - took))
-    marker.unlink()
-    return True
+def scoring_of(args) -> dict:
+    """What a run's figures depend on besides the run: compared on resume (``run_records``)."""
+    return {"quality_frames": args.quality_frames, "probe_steps": args.probe_steps}
 
 
 def planned_run(args, setting: str, base: dict, name: str, seed: int) -> dict:
@@ -309,7 +274,9 @@ def train_and_score(args, setting: str, base: dict, test: list, probes, bar) -> 
         for name in args.variants:
             plan = planned_run(args, setting, base, name, seed)
             bar.set_postfix_str(f"{setting}/{plan['run_dir'].name}")
-            record = read_record(plan["record"], plan["made_from"], names, say=tqdm.write)
+            start = start_digest(args, plan["init_from"])
+            record = read_record(plan["record"], plan["made_from"], names, say=tqdm.write, start=start,
+                                 scoring=scoring_of(args))
             if record is None:
                 warmup_minutes = 0.0
                 if plan["warm_start"] is not None:
@@ -322,9 +289,9 @@ def train_and_score(args, setting: str, base: dict, test: list, probes, bar) -> 
                 summary, videos = scored(plan["run_dir"], last, test, probes(), True, args.quality_frames,
                                          not args.no_progress)
                 minutes = run_minutes(plan["run_dir"]) + warmup_minutes
-                write_record(plan["record"], plan["made_from"], file_digest(plan["init_from"]), names, minutes,
-                             summary, videos)
-                record = read_record(plan["record"], plan["made_from"], names)
+                write_record(plan["record"], plan["made_from"], start_digest(args, plan["init_from"]), names,
+                             minutes, summary, videos, scoring_of(args))
+                record = read_record(plan["record"], plan["made_from"], names, scoring=scoring_of(args))
             per_video.setdefault(name, {})[seed] = record["per_video"]
             rows.append({"variant": name, "seed": seed, "start": record["start"], "minutes": record["minutes"],
                          **record["summary"]})
@@ -339,7 +306,8 @@ def missing_runs(args, setting: str, base: dict, test: list) -> list[str]:
     names = [path.name for path, *_ in test]
     plans = [planned_run(args, setting, base, name, seed) for seed in seeds_of(args, setting) for name in args.variants]
     return [plan["run_dir"].name for plan in plans
-            if read_record(plan["record"], plan["made_from"], names, say=lambda text: None) is None]
+            if read_record(plan["record"], plan["made_from"], names, say=lambda text: None,
+                           start=start_digest(args, plan["init_from"]), scoring=scoring_of(args)) is None]
 
 
 def setting_budget(args, setting: str, base: dict, test: list) -> str:

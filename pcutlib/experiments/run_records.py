@@ -5,10 +5,14 @@ runs that have none (the checkpoints stay in ``runs/``, outside the repository).
 ``<results>/experiment-<setting>/runs/<variant>-seed<seed>.json`` holds:
 
     made_from     ``runs.run_record`` of the run (its resolved config, the checkpoint it started
-                  from, its warm-up), compared with today's run on resume
+                  from, its warm-up), compared with today's run on resume without this
+                  machine's paths (the checkpoint paths and the data folder: ``_comparable``)
     start         the first 16 hex digits of the SHA-256 of that starting checkpoint's file, or
-                  null from scratch: two runs of a seed are compared only from the same start
+                  null from scratch: two runs of a seed are compared only from the same start,
+                  and a record whose start differs from the checkpoint here is made again
     test_videos   the held-out videos it was scored on, compared on resume
+    scoring       what else the figures depend on (discriminator frames per video, probe
+                  steps), compared on resume
     evaluation    ``runs.EVALUATION_VERSION``, compared on resume
     minutes       wall minutes of its training and scoring (its share of a shared warm-up included)
     summary       the pooled figures (``runs.evaluate_checkpoint``), per_video its rows
@@ -77,36 +81,45 @@ def _numbers(value):
     return value
 
 
-def _resolved(made_from: dict) -> dict:
-    """A stored run_record with its config resolved against today's schema (as
-    ``runs.read_run_record``: a key added later reads back at its default)."""
+def _comparable(made_from: dict) -> dict:
+    """A run_record as compared on resume: its config resolved against today's schema (as
+    ``runs.read_run_record``: a key added later reads back at its default), without the paths that
+    name this machine's files (the start checkpoint and the warm-up: ``start`` compares the
+    checkpoint's content instead; the data folder: ``test_videos`` names the videos)."""
     made_from = json.loads(json.dumps(made_from))
+    made_from.pop("init_from", None)
+    made_from.pop("warm_start", None)
+    if isinstance(made_from.get("config"), dict):
+        made_from["config"].get("dataset_params", {}).pop("root_dir", None)
     if isinstance(made_from.get("config"), dict):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                made_from["config"] = json.loads(json.dumps(resolve_config(made_from["config"]), sort_keys=True,
-                                                            default=str))
+                config = resolve_config(made_from["config"])
+                config["dataset_params"].pop("root_dir", None)
+                made_from["config"] = json.loads(json.dumps(config, sort_keys=True, default=str))
         except (ValueError, TypeError, KeyError):
             pass
     return made_from
 
 
 def write_record(path: Path, made_from: dict | None, start: str | None, test_videos: list[str],
-                 minutes: float, summary: dict, per_video: list[dict]) -> Path:
+                 minutes: float, summary: dict, per_video: list[dict], scoring: dict | None = None) -> Path:
     """Write one run's (or reference's) record (module doc). Returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"record_version": RECORD_VERSION, "made_from": made_from, "start": start,
-                "test_videos": list(test_videos), "evaluation": EVALUATION_VERSION,
+                "test_videos": list(test_videos), "scoring": scoring or {}, "evaluation": EVALUATION_VERSION,
                 "minutes": _compact(float(minutes)), "summary": _compact(summary), "per_video": _compact(per_video)}
     path.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n")
     return path
 
 
-def read_record(path: Path, made_from: dict | None, test_videos: list[str], say=print) -> dict | None:
-    """The record at ``path`` when it was made as ``made_from`` says (None for a reference: not
-    compared), scored on ``test_videos`` by today's evaluation; else None, with one line saying
-    why (nothing for a missing file). Figures come back with NaN for the nulls."""
+def read_record(path: Path, made_from: dict | None, test_videos: list[str], say=print, start: str | None = None,
+                scoring: dict | None = None) -> dict | None:
+    """The record at ``path`` when it was made as ``made_from`` says (``_comparable``; None: not
+    compared), from the checkpoint whose digest is ``start`` (None: not compared, e.g. no
+    checkpoint here), scored on ``test_videos`` with ``scoring`` by today's evaluation; else None,
+    with one line saying why (nothing for a missing file). Figures come back with NaN for the nulls."""
     if not path.is_file():
         return None
     try:
@@ -121,8 +134,12 @@ def read_record(path: Path, made_from: dict | None, test_videos: list[str], say=
         reasons.append(f"evaluation version {document.get('evaluation')} (today {EVALUATION_VERSION})")
     if document.get("test_videos") != list(test_videos):
         reasons.append("other held-out videos")
-    if made_from is not None and _resolved(document.get("made_from") or {}) != _resolved(made_from):
-        reasons.append("another config or start")
+    if made_from is not None and _comparable(document.get("made_from") or {}) != _comparable(made_from):
+        reasons.append("another config")
+    if start is not None and document.get("start") != start:
+        reasons.append(f"another starting checkpoint ({document.get('start')}; here {start})")
+    if (document.get("scoring") or {}) != (scoring or {}):
+        reasons.append(f"other scoring settings {document.get('scoring')} (today {scoring or {}})")
     if reasons:
         say(f"{path.name}: recorded with {', '.join(reasons)}; made again")
         return None

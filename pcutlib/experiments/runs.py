@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import evaluate_test_videos, summarize_rows
 from pcutlib.evaluation.discriminator_quality import discriminator_quality
 from pcutlib.evaluation.protocols import write_metrics
+from pcutlib.experiments.recipes import experiment_config, variant
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import threads_for_free_cpus
 from pcutlib.training.loop import continue_from, prepare_run_dir, train
@@ -157,3 +159,49 @@ def run_minutes(run_dir: Path) -> float:
     if not (started.is_file() and ended.is_file()):
         return math.nan
     return (ended.stat().st_mtime - started.stat().st_mtime) / 60
+
+
+def warmup_dir(args, seed: int) -> Path:
+    return args.runs / "finetune" / f"unet-warmup-seed{seed}"
+
+
+def ensure_warmed_up(args, base: dict, seed: int, say=print) -> Path:
+    """The U-Net discriminator warm-up of ``seed`` (runs/finetune/unet-warmup-seed<seed>: the
+    "unet" variant's config for its first --warmup-epochs), trained once and shared by every U-Net
+    variant of that seed. Mixing waits for the warm-up's end (``UNetAdversary.draw_mixing``), so
+    the warm-up draws the same batches, warps and discriminator updates whatever the regularizer:
+    sharing it changes no number, and every variant of a seed meets the generator with the same
+    discriminator."""
+    config = experiment_config(base, variant("unet"), "finetune", 0, seed, args.warmup_epochs)
+    run_dir = warmup_dir(args, seed)
+    extend_shorter_warmup(run_dir, config, args.init_from)
+    return ensure_trained(config, run_dir, args.init_from, args.device, not args.no_progress, say=say)
+
+
+def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
+    """When run_dir holds a finished warm-up of ``config`` that is only shorter (fewer epochs,
+    all of them warm-up), mark it as an interrupted run of ``config``, so that ``ensure_trained``
+    continues it to config's epochs instead of starting over: a warm-up trains the discriminator
+    at a constant learning rate and the resume is exact, so the numbers are those of the longer
+    warm-up trained from the start. The new experiment_started.json is dated back by the time the
+    shorter warm-up took, so ``run_minutes`` counts both parts. Returns whether it did."""
+    marker, started = run_dir / "experiment_run.json", run_dir / "experiment_started.json"
+    if not (marker.is_file() and started.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
+        return False
+    done = read_run_record(marker)
+    wanted = run_record(config, init_from)
+    epochs = wanted["config"]["train_params"]["num_epochs"]
+    shorter = done["config"]["train_params"]["num_epochs"]
+    if not (shorter < epochs and done["config"]["train_params"]["discriminator_warmup_epochs"] == shorter
+            and not wanted["config"]["train_params"]["epoch_milestones"]):
+        return False
+    for key in ("num_epochs", "discriminator_warmup_epochs"):
+        done["config"]["train_params"][key] = wanted["config"]["train_params"][key]
+    if done != wanted:
+        return False
+    took = marker.stat().st_mtime - started.stat().st_mtime
+    started.write_text(json.dumps(wanted, indent=1) + "\n")
+    now = started.stat().st_mtime
+    os.utime(started, (now - took, now - took))
+    marker.unlink()
+    return True

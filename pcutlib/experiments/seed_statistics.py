@@ -40,6 +40,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import optimize, stats
 
+from pcutlib.experiments.recipes import experiment_recipe
 from pcutlib.experiments.statistics import LOWER_IS_BETTER, MIN_AUC
 
 PRIMARY = "l1_disoccluded"
@@ -61,7 +62,8 @@ POWER = 0.8
 
 def paired_t(differences) -> dict:
     """Paired t-test on per-seed differences (variant - reference): {"n", "mean", "sd", "low",
-    "high" (the two-sided 95% t-interval), "p" (two-sided, H0: mean 0)}; NaN where n < 2."""
+    "high" (the two-sided 95% t-interval), "p" (two-sided, H0: mean 0)}; NaN where n < 2, and p
+    NaN (no test) where the differences do not vary."""
     d = np.asarray(differences, dtype=float)
     d = d[~np.isnan(d)]
     n = len(d)
@@ -70,10 +72,8 @@ def paired_t(differences) -> dict:
                 "high": math.nan, "p": math.nan}
     mean, sd = float(d.mean()), float(d.std(ddof=1))
     half = stats.t.ppf(1 - ALPHA / 2, n - 1) * sd / math.sqrt(n)
-    if sd == 0:
-        p = 1.0 if mean == 0 else 0.0
-    else:
-        p = float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
+    # no spread between seeds (identical differences, e.g. runs that did not differ): no test
+    p = math.nan if sd == 0 else float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
     return {"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half, "p": p}
 
 
@@ -91,11 +91,11 @@ def holm(p_values: dict) -> dict:
 def minimum_detectable_difference(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
     """The smallest true mean difference a two-sided paired t-test at ``alpha`` on ``n`` seeds
     detects with probability ``power``, for a seed-to-seed spread ``sd`` of the differences
-    (exact, with the noncentral t distribution). NaN for n < 2 or sd NaN; 0 for sd 0."""
-    if n < 2 or math.isnan(sd):
+    (exact, with the noncentral t distribution). The report passes alpha / m for a family of m
+    tests (the level Holm's first step needs, so the figure is conservative for Holm) and the
+    observed sd (itself uncertain with few seeds). NaN for n < 2, sd NaN or sd 0."""
+    if n < 2 or math.isnan(sd) or sd == 0:
         return math.nan
-    if sd == 0:
-        return 0.0
     df, critical = n - 1, stats.t.ppf(1 - alpha / 2, n - 1)
 
     def shortfall(effect: float) -> float:
@@ -109,18 +109,25 @@ def minimum_detectable_difference(sd: float, n: int, alpha: float = ALPHA, power
 
 
 def hierarchical_bootstrap(variant: np.ndarray, reference: np.ndarray, resamples: int = 2000,
-                           seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of mean(variant - reference) resampling seeds, then videos within each
-    drawn seed. variant, reference: (S, V) per-video values of the same videos under each seed."""
+                           seed: int = 0, confidence: float = 0.95, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Percentile interval of the mean over seeds of each seed's pooled difference, resampling
+    seeds, then videos within each drawn seed. variant, reference: (S, V) per-video values of the
+    same videos under each seed; weights (S, V): what each video's value pools (its dis-occluded
+    pixels, the same for both: the truth), so that a seed's difference is the pooled
+    sum_v w (x_v - r_v) / sum_v w, as the run's own figure pools it; None: equal weights."""
     if variant.shape != reference.shape or variant.ndim != 2:
         raise ValueError(f"variant and reference must be (seeds, videos) of one shape, got "
                          f"{variant.shape} and {reference.shape}")
+    weights = np.ones_like(variant) if weights is None else np.asarray(weights, dtype=float)
     rng = np.random.default_rng(seed)
     differences = variant - reference                                               # (S, V)
     seeds, videos = differences.shape
     seed_draws = rng.integers(0, seeds, size=(resamples, seeds))                    # (R, S)
     video_draws = rng.integers(0, videos, size=(resamples, seeds, videos))          # (R, S, V)
-    means = differences[seed_draws[:, :, None], video_draws].mean(axis=(1, 2))      # (R,)
+    drawn_w = weights[seed_draws[:, :, None], video_draws]                           # (R, S, V)
+    drawn_d = differences[seed_draws[:, :, None], video_draws]
+    pooled = (drawn_w * drawn_d).sum(axis=2) / np.maximum(drawn_w.sum(axis=2), 1e-12)   # (R, S)
+    means = pooled.mean(axis=1)                                                     # (R,)
     tail = (1 - confidence) / 2 * 100
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
@@ -148,16 +155,25 @@ def _value(run: dict, key: str) -> float:
     return math.nan if value is None else float(value)
 
 
+def _has_pixel_head(name: str) -> bool | None:
+    """Whether the experiment's variant ``name`` has a U-Net discriminator (None: not a variant)."""
+    variants = experiment_recipe()["variants"]
+    return variants[name]["kind"] == "unet" if name in variants else None
+
+
 def run_gate(run: dict, min_auc: float = MIN_AUC, min_pixel_auc: float = MIN_PIXEL_AUC) -> str | None:
     """Why a run does not count (None: it counts): its discriminator's image AUC below ``min_auc``
-    or not measured, or (a U-Net: a pixel head was measured) its pixel AUC against the true
-    dis-occlusion below ``min_pixel_auc``."""
+    or not measured, or, for a U-Net discriminator (a pixel head), its pixel AUC against the true
+    dis-occlusion below ``min_pixel_auc`` or not measured. A row that names no variant of the
+    recipe is gated on its pixel AUC where one was measured."""
     image, pixel = _value(run, "d_image_auc"), _value(run, "d_pixel_auc_true_disocclusion")
     if math.isnan(image):
         return "image AUC not measured"
     if image < min_auc:
         return f"image AUC {image:.3f} < {min_auc:g}"
-    if not math.isnan(pixel) and pixel < min_pixel_auc:
+    if math.isnan(pixel):
+        return "pixel AUC not measured" if _has_pixel_head(run.get("variant", "")) else None
+    if pixel < min_pixel_auc:
         return f"pixel AUC {pixel:.3f} < {min_pixel_auc:g}"
     return None
 
@@ -176,23 +192,32 @@ def per_seed_differences(runs: list[dict], variant: str, reference: str, metric:
                    if (why := run_gate(run, min_auc, min_pixel_auc))]
         if pair[0].get("start") != pair[1].get("start"):
             reasons.append("different starting checkpoints")
+        difference = _value(pair[0], metric) - _value(pair[1], metric)
+        if not reasons and math.isnan(difference):
+            reasons.append(f"{metric} not measured")
         if reasons:
             left_out[seed] = "; ".join(reasons)
             continue
-        kept[seed] = _value(pair[0], metric) - _value(pair[1], metric)
+        kept[seed] = difference
     return kept, left_out
 
 
 def per_video_grid(per_video: dict, variant: str, reference: str, seeds: list[int], metric: str):
-    """(variant, reference) per-video values (S, V) of ``seeds``, over the videos every one of
-    those runs scored with a finite value; None when no video is left."""
+    """(variant, reference, weights) per-video values (S, V) of ``seeds`` over the videos every
+    one of those runs scored, and what each value pools (``<metric>_weight``; 1 where the rows
+    keep no weight). A video whose value is NaN (nothing to pool) gets weight 0. None when no
+    video is left."""
     runs = [per_video[name][seed] for name in (variant, reference) for seed in seeds]
-    values = [{row["name"]: _value(row, metric) for row in rows} for rows in runs]
-    names = sorted(n for n in set.intersection(*(set(v) for v in values)) if all(not math.isnan(v[n]) for v in values))
+    values = [{row["name"]: (_value(row, metric), _value(row, f"{metric}_weight")) for row in rows} for rows in runs]
+    names = sorted(set.intersection(*(set(v) for v in values)))
     if not names:
         return None
-    grid = np.array([[v[n] for n in names] for v in values]).reshape(2, len(seeds), len(names))
-    return grid[0], grid[1]
+    grid = np.array([[v[n][0] for n in names] for v in values]).reshape(2, len(seeds), len(names))
+    weights = np.array([[v[n][1] for n in names] for v in values[:len(seeds)]])
+    weights = np.where(np.isnan(weights), 1.0, weights)
+    missing = np.isnan(grid).any(axis=0)
+    weights, grid = np.where(missing, 0.0, weights), np.where(np.isnan(grid), 0.0, grid)
+    return grid[0], grid[1], weights
 
 
 def _family(metric: str) -> str:
@@ -222,20 +247,26 @@ def seed_comparisons(runs: list[dict], per_video: dict | None = None, comparison
             row = {"variant": variant, "reference": reference, "metric": metric, "family": _family(metric),
                    **result, "seeds": " ".join(map(str, kept)), "left_out": len(left_out),
                    "left_out_why": " | ".join(f"seed {s}: {why}" for s, why in left_out.items()),
-                   "detectable": minimum_detectable_difference(result["sd"], result["n"]),
                    "bootstrap_low": math.nan, "bootstrap_high": math.nan}
             if metric == PRIMARY and per_video and len(kept) >= 2:
                 grid = per_video_grid(per_video, variant, reference, sorted(kept), metric)
                 if grid is not None:
-                    row["bootstrap_low"], row["bootstrap_high"] = hierarchical_bootstrap(*grid, resamples=resamples)
+                    values, references, weights = grid
+                    row["bootstrap_low"], row["bootstrap_high"] = hierarchical_bootstrap(
+                        values, references, resamples=resamples, weights=weights)
             rows.append(row)
     for family in ("primary", "secondary"):
         members = [i for i, row in enumerate(rows) if row["family"] == family]
         adjusted = holm({i: rows[i]["p"] for i in members})
+        tests = sum(not math.isnan(rows[i]["p"]) for i in members)     # m: the family's tests that ran
         for i in members:
-            rows[i]["p_holm"] = adjusted[i]
+            rows[i]["p_holm"], rows[i]["family_tests"] = adjusted[i], tests
+            rows[i]["detectable"] = minimum_detectable_difference(rows[i]["sd"], rows[i]["n"],
+                                                                  alpha=ALPHA / max(tests, 1))
     for row in rows:
         row.setdefault("p_holm", math.nan)
+        row.setdefault("family_tests", 0)
+        row.setdefault("detectable", minimum_detectable_difference(row["sd"], row["n"]))
         row["verdict"] = ("reported, not counted" if row["family"] == "reported"
                           else _verdict(row, row["p_holm"], LOWER_IS_BETTER[row["metric"]]))
     return rows
@@ -246,6 +277,8 @@ def _signed(value: float) -> str:
 
 
 def _verdict(result: dict, adjusted: float, lower_is_better: bool) -> str:
+    if result["n"] >= 2 and result["sd"] == 0:
+        return "not testable (no spread between seeds)"
     if math.isnan(adjusted):
         return "not tested"
     if adjusted >= ALPHA:
@@ -287,15 +320,17 @@ def seed_report(runs: list[dict], rows: list[dict] | None = None, min_auc: float
     rows = seed_comparisons(runs, min_auc=min_auc, min_pixel_auc=min_pixel_auc) if rows is None else rows
     primary = [row for row in rows if row["family"] == "primary"]
     secondary = [row for row in rows if row["family"] == "secondary"]
+    tested = primary[0]["family_tests"] if primary else 0
     lines = [f"Each run on its own (image AUC / pixel AUC against the true dis-occlusion of its discriminator on "
              f"held-out frames; 0.5 = chance): a run counts where the image AUC is at least {min_auc:g} and a U-Net's "
              f"pixel AUC at least {min_pixel_auc:g}; ✗ = left out.", "", gate_table(runs, min_auc, min_pixel_auc), "",
              f"Primary metric `{PRIMARY}` (named before the runs), variant − reference per seed; seeds are the "
-             f"unit: a paired t-test on the per-seed differences (two-sided 95% interval) and, beside it, a "
-             f"hierarchical bootstrap (seeds, then videos within a seed; per-video means); p adjusted by Holm "
-             f"over the {len(primary)} comparisons; a seed is left out of a comparison when either run fails the "
-             f"gate or the two started from different checkpoints. Detectable: the smallest true difference this "
-             f"design finds with {POWER:.0%} power, from the observed seed-to-seed spread.", "",
+             f"unit: a paired t-test on the per-seed differences (two-sided 95% interval, not adjusted) and, beside "
+             f"it, a hierarchical bootstrap of the same pooled figure (seeds, then videos within a seed); p adjusted "
+             f"by Holm over the {tested} comparisons tested; a seed is left out of a comparison when either run fails "
+             f"the gate, the two started from different checkpoints, or the metric was not measured. Detectable: the "
+             f"smallest true difference a paired t-test at 5%/{max(tested, 1)} (Holm's first step) finds with "
+             f"{POWER:.0%} power at the observed seed-to-seed spread (itself uncertain with few seeds).", "",
              "| variant | reference | seeds (left out) | mean difference | 95% t-interval | hierarchical bootstrap "
              "| p (Holm) | detectable | verdict |", "|---|---|---|---|---|---|---|---|---|"]
     for row in primary:
@@ -307,8 +342,13 @@ def seed_report(runs: list[dict], rows: list[dict] | None = None, min_auc: float
     findings = [f"{r['variant']} vs {r['reference']}: {r['metric']} {_signed(r['mean'])} ({r['verdict']}, Holm p "
                 f"{r['p_holm']:.3g})" for r in secondary if not math.isnan(r["p_holm"]) and r["p_holm"] < ALPHA]
     metrics = len({r["metric"] for r in secondary})
-    lines += ["", f"Secondary family ({metrics} metrics x {len(primary)} comparisons, Holm over all "
-              f"{len(secondary)}): " + ("; ".join(findings) if findings else "no finding survives the correction") + ".",
+    tested_secondary = secondary[0]["family_tests"] if secondary else 0
+    if not tested_secondary:
+        summary = "nothing could be tested (fewer than 2 seeds counted, or no spread)"
+    else:
+        summary = "; ".join(findings) if findings else "no finding survives the correction"
+    lines += ["", f"Secondary family ({metrics} metrics x {len(primary)} comparisons, Holm over the "
+              f"{tested_secondary} tested): {summary}.",
               "", "Reported, not counted as findings (twins of a counted metric): " + ", ".join(REPORTED_ONLY) + "."]
     return "\n".join(lines) + "\n"
 

@@ -44,8 +44,8 @@ def make_dataloader(config: dict, group: ProcessGroup, dataset=None,
     train_params = config["train_params"]
     if dataset is None:
         dataset = FramesDataset.from_config(config["dataset_params"], is_train=True)
-    if config["regularizer"]["type"] == "oracle":           # its pairs carry their true dis-occlusion
-        dataset.with_disocclusion = True
+    # the oracle regularizer's pairs carry their true dis-occlusion
+    dataset.with_disocclusion = config["regularizer"]["type"] == "oracle"
     dataset = DatasetRepeater(dataset, train_params["num_repeats"])
     batch_size = train_params["batch_size"]
     if len(dataset) < batch_size * group.world_size:

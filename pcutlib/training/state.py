@@ -120,6 +120,9 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
             scheduler.base_lrs = list(configured)
             for group, base in zip(trainer.optimizers[name].param_groups, configured):
                 group["initial_lr"], group["lr"] = base, base * scheduler.gamma ** drops
+    if trainer.weight_average is None and "weight_average" in state:
+        print(f"resume: {path} keeps a weight average, but train_params.ema_decay is 0 here: it is dropped, and "
+              f"this run's checkpoints stand for the trained weights")
     if trainer.weight_average is not None:
         if "weight_average" in state:
             trainer.weight_average.load_state_dicts(state["weight_average"])
