@@ -33,6 +33,9 @@ from pcutlib.config import resolve_config
 from pcutlib.experiments.runs import EVALUATION_VERSION
 
 RECORD_VERSION = 1
+# the scoring of records written before they kept it: the command's defaults then (a field added
+# later reads back at the value that was in force, as a config key does)
+SCORING_BEFORE_THE_FIELD = {"quality_frames": 8, "probe_steps": 300}
 SIGNIFICANT_DIGITS = 7     # the figures are kept to 7 significant digits (float32 training noise is larger)
 
 
@@ -138,7 +141,8 @@ def read_record(path: Path, made_from: dict | None, test_videos: list[str], say=
         reasons.append("another config")
     if start is not None and document.get("start") != start:
         reasons.append(f"another starting checkpoint ({document.get('start')}; here {start})")
-    if (document.get("scoring") or {}) != (scoring or {}):
+    stored_scoring = document["scoring"] if "scoring" in document else SCORING_BEFORE_THE_FIELD
+    if scoring is not None and stored_scoring != scoring:
         reasons.append(f"other scoring settings {document.get('scoring')} (today {scoring or {}})")
     if reasons:
         say(f"{path.name}: recorded with {', '.join(reasons)}; made again")
