@@ -355,6 +355,12 @@ def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     assert "missing: training it" not in out
     assert not (quick / "finetune").exists() and not (quick / "reconstruction").exists()
     assert all((quick / "results" / f"experiment-{s}" / "experiment_runs.csv").read_text() == tables[s] for s in tables)
+    # --records-only with a seed that has no record: nothing trains, the tables say how many runs they hold
+    assert main([*command, "--records-only", "--seeds", "0", "1", "2", "--setting", "finetune"]) == 0
+    out = capsys.readouterr().out
+    assert "finetune: 6 of 9 runs recorded; --records-only leaves out the others (unet-seed2," in out
+    assert not (quick / "finetune").exists()
+    assert "These tables hold the 6 of 9 planned runs" in (quick / "results" / "experiment-finetune" / "experiment.md").read_text()
 
 
 def test_the_artifacts_grid_outlines_the_true_disocclusion(tiny, tmp_path, monkeypatch):

@@ -140,6 +140,9 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                              "under --results")
     parser.add_argument("--probe-steps", type=int, default=None, help="training steps of the pose and identity probes")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    parser.add_argument("--records-only", action="store_true",
+                        help="train nothing: write the tables and verdicts from the runs recorded under "
+                             "<results>/experiment-<setting>/runs/ (the others are named and left out)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -277,6 +280,9 @@ def train_and_score(args, setting: str, base: dict, test: list, probes, bar) -> 
             start = start_digest(args, plan["init_from"])
             record = read_record(plan["record"], plan["made_from"], names, say=tqdm.write, start=start,
                                  scoring=scoring_of(args))
+            if record is None and args.records_only:
+                bar.update()
+                continue
             if record is None:
                 warmup_minutes = 0.0
                 if plan["warm_start"] is not None:
@@ -389,12 +395,16 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     else:
         figure = ""
     minutes = sum(row["minutes"] for row in rows if row["seed"] is not None and not math.isnan(row["minutes"]))
+    planned, recorded = len(args.variants) * len(seeds_of(args, setting)), sum(row["seed"] is not None for row in rows)
+    recorded_line = ("" if recorded == planned else f" These tables hold the {recorded} of {planned} planned runs "
+                     f"recorded so far (the command trains the others; `--records-only` writes the tables from the "
+                     f"records alone).")
     starts = sorted({row["start"] for row in rows if row["seed"] is not None and row["start"]})
     text = "\n".join([
         f"Budget: {budget}. Command: `{reproducing_command(args, setting)}` ({minutes:.0f} min of training and "
         f"scoring, summed over the runs' records" + (f"; the runs started from {len(starts)} reconstruction "
                                                       f"checkpoints trained by the same command" if len(starts) > 1 else "")
-        + ").", "",
+        + ")." + recorded_line, "",
         "Mean ± standard deviation over seeds; definitions in docs/usage.md, Metrics. Artifact metrics pool "
         "the truly dis-occluded (visible) pixels of frames 2.. of every held-out video reconstructed from its "
         "first frame; mask precision next to a random mask of the same size; D AUCs: the run's discriminator on "
@@ -425,10 +435,15 @@ def run_experiment(args) -> int:
 
     missing = {setting: missing_runs(args, setting, base, test) for setting in args.settings}
     for setting, runs in missing.items():
-        print(f"{setting}: {len(runs)} of {len(args.variants) * len(seeds_of(args, setting))} runs to train"
+        total = len(args.variants) * len(seeds_of(args, setting))
+        if args.records_only:
+            print(f"{setting}: {total - len(runs)} of {total} runs recorded; --records-only leaves out the others"
+                  + (f" ({', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''})" if runs else ""))
+            continue
+        print(f"{setting}: {len(runs)} of {total} runs to train"
               + (f" ({', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''})" if runs else
                  f" (every run read from {records_folder(args.results, setting)}/)"))
-    if not args.init_from.exists() and missing.get("finetune"):
+    if not args.init_from.exists() and missing.get("finetune") and not args.records_only:
         print(f"shared reconstruction checkpoint {args.init_from} missing: training it")
         args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress,
                                overwrite=True)
