@@ -412,18 +412,25 @@ def check_combinations(resolved: dict) -> None:
                          f"got {gap}")
 
 
-def same_run_config(stored, config: dict) -> bool:
-    """Whether a config stored with a run (an older pcut's, perhaps) is ``config``: the stored one
-    is resolved against today's schema first, so a key added since reads back at its default (the
-    behaviour from before the key) and the run still counts; one that no longer resolves differs."""
+def resolve_stored(stored) -> dict | None:
+    """A config stored with a run (an older pcut's, perhaps) resolved against today's schema, so a
+    key added since reads back at its default (the behaviour from before the key); None when it
+    no longer resolves (or is not a mapping)."""
     if not isinstance(stored, dict):
-        return False
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return resolve_config(copy.deepcopy(stored)) == resolve_config(copy.deepcopy(config))
+            return resolve_config(copy.deepcopy(stored))
     except (ValueError, TypeError, KeyError):
-        return False
+        return None
+
+
+def same_run_config(stored, config: dict) -> bool:
+    """Whether a config stored with a run is ``config`` (``resolve_stored``: a key added since
+    reads back at its default, so the run still counts; one that no longer resolves differs)."""
+    resolved = resolve_stored(stored)
+    return resolved is not None and resolved == resolve_stored(config)
 
 
 def resolve_config(config: dict) -> dict:

@@ -26,10 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import warnings
 from pathlib import Path
 
-from pcutlib.config import resolve_config
+from pcutlib.config import resolve_stored
 from pcutlib.experiments.runs import EVALUATION_VERSION
 
 RECORD_VERSION = 1
@@ -92,17 +91,11 @@ def _comparable(made_from: dict) -> dict:
     made_from = json.loads(json.dumps(made_from))
     made_from.pop("init_from", None)
     made_from.pop("warm_start", None)
-    if isinstance(made_from.get("config"), dict):
-        made_from["config"].get("dataset_params", {}).pop("root_dir", None)
-    if isinstance(made_from.get("config"), dict):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                config = resolve_config(made_from["config"])
-                config["dataset_params"].pop("root_dir", None)
-                made_from["config"] = json.loads(json.dumps(config, sort_keys=True, default=str))
-        except (ValueError, TypeError, KeyError):
-            pass
+    config = resolve_stored(made_from.get("config")) or made_from.get("config")
+    if isinstance(config, dict):
+        config = json.loads(json.dumps(config, sort_keys=True, default=str))
+        config.get("dataset_params", {}).pop("root_dir", None)
+        made_from["config"] = config
     return made_from
 
 

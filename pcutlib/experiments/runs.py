@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from pathlib import Path
 
 from pcutlib.checkpoints.files import load_models
-from pcutlib.config import resolve_config
+from pcutlib.config import resolve_stored
 from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import evaluate_test_videos, summarize_rows
 from pcutlib.evaluation.discriminator_quality import discriminator_quality
@@ -53,13 +52,9 @@ def read_run_record(path: Path) -> dict:
     before the key existed (a change of behaviour bumps TRAINING_VERSION instead), so a finished
     run stays valid. A config that no longer resolves is returned as stored (and then differs)."""
     record = json.loads(path.read_text())
-    if isinstance(record, dict) and isinstance(record.get("config"), dict):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                record["config"] = _jsonable(resolve_config(record["config"]))
-        except (ValueError, TypeError, KeyError):
-            pass
+    resolved = resolve_stored(record.get("config")) if isinstance(record, dict) else None
+    if resolved is not None:
+        record["config"] = _jsonable(resolved)
     return record
 
 
