@@ -360,12 +360,12 @@ def plot_seed_differences(rows: list[dict], runs: list[dict], path: Path, min_au
     primary = [row for row in rows if row["family"] == "primary"]
     fig = Figure(figsize=(6.4, 0.55 * len(primary) + 1.2))
     ax = fig.subplots()
+    by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
     for index, row in enumerate(primary):
         y = len(primary) - 1 - index
         kept, left_out = per_seed_differences(runs, row["variant"], row["reference"], PRIMARY, min_auc,
                                                min_pixel_auc)
         ax.scatter(list(kept.values()), [y] * len(kept), s=18, color="tab:blue", zorder=3)
-        by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
         out = [_value(by_key[(row["variant"], s)], PRIMARY) - _value(by_key[(row["reference"], s)], PRIMARY)
                for s in left_out]
         ax.scatter(out, [y] * len(out), s=18, facecolors="none", edgecolors="tab:gray", zorder=3)
