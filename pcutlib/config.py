@@ -413,24 +413,19 @@ def check_combinations(resolved: dict) -> None:
 
 
 def resolve_stored(stored) -> dict | None:
-    """A config stored with a run (an older pcut's, perhaps) resolved against today's schema, so a
-    key added since reads back at its default (the behaviour from before the key); None when it
-    no longer resolves (or is not a mapping)."""
-    if not isinstance(stored, dict):
-        return None
+    """A config stored with a run resolved against today's schema (a key added since reads back at
+    its default, the behaviour from before it); None when it no longer resolves or is no mapping."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return resolve_config(copy.deepcopy(stored))
+            return resolve_config(copy.deepcopy(stored)) if isinstance(stored, dict) else None
     except (ValueError, TypeError, KeyError):
         return None
 
 
 def same_run_config(stored, config: dict) -> bool:
-    """Whether a config stored with a run is ``config`` (``resolve_stored``: a key added since
-    reads back at its default, so the run still counts; one that no longer resolves differs)."""
-    resolved = resolve_stored(stored)
-    return resolved is not None and resolved == resolve_stored(config)
+    """Whether a config stored with a run is ``config`` once both are ``resolve_stored``."""
+    return (resolved := resolve_stored(stored)) is not None and resolved == resolve_stored(config)
 
 
 def resolve_config(config: dict) -> dict:
