@@ -141,8 +141,7 @@ SCHEMA = {
         "seed": whole(0, 0),
         "num_workers": whole(2, 0),
         "mixed_precision": text("none", "none", "bf16", "fp16"),     # fp16: CUDA only
-        # an exponential moving average of every network but the discriminator, updated after each
-        # generator step and used wherever a checkpoint is loaded (training.weight_average); 0: off
+        # weight average of every network but the discriminator (training.weight_average); 0: off
         "ema_decay": number(0.0, 0, 1),
         "channels_last": flag(False),
         "log_every": whole(1, 1),                     # steps between log.jsonl rows
@@ -413,8 +412,7 @@ def check_combinations(resolved: dict) -> None:
 
 
 def resolve_stored(stored) -> dict | None:
-    """A config stored with a run resolved against today's schema (a key added since reads back at
-    its default, the behaviour from before it); None when it no longer resolves or is no mapping."""
+    """A stored config resolved against today's schema (new keys at their defaults); None if it fails."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
