@@ -159,15 +159,12 @@ SCHEMA = {
         "occlusion_warmup_epochs": number(0.0, 0),
         # equivariance weights rise linearly from 0 over these epochs (0: full weight from the start, FOMM)
         "equivariance_warmup_epochs": number(0.0, 0),
-        # adversarial runs: the first epochs train only the discriminator, against the generator
-        # as it is (G and keypoint detector take no step, no generator losses; in train mode,
-        # so batch norm still uses and updates its batch statistics); a fresh discriminator
+        # adversarial runs: the first epochs train only the discriminator against the generator as it is
+        # (G and keypoint detector take no step nor loss; batch norm in train mode); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)
         "discriminator_warmup_epochs": number(0.0, 0),
-        # adversarial runs after the warm-up: the discriminator updates on every step, the
-        # generator and keypoint detector on every n-th (n discriminator steps per generator
-        # step, as WGAN's n_critic), so the discriminator keeps pace with a generator that
-        # learns to fool it; 1: both on every step (FOMM)
+        # after the warm-up: the discriminator updates on every step, generator and keypoint detector on
+        # every n-th (WGAN's n_critic), so it keeps pace with a generator that learns to fool it; 1: FOMM
         "discriminator_steps_per_generator_step": whole(1, 1),
     },
     # PriorityCut and CutMix (pcutlib.prioritycut.RegularizerConfig reads its defaults here)
@@ -186,9 +183,12 @@ SCHEMA = {
         # a mixing mask of all ones (PriorityCut with an empty foreground or k = 0) mixes in nothing:
         # leave_out: such samples are left out of the mixed terms; fake: trained as a mixed image
         "all_ones_masks": text("leave_out", "leave_out", "fake"),
-        # the discriminator's plain real/fake terms: sum (full weight on every round, mixed terms
-        # added) | unetgan (U-Net GAN: x0.5 on plain rounds, left out on mixed ones)
+        # the plain real/fake terms: sum (full weight every round, mixed terms added) | unetgan (x0.5, none when mixed)
         "mixed_round_weights": text("sum", "sum", "unetgan"),
+        # the mixed decoder BCE: mean (over all pixels, U-Net GAN) | balanced (generated and real pixels half each)
+        "mixed_pixel_weighting": text("mean", "mean", "balanced"),
+        # the decoder's plain real/fake terms: always (U-Net GAN) | until_mixing (then only mixed images' pixel labels)
+        "decoder_plain_terms": text("always", "always", "until_mixing"),
     },
     "reconstruction_params": {"num_videos": whole(1000, 1), "format": text(".mp4")},
     "animate_params": {

@@ -332,6 +332,42 @@ def test_unet_mixed_loss_leaves_out_samples_that_mixed_nothing():
     assert all(value.item() == 0.0 for value in nothing.values())
 
 
+def test_balanced_pixel_weighting_gives_the_generated_pixels_half_of_each_image():
+    # image 0: 1 generated pixel of 4; image 1: all real (only "fake" all-ones masks keep it)
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]]).view(2, 1, 1, 4)
+    logits = torch.tensor([[2.0, 0.0, -1.0, 3.0], [1.0, -2.0, 0.0, 4.0]]).view(2, 1, 1, 4)
+    image_0 = 0.5 * (softplus(-2) + softplus(0) + softplus(1)) / 3 + 0.5 * softplus(3)
+    image_1 = (softplus(-1) + softplus(2) + softplus(0) + softplus(-4)) / 4
+    assert losses.balanced_bce(logits, mask).item() == pytest.approx((image_0 + image_1) / 2, rel=1e-6)
+    # equal halves: the same as the plain mean over pixels
+    half = torch.tensor([1.0, 0.0, 1.0, 0.0]).view(1, 1, 1, 4)
+    assert losses.balanced_bce(logits[:1], half).item() == pytest.approx(
+        torch.nn.functional.binary_cross_entropy_with_logits(logits[:1], half).item(), rel=1e-6)
+    # a decoder that says "real" everywhere no longer reaches the base rate's loss: 1 fake pixel in 100
+    sparse = torch.ones(1, 1, 10, 10)
+    sparse[..., 0, 0] = 0
+    everywhere_real = torch.full_like(sparse, math.log(99))           # sigmoid = 0.99, the base rate
+    plain = torch.nn.functional.binary_cross_entropy_with_logits(everywhere_real, sparse).item()
+    assert plain == pytest.approx(-(0.99 * math.log(0.99) + 0.01 * math.log(0.01)), rel=1e-5)
+    assert losses.balanced_bce(everywhere_real, sparse).item() == pytest.approx(
+        0.5 * -math.log(0.99) + 0.5 * -math.log(0.01), rel=1e-5)
+
+
+def test_unet_mixed_loss_balanced_weighting_changes_only_the_decoder_term():
+    mask = torch.tensor([1.0, 1.0, 1.0, 0.0]).view(1, 1, 1, 4)
+    mixed = {"logit": torch.tensor([0.5]), "pixel_logits": torch.tensor([2.0, 0.0, -1.0, 3.0]).view(1, 1, 1, 4)}
+    real = {"logit": torch.zeros(1), "pixel_logits": torch.ones(1, 1, 1, 4)}
+    fake = {"logit": torch.zeros(1), "pixel_logits": -torch.ones(1, 1, 1, 4)}
+    mean = unet_mixed_loss(mixed, mask, real, fake, consistency_weight=1.0)
+    balanced = unet_mixed_loss(mixed, mask, real, fake, consistency_weight=1.0, pixel_weighting="balanced")
+    assert balanced["disc_mix_decoder"].item() == pytest.approx(
+        0.5 * (softplus(-2) + softplus(0) + softplus(1)) / 3 + 0.5 * softplus(3), rel=1e-6)
+    for name in ("disc_mix_encoder", "consistency"):
+        assert balanced[name].item() == mean[name].item()
+    with pytest.raises(ValueError, match="'weighted'"):
+        unet_mixed_loss(mixed, mask, real, fake, 1.0, pixel_weighting="weighted")
+
+
 def test_all_ones_masks_trained_as_fake_keep_every_sample():
     mask = torch.stack([torch.tensor([1.0, 0.0]), torch.ones(2)]).view(2, 1, 1, 2)   # sample 1: all real
     mixed = {"logit": torch.tensor([0.5, -3.0]), "pixel_logits": torch.tensor([2.0, 1.0, 9.0, 9.0]).view(2, 1, 1, 2)}

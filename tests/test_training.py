@@ -589,9 +589,34 @@ def test_unet_gan_weights_skip_the_plain_terms_on_mixed_steps_and_halve_them_oth
         assert value == pytest.approx(0.5 * pcut_plain[name], rel=1e-5), name
 
 
+def test_decoder_plain_terms_until_mixing_drop_only_the_plain_decoder_term(smoke_data):
+    steps = {}
+    for terms in ("always", "until_mixing"):
+        for probability in (1.0, 0.0):
+            config = smoke_config(smoke_data, type="prioritycut", mix_probability=probability, mix_warmup_epochs=0.0,
+                                  decoder_plain_terms=terms, mixed_pixel_weighting="balanced")
+            steps[terms, probability] = discriminator_step_losses(config)[0]
+    always, until = steps["always", 1.0], steps["until_mixing", 1.0]
+    assert set(until) == set(always) - {"disc_unet_decoder"}
+    for name, value in until.items():
+        assert value == pytest.approx(always[name], rel=1e-5), name
+    # a step that happens not to mix trains the encoder alone; before mixing may begin, both heads
+    assert set(steps["until_mixing", 0.0]) == {"disc_unet_encoder"}
+    config = smoke_config(smoke_data, type="prioritycut", decoder_plain_terms="until_mixing")
+    config["train_params"]["discriminator_warmup_epochs"] = 10.0
+    assert set(discriminator_step_losses(config)[0]) == {"disc_unet_encoder", "disc_unet_decoder"}
+    # without a regularizer there is no mixing to wait for: the key changes nothing
+    config = smoke_config(smoke_data, type="none", decoder_plain_terms="until_mixing")
+    assert set(discriminator_step_losses(config)[0]) == {"disc_unet_encoder", "disc_unet_decoder"}
+
+
 def test_new_regularizer_keys_are_validated(smoke_data):
     with pytest.raises(ValueError, match="all_ones_masks.*'real'"):
         build_trainer(smoke_config(smoke_data, all_ones_masks="real"), torch.device("cpu"))
+    with pytest.raises(ValueError, match="decoder_plain_terms.*'never'"):
+        build_trainer(smoke_config(smoke_data, decoder_plain_terms="never"), torch.device("cpu"))
+    with pytest.raises(ValueError, match="mixed_pixel_weighting.*'sum'"):
+        build_trainer(smoke_config(smoke_data, mixed_pixel_weighting="sum"), torch.device("cpu"))
     with pytest.raises(ValueError, match="mixed_round_weights.*'half'"):
         build_trainer(smoke_config(smoke_data, mixed_round_weights="half"), torch.device("cpu"))
     with pytest.raises(ValueError, match="'regularizer.all_ones_mask'"):

@@ -28,6 +28,7 @@ import torch
 from pcutlib.checkpoints.files import load_models
 from pcutlib.config import load_config, save_config, set_by_path
 from pcutlib.data.splits import load_split
+from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.discriminator_quality import discriminator_quality, held_out_frames
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.loop import continue_from, train
@@ -72,15 +73,32 @@ SETTINGS = {
     "mixed-terms-ramp-3": {"regularizer.mixed_terms_warmup_epochs": 3.0},
     "consistency-1-mixed-terms-ramp-3": {"regularizer.mixed_terms_warmup_epochs": 3.0,
                                          "regularizer.consistency_weight": 1.0},
+    # the mixed decoder BCE with generated and real pixels at half each (a PriorityCut mask shows ~3%)
+    "balanced-pixels": {"regularizer.mixed_pixel_weighting": "balanced"},
+    "balanced-pixels-unetgan": {"regularizer.mixed_pixel_weighting": "balanced",
+                                "regularizer.mixed_round_weights": "unetgan"},
+    # every step after the warm-up mixed (with unetgan's weights: no plain real/fake terms at all)
+    "balanced-pixels-always-mixed": {"regularizer.mixed_pixel_weighting": "balanced", "regularizer.mix_probability": 1.0},
+    "unetgan-always-mixed": {"regularizer.mixed_round_weights": "unetgan", "regularizer.mix_probability": 1.0},
+    # the decoder learns only from mixed images once mixing begins; the encoder keeps its real/fake terms
+    "decoder-until-mixing-balanced": {"regularizer.decoder_plain_terms": "until_mixing",
+                                      "regularizer.mixed_pixel_weighting": "balanced"},
+    "decoder-until-mixing-balanced-always-mixed": {"regularizer.decoder_plain_terms": "until_mixing",
+                                                   "regularizer.mixed_pixel_weighting": "balanced",
+                                                   "regularizer.mix_probability": 1.0},
+    "balanced-pixels-unetgan-always-mixed": {"regularizer.mixed_pixel_weighting": "balanced",
+                                             "regularizer.mixed_round_weights": "unetgan",
+                                             "regularizer.mix_probability": 1.0},
 }
 
 
-def quality(path: Path, videos: list, frames_per_video: int) -> dict:
-    """Image AUC of the checkpoint's discriminator and the held-out L1 of its generator, on one
-    set of held-out frames."""
+def quality(path: Path, videos: list, frames_per_video: int, truths: list | None = None) -> dict:
+    """Image and pixel AUCs of the checkpoint's discriminator (``discriminator_quality``; pixel AUC
+    against the true dis-occlusion where ``truths`` gives it) and the held-out L1 of its
+    generator, on one set of held-out frames."""
     models, state = load_models(path, with_discriminator=True)
     regularizer = RegularizerConfig.from_dict(state["config"].get("regularizer"))
-    frames = held_out_frames(models, videos, frames_per_video)
+    frames = held_out_frames(models, videos, frames_per_video, truths)
     result = discriminator_quality(models, videos, regularizer, frames=frames)
     result["l1"] = float((frames["real"] - frames["fake"]).abs().mean())
     return result
@@ -114,29 +132,35 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/adversarial-probe"))
     args = parser.parse_args(argv)
     torch.set_flush_denormal(True)
-    videos = [video for _, video, _, _ in load_split(args.data, "test")]
+    test = load_split(args.data, "test")
+    videos = [video for _, video, _, _ in test]
+    truths = None if any(t is None for *_, t in test) else [disocclusion_from(t, 0) for *_, t in test]
     args.out.mkdir(parents=True, exist_ok=True)
     start_path = args.start or args.run / "checkpoints" / f"epoch-{args.from_epoch}.pt"
     if not start_path.is_file():
         raise FileNotFoundError(f"{start_path} does not exist: --from-epoch must name a saved epoch of {args.run} "
                                 f"(or --start a warm-up checkpoint)")
-    start = quality(start_path, videos, args.frames_per_video)
+    start = quality(start_path, videos, args.frames_per_video, truths)
     print(f"{args.run} epoch {args.from_epoch}: D image AUC {start['d_image_auc']:.3f}, held-out L1 {start['l1']:.4f}")
     for setting in args.settings:
         dest, config = prepare(args.run, start_path, setting, args.out)
         began = time.perf_counter()
         last = train(config, dest, resume=True, progress=False)
         minutes = (time.perf_counter() - began) / 60
-        end = quality(Path(last), videos, args.frames_per_video)
+        end = quality(Path(last), videos, args.frames_per_video, truths)
         row = {"run": str(args.run), "start": str(start_path), "from_epoch": args.from_epoch, "setting": setting,
                "changes": SETTINGS[setting], "epochs": config["train_params"]["num_epochs"],
                "minutes": round(minutes, 2), "auc_start": start["d_image_auc"], "auc_end": end["d_image_auc"],
                "pixel_auc_prioritycut_end": end["d_pixel_auc_prioritycut"],
+               "pixel_auc_cutmix_end": end["d_pixel_auc_cutmix"],
+               "pixel_auc_true_disocclusion_end": end["d_pixel_auc_true_disocclusion"],
                "l1_start": start["l1"], "l1_end": end["l1"]}
         with open(args.out / "probe.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         print(f"  {setting:24s} D image AUC {start['d_image_auc']:.3f} -> {end['d_image_auc']:.3f}   "
-              f"L1 {start['l1']:.4f} -> {end['l1']:.4f}   ({minutes:.1f} min)", flush=True)
+              f"L1 {start['l1']:.4f} -> {end['l1']:.4f}   pixel AUC on its masks {end['d_pixel_auc_prioritycut']:.3f} "
+              f"(PriorityCut) {end['d_pixel_auc_cutmix']:.3f} (CutMix), against the true dis-occlusion "
+              f"{end['d_pixel_auc_true_disocclusion']:.3f}   ({minutes:.1f} min)", flush=True)
 
 
 if __name__ == "__main__":

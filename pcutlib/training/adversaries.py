@@ -141,6 +141,15 @@ class UNetAdversary(Adversary):
         """Epochs since mixing may begin (the end of the discriminator warm-up); < 0 before it."""
         return epoch_float - self.trainer.config["train_params"]["discriminator_warmup_epochs"]
 
+    def drops_plain_decoder_terms(self, epoch_float: float) -> bool:
+        """regularizer.decoder_plain_terms "until_mixing": once mixing may begin, the decoder no
+        longer learns "every pixel of a generated frame is fake" (most of them are copied from the
+        source, pixel for real pixel), only the true pixel labels of mixed images; the encoder
+        keeps its real/fake terms."""
+        regularizer = self.regularizer
+        return (regularizer.type != "none" and regularizer.decoder_plain_terms == "until_mixing"
+                and self.epochs_mixing(epoch_float) >= 0)
+
     def draw_mixing(self, driving, fake, generated: dict, epoch_float: float) -> Mixing:
         """Whether this step mixes (one draw from the trainer's "mixing" stream while p > 0) and,
         if so, the mask (CutMix boxes from the "cutmix_box" stream) and the mixed image of driving
@@ -173,9 +182,12 @@ class UNetAdversary(Adversary):
                                   for i in range(len(images))]
         factor = L.unet_plain_loss_factor(self.regularizer.mixed_round_weights, mixing.mixed)
         losses = L.unet_discriminator_loss(real, fake_out, factor * self.weights["discriminator_gan"]) if factor else {}
+        if self.drops_plain_decoder_terms(epoch_float):
+            losses.pop("disc_unet_decoder", None)
         if mixing.mixed:
             mixed_terms = L.unet_mixed_loss(mixed[0], mixing.mask, real, fake_out,
-                                            self.regularizer.consistency_weight, self.regularizer.all_ones_masks)
+                                            self.regularizer.consistency_weight, self.regularizer.all_ones_masks,
+                                            self.regularizer.mixed_pixel_weighting)
             weight = mixed_terms_weight(self.epochs_mixing(epoch_float), self.regularizer.mixed_terms_warmup_epochs)
             losses.update({name: weight * value for name, value in mixed_terms.items()})
         return losses, mixing

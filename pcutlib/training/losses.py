@@ -353,12 +353,31 @@ def unet_plain_loss_factor(mixed_round_weights: str, mixed: bool) -> float:
     raise ValueError(f"regularizer.mixed_round_weights must be 'sum' or 'unetgan', got {mixed_round_weights!r}")
 
 
+def balanced_bce(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """BCE(logits, M) with each image's real (M = 1) and generated (M = 0) pixels weighing half:
+
+        per image: 0.5 * mean_{M=1} BCE(l, 1) + 0.5 * mean_{M=0} BCE(l, 0)     (a class it lacks:
+        the other class weighs all), then the mean over images.
+    A PriorityCut mask shows ~3% of the pixels as generated, so the plain mean lets a decoder
+    that says "real" everywhere reach the base rate's loss. logits, mask: (B, 1, H, W)."""
+    target = mask.to(logits.dtype)
+    per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1)  # (B, HW)
+    real, fake = target.flatten(1), 1 - target.flatten(1)
+    n_real, n_fake = real.sum(1, keepdim=True), fake.sum(1, keepdim=True)                        # (B, 1)
+    share = torch.where((n_real > 0) & (n_fake > 0), 0.5, 1.0)
+    weights = share * (real / n_real.clamp(min=1) + fake / n_fake.clamp(min=1))                  # (B, HW)
+    return (weights * per_pixel).sum(1).mean()
+
+
 def unet_mixed_loss(mixed_out: dict, mask: torch.Tensor, real_out: dict, fake_out: dict,
-                    consistency_weight: float, all_ones_masks: str = "leave_out") -> dict:
+                    consistency_weight: float, all_ones_masks: str = "leave_out",
+                    pixel_weighting: str = "mean") -> dict:
     """Discriminator terms on a mixed image x_mix = M x + (1 - M) G (CutMix or PriorityCut):
 
         disc_mix_encoder = BCE(D_enc(x_mix), 0)                   a mixed image is not real
         disc_mix_decoder = BCE(D_dec(x_mix), M)                   real where M = 1, fake where M = 0
+                           (pixel_weighting "mean": over all pixels, U-Net GAN; "balanced":
+                           ``balanced_bce``, real and generated pixels half each)
         consistency      = consistency_weight * mean( D_dec(x_mix) - [M D_dec(x) + (1 - M) D_dec(G)] )^2
     mask: (B, 1, H, W); *_out: UNetDiscriminator outputs for the mixed, real and fake images.
 
@@ -372,6 +391,8 @@ def unet_mixed_loss(mixed_out: dict, mask: torch.Tensor, real_out: dict, fake_ou
         raise ValueError(f"mask {tuple(mask.shape)} must match the pixel logits {tuple(mixed_pixels.shape)}")
     if all_ones_masks not in ("leave_out", "fake"):
         raise ValueError(f"all_ones_masks must be 'leave_out' or 'fake', got {all_ones_masks!r}")
+    if pixel_weighting not in ("mean", "balanced"):
+        raise ValueError(f"pixel_weighting must be 'mean' or 'balanced', got {pixel_weighting!r}")
     keep = (mask < 1).flatten(1).any(1)                                   # (B,) something was mixed in
     if all_ones_masks == "fake":
         keep = torch.ones_like(keep)
@@ -385,7 +406,8 @@ def unet_mixed_loss(mixed_out: dict, mask: torch.Tensor, real_out: dict, fake_ou
         fake_out = {"pixel_logits": fake_out["pixel_logits"][keep]}
     return {
         "disc_mix_encoder": _bce(mixed_out["logit"], 0),
-        "disc_mix_decoder": _bce(mixed_pixels, mask),
+        "disc_mix_decoder": balanced_bce(mixed_pixels, mask) if pixel_weighting == "balanced"
+        else _bce(mixed_pixels, mask),
         "consistency": consistency_weight * consistency_loss(
             mixed_pixels, real_out["pixel_logits"], fake_out["pixel_logits"], mask),
     }
