@@ -26,8 +26,9 @@ The main comparison (the recipe's ``main``, the default):
 
 and the ablations (every other variant of the recipe, run when named in ``--variants``, or all with ``ablations``):
 k in {5, 30, 50}; the foreground restriction off (``-all``); masks that mix in nothing trained as
-fake (``-ones-fake``, ``regularizer.all_ones_masks``); U-Net GAN's weights on mixed steps
-(``-unetgan-weights``, ``regularizer.mixed_round_weights``) for PriorityCut and CutMix.
+fake (``-ones-fake``, ``regularizer.all_ones_masks``); the plain real/fake terms kept at full
+weight on mixed steps (``-sum-weights``, ``regularizer.mixed_round_weights``; the recipe uses
+U-Net GAN's) for PriorityCut and CutMix.
 
 Each run, the reconstruction checkpoint and copying the source frame are scored on the held-out
 test videos of the synthetic world (``artifacts.evaluate_test_videos``): the error inside and
@@ -334,7 +335,9 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
     return (f"{runs}, {how}; every discriminator {norm} spectral norm, the adversarial term at weight "
             f"{adversarial['generator_gan']:g} and feature matching at {adversarial['feature_matching']:g} per block, "
             f"the consistency loss of the mixing variants at {adversarial['consistency_weight']:g} with their mixed "
-            f"terms ramped in over the first {adversarial['mixed_terms_warmup_epochs']:g} epochs of mixing, "
+            f"terms ramped in over the first {adversarial['mixed_terms_warmup_epochs']:g} epochs of mixing, a share "
+            f"{adversarial['mix_probability']:g} of their discriminator steps mixed ({adversarial['mixed_round_weights']} "
+            f"weights, {adversarial['mixed_pixel_weighting']} pixel weighting), "
             f"{adversarial['discriminator_steps_per_generator_step']} discriminator updates per generator update; "
             f"{len(test)} held-out test videos of unseen figures")
 

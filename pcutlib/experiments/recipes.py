@@ -17,7 +17,8 @@ VARIANT_KEYS = {"kind", "regularizer", "top_k", "foreground", "all_ones_masks", 
 RECIPE_KEYS = {"variants": dict, "main": list, "adversarial": dict, "patch_discriminator": dict,
                "finetune_learning_rates": dict, "scratch_mix_warmup_share": float}
 ADVERSARIAL_KEYS = {"generator_gan", "feature_matching", "discriminator_steps_per_generator_step",
-                    "discriminator_spectral_norm", "consistency_weight", "mixed_terms_warmup_epochs"}
+                    "discriminator_spectral_norm", "consistency_weight", "mixed_terms_warmup_epochs",
+                    "mix_probability", "mixed_round_weights", "mixed_pixel_weighting"}
 
 
 def read_recipe(name: str = "experiment") -> dict:
@@ -144,8 +145,11 @@ def experiment_config(base: dict, variant: dict, setting: str, epochs: int | Non
     weights["generator_gan"] = adversarial["generator_gan"]
     weights["feature_matching"] = [adversarial["feature_matching"]] * discriminator["num_blocks"]
     if config["regularizer"]["type"] != "none":
-        config["regularizer"]["consistency_weight"] = adversarial["consistency_weight"]
-        config["regularizer"]["mixed_terms_warmup_epochs"] = adversarial["mixed_terms_warmup_epochs"]
+        for key in ("consistency_weight", "mixed_terms_warmup_epochs", "mix_probability", "mixed_pixel_weighting"):
+            config["regularizer"][key] = adversarial[key]
+        # an ablation's own mixed_round_weights wins over the recipe's
+        config["regularizer"]["mixed_round_weights"] = variant.get("mixed_round_weights",
+                                                                   adversarial["mixed_round_weights"])
     if setting == "scratch" or epochs > 0:
         steps = adversarial["discriminator_steps_per_generator_step"]
         config["train_params"]["discriminator_steps_per_generator_step"] = steps
