@@ -73,22 +73,21 @@ SETTINGS = {
     "mixed-terms-ramp-3": {"regularizer.mixed_terms_warmup_epochs": 3.0},
     "consistency-1-mixed-terms-ramp-3": {"regularizer.mixed_terms_warmup_epochs": 3.0,
                                          "regularizer.consistency_weight": 1.0},
-    # the mixed decoder BCE with generated and real pixels at half each (a PriorityCut mask shows ~3%)
-    "balanced-pixels": {"regularizer.mixed_pixel_weighting": "balanced"},
-    "balanced-pixels-unetgan": {"regularizer.mixed_pixel_weighting": "balanced",
-                                "regularizer.mixed_round_weights": "unetgan"},
-    # every step after the warm-up mixed (with unetgan's weights: no plain real/fake terms at all)
-    "balanced-pixels-always-mixed": {"regularizer.mixed_pixel_weighting": "balanced", "regularizer.mix_probability": 1.0},
-    "unetgan-always-mixed": {"regularizer.mixed_round_weights": "unetgan", "regularizer.mix_probability": 1.0},
-    # the decoder learns only from mixed images once mixing begins; the encoder keeps its real/fake terms
-    "decoder-until-mixing-balanced": {"regularizer.decoder_plain_terms": "until_mixing",
-                                      "regularizer.mixed_pixel_weighting": "balanced"},
-    "decoder-until-mixing-balanced-always-mixed": {"regularizer.decoder_plain_terms": "until_mixing",
-                                                   "regularizer.mixed_pixel_weighting": "balanced",
-                                                   "regularizer.mix_probability": 1.0},
-    "balanced-pixels-unetgan-always-mixed": {"regularizer.mixed_pixel_weighting": "balanced",
-                                             "regularizer.mixed_round_weights": "unetgan",
-                                             "regularizer.mix_probability": 1.0},
+    # the pixel head's levers, each setting naming all four keys, so that it means the same on
+    # any run's config: the mixing probability, the plain terms' weights, the mixed decoder
+    # BCE's pixel weighting (balanced: generated and real pixels at half each; a PriorityCut mask
+    # shows ~3%) and whether the decoder keeps its plain terms once mixing begins
+    **{name: {"regularizer.mix_probability": p, "regularizer.mixed_round_weights": rounds,
+              "regularizer.mixed_pixel_weighting": pixels, "regularizer.decoder_plain_terms": decoder}
+       for name, (p, rounds, pixels, decoder) in {
+           "pixels-p0.5-sum-mean": (0.5, "sum", "mean", "always"),
+           "pixels-p0.5-sum-balanced": (0.5, "sum", "balanced", "always"),
+           "pixels-p0.5-unetgan-balanced": (0.5, "unetgan", "balanced", "always"),
+           "pixels-p1-sum-balanced": (1.0, "sum", "balanced", "always"),
+           "pixels-p1-unetgan-mean": (1.0, "unetgan", "mean", "always"),
+           "pixels-p1-unetgan-balanced": (1.0, "unetgan", "balanced", "always"),
+           "pixels-p1-sum-balanced-decoder-until-mixing": (1.0, "sum", "balanced", "until_mixing"),
+       }.items()},
 }
 
 
