@@ -115,6 +115,10 @@ def test_the_gate_reads_each_run_the_pixel_head_and_the_start():
     assert left_out == {0: f"{S.PRIMARY} not measured", 1: "prioritycut-k10: pixel AUC 0.550 < 0.6",
                         2: "different starting checkpoints", 3: "prioritycut-k10: pixel AUC not measured"}
     assert S.run_gate({"variant": "baseline-patch", "d_image_auc": 0.9}) is None     # no pixel head: image AUC only
+    # the plain U-Net's head is not trained to point anywhere: its image AUC alone decides
+    assert S.run_gate({"variant": "unet", "d_image_auc": 0.9, "d_pixel_auc_true_disocclusion": 0.5}) is None
+    assert S.run_gate({"variant": "oracle-prioritycut-k10", "d_image_auc": 0.9,
+                       "d_pixel_auc_true_disocclusion": 0.5}) == "pixel AUC 0.500 < 0.6"
     assert S.run_gate({"d_image_auc": math.nan}) == "image AUC not measured"
     assert S.run_gate({"d_image_auc": 0.85, "d_pixel_auc_true_disocclusion": 0.61}) is None
     assert "| 0.900 / 0.550 ✗ |" in S.gate_table(runs)
