@@ -52,6 +52,11 @@ def test_holm_on_a_hand_made_table():
     assert adjusted["b"] == pytest.approx(0.06)                  # 0.04 x 1, raised to keep the order
     assert math.isnan(adjusted["d"])
     assert S.holm({"x": 0.6, "y": 0.7}) == {"x": 1.0, "y": 1.0}
+    # the family as planned: 4 comparisons, of which the gate let 2 run; the 2 others count as p = 1
+    fixed = S.holm({"a": 0.01, "b": 0.02, "c": math.nan, "d": math.nan}, m=4)
+    assert fixed["a"] == pytest.approx(0.04) and fixed["b"] == pytest.approx(0.06) and math.isnan(fixed["c"])
+    with pytest.raises(ValueError, match="m=1"):
+        S.holm({"a": 0.01, "b": 0.02}, m=1)
 
 
 def test_the_detectable_difference_is_found_80_percent_of_the_time():
@@ -88,6 +93,16 @@ def test_the_gate_leaves_out_seeds_whose_discriminator_is_near_chance(tmp_path):
     assert all(d < 0 for d in kept.values())
 
 
+def test_the_design_detectable_difference_uses_the_planned_seeds_and_the_planned_family(tmp_path):
+    runs = S.read_runs(_runs(tmp_path / "runs.csv", {("cutmix", 2): 0.7}))
+    rows = S.seed_comparisons(runs, planned_seeds=10)
+    row = next(r for r in rows if r["family"] == "primary" and (r["variant"], r["reference"]) == ("prioritycut-k10",
+                                                                                                   "cutmix"))
+    assert row["n"] == 3 and row["family_size"] == 4                      # the 4 comparisons whose variants ran
+    assert row["detectable_planned"] == pytest.approx(
+        S.minimum_detectable_difference(row["sd"], 10, alpha=0.05 / 4)) and row["detectable_planned"] < row["detectable"]
+
+
 def test_the_command_writes_the_seed_report(tmp_path, capsys):
     folder = tmp_path / "experiment-finetune"
     folder.mkdir()
@@ -95,7 +110,12 @@ def test_the_command_writes_the_seed_report(tmp_path, capsys):
     assert main(["seed-statistics", str(folder)]) == 0
     report = (folder / "seed_statistics.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| prioritycut-k10 | cutmix |"))
-    assert "| 4 (0) |" in row and row.endswith("| variant better |")
+    # a folder named experiment-finetune: the fine-tune's tuning seed 0 is left out of the verdict...
+    assert "| 3 (1) |" in row and row.endswith("| variant better |")
+    assert "Seed 0 chose the mixing recipe" in report
+    # ...and counted, without the gate, in the sensitivity table below it
+    sensitivity = report.split("Sensitivity:")[1]
+    assert any(line.startswith("| prioritycut-k10 | cutmix | 4 |") for line in sensitivity.splitlines())
     assert "| – |" in row                                               # no per-video values: no bootstrap
     assert "no finding survives the correction" in report          # the secondary metrics are all equal
     assert "wrote" in capsys.readouterr().out

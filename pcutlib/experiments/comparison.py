@@ -76,7 +76,8 @@ from pcutlib.experiments.run_records import (file_digest, read_record, records_f
                                              run_record_path, write_record)
 from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_trained, ensure_warmed_up, read_run_record,
                                       run_minutes, run_record, scored, warmup_dir)
-from pcutlib.experiments.seed_statistics import ORACLE, plot_seed_differences, seed_comparisons, seed_report
+from pcutlib.experiments.seed_statistics import (ORACLE, TUNING_SEEDS, plot_seed_differences, seed_comparisons,
+                                                 seed_report)
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
 from pcutlib.training.loop import train
 
@@ -89,7 +90,8 @@ FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
                  "quality_frames": 8, "setting": "both"}
 
 
-SETTING_SEEDS = {"finetune": list(range(10)), "scratch": list(range(5))}   # when --seeds is not given
+# when --seeds is not given: 10 fine-tune seeds besides the tuning seed 0 (seed_statistics.TUNING_SEEDS)
+SETTING_SEEDS = {"finetune": list(range(11)), "scratch": list(range(5))}
 
 
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
@@ -376,13 +378,16 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     folder.mkdir(parents=True, exist_ok=True)
     init_label = INIT if setting == "finetune" else INIT_SCRATCH
     table = summarize(rows, [*args.variants, init_label, COPY])
-    comparisons = seed_comparisons(rows, per_video, resamples=args.resamples)
+    tuning = TUNING_SEEDS[setting] if not args.quick else ()
+    planned_seeds = len([s for s in seeds_of(args, setting) if s not in tuning])
+    comparisons = seed_comparisons(rows, per_video, resamples=args.resamples, tuning_seeds=tuning,
+                                   planned_seeds=planned_seeds)
     write_csv(folder / "experiment_runs.csv",
               [{k: v for k, v in row.items() if k in ("variant", "seed", "start", "minutes", *METRICS, "mask_chance",
                                                            *DISCRIMINATOR_METRICS)} for row in rows])
     write_csv(folder / "experiment.csv", table)
     write_csv(folder / "experiment_comparisons.csv", comparisons)
-    plot_seed_differences(comparisons, rows, folder / "seed_differences.png")
+    plot_seed_differences(comparisons, rows, folder / "seed_differences.png", tuning_seeds=tuning)
     plot_metrics_vs_k(table, folder / "metrics_vs_k.png")
     figure = "![the same held-out frames across variants, true dis-occlusion outlined](artifacts.png)"
     if checkpoints:
@@ -414,7 +419,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
         f"held-out real and generated frames (0.5 = chance). `{ORACLE}` ranks the true dis-occlusion instead of "
         "the occlusion map: an upper bound that real data cannot have.", "",
         markdown_table(table), "",
-        seed_report(rows, comparisons),
+        seed_report(rows, comparisons, tuning_seeds=tuning, planned_seeds=planned_seeds),
         "![per-seed differences of the primary metric with their t-intervals](seed_differences.png)", "",
         "![metrics against k](metrics_vs_k.png)", "", figure])
     (folder / "section.md").write_text(text.rstrip() + "\n")

@@ -58,6 +58,10 @@ COMPARISONS = [("prioritycut-k10", "cutmix"), (ORACLE, "cutmix"), ("prioritycut-
 # acts through that head. The plain U-Net's head is not trained to point anywhere (its decoder
 # learns "every generated pixel is fake"): it is gated on its image AUC alone
 MIN_PIXEL_AUC = 0.6
+# seeds whose runs chose a recipe value on the test split (results/experiment-recipe.md): left out
+# of the verdicts, shown as a sensitivity row. Fine-tune seed 0's warm-up chose the mixing recipe;
+# its mixing runs are the probe's runs, bit for bit
+TUNING_SEEDS = {"finetune": (0,), "scratch": ()}
 ALPHA = 0.05
 POWER = 0.8
 
@@ -79,11 +83,15 @@ def paired_t(differences) -> dict:
     return {"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half, "p": p}
 
 
-def holm(p_values: dict) -> dict:
-    """Holm's step-down adjusted p-values {key: adjusted p} (NaN stays NaN and is not counted):
-    sorted ascending, p_(i) x (m - i + 1), made monotone, capped at 1."""
+def holm(p_values: dict, m: int | None = None) -> dict:
+    """Holm's step-down adjusted p-values {key: adjusted p} (NaN stays NaN): sorted ascending,
+    p_(i) x (m - i + 1), made monotone, capped at 1. m: the family's size fixed before the data
+    (a test that could not run counts as p = 1, last in the order); None: the finite p-values."""
     finite = sorted((p, key) for key, p in p_values.items() if not math.isnan(p))
-    m, running, adjusted = len(finite), 0.0, {key: math.nan for key in p_values}
+    m = len(finite) if m is None else m
+    if m < len(finite):
+        raise ValueError(f"m={m} is smaller than the {len(finite)} p-values given")
+    running, adjusted = 0.0, {key: math.nan for key in p_values}
     for rank, (p, key) in enumerate(finite):
         running = max(running, min(1.0, p * (m - rank)))
         adjusted[key] = running
@@ -184,10 +192,10 @@ def run_gate(run: dict, min_auc: float = MIN_AUC, min_pixel_auc: float = MIN_PIX
 
 
 def per_seed_differences(runs: list[dict], variant: str, reference: str, metric: str, min_auc: float = MIN_AUC,
-                         min_pixel_auc: float = MIN_PIXEL_AUC) -> tuple[dict, dict]:
+                         min_pixel_auc: float = MIN_PIXEL_AUC, tuning_seeds=()) -> tuple[dict, dict]:
     """({seed: variant - reference}, {seed: why it was left out}) over the seeds both ran: a seed
-    is left out when a run of the pair fails ``run_gate`` or the two started from different
-    checkpoints (their records' ``start``)."""
+    is left out when it is one of ``tuning_seeds``, a run of the pair fails ``run_gate`` or the two
+    started from different checkpoints (their records' ``start``)."""
     by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
     seeds = sorted({s for v, s in by_key if v == variant} & {s for v, s in by_key if v == reference})
     kept, left_out = {}, {}
@@ -195,6 +203,8 @@ def per_seed_differences(runs: list[dict], variant: str, reference: str, metric:
         pair = (by_key[(variant, seed)], by_key[(reference, seed)])
         reasons = [f"{name}: {why}" for name, run in zip((variant, reference), pair)
                    if (why := run_gate(run, min_auc, min_pixel_auc))]
+        if seed in tuning_seeds:
+            reasons.insert(0, "a tuning seed (it chose the recipe)")
         if pair[0].get("start") != pair[1].get("start"):
             reasons.append("different starting checkpoints")
         difference = _value(pair[0], metric) - _value(pair[1], metric)
@@ -231,13 +241,15 @@ def _family(metric: str) -> str:
 
 def seed_comparisons(runs: list[dict], per_video: dict | None = None, comparisons=COMPARISONS,
                      min_auc: float = MIN_AUC, min_pixel_auc: float = MIN_PIXEL_AUC,
-                     resamples: int = 2000) -> list[dict]:
+                     resamples: int = 2000, tuning_seeds=(), planned_seeds: int | None = None) -> list[dict]:
     """Every (variant, reference, metric) of the comparisons whose two variants ran: the paired
     t-result on per-seed differences (``paired_t``), the seeds left out, the detectable
     difference, Holm's p within the metric's family (primary: over the comparisons; secondary:
     over comparisons x metrics; reported twins: not adjusted, not counted) and the verdict; for
     the primary metric with ``per_video`` ({variant: {seed: rows}}) the hierarchical bootstrap
-    interval beside the t-interval."""
+    interval beside the t-interval. Holm's m is the family as planned, whatever the gate leaves;
+    ``planned_seeds`` adds the difference detectable at that many seeds (same spread), the
+    design's, beside the one at the seeds counted so far."""
     present = {r["variant"] for r in runs}
     comparisons = [(v, r) for v, r in comparisons if v in present and r in present]
     if not comparisons:
@@ -247,7 +259,8 @@ def seed_comparisons(runs: list[dict], per_video: dict | None = None, comparison
         for metric in [PRIMARY, *SECONDARY, *REPORTED_ONLY]:
             if not any(metric in r for r in runs):
                 continue
-            kept, left_out = per_seed_differences(runs, variant, reference, metric, min_auc, min_pixel_auc)
+            kept, left_out = per_seed_differences(runs, variant, reference, metric, min_auc, min_pixel_auc,
+                                                  tuning_seeds)
             result = paired_t(list(kept.values()))
             row = {"variant": variant, "reference": reference, "metric": metric, "family": _family(metric),
                    **result, "seeds": " ".join(map(str, kept)), "left_out": len(left_out),
@@ -262,15 +275,21 @@ def seed_comparisons(runs: list[dict], per_video: dict | None = None, comparison
             rows.append(row)
     for family in ("primary", "secondary"):
         members = [i for i, row in enumerate(rows) if row["family"] == family]
-        adjusted = holm({i: rows[i]["p"] for i in members})
-        tests = sum(not math.isnan(rows[i]["p"]) for i in members)     # m: the family's tests that ran
+        # m: the family as planned (every comparison x metric), not the tests the gate let run
+        size = len(members)
+        adjusted = holm({i: rows[i]["p"] for i in members}, m=size)
+        tests = sum(not math.isnan(rows[i]["p"]) for i in members)
         for i in members:
-            rows[i]["p_holm"], rows[i]["family_tests"] = adjusted[i], tests
+            rows[i]["p_holm"], rows[i]["family_tests"], rows[i]["family_size"] = adjusted[i], tests, size
             rows[i]["detectable"] = minimum_detectable_difference(rows[i]["sd"], rows[i]["n"],
-                                                                  alpha=ALPHA / max(tests, 1))
+                                                                  alpha=ALPHA / max(size, 1))
+            rows[i]["detectable_planned"] = (math.nan if planned_seeds is None else minimum_detectable_difference(
+                rows[i]["sd"], planned_seeds, alpha=ALPHA / max(size, 1)))
     for row in rows:
         row.setdefault("p_holm", math.nan)
         row.setdefault("family_tests", 0)
+        row.setdefault("family_size", 0)
+        row.setdefault("detectable_planned", math.nan)
         row.setdefault("detectable", minimum_detectable_difference(row["sd"], row["n"]))
         row["verdict"] = ("reported, not counted" if row["family"] == "reported"
                           else _verdict(row, row["p_holm"], LOWER_IS_BETTER[row["metric"]]))
@@ -316,16 +335,46 @@ def gate_table(runs: list[dict], min_auc: float = MIN_AUC, min_pixel_auc: float 
     return "\n".join(lines)
 
 
+def _history(tuning_seeds) -> str:
+    """What the analysis was shaped by before its runs: a sentence for the report."""
+    if not tuning_seeds:
+        return ""
+    seeds = ", ".join(map(str, tuning_seeds))
+    return (f" Seed {seeds} chose the mixing recipe on these test videos (`results/experiment-recipe.md`) and is "
+            f"left out of the verdicts; the pixel gate's scope (mixing variants only) was set after it was seen, and "
+            f"earlier recipe values (adversarial weights, discriminator steps, the mixed-terms ramp) were probed on "
+            f"seeds 0-4 of an earlier design, on the same test videos.")
+
+
+def _sensitivity_table(rows: list[dict]) -> list[str]:
+    """Markdown lines: the primary comparisons over every run of every seed (no gate, tuning seeds
+    in), Holm over the same planned family."""
+    lines = ["| variant | reference | seeds | mean difference | 95% t-interval | p (Holm) | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if row["family"] == "primary":
+            lines.append(f"| {row['variant']} | {row['reference']} | {row['n']} | {_signed(row['mean'])} | "
+                         f"[{_signed(row['low'])}, {_signed(row['high'])}] | {row['p']:.3g} ({row['p_holm']:.3g}) | "
+                         f"{row['verdict']} |")
+    return lines
+
+
 def seed_report(runs: list[dict], rows: list[dict] | None = None, min_auc: float = MIN_AUC,
-                min_pixel_auc: float = MIN_PIXEL_AUC) -> str:
+                min_pixel_auc: float = MIN_PIXEL_AUC, tuning_seeds=(), planned_seeds: int | None = None) -> str:
     """The seed-level report (markdown): the gate of every run, the primary verdicts with
     t-intervals (and hierarchical bootstrap intervals where per-video values were given to
-    ``seed_comparisons``), Holm-adjusted p and the detectable difference; the secondary family's
-    findings after Holm; the twins."""
-    rows = seed_comparisons(runs, min_auc=min_auc, min_pixel_auc=min_pixel_auc) if rows is None else rows
+    ``seed_comparisons``), Holm-adjusted p and the detectable difference (at the seeds counted
+    and at ``planned_seeds``); the same comparisons over every run without the gate and with the
+    ``tuning_seeds`` (a sensitivity analysis); the secondary family's findings after Holm; the twins."""
+    if rows is None:
+        rows = seed_comparisons(runs, min_auc=min_auc, min_pixel_auc=min_pixel_auc, tuning_seeds=tuning_seeds,
+                                planned_seeds=planned_seeds)
+    every_run = seed_comparisons(runs, min_auc=0.0, min_pixel_auc=0.0)
     primary = [row for row in rows if row["family"] == "primary"]
     secondary = [row for row in rows if row["family"] == "secondary"]
     tested = primary[0]["family_tests"] if primary else 0
+    size = primary[0]["family_size"] if primary else 0
+    planned = "" if planned_seeds is None else f" and at the {planned_seeds} seeds planned (the design's)"
     lines = [f"Each run on its own (image AUC / pixel AUC against the true dis-occlusion of its discriminator on "
              f"held-out frames; 0.5 = chance): a run counts where the image AUC is at least {min_auc:g} and, for a "
              f"mixing variant (whose regularizer acts through the pixel head), the pixel AUC at least "
@@ -333,18 +382,24 @@ def seed_report(runs: list[dict], rows: list[dict] | None = None, min_auc: float
              f"Primary metric `{PRIMARY}` (named before the runs), variant − reference per seed; seeds are the "
              f"unit: a paired t-test on the per-seed differences (two-sided 95% interval, not adjusted) and, beside "
              f"it, a hierarchical bootstrap of the same pooled figure (seeds, then videos within a seed); p adjusted "
-             f"by Holm over the {tested} comparisons tested; a seed is left out of a comparison when either run fails "
-             f"the gate, the two started from different checkpoints, or the metric was not measured. Detectable: the "
-             f"smallest true difference a paired t-test at 5%/{max(tested, 1)} (Holm's first step) finds with "
-             f"{POWER:.0%} power at the observed seed-to-seed spread (itself uncertain with few seeds).", "",
+             f"by Holm over the {size} comparisons planned ({tested} could be tested; one that could not counts as "
+             f"p = 1); a seed is left out of a comparison when either run fails the gate, the two started from "
+             f"different checkpoints, or the metric was not measured.{_history(tuning_seeds)} Detectable: the "
+             f"smallest true difference a paired t-test at 5%/{max(size, 1)} (Holm's first step) finds with "
+             f"{POWER:.0%} power at the observed seed-to-seed spread (itself uncertain with few seeds), at the seeds "
+             f"counted{planned}.", "",
              "| variant | reference | seeds (left out) | mean difference | 95% t-interval | hierarchical bootstrap "
-             "| p (Holm) | detectable | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+             "| p (Holm) | detectable (planned) | verdict |", "|---|---|---|---|---|---|---|---|---|"]
     for row in primary:
         boot = ("–" if math.isnan(row["bootstrap_low"])
                 else f"[{_signed(row['bootstrap_low'])}, {_signed(row['bootstrap_high'])}]")
         lines.append(f"| {row['variant']} | {row['reference']} | {row['n']} ({row['left_out']}) | "
                      f"{_signed(row['mean'])} | [{_signed(row['low'])}, {_signed(row['high'])}] | {boot} | "
-                     f"{row['p']:.3g} ({row['p_holm']:.3g}) | {row['detectable']:.3g} | {row['verdict']} |")
+                     f"{row['p']:.3g} ({row['p_holm']:.3g}) | {row['detectable']:.3g} "
+                     f"({row['detectable_planned']:.3g}) | {row['verdict']} |")
+    lines += ["", "Sensitivity: the same comparisons over every run of every seed, no gate and no seed left out for "
+              "tuning (a seed still needs both runs from one starting checkpoint). Where it disagrees with the table "
+              "above, the gate or the tuning seed decided the verdict.", "", *_sensitivity_table(every_run)]
     findings = [f"{r['variant']} vs {r['reference']}: {r['metric']} {_signed(r['mean'])} ({r['verdict']}, Holm p "
                 f"{r['p_holm']:.3g})" for r in secondary if not math.isnan(r["p_holm"]) and r["p_holm"] < ALPHA]
     metrics = len({r["metric"] for r in secondary})
@@ -353,16 +408,16 @@ def seed_report(runs: list[dict], rows: list[dict] | None = None, min_auc: float
         summary = "nothing could be tested (fewer than 2 seeds counted, or no spread)"
     else:
         summary = "; ".join(findings) if findings else "no finding survives the correction"
-    lines += ["", f"Secondary family ({metrics} metrics x {len(primary)} comparisons, Holm over the "
-              f"{tested_secondary} tested): {summary}.",
+    lines += ["", f"Secondary family ({metrics} metrics x {len(primary)} comparisons, Holm over all "
+              f"{metrics * len(primary)}, {tested_secondary} of them tested): {summary}.",
               "", "Reported, not counted as findings (twins of a counted metric): " + ", ".join(REPORTED_ONLY) + "."]
     return "\n".join(lines) + "\n"
 
 
 def plot_seed_differences(rows: list[dict], runs: list[dict], path: Path, min_auc: float = MIN_AUC,
-                          min_pixel_auc: float = MIN_PIXEL_AUC) -> None:
+                          min_pixel_auc: float = MIN_PIXEL_AUC, tuning_seeds=()) -> None:
     """One row per comparison: each seed's difference of the primary metric (a dot; a hollow one:
-    left out by the gate), the paired t-interval (a bar) and zero (a line)."""
+    left out by the gate or as a tuning seed), the paired t-interval (a bar) and zero (a line)."""
     primary = [row for row in rows if row["family"] == "primary"]
     fig = Figure(figsize=(6.4, 0.55 * len(primary) + 1.2))
     ax = fig.subplots()
@@ -370,7 +425,7 @@ def plot_seed_differences(rows: list[dict], runs: list[dict], path: Path, min_au
     for index, row in enumerate(primary):
         y = len(primary) - 1 - index
         kept, left_out = per_seed_differences(runs, row["variant"], row["reference"], PRIMARY, min_auc,
-                                               min_pixel_auc)
+                                               min_pixel_auc, tuning_seeds)
         ax.scatter(list(kept.values()), [y] * len(kept), s=18, color="tab:blue", zorder=3)
         out = [_value(by_key[(row["variant"], s)], PRIMARY) - _value(by_key[(row["reference"], s)], PRIMARY)
                for s in left_out]
@@ -382,7 +437,8 @@ def plot_seed_differences(rows: list[dict], runs: list[dict], path: Path, min_au
     ax.set_yticklabels([f"{r['variant']} − {r['reference']}" for r in reversed(primary)], fontsize=7)
     ax.set_xlabel(f"{PRIMARY}: variant − reference per seed (< 0: variant better)", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.set_title("per seed (dots; hollow: left out by the gate) and the 95% t-interval (bar)", fontsize=8)
+    ax.set_title("per seed (dots; hollow: left out by the gate or as a tuning seed) and the 95% t-interval (bar)",
+                 fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -401,7 +457,9 @@ def run_seed_statistics(args: argparse.Namespace) -> int:
     records = args.results / "experiment_runs.csv"
     if not records.is_file():
         raise FileNotFoundError(f"{records} is missing: pcut experiment writes it")
-    text = seed_report(read_runs(records), min_auc=args.min_auc, min_pixel_auc=args.min_pixel_auc)
+    setting = args.results.name.removeprefix("experiment-")
+    text = seed_report(read_runs(records), min_auc=args.min_auc, min_pixel_auc=args.min_pixel_auc,
+                       tuning_seeds=TUNING_SEEDS.get(setting, ()))
     (args.results / "seed_statistics.md").write_text(f"# Seed-level statistics of {args.results.name}\n\n"
                                                      f"Written by `pcut seed-statistics {args.results}`.\n\n{text}")
     print(text, end="")
