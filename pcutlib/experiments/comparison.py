@@ -203,7 +203,8 @@ def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
 
 
 def seeds_of(args, setting: str) -> list[int]:
-    """--seeds, else the setting's default: 10 seeds fine-tuned, 5 from scratch (5x as long each)."""
+    """--seeds, else the setting's default: 11 seeds fine-tuned (seed 0 the tuning seed), 5 from scratch
+    (5x as long each)."""
     return list(args.seeds) if args.seeds is not None else list(SETTING_SEEDS[setting])
 
 
