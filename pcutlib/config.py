@@ -187,8 +187,8 @@ SCHEMA = {
         "mixed_round_weights": text("sum", "sum", "unetgan"),
         # the mixed decoder BCE: mean (over all pixels, U-Net GAN) | balanced (generated and real pixels half each)
         "mixed_pixel_weighting": text("mean", "mean", "balanced"),
-        # the decoder's plain real/fake terms: always (U-Net GAN) | until_mixing (then only mixed images' pixel labels)
-        "decoder_plain_terms": text("always", "always", "until_mixing"),
+        # decoder's plain terms: always (U-Net GAN) | until_mixing (none) | real_after_mixing (D_dec(x) -> 1 only)
+        "decoder_plain_terms": text("always", "always", "until_mixing", "real_after_mixing"),
     },
     "reconstruction_params": {"num_videos": whole(1000, 1), "format": text(".mp4")},
     "animate_params": {

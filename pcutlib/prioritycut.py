@@ -255,7 +255,7 @@ class RegularizerConfig:
     all_ones_masks: str = default("regularizer.all_ones_masks")       # leave_out | fake
     mixed_round_weights: str = default("regularizer.mixed_round_weights")  # sum | unetgan
     mixed_pixel_weighting: str = default("regularizer.mixed_pixel_weighting")  # mean | balanced
-    decoder_plain_terms: str = default("regularizer.decoder_plain_terms")  # always | until_mixing
+    decoder_plain_terms: str = default("regularizer.decoder_plain_terms")  # always | until_mixing | real_after_mixing
 
     def __post_init__(self):
         check_keys(self.to_dict(), SCHEMA["regularizer"], "regularizer")

@@ -605,6 +605,13 @@ def test_decoder_plain_terms_until_mixing_drop_only_the_plain_decoder_term(smoke
     config = smoke_config(smoke_data, type="prioritycut", decoder_plain_terms="until_mixing")
     config["train_params"]["discriminator_warmup_epochs"] = 10.0
     assert set(discriminator_step_losses(config)[0]) == {"disc_unet_encoder", "disc_unet_decoder"}
+    # real_after_mixing keeps the decoder's real term, BCE(D_dec(x), 1), and drops only "every generated pixel is fake"
+    config = smoke_config(smoke_data, type="prioritycut", mix_probability=1.0, mix_warmup_epochs=0.0,
+                          decoder_plain_terms="real_after_mixing", mixed_pixel_weighting="balanced")
+    real_only = discriminator_step_losses(config)[0]
+    assert set(real_only) == set(always) and 0 < real_only["disc_unet_decoder"] < always["disc_unet_decoder"]
+    for name in set(always) - {"disc_unet_decoder"}:
+        assert real_only[name] == pytest.approx(always[name], rel=1e-5), name
     # without a regularizer there is no mixing to wait for: the key changes nothing
     config = smoke_config(smoke_data, type="none", decoder_plain_terms="until_mixing")
     assert set(discriminator_step_losses(config)[0]) == {"disc_unet_encoder", "disc_unet_decoder"}

@@ -142,12 +142,13 @@ class UNetAdversary(Adversary):
         return epoch_float - self.trainer.config["train_params"]["discriminator_warmup_epochs"]
 
     def drops_plain_decoder_terms(self, epoch_float: float) -> bool:
-        """regularizer.decoder_plain_terms "until_mixing": once mixing may begin, the decoder no
-        longer learns "every pixel of a generated frame is fake" (most of them are copied from the
-        source, pixel for real pixel), only the true pixel labels of mixed images; the encoder
-        keeps its real/fake terms."""
+        """Whether regularizer.decoder_plain_terms changes this step's plain decoder term: once mixing
+        may begin, the decoder no longer learns "every pixel of a generated frame is fake" (most are
+        copied from the source, pixel for real pixel), only the true pixel labels of mixed images;
+        "until_mixing" drops its real term too, "real_after_mixing" keeps it. The encoder keeps
+        its real/fake terms."""
         regularizer = self.regularizer
-        return (regularizer.type != "none" and regularizer.decoder_plain_terms == "until_mixing"
+        return (regularizer.type != "none" and regularizer.decoder_plain_terms != "always"
                 and self.epochs_mixing(epoch_float) >= 0)
 
     def draw_mixing(self, driving, fake, generated: dict, epoch_float: float) -> Mixing:
@@ -182,8 +183,12 @@ class UNetAdversary(Adversary):
                                   for i in range(len(images))]
         factor = L.unet_plain_loss_factor(self.regularizer.mixed_round_weights, mixing.mixed)
         losses = L.unet_discriminator_loss(real, fake_out, factor * self.weights["discriminator_gan"]) if factor else {}
-        if self.drops_plain_decoder_terms(epoch_float):
-            losses.pop("disc_unet_decoder", None)
+        if self.drops_plain_decoder_terms(epoch_float) and "disc_unet_decoder" in losses:
+            if self.regularizer.decoder_plain_terms == "until_mixing":
+                losses.pop("disc_unet_decoder")
+            else:                                                          # real_after_mixing
+                losses["disc_unet_decoder"] = L.unet_discriminator_loss(
+                    real, fake_out, factor * self.weights["discriminator_gan"], decoder_fake=False)["disc_unet_decoder"]
         if mixing.mixed:
             mixed_terms = L.unet_mixed_loss(mixed[0], mixing.mask, real, fake_out,
                                             self.regularizer.consistency_weight, self.regularizer.all_ones_masks,
