@@ -92,7 +92,7 @@ def test_variant_groups_and_the_config_of_every_setting():
     assert recipes.expand_variants(["main"]) == recipes.variant_groups()["main"]
     assert recipes.expand_variants(["unet", "ablations", "unet"]) == ["unet", *recipes.variant_groups()["ablations"]]
     assert {"prioritycut-k5", "prioritycut-k30", "prioritycut-k50", "prioritycut-k10-all",
-            "prioritycut-k10-ones-fake", "prioritycut-k10-sum-weights"} <= set(recipes.variant_groups()["ablations"])
+            "prioritycut-k10-ones-fake", "prioritycut-k10-unetgan-weights"} <= set(recipes.variant_groups()["ablations"])
     with pytest.raises(ValueError, match="'prioritycut-k7'"):
         recipes.expand_variants(["prioritycut-k7"])
     base = load_config(REPO / "configs" / "synthetic-64.yaml")
@@ -114,12 +114,14 @@ def test_variant_groups_and_the_config_of_every_setting():
                     == (ADVERSARIAL["mixed_terms_warmup_epochs"] if mixing else 0.0)), name
     ones_fake = recipes.experiment_config(base, recipes.variant("prioritycut-k10-ones-fake"), "finetune", 3, 0)
     assert ones_fake["regularizer"]["all_ones_masks"] == "fake"
-    weights = recipes.experiment_config(base, recipes.variant("cutmix-sum-weights"), "finetune", 3, 0)
-    assert weights["regularizer"]["mixed_round_weights"] == "sum"
+    weights = recipes.experiment_config(base, recipes.variant("cutmix-unetgan-weights"), "finetune", 3, 0)
+    assert weights["regularizer"]["mixed_round_weights"] == "unetgan"
     for name in ("cutmix", "prioritycut-k10", "oracle-prioritycut-k10"):
         mixing = recipes.experiment_config(base, recipes.variant(name), "finetune", 3, 0)["regularizer"]
-        assert {key: mixing[key] for key in ("mix_probability", "mixed_round_weights", "mixed_pixel_weighting")} == {
-            key: ADVERSARIAL[key] for key in ("mix_probability", "mixed_round_weights", "mixed_pixel_weighting")}, name
+        assert {key: mixing[key] for key in ("mix_probability", "mixed_round_weights", "mixed_pixel_weighting",
+                                                 "decoder_plain_terms")} == {
+            key: ADVERSARIAL[key] for key in ("mix_probability", "mixed_round_weights", "mixed_pixel_weighting",
+                                              "decoder_plain_terms")}, name
     tune = recipes.experiment_config(base, recipes.variant("prioritycut-k10"), "finetune", 3, 0)
     scratch = recipes.experiment_config(base, recipes.variant("prioritycut-k10"), "scratch", None, 0)
     assert tune["train_params"]["num_epochs"] == 3 and tune["train_params"]["lr_generator"] == 5.0e-5

@@ -26,9 +26,9 @@ The main comparison (the recipe's ``main``, the default):
 
 and the ablations (every other variant of the recipe, run when named in ``--variants``, or all with ``ablations``):
 k in {5, 30, 50}; the foreground restriction off (``-all``); masks that mix in nothing trained as
-fake (``-ones-fake``, ``regularizer.all_ones_masks``); the plain real/fake terms kept at full
-weight on mixed steps (``-sum-weights``, ``regularizer.mixed_round_weights``; the recipe uses
-U-Net GAN's) for PriorityCut and CutMix.
+fake (``-ones-fake``, ``regularizer.all_ones_masks``); U-Net GAN's weights on mixed steps, no
+plain real/fake terms beside the mixed ones (``-unetgan-weights``, ``regularizer.mixed_round_weights``)
+for PriorityCut and CutMix.
 
 Each run, the reconstruction checkpoint and copying the source frame are scored on the held-out
 test videos of the synthetic world (``artifacts.evaluate_test_videos``): the error inside and
@@ -90,8 +90,8 @@ FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
                  "quality_frames": 8, "setting": "both"}
 
 
-# when --seeds is not given: 10 fine-tune seeds besides the tuning seed 0 (seed_statistics.TUNING_SEEDS)
-SETTING_SEEDS = {"finetune": list(range(11)), "scratch": list(range(5))}
+# when --seeds is not given: 10 fine-tune seeds besides the tuning seeds 0 and 1 (seed_statistics.TUNING_SEEDS)
+SETTING_SEEDS = {"finetune": list(range(12)), "scratch": list(range(5))}
 
 
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
@@ -203,8 +203,8 @@ def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
 
 
 def seeds_of(args, setting: str) -> list[int]:
-    """--seeds, else the setting's default: 11 seeds fine-tuned (seed 0 the tuning seed), 5 from scratch
-    (5x as long each)."""
+    """--seeds, else the setting's default: 12 seeds fine-tuned (seeds 0 and 1 the tuning seeds), 5 from
+    scratch (5x as long each)."""
     return list(args.seeds) if args.seeds is not None else list(SETTING_SEEDS[setting])
 
 
@@ -340,7 +340,8 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
             f"the consistency loss of the mixing variants at {adversarial['consistency_weight']:g} with their mixed "
             f"terms ramped in over the first {adversarial['mixed_terms_warmup_epochs']:g} epochs of mixing, a share "
             f"{adversarial['mix_probability']:g} of their discriminator steps mixed ({adversarial['mixed_round_weights']} "
-            f"weights, {adversarial['mixed_pixel_weighting']} pixel weighting), "
+            f"weights, {adversarial['mixed_pixel_weighting']} pixel weighting, plain decoder terms "
+            f"{adversarial['decoder_plain_terms']}), "
             f"{adversarial['discriminator_steps_per_generator_step']} discriminator updates per generator update; "
             f"{len(test)} held-out test videos of unseen figures")
 

@@ -18,7 +18,7 @@ RECIPE_KEYS = {"variants": dict, "main": list, "adversarial": dict, "patch_discr
                "finetune_learning_rates": dict, "scratch_mix_warmup_share": float}
 ADVERSARIAL_KEYS = {"generator_gan", "feature_matching", "discriminator_steps_per_generator_step",
                     "discriminator_spectral_norm", "consistency_weight", "mixed_terms_warmup_epochs",
-                    "mix_probability", "mixed_round_weights", "mixed_pixel_weighting"}
+                    "mix_probability", "mixed_round_weights", "mixed_pixel_weighting", "decoder_plain_terms"}
 
 
 def read_recipe(name: str = "experiment") -> dict:
@@ -145,7 +145,8 @@ def experiment_config(base: dict, variant: dict, setting: str, epochs: int | Non
     weights["generator_gan"] = adversarial["generator_gan"]
     weights["feature_matching"] = [adversarial["feature_matching"]] * discriminator["num_blocks"]
     if config["regularizer"]["type"] != "none":
-        for key in ("consistency_weight", "mixed_terms_warmup_epochs", "mix_probability", "mixed_pixel_weighting"):
+        for key in ("consistency_weight", "mixed_terms_warmup_epochs", "mix_probability", "mixed_pixel_weighting",
+                    "decoder_plain_terms"):
             config["regularizer"][key] = adversarial[key]
         # an ablation's own mixed_round_weights wins over the recipe's
         config["regularizer"]["mixed_round_weights"] = variant.get("mixed_round_weights",

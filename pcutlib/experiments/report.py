@@ -69,7 +69,7 @@ def plot_metrics_vs_k(table: list[dict], path: Path) -> None:
     axes = fig.subplots(3, 3).flat
     colours = {"baseline-patch": "tab:grey", "unet": "tab:blue", "cutmix": "tab:orange",
                "prioritycut-k10-all": "tab:purple", "prioritycut-k10-ones-fake": "tab:brown",
-               "prioritycut-k10-sum-weights": "tab:pink", "cutmix-sum-weights": "tab:olive",
+               "prioritycut-k10-unetgan-weights": "tab:pink", "cutmix-unetgan-weights": "tab:olive",
                INIT: "tab:green", INIT_SCRATCH: "tab:green", COPY: "black"}
     for ax, metric in zip(axes, TABLE_METRICS):
         spans = []                                          # (mean - std, mean + std); a single run: (mean, mean)
