@@ -103,6 +103,22 @@ def test_background_grain_is_fine_seeded_and_keeps_the_colour_rule():
         synthetic.World(background_texture=-1)
 
 
+def test_a_coarser_grain_keeps_its_sd_and_grows_its_grains():
+    smooth = synthetic.make_background(3, 64)
+    fine = (synthetic.make_background(3, 64, grain_sd=20) - smooth)[..., 0]
+    coarse = (synthetic.make_background(3, 64, grain_sd=20, grain_scale=3) - smooth)[..., 0]
+    assert 17 < coarse.std() < 21
+    def correlation(grain, shift):
+        return np.corrcoef(grain[:, :-shift].ravel(), grain[:, shift:].ravel())[0, 1]
+    # the correlation length triples: 3 px apart the coarse grain still looks like its neighbour
+    assert correlation(coarse, 3) > 0.6 > correlation(fine, 3)
+    world = synthetic.World(background_texture=20, background_grain_scale=3)
+    np.testing.assert_array_equal(synthetic.world_background(3, 64, False, world),
+                                  synthetic.make_background(3, 64, grain_sd=20, grain_scale=3))
+    with pytest.raises(ValueError, match="background_grain_scale must be in .* got 0.1"):
+        synthetic.World(background_grain_scale=0.1)
+
+
 def tree_hashes(root):
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
@@ -227,20 +243,24 @@ def test_true_animation_moves_the_source_figure_by_the_driving_change():
 def test_truth_files_round_trip(tmp_path):
     root = make_synthetic.make_synthetic_dataset(tmp_path / "d", videos=4, frames=5, size=32, seed=9, identities=2,
                                             progress=False, world=synthetic.World(figure_height=0.7, texture=True,
-                                                                                  background_texture=20))
+                                                                                  background_texture=20,
+                                                                                  background_grain_scale=2))
     video = sorted((root / "train").glob("*.png"))[0]
     truth = synthetic_truth.load_truth(video)
     frames = video_io.read_video(video)
     assert truth.labels.shape == (5, 32, 32) and truth.part_frames.shape == (5, len(synthetic.PARTS), 4)
-    assert truth.world == synthetic.World(figure_height=0.7, texture=True, background_texture=20)
+    assert truth.world == synthetic.World(figure_height=0.7, texture=True, background_texture=20,
+                                          background_grain_scale=2)
     rendered = synthetic_truth.true_animation(truth, 0, truth).frames.astype(np.float32) / 255
     assert np.abs(rendered - frames).max() <= 1.5 / 255
     assert synthetic_truth.load_truth(tmp_path / "missing.png") is None
     truth_file = video.with_name(video.stem + ".truth.npz")            # written before the grain existed
     with np.load(truth_file) as archive:
-        older = {name: archive[name] for name in archive.files if name != "background_texture"}
+        older = {name: archive[name] for name in archive.files
+                 if name not in ("background_texture", "background_grain_scale")}
     np.savez(truth_file, **older)
     assert synthetic_truth.load_truth(video).world.background_texture == 0.0
+    assert synthetic_truth.load_truth(video).world.background_grain_scale == 1.0
     (tmp_path / "bad.truth.npz").write_text("not a zip")
     with pytest.raises(ValueError, match="bad.truth.npz"):
         synthetic_truth.load_truth(tmp_path / "bad.png")

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pcutlib.data.synthetic import (FIGURE_HEIGHT, JOINT_NAMES, LIMB_MOTION, PART_NAMES, World, draw_motion,
-                                    make_background, make_identity, render)
+                                    make_identity, render, world_background)
 from pcutlib.data.synthetic_truth import truth_arrays, write_truth
 from pcutlib.data.video_io import TRUTH_SUFFIX, keypoints_path
 
@@ -75,7 +75,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
         identity = v % identities
         identity_seed, video_seed = _seed(seed, 0, identity), _seed(seed, 1, v)
         motion = draw_motion(video_seed, frames, world.limb_motion)
-        rendering = render(make_identity(identity_seed), motion, make_background(video_seed, size, stripes, world.background_texture), world)
+        rendering = render(make_identity(identity_seed), motion, world_background(video_seed, size, stripes, world), world)
         path = out / ("test" if identity in test_ids else "train") / (video_name(identity, v) + ".png")
         stacked = rendering.frames.transpose(1, 0, 2, 3).reshape(size, frames * size, 3)  # (S, T*S, 3)
         # Fixed zlib settings and no metadata chunks: byte-identical output for a seed.
@@ -87,7 +87,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
             "identities": identities, "test_identities": sorted(test_ids),
             "stripes": stripes, "figure_height": world.figure_height, "texture": world.texture,
             "limb_width": world.limb_width, "limb_motion": world.limb_motion,
-            "background_texture": world.background_texture,
+            "background_texture": world.background_texture, "background_grain_scale": world.background_grain_scale,
             "joint_names": list(JOINT_NAMES), "part_names": list(PART_NAMES)}
     (out / "synthetic.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
@@ -116,6 +116,8 @@ def add_make_synthetic_arguments(parser: argparse.ArgumentParser) -> argparse.Ar
                         help="stripes on each body part, fixed in the part's own coordinates")
     parser.add_argument("--background-texture", type=float, default=0.0, metavar="SD",
                         help="fine random grain on the background, luminance sd in 0..255 units (default: 0, smooth)")
+    parser.add_argument("--background-grain-scale", type=float, default=1.0, metavar="F",
+                        help="factor on the grain's size, about 2 px at 64 px (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -128,6 +130,6 @@ def run_make_synthetic(args: argparse.Namespace) -> int:
                                   test_fraction=args.test_fraction, progress=not args.no_progress,
                                   overwrite=args.overwrite, stripes=args.stripes,
                                   world=World(args.figure_height, args.texture, args.limb_width, args.limb_motion,
-                                              args.background_texture))
+                                              args.background_texture, args.background_grain_scale))
     print(f"wrote {args.videos} synthetic videos to {root}")
     return 0

@@ -134,13 +134,16 @@ class World:
     background_texture: standard deviation (0..255 luminance units) of a random fine-grained
     texture on the background (grain about 2 px at 64 px); 0: the smooth background. Where the
     figure uncovers a textured background, no warp can bring the texture back and a smooth
-    inpainting is visibly wrong.
+    inpainting is visibly wrong;
+    background_grain_scale: factor on the grain's size (1: about 2 px at 64 px; 3: about 6 px,
+    coarse enough that a small flow error in the static background costs little).
     """
     figure_height: float = FIGURE_HEIGHT
     texture: bool = False
     limb_width: float = 1.0
     limb_motion: float = LIMB_MOTION
     background_texture: float = 0.0
+    background_grain_scale: float = 1.0
 
     def __post_init__(self):
         if not 0.1 <= self.figure_height <= 1.0:
@@ -152,6 +155,9 @@ class World:
         if not 0.0 <= self.background_texture <= 60.0:
             raise ValueError(f"background_texture must be in [0, 60] (luminance sd, 0..255 units), "
                              f"got {self.background_texture}")
+        if not 0.5 <= self.background_grain_scale <= 8.0:
+            raise ValueError(f"background_grain_scale must be in [0.5, 8] (factor on the grain size), "
+                             f"got {self.background_grain_scale}")
 
 
 @dataclass(frozen=True)
@@ -260,23 +266,24 @@ def _place(joints: dict, identity: Identity, motion: Motion, size: int, world: W
     return placed
 
 
-def background_grain(video_seed: int, size: int, sd: float) -> np.ndarray:
+def background_grain(video_seed: int, size: int, sd: float, scale: float = 1.0) -> np.ndarray:
     """(S,S) random grain of standard deviation `sd`: white noise low-passed by a Gaussian of
-    sigma = S/64 px (about 2 px grains at 64 px), drawn from its own generator."""
+    sigma = scale * S/64 px (about 2 px grains at 64 px for scale 1), drawn from its own generator."""
     noise = np.random.default_rng([int(video_seed), 6]).normal(size=(size, size))
     f = np.fft.fftfreq(size)                                           # cycles per pixel
-    sigma = size / 64
+    sigma = scale * size / 64
     gain = np.exp(-2 * (np.pi * sigma) ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
     grain = np.real(np.fft.ifft2(np.fft.fft2(noise) * gain))
     return sd * grain / max(float(grain.std()), 1e-12)
 
 
-def make_background(video_seed: int, size: int, stripes: bool = False, grain_sd: float = 0.0) -> np.ndarray:
+def make_background(video_seed: int, size: int, stripes: bool = False, grain_sd: float = 0.0,
+                    grain_scale: float = 1.0) -> np.ndarray:
     """A static (S,S,3) float background in 0..255 with chroma <= BACKGROUND_MAX_CHROMA.
 
     Luminance: a gradient plus three low-frequency sinusoids (0.3-1.5 cycles per frame);
     a weak tint field gives colour. `stripes` adds high-frequency stripes (period 3-5 px);
-    `grain_sd` > 0 adds ``background_grain`` (World.background_texture). Both change the
+    `grain_sd` > 0 adds ``background_grain`` (World.background_texture, of size `grain_scale`). Both change the
     luminance only, so the chroma rule holds.
     """
     rng = np.random.default_rng([int(video_seed), 4])
@@ -293,7 +300,7 @@ def make_background(video_seed: int, size: int, stripes: bool = False, grain_sd:
         theta = stripe_rng.uniform(0, np.pi)
         luminance += 15 * np.sign(np.sin(2 * np.pi * (np.cos(theta) * x + np.sin(theta) * y) / period))
     if grain_sd > 0:
-        luminance += background_grain(video_seed, size, grain_sd)
+        luminance += background_grain(video_seed, size, grain_sd, grain_scale)
     tint = rng.uniform(-1, 1, size=3)
     tint = tint - tint.mean()
     tint *= BACKGROUND_MAX_CHROMA / max(np.ptp(tint), 1e-6)  # chroma of the tint: the budget
@@ -301,6 +308,11 @@ def make_background(video_seed: int, size: int, stripes: bool = False, grain_sd:
     wave = np.sin(k[0] * x + k[1] * y + rng.uniform(0, 2 * np.pi))[..., None]  # (S,S,1)
     background = luminance[..., None] + tint * (0.625 + 0.375 * wave)  # tint weight 0.25..1
     return np.clip(background, 0, 255)  # clipping can only lower the chroma
+
+
+def world_background(video_seed: int, size: int, stripes: bool, world: World) -> np.ndarray:
+    """``make_background`` with the world's background grain (sd and size)."""
+    return make_background(video_seed, size, stripes, world.background_texture, world.background_grain_scale)
 
 
 def _capsule_coverage(size: int, a: np.ndarray, b: np.ndarray,
@@ -385,7 +397,7 @@ def render_video(identity_seed: int, video_seed: int, frames: int = 32, size: in
     if frames < 1 or size < 8:
         raise ValueError(f"need frames >= 1 and size >= 8, got frames={frames}, size={size}")
     rendering = render(make_identity(identity_seed), draw_motion(video_seed, frames, world.limb_motion),
-                       make_background(video_seed, size, stripes, world.background_texture), world, draw_figure)
+                       world_background(video_seed, size, stripes, world), world, draw_figure)
     return rendering.frames, rendering.keypoints
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pcutlib.data.synthetic import (BACKGROUND_LABEL, Motion, Rendering, World, make_background, make_identity,
-                                    part_coordinates, part_to_pixels, relative_motion, render)
+                                    part_coordinates, part_to_pixels, relative_motion, render, world_background)
 from pcutlib.data.video_io import TRUTH_SUFFIX, keypoints_path
 
 
@@ -64,7 +64,8 @@ def truth_arrays(rendering: Rendering, motion: Motion, identity_seed: int, video
               "stripes": np.bool_(stripes), "figure_height": np.float64(world.figure_height),
               "texture": np.bool_(world.texture), "limb_width": np.float64(world.limb_width),
               "limb_motion": np.float64(world.limb_motion),
-              "background_texture": np.float64(world.background_texture)}
+              "background_texture": np.float64(world.background_texture),
+              "background_grain_scale": np.float64(world.background_grain_scale)}
     arrays.update({f"motion_{name}": value for name, value in motion.arrays().items()})
     return arrays
 
@@ -114,8 +115,9 @@ def load_truth(video_path: str | Path) -> VideoTruth | None:
                           int(arrays["video_seed"]), bool(arrays["stripes"]),
                           World(float(arrays["figure_height"]), bool(arrays["texture"]),
                                 float(arrays["limb_width"]), float(arrays["limb_motion"]),
-                                # truth files written before the background texture existed: smooth
-                                float(arrays.get("background_texture", 0.0))))
+                                # truth files written before the background texture (and its size) existed
+                                float(arrays.get("background_texture", 0.0)),
+                                float(arrays.get("background_grain_scale", 1.0))))
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"cannot read ground-truth file {str(path)!r}: {error}") from error
 
@@ -128,8 +130,7 @@ def true_animation(source: VideoTruth, source_frame: int, driving: VideoTruth) -
         raise ValueError(f"source and driving videos differ in size: {source.size} vs {driving.size}")
     motion = relative_motion(source.motion, source_frame, driving.motion)
     return render(make_identity(source.identity_seed), motion,
-                  make_background(source.video_seed, source.size, source.stripes,
-                                  source.world.background_texture), source.world)
+                  world_background(source.video_seed, source.size, source.stripes, source.world), source.world)
 
 
 def true_animation_joints(source: VideoTruth, source_frame: int, driving: VideoTruth) -> np.ndarray:

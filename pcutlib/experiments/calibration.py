@@ -67,8 +67,8 @@ def calibration_recipe() -> dict:
 
 
 def world_name(world: World) -> str:
-    """e.g. h62, h75-textured, h70-w130-m60, h62-m60-grain20 (height, limb width and limb motion in
-    percent, the background grain's sd)."""
+    """e.g. h62, h75-textured, h70-w130-m60, h62-m60-grain20, h62-m60-grain20x3 (height, limb width
+    and limb motion in percent, the background grain's sd and, when not 1, its size factor)."""
     name = f"h{round(100 * world.figure_height)}"
     if world.limb_width != 1.0:
         name += f"-w{round(100 * world.limb_width)}"
@@ -76,6 +76,8 @@ def world_name(world: World) -> str:
         name += f"-m{round(100 * world.limb_motion)}"
     if world.background_texture:
         name += f"-grain{world.background_texture:g}"
+        if world.background_grain_scale != 1.0:
+            name += f"x{world.background_grain_scale:g}"
     return name + ("-textured" if world.texture else "")
 
 
