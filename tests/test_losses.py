@@ -304,9 +304,12 @@ def test_unet_discriminator_and_generator_losses_by_hand():
 def test_the_plain_decoder_fake_term_can_be_left_out():
     real = {"logit": torch.tensor([1.0]), "pixel_logits": torch.tensor([2.0, -1.0]).view(1, 1, 1, 2)}
     fake = {"logit": torch.tensor([-1.0]), "pixel_logits": torch.tensor([0.5, 3.0]).view(1, 1, 1, 2)}
-    without = unet_discriminator_loss(real, fake, weight=2.0, decoder_fake=False)
+    without = unet_discriminator_loss(real, fake, weight=2.0, decoder="real")
     assert without["disc_unet_decoder"].item() == pytest.approx(2.0 * (softplus(-2) + softplus(1)) / 2, rel=1e-6)
     assert without["disc_unet_encoder"].item() == unet_discriminator_loss(real, fake, weight=2.0)["disc_unet_encoder"].item()
+    assert set(unet_discriminator_loss(real, fake, decoder="none")) == {"disc_unet_encoder"}
+    with pytest.raises(ValueError, match="'half'"):
+        unet_discriminator_loss(real, fake, decoder="half")
 
 
 def test_unet_mixed_loss_by_hand():

@@ -88,7 +88,6 @@ SETTINGS = {
            "pixels-p1-unetgan-balanced": (1.0, "unetgan", "balanced", "always"),
            "pixels-p1-sum-balanced-decoder-until-mixing": (1.0, "sum", "balanced", "until_mixing"),
            "pixels-p1-sum-balanced-decoder-real-after-mixing": (1.0, "sum", "balanced", "real_after_mixing"),
-           "pixels-p0.5-sum-balanced-decoder-real-after-mixing": (0.5, "sum", "balanced", "real_after_mixing"),
        }.items()},
 }
 

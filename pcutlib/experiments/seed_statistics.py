@@ -408,8 +408,9 @@ def seed_report(runs: list[dict], rows: list[dict] | None = None, min_auc: float
         summary = "nothing could be tested (fewer than 2 seeds counted, or no spread)"
     else:
         summary = "; ".join(findings) if findings else "no finding survives the correction"
+    size_secondary = secondary[0]["family_size"] if secondary else 0
     lines += ["", f"Secondary family ({metrics} metrics x {len(primary)} comparisons, Holm over all "
-              f"{metrics * len(primary)}, {tested_secondary} of them tested): {summary}.",
+              f"{size_secondary}, {tested_secondary} of them tested): {summary}.",
               "", "Reported, not counted as findings (twins of a counted metric): " + ", ".join(REPORTED_ONLY) + "."]
     return "\n".join(lines) + "\n"
 

@@ -141,15 +141,16 @@ class UNetAdversary(Adversary):
         """Epochs since mixing may begin (the end of the discriminator warm-up); < 0 before it."""
         return epoch_float - self.trainer.config["train_params"]["discriminator_warmup_epochs"]
 
-    def drops_plain_decoder_terms(self, epoch_float: float) -> bool:
-        """Whether regularizer.decoder_plain_terms changes this step's plain decoder term: once mixing
-        may begin, the decoder no longer learns "every pixel of a generated frame is fake" (most are
-        copied from the source, pixel for real pixel), only the true pixel labels of mixed images;
-        "until_mixing" drops its real term too, "real_after_mixing" keeps it. The encoder keeps
-        its real/fake terms."""
-        regularizer = self.regularizer
-        return (regularizer.type != "none" and regularizer.decoder_plain_terms != "always"
-                and self.epochs_mixing(epoch_float) >= 0)
+    def plain_decoder_terms(self, epoch_float: float) -> str:
+        """This step's plain decoder terms for ``losses.unet_discriminator_loss``: "both", unless
+        regularizer.decoder_plain_terms says otherwise and mixing may begin. From then on the decoder
+        no longer learns "every pixel of a generated frame is fake" (most are copied from the source,
+        pixel for real pixel), only the true pixel labels of mixed images: "none" (until_mixing) or
+        "real" (real_after_mixing, BCE(D_dec(x), 1) kept). The encoder keeps its real/fake terms."""
+        terms = self.regularizer.decoder_plain_terms
+        if self.regularizer.type == "none" or terms == "always" or self.epochs_mixing(epoch_float) < 0:
+            return "both"
+        return "none" if terms == "until_mixing" else "real"
 
     def draw_mixing(self, driving, fake, generated: dict, epoch_float: float) -> Mixing:
         """Whether this step mixes (one draw from the trainer's "mixing" stream while p > 0) and,
@@ -182,13 +183,8 @@ class UNetAdversary(Adversary):
         real, fake_out, *mixed = [{k: v[i * batch:(i + 1) * batch] for k, v in outputs.items() if k != "features"}
                                   for i in range(len(images))]
         factor = L.unet_plain_loss_factor(self.regularizer.mixed_round_weights, mixing.mixed)
-        losses = L.unet_discriminator_loss(real, fake_out, factor * self.weights["discriminator_gan"]) if factor else {}
-        if self.drops_plain_decoder_terms(epoch_float) and "disc_unet_decoder" in losses:
-            if self.regularizer.decoder_plain_terms == "until_mixing":
-                losses.pop("disc_unet_decoder")
-            else:                                                          # real_after_mixing
-                losses["disc_unet_decoder"] = L.unet_discriminator_loss(
-                    real, fake_out, factor * self.weights["discriminator_gan"], decoder_fake=False)["disc_unet_decoder"]
+        losses = (L.unet_discriminator_loss(real, fake_out, factor * self.weights["discriminator_gan"],
+                                            self.plain_decoder_terms(epoch_float)) if factor else {})
         if mixing.mixed:
             mixed_terms = L.unet_mixed_loss(mixed[0], mixing.mask, real, fake_out,
                                             self.regularizer.consistency_weight, self.regularizer.all_ones_masks,

@@ -289,19 +289,22 @@ def _bce(logits: torch.Tensor, target) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target.expand_as(logits).to(logits.dtype))
 
 
-def unet_discriminator_loss(real_out: dict, fake_out: dict, weight: float = 1.0, decoder_fake: bool = True) -> dict:
+def unet_discriminator_loss(real_out: dict, fake_out: dict, weight: float = 1.0, decoder: str = "both") -> dict:
     """U-Net D on real and (detached) fake images, BCE on logits:
 
         disc_unet_encoder = weight * [ BCE(D_enc(x), 1) + BCE(D_enc(G), 0) ]       mean over images
         disc_unet_decoder = weight * [ BCE(D_dec(x), 1) + BCE(D_dec(G), 0) ]       mean over pixels
     real_out, fake_out: UNetDiscriminator outputs ("logit" (B,), "pixel_logits" (B,1,H,W)).
-    decoder_fake=False leaves out BCE(D_dec(G), 0) (regularizer.decoder_plain_terms real_after_mixing).
+    decoder: "both" as above; "real" leaves out BCE(D_dec(G), 0); "none" leaves out the decoder
+    term (regularizer.decoder_plain_terms once mixing may begin).
     """
-    decoder_fake_term = _bce(fake_out["pixel_logits"], 0) if decoder_fake else 0.0
-    return {
-        "disc_unet_encoder": weight * (_bce(real_out["logit"], 1) + _bce(fake_out["logit"], 0)),
-        "disc_unet_decoder": weight * (_bce(real_out["pixel_logits"], 1) + decoder_fake_term),
-    }
+    if decoder not in ("both", "real", "none"):
+        raise ValueError(f"decoder must be 'both', 'real' or 'none', got {decoder!r}")
+    losses = {"disc_unet_encoder": weight * (_bce(real_out["logit"], 1) + _bce(fake_out["logit"], 0))}
+    if decoder != "none":
+        fake_term = _bce(fake_out["pixel_logits"], 0) if decoder == "both" else 0.0
+        losses["disc_unet_decoder"] = weight * (_bce(real_out["pixel_logits"], 1) + fake_term)
+    return losses
 
 
 def unet_generator_loss(fake_out: dict, weight: float) -> dict:
