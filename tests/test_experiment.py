@@ -157,6 +157,26 @@ def test_results_name_the_command_that_makes_them_again():
         ["pcut experiment --setting finetune --init-from runs/x/last.pt --warmup-epochs 3 --seeds 0 1 --variants unet"]
 
 
+def test_the_fine_tune_start_is_committed_and_a_missing_one_says_how_it_was_made(tmp_path):
+    """The default start of setting (a) is the committed float16 reconstruction, so records made on
+    any machine share its digest; a missing start is an error naming the commands that made it
+    (only --quick trains its own); the scratch setting's reconstruction row is its own run's."""
+    import argparse
+
+    parser = comparison.add_experiment_arguments(argparse.ArgumentParser())
+    args = comparison.resolve_arguments(parser.parse_args([]))
+    assert args.init_from == Path("pretrained/synthetic-64-reconstruction.pt")
+    assert (REPO / args.init_from).is_file(), "the fine-tune start is not committed"
+    assert runs.reconstruction_row(args, "scratch") == runs.SCRATCH_RECONSTRUCTION
+    assert runs.reconstruction_row(args, "finetune") == args.init_from
+    args.init_from = tmp_path / "missing.pt"
+    with pytest.raises(FileNotFoundError, match="pcut export-pretrained --checkpoint"):
+        runs.ensure_start(args, {}, {"finetune": ["unet-seed2"]}, progress=False)
+    runs.ensure_start(args, {}, {"finetune": []}, progress=False)           # nothing to train: no start needed
+    args.records_only = True
+    runs.ensure_start(args, {}, {"finetune": ["unet-seed2"]}, progress=False)
+
+
 def test_mask_precision_is_one_for_the_truth_and_chance_is_the_base_rate():
     truth = torch.zeros(2, 8, 8, dtype=torch.bool)
     truth[0, 2:4, 2:6] = True                                    # 8 dis-occluded pixels in frame 0

@@ -369,6 +369,33 @@ def test_the_published_copy_restores_the_exercise_and_keeps_no_machine_detail():
     assert publishing._relative(f"saved {publishing.REPO}/runs/a.pt") == "saved runs/a.pt"
 
 
+def test_the_published_stamp_covers_the_results_files_a_notebook_reads(tmp_path, monkeypatch):
+    """A notebook whose metadata ``pcut_reads`` names a results file gets another stamp when that
+    file changes (new experiment records make its published copy stale); a named file that is
+    missing is an error naming it."""
+    publishing = _publishing()
+    monkeypatch.setattr(publishing, "REPO", tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "runs.csv").write_text("variant,seed\nunet,2\n")
+    notebook = {"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {}}],
+                "metadata": {"pcut_reads": ["results/runs.csv"]}}
+    before = publishing.source_digest(notebook)
+    assert before != publishing.source_digest({**notebook, "metadata": {}})
+    (tmp_path / "results" / "runs.csv").write_text("variant,seed\nunet,2\nunet,3\n")
+    assert publishing.source_digest(notebook) != before
+    notebook["metadata"]["pcut_reads"].append("results/missing.csv")
+    with pytest.raises(FileNotFoundError, match="results/missing.csv"):
+        publishing.source_digest(notebook)
+
+
+def test_a_notebook_with_a_progress_parameter_is_published_without_progress_bars():
+    publishing = _publishing()
+    cell = {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "epochs = 6\nprogress = True   # bars\n"}
+    assert publishing.quiet_parameters({"cells": [cell]}) == {"progress": False}
+    cell["source"] = "epochs = 6\n"
+    assert publishing.quiet_parameters({"cells": [cell]}) == {}
+
+
 REFERENCES = ("2003.00196", "2002.12655", "1905.04899", "2103.11600", "2203.14367")   # FOMM, U-Net GAN, CutMix,
 LIBRARY_LINK = re.compile(r"\[`(pcutlib(?:\.\w+)+)`\]\(\.\./(pcutlib/[\w/]+\.py)\)")       # PriorityCut, TPSMM
 

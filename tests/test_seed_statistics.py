@@ -103,6 +103,26 @@ def test_the_design_detectable_difference_uses_the_planned_seeds_and_the_planned
         S.minimum_detectable_difference(row["sd"], 10, alpha=0.05 / 4)) and row["detectable_planned"] < row["detectable"]
 
 
+def test_the_scratch_setting_has_its_own_gate_and_tuning_seed(tmp_path, capsys):
+    """From scratch the gate is an image AUC of 0.6 (a discriminator beside a generator from the first
+    step ends lower than one trained alone first), and seed 0, seen before that gate was set, is
+    left out: a folder named experiment-scratch gets both, and says why."""
+    assert S.GATES["scratch"] == (0.6, S.MIN_PIXEL_AUC) and S.GATES["finetune"] == (S.MIN_AUC, S.MIN_PIXEL_AUC)
+    folder = tmp_path / "experiment-scratch"
+    folder.mkdir()
+    _runs(folder / "experiment_runs.csv", {("cutmix", 2): 0.7, ("cutmix", 3): 0.55})
+    assert main(["seed-statistics", str(folder)]) == 0
+    report = (folder / "seed_statistics.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| prioritycut-k10 | cutmix |"))
+    assert "| 2 (2) |" in row                 # seed 0: tuning; seed 2 (0.7) counts here; seed 3 (0.55) does not
+    assert "image AUC is at least 0.6 and" in report
+    _, left_out = S.per_seed_differences(S.read_runs(folder / "experiment_runs.csv"), "prioritycut-k10", "cutmix",
+                                         S.PRIMARY, *S.GATES["scratch"], tuning_seeds=S.TUNING_SEEDS["scratch"])
+    assert sorted(left_out) == [0, 3] and "cutmix: image AUC 0.550 < 0.6" in left_out[3]
+    assert "Seed 0's runs (baseline-patch, unet, cutmix) were seen before this setting's gate" in report
+    capsys.readouterr()
+
+
 def test_the_command_writes_the_seed_report(tmp_path, capsys):
     folder = tmp_path / "experiment-finetune"
     folder.mkdir()

@@ -4,15 +4,17 @@ preview sees every figure and printout without running anything.
     python tools/publish_notebooks.py [NN ...] [--timeout 900]
 
 Each ``notebooks/NN_*.ipynb`` runs with papermill (kernel python3, working directory notebooks/,
-its default parameters: the shipped model, the synthetic world, generated when missing) with its
+its default parameters: the shipped model, the synthetic world, generated when missing; progress
+bars off where the notebook has a ``progress`` parameter) with its
 stub exercises filled by their solutions (``teaching.exercises.fill_stubs``), so that every
 later cell runs. The executed copy, ``notebooks/executed/NN_*.ipynb``, then gets the stub cells'
 own source back (the exercise stays the student's to write) and, below each exercise check, a
 line saying that the published run checked the solution; widget state and widget views
 (sliders, progress bars) are dropped (GitHub cannot show widgets; every slider figure has a
 static twin); this checkout's absolute path is removed from printed paths. Its metadata ``pcut_published`` holds the
-SHA-256 of the source notebook's cells (``source_digest``): tests/test_notebooks.py fails when a
-notebook changed and its executed copy was not made again.
+SHA-256 of the source notebook's cells and of the results files it reads (``source_digest``):
+tests/test_notebooks.py fails when a notebook or those files changed and its executed copy was not
+made again.
 """
 from __future__ import annotations
 
@@ -36,10 +38,19 @@ def _text(source) -> str:
 
 
 def source_digest(notebook: dict) -> str:
-    """SHA-256 of what a reader's run depends on: each cell's type, source and tags, in order."""
+    """SHA-256 of what a reader's run depends on: each cell's type, source and tags, in order, and
+    the content of the committed files the notebook reads its figures from (its metadata
+    ``pcut_reads``: paths relative to the repository, e.g. an experiment's run table), so that new
+    records make the published copy stale too."""
     cells = [[cell["cell_type"], _text(cell["source"]), sorted(cell.get("metadata", {}).get("tags", []))]
              for cell in notebook["cells"]]
-    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(cells, sort_keys=True).encode())
+    for name in notebook.get("metadata", {}).get("pcut_reads", []):
+        path = REPO / name
+        if not path.is_file():
+            raise FileNotFoundError(f"the notebook's metadata pcut_reads names {name}, which is not in {REPO}")
+        digest.update(name.encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def _relative(text):
@@ -82,6 +93,14 @@ def published_copy(source: dict, executed: dict) -> dict:
     return executed
 
 
+def quiet_parameters(notebook: dict) -> dict:
+    """{"progress": False} where the notebook's parameters cell has a ``progress`` parameter: a
+    published copy shows no frozen progress bars (hundreds of text lines on GitHub); else {}."""
+    cells = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    names = {line.split("=")[0].strip() for c in cells for line in _text(c["source"]).splitlines() if "=" in line}
+    return {"progress": False} if "progress" in names else {}
+
+
 def publish(path: Path, timeout: int) -> Path:
     """Execute one notebook and write its published copy; returns the copy's path."""
     import papermill
@@ -95,7 +114,7 @@ def publish(path: Path, timeout: int) -> Path:
     filled.write_text(json.dumps(fill_stubs(json.loads(path.read_text()))))
     try:
         papermill.execute_notebook(str(filled), str(out), cwd=str(NOTEBOOK_DIR), kernel_name="python3",
-                                   progress_bar=False, execution_timeout=timeout)
+                                   progress_bar=False, execution_timeout=timeout, parameters=quiet_parameters(source))
         executed = json.loads(out.read_text())
     finally:
         filled.unlink(missing_ok=True)

@@ -74,24 +74,25 @@ from pcutlib.experiments.report import (SETTING_TITLES, markdown_table, plot_art
                                         readme_results, update_readme, write_csv)
 from pcutlib.experiments.run_records import (file_digest, read_record, records_folder, reference_record_path,
                                              run_record_path, write_record)
-from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_trained, ensure_warmed_up, read_run_record,
+from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_start,
+                                      ensure_trained, ensure_warmed_up, read_run_record, reconstruction_row,
                                       run_minutes, run_record, scored, warmup_dir)
-from pcutlib.experiments.seed_statistics import (ORACLE, TUNING_SEEDS, plot_seed_differences, seed_comparisons,
-                                                 seed_report)
+from pcutlib.experiments.seed_statistics import (GATES, HISTORY, ORACLE, TUNING_SEEDS, plot_seed_differences,
+                                                 seed_comparisons, seed_report)
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
-from pcutlib.training.loop import train
 
 # Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a
 # CPU: the whole pipeline for tests, numbers that mean nothing). Paths of --quick lie under --runs.
 FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
-                 "init_from": Path("runs/synthetic-64-reconstruction/checkpoints/last.pt"), "epochs": 6,
+                 "init_from": Path("pretrained/synthetic-64-reconstruction.pt"), "epochs": 6,
                  "warmup_epochs": 150, "seeds": None, "variants": ["main"], "runs": Path("runs/experiment"),
                  "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
                  "quality_frames": 8, "setting": "both"}
 
 
-# when --seeds is not given: 10 fine-tune seeds besides the tuning seeds 0 and 1 (seed_statistics.TUNING_SEEDS)
-SETTING_SEEDS = {"finetune": list(range(12)), "scratch": list(range(5))}
+# when --seeds is not given: 10 fine-tune seeds besides the tuning seeds 0 and 1, 5 from scratch besides
+# its tuning seed 0 (seed_statistics.TUNING_SEEDS)
+SETTING_SEEDS = {"finetune": list(range(12)), "scratch": list(range(6))}
 
 
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
@@ -116,8 +117,9 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                                                        f"{FULL_DEFAULTS['config']})")
     parser.add_argument("--data", type=Path, default=None, help=f"training world (default: {FULL_DEFAULTS['data']})")
     parser.add_argument("--init-from", type=Path, default=None,
-                        help=f"the shared reconstruction checkpoint, trained first when missing (default: "
-                             f"{FULL_DEFAULTS['init_from']})")
+                        help=f"the shared reconstruction checkpoint (default: {FULL_DEFAULTS['init_from']}, "
+                             f"committed so that every machine fine-tunes the same start; --quick: trained "
+                             f"first when missing)")
     parser.add_argument("--epochs", type=int, default=None, help=f"adversarial fine-tuning epochs per run (default: {FULL_DEFAULTS['epochs']})")
     parser.add_argument("--warmup-epochs", type=int, default=None,
                         help=f"finetune: epochs before --epochs in which only the fresh discriminator trains, the same "
@@ -126,7 +128,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     parser.add_argument("--scratch-epochs", type=int, default=None,
                         help="epochs of a scratch run (default: the config's num_epochs, the reconstruction's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="training seeds (default: 0 .. 9); --setting scratch: 0 .. 4 unless given")
+                        help="training seeds (default: fine-tune 0 .. 11, scratch 0 .. 5; the first of each the "
+                             "tuning seeds, seed_statistics.TUNING_SEEDS)")
     groups, variants = variant_groups(), list(experiment_recipe()["variants"])
     parser.add_argument("--variants", nargs="+", default=None, choices=[*groups, *variants],
                         help=f"which variants to run; main = {' '.join(groups['main'])} (default), "
@@ -203,8 +206,7 @@ def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
 
 
 def seeds_of(args, setting: str) -> list[int]:
-    """--seeds, else the setting's default: 12 seeds fine-tuned (seeds 0 and 1 the tuning seeds), 5 from
-    scratch (5x as long each)."""
+    """--seeds, else the setting's default (SETTING_SEEDS)."""
     return list(args.seeds) if args.seeds is not None else list(SETTING_SEEDS[setting])
 
 
@@ -217,7 +219,8 @@ def score_references(args, setting: str, test: list, probes, progress: bool) -> 
     names = [path.name for path, *_ in test]
     scoring = {"probe_steps": args.probe_steps}
     scored_references = {}
-    for key, folder, checkpoint in (("init", "reconstruction-start", args.init_from), ("copy", "copy-source", None)):
+    for key, folder, checkpoint in (("init", "reconstruction-start", reconstruction_row(args, setting)),
+                                    ("copy", "copy-source", None)):
         path = reference_record_path(args.results, setting, key)
         made_from = {"reference": key}
         here = start_digest(args, checkpoint)
@@ -332,7 +335,7 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
         epochs = args.scratch_epochs or base["train_params"]["num_epochs"]
         how = (f"each trained from a fresh model for {epochs} epochs ({frames} frames a step) with the adversarial "
                f"term from the first step and the reconstruction recipe otherwise; row '{INIT_SCRATCH}' is "
-               f"`{args.init_from}`, that recipe without the adversarial term")
+               f"`{reconstruction_row(args, setting)}`, that recipe without the adversarial term")
     adversarial = experiment_recipe()["adversarial"]
     norm = "with" if adversarial["discriminator_spectral_norm"] else "without"
     return (f"{runs}, {how}; every discriminator {norm} spectral norm, the adversarial term at weight "
@@ -381,15 +384,16 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     init_label = INIT if setting == "finetune" else INIT_SCRATCH
     table = summarize(rows, [*args.variants, init_label, COPY])
     tuning = TUNING_SEEDS[setting] if not args.quick else ()
+    min_auc, min_pixel_auc = GATES[setting]
     planned_seeds = len([s for s in seeds_of(args, setting) if s not in tuning])
     comparisons = seed_comparisons(rows, per_video, resamples=args.resamples, tuning_seeds=tuning,
-                                   planned_seeds=planned_seeds)
+                                   planned_seeds=planned_seeds, min_auc=min_auc, min_pixel_auc=min_pixel_auc)
     write_csv(folder / "experiment_runs.csv",
               [{k: v for k, v in row.items() if k in ("variant", "seed", "start", "minutes", *METRICS, "mask_chance",
                                                            *DISCRIMINATOR_METRICS)} for row in rows])
     write_csv(folder / "experiment.csv", table)
     write_csv(folder / "experiment_comparisons.csv", comparisons)
-    plot_seed_differences(comparisons, rows, folder / "seed_differences.png", tuning_seeds=tuning)
+    plot_seed_differences(comparisons, rows, folder / "seed_differences.png", min_auc, min_pixel_auc, tuning)
     plot_metrics_vs_k(table, folder / "metrics_vs_k.png")
     figure = "![the same held-out frames across variants, true dis-occlusion outlined](artifacts.png)"
     if checkpoints:
@@ -421,7 +425,8 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
         f"held-out real and generated frames (0.5 = chance). `{ORACLE}` ranks the true dis-occlusion instead of "
         "the occlusion map: an upper bound that real data cannot have.", "",
         markdown_table(table), "",
-        seed_report(rows, comparisons, tuning_seeds=tuning, planned_seeds=planned_seeds),
+        seed_report(rows, comparisons, min_auc, min_pixel_auc, tuning_seeds=tuning, planned_seeds=planned_seeds,
+                    history="" if args.quick else HISTORY[setting]),
         "![per-seed differences of the primary metric with their t-intervals](seed_differences.png)", "",
         "![metrics against k](metrics_vs_k.png)", "", figure])
     (folder / "section.md").write_text(text.rstrip() + "\n")
@@ -453,10 +458,7 @@ def run_experiment(args) -> int:
         print(f"{setting}: {len(runs)} of {total} runs to train"
               + (f" ({', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''})" if runs else
                  f" (every run read from {records_folder(args.results, setting)}/)"))
-    if not args.init_from.exists() and missing.get("finetune") and not args.records_only:
-        print(f"shared reconstruction checkpoint {args.init_from} missing: training it")
-        args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress,
-                               overwrite=True)
+    ensure_start(args, base, missing, progress)
     total = sum(len(args.variants) * len(seeds_of(args, setting)) for setting in args.settings)
     bar = tqdm(total=total, desc="experiment runs", unit="run", disable=not progress, dynamic_ncols=True)
     for setting in args.settings:

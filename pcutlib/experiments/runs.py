@@ -200,3 +200,35 @@ def extend_shorter_warmup(run_dir: Path, config: dict, init_from: Path) -> bool:
     os.utime(started, (now - took, now - took))
     marker.unlink()
     return True
+
+
+# how pretrained/synthetic-64-reconstruction.pt, the fine-tune's committed start, was made
+START_COMMANDS = ("`pcut calibrate small-motion+full-res-long` then `pcut export-pretrained --checkpoint "
+                  "runs/calibration/small-motion+full-res-long/checkpoints/last.pt --out "
+                  "pretrained/synthetic-64-reconstruction.pt`")
+
+
+# the scratch setting's reconstruction row: synthetic-64 trained for reconstruction alone, as long as a
+# scratch run (pcut demo's first step makes it); scored when here, else read from its record
+SCRATCH_RECONSTRUCTION = Path("runs/synthetic-64-reconstruction/checkpoints/last.pt")
+
+
+def reconstruction_row(args, setting: str) -> Path:
+    """The checkpoint of a setting's reconstruction row: the fine-tune's start; from scratch, a
+    reconstruction of the scratch runs' own length (``pcut train --config synthetic-64``; with
+    --quick the quick start, which is one)."""
+    return args.init_from if setting == "finetune" or args.quick else SCRATCH_RECONSTRUCTION
+
+
+def ensure_start(args, base: dict, missing: dict, progress: bool) -> None:
+    """The fine-tune's start must be here when fine-tune runs are to train: with --quick it is
+    trained (``base``, one epoch) when missing; else a missing start is an error that says how the
+    committed one was made (records compare runs only from the same start file)."""
+    if args.init_from.exists() or not missing.get("finetune") or args.records_only:
+        return
+    if not args.quick:
+        raise FileNotFoundError(f"no fine-tune start at {args.init_from}: pass --init-from, or make the shared "
+                                f"one with {START_COMMANDS}")
+    print(f"shared reconstruction checkpoint {args.init_from} missing: training it")
+    args.init_from = train(base, args.init_from.parent.parent, device=args.device, progress=progress,
+                           overwrite=True)

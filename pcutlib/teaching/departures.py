@@ -54,7 +54,9 @@ DEPARTURES = [
     ("joint motion", lambda c: "real videos" if "vox" in c["dataset_params"]["root_dir"] else "World.limb_motion 0.6",
      "the synthetic world's joint angles at 0.6 of its first amplitude", ("region-dropout+eq1", "small-motion")),
     ("schedule", _schedule,
-     "the shipped model itself trained 500 epochs (10,000 steps; docs/usage.md), the calibration rows 90",
+     "the demo's length; the shipped model trained this schedule stretched to 500 epochs (10,000 steps; the "
+     "learning-rate drops and the end of region dropout at the same fractions of the run; docs/usage.md), the "
+     "calibration rows 90",
      ("small-motion+full-res", "small-motion+full-res-long")),
     ("network widths", lambda c: f"block_expansion {c['model_params']['generator_params']['block_expansion']}",
      "sized for 64x64 frames on 2 CPU cores", None),
