@@ -392,6 +392,13 @@ def test_a_notebook_with_a_progress_parameter_is_published_without_progress_bars
     publishing = _publishing()
     cell = {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "epochs = 6\nprogress = True   # bars\n"}
     assert publishing.quiet_parameters({"cells": [cell]}) == {"progress": False}
+    injected = {"cell_type": "code", "id": "i", "metadata": {"tags": ["injected-parameters"]},
+                "source": "progress = False\n", "outputs": [], "execution_count": 1}
+    source = {"cells": [dict(cell, id="p", outputs=[], execution_count=None)], "metadata": {}}
+    ran = {"cells": [dict(source["cells"][0], execution_count=1), injected], "metadata": {"pcut_name": "06_x.ipynb"}}
+    copy = publishing.published_copy(source, ran, {"progress": False})
+    assert [c["id"] for c in copy["cells"]] == ["p"]                      # the reader's cells only
+    assert copy["metadata"]["pcut_published"]["parameters"] == {"progress": False}
     cell["source"] = "epochs = 6\n"
     assert publishing.quiet_parameters({"cells": [cell]}) == {}
 

@@ -60,9 +60,12 @@ def _relative(text):
     return text.replace(f"{REPO}/", "").replace(str(REPO), ".")
 
 
-def published_copy(source: dict, executed: dict) -> dict:
+def published_copy(source: dict, executed: dict, parameters: dict | None = None) -> dict:
     """The executed notebook with the source's stub cells restored, a note under each exercise
-    check, no widget state, and the ``pcut_published`` stamp."""
+    check, no widget state, no cell papermill injected for ``parameters`` (they are kept in the
+    ``pcut_published`` stamp instead), and that stamp."""
+    executed["cells"] = [cell for cell in executed["cells"]
+                         if "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
     stubs = {cell["id"]: cell for cell in source["cells"]
              if any(tag.startswith("stub:") for tag in cell.get("metadata", {}).get("tags", []))}
     for cell in executed["cells"]:
@@ -88,7 +91,8 @@ def published_copy(source: dict, executed: dict) -> dict:
     executed["metadata"].pop("widgets", None)
     executed["metadata"].pop("papermill", None)
     executed["metadata"]["pcut_published"] = {"source": f"../{executed['metadata'].get('pcut_name', '')}",
-                                              "source_sha256": source_digest(source), "command": COMMAND}
+                                              "source_sha256": source_digest(source), "command": COMMAND,
+                                              **({"parameters": parameters} if parameters else {})}
     executed["metadata"].pop("pcut_name", None)
     return executed
 
@@ -109,19 +113,20 @@ def publish(path: Path, timeout: int) -> Path:
 
     source = json.loads(path.read_text())
     PUBLISHED_DIR.mkdir(exist_ok=True)
+    parameters = quiet_parameters(source)
     filled = PUBLISHED_DIR / f".filled-{path.name}"
     out = PUBLISHED_DIR / f".executed-{path.name}"
     filled.write_text(json.dumps(fill_stubs(json.loads(path.read_text()))))
     try:
         papermill.execute_notebook(str(filled), str(out), cwd=str(NOTEBOOK_DIR), kernel_name="python3",
-                                   progress_bar=False, execution_timeout=timeout, parameters=quiet_parameters(source))
+                                   progress_bar=False, execution_timeout=timeout, parameters=parameters)
         executed = json.loads(out.read_text())
     finally:
         filled.unlink(missing_ok=True)
         out.unlink(missing_ok=True)
     executed["metadata"]["pcut_name"] = path.name
     target = PUBLISHED_DIR / path.name
-    target.write_text(json.dumps(published_copy(source, executed), indent=1, ensure_ascii=False) + "\n")
+    target.write_text(json.dumps(published_copy(source, executed, parameters), indent=1, ensure_ascii=False) + "\n")
     return target
 
 
