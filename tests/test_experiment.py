@@ -177,6 +177,23 @@ def test_the_fine_tune_start_is_committed_and_a_missing_one_says_how_it_was_made
     runs.ensure_start(args, {}, {"finetune": ["unet-seed2"]}, progress=False)
 
 
+def test_the_tables_cover_the_design_s_seeds_whatever_seeds_train_now():
+    """--seeds chooses what trains now; the tables, the planned count and the verdicts cover the
+    design's seeds (SETTING_SEEDS) and any other seed asked for, read from their records."""
+    import argparse
+
+    parser = comparison.add_experiment_arguments(argparse.ArgumentParser())
+
+    def seeds(*argv):
+        args = comparison.resolve_arguments(parser.parse_args(list(argv)))
+        return comparison.seeds_of(args, args.settings[0]), comparison.plan_seeds(args, args.settings[0])
+
+    assert seeds("--setting", "finetune", "--seeds", "3") == ([3], list(range(12)))
+    assert seeds("--setting", "scratch", "--seeds", "14") == ([14], [*range(6), 14])
+    assert seeds("--setting", "scratch") == (list(range(6)), list(range(6)))
+    assert seeds("--quick", "--setting", "finetune") == ([0, 1], [0, 1])
+
+
 def test_mask_precision_is_one_for_the_truth_and_chance_is_the_base_rate():
     truth = torch.zeros(2, 8, 8, dtype=torch.bool)
     truth[0, 2:4, 2:6] = True                                    # 8 dis-occluded pixels in frame 0

@@ -101,6 +101,15 @@ def test_the_design_detectable_difference_uses_the_planned_seeds_and_the_planned
     assert row["n"] == 3 and row["family_size"] == 4                      # the 4 comparisons whose variants ran
     assert row["detectable_planned"] == pytest.approx(
         S.minimum_detectable_difference(row["sd"], 10, alpha=0.05 / 4)) and row["detectable_planned"] < row["detectable"]
+    # the variants planned decide the family, not the ones recorded so far: with the oracle planned
+    # but not yet run, Holm's m is the 6 comparisons of the design
+    planned = ["baseline-patch", "unet", "cutmix", "prioritycut-k10", S.ORACLE]
+    rows = S.seed_comparisons(runs, planned_variants=planned)
+    primary = [r for r in rows if r["family"] == "primary"]
+    assert len(primary) == 4 and {r["family_size"] for r in primary} == {6}
+    first = min(primary, key=lambda r: r["p"])
+    assert first["p_holm"] == pytest.approx(min(1.0, first["p"] * 6))
+    assert {r["family_size"] for r in rows if r["family"] == "secondary"} == {6 * len(S.SECONDARY)}
 
 
 def test_the_scratch_setting_has_its_own_gate_and_tuning_seed(tmp_path, capsys):

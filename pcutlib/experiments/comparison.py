@@ -206,8 +206,16 @@ def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
 
 
 def seeds_of(args, setting: str) -> list[int]:
-    """--seeds, else the setting's default (SETTING_SEEDS)."""
+    """The seeds to train: --seeds, else the setting's default (SETTING_SEEDS)."""
     return list(args.seeds) if args.seeds is not None else list(SETTING_SEEDS[setting])
+
+
+def plan_seeds(args, setting: str) -> list[int]:
+    """The seeds the tables and verdicts cover, whatever --seeds trains now: the design's
+    (SETTING_SEEDS) and any other seed asked for; with --quick its own seeds."""
+    if args.quick:
+        return seeds_of(args, setting)
+    return sorted(set(SETTING_SEEDS[setting]) | set(seeds_of(args, setting)))
 
 
 def score_references(args, setting: str, test: list, probes, progress: bool) -> dict:
@@ -280,14 +288,15 @@ def train_and_score(args, setting: str, base: dict, test: list, probes, bar) -> 
     a checkpoint finished here, for the figures})."""
     rows, per_video, checkpoints = [], {}, {}
     names = [path.name for path, *_ in test]
-    for seed in seeds_of(args, setting):        # seed by seed: an interrupted command leaves whole seeds
+    trained = set(seeds_of(args, setting))       # the others: read from their records when they match
+    for seed in plan_seeds(args, setting):       # seed by seed: an interrupted command leaves whole seeds
         for name in args.variants:
             plan = planned_run(args, setting, base, name, seed)
             bar.set_postfix_str(f"{setting}/{plan['run_dir'].name}")
             start = start_digest(args, plan["init_from"])
             record = read_record(plan["record"], plan["made_from"], names, say=tqdm.write, start=start,
                                  scoring=scoring_of(args))
-            if record is None and args.records_only:
+            if record is None and (args.records_only or seed not in trained):
                 bar.update()
                 continue
             if record is None:
@@ -323,9 +332,10 @@ def missing_runs(args, setting: str, base: dict, test: list) -> list[str]:
                            start=start_digest(args, plan["init_from"]), scoring=scoring_of(args)) is None]
 
 
-def setting_budget(args, setting: str, base: dict, test: list) -> str:
-    """One sentence: what each run of ``setting`` trained, and on what it is scored."""
-    runs = f"{len(args.variants)} variants x {len(seeds_of(args, setting))} seeds"
+def setting_budget(args, setting: str, base: dict, test: list, reference_row: bool = True) -> str:
+    """One sentence: what each run of ``setting`` trained, and on what it is scored (``reference_row``:
+    whether the setting's reconstruction row is in the tables)."""
+    runs = f"{len(args.variants)} variants x {len(plan_seeds(args, setting))} seeds"
     frames = base["train_params"]["batch_size"]
     if setting == "finetune":
         how = (f"each fine-tuned from `{args.init_from}` (row '{INIT}'): {args.warmup_epochs} epochs in which only "
@@ -334,7 +344,8 @@ def setting_budget(args, setting: str, base: dict, test: list) -> str:
     else:
         epochs = args.scratch_epochs or base["train_params"]["num_epochs"]
         how = (f"each trained from a fresh model for {epochs} epochs ({frames} frames a step) with the adversarial "
-               f"term from the first step and the reconstruction recipe otherwise; row '{INIT_SCRATCH}' is "
+               f"term from the first step and the reconstruction recipe otherwise; row '{INIT_SCRATCH}' "
+               f"{'is' if reference_row else '(not recorded yet: scored when a machine has the checkpoint) would be'} "
                f"`{reconstruction_row(args, setting)}`, that recipe without the adversarial term")
     adversarial = experiment_recipe()["adversarial"]
     norm = "with" if adversarial["discriminator_spectral_norm"] else "without"
@@ -385,9 +396,10 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     table = summarize(rows, [*args.variants, init_label, COPY])
     tuning = TUNING_SEEDS[setting] if not args.quick else ()
     min_auc, min_pixel_auc = GATES[setting]
-    planned_seeds = len([s for s in seeds_of(args, setting) if s not in tuning])
+    planned_seeds = len([s for s in plan_seeds(args, setting) if s not in tuning])
     comparisons = seed_comparisons(rows, per_video, resamples=args.resamples, tuning_seeds=tuning,
-                                   planned_seeds=planned_seeds, min_auc=min_auc, min_pixel_auc=min_pixel_auc)
+                                   planned_seeds=planned_seeds, min_auc=min_auc, min_pixel_auc=min_pixel_auc,
+                                   planned_variants=args.variants)
     write_csv(folder / "experiment_runs.csv",
               [{k: v for k, v in row.items() if k in ("variant", "seed", "start", "minutes", *METRICS, "mask_chance",
                                                            *DISCRIMINATOR_METRICS)} for row in rows])
@@ -409,7 +421,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     else:
         figure = ""
     minutes = sum(row["minutes"] for row in rows if row["seed"] is not None and not math.isnan(row["minutes"]))
-    planned, recorded = len(args.variants) * len(seeds_of(args, setting)), sum(row["seed"] is not None for row in rows)
+    planned, recorded = len(args.variants) * len(plan_seeds(args, setting)), sum(row["seed"] is not None for row in rows)
     recorded_line = ("" if recorded == planned else f" These tables hold the {recorded} of {planned} planned runs "
                      f"recorded so far (the command trains the others; `--records-only` writes the tables from the "
                      f"records alone).")
@@ -426,7 +438,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
         "the occlusion map: an upper bound that real data cannot have.", "",
         markdown_table(table), "",
         seed_report(rows, comparisons, min_auc, min_pixel_auc, tuning_seeds=tuning, planned_seeds=planned_seeds,
-                    history="" if args.quick else HISTORY[setting]),
+                    history="" if args.quick else HISTORY[setting], planned_variants=args.variants),
         "![per-seed differences of the primary metric with their t-intervals](seed_differences.png)", "",
         "![metrics against k](metrics_vs_k.png)", "", figure])
     (folder / "section.md").write_text(text.rstrip() + "\n")
@@ -459,7 +471,7 @@ def run_experiment(args) -> int:
               + (f" ({', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''})" if runs else
                  f" (every run read from {records_folder(args.results, setting)}/)"))
     ensure_start(args, base, missing, progress)
-    total = sum(len(args.variants) * len(seeds_of(args, setting)) for setting in args.settings)
+    total = sum(len(args.variants) * len(plan_seeds(args, setting)) for setting in args.settings)
     bar = tqdm(total=total, desc="experiment runs", unit="run", disable=not progress, dynamic_ncols=True)
     for setting in args.settings:
         references = score_references(args, setting, test, probes, progress)
@@ -469,10 +481,10 @@ def run_experiment(args) -> int:
             if key not in references:
                 continue
             summary, videos = references[key]
-            per_video[label] = {seed: videos for seed in seeds_of(args, setting)}
+            per_video[label] = {seed: videos for seed in plan_seeds(args, setting)}
             rows.append({"variant": label, "seed": None, "start": None, "minutes": math.nan, **summary})
         text = write_setting_results(args, setting, rows, per_video, checkpoints, test,
-                                     setting_budget(args, setting, base, test))
+                                     setting_budget(args, setting, base, test, "init" in references))
         tqdm.write(f"\n## {SETTING_TITLES[setting]}\n\n{text}")
     bar.close()
     if args.readme is not None:
