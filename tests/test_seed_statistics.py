@@ -6,6 +6,7 @@ import pytest
 
 from pcutlib.cli import main
 from pcutlib.evaluation.bootstrap import paired_bootstrap
+from pcutlib.experiments import report as written
 from pcutlib.experiments import seed_statistics as S
 
 
@@ -207,7 +208,7 @@ def test_seed_comparisons_give_every_family_and_the_hierarchical_bootstrap(tmp_p
     assert primary[("prioritycut-k10", S.ORACLE)]["verdict"] == "variant worse"
     assert {r["family"] for r in rows if r["metric"] == "psnr"} == {"reported"}
     assert all(r["verdict"] == "reported, not counted" for r in rows if r["family"] == "reported")
-    S.plot_seed_differences(rows, runs, tmp_path / "seeds.png")
+    written.plot_seed_differences(rows, runs, tmp_path / "seeds.png")
     assert (tmp_path / "seeds.png").stat().st_size > 10_000
     report = S.seed_report(runs, rows)
     assert "| prioritycut-k10 | cutmix | 5 (0) |" in report and "variant better |" in report

@@ -71,14 +71,13 @@ from pcutlib.evaluation.probes import load_probe, save_probe, train_identity_pro
 from pcutlib.experiments.recipes import (SETTINGS, expand_variants, experiment_config, experiment_recipe,
                                          synthetic_config, variant, variant_groups)
 from pcutlib.experiments.report import (SETTING_TITLES, markdown_table, plot_artifacts, plot_metrics_vs_k,
-                                        readme_results, update_readme, write_csv)
+                                        plot_seed_differences, readme_results, update_readme, write_csv)
 from pcutlib.experiments.run_records import (file_digest, read_record, records_folder, reference_record_path,
                                              run_record_path, write_record)
-from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_start,
-                                      ensure_trained, ensure_warmed_up, read_run_record, reconstruction_row,
-                                      run_minutes, run_record, scored, warmup_dir)
-from pcutlib.experiments.seed_statistics import (GATES, HISTORY, ORACLE, TUNING_SEEDS, plot_seed_differences,
-                                                 seed_comparisons, seed_report)
+from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_start, ensure_trained, ensure_warmed_up,
+                                      read_run_record, reconstruction_row, run_minutes, run_record, scored,
+                                      warmup_dir)
+from pcutlib.experiments.seed_statistics import GATES, HISTORY, ORACLE, TUNING_SEEDS, seed_comparisons, seed_report
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
 
 # Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a

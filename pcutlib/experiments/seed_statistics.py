@@ -37,7 +37,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 from scipy import optimize, stats
 
 from pcutlib.experiments.recipes import experiment_recipe
@@ -443,42 +442,6 @@ def seed_report(runs: list[dict], rows: list[dict] | None = None, min_auc: float
               f"{size_secondary}, {tested_secondary} of them tested): {summary}.",
               "", "Reported, not counted as findings (twins of a counted metric): " + ", ".join(REPORTED_ONLY) + "."]
     return "\n".join(lines) + "\n"
-
-
-def plot_seed_differences(rows: list[dict], runs: list[dict], path: Path, min_auc: float = MIN_AUC,
-                          min_pixel_auc: float = MIN_PIXEL_AUC, tuning_seeds=()) -> None:
-    """``draw_seed_differences`` saved to ``path``."""
-    primary = [row for row in rows if row["family"] == "primary"]
-    fig = Figure(figsize=(6.4, 0.55 * len(primary) + 1.2))
-    draw_seed_differences(fig.subplots(), rows, runs, min_auc, min_pixel_auc, tuning_seeds)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def draw_seed_differences(ax, rows: list[dict], runs: list[dict], min_auc: float = MIN_AUC,
-                          min_pixel_auc: float = MIN_PIXEL_AUC, tuning_seeds=()) -> None:
-    """On matplotlib axes ``ax``, one row per comparison of ``seed_comparisons`` rows: each seed's
-    difference of the primary metric (a dot; a hollow one: left out by the gate or as a tuning
-    seed), the paired t-interval (a bar) and zero (a line)."""
-    primary = [row for row in rows if row["family"] == "primary"]
-    by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
-    for index, row in enumerate(primary):
-        y = len(primary) - 1 - index
-        kept, left_out = per_seed_differences(runs, row["variant"], row["reference"], PRIMARY, min_auc,
-                                               min_pixel_auc, tuning_seeds)
-        ax.scatter(list(kept.values()), [y] * len(kept), s=18, color="tab:blue", zorder=3)
-        out = [_value(by_key[(row["variant"], s)], PRIMARY) - _value(by_key[(row["reference"], s)], PRIMARY)
-               for s in left_out]
-        ax.scatter(out, [y] * len(out), s=18, facecolors="none", edgecolors="tab:gray", zorder=3)
-        if not math.isnan(row["low"]):
-            ax.plot([row["low"], row["high"]], [y, y], color="black", linewidth=2, zorder=2)
-    ax.axvline(0, color="tab:red", linewidth=0.8)
-    ax.set_yticks(range(len(primary)))
-    ax.set_yticklabels([f"{r['variant']} − {r['reference']}" for r in reversed(primary)], fontsize=7)
-    ax.set_xlabel(f"{PRIMARY}: variant − reference per seed (< 0: variant better)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.set_title("per seed (dots; hollow: left out by the gate or as a tuning seed) and the 95% t-interval (bar)",
-                 fontsize=8)
 
 
 def add_seed_statistics_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
