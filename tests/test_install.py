@@ -67,7 +67,7 @@ def clean_environment() -> dict:
     return environment
 
 
-def testing_site_packages() -> list[str]:
+def site_packages_of_this_process() -> list[str]:
     """The site-packages folders this test process imports from, in order (a virtual
     environment's own, and the base interpreter's when it was made with --system-site-packages)."""
     paths = sysconfig.get_paths()
@@ -77,6 +77,19 @@ def testing_site_packages() -> list[str]:
 
 def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def see_this_environment(venv: Path) -> Path:
+    """Let a new venv import what this test process imports (torch, papermill, ipykernel, pip,
+    setuptools), a virtual environment or not: a .pth file puts this process's site-packages after
+    the venv's own. (A --system-site-packages venv would reach the base interpreter's instead,
+    which inside a user's virtual environment holds none of them.) Returns the venv's
+    site-packages."""
+    site_packages = Path(run([venv_python(venv), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             cwd=venv).strip())
+    site_packages.mkdir(parents=True, exist_ok=True)
+    (site_packages / "tested-environment.pth").write_text("\n".join(site_packages_of_this_process()) + "\n")
+    return site_packages
 
 
 @pytest.fixture(scope="module")
@@ -93,19 +106,14 @@ def installed(tmp_path_factory) -> dict:
     venv = base / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=base)
     python = venv_python(venv)
-    site_packages = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=base)
-    # torch, papermill, ipykernel, pip and setuptools come from the environment running these
-    # tests, a virtual one or not: a .pth file puts its site-packages after the venv's own (a
-    # --system-site-packages venv would reach the base interpreter's instead, which inside a
-    # virtual environment holds none of them). --ignore-installed leaves this environment's
-    # (editable) pcutlib alone and installs into the venv, which comes first on sys.path.
-    Path(site_packages.strip()).mkdir(parents=True, exist_ok=True)
-    (Path(site_packages.strip()) / "tested-environment.pth").write_text("\n".join(testing_site_packages()) + "\n")
+    # --ignore-installed leaves this environment's (editable) pcutlib alone and installs into the
+    # venv, which comes first on sys.path
+    site_packages = see_this_environment(venv)
     run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
          "--ignore-installed", source], cwd=base)
     workdir = base / "elsewhere"
     workdir.mkdir()
-    return {"python": python, "venv": venv, "site_packages": Path(site_packages.strip()).resolve(),
+    return {"python": python, "venv": venv, "site_packages": site_packages.resolve(),
             "workdir": workdir.resolve()}
 
 
@@ -152,18 +160,21 @@ README_TEST_INSTALL = ["-m", "pip", "install", "--quiet", "torch==2.13.0", "-e",
 
 
 def test_the_readme_test_install_works_inside_a_virtual_environment(tmp_path):
-    """The README's test command in a virtual environment: a venv (with the system's packages
-    visible, so nothing large is downloaded) gets `pip install torch==2.13.0 -e ".[test]"`, then
+    """The README's test command in a virtual environment: a venv (seeing this environment's
+    packages, so nothing large is downloaded, whether this run is itself in a venv or not) gets
+    `pip install torch==2.13.0 -e ".[test]"`, then
     this file's install tests pass inside it (they once failed there: the venv's own setuptools
     65 could not build a wheel)."""
     if os.environ.get("PCUT_INSIDE_TEST_VENV"):
         pytest.skip("already running inside the test's virtual environment")
     outer = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", "--system-site-packages", outer], cwd=tmp_path)
+    run([sys.executable, "-m", "venv", outer], cwd=tmp_path)
+    see_this_environment(outer)
     python = venv_python(outer)
     run([python, *README_TEST_INSTALL], cwd=REPO, timeout=600)
     result = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__))],
                             cwd=REPO, capture_output=True, text=True, timeout=900,
                             env={**clean_environment(), "PCUT_INSIDE_TEST_VENV": "1"})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "3 passed, 1 skipped" in result.stdout.splitlines()[-1], result.stdout[-2000:]
+    tests_here = sum(name.startswith("test_") and callable(value) for name, value in globals().items())
+    assert f"{tests_here - 1} passed, 1 skipped" in result.stdout.splitlines()[-1], result.stdout[-2000:]
