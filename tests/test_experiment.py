@@ -23,7 +23,7 @@ from pcutlib.evaluation import artifacts, bootstrap, metrics
 from pcutlib.evaluation import protocols as evaluation
 from pcutlib.evaluation.discriminator_quality import discriminator_quality, held_out_frames
 from pcutlib.evaluation.occlusion_truth import discriminator_auc_against_truth
-from pcutlib.experiments import comparison, recipes, report, runs, seed_statistics
+from pcutlib.experiments import comparison, demo, recipes, report, runs, seed_statistics
 from pcutlib.models.build import build_models
 from pcutlib.prioritycut import RegularizerConfig
 
@@ -167,8 +167,10 @@ def test_the_fine_tune_start_is_committed_and_a_missing_one_says_how_it_was_made
     args = comparison.resolve_arguments(parser.parse_args([]))
     assert args.init_from == Path("pretrained/synthetic-64-reconstruction.pt")
     assert (REPO / args.init_from).is_file(), "the fine-tune start is not committed"
-    assert runs.reconstruction_row(args, "scratch") == runs.SCRATCH_RECONSTRUCTION
-    assert runs.reconstruction_row(args, "finetune") == args.init_from
+    # the scratch setting's reconstruction row is what `pcut demo`'s first step writes, by default
+    demo_args = demo.add_demo_arguments(argparse.ArgumentParser()).parse_args([])
+    assert runs.reconstruction_row(args, "scratch") == \
+        demo.reconstruction_dir(demo_args.runs, demo_args.config) / "checkpoints" / "last.pt"
     args.init_from = tmp_path / "missing.pt"
     with pytest.raises(FileNotFoundError, match="pcut export-pretrained --checkpoint"):
         runs.ensure_start(args, {}, {"finetune": ["unet-seed2"]}, progress=False)

@@ -1,11 +1,14 @@
 """pcutlib.experiments.seed_statistics: seed-level intervals, Holm, power, the gate, the report."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from pcutlib.cli import main
 from pcutlib.evaluation.bootstrap import paired_bootstrap
+from pcutlib.experiments import design
 from pcutlib.experiments import report as written
 from pcutlib.experiments import seed_statistics as S
 
@@ -104,7 +107,7 @@ def test_the_design_detectable_difference_uses_the_planned_seeds_and_the_planned
         S.minimum_detectable_difference(row["sd"], 10, alpha=0.05 / 4)) and row["detectable_planned"] < row["detectable"]
     # the variants planned decide the family, not the ones recorded so far: with the oracle planned
     # but not yet run, Holm's m is the 6 comparisons of the design
-    planned = ["baseline-patch", "unet", "cutmix", "prioritycut-k10", S.ORACLE]
+    planned = ["baseline-patch", "unet", "cutmix", "prioritycut-k10", design.ORACLE]
     rows = S.seed_comparisons(runs, planned_variants=planned)
     primary = [r for r in rows if r["family"] == "primary"]
     assert len(primary) == 4 and {r["family_size"] for r in primary} == {6}
@@ -113,24 +116,58 @@ def test_the_design_detectable_difference_uses_the_planned_seeds_and_the_planned
     assert {r["family_size"] for r in rows if r["family"] == "secondary"} == {6 * len(S.SECONDARY)}
 
 
-def test_the_scratch_setting_has_its_own_gate_and_tuning_seed(tmp_path, capsys):
-    """From scratch the gate is an image AUC of 0.6 (a discriminator beside a generator from the first
-    step ends lower than one trained alone first), and seed 0, seen before that gate was set, is
-    left out: a folder named experiment-scratch gets both, and says why."""
-    assert S.GATES["scratch"] == (0.6, S.MIN_PIXEL_AUC) and S.GATES["finetune"] == (S.MIN_AUC, S.MIN_PIXEL_AUC)
-    folder = tmp_path / "experiment-scratch"
-    folder.mkdir()
-    _runs(folder / "experiment_runs.csv", {("cutmix", 2): 0.7, ("cutmix", 3): 0.55})
-    assert main(["seed-statistics", str(folder)]) == 0
-    report = (folder / "seed_statistics.md").read_text()
-    row = next(line for line in report.splitlines() if line.startswith("| prioritycut-k10 | cutmix |"))
-    assert "| 2 (2) |" in row                 # seed 0: tuning; seed 2 (0.7) counts here; seed 3 (0.55) does not
-    assert "image AUC is at least 0.6 and" in report
-    _, left_out = S.per_seed_differences(S.read_runs(folder / "experiment_runs.csv"), "prioritycut-k10", "cutmix",
-                                         S.PRIMARY, *S.GATES["scratch"], tuning_seeds=S.TUNING_SEEDS["scratch"])
+def test_the_folder_s_setting_chooses_the_gate_and_the_tuning_seeds(tmp_path, capsys):
+    """The same records, in a folder named experiment-scratch and in one named experiment-finetune:
+    from scratch seed 0 is the tuning seed and an image AUC of 0.7 passes (a discriminator beside a
+    generator from the first step ends lower than one trained alone first); as a fine-tune, seeds 0
+    and 1 are tuning seeds and 0.7 fails. A folder of neither setting is an error naming it."""
+    reports = {}
+    for setting in ("scratch", "finetune"):
+        folder = tmp_path / f"experiment-{setting}"
+        folder.mkdir()
+        _runs(folder / "experiment_runs.csv", {("cutmix", 2): 0.7, ("cutmix", 3): 0.55})
+        assert main(["seed-statistics", str(folder)]) == 0
+        reports[setting] = (folder / "seed_statistics.md").read_text()
+    claim = {setting: next(line for line in report.splitlines() if line.startswith("| prioritycut-k10 | cutmix |"))
+             for setting, report in reports.items()}
+    assert "| 2 (2) |" in claim["scratch"]       # seeds 0-3: 0 tuning, 3 (0.55) fails, 1 and 2 (0.7) count
+    assert "| 0 (4) |" in claim["finetune"]      # 0 and 1 tuning, 2 (0.7) and 3 (0.55) fail
+    assert "image AUC is at least 0.6 and" in reports["scratch"] and "at least 0.8 and" in reports["finetune"]
+    _, left_out = S.per_seed_differences(S.read_runs(tmp_path / "experiment-scratch" / "experiment_runs.csv"),
+                                         "prioritycut-k10", "cutmix", S.PRIMARY, *design.GATES["scratch"],
+                                         tuning_seeds=design.TUNING_SEEDS["scratch"])
     assert sorted(left_out) == [0, 3] and "cutmix: image AUC 0.550 < 0.6" in left_out[3]
-    assert "Seed 0's runs (baseline-patch, unet, cutmix) were seen before this setting's gate" in report
-    capsys.readouterr()
+    assert "Seed 0's runs (baseline-patch, unet, cutmix) were seen before this setting's gate" in reports["scratch"]
+    other = tmp_path / "my-runs"
+    other.mkdir()
+    _runs(other / "experiment_runs.csv", {})
+    assert main(["seed-statistics", str(other)]) == 2
+    assert "unknown experiment setting 'my-runs'" in capsys.readouterr().err
+
+
+def test_the_command_recomputes_the_committed_verdicts():
+    """``pcut seed-statistics`` on the committed per-run records gives the primary verdicts that
+    ``pcut experiment`` wrote beside them (section.md): the same plan (gate, tuning seeds, Holm's
+    family, planned seeds) in both. Only the bootstrap column differs: the records keep no videos."""
+    import argparse
+    import shutil
+    import tempfile
+
+    for setting in ("finetune", "scratch"):
+        committed = REPO / "results" / f"experiment-{setting}"
+        with tempfile.TemporaryDirectory() as temporary:
+            folder = Path(temporary) / committed.name
+            folder.mkdir()
+            shutil.copy(committed / "experiment_runs.csv", folder)
+            S.run_seed_statistics(argparse.Namespace(results=folder, min_auc=None, min_pixel_auc=None))
+            recomputed = (folder / "seed_statistics.md").read_text()
+
+        def verdicts(text):
+            table = text.split("Primary metric")[1].split("Sensitivity:")[0]
+            rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+            return [row[:5] + row[6:] for row in rows]                        # without the bootstrap column
+
+        assert verdicts(recomputed) == verdicts((committed / "section.md").read_text()), setting
 
 
 def test_the_command_writes_the_seed_report(tmp_path, capsys):
@@ -177,11 +214,11 @@ def test_the_gate_reads_each_run_the_pixel_head_and_the_start():
 
 def test_seed_comparisons_give_every_family_and_the_hierarchical_bootstrap(tmp_path):
     rng = np.random.default_rng(5)
-    variants = ["prioritycut-k10", "cutmix", S.ORACLE]
+    variants = ["prioritycut-k10", "cutmix", design.ORACLE]
     runs, per_video = [], {}
     for variant in variants:
         for seed in range(5):
-            shift = {"prioritycut-k10": 0.0, "cutmix": 0.01, S.ORACLE: -0.01}[variant]
+            shift = {"prioritycut-k10": 0.0, "cutmix": 0.01, design.ORACLE: -0.01}[variant]
             videos = [{"name": f"v{i}", S.PRIMARY: 0.07 + shift + rng.normal(0, 0.002), "l1": 0.02}
                       for i in range(6)]
             per_video.setdefault(variant, {})[seed] = videos
@@ -193,8 +230,8 @@ def test_seed_comparisons_give_every_family_and_the_hierarchical_bootstrap(tmp_p
                          "d_pixel_auc_true_disocclusion": 0.7, S.PRIMARY: pooled, "l1": 0.02 + 0.001 * seed,
                          "psnr": 30.0})
     rows = S.seed_comparisons(runs, per_video, resamples=500)
-    assert {(r["variant"], r["reference"]) for r in rows} == {("prioritycut-k10", "cutmix"), (S.ORACLE, "cutmix"),
-                                                             ("prioritycut-k10", S.ORACLE)}
+    assert {(r["variant"], r["reference"]) for r in rows} == {("prioritycut-k10", "cutmix"), (design.ORACLE, "cutmix"),
+                                                             ("prioritycut-k10", design.ORACLE)}
     primary = {(r["variant"], r["reference"]): r for r in rows if r["family"] == "primary"}
     claim = primary[("prioritycut-k10", "cutmix")]
     assert claim["n"] == 5 and claim["verdict"] == "variant better" and claim["p_holm"] >= claim["p"]
@@ -205,10 +242,31 @@ def test_seed_comparisons_give_every_family_and_the_hierarchical_bootstrap(tmp_p
     assert np.mean(pooled) == pytest.approx(claim["mean"], rel=1e-9)
     assert claim["family_tests"] == 3 and claim["detectable"] > S.minimum_detectable_difference(claim["sd"], 5)
     assert {r["verdict"] for r in rows if r["metric"] == "l1"} == {"not testable (no spread between seeds)"}
-    assert primary[("prioritycut-k10", S.ORACLE)]["verdict"] == "variant worse"
+    assert primary[("prioritycut-k10", design.ORACLE)]["verdict"] == "variant worse"
     assert {r["family"] for r in rows if r["metric"] == "psnr"} == {"reported"}
     assert all(r["verdict"] == "reported, not counted" for r in rows if r["family"] == "reported")
+    # the figure draws each seed's difference (a dot) and the t-interval (a bar) of each comparison
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    written.draw_seed_differences(ax, rows, runs)
+    first = [r for r in rows if r["family"] == "primary"][0]
+    top = len([r for r in rows if r["family"] == "primary"]) - 1
+    dots = [x for collection in ax.collections for x, y in collection.get_offsets() if y == top]
+    kept, _ = S.per_seed_differences(runs, first["variant"], first["reference"], S.PRIMARY)
+    assert sorted(dots) == pytest.approx(sorted(kept.values()))
+    assert any(list(line.get_xdata()) == pytest.approx([first["low"], first["high"]]) for line in ax.lines)
     written.plot_seed_differences(rows, runs, tmp_path / "seeds.png")
-    assert (tmp_path / "seeds.png").stat().st_size > 10_000
+    assert (tmp_path / "seeds.png").read_bytes()[:4] == b"\x89PNG"
     report = S.seed_report(runs, rows)
     assert "| prioritycut-k10 | cutmix | 5 (0) |" in report and "variant better |" in report
+
+
+def test_the_docs_state_the_design_s_gates():
+    """docs/results.md and docs/usage.md write the gate's values out: they are design.GATES'."""
+    (fine_image, fine_pixel), (scratch_image, scratch_pixel) = design.GATES["finetune"], design.GATES["scratch"]
+    assert fine_pixel == scratch_pixel
+    for doc in ("docs/results.md", "docs/usage.md"):
+        text = " ".join((REPO / doc).read_text().split())
+        assert f"{fine_image:g} in the fine-tune, {scratch_image:g} from scratch" in text, doc
+        assert f"pixel AUC at least {fine_pixel:g} against the true dis-occlusion" in text, doc

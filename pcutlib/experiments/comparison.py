@@ -77,7 +77,8 @@ from pcutlib.experiments.run_records import (file_digest, read_record, records_f
 from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_start, ensure_trained, ensure_warmed_up,
                                       read_run_record, reconstruction_row, run_minutes, run_record, scored,
                                       warmup_dir)
-from pcutlib.experiments.seed_statistics import GATES, HISTORY, ORACLE, TUNING_SEEDS, seed_comparisons, seed_report
+from pcutlib.experiments.design import ORACLE, SETTING_SEEDS, setting_plan
+from pcutlib.experiments.seed_statistics import seed_comparisons, seed_report
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
 
 # Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a
@@ -87,11 +88,6 @@ FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
                  "warmup_epochs": 150, "seeds": None, "variants": ["main"], "runs": Path("runs/experiment"),
                  "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
                  "quality_frames": 8, "setting": "both"}
-
-
-# when --seeds is not given: 10 fine-tune seeds besides the tuning seeds 0 and 1, 5 from scratch besides
-# its tuning seed 0 (seed_statistics.TUNING_SEEDS)
-SETTING_SEEDS = {"finetune": list(range(12)), "scratch": list(range(6))}
 
 
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
@@ -128,7 +124,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="epochs of a scratch run (default: the config's num_epochs, the reconstruction's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="training seeds (default: fine-tune 0 .. 11, scratch 0 .. 5; the first of each the "
-                             "tuning seeds, seed_statistics.TUNING_SEEDS)")
+                             "tuning seeds, design.TUNING_SEEDS)")
     groups, variants = variant_groups(), list(experiment_recipe()["variants"])
     parser.add_argument("--variants", nargs="+", default=None, choices=[*groups, *variants],
                         help=f"which variants to run; main = {' '.join(groups['main'])} (default), "
@@ -215,6 +211,11 @@ def plan_seeds(args, setting: str) -> list[int]:
     if args.quick:
         return seeds_of(args, setting)
     return sorted(set(SETTING_SEEDS[setting]) | set(seeds_of(args, setting)))
+
+
+def planned_runs(args, setting: str) -> int:
+    """How many runs the tables of ``setting`` plan: every variant asked for, every planned seed."""
+    return len(args.variants) * len(plan_seeds(args, setting))
 
 
 def score_references(args, setting: str, test: list, probes, progress: bool) -> dict:
@@ -331,7 +332,7 @@ def missing_runs(args, setting: str, base: dict, test: list) -> list[str]:
                            start=start_digest(args, plan["init_from"]), scoring=scoring_of(args)) is None]
 
 
-def setting_budget(args, setting: str, base: dict, test: list, reference_row: bool = True) -> str:
+def setting_budget(args, setting: str, base: dict, test: list, reference_row: bool) -> str:
     """One sentence: what each run of ``setting`` trained, and on what it is scored (``reference_row``:
     whether the setting's reconstruction row is in the tables)."""
     runs = f"{len(args.variants)} variants x {len(plan_seeds(args, setting))} seeds"
@@ -393,12 +394,16 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     folder.mkdir(parents=True, exist_ok=True)
     init_label = INIT if setting == "finetune" else INIT_SCRATCH
     table = summarize(rows, [*args.variants, init_label, COPY])
-    tuning = TUNING_SEEDS[setting] if not args.quick else ()
-    min_auc, min_pixel_auc = GATES[setting]
+    # the design's plan (design.setting_plan); --quick plans only what it runs. Holm's family is the
+    # design's comparisons whatever --variants trains now (as plan_seeds keeps the design's seeds)
+    plan = setting_plan(setting)
+    tuning = () if args.quick else plan["tuning_seeds"]
+    variants = args.variants if args.quick else list(dict.fromkeys([*plan["variants"], *args.variants]))
+    min_auc, min_pixel_auc = plan["min_auc"], plan["min_pixel_auc"]
     planned_seeds = len([s for s in plan_seeds(args, setting) if s not in tuning])
     comparisons = seed_comparisons(rows, per_video, resamples=args.resamples, tuning_seeds=tuning,
                                    planned_seeds=planned_seeds, min_auc=min_auc, min_pixel_auc=min_pixel_auc,
-                                   planned_variants=args.variants)
+                                   planned_variants=variants)
     write_csv(folder / "experiment_runs.csv",
               [{k: v for k, v in row.items() if k in ("variant", "seed", "start", "minutes", *METRICS, "mask_chance",
                                                            *DISCRIMINATOR_METRICS)} for row in rows])
@@ -420,7 +425,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     else:
         figure = ""
     minutes = sum(row["minutes"] for row in rows if row["seed"] is not None and not math.isnan(row["minutes"]))
-    planned, recorded = len(args.variants) * len(plan_seeds(args, setting)), sum(row["seed"] is not None for row in rows)
+    planned, recorded = planned_runs(args, setting), sum(row["seed"] is not None for row in rows)
     recorded_line = ("" if recorded == planned else f" These tables hold the {recorded} of {planned} planned runs "
                      f"recorded so far (the command trains the others; `--records-only` writes the tables from the "
                      f"records alone).")
@@ -437,7 +442,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
         "the occlusion map: an upper bound that real data cannot have.", "",
         markdown_table(table), "",
         seed_report(rows, comparisons, min_auc, min_pixel_auc, tuning_seeds=tuning, planned_seeds=planned_seeds,
-                    history="" if args.quick else HISTORY[setting], planned_variants=args.variants),
+                    history="" if args.quick else plan["history"], planned_variants=variants),
         "![per-seed differences of the primary metric with their t-intervals](seed_differences.png)", "",
         "![metrics against k](metrics_vs_k.png)", "", figure])
     (folder / "section.md").write_text(text.rstrip() + "\n")
@@ -470,7 +475,7 @@ def run_experiment(args) -> int:
               + (f" ({', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''})" if runs else
                  f" (every run read from {records_folder(args.results, setting)}/)"))
     ensure_start(args, base, missing, progress)
-    total = sum(len(args.variants) * len(plan_seeds(args, setting)) for setting in args.settings)
+    total = sum(planned_runs(args, setting) for setting in args.settings)
     bar = tqdm(total=total, desc="experiment runs", unit="run", disable=not progress, dynamic_ncols=True)
     for setting in args.settings:
         references = score_references(args, setting, test, probes, progress)

@@ -166,6 +166,11 @@ def ensure_check_data(root: Path, training_data: Path, seed: int, progress: bool
                                   stripes=meta["stripes"], world=world, progress=progress, overwrite=True)
 
 
+def reconstruction_dir(runs: Path, config: str) -> Path:
+    """The run folder of the demo's first step, reconstruction training: <runs>/<config's stem>-reconstruction."""
+    return Path(runs) / f"{Path(config).stem}-reconstruction"
+
+
 def run_demo(args) -> int:
 
     started = time.perf_counter()
@@ -174,9 +179,9 @@ def run_demo(args) -> int:
     config = synthetic_config(args.config, args.data, progress, **epochs)
     data = Path(config["dataset_params"]["root_dir"])
 
-    reconstruction_dir = args.runs / f"{Path(args.config).stem}-reconstruction"
-    print(f"[1/3] reconstruction training -> {reconstruction_dir}")
-    reconstruction_last = train(config, reconstruction_dir, device=args.device, progress=progress, overwrite=True)
+    first_run = reconstruction_dir(args.runs, args.config)
+    print(f"[1/3] reconstruction training -> {first_run}")
+    reconstruction_last = train(config, first_run, device=args.device, progress=progress, overwrite=True)
 
     prioritycut_dir = args.runs / f"{Path(args.config).stem}-prioritycut"
     print(f"[2/3] PriorityCut fine-tune -> {prioritycut_dir}")

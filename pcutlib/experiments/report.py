@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from pcutlib.checkpoints.files import load_models
 from pcutlib.experiments.recipes import SETTINGS, k_variants
 from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH
-from pcutlib.experiments.seed_statistics import MIN_PIXEL_AUC, PRIMARY, per_seed_differences
+from pcutlib.experiments.design import MIN_PIXEL_AUC, PRIMARY
+from pcutlib.experiments.seed_statistics import per_seed_differences, seed_differences
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, LOWER_IS_BETTER, MIN_AUC
 from pcutlib.paths import replace_between_markers
 from pcutlib.prioritycut import prioritycut_mask
@@ -200,14 +201,13 @@ def draw_seed_differences(ax, rows: list[dict], runs: list[dict], min_auc: float
     difference of the primary metric (a dot; a hollow one: left out by the gate or as a tuning
     seed), the paired t-interval (a bar) and zero (a line)."""
     primary = [row for row in rows if row["family"] == "primary"]
-    by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
     for index, row in enumerate(primary):
         y = len(primary) - 1 - index
         kept, left_out = per_seed_differences(runs, row["variant"], row["reference"], PRIMARY, min_auc,
                                                min_pixel_auc, tuning_seeds)
         ax.scatter(list(kept.values()), [y] * len(kept), s=18, color="tab:blue", zorder=3)
-        out = [float(by_key[(row["variant"], s)].get(PRIMARY, math.nan))
-               - float(by_key[(row["reference"], s)].get(PRIMARY, math.nan)) for s in left_out]
+        every_seed = seed_differences(runs, row["variant"], row["reference"], PRIMARY)
+        out = [every_seed[seed] for seed in left_out]
         ax.scatter(out, [y] * len(out), s=18, facecolors="none", edgecolors="tab:gray", zorder=3)
         if not math.isnan(row["low"]):
             ax.plot([row["low"], row["high"]], [y, y], color="black", linewidth=2, zorder=2)

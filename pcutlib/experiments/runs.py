@@ -209,7 +209,8 @@ START_COMMANDS = ("`pcut calibrate small-motion+full-res-long` then `pcut export
 
 
 # the scratch setting's reconstruction row: synthetic-64 trained for reconstruction alone, as long as a
-# scratch run (pcut demo's first step makes it); scored when here, else read from its record
+# scratch run (pcut demo's first step makes it, demo.reconstruction_dir); scored when here, else read
+# from its record
 SCRATCH_RECONSTRUCTION = Path("runs/synthetic-64-reconstruction/checkpoints/last.pt")
 
 

@@ -39,51 +39,11 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, stats
 
+from pcutlib.experiments.design import (COMPARISONS, GATES, MIN_PIXEL_AUC, PRIMARY, REPORTED_ONLY, SECONDARY,
+                                        setting_plan)
 from pcutlib.experiments.recipes import experiment_recipe
 from pcutlib.experiments.statistics import LOWER_IS_BETTER, MIN_AUC
 
-PRIMARY = "l1_disoccluded"
-SECONDARY = ["l1_visible", "ssim_disoccluded", "ssim_visible", "animation_l1", "l1", "ssim", "akd", "mkr",
-             "akd_gt", "aed"]
-REPORTED_ONLY = ["psnr", "mask_precision", "l1_fomm", "psnr_fomm", "ssim_fomm", "akd_fomm", "mkr_fomm",
-                 "akd_gt_fomm", "aed_fomm"]
-ORACLE = "oracle-prioritycut-k10"
-# (variant, reference), the questions in order: the paper's claim; does occlusion-guided mixing help
-# at all in this world (the oracle); is the learned occlusion map good enough; then the ladder
-COMPARISONS = [("prioritycut-k10", "cutmix"), (ORACLE, "cutmix"), ("prioritycut-k10", ORACLE),
-               ("prioritycut-k10", "unet"), ("cutmix", "unet"), ("unet", "baseline-patch")]
-# a mixing run (CutMix, PriorityCut, oracle) counts only where its pixel head ranks the generated
-# frames' truly dis-occluded pixels above the others at least this well (0.5 = chance): the mixing
-# acts through that head. The plain U-Net's head is not trained to point anywhere (its decoder
-# learns "every generated pixel is fake"): it is gated on its image AUC alone
-MIN_PIXEL_AUC = 0.6
-# seeds whose runs chose a recipe value on the test split (results/experiment-recipe.md): left out
-# of the verdicts, counted in the sensitivity table. Fine-tune seeds 0 and 1 chose the mixing
-# recipe (from an earlier start checkpoint, whose records are in the history of results/); they stay
-# out under the committed start too, as planned
-TUNING_SEEDS = {"finetune": (0, 1), "scratch": (0,)}
-# each setting's gate, (image AUC, a mixing variant's pixel AUC). Fine-tune: the discriminator
-# trains 150 epochs alone against a fixed generator, then 6 with it. From scratch it trains from the
-# first step against a generator that keeps improving, and its held-out image AUC ends lower (seed 0:
-# 0.698 for the U-Net, 0.725 for CutMix, 0.823 for the patch discriminator): the scratch gate asks
-# for an image head clearly above chance, the pixel gate's 0.6. It was set after scratch seed 0 was
-# seen, so that seed is the scratch setting's tuning seed
-GATES = {"finetune": (MIN_AUC, MIN_PIXEL_AUC), "scratch": (0.6, MIN_PIXEL_AUC)}
-# what shaped each setting's analysis before its counted runs: a sentence of the report
-HISTORY = {
-    "finetune": (" Seeds 0 and 1 chose the mixing recipe on these test videos (`results/experiment-recipe.md`), in runs "
-                 "from an earlier start that was lost (digest `4c204bca`; their records are in the history of "
-                 "`results/experiment-finetune/runs/`); their runs from the committed start are left out of the "
-                 "verdicts, as planned. The pixel gate's scope (mixing variants only) was set after that earlier seed "
-                 "0 was seen, and earlier recipe values (adversarial weights, discriminator steps, the mixed-terms "
-                 "ramp) were probed on seeds 0-4 of an earlier design, on the same test videos."),
-    "scratch": (" Seed 0's runs (baseline-patch, unet, cutmix) were seen before this setting's gate was set (image AUC "
-                "0.6 instead of the fine-tune's 0.8: a discriminator that trains beside a generator from the first "
-                "step ends lower; at 0.8 two of seed 0's three runs, U-Net 0.698 and CutMix 0.725, would have failed), "
-                "so seed 0 is left out of the verdicts and the 0.6 gate is fixed for seeds 1-5. The mixing recipe is "
-                "the fine-tune's, chosen on fine-tune seeds 0 and 1; seed 0's first-try CutMix run here (image AUC "
-                "0.701) was one more reason to change it."),
-}
 ALPHA = 0.05
 POWER = 0.8
 
@@ -213,15 +173,22 @@ def run_gate(run: dict, min_auc: float = MIN_AUC, min_pixel_auc: float = MIN_PIX
     return None
 
 
+def seed_differences(runs: list[dict], variant: str, reference: str, metric: str) -> dict:
+    """{seed: variant - reference} of ``metric`` over every seed both ran (NaN: not measured)."""
+    by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
+    seeds = sorted({s for v, s in by_key if v == variant} & {s for v, s in by_key if v == reference})
+    return {seed: _value(by_key[(variant, seed)], metric) - _value(by_key[(reference, seed)], metric)
+            for seed in seeds}
+
+
 def per_seed_differences(runs: list[dict], variant: str, reference: str, metric: str, min_auc: float = MIN_AUC,
                          min_pixel_auc: float = MIN_PIXEL_AUC, tuning_seeds=()) -> tuple[dict, dict]:
     """({seed: variant - reference}, {seed: why it was left out}) over the seeds both ran: a seed
     is left out when it is one of ``tuning_seeds``, a run of the pair fails ``run_gate`` or the two
     started from different checkpoints (their records' ``start``)."""
     by_key = {(r["variant"], r["seed"]): r for r in runs if r["seed"] is not None}
-    seeds = sorted({s for v, s in by_key if v == variant} & {s for v, s in by_key if v == reference})
     kept, left_out = {}, {}
-    for seed in seeds:
+    for seed, difference in seed_differences(runs, variant, reference, metric).items():
         pair = (by_key[(variant, seed)], by_key[(reference, seed)])
         reasons = [f"{name}: {why}" for name, run in zip((variant, reference), pair)
                    if (why := run_gate(run, min_auc, min_pixel_auc))]
@@ -229,7 +196,6 @@ def per_seed_differences(runs: list[dict], variant: str, reference: str, metric:
             reasons.insert(0, "a tuning seed (left out as planned)")
         if pair[0].get("start") != pair[1].get("start"):
             reasons.append("different starting checkpoints")
-        difference = _value(pair[0], metric) - _value(pair[1], metric)
         if not reasons and math.isnan(difference):
             reasons.append(f"{metric} not measured")
         if reasons:
@@ -278,17 +244,16 @@ def seed_comparisons(runs: list[dict], per_video: dict | None = None, comparison
     present = {r["variant"] for r in runs}
     planned = set(present if planned_variants is None else planned_variants)
     planned_comparisons = [(v, r) for v, r in comparisons if v in planned and r in planned]
-    comparisons = [(v, r) for v, r in planned_comparisons if v in present and r in present]
-    if not comparisons:
-        raise ValueError(f"none of the comparisons {COMPARISONS} has both variants among {sorted(present)}")
-    secondary_measured = [m for m in SECONDARY if any(m in r for r in runs)]
+    testable = [(v, r) for v, r in planned_comparisons if v in present and r in present]
+    if not testable:
+        raise ValueError(f"none of the comparisons {comparisons} has both variants among the runs' "
+                         f"{sorted(present)} and the planned variants {sorted(planned)}")
+    measured = [m for m in [PRIMARY, *SECONDARY, *REPORTED_ONLY] if any(m in r for r in runs)]
     planned_size = {"primary": len(planned_comparisons),
-                    "secondary": len(planned_comparisons) * len(secondary_measured)}
+                    "secondary": len(planned_comparisons) * sum(_family(m) == "secondary" for m in measured)}
     rows = []
-    for variant, reference in comparisons:
-        for metric in [PRIMARY, *SECONDARY, *REPORTED_ONLY]:
-            if not any(metric in r for r in runs):
-                continue
+    for variant, reference in testable:
+        for metric in measured:
             kept, left_out = per_seed_differences(runs, variant, reference, metric, min_auc, min_pixel_auc,
                                                   tuning_seeds)
             result = paired_t(list(kept.values()))
@@ -448,22 +413,28 @@ def add_seed_statistics_arguments(parser: argparse.ArgumentParser) -> argparse.A
     parser.description = ("Seed-level verdicts of a stored experiment setting: paired t-intervals of the primary "
                           "metric, Holm's correction, the per-run discriminator gate and the detectable difference.")
     parser.add_argument("results", type=Path, help="a setting's folder, e.g. results/experiment-finetune")
+    gates = ", ".join(f"{setting} {image:g}" for setting, (image, _) in GATES.items())
     parser.add_argument("--min-auc", type=float, default=None,
-                        help="discriminator image AUC gate (default: the setting's, GATES: fine-tune 0.8, scratch 0.6)")
-    parser.add_argument("--min-pixel-auc", type=float, default=MIN_PIXEL_AUC,
-                        help="a mixing variant's pixel AUC against the true dis-occlusion gate (default: %(default)s)")
+                        help=f"discriminator image AUC gate (default: the setting's, design.GATES: {gates})")
+    parser.add_argument("--min-pixel-auc", type=float, default=None,
+                        help=f"a mixing variant's pixel AUC against the true dis-occlusion gate (default: the "
+                             f"setting's, {MIN_PIXEL_AUC:g} in each)")
     return parser
 
 
 def run_seed_statistics(args: argparse.Namespace) -> int:
+    """The setting's report from its ``experiment_runs.csv``, with the design's plan
+    (``design.setting_plan``: gate, tuning seeds, Holm's family, planned seeds), as ``pcut
+    experiment`` writes it, into ``seed_statistics.md``."""
     records = args.results / "experiment_runs.csv"
     if not records.is_file():
         raise FileNotFoundError(f"{records} is missing: pcut experiment writes it")
-    setting = args.results.name.removeprefix("experiment-")
-    min_auc, min_pixel_auc = GATES.get(setting, (MIN_AUC, MIN_PIXEL_AUC))
-    text = seed_report(read_runs(records), min_auc=args.min_auc if args.min_auc is not None else min_auc,
-                       min_pixel_auc=args.min_pixel_auc if args.min_pixel_auc is not None else min_pixel_auc,
-                       tuning_seeds=TUNING_SEEDS.get(setting, ()), history=HISTORY.get(setting, ""))
+    plan = setting_plan(args.results.name.removeprefix("experiment-"))
+    min_auc = plan["min_auc"] if args.min_auc is None else args.min_auc
+    min_pixel_auc = plan["min_pixel_auc"] if args.min_pixel_auc is None else args.min_pixel_auc
+    text = seed_report(read_runs(records), min_auc=min_auc, min_pixel_auc=min_pixel_auc,
+                       tuning_seeds=plan["tuning_seeds"], planned_seeds=plan["planned_seeds"],
+                       history=plan["history"], planned_variants=plan["variants"])
     (args.results / "seed_statistics.md").write_text(f"# Seed-level statistics of {args.results.name}\n\n"
                                                      f"Written by `pcut seed-statistics {args.results}`.\n\n{text}")
     print(text, end="")
