@@ -507,3 +507,25 @@ def test_a_run_record_round_trips_and_says_why_it_is_stale(tmp_path):
     assert "another starting checkpoint" in said[2] and "other scoring settings" in said[3]
     assert run_records.read_record(tmp_path / "none.json", made_from, ["v0"], say=said.append) is None
     assert len(said) == 4                                                     # a missing record says nothing
+
+
+def test_the_results_page_states_the_design_and_the_recipe_as_they_are():
+    """docs/results.md writes the design and the recipe out in prose above the generated section:
+    each figure there is the one the command uses (design's seeds, FULL_DEFAULTS' epochs, the
+    experiment recipe's weights)."""
+    from pcutlib.experiments import design
+
+    text = " ".join((REPO / "docs" / "results.md").read_text().split())
+    adversarial, defaults = recipes.experiment_recipe()["adversarial"], comparison.FULL_DEFAULTS
+    fine, scratch = design.setting_plan("finetune"), design.setting_plan("scratch")
+    expected = [
+        f"seeds {fine['seeds'][0]}-{fine['seeds'][-1]} (seeds {' and '.join(map(str, fine['tuning_seeds']))} chose",
+        f"so {fine['planned_seeds']} count", f"a warm-up of {defaults['warmup_epochs']} epochs",
+        f"then {defaults['epochs']} adversarial epochs",
+        f"seeds {scratch['seeds'][0]}-{scratch['seeds'][-1]} (seed {scratch['tuning_seeds'][0]} was seen",
+        f"so {scratch['planned_seeds']} count",
+        f"adversarial term at {adversarial['generator_gan']:g}, feature matching at "
+        f"{adversarial['feature_matching']:g} and {adversarial['discriminator_steps_per_generator_step']} "
+        f"discriminator updates", f"consistency loss at {adversarial['consistency_weight']:g}",
+        f"over their first {adversarial['mixed_terms_warmup_epochs']:g} epochs of mixing"]
+    assert [phrase for phrase in expected if phrase not in text] == []
