@@ -13,7 +13,8 @@ machine; run it alone (a second heavy job slows each torch step 5-60x on 2 cores
 Writes ``<out>/time_to_quality.json`` (every mark of every recipe), ``time_to_quality.md`` (the
 table, and the minutes each recipe needed to reach silhouette IoU 0.80 and 0.85 and 8 distinct
 keypoints) and ``time_to_quality.png`` (each diagnose figure against minutes, one line per
-recipe, the targets dashed). Prints the CPU's bf16 capability (AMX or AVX512-BF16: native).
+recipe, the targets dashed). Prints the CPU's bf16 capability (AMX or AVX512-BF16: native), which decides what a recipe with
+``mixed_precision: auto`` computes in (the trainer prints its choice).
 
     python benchmarks/time_to_quality.py [--recipes demo shipped ...] [--minutes 60] [--every 2.5]
                                          [--out results/time-to-quality] [--runs runs/time-to-quality]
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import shutil
 import sys
 import time
@@ -42,7 +42,7 @@ from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.experiments.demo import ensure_check_data
 from pcutlib.experiments.recipes import read_recipe
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
-from pcutlib.training.device import choose_device
+from pcutlib.training.device import choose_device, native_bf16
 from pcutlib.training.loop import end_epoch, setup_run, train_epoch
 
 FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_keypoints", "distinct moving keypoints",
@@ -53,13 +53,8 @@ QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_frac
 
 
 def cpu_bf16() -> str:
-    """'native (amx_bf16)' / 'native (avx512_bf16)' where the CPU has bf16 kernels, else 'emulated'."""
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return f"unknown ({platform.machine()})"
-    found = [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags.split()]
-    return f"native ({', '.join(found)})" if found else "emulated (no AMX or AVX512-BF16)"
+    """One line: whether this CPU computes bf16 natively (what ``mixed_precision: auto`` decides on)."""
+    return native_bf16(torch.device("cpu"))[1]
 
 
 def recipe_config(base: str, data: Path, overrides: dict) -> dict:

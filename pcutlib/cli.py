@@ -123,8 +123,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discriminator", choices=["patch", "unet"],
                         help="patch: FOMM's multi-scale patch discriminator; unet: PriorityCut's per-pixel U-Net")
     parser.add_argument("--generator-gan", type=float, help="weight of the generator's adversarial loss")
-    parser.add_argument("--mixed-precision", choices=["none", "bf16", "fp16"],
-                        help="autocast dtype: bf16 (CPU or CUDA), fp16 (CUDA only), none: float32")
+    parser.add_argument("--mixed-precision", choices=["none", "bf16", "fp16", "auto"],
+                        help="autocast dtype: bf16 (CPU or CUDA), fp16 (CUDA only), none: float32, "
+                             "auto: bf16 where the CPU or GPU has native bf16, else float32 (the choice is printed)")
     parser.add_argument("--channels-last", action="store_true", default=None,
                         help="NHWC memory layout for the convolutions")
     parser.add_argument("--skip-bad-files", action="store_true", default=None,

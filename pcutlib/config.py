@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from pcutlib.paths import find_config
+from pcutlib.yaml_files import read_yaml
 
 REQUIRED = object()   # marks a key a config must give (no sensible default)
 
@@ -119,6 +120,9 @@ SCHEMA = {
     },
     "train_params": {
         "num_epochs": whole(100, 1), "num_repeats": whole(1, 1), "epoch_milestones": whole([], 1),
+        # the learning rates over epochs: step (FOMM's: x0.1 at each of epoch_milestones) or cosine
+        # (from the configured rate down towards 0 at num_epochs, after lr_warmup_epochs of linear rise)
+        "lr_schedule": text("step", "step", "cosine"), "lr_warmup_epochs": whole(0, 0),
         "lr_generator": number(2.0e-4, 0), "lr_discriminator": number(2.0e-4, 0), "lr_kp_detector": number(2.0e-4, 0),
         "batch_size": whole(8, 1), "scales": number([1, 0.5, 0.25, 0.125], 1e-3, 1), "checkpoint_freq": whole(50, 1),
         "transform_params": {"sigma_affine": number(0.05, 0), "sigma_tps": number(0.005, 0),
@@ -140,7 +144,7 @@ SCHEMA = {
         "perceptual_weights": text("imagenet"),   # imagenet | random (tests only) | path to vgg19 .pth
         "seed": whole(0, 0),
         "num_workers": whole(2, 0),
-        "mixed_precision": text("none", "none", "bf16", "fp16"),     # fp16: CUDA only
+        "mixed_precision": text("none", "none", "bf16", "fp16", "auto"),  # fp16: CUDA only; auto: bf16 where native
         # weight average of every network but the discriminator (training.weight_average); 0: off
         "ema_decay": number(0.0, 0, 1),
         "channels_last": flag(False),
@@ -401,6 +405,13 @@ def check_combinations(resolved: dict) -> None:
     if regularizer != "none" and train_params["loss_weights"]["generator_gan"] == 0:
         raise ValueError(f"regularizer.type={regularizer!r} acts on the discriminator, which only trains "
                          f"when train_params.loss_weights.generator_gan != 0")
+    schedule, warmup, milestones = (train_params[k] for k in ("lr_schedule", "lr_warmup_epochs", "epoch_milestones"))
+    if schedule == "cosine" and milestones:
+        raise ValueError(f"train_params.lr_schedule=cosine has no drops, but epoch_milestones is {milestones}: "
+                         f"set epoch_milestones: [] (or lr_schedule: step)")
+    if warmup and (schedule != "cosine" or warmup >= train_params["num_epochs"]):
+        raise ValueError(f"train_params.lr_warmup_epochs={warmup} needs lr_schedule: cosine (got {schedule}) and "
+                         f"fewer warm-up epochs than num_epochs ({train_params['num_epochs']})")
     dropout = train_params["region_dropout"]
     if dropout["start"] >= 1 or dropout["max"] >= 1:
         raise ValueError(f"train_params.region_dropout needs start and max below 1 (1 drops every region), "
@@ -445,34 +456,6 @@ def resolve_config(config: dict) -> dict:
         warnings.warn(f"config keys accepted for FOMM compatibility but ignored by pcut: {', '.join(ignored)}",
                       stacklevel=2)
     return resolved
-
-
-class UniqueKeyLoader(yaml.SafeLoader):
-    """yaml's safe loader, refusing a mapping that gives the same key twice (plain yaml keeps
-    the last one silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":     # `<<: *anchor`: keys merged in may be overridden
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise ValueError(f"duplicate key {key!r} on line {line} (first given on line {seen[key]})")
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml(path: str | Path):
-    """The content of a yaml file (safe loader; duplicate keys are an error naming key and line)."""
-    with open(path) as f:
-        try:
-            return yaml.load(f, Loader=UniqueKeyLoader)
-        except yaml.YAMLError as error:
-            raise ValueError(f"{path}: not valid YAML: {error}".replace("\n", " ")) from None
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
 
 
 def load_config(name_or_path: str | Path) -> dict:

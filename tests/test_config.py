@@ -2,7 +2,8 @@
 import pytest
 
 from pcutlib.cli import main
-from pcutlib.config import load_config, read_yaml, resolve_config, set_by_path
+from pcutlib.config import load_config, resolve_config, set_by_path
+from pcutlib.yaml_files import read_yaml
 
 # (dotted key, bad value, words the message must hold)
 BAD_VALUES = [

@@ -1,6 +1,7 @@
 """The trainer: one step per regularizer, exact resume, config errors, DDP on CPU (gloo)."""
 import copy
 import json
+import math
 import os
 import subprocess
 import sys
@@ -172,6 +173,40 @@ def test_config_errors_name_the_bad_value(smoke_data, tmp_path):
         train(missing, tmp_path / "run", device="cpu", progress=False)
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step")
+def test_cosine_schedule_warms_up_anneals_and_resumes_with_a_changed_rate(smoke_data, tmp_path, capsys):
+    """lr_schedule cosine: (e + 1) / warmup over the warm-up epochs, then half a cosine towards 0;
+    a resume whose config changed the rate applies the new rate at the same point of the schedule;
+    milestones or a warm-up without cosine are errors that name the values."""
+    from pcutlib.training.state import load_training_checkpoint, save_training_checkpoint
+    from pcutlib.training.trainer import cosine_factor
+
+    assert [cosine_factor(e, 2, 6) for e in range(6)] == pytest.approx(
+        [0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(3 * math.pi / 4))])
+    config = smoke_config(smoke_data)
+    config["train_params"].update(num_epochs=6, epoch_milestones=[], lr_schedule="cosine", lr_warmup_epochs=2)
+    config = resolve_config(config)
+    trainer = build_trainer(config, torch.device("cpu"))
+    base = config["train_params"]["lr_generator"]
+    for epoch in range(3):
+        assert trainer.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(base * cosine_factor(epoch, 2, 6))
+        for scheduler in trainer.schedulers.values():
+            scheduler.step()
+    save_training_checkpoint(trainer, tmp_path / "last.pt")
+    config["train_params"]["lr_generator"] = 2 * base
+    resumed = build_trainer(config, torch.device("cpu"))
+    load_training_checkpoint(resumed, tmp_path / "last.pt")
+    assert "lr_generator changed" in capsys.readouterr().out
+    assert resumed.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(2 * base * cosine_factor(3, 2, 6))
+    for bad, match in ((dict(lr_schedule="cosine", epoch_milestones=[3]), r"epoch_milestones is \[3\]"),
+                       (dict(lr_schedule="step", lr_warmup_epochs=2), "lr_warmup_epochs=2 needs lr_schedule: cosine"),
+                       (dict(lr_schedule="cosine", lr_warmup_epochs=6, epoch_milestones=[]), r"num_epochs \(6\)")):
+        broken = smoke_config(smoke_data)
+        broken["train_params"].update(num_epochs=6, **bad)
+        with pytest.raises(ValueError, match=match):
+            resolve_config(broken)
+
+
 def test_cli_flags_override_the_config(smoke_data, tmp_path):
     from pcutlib.cli import build_parser, config_from_args
 
@@ -319,6 +354,36 @@ def test_cpus_busy_elsewhere_counts_running_threads_of_other_processes(tmp_path)
     assert cpus_busy_elsewhere(tmp_path / "missing") == 0
     busy = cpus_busy_elsewhere()                         # the real /proc: a count of threads
     assert busy >= 0
+
+
+def test_mixed_precision_auto_takes_bf16_only_where_the_cpu_has_it(tmp_path, smoke_data, monkeypatch):
+    """mixed_precision auto: bf16 on a CPU whose flags name amx_bf16 or avx512_bf16, float32 on
+    one without them or whose flags cannot be read; the other values pass through; the trainer
+    takes the resolved dtype and says why."""
+    from pcutlib.training import device as training
+
+    def cpuinfo(flags: str) -> Path:
+        path = tmp_path / f"cpuinfo-{len(flags)}"
+        path.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        return path
+
+    cpu = torch.device("cpu")
+    assert training.native_bf16(cpu, cpuinfo("fpu sse avx2 amx_bf16 amx_tile"))[0] is True
+    assert training.native_bf16(cpu, cpuinfo("fpu sse avx512f avx512_bf16"))[0] is True
+    native, why = training.native_bf16(cpu, cpuinfo("fpu sse avx2 avx512f"))
+    assert native is False and "no AMX or AVX512-BF16" in why
+    native, why = training.native_bf16(cpu, tmp_path / "missing")
+    assert native is False and "missing" in why
+    for requested in ("none", "bf16", "fp16"):
+        assert training.resolve_mixed_precision(requested, cpu)[0] == requested
+    for has_bf16, expected, dtype in ((True, "bf16", torch.bfloat16), (False, "none", None)):
+        monkeypatch.setattr(training, "native_bf16", lambda device, has=has_bf16: (has, f"has: {has}"))
+        precision, note = training.resolve_mixed_precision("auto", cpu)
+        assert precision == expected and note == f"mixed_precision auto -> {'bf16' if has_bf16 else 'none (float32)'}: has: {has_bf16}"
+        config = smoke_config(smoke_data)
+        config["train_params"]["mixed_precision"] = "auto"
+        trainer = build_trainer(config, cpu)
+        assert trainer.autocast_dtype == dtype and trainer.precision_note == note
 
 
 def test_cpu_threads_leave_room_for_other_work(monkeypatch):

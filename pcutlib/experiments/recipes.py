@@ -8,7 +8,8 @@ import copy
 from functools import lru_cache
 from pathlib import Path
 
-from pcutlib.config import load_config, read_yaml, resolve_config
+from pcutlib.config import load_config, resolve_config
+from pcutlib.yaml_files import read_yaml
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
 from pcutlib.paths import find_recipe
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import platform
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,33 @@ def choose_device(requested: str | None = None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {requested!r} requested but CUDA is not available")
     return device
+
+
+def native_bf16(device: torch.device, cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[bool, str]:
+    """Whether ``device`` computes bf16 in hardware, and why: a CPU with AMX or AVX512-BF16
+    (flags amx_bf16 / avx512_bf16 in ``cpuinfo``), a GPU for which torch reports bf16 support.
+    Without such units bf16 is emulated and slower than float32."""
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+        return supported, f"{torch.cuda.get_device_name(device)} {'has' if supported else 'lacks'} bf16"
+    try:
+        flags = next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return False, f"no CPU flags readable at {cpuinfo} ({platform.machine()}): bf16 taken as emulated"
+    found = [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags]
+    if found:
+        return True, f"the CPU has native bf16 ({', '.join(found)})"
+    return False, "the CPU has no AMX or AVX512-BF16: bf16 would be emulated"
+
+
+def resolve_mixed_precision(requested: str, device: torch.device) -> tuple[str, str]:
+    """``train_params.mixed_precision`` as it will run on ``device``: ``"auto"`` becomes "bf16"
+    where :func:`native_bf16` holds and "none" (float32) elsewhere; the other values stay.
+    Returns (precision, the reason, one line for the log)."""
+    if requested != "auto":
+        return requested, f"mixed_precision {requested} (as configured)"
+    native, why = native_bf16(device)
+    return ("bf16" if native else "none"), f"mixed_precision auto -> {'bf16' if native else 'none (float32)'}: {why}"
 
 
 def cpus_busy_elsewhere(proc: Path = Path("/proc")) -> int:

@@ -250,6 +250,8 @@ def setup_run(config: dict, run_dir: Path, device: torch.device, *, resume: bool
         prepare_run_dir(run_dir, resume, overwrite)
     seed_everything(config["train_params"]["seed"] + group.rank)
     trainer = build_trainer(config, device, group)
+    if group.is_main and config["train_params"]["mixed_precision"] == "auto":
+        print(trainer.precision_note)
     checkpoint_dir = run_dir / "checkpoints"
     if resume:
         last = checkpoint_dir / "last.pt"

@@ -75,8 +75,15 @@ def gather_rank_rngs(trainer: Trainer) -> list[dict]:
 # --------------------------------------------------------------------------- training checkpoints
 
 def scheduler_state(scheduler) -> dict:
-    """MultiStepLR's state without its Counter of milestones (rebuilt from the config)."""
+    """A schedule's state without MultiStepLR's Counter of milestones (rebuilt from the config)."""
     return {k: v for k, v in scheduler.state_dict().items() if k != "milestones"}
+
+
+def schedule_factor(scheduler) -> float:
+    """The factor a schedule applies to the configured learning rate now (its last epoch)."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+        return scheduler.lr_lambdas[0](scheduler.last_epoch)
+    return scheduler.gamma ** sum(1 for m in scheduler.milestones.elements() if m <= scheduler.last_epoch)
 
 
 def save_training_checkpoint(trainer: Trainer, path: str | Path, rank_rngs: list[dict] | None = None) -> None:
@@ -116,10 +123,9 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
         scheduler.load_state_dict(merged)
         if scheduler.base_lrs != configured:                  # a learning rate changed on resume: apply it
             print(f"resume: lr_{name} changed from {scheduler.base_lrs[0]:g} to {configured[0]:g}; applying it")
-            drops = sum(1 for m in scheduler.milestones.elements() if m <= scheduler.last_epoch)
             scheduler.base_lrs = list(configured)
             for group, base in zip(trainer.optimizers[name].param_groups, configured):
-                group["initial_lr"], group["lr"] = base, base * scheduler.gamma ** drops
+                group["initial_lr"], group["lr"] = base, base * schedule_factor(scheduler)
     if trainer.weight_average is None and "weight_average" in state:
         print(f"resume: {path} keeps a weight average, but train_params.ema_decay is 0 here: it is dropped, and "
               f"this run's checkpoints stand for the trained weights")

@@ -13,6 +13,8 @@ uninterrupted one would have.
 """
 from __future__ import annotations
 
+import functools
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -26,7 +28,7 @@ from pcutlib.models.tpsmm.build import TPSMMModels
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training import losses as L
 from pcutlib.training.adversaries import Adversary, build_adversary
-from pcutlib.training.device import ProcessGroup
+from pcutlib.training.device import ProcessGroup, resolve_mixed_precision
 from pcutlib.training.tpsmm_step import build_tpsmm_optimizers
 from pcutlib.training.weight_average import WeightAverage
 
@@ -52,6 +54,8 @@ class Trainer:
     step: int = 0           # completed steps
     steps_per_epoch: int = 1
     autocast_dtype: torch.dtype | None = None
+    # how train_params.mixed_precision was resolved on this device (one line; "auto" says why)
+    precision_note: str = ""
     # True: the step in FOMM's straightforward order and with its Adam, without pcut's shortcuts
     # that give the same numbers (set by build_trainer(..., baseline_step=True): the optimizers
     # are built for it; benchmarks/train_step.py's baseline; tests/test_training.py checks equality)
@@ -148,6 +152,25 @@ def build_reconstruction_loss(train_params: dict, num_channels: int) -> nn.Modul
     return nn.ModuleList(terms)
 
 
+def cosine_factor(epoch: int, warmup: int, epochs: int) -> float:
+    """The factor on the configured learning rate during ``epoch`` (0-based) of the cosine schedule:
+    (epoch + 1) / warmup over the first ``warmup`` epochs, then half a cosine from 1 down towards 0
+    at ``epochs``."""
+    if epoch < warmup:
+        return (epoch + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / (epochs - warmup)))
+
+
+def learning_rate_schedule(optimizer: torch.optim.Optimizer, train_params: dict):
+    """The per-epoch schedule of train_params.lr_schedule: "step", x0.1 at each of epoch_milestones
+    (FOMM's), or "cosine" (:func:`cosine_factor`)."""
+    if train_params["lr_schedule"] == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, train_params["epoch_milestones"], gamma=0.1)
+    factor = functools.partial(cosine_factor, warmup=train_params["lr_warmup_epochs"],
+                               epochs=train_params["num_epochs"])
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None = None,
                   baseline_step: bool = False) -> Trainer:
     """Networks (fresh weights from the global RNG: call ``seed_everything`` first), optimizers,
@@ -188,21 +211,19 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
         optimizers = {}
     optimizers.update({name: torch.optim.Adam(getattr(models, name).parameters(), lr=learning_rates[name],
                                               betas=(0.5, 0.999), fused=fused) for name in trained})
-    # learning rates drop x0.1 at each milestone epoch, as FOMM
-    schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(opt, train_params["epoch_milestones"], gamma=0.1)
-                  for name, opt in optimizers.items()}
+    schedulers = {name: learning_rate_schedule(opt, train_params) for name, opt in optimizers.items()}
     reconstruction = build_reconstruction_loss(train_params, config["model_params"]["common_params"]["num_channels"])
     if train_params["channels_last"]:
         # the VGG19 of the perceptual loss sees the generator's channels_last images: with its weights
         # in the other layout every convolution reordered them (about 2% of a vox-256 step, profiled)
         reconstruction.to(memory_format=torch.channels_last)
-    precision = train_params["mixed_precision"]
+    precision, precision_note = resolve_mixed_precision(train_params["mixed_precision"], device)
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("train_params.mixed_precision=fp16 needs CUDA; use bf16 or none on the CPU")
     autocast_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     trainer = Trainer(config, models, optimizers, schedulers, reconstruction.to(device), regularizer, device, group,
                       autocast_dtype=autocast_dtype, baseline_step=baseline_step,
-                      rngs=make_rngs(train_params["seed"], group.rank))
+                      rngs=make_rngs(train_params["seed"], group.rank), precision_note=precision_note)
     if trainer.adversarial:
         trainer.adversary = build_adversary(trainer)
     if train_params["ema_decay"] > 0:
