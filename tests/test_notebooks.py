@@ -511,6 +511,39 @@ def test_check_exercise_fails_until_the_stub_is_written():
     with pytest.raises(AssertionError, match="exercise 9: case 2 of 2 differs"):
         check_exercise("9", lambda x: -x if x.sum() < 3 else x, torch.neg, [(torch.ones(2),), (torch.ones(4),)])
     assert check_exercise("9", lambda x: -x, torch.neg, [(torch.ones(2),)]) == 1
+
+
+def test_check_exercise_refuses_answers_that_call_the_library():
+    """An answer that is, wraps or calls the reference (directly, through a helper written in the
+    notebook, or as a module attribute) fails; so does one that skips a name the exercise asks for;
+    where the reference is a notebook wrapper, the library code it calls is refused as well."""
+    import torch
+    from pcutlib.evaluation import metrics
+    from pcutlib.evaluation.metrics import psnr
+
+    real = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    cases = [(real * 0.9, real)]
+
+    def helper(a, b):
+        return psnr(a, b)
+
+    def own(a, b):
+        return float(10 * torch.log10(1 / ((a - b) ** 2).mean()))
+
+    for cheat in (psnr, lambda a, b: psnr(a, b), lambda a, b: helper(a, b), lambda a, b: metrics.psnr(a, b)):
+        with pytest.raises(AssertionError, match="calls the library's psnr; write it yourself"):
+            check_exercise("9", cheat, psnr, cases, compare=lambda a, b: abs(a - b) < 1e-3)
+    assert check_exercise("9", own, psnr, cases, compare=lambda a, b: abs(a - b) < 1e-3) == 1
+
+    def wrapper(a, b):                          # a reference written in the notebook around the library
+        return psnr(a, b)
+
+    with pytest.raises(AssertionError, match="calls the library's psnr"):
+        check_exercise("9", lambda a, b: psnr(a, b) + 0, wrapper, cases, compare=lambda a, b: abs(a - b) < 1e-3)
+    with pytest.raises(AssertionError, match="asks for topk, which the answer does not use"):
+        check_exercise("9", own, psnr, cases, compare=lambda a, b: abs(a - b) < 1e-3, must_use=("topk",))
+    assert check_exercise("9", lambda x: -x.topk(1).values, lambda x: -x.max(-1, keepdim=True).values,
+                          [(real[0, 0],)], must_use=("topk",)) == 1
     with pytest.raises(ValueError, match=r"stub cells without a fills: solution cell: \['lonely'\]"):
         fill_stubs({"cells": [{"cell_type": "code", "source": "", "metadata": {"tags": ["stub:lonely"]}}]})
 
