@@ -43,7 +43,7 @@ from pcutlib.experiments.demo import ensure_check_data
 from pcutlib.experiments.recipes import read_recipe
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
 from pcutlib.training.device import choose_device, native_bf16
-from pcutlib.training.loop import end_epoch, setup_run, train_epoch
+from pcutlib.training.loop import cpu_settings, end_epoch, setup_run, train_epoch
 
 FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_keypoints", "distinct moving keypoints",
            True, 8), ("probe_px", "pose probe (px)", False, 2.5), ("occlusion_auc_foreground",
@@ -70,6 +70,11 @@ def train_with_marks(config: dict, run_dir: Path, marks: list[float], device, sa
     """Train ``config`` epoch by epoch, keeping a copy of the checkpoint whenever the training
     clock passes a mark (minutes) and at the end (the last mark or the recipe's last epoch).
     Returns [{"minutes", "mark", "epoch", "step", "checkpoint"}]."""
+    with cpu_settings(device):                 # as `pcut train` runs: denormals flushed on the CPU
+        return _train_with_marks(config, run_dir, marks, device, say)
+
+
+def _train_with_marks(config: dict, run_dir: Path, marks: list[float], device, say) -> list[dict]:
     run = setup_run(config, run_dir, device, progress=False, overwrite=True)
     trainer, epochs = run.trainer, config["train_params"]["num_epochs"]
     trainer.models.train()
@@ -185,7 +190,7 @@ def main(argv=None) -> int:
             config["train_params"]["num_epochs"] = 3
         print(f"{name}: {recipe['recipes'][name]['note']}")
         kept = train_with_marks(config, args.runs / name, marks, device)
-        results[name] = diagnosed(kept, check, progress=not args.quick)
+        results[name] = diagnosed(kept, check, progress=False)
     args.out.mkdir(parents=True, exist_ok=True)
     document = {"command": "python benchmarks/time_to_quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "cpu_bf16": cpu_bf16(), "threads": torch.get_num_threads(), "device": str(device),

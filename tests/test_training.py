@@ -386,6 +386,19 @@ def test_mixed_precision_auto_takes_bf16_only_where_the_cpu_has_it(tmp_path, smo
         assert trainer.autocast_dtype == dtype and trainer.precision_note == note
 
 
+def test_cpu_settings_flush_denormals_inside_and_restore_them_after():
+    """Training and the benchmarks that time it run inside cpu_settings: on the CPU a denormal
+    float (below 1.2e-38) becomes 0 inside the block, as in `pcut train`, and is kept after it."""
+    from pcutlib.training.loop import cpu_settings
+
+    tiny = torch.tensor([1e-39])
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals (torch.set_flush_denormal returned False)")
+    with cpu_settings(torch.device("cpu")):
+        assert float(tiny * 1.0) == 0.0
+    assert float(tiny * 1.0) > 0.0
+
+
 def test_cpu_threads_leave_room_for_other_work(monkeypatch):
     from pcutlib.training import device as training
 

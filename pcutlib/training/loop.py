@@ -13,6 +13,7 @@ import json
 import shutil
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,18 +170,28 @@ def train(config: dict, run_dir: str | Path, device: str | None = None, resume: 
     flushed to zero; both are restored afterwards.
     """
     device = choose_device(device)
-    # Denormal floats (below 1.2e-38) take a slow path on x86 CPUs. The keypoint heatmaps and
-    # Gaussians (exp of large negative numbers) fill up with them as the keypoints sharpen (a
-    # synthetic-64 step took 0.20 s early in a 10,000-step run and 0.38 s late in it); from
-    # that run's last checkpoint an iteration took 276 ms with them flushed to zero and 324 ms
-    # without (benchmarks/training_iteration.py --init-from CHECKPOINT).
+    with cpu_settings(device), stop_on_signals() as stop:
+        run = setup_run(config, Path(run_dir), device, resume=resume, init_from=init_from, progress=progress,
+                        dataset=dataset, overwrite=overwrite, tensorboard=tensorboard)
+        run.stop = stop
+        return run_epochs(run, stop_after_steps)
+
+
+@contextmanager
+def cpu_settings(device: torch.device):
+    """Inside the block, on a CPU device: denormal floats flushed to zero and the thread count of
+    ``threads_for_free_cpus``; both restored afterwards. Anything that times training (the
+    benchmarks) trains inside it, as ``train`` does.
+
+    Denormal floats (below 1.2e-38) take a slow path on x86 CPUs. The keypoint heatmaps and
+    Gaussians (exp of large negative numbers) fill up with them as the keypoints sharpen (a
+    synthetic-64 step took 0.20 s early in a 10,000-step run and 0.38 s late in it); from that
+    run's last checkpoint an iteration took 276 ms with them flushed to zero and 324 ms without
+    (benchmarks/training_iteration.py --init-from CHECKPOINT)."""
     flush = device.type == "cpu" and torch.set_flush_denormal(True)
     try:
-        with threads_for_free_cpus(device), stop_on_signals() as stop:
-            run = setup_run(config, Path(run_dir), device, resume=resume, init_from=init_from, progress=progress,
-                            dataset=dataset, overwrite=overwrite, tensorboard=tensorboard)
-            run.stop = stop
-            return run_epochs(run, stop_after_steps)
+        with threads_for_free_cpus(device):
+            yield
     finally:
         if flush:
             torch.set_flush_denormal(False)
