@@ -49,3 +49,30 @@ def test_the_quick_benchmark_marks_trains_diagnoses_and_plots(tmp_path, capsys):
     assert "min to silhouette iou 0.85" in (out / "time_to_quality.md").read_text()
     printed = capsys.readouterr().out
     assert "CPU bf16:" in printed and "mixed_precision auto -> " in printed       # the recipe's choice, logged
+
+
+@pytest.mark.slow
+def test_the_demo_spread_runs_the_demo_per_seed_and_counts_the_targets_met(tmp_path):
+    import demo_spread as S
+
+    out = tmp_path / "out"
+    assert S.main(["--quick", "--seeds", "3", "4", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    document = json.loads((out / "demo_spread.json").read_text())
+    assert [run["seed"] for run in document["runs"]] == [3, 4]
+    for run in document["runs"]:
+        assert set(run["figures"]) == set(run["met"]) == set(S.TARGET_KEYS)
+        assert run["met"]["minutes"] == (run["figures"]["minutes"] <= run["targets"]["minutes"])
+        assert "demo pcut" in run["diagnoses"]
+    for seed in (3, 4):                                         # each seed trained its own run, with that seed
+        config = (tmp_path / "runs" / f"seed-{seed}" / "smoke-reconstruction" / "config.yaml").read_text()
+        assert f"seed: {seed}\n" in config
+    text = (out / "demo_spread.md").read_text()
+    met = sum(all(run["met"].values()) for run in document["runs"])
+    assert f"Every target met in {met} of 2 runs (seeds 3, 4)." in text and "| silhouette IoU | >= " in text
+
+
+def test_demo_spread_refuses_a_repeated_seed():
+    import demo_spread as S
+
+    with pytest.raises(SystemExit):
+        S.parse_arguments(["--seeds", "1", "1"])

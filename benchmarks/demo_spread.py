@@ -1,0 +1,101 @@
+"""The demo's targets over seeds: ``pcut demo`` run once per training seed, and the spread.
+
+One demo run proves little: a new user's run on a busy machine missed targets that the
+README's run met. This script runs the whole demo (``pcut demo --seed S``: reconstruction
+training, the PriorityCut fine-tune, evaluation, the diagnosis of held-out figures of the
+seed-1 world) for each seed, one after another, each in ``<runs>/seed-S``, and reads each run's
+``demo.json``. With ``--fresh-data`` every run makes its own training world first (in its own
+folder), so its minutes are those of the demo from an empty folder; otherwise the runs share
+``--data`` (made by the first run if missing) and the worlds' making is not timed.
+
+Writes ``<out>/demo_spread.json`` (every run's figures and verdicts) and ``demo_spread.md``: per
+target, the figures' minimum, median and maximum over the runs and in how many runs it was met,
+and in how many runs every target was met. Run it alone (2 cores: a second heavy job slows each
+torch step 5-60x, and the wall-time target counts).
+
+    python benchmarks/demo_spread.py [--seeds 0 1 2 3 4] [--fresh-data] [--runs runs/demo-spread]
+                                     [--out results/demo-spread] [--quick]
+
+``--quick``: the smoke model on a tiny world for a couple of epochs (for tests).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.experiments.demo import TARGET_KEYS, add_demo_arguments, demo_recipe, run_demo
+
+QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
+LABELS = {"l1_below_copy_percent": "held-out L1 below copying (%)", "moving_distinct_keypoints":
+          "moving distinct keypoints", "silhouette_iou": "silhouette IoU", "minutes": "wall time (min)"}
+
+
+def demo_arguments(seed: int, runs: Path, data: Path, quick: bool) -> argparse.Namespace:
+    """``pcut demo``'s arguments for one seed's run (``--quick``: smoke config, 1 + 1 epochs)."""
+    argv = ["--seed", str(seed), "--runs", str(runs), "--data", str(data), "--no-progress"]
+    if quick:
+        argv += ["--config", "smoke", "--reconstruction-epochs", "1", "--finetune-epochs", "1",
+                 "--check-data", str(data.parent / "check")]
+    return add_demo_arguments(argparse.ArgumentParser()).parse_args(argv)
+
+
+def spread(summaries: list[dict]) -> str:
+    """Markdown: per target, min / median / max over the runs and how many met it; then all-met runs."""
+    targets = summaries[0]["targets"]
+    lines = ["| target | required | min | median | max | runs that met it |", "|---|---|---|---|---|---|"]
+    for key in TARGET_KEYS:
+        values = [s["figures"][key] for s in summaries if s["figures"][key] is not None]
+        met = sum(s["met"][key] for s in summaries)
+        required = f"{'<=' if key == 'minutes' else '>='} {targets[key]}"
+        cells = [f"{v:.3g}" for v in (min(values), statistics.median(values), max(values))] if values else ["-"] * 3
+        lines.append(f"| {LABELS[key]} | {required} | " + " | ".join(cells) + f" | {met} of {len(summaries)} |")
+    every = sum(all(s["met"].values()) for s in summaries)
+    lines += ["", f"Every target met in {every} of {len(summaries)} runs (seeds "
+              f"{', '.join(str(s['seed']) for s in summaries)})."]
+    return "\n".join(lines)
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds, one run each")
+    parser.add_argument("--fresh-data", action="store_true", help="each run makes its own training world (timed)")
+    parser.add_argument("--data", type=Path, default=Path(demo_recipe()["data"]), help="the shared training world")
+    parser.add_argument("--runs", type=Path, default=Path("runs/demo-spread"))
+    parser.add_argument("--out", type=Path, default=Path("results/demo-spread"))
+    parser.add_argument("--quick", action="store_true", help="the smoke model on a tiny world, for tests")
+    args = parser.parse_args(argv)
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds repeats a seed: {args.seeds}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_arguments(argv)
+    summaries = []
+    for seed in args.seeds:
+        runs = args.runs / f"seed-{seed}"
+        data = runs / "data" if args.fresh_data else args.data
+        if args.quick:
+            data = args.runs / "world" / "train"
+            if not (data / "synthetic.json").is_file():
+                make_synthetic_dataset(data, progress=False, overwrite=True, seed=0, **QUICK_WORLD)
+                make_synthetic_dataset(data.parent / "check", progress=False, overwrite=True, seed=1, **QUICK_WORLD)
+        print(f"demo, seed {seed} -> {runs}" + (" (its own world)" if args.fresh_data else ""), flush=True)
+        run_demo(demo_arguments(seed, runs, data, args.quick))
+        summaries.append(json.loads((runs / "demo.json").read_text()))
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/demo_spread.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    (args.out / "demo_spread.json").write_text(json.dumps({"command": command, "runs": summaries}, indent=1) + "\n")
+    text = spread(summaries)
+    (args.out / "demo_spread.md").write_text(f"# The demo over seeds\n\nWritten by `{command}`.\n\n{text}\n")
+    print(text)
+    print(f"wrote {args.out}/demo_spread.{{json,md}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
