@@ -18,7 +18,12 @@ recipe, the targets dashed). Prints the CPU's bf16 capability (AMX or AVX512-BF1
 
     python benchmarks/time_to_quality.py [--recipes demo shipped ...] [--minutes 60] [--every 2.5]
                                          [--out results/time-to-quality] [--runs runs/time-to-quality]
-                                         [--data data/synthetic-64] [--quick]
+                                         [--data data/synthetic-64] [--readme README.md] [--quick]
+    python benchmarks/time_to_quality.py --from-json results/time-to-quality/time_to_quality.json
+                                         [--readme README.md]
+
+``--readme``: also write the minutes-to-threshold table between its markers in that page.
+``--from-json``: train nothing; write the table, the plot (and the README block) from a stored run.
 
 ``--quick``: a tiny world and the smoke model, marks every few seconds (for tests).
 """
@@ -42,6 +47,7 @@ from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.experiments.demo import ensure_check_data
 from pcutlib.experiments.recipes import read_recipe
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
+from pcutlib.paths import replace_between_markers
 from pcutlib.training.device import choose_device, native_bf16
 from pcutlib.training.loop import cpu_settings, end_epoch, setup_run, train_epoch
 
@@ -49,6 +55,7 @@ FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_k
            True, 8), ("probe_px", "pose probe (px)", False, 2.5), ("occlusion_auc_foreground",
            "O AUC in the foreground", True, 0.8)]
 THRESHOLDS = [("silhouette_iou", 0.80), ("silhouette_iou", 0.85), ("moving_distinct_keypoints", 8)]
+MARKERS = ("<!-- time-to-quality:start -->", "<!-- time-to-quality:end -->")
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
 
 
@@ -116,13 +123,22 @@ def _number(value) -> float:
     return math.nan if value is None else float(value)
 
 
-def table(results: dict) -> str:
-    """Markdown: each recipe's minutes to each threshold, then every mark's figures."""
-    lines = ["| recipe | " + " | ".join(f"min to {key.replace('_', ' ')} {t:g}" for key, t in THRESHOLDS) + " |",
-             "|---|" + "---|" * len(THRESHOLDS)]
+def threshold_table(results: dict) -> str:
+    """Markdown: each recipe's minutes to each threshold, and its last mark's minutes and figures."""
+    lines = ["| recipe | " + " | ".join(f"min to {key.replace('_', ' ')} {t:g}" for key, t in THRESHOLDS)
+             + " | trained (min) | at the end: IoU / moving keypoints |", "|---|" + "---|" * (len(THRESHOLDS) + 2)]
     for name, rows in results.items():
         cells = [first_reaching(rows, key, t) for key, t in THRESHOLDS]
-        lines.append(f"| {name} | " + " | ".join("not reached" if math.isnan(c) else f"{c:.1f}" for c in cells) + " |")
+        last = rows[-1]
+        lines.append(f"| {name} | " + " | ".join("not reached" if math.isnan(c) else f"{c:.1f}" for c in cells)
+                     + f" | {last['minutes']:.1f} | {_number(last.get('silhouette_iou')):.3f} / "
+                     f"{_number(last.get('moving_distinct_keypoints')):.1f} |")
+    return "\n".join(lines)
+
+
+def table(results: dict) -> str:
+    """Markdown: the threshold table, then every mark's figures."""
+    lines = [threshold_table(results)]
     lines += ["", "| recipe | minutes | epoch | step | " + " | ".join(label for _, label, _, _ in FIGURES) + " |",
               "|---|---|---|---|" + "---|" * len(FIGURES)]
     for name, rows in results.items():
@@ -162,14 +178,35 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("results/time-to-quality"))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true", help="a tiny world and the smoke model, for tests")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also write the minutes-to-threshold table between its markers in this page (README.md)")
+    parser.add_argument("--from-json", type=Path, default=None, metavar="JSON",
+                        help="train nothing: write the table, plot (and --readme) from a stored time_to_quality.json")
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.every <= 0:
         parser.error(f"--minutes and --every must be > 0, got {args.minutes} and {args.every}")
     return args
 
 
+def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
+    """time_to_quality.{json,md,png} in ``out`` from ``document``, and the README block; returns the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "time_to_quality.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
+    text = table(document["results"])
+    (out / "time_to_quality.md").write_text(f"# Time to quality\n\nWritten by `{document['command']}` "
+                                            f"(CPU bf16: {document['cpu_bf16']}).\n\n{text}\n")
+    plot(document["results"], out / "time_to_quality.png")
+    if readme is not None:
+        replace_between_markers(readme, threshold_table(document["results"]), *MARKERS)
+        print(f"rewrote the time-to-quality table of {readme}")
+    return text
+
+
 def main(argv=None) -> int:
     args = parse_arguments(argv)
+    if args.from_json is not None:
+        print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme))
+        return 0
     recipe = read_recipe("time_to_quality")
     device = choose_device(args.device)
     print(f"CPU bf16: {cpu_bf16()}; torch threads: {torch.get_num_threads()}; device: {device}")
@@ -191,16 +228,10 @@ def main(argv=None) -> int:
         print(f"{name}: {recipe['recipes'][name]['note']}")
         kept = train_with_marks(config, args.runs / name, marks, device)
         results[name] = diagnosed(kept, check, progress=False)
-    args.out.mkdir(parents=True, exist_ok=True)
     document = {"command": "python benchmarks/time_to_quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "cpu_bf16": cpu_bf16(), "threads": torch.get_num_threads(), "device": str(device),
                 "check_seed": recipe["check_seed"], "results": results}
-    (args.out / "time_to_quality.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
-    text = table(results)
-    (args.out / "time_to_quality.md").write_text(f"# Time to quality\n\nWritten by `{document['command']}` "
-                                                 f"(CPU bf16: {document['cpu_bf16']}).\n\n{text}\n")
-    plot(results, args.out / "time_to_quality.png")
-    print(text)
+    print(write_outputs(document, args.out, args.readme))
     print(f"wrote {args.out}/time_to_quality.{{json,md,png}}")
     return 0
 

@@ -49,6 +49,13 @@ def test_the_quick_benchmark_marks_trains_diagnoses_and_plots(tmp_path, capsys):
     assert "min to silhouette iou 0.85" in (out / "time_to_quality.md").read_text()
     printed = capsys.readouterr().out
     assert "CPU bf16:" in printed and "mixed_precision auto -> " in printed       # the recipe's choice, logged
+    page = tmp_path / "README.md"                     # --from-json rewrites the outputs and the README block
+    page.write_text(f"before\n{T.MARKERS[0]}\nold\n{T.MARKERS[1]}\nafter\n")
+    again = tmp_path / "again"
+    assert T.main(["--from-json", str(out / "time_to_quality.json"), "--out", str(again), "--readme", str(page)]) == 0
+    assert (again / "time_to_quality.md").read_text() == (out / "time_to_quality.md").read_text()
+    block = page.read_text().split(T.MARKERS[0] + "\n", 1)[1].split("\n" + T.MARKERS[1], 1)[0]
+    assert block == T.threshold_table(document["results"]) and page.read_text().endswith("after\n")
 
 
 @pytest.mark.slow
