@@ -132,7 +132,7 @@ def threshold_table(results: dict) -> str:
         last = rows[-1]
         lines.append(f"| {name} | " + " | ".join("not reached" if math.isnan(c) else f"{c:.1f}" for c in cells)
                      + f" | {last['minutes']:.1f} | {_number(last.get('silhouette_iou')):.3f} / "
-                     f"{_number(last.get('moving_distinct_keypoints')):.1f} |")
+                     f"{_number(last.get('moving_distinct_keypoints')):.2f} |")
     return "\n".join(lines)
 
 

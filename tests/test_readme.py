@@ -189,3 +189,27 @@ def test_both_stored_diagnoses_are_of_the_committed_models_and_world():
         assert (REPO / "pretrained" / ("synthetic-64.pt" if which == "shipped" else "synthetic-64-prioritycut.pt")).is_file()
     assert stored["shipped"]["videos"] == stored["prioritycut"]["videos"]
     assert stored["shipped"]["disocclusion_rate"] == stored["prioritycut"]["disocclusion_rate"]     # the same truth
+
+
+def test_the_readme_time_to_quality_table_is_what_the_benchmark_wrote():
+    """The README's minutes-to-threshold table is ``threshold_table`` of the stored benchmark run
+    (``benchmarks/time_to_quality.py --from-json ... --readme README.md``), and the sentence
+    after it holds: every lever ended below the demo in silhouette IoU and moving keypoints."""
+    import json
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from time_to_quality import MARKERS, threshold_table
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    stored = json.loads((REPO / "results" / "time-to-quality" / "time_to_quality.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    block = readme.split(MARKERS[0] + "\n", 1)[1].split("\n" + MARKERS[1], 1)[0]
+    assert block == threshold_table(stored["results"]), \
+        "rerun python benchmarks/time_to_quality.py --from-json results/time-to-quality/time_to_quality.json --readme README.md"
+    assert "results/time-to-quality/time_to_quality.png" in readme
+    if "Each lever ended below the demo" in readme:
+        end = {name: rows[-1] for name, rows in stored["results"].items()}
+        for lever in ("bf16-auto", "cosine-2e-3", "batch-4"):
+            assert end[lever]["silhouette_iou"] < end["demo"]["silhouette_iou"], lever
+            assert end[lever]["moving_distinct_keypoints"] < end["demo"]["moving_distinct_keypoints"], lever
