@@ -83,3 +83,17 @@ def test_demo_spread_refuses_a_repeated_seed():
 
     with pytest.raises(SystemExit):
         S.parse_arguments(["--seeds", "1", "1"])
+
+
+def test_the_weight_average_figures_in_the_docs_are_the_stored_run():
+    """docs/choices.md quotes the end of each recipe of results/time-to-quality-demo-schedule
+    (silhouette IoU to 3 digits, moving keypoints to 2): each quoted figure is the stored one."""
+    stored = json.loads((REPO / "results" / "time-to-quality-demo-schedule" / "time_to_quality.json").read_text())
+    end = {name: rows[-1] for name, rows in stored["results"].items()}
+    text = " ".join((REPO / "docs" / "choices.md").read_text().split())
+    assert (f"240 epochs ended at silhouette IoU {end['demo-240']['silhouette_iou']:.3f} and "
+            f"{end['demo-240']['moving_distinct_keypoints']:.2f} moving keypoints") in text
+    assert (f"decay 0.998 at {end['demo-240-ema']['silhouette_iou']:.3f} and "
+            f"{end['demo-240-ema']['moving_distinct_keypoints']:.2f}") in text
+    assert f"({end['demo']['silhouette_iou']:.3f} after the demo's 120 epochs)" in text
+    assert f"({end['demo']['moving_distinct_keypoints']:.2f} there)" in text
