@@ -14,7 +14,11 @@ and in how many runs every target was met. Run it alone (2 cores: a second heavy
 torch step 5-60x, and the wall-time target counts).
 
     python benchmarks/demo_spread.py [--seeds 0 1 2 3 4] [--fresh-data] [--runs runs/demo-spread]
-                                     [--out results/demo-spread] [--quick]
+                                     [--out results/demo-spread] [--readme README.md] [--quick]
+    python benchmarks/demo_spread.py --from-json results/demo-spread/demo_spread.json [--readme README.md]
+
+``--readme``: also write the spread table between its markers in that page; ``--from-json``:
+train nothing, rewrite the table (and ``--readme``'s block) from a stored run.
 
 ``--quick``: the smoke model on a tiny world for a couple of epochs (for tests).
 """
@@ -28,10 +32,12 @@ from pathlib import Path
 
 from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.experiments.demo import TARGET_KEYS, add_demo_arguments, demo_recipe, run_demo
+from pcutlib.paths import replace_between_markers
 
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
 LABELS = {"l1_below_copy_percent": "held-out L1 below copying (%)", "moving_distinct_keypoints":
           "moving distinct keypoints", "silhouette_iou": "silhouette IoU", "minutes": "wall time (min)"}
+MARKERS = ("<!-- demo-spread:start -->", "<!-- demo-spread:end -->")
 
 
 def demo_arguments(seed: int, runs: Path, data: Path, quick: bool) -> argparse.Namespace:
@@ -67,14 +73,33 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs", type=Path, default=Path("runs/demo-spread"))
     parser.add_argument("--out", type=Path, default=Path("results/demo-spread"))
     parser.add_argument("--quick", action="store_true", help="the smoke model on a tiny world, for tests")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also write the spread table between the demo-spread markers of this page")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="train nothing: write the table (and --readme) from a stored demo_spread.json")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
     return args
 
 
+def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
+    """demo_spread.{json,md} in ``out`` from ``{"command", "runs"}``, and the README block; the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo_spread.json").write_text(json.dumps(document, indent=1) + "\n")
+    text = spread(document["runs"])
+    (out / "demo_spread.md").write_text(f"# The demo over seeds\n\nWritten by `{document['command']}`.\n\n{text}\n")
+    if readme is not None:
+        replace_between_markers(readme, text, *MARKERS)
+        print(f"rewrote the demo-spread table of {readme}")
+    return text
+
+
 def main(argv=None) -> int:
     args = parse_arguments(argv)
+    if args.from_json is not None:
+        print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme))
+        return 0
     summaries = []
     for seed in args.seeds:
         runs = args.runs / f"seed-{seed}"
@@ -87,12 +112,8 @@ def main(argv=None) -> int:
         print(f"demo, seed {seed} -> {runs}" + (" (its own world)" if args.fresh_data else ""), flush=True)
         run_demo(demo_arguments(seed, runs, data, args.quick))
         summaries.append(json.loads((runs / "demo.json").read_text()))
-    args.out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/demo_spread.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (args.out / "demo_spread.json").write_text(json.dumps({"command": command, "runs": summaries}, indent=1) + "\n")
-    text = spread(summaries)
-    (args.out / "demo_spread.md").write_text(f"# The demo over seeds\n\nWritten by `{command}`.\n\n{text}\n")
-    print(text)
+    print(write_outputs({"command": command, "runs": summaries}, args.out, args.readme))
     print(f"wrote {args.out}/demo_spread.{{json,md}}")
     return 0
 

@@ -97,3 +97,27 @@ def test_the_weight_average_figures_in_the_docs_are_the_stored_run():
             f"{end['demo-240-ema']['moving_distinct_keypoints']:.2f}") in text
     assert f"({end['demo']['silhouette_iou']:.3f} after the demo's 120 epochs)" in text
     assert f"({end['demo']['moving_distinct_keypoints']:.2f} there)" in text
+
+
+def test_demo_spread_from_json_rewrites_table_and_page_block_without_training(tmp_path):
+    import demo_spread as S
+
+    targets = {"l1_below_copy_percent": 30, "moving_distinct_keypoints": 6, "silhouette_iou": 0.75, "minutes": 20}
+    runs = []
+    for seed, (l1, keypoints, iou, minutes) in enumerate([(42.0, 7.9, 0.79, 9.5), (38.0, 5.5, 0.76, 10.5)]):
+        figures = {"l1_below_copy_percent": l1, "moving_distinct_keypoints": keypoints, "silhouette_iou": iou,
+                   "minutes": minutes}
+        met = {key: (value <= targets[key]) if key == "minutes" else value >= targets[key]
+               for key, value in figures.items()}
+        runs.append({"seed": seed, "figures": figures, "targets": targets, "met": met, "diagnoses": {}})
+    stored = tmp_path / "stored.json"
+    stored.write_text(json.dumps({"command": "python benchmarks/demo_spread.py --seeds 0 1", "runs": runs}))
+    page = tmp_path / "page.md"
+    page.write_text(f"before\n{S.MARKERS[0]}\nold\n{S.MARKERS[1]}\nafter\n")
+    assert S.main(["--from-json", str(stored), "--out", str(tmp_path / "out"), "--readme", str(page)]) == 0
+    table = S.spread(runs)
+    assert page.read_text() == f"before\n{S.MARKERS[0]}\n{table}\n{S.MARKERS[1]}\nafter\n"
+    assert "| moving distinct keypoints | >= 6 | 5.5 | 6.7 | 7.9 | 1 of 2 |" in table
+    assert "Every target met in 1 of 2 runs (seeds 0, 1)." in table
+    assert (tmp_path / "out" / "demo_spread.md").read_text().startswith(
+        "# The demo over seeds\n\nWritten by `python benchmarks/demo_spread.py --seeds 0 1`.")
