@@ -213,3 +213,35 @@ def test_the_readme_time_to_quality_table_is_what_the_benchmark_wrote():
         for lever in ("bf16-auto", "cosine-2e-3", "batch-4"):
             assert end[lever]["silhouette_iou"] < end["demo"]["silhouette_iou"], lever
             assert end[lever]["moving_distinct_keypoints"] < end["demo"]["moving_distinct_keypoints"], lever
+
+
+def test_the_readme_demo_spread_is_what_the_benchmark_wrote():
+    """The README's demo-spread table is ``spread`` of results/demo-spread/demo_spread.json
+    (``benchmarks/demo_spread.py --from-json ... --readme README.md``); the console block is its
+    seed-0 run and the best of them, and the sentence after the table holds."""
+    import json
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from demo_spread import MARKERS, spread
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    runs = json.loads((REPO / "results" / "demo-spread" / "demo_spread.json").read_text())["runs"]
+    readme = (REPO / "README.md").read_text()
+    block = readme.split(MARKERS[0] + "\n", 1)[1].split("\n" + MARKERS[1], 1)[0]
+    assert block == spread(runs), \
+        "rerun python benchmarks/demo_spread.py --from-json results/demo-spread/demo_spread.json --readme README.md"
+    section = readme[readme.index("## What the demo shows"):readme.index(MARKERS[0])]
+    console = re.search(r"```console\n(.*?)```", section, re.S).group(1)
+    shown = next(run for run in runs if run["seed"] == 0)
+    figures = shown["figures"]
+    assert f"wall time: {figures['minutes']:.1f} min" in console
+    assert f"{figures['l1_below_copy_percent']:.1f}%  at least" in console
+    assert f"{figures['moving_distinct_keypoints']:.1f}  at least" in console
+    assert f"{figures['silhouette_iou']:.3f}  at least" in console
+    if "That is the best of five runs" in section:
+        assert len(runs) == 5
+        for key in ("l1_below_copy_percent", "moving_distinct_keypoints", "silhouette_iou"):
+            assert figures[key] == max(run["figures"][key] for run in runs), key
+    if "is not reliable across training seeds" in readme:
+        assert sum(all(run["met"].values()) for run in runs) < 4

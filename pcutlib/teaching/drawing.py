@@ -142,7 +142,7 @@ def mask_legend(ax, truth: bool = False) -> None:
     """The legend of mixed images: what the outline and the two sides of it are."""
     handles = [Line2D([], [], color=GENERATED_COLOUR, linewidth=2, label="inside: generated G (M = 0)",
                       path_effects=_black_edge()),
-               Line2D([], [], color="none", label="outside: real D (M = 1)")]
+               Line2D([], [], color="none", label="outside: real x (M = 1)")]
     if truth:
 
         handles.append(Patch(facecolor=TRUTH_COLOUR, alpha=0.5, label="true dis-occlusion"))

@@ -21,12 +21,13 @@ DEFAULT_CUTMIX_SEED = 9
 
 
 def discriminator_maps(unet, images: dict) -> dict:
-    """D's per-pixel verdict sigmoid(pixel_logits) (H,W) and image score for each named (1,3,H,W) image."""
+    """D's per-pixel verdict sigmoid(pixel_logits) (H,W) for each named (1,3,H,W) image, titled with the
+    encoder head's image verdict sigmoid(D_enc)."""
     maps = {}
     with torch.no_grad():
         for name, image in images.items():
             out = unet(image)
-            maps[f"{name}: D(x)={torch.sigmoid(out['logit'])[0]:.2f}"] = torch.sigmoid(out["pixel_logits"])[0, 0]
+            maps[f"{name}: σ(D_enc)={torch.sigmoid(out['logit'])[0]:.2f}"] = torch.sigmoid(out["pixel_logits"])[0, 0]
     return maps
 
 

@@ -1,4 +1,4 @@
-"""Notebook 2, keypoints and dense motion: the region masks M_k (which keypoint's motion each
+"""Notebook 2, keypoints and dense motion: the region masks R_k (which keypoint's motion each
 driving pixel follows) and the dense flow.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def region_figure(source: torch.Tensor, driving: torch.Tensor, generated: dict, 
     size = source.shape[-1]
     panels = [("source, p_k^S", source, kp_source), ("driving, p_k^D", driving, kp_driving),
               (f"source warped by T_{keypoint + 1}", generated["sparse_deformed"][0, keypoint + 1], None),
-              (f"region mask M_{keypoint + 1}", generated["region_mask"][0, keypoint + 1], None),
+              (f"region mask R_{keypoint + 1}", generated["region_mask"][0, keypoint + 1], None),
               ("all regions (argmax colours)", None, None)]
     figure = Figure(figsize=(11, 2.5))
     axes = figure.subplots(1, len(panels))
@@ -60,8 +60,8 @@ def region_figure(source: torch.Tensor, driving: torch.Tensor, generated: dict, 
 
 
 def region_small_multiples(driving: torch.Tensor, generated: dict, kp_driving: dict, columns: int = 6) -> Figure:
-    """The static twin of the region widget: every region mask M_k (k = 0 is the background)
-    over the driving frame (1,3,H,W), where M_k(z) lives (T(z) = sum_k M_k(z) T_k(z) for driving
+    """The static twin of the region widget: every region mask R_k (k = 0 is the background)
+    over the driving frame (1,3,H,W), where R_k(z) lives (T(z) = sum_k R_k(z) T_k(z) for driving
     pixels z), with the driving keypoint k-1 marked, and all regions in argmax colours."""
     region_mask = generated["region_mask"][0]                                            # (K+1, h, w)
     size = driving.shape[-1]
@@ -77,7 +77,7 @@ def region_small_multiples(driving: torch.Tensor, generated: dict, kp_driving: d
         if k > 0:
             draw_keypoints(ax, kp_driving["value"][0], size, highlight=k - 1, labels=False)
         share = float((region_mask.argmax(0) == k).float().mean())
-        ax.set_title(("M_0 background" if k == 0 else f"M_{k}: keypoint {k - 1}") + f"\nwins {100 * share:.0f}%",
+        ax.set_title(("R_0 background" if k == 0 else f"R_{k}: keypoint {k - 1}") + f"\nwins {100 * share:.0f}%",
                      fontsize=8)
     axes.flat[region_mask.shape[0]].imshow(region_colours(region_mask), interpolation="nearest")
     axes.flat[region_mask.shape[0]].set_title("all regions (argmax)", fontsize=8)
