@@ -18,12 +18,16 @@ recipe, the targets dashed). Prints the CPU's bf16 capability (AMX or AVX512-BF1
 
     python benchmarks/time_to_quality.py [--recipes demo shipped ...] [--minutes 60] [--every 2.5]
                                          [--out results/time-to-quality] [--runs runs/time-to-quality]
-                                         [--data data/synthetic-64] [--readme README.md] [--quick]
+                                         [--data data/synthetic-64] [--seeds 0 2 4] [--readme README.md]
+                                         [--quick]
     python benchmarks/time_to_quality.py --from-json results/time-to-quality/time_to_quality.json
                                          [--readme README.md]
 
 ``--readme``: also write the minutes-to-threshold table between its markers in that page.
 ``--from-json``: train nothing; write the table, the plot (and the README block) from a stored run.
+
+``--seeds``: train every recipe once per training seed (``train_params.seed``), each a row
+named ``<recipe> seed <S>``; without it, each recipe trains once with its config's seed.
 
 ``--quick``: a tiny world and the smoke model, marks every few seconds (for tests).
 """
@@ -62,6 +66,11 @@ QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_frac
 def cpu_bf16() -> str:
     """One line: whether this CPU computes bf16 natively (what ``mixed_precision: auto`` decides on)."""
     return native_bf16(torch.device("cpu"))[1]
+
+
+def run_name(recipe: str, seed: int | None) -> str:
+    """A row's name: the recipe's, with `` seed S`` when ``--seeds`` chose the training seed."""
+    return recipe if seed is None else f"{recipe} seed {seed}"
 
 
 def recipe_config(base: str, data: Path, overrides: dict) -> dict:
@@ -177,12 +186,16 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs", type=Path, default=Path("runs/time-to-quality"))
     parser.add_argument("--out", type=Path, default=Path("results/time-to-quality"))
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="train each recipe once per training seed (default: the config's seed, once)")
     parser.add_argument("--quick", action="store_true", help="a tiny world and the smoke model, for tests")
     parser.add_argument("--readme", type=Path, default=None,
                         help="also write the minutes-to-threshold table between its markers in this page (README.md)")
     parser.add_argument("--from-json", type=Path, default=None, metavar="JSON",
                         help="train nothing: write the table, plot (and --readme) from a stored time_to_quality.json")
     args = parser.parse_args(argv)
+    if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds repeats a seed: {args.seeds}")
     if args.minutes <= 0 or args.every <= 0:
         parser.error(f"--minutes and --every must be > 0, got {args.minutes} and {args.every}")
     return args
@@ -222,12 +235,15 @@ def main(argv=None) -> int:
     marks = [args.every * i for i in range(1, int(args.minutes / args.every + 1e-9) + 1)]
     results = {}
     for name in args.recipes:
-        config = recipe_config(base, data, recipe["recipes"][name]["overrides"])
-        if args.quick:
-            config["train_params"]["num_epochs"] = 3
-        print(f"{name}: {recipe['recipes'][name]['note']}")
-        kept = train_with_marks(config, args.runs / name, marks, device)
-        results[name] = diagnosed(kept, check, progress=False)
+        for seed in args.seeds or [None]:
+            overrides = dict(recipe["recipes"][name]["overrides"], **({} if seed is None else {"train_params.seed": seed}))
+            config = recipe_config(base, data, overrides)
+            if args.quick:
+                config["train_params"]["num_epochs"] = 3
+            row = run_name(name, seed)
+            print(f"{row}: {recipe['recipes'][name]['note']}")
+            kept = train_with_marks(config, args.runs / row.replace(" ", "-"), marks, device)
+            results[row] = diagnosed(kept, check, progress=False)
     document = {"command": "python benchmarks/time_to_quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "cpu_bf16": cpu_bf16(), "threads": torch.get_num_threads(), "device": str(device),
                 "check_seed": recipe["check_seed"], "results": results}

@@ -59,6 +59,23 @@ def test_the_quick_benchmark_marks_trains_diagnoses_and_plots(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_the_benchmark_trains_each_recipe_once_per_seed(tmp_path):
+    out = tmp_path / "out"
+    assert T.main(["--quick", "--runs", str(tmp_path / "runs"), "--out", str(out), "--minutes", "0.02",
+                   "--every", "0.01", "--recipes", "demo", "--seeds", "3", "4"]) == 0
+    document = json.loads((out / "time_to_quality.json").read_text())
+    assert list(document["results"]) == ["demo seed 3", "demo seed 4"]
+    for seed in (3, 4):                                         # each row trained with its own seed
+        assert f"seed: {seed}\n" in (tmp_path / "runs" / f"demo-seed-{seed}" / "config.yaml").read_text()
+
+
+def test_the_benchmark_refuses_a_repeated_seed():
+    with pytest.raises(SystemExit):
+        T.parse_arguments(["--seeds", "2", "2"])
+    assert T.run_name("demo", None) == "demo" and T.run_name("demo", 2) == "demo seed 2"
+
+
+@pytest.mark.slow
 def test_the_demo_spread_runs_the_demo_per_seed_and_counts_the_targets_met(tmp_path):
     import demo_spread as S
 
