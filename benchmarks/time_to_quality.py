@@ -236,7 +236,8 @@ def main(argv=None) -> int:
     results = {}
     for name in args.recipes:
         for seed in args.seeds or [None]:
-            overrides = dict(recipe["recipes"][name]["overrides"], **({} if seed is None else {"train_params.seed": seed}))
+            seed_override = {} if seed is None else {"train_params.seed": seed}
+            overrides = {**recipe["recipes"][name]["overrides"], **seed_override}
             config = recipe_config(base, data, overrides)
             if args.quick:
                 config["train_params"]["num_epochs"] = 3

@@ -41,6 +41,22 @@ def page_blocks(page: Path) -> list[tuple[str, str, str]]:
     return MARKER.findall(page.read_text())
 
 
+def between(text: str, markers: tuple[str, str]) -> str:
+    """What stands between the two marker lines of a page (what a command's --readme writes there)."""
+    return text.split(markers[0] + "\n", 1)[1].split("\n" + markers[1], 1)[0]
+
+
+def benchmark(name: str):
+    """The module benchmarks/NAME.py (the scripts are not a package)."""
+    import importlib
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
 def readme_blocks() -> list[tuple[str, str, str]]:
     """(mode, reason, block text) of every marked ```bash block, README first, then docs/."""
     return [block for page in pages() for block in page_blocks(page)]
@@ -125,7 +141,7 @@ def test_the_readme_ingredients_table_is_what_pcut_diagnose_writes():
 
     readme = (REPO / "README.md").read_text()
     start, end = INGREDIENTS_MARKERS
-    block = readme.split(start + "\n", 1)[1].split("\n" + end, 1)[0]
+    block = between(readme, (start, end))
     diagnosis = Diagnosis(**json.loads(DIAGNOSIS_JSON.read_text()))
     assert block == ingredients_table(diagnosis, "synthetic-64-prioritycut.pt"), "rerun pcut diagnose --readme README.md"
     if "neither ingredient works" in readme:
@@ -143,8 +159,7 @@ def test_the_readme_backbones_table_is_what_pcut_compare_backbones_writes():
     stored = json.loads((REPO / "results" / "backbones.json").read_text())
     table = markdown(stored["runs"])
     readme = (REPO / "README.md").read_text()
-    block = readme.split(MARKERS[0] + "\n", 1)[1].split("\n" + MARKERS[1], 1)[0]
-    assert block == table.rstrip("\n"), "rerun pcut compare-backbones --readme README.md"
+    assert between(readme, MARKERS) == table.rstrip("\n"), "rerun pcut compare-backbones --readme README.md"
     assert (REPO / "results" / "backbones.md").read_text() == table
     assert f"--minutes {stored['minutes']:g}" in readme
     assert sorted(run["backbone"] for run in stored["runs"]) == ["fomm", "tpsmm"]
@@ -197,15 +212,10 @@ def test_the_readme_time_to_quality_table_is_what_the_benchmark_wrote():
     after it holds: every lever ended below the demo in silhouette IoU and moving keypoints."""
     import json
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from time_to_quality import MARKERS, threshold_table
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    T = benchmark("time_to_quality")
     stored = json.loads((REPO / "results" / "time-to-quality" / "time_to_quality.json").read_text())
     readme = (REPO / "README.md").read_text()
-    block = readme.split(MARKERS[0] + "\n", 1)[1].split("\n" + MARKERS[1], 1)[0]
-    assert block == threshold_table(stored["results"]), \
+    assert between(readme, T.MARKERS) == T.threshold_table(stored["results"]), \
         "rerun python benchmarks/time_to_quality.py --from-json results/time-to-quality/time_to_quality.json --readme README.md"
     assert "results/time-to-quality/time_to_quality.png" in readme
     if "Each lever ended below the demo" in readme:
@@ -221,17 +231,12 @@ def test_the_readme_demo_spread_is_what_the_benchmark_wrote():
     seed-0 run and the best of them, and the sentence after the table holds."""
     import json
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from demo_spread import MARKERS, spread
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    S = benchmark("demo_spread")
     runs = json.loads((REPO / "results" / "demo-spread" / "demo_spread.json").read_text())["runs"]
     readme = (REPO / "README.md").read_text()
-    block = readme.split(MARKERS[0] + "\n", 1)[1].split("\n" + MARKERS[1], 1)[0]
-    assert block == spread(runs), \
+    assert between(readme, S.MARKERS) == S.spread(runs), \
         "rerun python benchmarks/demo_spread.py --from-json results/demo-spread/demo_spread.json --readme README.md"
-    section = readme[readme.index("## What the demo shows"):readme.index(MARKERS[0])]
+    section = readme[readme.index("## What the demo shows"):readme.index(S.MARKERS[0])]
     console = re.search(r"```console\n(.*?)```", section, re.S).group(1)
     shown = next(run for run in runs if run["seed"] == 0)
     figures = shown["figures"]
@@ -239,6 +244,12 @@ def test_the_readme_demo_spread_is_what_the_benchmark_wrote():
     assert f"{figures['l1_below_copy_percent']:.1f}%  at least" in console
     assert f"{figures['moving_distinct_keypoints']:.1f}  at least" in console
     assert f"{figures['silhouette_iou']:.3f}  at least" in console
+    from pcutlib.evaluation.diagnose import Diagnosis, format_diagnoses   # the trimmed diagnosis: the run's own
+
+    table = format_diagnoses({name: Diagnosis(**fields) for name, fields in shown["diagnoses"].items()})
+    rows = [line for line in console.split("\n") if line.startswith(("distinct", "  of them", "keypoint->",
+                                                                       "  silhouette-", "silhouette IoU", "mean O"))]
+    assert len(rows) == 6 and all(row in {line.rstrip() for line in table.split("\n")} for row in rows)
     if "That is the best of five runs" in section:
         assert len(runs) == 5
         for key in ("l1_below_copy_percent", "moving_distinct_keypoints", "silhouette_iou"):
