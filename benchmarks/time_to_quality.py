@@ -45,11 +45,11 @@ import torch
 from matplotlib.figure import Figure
 
 from pcutlib.checkpoints.files import load_models
-from pcutlib.config import load_config, resolve_config, set_by_path
+from pcutlib.config import load_config, resolve_config
 from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.experiments.demo import ensure_check_data
-from pcutlib.experiments.recipes import read_recipe
+from pcutlib.experiments.recipes import apply_overrides, read_recipe
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
 from pcutlib.paths import replace_between_markers
 from pcutlib.training.device import choose_device, native_bf16
@@ -77,9 +77,7 @@ def recipe_config(base: str, data: Path, overrides: dict) -> dict:
     """``base`` config reading ``data``, with a recipe's dotted-key overrides, resolved."""
     config = load_config(base)
     config["dataset_params"]["root_dir"] = str(data)
-    for key, value in overrides.items():
-        set_by_path(config, key, value)
-    return resolve_config(config)
+    return resolve_config(apply_overrides(config, overrides))
 
 
 def train_with_marks(config: dict, run_dir: Path, marks: list[float], device, say=print) -> list[dict]:

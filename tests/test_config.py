@@ -129,3 +129,24 @@ def test_the_finetune_config_file_is_what_the_demo_computes():
 
     expected = finetune_config(load_config("synthetic-64"), demo_recipe()["finetune_epochs"], None)
     assert load_config("synthetic-64-prioritycut") == expected, "rerun: python tools/write_finetune_config.py"
+
+
+def test_recipe_overrides_set_dotted_keys_and_refuse_an_unknown_one():
+    from pcutlib.experiments.recipes import apply_overrides
+
+    config = resolve_config(apply_overrides(load_config("synthetic-64"), {"train_params.lr_generator": 5e-4,
+                                                                          "train_params.occlusion_warmup_epochs": 20}))
+    assert config["train_params"]["lr_generator"] == 5e-4 and config["train_params"]["occlusion_warmup_epochs"] == 20
+    with pytest.raises(ValueError, match="lr_generatr"):
+        apply_overrides(load_config("synthetic-64"), {"train_params.lr_generatr": 5e-4})
+
+
+def test_the_demo_says_its_overrides_and_keeps_them_to_its_own_config(monkeypatch):
+    from pcutlib.experiments import demo
+
+    recipe = {**demo.demo_recipe(), "overrides": {"train_params.lr_generator": 5e-4}}
+    monkeypatch.setattr(demo, "demo_recipe", lambda: recipe)
+    said = []
+    assert demo.demo_overrides(recipe["config"], said.append) == {"train_params.lr_generator": 5e-4}
+    assert demo.demo_overrides("smoke", said.append) == {}
+    assert "lr_generator" in said[0] and "smoke is trained as it is" in said[1]

@@ -36,7 +36,7 @@ from pcutlib.inference import animate_video
 from pcutlib.paths import find_recipe, pretrained_path
 from pcutlib.training.loop import train
 
-DEMO_KEYS = {"config": str, "data": str, "runs": str, "finetune_variant": str, "finetune_epochs": int,
+DEMO_KEYS = {"config": str, "overrides": dict, "data": str, "runs": str, "finetune_variant": str, "finetune_epochs": int,
              "check_data": str, "check_seed": int, "check_videos": int, "targets": dict}
 TARGET_KEYS = ("l1_below_copy_percent", "moving_distinct_keypoints", "silhouette_iou", "minutes")
 
@@ -108,6 +108,19 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
+
+
+def demo_overrides(config_name: str, say=print) -> dict:
+    """The demo recipe's ``overrides`` when the demo trains the recipe's own ``config``, each
+    said in one line; none (also said) for another ``--config``, which is trained as it is."""
+    recipe = demo_recipe()
+    if not recipe["overrides"]:
+        return {}
+    if config_name != recipe["config"]:
+        say(f"demo recipe overrides {recipe['overrides']} belong to {recipe['config']}; {config_name} is trained as it is")
+        return {}
+    say(f"demo recipe overrides of {recipe['config']}: {recipe['overrides']}")
+    return dict(recipe["overrides"])
 
 
 def finetune_config(config: dict, epochs: int, top_k: float | None) -> dict:
@@ -191,7 +204,7 @@ def run_demo(args) -> int:
     progress = not args.no_progress
     epochs = {} if args.reconstruction_epochs is None else {"num_epochs": args.reconstruction_epochs}
     seed = {} if args.seed is None else {"seed": args.seed}
-    config = synthetic_config(args.config, args.data, progress, **epochs, **seed)
+    config = synthetic_config(args.config, args.data, progress, demo_overrides(args.config), **epochs, **seed)
     data = Path(config["dataset_params"]["root_dir"])
 
     first_run = reconstruction_dir(args.runs, args.config)

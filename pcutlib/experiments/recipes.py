@@ -8,7 +8,7 @@ import copy
 from functools import lru_cache
 from pathlib import Path
 
-from pcutlib.config import load_config, resolve_config
+from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.yaml_files import read_yaml
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
 from pcutlib.paths import find_recipe
@@ -167,9 +167,21 @@ def expand_variants(names: list[str]) -> list[str]:
     return list(dict.fromkeys(v for n in names for v in groups.get(n, [n])))
 
 
-def synthetic_config(config_name: str, data: Path, progress: bool = True, **train_params) -> dict:
-    """``config_name`` resolved, reading the synthetic world at ``data`` (generated when missing)."""
+def apply_overrides(config: dict, overrides: dict) -> dict:
+    """Set a recipe's dotted-key overrides ({"train_params.lr_generator": 5e-4, ...}) in an
+    unresolved ``config``, in place; a key outside the config's schema is an error naming it."""
+    for key, value in overrides.items():
+        set_by_path(config, key, value)
+    return config
+
+
+def synthetic_config(config_name: str, data: Path, progress: bool = True, overrides: dict | None = None,
+                     **train_params) -> dict:
+    """``config_name`` resolved, reading the synthetic world at ``data`` (generated when missing),
+    with a recipe's dotted-key ``overrides`` ({"train_params.lr_generator": 5e-4, ...}) and then
+    ``train_params`` applied."""
     config = load_config(config_name)
     config["dataset_params"]["root_dir"] = str(ensure_synthetic_data(data, progress=progress))
+    apply_overrides(config, overrides or {})
     config["train_params"].update(train_params)
     return resolve_config(config)
