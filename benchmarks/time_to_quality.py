@@ -80,6 +80,15 @@ def recipe_config(base: str, data: Path, overrides: dict) -> dict:
     return resolve_config(apply_overrides(config, overrides))
 
 
+def training_marks(minutes: float, every: float) -> list[float]:
+    """The wall-clock marks (minutes): every ``every`` minutes, and ``minutes`` itself last, so a
+    budget that is not a multiple of ``every`` is trained to its end (6, 2.5 -> [2.5, 5.0, 6.0])."""
+    if not (minutes > 0 and every > 0):
+        raise ValueError(f"--minutes {minutes} and --every {every} must both be positive")
+    marks = [every * i for i in range(1, int(minutes / every + 1e-9) + 1)]
+    return marks if marks and marks[-1] >= minutes - 1e-9 else [*marks, minutes]
+
+
 def train_with_marks(config: dict, run_dir: Path, marks: list[float], device, say=print) -> list[dict]:
     """Train ``config`` epoch by epoch, keeping a copy of the checkpoint whenever the training
     clock passes a mark (minutes) and at the end (the last mark or the recipe's last epoch).
@@ -230,7 +239,7 @@ def main(argv=None) -> int:
         data = ensure_synthetic_data(args.data)
         check = ensure_check_data(Path(f"{args.data}-check"), data, recipe["check_seed"], progress=True)
         base = "synthetic-64"
-    marks = [args.every * i for i in range(1, int(args.minutes / args.every + 1e-9) + 1)]
+    marks = training_marks(args.minutes, args.every)
     results = {}
     for name in args.recipes:
         for seed in args.seeds or [None]:

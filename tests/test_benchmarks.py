@@ -138,3 +138,11 @@ def test_demo_spread_from_json_rewrites_table_and_page_block_without_training(tm
     assert "Every target met in 1 of 2 runs (seeds 0, 1)." in table
     assert (tmp_path / "out" / "demo_spread.md").read_text().startswith(
         "# The demo over seeds\n\nWritten by `python benchmarks/demo_spread.py --seeds 0 1`.")
+
+
+def test_the_training_marks_reach_the_budget_when_it_is_no_multiple_of_the_interval():
+    assert T.training_marks(6, 2.5) == [2.5, 5.0, 6]
+    assert T.training_marks(5, 2.5) == [2.5, 5.0]
+    assert T.training_marks(1, 2.5) == [1]
+    with pytest.raises(ValueError, match="--every 0"):
+        T.training_marks(6, 0)
