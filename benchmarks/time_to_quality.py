@@ -198,6 +198,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a tiny world and the smoke model, for tests")
     parser.add_argument("--readme", type=Path, default=None,
                         help="also write the minutes-to-threshold table between its markers in this page (README.md)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows of <out>/time_to_quality.json (written after every row) and train only "
+                             "the missing ones; refused when that file was measured with another CPU or thread count")
     parser.add_argument("--from-json", type=Path, default=None, metavar="JSON",
                         help="train nothing: write the table, plot (and --readme) from a stored time_to_quality.json")
     args = parser.parse_args(argv)
@@ -222,6 +225,23 @@ def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
     return text
 
 
+def resumed_rows(path: Path, document: dict, say=print) -> dict:
+    """The rows of a stored time_to_quality.json that ``--resume`` keeps: none when the file is
+    missing (said); an error when it was measured on another CPU kind, thread count, device or
+    check world, whose minutes would not compare with this run's."""
+    if not path.is_file():
+        say(f"--resume: no {path} yet; every row trains")
+        return {}
+    stored = json.loads(path.read_text())
+    differing = {key: (stored.get(key), document[key]) for key in ("cpu_bf16", "threads", "device", "check_seed")
+                 if stored.get(key) != document[key]}
+    if differing:
+        raise ValueError(f"--resume: {path} was measured with {differing} (stored, now): its minutes do not "
+                         f"compare with this run's; choose another --out or drop --resume")
+    say(f"--resume: keeping {len(stored['results'])} rows of {path}: {', '.join(stored['results']) or 'none'}")
+    return dict(stored["results"])
+
+
 def main(argv=None) -> int:
     args = parse_arguments(argv)
     if args.from_json is not None:
@@ -240,9 +260,16 @@ def main(argv=None) -> int:
         check = ensure_check_data(Path(f"{args.data}-check"), data, recipe["check_seed"], progress=True)
         base = "synthetic-64"
     marks = training_marks(args.minutes, args.every)
-    results = {}
+    document = {"command": "python benchmarks/time_to_quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                "cpu_bf16": cpu_bf16(), "threads": torch.get_num_threads(), "device": str(device),
+                "check_seed": recipe["check_seed"], "results": {}}
+    if args.resume:
+        document["results"] = resumed_rows(args.out / "time_to_quality.json", document)
+    results = document["results"]
     for name in args.recipes:
         for seed in args.seeds or [None]:
+            if run_name(name, seed) in results:
+                continue
             seed_override = {} if seed is None else {"train_params.seed": seed}
             overrides = {**recipe["recipes"][name]["overrides"], **seed_override}
             config = recipe_config(base, data, overrides)
@@ -252,9 +279,7 @@ def main(argv=None) -> int:
             print(f"{row}: {recipe['recipes'][name]['note']}")
             kept = train_with_marks(config, args.runs / row.replace(" ", "-"), marks, device)
             results[row] = diagnosed(kept, check, progress=False)
-    document = {"command": "python benchmarks/time_to_quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                "cpu_bf16": cpu_bf16(), "threads": torch.get_num_threads(), "device": str(device),
-                "check_seed": recipe["check_seed"], "results": results}
+            write_outputs(document, args.out, None)          # a later --resume keeps the rows so far
     print(write_outputs(document, args.out, args.readme))
     print(f"wrote {args.out}/time_to_quality.{{json,md,png}}")
     return 0

@@ -67,6 +67,24 @@ def test_the_benchmark_trains_each_recipe_once_per_seed(tmp_path):
     assert list(document["results"]) == ["demo seed 3", "demo seed 4"]
     for seed in (3, 4):                                         # each row trained with its own seed
         assert f"seed: {seed}\n" in (tmp_path / "runs" / f"demo-seed-{seed}" / "config.yaml").read_text()
+    # --resume keeps the stored rows and trains only the missing seed
+    assert T.main(["--quick", "--runs", str(tmp_path / "runs2"), "--out", str(out), "--minutes", "0.02",
+                   "--every", "0.01", "--recipes", "demo", "--seeds", "3", "4", "5", "--resume"]) == 0
+    resumed = json.loads((out / "time_to_quality.json").read_text())
+    assert list(resumed["results"]) == ["demo seed 3", "demo seed 4", "demo seed 5"]
+    assert resumed["results"]["demo seed 3"] == document["results"]["demo seed 3"]
+    assert sorted(path.name for path in (tmp_path / "runs2").iterdir() if path.name.startswith("demo")) == ["demo-seed-5"]
+
+
+def test_resume_refuses_rows_measured_on_another_machine(tmp_path):
+    stored = {"cpu_bf16": "no native bf16", "threads": 16, "device": "cpu", "check_seed": 1, "results": {"demo": []}}
+    (tmp_path / "time_to_quality.json").write_text(json.dumps(stored))
+    now = {**stored, "threads": 2, "results": {}}
+    with pytest.raises(ValueError, match=r"'threads': \(16, 2\)"):
+        T.resumed_rows(tmp_path / "time_to_quality.json", now)
+    said = []
+    assert T.resumed_rows(tmp_path / "time_to_quality.json", {**now, "threads": 16}, said.append) == {"demo": []}
+    assert T.resumed_rows(tmp_path / "missing.json", now, said.append) == {} and "every row trains" in said[-1]
 
 
 def test_the_benchmark_refuses_a_repeated_seed():
