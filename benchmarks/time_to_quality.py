@@ -152,9 +152,52 @@ def threshold_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def recipe_of(row_name: str) -> str:
+    """A row's recipe: ``demo seed 3`` -> ``demo``."""
+    return row_name.split(" seed ")[0]
+
+
+def seed_spread_table(results: dict, goals: list[tuple[str, float, float]]) -> str:
+    """Markdown, for rows trained with ``--seeds``: per recipe, the last mark's figures over its
+    seeds (mean and range) and, per goal (label, silhouette IoU, moving keypoints), how many
+    seeds reached both. Empty when no row names a seed."""
+    recipes: dict[str, list[dict]] = {}
+    for name, rows in results.items():
+        if " seed " in name:
+            recipes.setdefault(recipe_of(name), []).append(rows[-1])
+    if not recipes:
+        return ""
+    columns = [("silhouette_iou", "IoU", 3), ("moving_distinct_keypoints", "moving keypoints", 2),
+               ("probe_px", "probe px", 2), ("epoch", "epochs", 0)]
+    lines = ["| recipe | seeds | " + " | ".join(f"{label} mean (min-max)" for _, label, _ in columns) + " | "
+             + " | ".join(f"seeds with IoU >= {iou:g} and >= {kp:g} keypoints ({label})" for label, iou, kp in goals)
+             + " |", "|---|---|" + "---|" * (len(columns) + len(goals))]
+    for recipe, ends in recipes.items():
+        cells = []
+        for key, _, digits in columns:
+            values = [_number(end.get(key)) for end in ends]
+            cells.append(f"{sum(values) / len(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})")
+        met = [sum(_number(end.get("silhouette_iou")) >= iou and _number(end.get("moving_distinct_keypoints")) >= kp
+                   for end in ends) for _, iou, kp in goals]
+        lines.append(f"| {recipe} | {len(ends)} | " + " | ".join(cells) + " | "
+                     + " | ".join(f"{m} of {len(ends)}" for m in met) + " |")
+    return "\n".join(lines)
+
+
+def goals() -> list[tuple[str, float, float]]:
+    """The IoU and keypoint pairs the seed spread counts: the demo recipe's targets and the issue's."""
+    targets = read_recipe("demo")["targets"]
+    return [("the demo's targets", targets["silhouette_iou"], targets["moving_distinct_keypoints"]),
+            ("the shipped model's", 0.85, 8)]
+
+
 def table(results: dict) -> str:
-    """Markdown: the threshold table, then every mark's figures."""
+    """Markdown: the threshold table, the spread over seeds (rows with ``--seeds``), then every mark's figures."""
     lines = [threshold_table(results)]
+    spread = seed_spread_table(results, goals())
+    if spread:
+        lines += ["", "The last mark of each recipe over its training seeds (the reconstruction model, "
+                  "diagnosed on the check world):", "", spread]
     lines += ["", "| recipe | minutes | epoch | step | " + " | ".join(label for _, label, _, _ in FIGURES) + " |",
               "|---|---|---|---|" + "---|" * len(FIGURES)]
     for name, rows in results.items():
@@ -170,9 +213,12 @@ def plot(results: dict, path: Path) -> None:
     fig = Figure(figsize=(9, 6.4))
     axes = fig.subplots(2, 2).ravel()
     for ax, (key, label, higher, target) in zip(axes, FIGURES):
-        for name, rows in results.items():
+        colours = {recipe: f"C{i}" for i, recipe in enumerate(dict.fromkeys(map(recipe_of, results)))}
+        for name, rows in results.items():       # one colour a recipe; its seeds' lines share it
+            recipe = recipe_of(name)
+            first = next(n for n in results if recipe_of(n) == recipe) == name
             ax.plot([row["minutes"] for row in rows], [_number(row.get(key)) for row in rows], marker="o",
-                    markersize=3, label=name)
+                    markersize=3, color=colours[recipe], linewidth=1, label=recipe if first else None)
         ax.axhline(target, color="gray", linestyle="--", linewidth=0.8)
         ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better; target {target:g})", fontsize=9)
         ax.set_xlabel("training minutes on this machine", fontsize=8)

@@ -164,3 +164,17 @@ def test_the_training_marks_reach_the_budget_when_it_is_no_multiple_of_the_inter
     assert T.training_marks(1, 2.5) == [1]
     with pytest.raises(ValueError, match="--every 0"):
         T.training_marks(6, 0)
+
+
+def test_the_seed_spread_counts_the_seeds_whose_last_mark_reaches_each_goal():
+    def rows(iou, keypoints):
+        return [{"minutes": 2.5, "epoch": 50, "silhouette_iou": 0.1, "moving_distinct_keypoints": 1, "probe_px": 9.0},
+                {"minutes": 5.0, "epoch": 120, "silhouette_iou": iou, "moving_distinct_keypoints": keypoints,
+                 "probe_px": 1.0}]
+    results = {"demo seed 0": rows(0.86, 8.2), "demo seed 1": rows(0.80, 6.5), "demo seed 2": rows(0.60, 3.0),
+               "lr seed 0": rows(0.76, 6.0)}
+    spread = T.seed_spread_table(results, [("demo", 0.75, 6), ("shipped", 0.85, 8)])
+    assert "| demo | 3 | 0.753 (0.600-0.860) | 5.90 (3.00-8.20) | 1.00 (1.00-1.00) | 120 (120-120) | 2 of 3 | 1 of 3 |" in spread
+    assert "| lr | 1 | 0.760 (0.760-0.760) |" in spread and spread.endswith("| 1 of 1 | 0 of 1 |")
+    assert T.seed_spread_table({"demo": rows(0.9, 9)}, [("demo", 0.75, 6)]) == ""
+    assert T.recipe_of("occlusion-warmup-20 seed 4") == "occlusion-warmup-20"
