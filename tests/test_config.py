@@ -150,3 +150,12 @@ def test_the_demo_says_its_overrides_and_keeps_them_to_its_own_config(monkeypatc
     assert demo.demo_overrides(recipe["config"], said.append) == {"train_params.lr_generator": 5e-4}
     assert demo.demo_overrides("smoke", said.append) == {}
     assert "lr_generator" in said[0] and "smoke is trained as it is" in said[1]
+
+
+def test_a_finetune_uses_the_occlusion_map_from_its_first_step_whatever_the_base_warmed_up():
+    from pcutlib.experiments.recipes import apply_overrides, variant, variant_config
+
+    base = resolve_config(apply_overrides(load_config("synthetic-64"), {"train_params.occlusion_warmup_epochs": 20}))
+    finetune = variant_config(base, variant("prioritycut-k10"), 6, 0)
+    assert finetune["train_params"]["occlusion_warmup_epochs"] == 0
+    assert base["train_params"]["occlusion_warmup_epochs"] == 20

@@ -106,6 +106,8 @@ def variant_config(base: dict, variant: dict, epochs: int, seed: int) -> dict:
     train_params.update(num_epochs=epochs, seed=seed, epoch_milestones=[], **experiment_recipe()["finetune_learning_rates"])
     # region dropout belongs to the reconstruction phase (keeping keypoints in use from the start)
     train_params["region_dropout"] = {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0}
+    # so does an occlusion warm-up: the fine-tune's epochs count from 0 again, and PriorityCut needs O
+    train_params["occlusion_warmup_epochs"] = 0.0
     set_adversarial_parts(config, variant)
     return resolve_config(config)
 
