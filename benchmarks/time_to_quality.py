@@ -247,11 +247,16 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows of <out>/time_to_quality.json (written after every row) and train only "
                              "the missing ones; refused when that file was measured with another CPU or thread count")
+    parser.add_argument("--retrain", nargs="+", default=[], metavar="ROW",
+                        help="with --resume: train these stored rows again (e.g. 'demo seed 3', one that a "
+                             "busy machine cut short); the JSON's command then names both runs")
     parser.add_argument("--from-json", type=Path, default=None, metavar="JSON",
                         help="train nothing: write the table, plot (and --readme) from a stored time_to_quality.json")
     args = parser.parse_args(argv)
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
+    if args.retrain and not args.resume:
+        parser.error(f"--retrain {args.retrain} needs --resume")
     if args.minutes <= 0 or args.every <= 0:
         parser.error(f"--minutes and --every must be > 0, got {args.minutes} and {args.every}")
     return args
@@ -271,11 +276,14 @@ def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
     return text
 
 
-def resumed_rows(path: Path, document: dict, say=print) -> dict:
-    """The rows of a stored time_to_quality.json that ``--resume`` keeps: none when the file is
-    missing (said); an error when it was measured on another CPU kind, thread count, device or
-    check world, whose minutes would not compare with this run's."""
+def resumed_rows(path: Path, document: dict, retrain: list[str] = (), say=print) -> dict:
+    """The rows of a stored time_to_quality.json that ``--resume`` keeps, less ``retrain`` (each
+    must be stored); none when the file is missing (said); an error when it was measured on
+    another CPU kind, thread count, device or check world, whose minutes would not compare with
+    this run's. ``document["command"]`` then names the stored run's command too."""
     if not path.is_file():
+        if retrain:
+            raise ValueError(f"--retrain {list(retrain)}: there is no {path} to retrain rows of")
         say(f"--resume: no {path} yet; every row trains")
         return {}
     stored = json.loads(path.read_text())
@@ -284,8 +292,14 @@ def resumed_rows(path: Path, document: dict, say=print) -> dict:
     if differing:
         raise ValueError(f"--resume: {path} was measured with {differing} (stored, now): its minutes do not "
                          f"compare with this run's; choose another --out or drop --resume")
-    say(f"--resume: keeping {len(stored['results'])} rows of {path}: {', '.join(stored['results']) or 'none'}")
-    return dict(stored["results"])
+    missing = [row for row in retrain if row not in stored["results"]]
+    if missing:
+        raise ValueError(f"--retrain {missing}: no such row in {path}; stored: {', '.join(stored['results'])}")
+    kept = {name: rows for name, rows in stored["results"].items() if name not in retrain}
+    say(f"--resume: keeping {len(kept)} rows of {path}: {', '.join(kept) or 'none'}"
+        + (f"; training again: {', '.join(retrain)}" if retrain else ""))
+    document["command"] = f"{stored['command']}; resumed by {document['command']}"
+    return kept
 
 
 def main(argv=None) -> int:
@@ -310,7 +324,7 @@ def main(argv=None) -> int:
                 "cpu_bf16": cpu_bf16(), "threads": torch.get_num_threads(), "device": str(device),
                 "check_seed": recipe["check_seed"], "results": {}}
     if args.resume:
-        document["results"] = resumed_rows(args.out / "time_to_quality.json", document)
+        document["results"] = resumed_rows(args.out / "time_to_quality.json", document, args.retrain)
     results = document["results"]
     for name in args.recipes:
         for seed in args.seeds or [None]:

@@ -82,9 +82,18 @@ def test_resume_refuses_rows_measured_on_another_machine(tmp_path):
     now = {**stored, "threads": 2, "results": {}}
     with pytest.raises(ValueError, match=r"'threads': \(16, 2\)"):
         T.resumed_rows(tmp_path / "time_to_quality.json", now)
-    said = []
-    assert T.resumed_rows(tmp_path / "time_to_quality.json", {**now, "threads": 16}, said.append) == {"demo": []}
-    assert T.resumed_rows(tmp_path / "missing.json", now, said.append) == {} and "every row trains" in said[-1]
+    said, same = [], {**now, "threads": 16, "command": "python benchmarks/time_to_quality.py --resume"}
+    stored["command"] = "python benchmarks/time_to_quality.py --seeds 1"
+    stored["results"] = {"demo seed 1": [1], "demo seed 3": [3]}
+    (tmp_path / "time_to_quality.json").write_text(json.dumps(stored))
+    assert T.resumed_rows(tmp_path / "time_to_quality.json", same, ["demo seed 3"], said.append) == {"demo seed 1": [1]}
+    assert "training again: demo seed 3" in said[-1] and same["command"].startswith("python benchmarks/time_to_quality.py "
+                                                                                   "--seeds 1; resumed by ")
+    with pytest.raises(ValueError, match="no such row"):
+        T.resumed_rows(tmp_path / "time_to_quality.json", dict(same), ["demo seed 9"])
+    assert T.resumed_rows(tmp_path / "missing.json", now, [], said.append) == {} and "every row trains" in said[-1]
+    with pytest.raises(SystemExit):
+        T.parse_arguments(["--retrain", "demo seed 3"])
 
 
 def test_the_benchmark_refuses_a_repeated_seed():
