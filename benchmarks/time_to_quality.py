@@ -116,6 +116,9 @@ def _train_with_marks(config: dict, run_dir: Path, marks: list[float], device, s
             kept.append({"minutes": clock / 60, "mark": mark, "epoch": trainer.epoch, "step": trainer.step,
                          "checkpoint": str(copy)})
             say(f"  {run_dir.name}: {clock / 60:.2f} min, epoch {trainer.epoch}/{epochs}, step {trainer.step}")
+    if trainer.epoch < epochs:
+        say(f"  {run_dir.name}: the {marks[-1]:g}-minute budget ended the run at epoch {trainer.epoch} of {epochs} "
+            f"({trainer.step} steps at {clock / max(trainer.step, 1):.3f} s a step)")
     return kept
 
 
