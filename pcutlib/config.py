@@ -121,7 +121,7 @@ SCHEMA = {
     "train_params": {
         "num_epochs": whole(100, 1), "num_repeats": whole(1, 1), "epoch_milestones": whole([], 1),
         # the learning rates over epochs: step (FOMM's: x0.1 at each of epoch_milestones) or cosine
-        # (from the configured rate down towards 0 at num_epochs, after lr_warmup_epochs of linear rise)
+        # (from the configured rate down towards 0 at num_epochs); either after lr_warmup_epochs of linear rise
         "lr_schedule": text("step", "step", "cosine"), "lr_warmup_epochs": whole(0, 0),
         "lr_generator": number(2.0e-4, 0), "lr_discriminator": number(2.0e-4, 0), "lr_kp_detector": number(2.0e-4, 0),
         "batch_size": whole(8, 1), "scales": number([1, 0.5, 0.25, 0.125], 1e-3, 1), "checkpoint_freq": whole(50, 1),
@@ -409,9 +409,9 @@ def check_combinations(resolved: dict) -> None:
     if schedule == "cosine" and milestones:
         raise ValueError(f"train_params.lr_schedule=cosine has no drops, but epoch_milestones is {milestones}: "
                          f"set epoch_milestones: [] (or lr_schedule: step)")
-    if warmup and (schedule != "cosine" or warmup >= train_params["num_epochs"]):
-        raise ValueError(f"train_params.lr_warmup_epochs={warmup} needs lr_schedule: cosine (got {schedule}) and "
-                         f"fewer warm-up epochs than num_epochs ({train_params['num_epochs']})")
+    if warmup and warmup >= min([train_params["num_epochs"], *milestones]):
+        raise ValueError(f"train_params.lr_warmup_epochs={warmup} must end before num_epochs "
+                         f"({train_params['num_epochs']}) and the first of epoch_milestones {milestones}")
     dropout = train_params["region_dropout"]
     if dropout["start"] >= 1 or dropout["max"] >= 1:
         raise ValueError(f"train_params.region_dropout needs start and max below 1 (1 drops every region), "

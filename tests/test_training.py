@@ -177,7 +177,7 @@ def test_config_errors_name_the_bad_value(smoke_data, tmp_path):
 def test_cosine_schedule_warms_up_anneals_and_resumes_with_a_changed_rate(smoke_data, tmp_path, capsys):
     """lr_schedule cosine: (e + 1) / warmup over the warm-up epochs, then half a cosine towards 0;
     a resume whose config changed the rate applies the new rate at the same point of the schedule;
-    milestones or a warm-up without cosine are errors that name the values."""
+    milestones or a warm-up that reaches the first drop or the end are errors that name the values."""
     from pcutlib.training.state import load_training_checkpoint, save_training_checkpoint
     from pcutlib.training.trainer import cosine_factor
 
@@ -199,12 +199,33 @@ def test_cosine_schedule_warms_up_anneals_and_resumes_with_a_changed_rate(smoke_
     assert "lr_generator changed" in capsys.readouterr().out
     assert resumed.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(2 * base * cosine_factor(3, 2, 6))
     for bad, match in ((dict(lr_schedule="cosine", epoch_milestones=[3]), r"epoch_milestones is \[3\]"),
-                       (dict(lr_schedule="step", lr_warmup_epochs=2), "lr_warmup_epochs=2 needs lr_schedule: cosine"),
+                       (dict(lr_schedule="step", lr_warmup_epochs=3, epoch_milestones=[3]),
+                        r"lr_warmup_epochs=3 must end before .* epoch_milestones \[3\]"),
                        (dict(lr_schedule="cosine", lr_warmup_epochs=6, epoch_milestones=[]), r"num_epochs \(6\)")):
         broken = smoke_config(smoke_data)
         broken["train_params"].update(num_epochs=6, **bad)
         with pytest.raises(ValueError, match=match):
             resolve_config(broken)
+
+
+def test_the_step_schedule_warms_up_then_drops_as_multisteplr(smoke_data):
+    """lr_warmup_epochs on the step schedule: a linear rise, then FOMM's x0.1 drops at the same
+    epochs as MultiStepLR; without a warm-up the schedule is MultiStepLR itself."""
+    from pcutlib.training.trainer import step_factor
+
+    assert [step_factor(e, 2, [3, 5]) for e in range(6)] == pytest.approx([0.5, 1, 1, 0.1, 0.1, 0.01])
+    assert [step_factor(e, 0, [3]) for e in range(4)] == pytest.approx([1, 1, 1, 0.1])
+    config = smoke_config(smoke_data)
+    config["train_params"].update(num_epochs=6, epoch_milestones=[3, 5], lr_schedule="step", lr_warmup_epochs=2)
+    trainer = build_trainer(resolve_config(config), torch.device("cpu"))
+    base = config["train_params"]["lr_kp_detector"]
+    for epoch in range(6):
+        assert trainer.optimizers["kp_detector"].param_groups[0]["lr"] == pytest.approx(base * step_factor(epoch, 2, [3, 5]))
+        for scheduler in trainer.schedulers.values():
+            scheduler.step()
+    config["train_params"]["lr_warmup_epochs"] = 0
+    plain = build_trainer(resolve_config(config), torch.device("cpu"))
+    assert isinstance(plain.schedulers["generator"], torch.optim.lr_scheduler.MultiStepLR)
 
 
 def test_cli_flags_override_the_config(smoke_data, tmp_path):

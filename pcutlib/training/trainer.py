@@ -161,11 +161,24 @@ def cosine_factor(epoch: int, warmup: int, epochs: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / (epochs - warmup)))
 
 
+def step_factor(epoch: int, warmup: int, milestones: list[int]) -> float:
+    """The factor on the configured learning rate during ``epoch`` (0-based) of the step schedule
+    with a warm-up: (epoch + 1) / warmup over the first ``warmup`` epochs, times 0.1 for each
+    milestone reached (MultiStepLR's drops)."""
+    rise = (epoch + 1) / warmup if epoch < warmup else 1.0
+    return rise * 0.1 ** sum(1 for milestone in milestones if milestone <= epoch)
+
+
 def learning_rate_schedule(optimizer: torch.optim.Optimizer, train_params: dict):
     """The per-epoch schedule of train_params.lr_schedule: "step", x0.1 at each of epoch_milestones
-    (FOMM's), or "cosine" (:func:`cosine_factor`)."""
-    if train_params["lr_schedule"] == "step":
+    (FOMM's; after lr_warmup_epochs of linear rise when it is set: :func:`step_factor`), or
+    "cosine" (:func:`cosine_factor`)."""
+    if train_params["lr_schedule"] == "step" and not train_params["lr_warmup_epochs"]:
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, train_params["epoch_milestones"], gamma=0.1)
+    if train_params["lr_schedule"] == "step":
+        factor = functools.partial(step_factor, warmup=train_params["lr_warmup_epochs"],
+                                   milestones=list(train_params["epoch_milestones"]))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     factor = functools.partial(cosine_factor, warmup=train_params["lr_warmup_epochs"],
                                epochs=train_params["num_epochs"])
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
