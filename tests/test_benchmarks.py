@@ -187,3 +187,32 @@ def test_the_seed_spread_counts_the_seeds_whose_last_mark_reaches_each_goal():
     assert "| lr | 1 | 0.760 (0.760-0.760) |" in spread and spread.endswith("| 1 of 1 | 0 of 1 |")
     assert T.seed_spread_table({"demo": rows(0.9, 9)}, [("demo", 0.75, 6)]) == ""
     assert T.recipe_of("occlusion-warmup-20 seed 4") == "occlusion-warmup-20"
+
+
+def test_the_seed_spread_in_the_docs_is_the_stored_run():
+    """docs/benchmarks.md shows results/time-to-quality-seeds' spread table as the benchmark
+    writes it, and its sentences quote the stored ends."""
+    stored = json.loads((REPO / "results" / "time-to-quality-seeds" / "time_to_quality.json").read_text())
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    block = page.split("<!-- time-to-quality-seeds:start -->\n", 1)[1].split("\n<!-- time-to-quality-seeds:end -->", 1)[0]
+    assert block == T.seed_spread_table(stored["results"], T.goals()), \
+        "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-seeds/time_to_quality.json"
+    ends = {}
+    for name, rows in stored["results"].items():
+        ends.setdefault(T.recipe_of(name), []).append(rows[-1])
+    text = " ".join(page.split())
+    low = ends["lr-5e-4"]
+    assert (f"every seed ended at silhouette IoU {min(e['silhouette_iou'] for e in low):.3f} or more and a probe "
+            f"of at most {max(e['probe_px'] for e in low):.2f} px") in text
+    demo = ends["demo"]
+    assert (f"(the demo's worst: {min(e['silhouette_iou'] for e in demo):.3f} and "
+            f"{max(e['probe_px'] for e in demo):.2f} px)") in text
+    keypoints = [e["moving_distinct_keypoints"] for e in low]
+    assert f"from {min(keypoints):.2f} to {max(keypoints):.2f}" in text
+    epochs = [e["epoch"] for e in ends["occlusion-warmup-20"]]
+    assert f"ended at epochs {min(epochs)}-{max(epochs)} of 120" in text
+    gen = {name: rows[-1] for name, rows in stored["results"].items() if T.recipe_of(name) == "generator-5e-4"}
+    assert (f"ended at IoU {gen['generator-5e-4 seed 2']['silhouette_iou']:.3f} and "
+            f"{gen['generator-5e-4 seed 2']['moving_distinct_keypoints']:.2f} moving keypoints on seed 2 and "
+            f"{gen['generator-5e-4 seed 4']['silhouette_iou']:.3f} and "
+            f"{gen['generator-5e-4 seed 4']['moving_distinct_keypoints']:.2f} on seed 4") in text
