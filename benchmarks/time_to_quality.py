@@ -215,13 +215,14 @@ def plot(results: dict, path: Path) -> None:
     """Each FIGURES entry against training minutes, one line per recipe, its target dashed."""
     fig = Figure(figsize=(9, 6.4))
     axes = fig.subplots(2, 2).ravel()
+    colours = {recipe: f"C{i}" for i, recipe in enumerate(dict.fromkeys(map(recipe_of, results)))}
     for ax, (key, label, higher, target) in zip(axes, FIGURES):
-        colours = {recipe: f"C{i}" for i, recipe in enumerate(dict.fromkeys(map(recipe_of, results)))}
+        labelled = set()
         for name, rows in results.items():       # one colour a recipe; its seeds' lines share it
             recipe = recipe_of(name)
-            first = next(n for n in results if recipe_of(n) == recipe) == name
             ax.plot([row["minutes"] for row in rows], [_number(row.get(key)) for row in rows], marker="o",
-                    markersize=3, color=colours[recipe], linewidth=1, label=recipe if first else None)
+                    markersize=3, color=colours[recipe], linewidth=1, label=None if recipe in labelled else recipe)
+            labelled.add(recipe)
         ax.axhline(target, color="gray", linestyle="--", linewidth=0.8)
         ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better; target {target:g})", fontsize=9)
         ax.set_xlabel("training minutes on this machine", fontsize=8)
@@ -331,14 +332,13 @@ def main(argv=None) -> int:
     results = document["results"]
     for name in args.recipes:
         for seed in args.seeds or [None]:
-            if run_name(name, seed) in results:
+            row = run_name(name, seed)
+            if row in results:
                 continue
             seed_override = {} if seed is None else {"train_params.seed": seed}
-            overrides = {**recipe["recipes"][name]["overrides"], **seed_override}
-            config = recipe_config(base, data, overrides)
+            config = recipe_config(base, data, {**recipe["recipes"][name]["overrides"], **seed_override})
             if args.quick:
                 config["train_params"]["num_epochs"] = 3
-            row = run_name(name, seed)
             print(f"{row}: {recipe['recipes'][name]['note']}")
             kept = train_with_marks(config, args.runs / row.replace(" ", "-"), marks, device)
             results[row] = diagnosed(kept, check, progress=False)
