@@ -35,7 +35,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from gpu_peaks import PEAK_TFLOPS as GPU_PEAKS  # noqa: E402
 from pcutlib.config import load_config  # noqa: E402
 from pcutlib.training.step import train_step  # noqa: E402
 from pcutlib.training.trainer import Trainer, build_trainer, seed_everything  # noqa: E402
@@ -45,10 +47,8 @@ NOT_REAL_DATA = ("synthetic-64*", "smoke")      # as tests/test_configs.py
 ALSO = ("synthetic-64",)                         # the CPU default, for scale
 DEFAULT_OUT = REPO / "docs" / "gpu.md"
 
-# Dense peak throughput in TFLOP/s from NVIDIA's datasheets (TF32 on the tensor cores; the
-# datasheets' headline TF32 figures assume structured sparsity and are twice these). H100: SXM5.
-PEAK_TFLOPS = {("H100", "tf32"): 494.7, ("H100", "fp32"): 67.0,
-               ("A100", "tf32"): 156.0, ("A100", "fp32"): 19.5}
+# Dense peak TFLOP/s (benchmarks/gpu_peaks.py, from NVIDIA's datasheets) of the GPUs estimated for.
+PEAK_TFLOPS = {(gpu, precision): GPU_PEAKS[gpu][precision] for gpu in ("H100", "A100") for precision in ("tf32", "fp32")}
 SUSTAINED_SHARE = 0.30          # assumed share of the peak a training step sustains
 CUDA_OVERHEAD_GIB = 1.0         # assumed: CUDA context, cuDNN workspaces, allocator slack
 FLOAT_BYTES = 4                 # the configs train in float32 (mixed_precision: none)

@@ -113,9 +113,11 @@ def _train_with_marks(config: dict, run_dir: Path, marks: list[float], device, s
             copy = run_dir / "marks" / f"minute-{clock / 60:07.2f}.pt"
             copy.parent.mkdir(exist_ok=True)
             shutil.copyfile(run.checkpoint_dir / "last.pt", copy)
+            samples_per_s = trainer.step * config["train_params"]["batch_size"] / clock
             kept.append({"minutes": clock / 60, "mark": mark, "epoch": trainer.epoch, "step": trainer.step,
-                         "checkpoint": str(copy)})
-            say(f"  {run_dir.name}: {clock / 60:.2f} min, epoch {trainer.epoch}/{epochs}, step {trainer.step}")
+                         "samples_per_s": samples_per_s, "checkpoint": str(copy)})
+            say(f"  {run_dir.name}: {clock / 60:.2f} min, epoch {trainer.epoch}/{epochs}, step {trainer.step}, "
+                f"{samples_per_s:.1f} samples/s")
     if trainer.epoch < epochs:
         say(f"  {run_dir.name}: the {marks[-1]:g}-minute budget ended the run at epoch {trainer.epoch} of {epochs} "
             f"({trainer.step} steps at {clock / max(trainer.step, 1):.3f} s a step)")
@@ -271,8 +273,9 @@ def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
     out.mkdir(parents=True, exist_ok=True)
     (out / "time_to_quality.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
     text = table(document["results"])
+    machine = f"CPU bf16: {document['cpu_bf16']}" + (f"; GPU: {document['gpu']}" if document.get("gpu") else "")
     (out / "time_to_quality.md").write_text(f"# Time to quality\n\nWritten by `{document['command']}` "
-                                            f"(CPU bf16: {document['cpu_bf16']}).\n\n{text}\n")
+                                            f"({machine}).\n\n{text}\n")
     plot(document["results"], out / "time_to_quality.png")
     if readme is not None:
         replace_between_markers(readme, threshold_table(document["results"]), *MARKERS)
@@ -313,7 +316,9 @@ def main(argv=None) -> int:
         return 0
     recipe = read_recipe("time_to_quality")
     device = choose_device(args.device)
-    print(f"CPU bf16: {cpu_bf16()}; torch threads: {torch.get_num_threads()}; device: {device}")
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    print(f"CPU bf16: {cpu_bf16()}; torch threads: {torch.get_num_threads()}; device: {device}"
+          + (f" ({gpu})" if gpu else ""))
     if args.quick:
         data = make_synthetic_dataset(args.runs / "world", progress=False, overwrite=True, seed=0, **QUICK_WORLD)
         check = make_synthetic_dataset(args.runs / "check", progress=False, overwrite=True, seed=recipe["check_seed"],
@@ -326,7 +331,7 @@ def main(argv=None) -> int:
     marks = training_marks(args.minutes, args.every)
     document = {"command": "python benchmarks/time_to_quality.py " + " ".join(sys.argv[1:] if argv is None else argv),
                 "cpu_bf16": cpu_bf16(), "threads": torch.get_num_threads(), "device": str(device),
-                "check_seed": recipe["check_seed"], "results": {}}
+                "check_seed": recipe["check_seed"], "results": {}, **({"gpu": gpu} if gpu else {})}
     if args.resume:
         document["results"] = resumed_rows(args.out / "time_to_quality.json", document, args.retrain)
     results = document["results"]

@@ -21,7 +21,10 @@ channels_last. tests/test_training.py checks both give the same losses and updat
 
 Printed: samples/s, ms/step, the share of the step spent building and applying the mask,
 peak memory, the optimized/baseline ratio and, for a mixing regularizer, its cost over the
-same step without mixing.
+same step without mixing; the TFLOP/s the step sustains (the FLOPs of one step as
+``torch.utils.flop_counter`` counts them: convolutions and matrix products, forward and backward)
+and, on a GPU that benchmarks/gpu_peaks.py lists, that as a share of the GPU's dense peak in the
+row's precision (float32 rows against TF32 when cuDNN may use it, PyTorch's default).
 
     python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick]
                                     [--setups LABEL ...] [--compile] [--no-low-precision]
@@ -38,7 +41,9 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
+from gpu_peaks import peak_tflops
 from pcutlib.training import adversaries
 from pcutlib.training.trainer import build_trainer
 from pcutlib.training.device import choose_device
@@ -107,6 +112,31 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 10   # process peak RSS (KiB on Linux)
 
 
+def step_flops(trainer, batch: dict) -> int:
+    """FLOPs of one train_step (convolutions and matrix products, forward and backward)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        train_step(trainer, batch, epoch_float=1.0)
+    return counter.get_total_flops()
+
+
+def row_precision(device: torch.device, mode: str) -> str:
+    """What a row's convolutions compute in, for its peak: bf16 under autocast (fp16 has the same
+    peak on the listed GPUs), else tf32 on a GPU where cuDNN may use it, else fp32."""
+    if mode in ("bf16", "fp16"):
+        return "bf16"
+    return "tf32" if device.type == "cuda" and torch.backends.cudnn.allow_tf32 else "fp32"
+
+
+def peak_share(device: torch.device, mode: str, tflops: float) -> float | None:
+    """``tflops`` as a share of this GPU's dense peak in the row's precision; None on a CPU or an
+    unlisted GPU."""
+    if device.type != "cuda":
+        return None
+    peak = peak_tflops(torch.cuda.get_device_name(device), row_precision(device, mode))
+    return None if peak is None else tflops / peak
+
+
 def build(config: dict, device: torch.device, batch_size: int, baseline: bool, compiled: bool = False):
     config = copy.deepcopy(config)
     config["train_params"]["batch_size"] = batch_size
@@ -136,6 +166,7 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
             train_step(trainer, batch, epoch_float=1.0)
         if mode[-1] == "compiled":
             print(f"  ({' '.join(mode)}: compiling and {warmup} warm-up steps took {time.perf_counter() - started:.0f} s)")
+    flops = {mode: step_flops(trainer, batch) for mode, trainer in trainers.items()}
     blocks = {mode: [] for mode in trainers}
     mask_seconds = {mode: 0.0 for mode in trainers}
     for _ in range(rounds):
@@ -151,8 +182,10 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
     results = {}
     for mode, times in blocks.items():
         seconds = sorted(times)[len(times) // 2]
+        tflops = flops[mode] * steps / seconds / 1e12
         results[mode] = {"samples_per_s": steps * batch_size / seconds, "ms_per_step": 1000 * seconds / steps,
-                         "mask_share": mask_seconds[mode] / sum(times), "peak_mb": peak_memory_mb(device)}
+                         "mask_share": mask_seconds[mode] / sum(times), "peak_mb": peak_memory_mb(device),
+                         "tflops": tflops, "peak_share": peak_share(device, mode[-1], tflops)}
     return results
 
 
@@ -166,6 +199,23 @@ def setups(device: torch.device, batch_size: int, quick: bool) -> list[tuple]:
                  ("vox-256 U-Net", architecture("vox-256", 128), half, ["none", "cutmix", "prioritycut"])]
         if device.type == "cuda":
             rows.append(("vox-256 U-Net", architecture("vox-256", 256), half, ["none", "prioritycut"]))
+    return rows
+
+
+def read_rows(text: str) -> list[dict]:
+    """The table rows of a printed run (what ``main`` prints), as dicts: setup, size, batch,
+    regularizer, step, samples_per_s, ms_per_step, speed_up, tflops, peak_share (percent; None
+    for '-'), for documents that quote a stored run."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith(("synthetic-64", "vox-256")):
+            continue
+        setup, rest = line[:20].strip(), line[20:].split()
+        size, batch, regularizer, step, samples, ms = rest[:6]
+        rows.append({"setup": setup, "size": int(size), "batch": int(batch), "regularizer": regularizer,
+                     "step": step, "samples_per_s": float(samples), "ms_per_step": float(ms),
+                     "speed_up": float(rest[8].rstrip("x")), "tflops": float(rest[-2]),
+                     "peak_share": None if rest[-1] == "-" else float(rest[-1].rstrip("%"))})
     return rows
 
 
@@ -187,8 +237,14 @@ def main(argv=None):
     device = choose_device(args.device)
     print(f"device: {device}  torch {torch.__version__}  threads {torch.get_num_threads()}  steps {args.steps}"
           f"  CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        peaks = {precision: peak_tflops(name, precision) for precision in ("tf32", "bf16")}
+        print(f"GPU: {name}; dense peak TF32 {peaks['tf32']} and bf16 {peaks['bf16']} TFLOP/s (None: not listed "
+              f"in benchmarks/gpu_peaks.py); cuDNN TF32 {torch.backends.cudnn.allow_tf32}")
     print(f"{'setup':<20}{'size':>5}{'batch':>6}  {'regularizer':<12}{'step':<10}"
-          f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'speed-up':>9}{'mix cost':>9}")
+          f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'speed-up':>9}{'mix cost':>9}"
+          f"{'TFLOP/s':>9}{'of peak':>8}")
     low_precision = low_precision_dtype(device)
     chosen = setups(device, args.batch_size, args.quick)
     if args.setups:
@@ -217,10 +273,11 @@ def main(argv=None):
             plain = results.get(("none", mode))
             cost = (f"{100 * (result['ms_per_step'] / plain['ms_per_step'] - 1):>+8.0f}%"
                     if regularizer != "none" and plain is not None else f"{'':>9}")
+            share = "-" if result["peak_share"] is None else f"{100 * result['peak_share']:.2f}%"
             print(f"{label:<20}{size:>5}{batch_size:>6}  {regularizer:<12}{mode:<10}"
                   f"{result['samples_per_s']:>10.2f}{result['ms_per_step']:>9.0f}"
                   f"{100 * result['mask_share']:>8.1f}%{result['peak_mb']:>9.0f}"
-                  f"{result['samples_per_s'] / reference:>8.2f}x{cost}", flush=True)
+                  f"{result['samples_per_s'] / reference:>8.2f}x{cost}{result['tflops']:>9.3f}{share:>8}", flush=True)
     if device.type == "cpu":
         print("peak MB on the CPU is the process's peak resident memory so far (it only grows).")
 

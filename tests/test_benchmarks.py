@@ -216,3 +216,57 @@ def test_the_seed_spread_in_the_docs_is_the_stored_run():
             f"{gen['generator-5e-4 seed 2']['moving_distinct_keypoints']:.2f} moving keypoints on seed 2 and "
             f"{gen['generator-5e-4 seed 4']['silhouette_iou']:.3f} and "
             f"{gen['generator-5e-4 seed 4']['moving_distinct_keypoints']:.2f} on seed 4") in text
+
+
+def test_gpu_peaks_name_the_chip_and_refuse_an_unknown_precision():
+    import gpu_peaks as G
+    assert G.chip_of("NVIDIA H200") == "H200" and G.chip_of("NVIDIA A100-SXM4-80GB") == "A100"
+    assert G.peak_tflops("NVIDIA H100 80GB HBM3", "tf32") == 494.7
+    assert G.peak_tflops("Tesla T4", "bf16") is None
+    with pytest.raises(ValueError, match="precision 'fp8': expected bf16, tf32 or fp32"):
+        G.peak_tflops("NVIDIA H200", "fp8")
+
+
+def test_the_gpu_paragraph_is_the_stored_run():
+    """docs/benchmarks.md's H200 table is the stored logs' rows, and its sentences quote them."""
+    import train_step as S
+    logs = REPO / "results" / "gpu-h200"
+    text_of = {name: (logs / name).read_text() for name in ("train_step.log", "train_step_b64.log")}
+    rows = S.read_rows(text_of["train_step.log"] + text_of["train_step_b64.log"])
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    block = page.split("<!-- gpu-h200:start -->\n```console\n", 1)[1].split("```\n<!-- gpu-h200:end -->", 1)[0]
+    stored = [line.rstrip() for log in text_of.values() for line in log.splitlines()
+              if line.startswith(("setup", "synthetic-64", "vox-256"))]
+    assert block.splitlines() == [stored[0]] + [line for line in stored if not line.startswith("setup")]
+    sentences = " ".join(page.split("<!-- gpu-h200-sentences:start -->", 1)[1].split("<!-- gpu-h200-sentences:end -->")[0].split())
+
+    def row(setup, size, batch, regularizer, step):
+        return next(r for r in rows if (r["setup"], r["size"], r["batch"], r["regularizer"], r["step"])
+                    == (setup, size, batch, regularizer, step))
+    small, large = row("synthetic-64", 64, 8, "none", "optimized"), row("synthetic-64", 64, 64, "none", "optimized")
+    assert (f"took {small['ms_per_step']:.0f} ms at batch 8 and {large['ms_per_step']:.0f} ms at batch 64" in sentences
+            and f"({small['samples_per_s']:.0f} against {large['samples_per_s']:.0f} samples/s), at "
+                f"{small['peak_share']:.2f}% and {large['peak_share']:.2f}% of the TF32 peak" in sentences)
+    vox = row("vox-256 FOMM", 128, 4, "none", "optimized")
+    assert f"took {vox['ms_per_step']:.0f} ms ({vox['peak_share']:.2f}% of the peak)" in sentences
+    bf16 = [r["speed_up"] for r in rows if r["step"] == "bf16"]
+    assert f"({min(bf16):.2f}-{max(bf16):.2f}x its float32 baseline" in sentences
+    assert not any(r["size"] == 256 for r in rows) and "The vox-256 setup at 256 px did not print" in sentences
+    training = (logs / "time_to_quality_training.log").read_text().splitlines()[-1].split()
+    minutes, samples = float(training[1]), float(training[7])
+    cpu = json.loads((REPO / "results" / "time-to-quality" / "time_to_quality.json").read_text())["results"]["demo"][-1]
+    assert cpu["step"] == int(training[6].rstrip(",")) == 2400
+    assert (f"trained in {minutes:.2f} minutes on the H200, at {samples:.1f} samples/s, against "
+            f"{cpu['minutes']:.2f} minutes on 2 CPU cores") in sentences
+    assert f"{cpu['minutes'] / minutes:.1f} times faster" in sentences
+
+
+def test_the_readme_quotes_the_gpu_run():
+    """The README's GPU sentence carries the figures docs/benchmarks.md's H200 paragraph carries."""
+    text = " ".join((REPO / "README.md").read_text().split())
+    docs = " ".join((REPO / "docs" / "benchmarks.md").read_text().split())
+    for figure in ("trained in 2.87 minutes", "against 5.38 minutes", "took 41 ms at batch 8 and 42 ms at batch 64",
+                   "0.08% and 0.62% of the TF32 peak"):
+        assert figure in docs
+    assert ("trained in 2.87 minutes (5.38 on the 2 cores above), and a synthetic-64 step took the same time at "
+            "batch 64 as at batch 8 (42 and 41 ms, at 0.62% and 0.08% of the GPU's TF32 peak)") in text
