@@ -287,7 +287,9 @@ def page(rows: list[dict], command: str, total_seconds: float) -> str:
         "So the TF32 figures are optimistic: read them as a lower bound of the step time. For "
         "comparison, the CPU GFLOP/s column is the counted FLOPs over the whole measured CPU step.",
         "- A small model (synthetic-64) is bound by kernel launches and Python on a GPU, not by its "
-        "FLOPs: its time estimate is far too low (expect milliseconds per step, not microseconds).",
+        "FLOPs: its time estimate is far too low (expect milliseconds per step, not microseconds). "
+        "Measured on one H200 (docs/benchmarks.md, \"On a GPU\"), synthetic-64 (batch 8 and 64) and vox-256 at 128 px "
+        "(batch 4) sustained far less of the TF32 peak than the 30% assumed here.",
         "- Memory: all parameters are the three networks and the frozen VGG19, once each in float32; "
         f"trained parameters (the networks with an optimizer) add their gradients and Adam's "
         f"{ADAM_COPIES} state copies. The step's activation memory is the CPU measurement: the GPU "
