@@ -99,7 +99,7 @@ def test_a_bad_row_is_named(tmp_path, monkeypatch):
 
 def test_unknown_variant_is_named(tmp_path):
     args = argparse.Namespace(variants=["baseline", "no-such-row"], runs=tmp_path, data_dir=tmp_path,
-                              results=tmp_path, epochs=1, no_progress=True)
+                              results=tmp_path, epochs=1, no_progress=True, device="cpu")
     with pytest.raises(ValueError, match=r"unknown calibration variants \['no-such-row'\]"):
         calibration.run_calibrate(args)
 
@@ -108,10 +108,10 @@ def test_unknown_variant_is_named(tmp_path):
 def test_a_row_trains_is_diagnosed_and_tabled(tmp_path, monkeypatch):
     monkeypatch.chdir(fake_clone(tmp_path / "clone", small_recipe()))
     args = argparse.Namespace(variants=["tiny"], runs=tmp_path / "runs", data_dir=tmp_path / "data",
-                              results=tmp_path / "results", epochs=None, no_progress=True)
+                              results=tmp_path / "results", epochs=None, no_progress=True, device="cpu")
     assert calibration.run_calibrate(args) == 0
     row = json.loads((tmp_path / "results" / "calibration.jsonl").read_text().splitlines()[0])
-    assert row["variant"] == "tiny" and row["world"] == "h62-m60" and row["epochs"] == 1
+    assert row["variant"] == "tiny" and row["world"] == "h62-m60" and row["epochs"] == 1 and row["device"] == "cpu"
     assert 0 <= row["silhouette_iou"] <= 1 and row["num_keypoints"] == 10
     table = (tmp_path / "results" / "calibration.md").read_text()
     assert "| tiny | h62-m60 |" in table and "seed 0, 10 videos" in table and "seed 1 (6 videos" in table
@@ -126,7 +126,7 @@ def test_a_fine_tune_row_trains_its_base_then_measures_its_discriminator(tmp_pat
                                "finetune": {"epochs": 2, "overrides": {"train_params.discriminator_warmup_epochs": 1}}}
     monkeypatch.chdir(fake_clone(tmp_path / "clone", recipe))
     args = argparse.Namespace(variants=["tuned"], runs=tmp_path / "runs", data_dir=tmp_path / "data",
-                              results=tmp_path / "results", epochs=None, no_progress=True)
+                              results=tmp_path / "results", epochs=None, no_progress=True, device="cpu")
     assert calibration.run_calibrate(args) == 0
     assert (tmp_path / "runs" / "tiny" / "checkpoints" / "last.pt").is_file()          # the base, trained first
     row = json.loads((tmp_path / "results" / "calibration.jsonl").read_text())
@@ -135,3 +135,15 @@ def test_a_fine_tune_row_trains_its_base_then_measures_its_discriminator(tmp_pat
     table = (tmp_path / "results" / "calibration.md").read_text()
     line = next(line for line in table.splitlines() if line.startswith("| tuned |"))
     assert f"| {row['d_image_auc']:.3f} / {row['d_pixel_auc_true_disocclusion']:.3f} |" in line
+
+
+def test_a_rows_minutes_name_the_device_they_were_measured_on(tmp_path):
+    """minutes.txt holds the minutes and the device; an older one, the minutes alone (a CPU's)."""
+    minutes, device = calibration.minutes_of(tmp_path)                              # none yet
+    assert minutes != minutes and device == "cpu"                                    # nan
+    (tmp_path / "minutes.txt").write_text("12.30\n")
+    assert calibration.minutes_of(tmp_path) == (12.3, "cpu")
+    (tmp_path / "minutes.txt").write_text("1.42 cuda\n")
+    assert calibration.minutes_of(tmp_path) == (1.42, "cuda")
+    assert calibration._minutes_cell({"minutes": 1.42, "device": "cuda"}) == "1.4 on cuda"
+    assert calibration._minutes_cell({"minutes": 12.3}) == "12.3"

@@ -27,6 +27,7 @@ from pcutlib.experiments.demo import finetune_config
 from pcutlib.experiments.recipes import read_recipe
 from pcutlib.paths import find_recipe
 from pcutlib.prioritycut import RegularizerConfig
+from pcutlib.training.device import choose_device
 from pcutlib.training.loop import train
 
 ROW_KEYS = {"note", "world", "overrides"}
@@ -113,9 +114,10 @@ def variant_config(name: str, data: Path, epochs: int | None) -> dict:
 
 
 def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None, progress: bool = True,
-                diagnose_it: bool = True) -> dict:
-    """Train (unless finished; a fine-tune row trains its base first) and diagnose one variant;
-    returns its table row ({} when diagnose_it is False)."""
+                diagnose_it: bool = True, device: str = "cpu") -> dict:
+    """Train (unless finished; a fine-tune row trains its base first) on ``device`` and diagnose
+    one variant (on the CPU); returns its table row ({} when diagnose_it is False). The row names
+    the device its minutes were measured on."""
     recipe = calibration_recipe()
     if name not in recipe["rows"]:
         raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(recipe['rows'])}")
@@ -125,7 +127,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     row = recipe["rows"][name]
     init_from = None
     if "base" in row:                                                # its base first (trained once)
-        run_variant(row["base"], runs, data_dir, None, progress, diagnose_it=False)
+        run_variant(row["base"], runs, data_dir, None, progress, diagnose_it=False, device=device)
         init_from = runs / row["base"] / "checkpoints" / "last.pt"
     config = variant_config(name, data, epochs)
     run_dir = runs / name
@@ -140,11 +142,11 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
         if resume:
             print(f"resuming {name} from epoch {stored['epoch']} of {config['train_params']['num_epochs']} "
                   f"({run_dir}); its minutes will count only this part")
-        train(config, run_dir, device="cpu", progress=progress, resume=resume, overwrite=not resume,
+        train(config, run_dir, device=device, progress=progress, resume=resume, overwrite=not resume,
               init_from=None if resume else init_from)
         minutes = (time.perf_counter() - started) / 60
-        (run_dir / "minutes.txt").write_text(f"{minutes:.2f}\n" if not resume else "nan\n")
-    minutes = float((run_dir / "minutes.txt").read_text()) if (run_dir / "minutes.txt").is_file() else float("nan")
+        (run_dir / "minutes.txt").write_text((f"{minutes:.2f}" if not resume else "nan") + f" {device}\n")
+    minutes, trained_on = minutes_of(run_dir)
     if not diagnose_it:
         return {}
     models, checkpoint = load_models(last, with_discriminator="base" in row)
@@ -152,11 +154,28 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
                                  regularizer=RegularizerConfig.from_dict(config["regularizer"]) if "base" in row else None)
     steps = checkpoint["step"]
     return {"variant": name, "note": row["note"], "world": world_name(world), "base": row.get("base"),
-            "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), **result.to_dict()}
+            "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), "device": trained_on,
+            **result.to_dict()}
+
+
+def minutes_of(run_dir: Path) -> tuple[float, str]:
+    """(training minutes, device) from a run's minutes.txt ("12.30 cpu"; older files hold the
+    minutes alone, measured on the CPU); (nan, "cpu") when there is none."""
+    path = run_dir / "minutes.txt"
+    if not path.is_file():
+        return float("nan"), "cpu"
+    fields = path.read_text().split()
+    return float(fields[0]), fields[1] if len(fields) > 1 else "cpu"
 
 
 def _cell(value, digits):
     return "-" if value is None or value != value else f"{value:.{digits}f}"     # None or nan
+
+
+def _minutes_cell(row: dict) -> str:
+    """Training minutes, with the device when it was not the CPU ("1.4 on cuda")."""
+    device = row.get("device", "cpu")
+    return _cell(row["minutes"], 1) + ("" if device == "cpu" else f" on {device}")
 
 
 def markdown(rows: list[dict]) -> str:
@@ -178,7 +197,7 @@ def markdown(rows: list[dict]) -> str:
         "D: the U-Net discriminator's image AUC (real vs generated) and its pixel AUC against the true "
         "dis-occlusion, measured only on fine-tune rows (a base row plus the PriorityCut fine-tune; steps and "
         "minutes are the fine-tune's): the reconstruction runs train no discriminator. "
-        "Minutes: training wall time on 2 CPU cores.",
+        "Minutes: training wall time on 2 CPU cores (on a GPU where the cell names it).",
         "",
         "| variant | world | steps | min | distinct kp | probe px (mean pose) | silhouette IoU (copy) "
         "| O at rest | O AUC | O AUC in F / figure | mask lift | D image / pixel vs truth | recon L1 (copy) "
@@ -187,7 +206,7 @@ def markdown(rows: list[dict]) -> str:
     ]
     for row in latest.values():
         lines.append(
-            f"| {row['variant']} | {row['world']} | {row['steps']} | {_cell(row['minutes'], 1)} "
+            f"| {row['variant']} | {row['world']} | {row['steps']} | {_minutes_cell(row)} "
             f"| {row['distinct_keypoints']:.1f} of {row['num_keypoints']} "
             f"| {_cell(row['probe_px'], 2)} ({_cell(row['mean_pose_px'], 2)}) "
             f"| {row['silhouette_iou']:.3f} ({row['copy_silhouette_iou']:.3f}) "
@@ -211,6 +230,9 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where the worlds are made (default: %(default)s)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="calibration.jsonl and .md go here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--device", default="cpu",
+                        help="train on cpu (default; the table's minutes are 2-core CPU minutes), cuda or auto; "
+                             "diagnosing runs on the CPU")
     return parser
 
 
@@ -222,7 +244,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     record = args.results / "calibration.jsonl"
     for name in args.variants:
-        row = run_variant(name, args.runs, args.data_dir, args.epochs, progress=not args.no_progress)
+        row = run_variant(name, args.runs, args.data_dir, args.epochs, progress=not args.no_progress,
+                          device=str(choose_device(args.device)))
         with open(record, "a") as f:
             f.write(json.dumps(row) + "\n")
         rows = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
