@@ -124,11 +124,12 @@ def _train_with_marks(config: dict, run_dir: Path, marks: list[float], device, s
     return kept
 
 
-def diagnosed(kept: list[dict], check: Path, progress: bool) -> list[dict]:
-    """Each kept checkpoint's diagnosis on the check world (``pcut diagnose``'s figures)."""
+def diagnosed(kept: list[dict], check: Path, progress: bool, device="cpu") -> list[dict]:
+    """Each kept checkpoint's diagnosis on the check world (``pcut diagnose``'s figures), its
+    networks on ``device`` (the training device: a GPU diagnoses in seconds)."""
     rows = []
     for entry in kept:
-        models, checkpoint = load_models(entry["checkpoint"], with_discriminator=False)
+        models, checkpoint = load_models(entry["checkpoint"], device=device, with_discriminator=False)
         diagnosis = diagnose(models, check, checkpoint["config"]["dataset_params"]["frame_shape"], progress=progress)
         figures = {key: value for key, value in diagnosis.to_dict().items() if isinstance(value, (int, float))}
         rows.append({**{k: v for k, v in entry.items() if k != "checkpoint"}, **figures})
@@ -346,7 +347,7 @@ def main(argv=None) -> int:
                 config["train_params"]["num_epochs"] = 3
             print(f"{row}: {recipe['recipes'][name]['note']}")
             kept = train_with_marks(config, args.runs / row.replace(" ", "-"), marks, device)
-            results[row] = diagnosed(kept, check, progress=False)
+            results[row] = diagnosed(kept, check, progress=False, device=device)
             write_outputs(document, args.out, None)          # a later --resume keeps the rows so far
     print(write_outputs(document, args.out, args.readme))
     print(f"wrote {args.out}/time_to_quality.{{json,md,png}}")

@@ -27,7 +27,7 @@ and, on a GPU that benchmarks/gpu_peaks.py lists, that as a share of the GPU's d
 row's precision (float32 rows against TF32 when cuDNN may use it, PyTorch's default).
 
     python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick]
-                                    [--setups LABEL ...] [--compile] [--no-low-precision]
+                                    [--setups LABEL ...] [--sizes PX ...] [--compile] [--no-low-precision]
 
 All modes and regularizers of a setup are timed in interleaved blocks (median of --rounds), so
 a slow moment of the machine hits each alike; peak MB on the CPU is the process's peak RSS.
@@ -228,6 +228,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="synthetic-64 only")
     parser.add_argument("--setups", nargs="+", metavar="LABEL",
                         help="only these setups, by the label of the table's first column (e.g. 'vox-256 FOMM')")
+    parser.add_argument("--sizes", nargs="+", type=int, metavar="PX",
+                        help="only setups at these frame sizes (e.g. 256: the CUDA-only vox-256 row)")
     parser.add_argument("--compile", action="store_true",
                         help="also time the optimized step with torch.compile (minutes of compiling on a CPU)")
     parser.add_argument("--low-precision", action=argparse.BooleanOptionalAction, default=True,
@@ -253,6 +255,10 @@ def main(argv=None):
         if unknown:
             parser.error(f"--setups: unknown {sorted(unknown)}; setups of this run: {sorted(labels)}")
         chosen = [row for row in chosen if row[0] in args.setups]
+    if args.sizes:
+        chosen = [row for row in chosen if row[1]["dataset_params"]["frame_shape"][0] in args.sizes]
+        if not chosen:
+            parser.error(f"--sizes {args.sizes}: no setup of this run has that frame size")
     for label, base, batch_size, regularizers in chosen:
         size = base["dataset_params"]["frame_shape"][0]
         configs = {}

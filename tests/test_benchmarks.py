@@ -270,3 +270,22 @@ def test_the_readme_quotes_the_gpu_run():
         assert figure in docs
     assert ("trained in 2.87 minutes (5.38 on the 2 cores above), and a synthetic-64 step took the same time at "
             "batch 64 as at batch 8 (42 and 41 ms, at 0.62% and 0.08% of the GPU's TF32 peak)") in text
+
+
+def test_the_gpu_session_script_asks_for_what_the_benchmarks_have():
+    """benchmarks/gpu_session.sh (run only where a GPU is lent) names recipes, setups and sizes
+    that exist, so a lent session's minutes are not lost to a typo."""
+    import shlex
+
+    import torch
+    import train_step as S
+    script = (REPO / "benchmarks" / "gpu_session.sh").read_text().replace("\\\n", " ")
+    commands = {line.split()[3]: shlex.split(line.split("2>&1")[0])[4:] for line in script.splitlines()
+                if line.startswith("timeout ")}
+    assert set(commands) == {"benchmarks/train_step.py", "benchmarks/time_to_quality.py"}
+    quality = T.parse_arguments(commands["benchmarks/time_to_quality.py"])
+    assert quality.device == "cuda" and quality.recipes[0] == "demo" and len(quality.recipes) == 3
+    step = commands["benchmarks/train_step.py"]
+    label, size = step[step.index("--setups") + 1], int(step[step.index("--sizes") + 1])
+    assert any(row[0] == label and row[1]["dataset_params"]["frame_shape"][0] == size
+               for row in S.setups(torch.device("cuda"), 8, quick=False))
