@@ -289,3 +289,11 @@ def test_the_gpu_session_script_asks_for_what_the_benchmarks_have():
     label, size = step[step.index("--setups") + 1], int(step[step.index("--sizes") + 1])
     assert any(row[0] == label and row[1]["dataset_params"]["frame_shape"][0] == size
                for row in S.setups(torch.device("cuda"), 8, quick=False))
+
+
+def test_the_usage_page_quotes_the_demos_seed_range():
+    """docs/usage.md's reason for calibrating over seeds is the stored demo spread."""
+    stored = json.loads((REPO / "results" / "time-to-quality-seeds" / "time_to_quality.json").read_text())
+    ious = [rows[-1]["silhouette_iou"] for name, rows in stored["results"].items() if T.recipe_of(name) == "demo"]
+    text = " ".join((REPO / "docs" / "usage.md").read_text().split())
+    assert len(ious) == 5 and f"between silhouette IoU {min(ious):.3f} and {max(ious):.3f} over five training seeds" in text

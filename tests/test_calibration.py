@@ -117,6 +117,14 @@ def test_a_row_trains_is_diagnosed_and_tabled(tmp_path, monkeypatch):
     assert "| tiny | h62-m60 |" in table and "seed 0, 10 videos" in table and "seed 1 (6 videos" in table
     assert calibration.run_calibrate(args) == 0           # finished: diagnosed again, not retrained
     assert len((tmp_path / "results" / "calibration.jsonl").read_text().splitlines()) == 2
+    args.seeds = [0, 1]                                   # seed 0 is the run above; seed 1 trains
+    assert calibration.run_calibrate(args) == 0
+    assert (tmp_path / "runs" / "tiny-seed1" / "checkpoints" / "last.pt").is_file()
+    rows = [json.loads(line) for line in (tmp_path / "results" / "calibration.jsonl").read_text().splitlines()]
+    assert [row["seed"] for row in rows] == [0, 0, 0, 1]
+    table = (tmp_path / "results" / "calibration.md").read_text()
+    assert "| tiny seed 1 | h62-m60 |" in table and "## Over training seeds" in table
+    assert next(line for line in table.splitlines() if line.startswith("| tiny | 1 | 0, 1 |"))
 
 
 @pytest.mark.slow
@@ -147,3 +155,30 @@ def test_a_rows_minutes_name_the_device_they_were_measured_on(tmp_path):
     assert calibration.minutes_of(tmp_path) == (1.42, "cuda")
     assert calibration._minutes_cell({"minutes": 1.42, "device": "cuda"}) == "1.4 on cuda"
     assert calibration._minutes_cell({"minutes": 12.3}) == "12.3"
+
+
+def test_training_seeds_have_their_own_runs_and_a_spread_table():
+    assert calibration.run_dir_of(Path("runs"), "tiny", 0) == Path("runs/tiny")
+    assert calibration.run_dir_of(Path("runs"), "tiny", 3) == Path("runs/tiny-seed3")
+    config = calibration.variant_config("small-motion+full-res", Path("data/x"), None, seed=4)
+    assert config["train_params"]["seed"] == 4
+    assert calibration.variant_config("small-motion+full-res", Path("data/x"), None)["train_params"]["seed"] == 0
+    row = {"variant": "a", "epochs": 90, "silhouette_iou": 0.7, "distinct_keypoints": 5.0, "probe_px": 2.0,
+           "occlusion_auc_foreground": 0.6, "occlusion_auc_figure": None, "mask_lift": float("nan")}
+    assert calibration.seed_spread([row]) == ""                          # one seed: no spread
+    rows = [row, {**row, "seed": 2, "silhouette_iou": 0.8, "occlusion_auc_foreground": 0.7},
+            {**row, "variant": "b"}]
+    table = calibration.seed_spread(rows)
+    assert "| b |" not in table
+    line = table.splitlines()[2]
+    assert line.startswith("| a | 90 | 0, 2 | 5.0 (5.0-5.0) | - | 2.00 (2.00-2.00) | 0.750 (0.700-0.800) "
+                           "| 0.650 (0.600-0.700) | - | - |")
+    assert calibration._row_name({"variant": "a", "seed": 2}) == "a seed 2"
+    assert calibration._row_name({"variant": "a"}) == "a"
+
+
+def test_repeated_seeds_are_refused(tmp_path):
+    args = argparse.Namespace(variants=["baseline"], runs=tmp_path, data_dir=tmp_path, results=tmp_path, epochs=1,
+                              no_progress=True, device="cpu", seeds=[1, 1])
+    with pytest.raises(ValueError, match=r"--seeds repeats a seed: \[1, 1\]"):
+        calibration.run_calibrate(args)

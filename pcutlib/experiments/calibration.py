@@ -90,14 +90,15 @@ def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: b
     return root
 
 
-def variant_config(name: str, data: Path, epochs: int | None) -> dict:
+def variant_config(name: str, data: Path, epochs: int | None, seed: int | None = None) -> dict:
     """synthetic-64 with the calibration's schedule and row ``name``'s overrides, reading ``data``;
     for a fine-tune row, its base's config turned into the demo's PriorityCut fine-tune for
-    ``finetune.epochs`` (or ``epochs``) with the row's overrides."""
+    ``finetune.epochs`` (or ``epochs``) with the row's overrides. ``seed``: the training seed
+    (train_params.seed; None: the config's). The world is the same for every training seed."""
     recipe = calibration_recipe()
     row = recipe["rows"][name]
     if "base" in row:
-        config = finetune_config(variant_config(row["base"], data, None), row["finetune"]["epochs"], None)
+        config = finetune_config(variant_config(row["base"], data, None, seed), row["finetune"]["epochs"], None)
         for key, value in row["finetune"]["overrides"].items():
             set_by_path(config, key, value)
         if epochs is not None:
@@ -108,16 +109,25 @@ def variant_config(name: str, data: Path, epochs: int | None) -> dict:
     config["train_params"]["num_workers"] = 0        # 2 cores: workers slow the step (benchmarks/)
     for key, value in {**recipe["schedule"], **recipe["rows"][name]["overrides"]}.items():
         set_by_path(config, key, value)
+    if seed is not None:
+        config["train_params"]["seed"] = seed
     if epochs is not None:
         config["train_params"]["num_epochs"] = epochs
     return resolve_config(config)
 
 
+def run_dir_of(runs: Path, name: str, seed: int) -> Path:
+    """A variant's run folder: ``runs/<name>`` for training seed 0 (every row before seeds were a
+    choice), ``runs/<name>-seed<S>`` for another."""
+    return runs / (name if seed == 0 else f"{name}-seed{seed}")
+
+
 def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None, progress: bool = True,
-                diagnose_it: bool = True, device: str = "cpu") -> dict:
-    """Train (unless finished; a fine-tune row trains its base first) on ``device`` and diagnose
-    one variant (on the CPU); returns its table row ({} when diagnose_it is False). The row names
-    the device its minutes were measured on."""
+                diagnose_it: bool = True, device: str = "cpu", seed: int | None = None) -> dict:
+    """Train (unless finished; a fine-tune row trains its base first, with the same seed) on
+    ``device`` with training seed ``seed`` (None: the config's) and diagnose one variant (on the
+    CPU); returns its table row ({} when diagnose_it is False). The row names the training seed
+    and the device its minutes were measured on."""
     recipe = calibration_recipe()
     if name not in recipe["rows"]:
         raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(recipe['rows'])}")
@@ -127,10 +137,12 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     row = recipe["rows"][name]
     init_from = None
     if "base" in row:                                                # its base first (trained once)
-        run_variant(row["base"], runs, data_dir, None, progress, diagnose_it=False, device=device)
-        init_from = runs / row["base"] / "checkpoints" / "last.pt"
-    config = variant_config(name, data, epochs)
-    run_dir = runs / name
+        run_variant(row["base"], runs, data_dir, None, progress, diagnose_it=False, device=device, seed=seed)
+    config = variant_config(name, data, epochs, seed)
+    seed = config["train_params"]["seed"]
+    if "base" in row:
+        init_from = run_dir_of(runs, row["base"], seed) / "checkpoints" / "last.pt"
+    run_dir = run_dir_of(runs, name, seed)
     last = run_dir / "checkpoints" / "last.pt"
     stored = safe_torch_load(last) if last.is_file() else {}
     finished = stored.get("epoch") == config["train_params"]["num_epochs"]
@@ -154,7 +166,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
                                  regularizer=RegularizerConfig.from_dict(config["regularizer"]) if "base" in row else None)
     steps = checkpoint["step"]
     return {"variant": name, "note": row["note"], "world": world_name(world), "base": row.get("base"),
-            "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), "device": trained_on,
+            "seed": seed, "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), "device": trained_on,
             **result.to_dict()}
 
 
@@ -172,6 +184,40 @@ def _cell(value, digits):
     return "-" if value is None or value != value else f"{value:.{digits}f}"     # None or nan
 
 
+def _row_name(row: dict) -> str:
+    """The variant, with its training seed when that is not 0 ("motion-64 seed 2")."""
+    seed = row.get("seed", 0)
+    return row["variant"] if seed == 0 else f"{row['variant']} seed {seed}"
+
+
+SPREAD_COLUMNS = [("distinct_keypoints", "distinct kp", 1), ("moving_distinct_keypoints", "moving kp", 1),
+                  ("probe_px", "probe px", 2), ("silhouette_iou", "silhouette IoU", 3),
+                  ("occlusion_auc_foreground", "O AUC in F", 3), ("occlusion_auc_figure", "O AUC figure", 3),
+                  ("mask_lift", "mask lift", 2)]
+
+
+def seed_spread(rows: list[dict]) -> str:
+    """Markdown: per variant trained with two or more training seeds (at the same epochs), each
+    figure's mean (min-max) over its seeds; empty when no variant has two."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["variant"], row["epochs"]), []).append(row)
+    groups = {key: group for key, group in groups.items() if len(group) > 1}
+    if not groups:
+        return ""
+    lines = ["| variant | epochs | seeds | " + " | ".join(f"{label} mean (min-max)" for _, label, _ in SPREAD_COLUMNS)
+             + " |", "|---|---|---|" + "---|" * len(SPREAD_COLUMNS)]
+    for (variant, epochs), group in groups.items():
+        cells = []
+        for key, _, digits in SPREAD_COLUMNS:
+            values = [row[key] for row in group if row.get(key) is not None and row[key] == row[key]]
+            cells.append("-" if not values else f"{sum(values) / len(values):.{digits}f} "
+                                                f"({min(values):.{digits}f}-{max(values):.{digits}f})")
+        seeds = ", ".join(str(row.get("seed", 0)) for row in group)
+        lines.append(f"| {variant} | {epochs} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _minutes_cell(row: dict) -> str:
     """Training minutes, with the device when it was not the CPU ("1.4 on cuda")."""
     device = row.get("device", "cpu")
@@ -182,7 +228,7 @@ def markdown(rows: list[dict]) -> str:
     """The calibration table, one row per recorded run (latest record of each variant and epochs)."""
     latest = {}
     for row in rows:
-        latest[(row["variant"], row["epochs"])] = row
+        latest[(row["variant"], row["epochs"], row.get("seed", 0))] = row
     recipe = calibration_recipe()
     lines = [
         "# Calibration runs: what makes the CPU model learn motion",
@@ -206,7 +252,7 @@ def markdown(rows: list[dict]) -> str:
     ]
     for row in latest.values():
         lines.append(
-            f"| {row['variant']} | {row['world']} | {row['steps']} | {_minutes_cell(row)} "
+            f"| {_row_name(row)} | {row['world']} | {row['steps']} | {_minutes_cell(row)} "
             f"| {row['distinct_keypoints']:.1f} of {row['num_keypoints']} "
             f"| {_cell(row['probe_px'], 2)} ({_cell(row['mean_pose_px'], 2)}) "
             f"| {row['silhouette_iou']:.3f} ({row['copy_silhouette_iou']:.3f}) "
@@ -217,6 +263,13 @@ def markdown(rows: list[dict]) -> str:
             f"{_cell(row.get('d_pixel_auc_true_disocclusion') if row.get('base') else None, 3)} "
             f"| {row['reconstruction_l1']:.4f} ({row['copy_reconstruction_l1']:.4f}) "
             f"| {_cell(row['animation_l1'], 4)} ({_cell(row['copy_animation_l1'], 4)}) | {row['note']} |")
+    spread = seed_spread(list(latest.values()))
+    if spread:
+        lines += ["", "## Over training seeds", "",
+                  "Variants trained with several training seeds (`pcut calibrate VARIANT --seeds ...`: "
+                  "train_params.seed, which draws the initial weights, the batches and the augmentations; "
+                  "the world is the same): each figure's mean and range over the seeds. A difference between "
+                  "two variants smaller than their ranges is not shown by one seed each.", "", spread]
     return "\n".join(lines) + "\n"
 
 
@@ -230,6 +283,9 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where the worlds are made (default: %(default)s)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="calibration.jsonl and .md go here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S",
+                        help="train each variant once per training seed (train_params.seed; runs/<variant>-seed<S>, "
+                             "seed 0 in runs/<variant>); default: the config's seed, 0")
     parser.add_argument("--device", default="cpu",
                         help="train on cpu (default; the table's minutes are 2-core CPU minutes), cuda or auto; "
                              "diagnosing runs on the CPU")
@@ -243,13 +299,16 @@ def run_calibrate(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown calibration variants {unknown}; known: {sorted(known)}")
     args.results.mkdir(parents=True, exist_ok=True)
     record = args.results / "calibration.jsonl"
-    for name in args.variants:
+    seeds = getattr(args, "seeds", None) or [None]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds repeats a seed: {seeds}")
+    for name, seed in [(name, seed) for name in args.variants for seed in seeds]:
         row = run_variant(name, args.runs, args.data_dir, args.epochs, progress=not args.no_progress,
-                          device=str(choose_device(args.device)))
+                          device=str(choose_device(args.device)), seed=seed)
         with open(record, "a") as f:
             f.write(json.dumps(row) + "\n")
         rows = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
         (args.results / "calibration.md").write_text(markdown(rows))
-        print(f"{name}: distinct {row['distinct_keypoints']:.1f}, probe {row['probe_px']} px, "
+        print(f"{_row_name(row)}: distinct {row['distinct_keypoints']:.1f}, probe {row['probe_px']} px, "
               f"IoU {row['silhouette_iou']:.3f}, {row['steps']} steps in {row['minutes']} min")
     return 0
