@@ -182,3 +182,38 @@ def test_repeated_seeds_are_refused(tmp_path):
                               no_progress=True, device="cpu", seeds=[1, 1])
     with pytest.raises(ValueError, match=r"--seeds repeats a seed: \[1, 1\]"):
         calibration.run_calibrate(args)
+
+
+def test_the_gpu_calibration_script_uses_options_that_exist():
+    """tools/gpu_calibration.sh runs only where a GPU is lent: its calibrate options must parse."""
+    repo = Path(__file__).resolve().parent.parent
+    script = (repo / "tools" / "gpu_calibration.sh").read_text()
+    parser = calibration.add_calibrate_arguments(argparse.ArgumentParser())
+    worlds = parser.parse_args(["small-motion+full-res", "--worlds-only", "--no-progress"])
+    assert worlds.worlds_only and "calibrate \"$@\" --worlds-only --no-progress" in script
+    trained = parser.parse_args(["small-motion+full-res", "--seeds", "2", "--device", "cuda", "--results", "out",
+                                 "--no-progress"])
+    assert trained.seeds == [2] and trained.device == "cuda"
+    assert 'calibrate "$@" --seeds "$seed" --device cuda --results "$out"' in script
+    assert "rewrite_page()" in script
+
+
+def test_worlds_only_makes_the_worlds_and_trains_nothing(tmp_path, monkeypatch):
+    made = []
+    monkeypatch.setattr(calibration, "world_data", lambda world, seed, videos, data_dir, progress:
+                        made.append((seed, videos)) or data_dir / f"w{seed}")
+    args = argparse.Namespace(variants=["small-motion+full-res"], runs=tmp_path / "runs", data_dir=tmp_path,
+                              results=tmp_path / "results", epochs=None, no_progress=True, device="cpu",
+                              seeds=None, worlds_only=True)
+    assert calibration.run_calibrate(args) == 0
+    recipe = calibration.calibration_recipe()
+    assert made == [(recipe["train_seed"], recipe["train_videos"]), (recipe["check_seed"], recipe["check_videos"])]
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
+
+
+def test_the_page_is_rewritten_from_the_record(tmp_path):
+    repo = Path(__file__).resolve().parent.parent
+    shutil.copy(repo / "results" / "calibration.jsonl", tmp_path / "calibration.jsonl")
+    page = calibration.rewrite_page(tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "calibration.jsonl").read_text().splitlines() if line.strip()]
+    assert page.read_text() == calibration.markdown(rows) and "| small-motion+full-res |" in page.read_text()

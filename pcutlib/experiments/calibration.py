@@ -273,6 +273,15 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rewrite_page(results: Path = Path("results")) -> Path:
+    """Rewrite ``results/calibration.md`` from every row of ``results/calibration.jsonl`` (after
+    rows measured elsewhere, e.g. on a GPU, were appended to it); returns the page's path."""
+    rows = [json.loads(line) for line in (results / "calibration.jsonl").read_text().splitlines() if line.strip()]
+    page = results / "calibration.md"
+    page.write_text(markdown(rows))
+    return page
+
+
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.description = ("Train named variants of synthetic-64 (world and recipe changes) and record their "
                           "pcut diagnose figures in results/calibration.md.")
@@ -286,6 +295,9 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S",
                         help="train each variant once per training seed (train_params.seed; runs/<variant>-seed<S>, "
                              "seed 0 in runs/<variant>); default: the config's seed, 0")
+    parser.add_argument("--worlds-only", action="store_true",
+                        help="make the variants' worlds (training and check) and stop: before several processes "
+                             "train rows of the same world at once")
     parser.add_argument("--device", default="cpu",
                         help="train on cpu (default; the table's minutes are 2-core CPU minutes), cuda or auto; "
                              "diagnosing runs on the CPU")
@@ -297,6 +309,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     unknown = [v for v in args.variants if v not in known]
     if unknown:
         raise ValueError(f"unknown calibration variants {unknown}; known: {sorted(known)}")
+    if getattr(args, "worlds_only", False):
+        recipe = calibration_recipe()
+        for name in args.variants:
+            world = recipe["rows"][name]["world"]
+            for seed, videos in ((recipe["train_seed"], recipe["train_videos"]),
+                                 (recipe["check_seed"], recipe["check_videos"])):
+                print(f"{name}: {world_data(world, seed, videos, args.data_dir, not args.no_progress)}")
+        return 0
     args.results.mkdir(parents=True, exist_ok=True)
     record = args.results / "calibration.jsonl"
     seeds = getattr(args, "seeds", None) or [None]
@@ -307,8 +327,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
                           device=str(choose_device(args.device)), seed=seed)
         with open(record, "a") as f:
             f.write(json.dumps(row) + "\n")
-        rows = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
-        (args.results / "calibration.md").write_text(markdown(rows))
+        rewrite_page(args.results)
         print(f"{_row_name(row)}: distinct {row['distinct_keypoints']:.1f}, probe {row['probe_px']} px, "
               f"IoU {row['silhouette_iou']:.3f}, {row['steps']} steps in {row['minutes']} min")
     return 0
