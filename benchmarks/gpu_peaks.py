@@ -16,8 +16,13 @@ PEAK_TFLOPS = {
 
 
 def chip_of(device_name: str) -> str | None:
-    """The PEAK_TFLOPS chip a CUDA device name is ('NVIDIA H200' -> 'H200'); None if unlisted."""
-    return next((chip for chip in PEAK_TFLOPS if chip in device_name.upper()), None)
+    """The PEAK_TFLOPS chip a CUDA device name is ('NVIDIA H200' -> 'H200'); None if unlisted, and
+    for the H100 and H200 PCIe and NVL cards, whose peaks are lower than the SXM parts' listed."""
+    name = device_name.upper()
+    chip = next((chip for chip in PEAK_TFLOPS if chip in name), None)
+    if chip in ("H100", "H200") and ("PCIE" in name or "NVL" in name):
+        return None
+    return chip
 
 
 def peak_tflops(device_name: str, precision: str) -> float | None:

@@ -287,7 +287,7 @@ def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
 def resumed_rows(path: Path, document: dict, retrain: list[str] = (), say=print) -> dict:
     """The rows of a stored time_to_quality.json that ``--resume`` keeps, less ``retrain`` (each
     must be stored); none when the file is missing (said); an error when it was measured on
-    another CPU kind, thread count, device or check world, whose minutes would not compare with
+    another CPU kind, thread count, device, GPU or check world, whose minutes would not compare with
     this run's. ``document["command"]`` then names the stored run's command too."""
     if not path.is_file():
         if retrain:
@@ -295,8 +295,9 @@ def resumed_rows(path: Path, document: dict, retrain: list[str] = (), say=print)
         say(f"--resume: no {path} yet; every row trains")
         return {}
     stored = json.loads(path.read_text())
-    differing = {key: (stored.get(key), document[key]) for key in ("cpu_bf16", "threads", "device", "check_seed")
-                 if stored.get(key) != document[key]}
+    differing = {key: (stored.get(key), document.get(key)) for key in ("cpu_bf16", "threads", "device", "gpu",
+                                                                        "check_seed")
+                 if stored.get(key) != document.get(key)}
     if differing:
         raise ValueError(f"--resume: {path} was measured with {differing} (stored, now): its minutes do not "
                          f"compare with this run's; choose another --out or drop --resume")

@@ -23,8 +23,9 @@ Printed: samples/s, ms/step, the share of the step spent building and applying t
 peak memory, the optimized/baseline ratio and, for a mixing regularizer, its cost over the
 same step without mixing; the TFLOP/s the step sustains (the FLOPs of one step as
 ``torch.utils.flop_counter`` counts them: convolutions and matrix products, forward and backward)
-and, on a GPU that benchmarks/gpu_peaks.py lists, that as a share of the GPU's dense peak in the
-row's precision (float32 rows against TF32 when cuDNN may use it, PyTorch's default).
+and, on a GPU that benchmarks/gpu_peaks.py lists, that as a share of the GPU's dense TF32 peak
+(cuDNN's float32 convolutions use TF32 by default; the bf16 rows too, since only the generator
+runs under autocast there).
 
     python benchmarks/train_step.py [--steps 5] [--rounds 3] [--batch-size 8] [--device auto] [--quick]
                                     [--setups LABEL ...] [--sizes PX ...] [--compile] [--no-low-precision]
@@ -120,20 +121,19 @@ def step_flops(trainer, batch: dict) -> int:
     return counter.get_total_flops()
 
 
-def row_precision(device: torch.device, mode: str) -> str:
-    """What a row's convolutions compute in, for its peak: bf16 under autocast (fp16 has the same
-    peak on the listed GPUs), else tf32 on a GPU where cuDNN may use it, else fp32."""
-    if mode in ("bf16", "fp16"):
-        return "bf16"
-    return "tf32" if device.type == "cuda" and torch.backends.cudnn.allow_tf32 else "fp32"
+def reference_precision() -> str:
+    """The precision whose peak every row's share is taken of: tf32 where cuDNN may use it for
+    float32 convolutions (PyTorch's default), else fp32. The bf16 rows too: only the generator
+    runs under autocast, the keypoint detector and discriminator stay float32."""
+    return "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
 
 
-def peak_share(device: torch.device, mode: str, tflops: float) -> float | None:
-    """``tflops`` as a share of this GPU's dense peak in the row's precision; None on a CPU or an
-    unlisted GPU."""
+def peak_share(device: torch.device, tflops: float) -> float | None:
+    """``tflops`` as a share of this GPU's dense peak (``reference_precision``); None on a CPU or
+    a GPU that benchmarks/gpu_peaks.py does not list."""
     if device.type != "cuda":
         return None
-    peak = peak_tflops(torch.cuda.get_device_name(device), row_precision(device, mode))
+    peak = peak_tflops(torch.cuda.get_device_name(device), reference_precision())
     return None if peak is None else tflops / peak
 
 
@@ -166,7 +166,10 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
             train_step(trainer, batch, epoch_float=1.0)
         if mode[-1] == "compiled":
             print(f"  ({' '.join(mode)}: compiling and {warmup} warm-up steps took {time.perf_counter() - started:.0f} s)")
-    flops = {mode: step_flops(trainer, batch) for mode, trainer in trainers.items()}
+    # a compiled step is counted as its optimized twin (the same FLOPs): counting under a
+    # dispatch mode could leave the compiled modules running eagerly
+    flops = {mode: step_flops(trainer, batch) for mode, trainer in trainers.items() if mode[-1] != "compiled"}
+    flops.update({mode: flops[(*mode[:-1], "optimized")] for mode in trainers if mode[-1] == "compiled"})
     blocks = {mode: [] for mode in trainers}
     mask_seconds = {mode: 0.0 for mode in trainers}
     for _ in range(rounds):
@@ -185,7 +188,7 @@ def measure(configs: dict, device: torch.device, batch_size: int, steps: int, ro
         tflops = flops[mode] * steps / seconds / 1e12
         results[mode] = {"samples_per_s": steps * batch_size / seconds, "ms_per_step": 1000 * seconds / steps,
                          "mask_share": mask_seconds[mode] / sum(times), "peak_mb": peak_memory_mb(device),
-                         "tflops": tflops, "peak_share": peak_share(device, mode[-1], tflops)}
+                         "tflops": tflops, "peak_share": peak_share(device, tflops)}
     return results
 
 
@@ -219,7 +222,7 @@ def read_rows(text: str) -> list[dict]:
     return rows
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per row (after 2 warm-up steps)")
     parser.add_argument("--batch-size", type=int, default=8, help="synthetic-64's batch; vox-256 uses half")
@@ -235,15 +238,20 @@ def main(argv=None):
     parser.add_argument("--low-precision", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the optimized step under bf16 autocast (fp16 on a GPU without bf16); "
                              "on a CPU it pays where oneDNN has bf16 kernels (AMX or AVX512-BF16)")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     device = choose_device(args.device)
     print(f"device: {device}  torch {torch.__version__}  threads {torch.get_num_threads()}  steps {args.steps}"
           f"  CPU capability {torch.backends.cpu.get_cpu_capability()}")
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
-        peaks = {precision: peak_tflops(name, precision) for precision in ("tf32", "bf16")}
-        print(f"GPU: {name}; dense peak TF32 {peaks['tf32']} and bf16 {peaks['bf16']} TFLOP/s (None: not listed "
-              f"in benchmarks/gpu_peaks.py); cuDNN TF32 {torch.backends.cudnn.allow_tf32}")
+        precision = reference_precision()
+        print(f"GPU: {name}; 'of peak': every row's TFLOP/s over the dense {precision} peak, "
+              f"{peak_tflops(name, precision)} TFLOP/s (None: not listed in benchmarks/gpu_peaks.py)")
     print(f"{'setup':<20}{'size':>5}{'batch':>6}  {'regularizer':<12}{'step':<10}"
           f"{'samples/s':>10}{'ms/step':>9}{'mask+mix':>9}{'peak MB':>9}{'speed-up':>9}{'mix cost':>9}"
           f"{'TFLOP/s':>9}{'of peak':>8}")

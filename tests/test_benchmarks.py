@@ -223,6 +223,7 @@ def test_gpu_peaks_name_the_chip_and_refuse_an_unknown_precision():
     assert G.chip_of("NVIDIA H200") == "H200" and G.chip_of("NVIDIA A100-SXM4-80GB") == "A100"
     assert G.peak_tflops("NVIDIA H100 80GB HBM3", "tf32") == 494.7
     assert G.peak_tflops("Tesla T4", "bf16") is None
+    assert G.chip_of("NVIDIA H100 PCIe") is None and G.chip_of("NVIDIA H100 NVL") is None
     with pytest.raises(ValueError, match="precision 'fp8': expected bf16, tf32 or fp32"):
         G.peak_tflops("NVIDIA H200", "fp8")
 
@@ -285,10 +286,10 @@ def test_the_gpu_session_script_asks_for_what_the_benchmarks_have():
     assert set(commands) == {"benchmarks/train_step.py", "benchmarks/time_to_quality.py"}
     quality = T.parse_arguments(commands["benchmarks/time_to_quality.py"])
     assert quality.device == "cuda" and quality.recipes[0] == "demo" and len(quality.recipes) == 3
-    step = commands["benchmarks/train_step.py"]
-    label, size = step[step.index("--setups") + 1], int(step[step.index("--sizes") + 1])
-    assert any(row[0] == label and row[1]["dataset_params"]["frame_shape"][0] == size
-               for row in S.setups(torch.device("cuda"), 8, quick=False))
+    step = S.build_parser().parse_args(commands["benchmarks/train_step.py"])
+    assert step.device == "cuda" and step.rounds >= 3
+    assert any(row[0] in step.setups and row[1]["dataset_params"]["frame_shape"][0] in step.sizes
+               for row in S.setups(torch.device("cuda"), step.batch_size, quick=False))
 
 
 def test_the_usage_page_quotes_the_demos_seed_range():

@@ -211,9 +211,16 @@ def test_worlds_only_makes_the_worlds_and_trains_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
 
 
-def test_the_page_is_rewritten_from_the_record(tmp_path):
+def test_rows_measured_elsewhere_reach_the_page(tmp_path):
+    """Rows appended to the record (e.g. from a GPU) appear in the rewritten page, with their
+    seed and device, and the spread over seeds."""
     repo = Path(__file__).resolve().parent.parent
-    shutil.copy(repo / "results" / "calibration.jsonl", tmp_path / "calibration.jsonl")
-    page = calibration.rewrite_page(tmp_path)
-    rows = [json.loads(line) for line in (tmp_path / "calibration.jsonl").read_text().splitlines() if line.strip()]
-    assert page.read_text() == calibration.markdown(rows) and "| small-motion+full-res |" in page.read_text()
+    rows = [json.loads(line) for line in (repo / "results" / "calibration.jsonl").read_text().splitlines()]
+    base = next(row for row in rows if row["variant"] == "small-motion+full-res+motion-64")
+    record = tmp_path / "calibration.jsonl"
+    record.write_text("".join(json.dumps(row) + "\n" for row in
+                              [*rows, {**base, "seed": 2, "device": "cuda", "minutes": 1.42}]))
+    page = calibration.rewrite_page(tmp_path).read_text()
+    line = next(line for line in page.splitlines() if line.startswith("| small-motion+full-res+motion-64 seed 2 |"))
+    assert "| 1.4 on cuda |" in line and "## Over training seeds" in page
+    assert "| small-motion+full-res+motion-64 | 90 | 0, 2 |" in page

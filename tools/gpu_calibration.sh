@@ -13,8 +13,10 @@ out="$1"; limit="$2"; seeds="$3"; shift 3
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 python3 -m pcutlib.cli calibrate "$@" --worlds-only --no-progress > "$out/worlds.log" 2>&1 || { cat "$out/worlds.log"; exit 1; }
+count=$(wc -w <<< "$seeds")
+threads=$(( $(nproc) / count > 0 ? $(nproc) / count : 1 ))     # the CPU cores shared among the processes
 for seed in $seeds; do
-  timeout "$limit" python3 -m pcutlib.cli calibrate "$@" --seeds "$seed" --device cuda --results "$out" \
+  OMP_NUM_THREADS=$threads timeout "$limit" python3 -m pcutlib.cli calibrate "$@" --seeds "$seed" --device cuda --results "$out" \
     --no-progress > "$out/seed$seed.log" 2>&1 &
 done
 wait
