@@ -76,7 +76,8 @@ def detect_keypoints(kp_detector, frames: torch.Tensor, batch_size: int = 64) ->
 
 @torch.no_grad()
 def generate_frames(generator, source: torch.Tensor, kp_source: dict, kp_driving: dict, batch_size: int = 64,
-                    progress: bool = False, driving: torch.Tensor | None = None) -> dict:
+                    progress: bool = False, driving: torch.Tensor | None = None,
+                    extra_outputs: tuple[str, ...] = ()) -> dict:
     """The generator over N rows, in batches: source (N,3,H,W) or (1,3,H,W) for one source of
     every row; kp_source and kp_driving hold N rows (or 1 for kp_source). driving (N,3,H,W): the
     driving frames, for a generator with a background motion predictor (TPSMM with bg) to move
@@ -84,7 +85,8 @@ def generate_frames(generator, source: torch.Tensor, kp_source: dict, kp_driving
 
     Returns float32 on the CPU: {"prediction": (N,3,H,W), and where the generator makes them
     "occlusion_map": (N,1,h,w), "region_mask": (N,K+1,h,w), "occlusion_maps": [(N,1,h_l,w_l), ...]
-    (TPSMM's masks, coarse to fine)}.
+    (TPSMM's masks, coarse to fine)}, and the generator's ``extra_outputs`` where it makes them
+    (e.g. "deformed": the source image warped by the flow, (N,3,H,W)).
     """
     count = len(kp_driving["value"])
     if len(source) not in (1, count) or len(kp_source["value"]) not in (1, count):
@@ -103,7 +105,7 @@ def generate_frames(generator, source: torch.Tensor, kp_source: dict, kp_driving
                  if moves_background else {})
         out = generator(source[start:stop].to(device), kp_source=_rows(kp_source, start, stop, device),
                         kp_driving=_rows(kp_driving, start, stop, device), **extra)
-        kept = {key: out[key].float().cpu() for key in OUTPUT_KEYS if key in out}
+        kept = {key: out[key].float().cpu() for key in (*OUTPUT_KEYS, *extra_outputs) if key in out}
         kept.update({key: [level.float().cpu() for level in out[key]] for key in LEVEL_KEYS if key in out})
         outputs.append(kept)
     joined = {key: torch.cat([out[key] for out in outputs]) for key in outputs[0] if key not in LEVEL_KEYS}

@@ -140,3 +140,28 @@ def test_silhouette_statistics_of_a_square():
     assert cx == pytest.approx(0.75) and cy == pytest.approx(-0.75)  # pixel 7 of 9 -> 0.75 in [-1,1]
     assert xx == pytest.approx(yy) and xx == pytest.approx(2 / 3 * 0.25 ** 2) and xy == pytest.approx(0)
     assert M.silhouette_statistics(torch.full((1, 3, 4, 4), 0.5)).abs().sum() == 0    # no figure: zeros
+
+
+def test_warp_failure_is_where_the_warped_source_shows_the_wrong_colour():
+    driving = torch.zeros(1, 3, 2, 3)
+    deformed = driving.clone()
+    deformed[0, :, 0, 0] = 0.5                      # wrong by 0.5 in every channel
+    deformed[0, 0, 1, 2] = 0.2                      # wrong by 0.2 in one channel: mean 0.067, under 0.1
+    assert O.warp_failure(deformed, driving).tolist() == [[[True, False, False], [False, False, False]]]
+    assert O.warp_failure(deformed, driving, threshold=0.05)[0, 1, 2]
+    with pytest.raises(ValueError, match=r"deformed \(1, 3, 2, 3\) and driving \(3, 2, 3\)"):
+        O.warp_failure(deformed, driving[0])
+    with pytest.raises(ValueError, match="warp failure threshold 0: expected a colour error in"):
+        O.warp_failure(deformed, driving, threshold=0)
+
+
+def test_warp_failure_figures_on_a_hand_built_frame():
+    failure = torch.tensor([[[True, True, False, False]]])
+    truth = torch.tensor([[[True, False, True, False]]])
+    foreground = torch.tensor([[[True, True, True, False]]])
+    score = torch.tensor([[[0.9, 0.8, 0.1, 0.2]]])            # ranks the failures first
+    figures = O.warp_failure_figures(score, failure, truth, foreground)
+    assert figures["rate"] == 0.5 and figures["auc"] == 1.0 and figures["auc_foreground"] == 1.0
+    assert figures["disocclusion_share"] == 0.5 and figures["failure_share"] == 0.5
+    none = O.warp_failure_figures(score, torch.zeros_like(failure), truth, foreground)
+    assert none["rate"] == 0.0 and math.isnan(none["failure_share"]) and math.isnan(none["auc"])

@@ -41,12 +41,13 @@ from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import reconstruction_foreground, reconstruction_mask
 from pcutlib.evaluation.diagnosis_figure import diagnosis_figure
 from pcutlib.evaluation.discriminator_quality import batched, discriminator_quality, mixed_pixel_auc
+from pcutlib.evaluation.metrics import roc_auc
 from pcutlib.evaluation.motion_measures import (distinct_keypoints, figure_pixels, linear_probe_error,
                                                 moving_distinct_keypoints, moving_keypoints, silhouette_iou,
                                                 silhouette_statistics)
 from pcutlib.evaluation.occlusion_truth import (discriminator_auc_against_truth, disocclusion_composition,
                                                 frame_difference_rule, mask_against_truth, occlusion_auc_strata,
-                                                top_k_in_foreground)
+                                                top_k_in_foreground, warp_failure, warp_failure_figures)
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.paths import refuse_to_replace, replace_between_markers
@@ -140,7 +141,14 @@ class Diagnosis:
     rule_auc: float | None = None
     rule_auc_foreground: float | None = None
     rule_auc_figure: float | None = None
+    rule_auc_warp_failure: float | None = None
     rule_mask_lift: float | None = None
+    # O against where this model's own warp shows the wrong colour (occlusion_truth.warp_failure)
+    warp_failure_rate: float | None = None
+    occlusion_auc_warp_failure: float | None = None
+    occlusion_auc_warp_failure_foreground: float | None = None
+    disocclusion_warp_failure_share: float | None = None
+    warp_failure_disocclusion_share: float | None = None
     disocclusion_rate: float | None = None
     disocclusion_background_share: float | None = None
     disocclusion_figure_share: float | None = None
@@ -181,12 +189,12 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
     "rule" (``frame_difference_rule``), "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
     parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "at_rest", "score", "rule", "truth",
-                                 "figure", "foreground", "selected", "video", "mask_scores")}
+                                 "figure", "foreground", "selected", "video", "mask_scores", "warp_failure")}
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
         kp = detect_keypoints(models.kp_detector, frames)
         out = generate_frames(models.generator, frames[:1], repeat_first(kp, 1), kp,      # frame 0 driven by each
-                              driving=frames)
+                              driving=frames, extra_outputs=("deformed",))
         size, count = frames.shape[2:], len(frames)
         parts["keypoints"].append(kp["value"])
         parts["prediction"].append(out["prediction"])
@@ -204,6 +212,8 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
             parts["mask_scores"].append([1 - _upsampled(level[1:], size) for level in out["occlusion_maps"]])
             parts["mask_sizes"] = [level.shape[-2] for level in out["occlusion_maps"]]
         parts["rule"].append(frame_difference_rule(frames[1:], frames[0]))
+        if "deformed" in later:
+            parts["warp_failure"].append(warp_failure(later["deformed"], frames[1:]))
         parts["truth"].append(torch.from_numpy(disocclusion_from(truth, 0)[1:]))
         parts["figure"].append(torch.from_numpy(truth.labels[1:] != BACKGROUND_LABEL))
         parts["foreground"].append(reconstruction_foreground(later, regularizer, size))
@@ -231,7 +241,16 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
             level_strata = occlusion_auc_strata(torch.cat(scores), truth, figure, foreground, video)
             diagnosis.occlusion_auc_by_mask.append(
                 {"size": int(parts["mask_sizes"][level]), **{k: level_strata[k] for k in ("pooled", "foreground", "figure")}})
+    if parts["warp_failure"]:
+        figures = warp_failure_figures(score, torch.cat(parts["warp_failure"]), truth, foreground)
+        diagnosis.warp_failure_rate = figures["rate"]
+        diagnosis.occlusion_auc_warp_failure = figures["auc"]
+        diagnosis.occlusion_auc_warp_failure_foreground = figures["auc_foreground"]
+        diagnosis.disocclusion_warp_failure_share = figures["disocclusion_share"]
+        diagnosis.warp_failure_disocclusion_share = figures["failure_share"]
     rule = torch.cat(parts["rule"])                                          # the no-model baseline
+    if parts["warp_failure"]:
+        diagnosis.rule_auc_warp_failure = roc_auc(rule, torch.cat(parts["warp_failure"]))
     rule_strata = occlusion_auc_strata(rule, truth, figure, foreground, video)
     diagnosis.rule_auc, diagnosis.rule_auc_foreground, diagnosis.rule_auc_figure = (
         rule_strata[key] for key in ("pooled", "foreground", "figure"))
@@ -363,6 +382,10 @@ def _number(value, digits: int) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+# rows left out when no diagnosis has the figure (diagnoses stored before it was measured)
+OPTIONAL_FIELDS = {"occlusion_auc_warp_failure", "occlusion_auc_warp_failure_foreground", "warp_failure_rate",
+                   "disocclusion_warp_failure_share", "warp_failure_disocclusion_share"}
+
 # (label, field, digits, baseline field or fixed text, which baseline, target key)
 TABLE_ROWS = [
     ("distinct keypoints (of {K})", "distinct_keypoints", 1, None, "", None),
@@ -378,6 +401,12 @@ TABLE_ROWS = [
     ("  eroded cores vs visible pixels", "occlusion_auc_core", 3, "0.5", "chance", None),
     ("  per video: mean", "occlusion_auc_video_mean", 3, "0.5", "chance", None),
     ("  per video: sd", "occlusion_auc_video_sd", 3, None, "", None),
+    ("O vs its own warp's failures AUC, pooled", "occlusion_auc_warp_failure", 3, "rule_auc_warp_failure",
+     "no-model", None),
+    ("  inside PriorityCut's foreground", "occlusion_auc_warp_failure_foreground", 3, "0.5", "chance", None),
+    ("warp failures: share of pixels", "warp_failure_rate", 3, None, "", None),
+    ("  of the dis-occlusion: failing", "disocclusion_warp_failure_share", 3, None, "", None),
+    ("  of the failures: dis-occluded", "warp_failure_disocclusion_share", 3, None, "", None),
     ("true dis-occlusion: share of pixels", "disocclusion_rate", 3, None, "", None),
     ("  of it background", "disocclusion_background_share", 3, None, "", None),
     ("  of it figure", "disocclusion_figure_share", 3, None, "", None),
@@ -407,6 +436,8 @@ def format_diagnoses(diagnoses: dict) -> str:
     lines = [f"{'':<40}" + "".join(f"{title:>{width}}" for title in diagnoses)
              + f"{'baseline':>10}  {'(which)':<10}{'target':>12}"]
     for label, name, digits, baseline, which, target in TABLE_ROWS:
+        if name in OPTIONAL_FIELDS and all(getattr(d, name) is None for d in diagnoses.values()):
+            continue
         values = "".join(f"{_number(getattr(d, name), digits):>{width}}" for d in diagnoses.values())
         base = "-" if baseline is None else (_number(getattr(first, baseline), digits) if hasattr(first, baseline)
                                              else baseline)

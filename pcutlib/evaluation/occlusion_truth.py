@@ -20,6 +20,13 @@ dis-occlusion) and which part pixels the figure itself cannot show. The strata s
                  (the 1-2 px bands along moving silhouettes left out)
     per video    the pooled AUC of each video: mean and standard deviation over videos
 
+The true dis-occlusion is geometry; what O is trained to mark is where *this model's* warp
+shows the wrong colour (``warp_failure``: the source warped by the model's own flow against the
+driving frame). The two differ where the flow is wrong on visible surface (a blurred limb edge)
+and where a dis-occluded pixel happens to receive the right colour (flat background uncovered
+next to flat background). ``warp_failure_figures`` measures O against that target too, so that
+"O does not mark the dis-occlusion" can be told apart from "O does not mark where warping fails".
+
 Chance (0.5) is not the only baseline: ``frame_difference_rule`` ranks pixels by how much the
 driving frame differs from the source, with no model at all. Where the dis-occlusion is mostly
 uncovered background next to a moving figure, that rule already points at it; O, the mask and
@@ -80,6 +87,37 @@ def occlusion_auc_strata(score: torch.Tensor, truth: torch.Tensor, figure: torch
             "video_mean": float(per_video.mean()) if len(per_video) else math.nan,
             "video_sd": float(per_video.std()) if len(per_video) > 1 else math.nan,
             "videos": len(per_video)}
+
+
+WARP_FAILURE_THRESHOLD = 0.1    # mean absolute colour error (intensities in [0, 1]) that counts as wrong
+
+
+def warp_failure(deformed: torch.Tensor, driving: torch.Tensor,
+                 threshold: float = WARP_FAILURE_THRESHOLD) -> torch.Tensor:
+    """Pixels where the warped source shows the wrong colour: deformed (the source image warped
+    by the model's flow) and driving (N,3,H,W) in [0, 1] -> (N,H,W) bool, the channel-mean
+    absolute difference above ``threshold``."""
+    if deformed.shape != driving.shape or deformed.dim() != 4:
+        raise ValueError(f"deformed {tuple(deformed.shape)} and driving {tuple(driving.shape)}: expected two "
+                         f"(N,3,H,W) tensors of one shape")
+    if not 0 < threshold < 1:
+        raise ValueError(f"warp failure threshold {threshold}: expected a colour error in (0, 1)")
+    return (deformed - driving).abs().mean(1) > threshold
+
+
+def warp_failure_figures(score: torch.Tensor, failure: torch.Tensor, truth: torch.Tensor,
+                         foreground: torch.Tensor) -> dict:
+    """O against where the model's own warp fails, beside the true dis-occlusion. score (1 - O),
+    failure, truth, foreground (N,H,W). Returns {"rate": the share of pixels whose warp fails,
+    "auc": AUC of score for failure over all pixels, "auc_foreground": the same inside F,
+    "disocclusion_share": the share of the true dis-occlusion whose warp fails, "failure_share":
+    the share of the failures that are truly dis-occluded}; nan where a set is empty."""
+    _check_frames(score=score, failure=failure, truth=truth, foreground=foreground)
+    failure, truth = failure.bool(), truth.bool()
+    share = lambda part, whole: float(part.sum() / whole.sum()) if whole.any() else math.nan   # noqa: E731
+    return {"rate": float(failure.float().mean()), "auc": roc_auc(score, failure),
+            "auc_foreground": roc_auc(score[foreground], failure[foreground]),
+            "disocclusion_share": share(failure & truth, truth), "failure_share": share(failure & truth, failure)}
 
 
 def frame_difference_rule(driving: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
