@@ -193,6 +193,7 @@ def _row_name(row: dict) -> str:
 SPREAD_COLUMNS = [("distinct_keypoints", "distinct kp", 1), ("moving_distinct_keypoints", "moving kp", 1),
                   ("probe_px", "probe px", 2), ("silhouette_iou", "silhouette IoU", 3),
                   ("occlusion_auc_foreground", "O AUC in F", 3), ("occlusion_auc_figure", "O AUC figure", 3),
+                  ("occlusion_auc_warp_failure_foreground", "O AUC vs warp failures in F", 3),
                   ("mask_lift", "mask lift", 2)]
 
 
@@ -240,15 +241,17 @@ def markdown(rows: list[dict]) -> str:
         f"({recipe['check_videos']} videos; test split). Baselines in brackets: mean pose for the probe, copying "
         "the source for IoU and L1. O AUC in F / figure: inside PriorityCut's foreground / on figure pixels; mask "
         "lift: the top-10% mask's precision over random foreground pixels' (rows before these columns: -). "
+        "O AUC vs warp failures: against the pixels where the source warped by the model's own flow shows the "
+        "wrong colour (pcut diagnose; rows before this column: -). "
         "D: the U-Net discriminator's image AUC (real vs generated) and its pixel AUC against the true "
         "dis-occlusion, measured only on fine-tune rows (a base row plus the PriorityCut fine-tune; steps and "
         "minutes are the fine-tune's): the reconstruction runs train no discriminator. "
         "Minutes: training wall time on 2 CPU cores (on a GPU where the cell names it).",
         "",
         "| variant | world | steps | min | distinct kp | probe px (mean pose) | silhouette IoU (copy) "
-        "| O at rest | O AUC | O AUC in F / figure | mask lift | D image / pixel vs truth | recon L1 (copy) "
-        "| anim L1 (copy) | change |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| O at rest | O AUC | O AUC in F / figure | O AUC vs warp failures / in F | mask lift "
+        "| D image / pixel vs truth | recon L1 (copy) | anim L1 (copy) | change |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in latest.values():
         lines.append(
@@ -258,6 +261,8 @@ def markdown(rows: list[dict]) -> str:
             f"| {row['silhouette_iou']:.3f} ({row['copy_silhouette_iou']:.3f}) "
             f"| {_cell(row['occlusion_at_rest'], 3)} | {_cell(row['occlusion_auc'], 3)} "
             f"| {_cell(row.get('occlusion_auc_foreground'), 3)} / {_cell(row.get('occlusion_auc_figure'), 3)} "
+            f"| {_cell(row.get('occlusion_auc_warp_failure'), 3)} / "
+            f"{_cell(row.get('occlusion_auc_warp_failure_foreground'), 3)} "
             f"| {_cell(row.get('mask_lift'), 2)} "
             f"| {_cell(row.get('d_image_auc') if row.get('base') else None, 3)} / "
             f"{_cell(row.get('d_pixel_auc_true_disocclusion') if row.get('base') else None, 3)} "
