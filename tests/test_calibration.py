@@ -224,3 +224,34 @@ def test_rows_measured_elsewhere_reach_the_page(tmp_path):
     line = next(line for line in page.splitlines() if line.startswith("| small-motion+full-res+motion-64 seed 2 |"))
     assert "| 1.4 on cuda |" in line and "## Over training seeds" in page
     assert "| small-motion+full-res+motion-64 | 90 | 0, 2 |" in page
+
+
+def test_the_occlusion_levers_in_choices_md_are_the_record():
+    """docs/choices.md's occlusion-lever table is occlusion_levers() of results/calibration.jsonl,
+    and its sentences quote those rows."""
+    repo = Path(__file__).resolve().parent.parent
+    rows = [json.loads(line) for line in (repo / "results" / "calibration.jsonl").read_text().splitlines()]
+    page = (repo / "docs" / "choices.md").read_text()
+    block = page.split("<!-- occlusion-levers:start -->\n", 1)[1].split("\n<!-- occlusion-levers:end -->", 1)[0]
+    variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
+    assert block == calibration.occlusion_levers(rows, variants)
+    latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
+    text = " ".join(page.split("<!-- occlusion-levers-sentences:start -->", 1)[1].split()).replace("` ", "`")
+    ref = latest["small-motion+full-res"]
+    assert (f"O ranks its own warp's failures at AUC {ref['occlusion_auc_warp_failure']:.3f} over all pixels and "
+            f"{ref['occlusion_auc_warp_failure_foreground']:.3f} inside PriorityCut's foreground") in text
+    assert f"the no-model rule reaches {ref['rule_auc_warp_failure']:.3f}" in text
+    assert f"only {ref['disocclusion_warp_failure_share']:.3f} of it is a warp failure" in text
+    wide, deep, fine = (latest[f"small-motion+full-res+{name}"] for name in ("width-32", "bottleneck-6", "motion-64"))
+    assert (f"left O where it was ({deep['occlusion_auc_foreground']:.3f} and {wide['occlusion_auc_foreground']:.3f} "
+            f"inside F) and lost keypoints ({deep['moving_distinct_keypoints']:.1f} and "
+            f"{wide['moving_distinct_keypoints']:.1f} moving, against {ref['moving_distinct_keypoints']:.1f})") in text
+    assert (f"raised O inside F to {fine['occlusion_auc_foreground']:.3f} and lost keypoints too "
+            f"({fine['moving_distinct_keypoints']:.1f})") in text
+    grains = [latest[f"small-motion+full-res+{name}"]["occlusion_auc_foreground"] for name in ("grain", "grain20x3")]
+    assert f"({min(grains):.3f}-{max(grains):.3f} at grain sd 20)" in text
+    assert all(latest[name]["moving_distinct_keypoints"] >= latest["small-motion+full-res+grain"]["moving_distinct_keypoints"]
+               for name in variants)                                # "lost the most keypoints"
+    stored = json.loads((repo / "results" / "time-to-quality-seeds" / "time_to_quality.json").read_text())
+    ious = [runs[-1]["silhouette_iou"] for name, runs in stored["results"].items() if name.startswith("demo seed ")]
+    assert f"spans silhouette IoU {min(ious):.3f}-{max(ious):.3f} over five seeds" in text and len(ious) == 5

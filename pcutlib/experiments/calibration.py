@@ -219,6 +219,29 @@ def seed_spread(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+OCCLUSION_COLUMNS = [("moving_distinct_keypoints", "moving kp", 1), ("silhouette_iou", "IoU", 3),
+                     ("occlusion_auc_foreground", "O AUC in F", 3), ("occlusion_auc_figure", "O AUC figure", 3),
+                     ("occlusion_auc_warp_failure_foreground", "O AUC vs warp failures in F", 3),
+                     ("disocclusion_warp_failure_share", "dis-occlusion the warp gets wrong", 3),
+                     ("mask_lift", "mask lift", 2)]
+
+
+def occlusion_levers(rows: list[dict], variants: list[str]) -> str:
+    """Markdown: the occlusion map's figures of ``variants`` (training seed 0, the latest record
+    of each), one row each in the order given; a ValueError names a variant with no record."""
+    latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
+    missing = [name for name in variants if name not in latest]
+    if missing:
+        raise ValueError(f"no calibration record of {missing}; recorded: {sorted(latest)}")
+    lines = ["| variant | world | " + " | ".join(label for _, label, _ in OCCLUSION_COLUMNS) + " |",
+             "|---|---|" + "---|" * len(OCCLUSION_COLUMNS)]
+    for name in variants:
+        row = latest[name]
+        lines.append(f"| {name} | {row['world']} | "
+                     + " | ".join(_cell(row.get(key), digits) for key, _, digits in OCCLUSION_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
 def _minutes_cell(row: dict) -> str:
     """Training minutes, with the device when it was not the CPU ("1.4 on cuda")."""
     device = row.get("device", "cpu")
