@@ -255,3 +255,22 @@ def test_the_occlusion_levers_in_choices_md_are_the_record():
     stored = json.loads((repo / "results" / "time-to-quality-seeds" / "time_to_quality.json").read_text())
     ious = [runs[-1]["silhouette_iou"] for name, runs in stored["results"].items() if name.startswith("demo seed ")]
     assert f"spans silhouette IoU {min(ious):.3f}-{max(ious):.3f} over five seeds" in text and len(ious) == 5
+
+
+def test_the_full_resolution_warp_is_quoted_with_both_of_its_records():
+    """The warping-resolution departure quotes the first and the latest record of its row."""
+    repo = Path(__file__).resolve().parent.parent
+    rows = [json.loads(line) for line in (repo / "results" / "calibration.jsonl").read_text().splitlines()]
+    records = [row for row in rows if row["variant"] == "small-motion+full-res"]
+    first, last = records[0], records[-1]
+    half = [row for row in rows if row["variant"] == "small-motion"][-1]
+    quote = (f"{half['distinct_keypoints']:.1f} distinct keypoints and IoU {half['silhouette_iou']:.3f} against "
+             f"{first['distinct_keypoints']:.1f} and {first['silhouette_iou']:.3f} at full size "
+             f"({last['distinct_keypoints']:.1f} and {last['silhouette_iou']:.3f} when that row was trained again")
+    assert quote in (repo / "docs" / "choices.md").read_text()
+    usage = " ".join((repo / "docs" / "usage.md").read_text().split())
+    assert (f"against {first['distinct_keypoints']:.1f} and {first['silhouette_iou']:.3f} at 64x64 "
+            f"({last['distinct_keypoints']:.1f} and {last['silhouette_iou']:.3f} when that row was trained again") in usage
+    wide, deep = (next(r for r in reversed(rows) if r["variant"] == f"small-motion+full-res+{n}") for n in ("width-32", "bottleneck-6"))
+    assert (f"ended at {wide['distinct_keypoints']:.1f} and {deep['distinct_keypoints']:.1f} distinct keypoints against "
+            f"{last['distinct_keypoints']:.1f}") in (repo / "docs" / "choices.md").read_text()

@@ -64,13 +64,14 @@ DEPARTURES = [
 
 
 def _rows(root: Path) -> dict:
-    """The latest recorded row of each calibration variant: {variant: row}."""
+    """The latest recorded row of each calibration variant with training seed 0: {variant: row}."""
     path = root / "results" / "calibration.jsonl"
     rows = {}
     for line in path.read_text().splitlines():
         if line.strip():
             row = json.loads(line)
-            rows[row["variant"]] = row
+            if row.get("seed", 0) == 0:
+                rows[row["variant"]] = row
     return rows
 
 
