@@ -299,3 +299,29 @@ def test_the_usage_page_quotes_the_demos_seed_range():
     ious = [rows[-1]["silhouette_iou"] for name, rows in stored["results"].items() if T.recipe_of(name) == "demo"]
     text = " ".join((REPO / "docs" / "usage.md").read_text().split())
     assert len(ious) == 5 and f"between silhouette IoU {min(ious):.3f} and {max(ious):.3f} over five training seeds" in text
+
+
+def test_the_second_seed_run_in_the_docs_is_the_stored_run():
+    """docs/benchmarks.md shows results/time-to-quality-seeds-avx512's spread as the benchmark writes
+    it, and its sentences quote the stored ends of both seed runs."""
+    stored = json.loads((REPO / "results" / "time-to-quality-seeds-avx512" / "time_to_quality.json").read_text())
+    first = json.loads((REPO / "results" / "time-to-quality-seeds" / "time_to_quality.json").read_text())
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    marker = "time-to-quality-seeds-avx512"
+    block = page.split(f"<!-- {marker}:start -->\n", 1)[1].split(f"\n<!-- {marker}:end -->", 1)[0]
+    assert block == T.seed_spread_table(stored["results"], T.goals())
+    assert stored["cpu_bf16"] != first["cpu_bf16"]                 # why --resume refused
+    ends = {name: rows[-1] for name, rows in stored["results"].items()}
+    assert all(end["epoch"] == 120 for end in ends.values())
+    text = " ".join(page.split(f"<!-- {marker}-sentences:start -->", 1)[1].split()).replace("` ", "`")
+    (_, iou, kp), = [goal for goal in T.goals() if goal[0] == "the demo's targets"]
+    for recipe in ("generator-5e-4", "warmup-10"):
+        met = sum(end["silhouette_iou"] >= iou and end["moving_distinct_keypoints"] >= kp
+                  for name, end in ends.items() if T.recipe_of(name) == recipe)
+        assert met == 2
+    assert "on 2 of 5 seeds" in text and "also met them on 2 of 5" in text
+    for seed in (2, 4):
+        here, there = ends[f"generator-5e-4 seed {seed}"], first["results"][f"generator-5e-4 seed {seed}"][-1]
+        assert (f"{here['silhouette_iou']:.3f} and {here['moving_distinct_keypoints']:.2f}" in text
+                and f"against {there['silhouette_iou']:.3f} and {there['moving_distinct_keypoints']:.2f}" in text)
+    assert f"ended with {ends['warmup-10 seed 2']['moving_distinct_keypoints']:.2f} moving keypoints" in text
