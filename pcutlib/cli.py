@@ -30,7 +30,7 @@ from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.data.datasets import FramesDataset
 from pcutlib.data.make_synthetic import add_make_synthetic_arguments, run_make_synthetic
 from pcutlib.data.video_io import read_source_image, read_video, save_strip_png, save_video
-from pcutlib.evaluation.diagnose import add_diagnose_arguments, run_diagnose
+from pcutlib.evaluation.diagnose_command import add_diagnose_arguments, run_diagnose
 from pcutlib.evaluation.probes import add_train_probes_arguments, run_train_probes
 from pcutlib.evaluation.protocols import add_evaluate_arguments, run_evaluate
 from pcutlib.experiments.backbones import add_compare_backbones_arguments, run_compare_backbones

@@ -24,8 +24,6 @@ each figure next to the baseline that learns nothing (``motion_measures``):
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,12 +32,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from pcutlib.checkpoints.files import load_models
 from pcutlib.data.splits import animation_case, fomm_rule_gap, load_split
 from pcutlib.data.synthetic import BACKGROUND_LABEL
 from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import reconstruction_foreground, reconstruction_mask
-from pcutlib.evaluation.diagnosis_figure import diagnosis_figure
 from pcutlib.evaluation.discriminator_quality import batched, discriminator_quality, mixed_pixel_auc
 from pcutlib.evaluation.metrics import roc_auc
 from pcutlib.evaluation.motion_measures import (distinct_keypoints, figure_pixels, linear_probe_error,
@@ -50,9 +46,7 @@ from pcutlib.evaluation.occlusion_truth import (discriminator_auc_against_truth,
                                                 top_k_in_foreground, warp_failure, warp_failure_figures)
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 from pcutlib.models.unet_discriminator import UNetDiscriminator
-from pcutlib.paths import refuse_to_replace, replace_between_markers
 from pcutlib.prioritycut import RegularizerConfig
-from pcutlib.training.device import choose_device
 
 # ----------------------------------------------------------------------------- the diagnosis
 
@@ -480,48 +474,3 @@ def ingredients_table(diagnosis: Diagnosis, title: str = "model") -> str:
         lines.append(f"| {ingredient} | {measure} | {_number(getattr(diagnosis, name), 3)} | {chance} "
                      f"| {_number(getattr(diagnosis, rule), 3)} | {TARGETS[name].text} | {verdict} |")
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- console command
-
-def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.description = ("Has the model learned motion, and do the occlusion map, the PriorityCut mask and the "
-                          "discriminator point at what must be invented? Keypoints (distinct and moving), probes, "
-                          "silhouette IoU, O at rest and by stratum against the true dis-occlusion, the mask's "
-                          "lift, the discriminator's pixel AUC, and L1 against the true animation, each next to "
-                          "its baseline, on held-out synthetic videos.")
-    parser.add_argument("--checkpoint", required=True, type=Path, help="a pcut checkpoint (or pretrained/synthetic-64.pt)")
-    parser.add_argument("--data", required=True, type=Path,
-                        help="synthetic dataset root with train/ and test/ (pcut make-synthetic)")
-    parser.add_argument("--max-videos", type=int, default=None, metavar="N", help="diagnose only N test videos")
-    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--figure", type=Path, default=None, metavar="PNG",
-                        help="also draw one held-out video: keypoints, prediction, O, the PriorityCut mask, the true "
-                             "dis-occlusion (background and figure) and a U-Net discriminator's map")
-    parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
-                        help="also write the table of PriorityCut's ingredients into PAGE, between its "
-                             "<!-- ingredients:start/end --> markers")
-    parser.add_argument("--overwrite", action="store_true", help="replace --json and --figure files if they exist")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
-
-
-def run_diagnose(args: argparse.Namespace) -> int:
-    refuse_to_replace([path for path in (args.json, args.figure) if path is not None], args.overwrite)
-    models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device))
-    frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
-    regularizer = RegularizerConfig.from_dict(checkpoint["config"].get("regularizer"))
-    diagnosis = diagnose(models, args.data, frame_shape, args.max_videos, progress=not args.no_progress,
-                         regularizer=regularizer)
-    print(f"diagnosis of {args.checkpoint} on {diagnosis.videos} held-out videos of {args.data}/test:")
-    print(format_diagnosis(diagnosis))
-    if args.json is not None:
-        args.json.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
-    if args.figure is not None:
-        print(f"figure: {diagnosis_figure(models, args.data, args.figure, frame_shape=frame_shape, regularizer=regularizer)}")
-    if args.readme is not None:
-        replace_between_markers(args.readme, ingredients_table(diagnosis, Path(args.checkpoint).name),
-                                *INGREDIENTS_MARKERS)
-        print(f"PriorityCut's ingredients written into {args.readme}")
-    return 0

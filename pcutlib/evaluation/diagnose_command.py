@@ -1,0 +1,58 @@
+"""``pcut diagnose``: diagnose a checkpoint on held-out synthetic videos and print, write or draw
+the diagnosis (``diagnose``'s figures, its table, the ingredients table and the figure).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from pcutlib.checkpoints.files import load_models
+from pcutlib.evaluation.diagnose import INGREDIENTS_MARKERS, diagnose, format_diagnosis, ingredients_table
+from pcutlib.evaluation.diagnosis_figure import diagnosis_figure
+from pcutlib.paths import refuse_to_replace, replace_between_markers
+from pcutlib.prioritycut import RegularizerConfig
+from pcutlib.training.device import choose_device
+
+
+def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.description = ("Has the model learned motion, and do the occlusion map, the PriorityCut mask and the "
+                          "discriminator point at what must be invented? Keypoints (distinct and moving), probes, "
+                          "silhouette IoU, O at rest and by stratum against the true dis-occlusion, the mask's "
+                          "lift, the discriminator's pixel AUC, and L1 against the true animation, each next to "
+                          "its baseline, on held-out synthetic videos.")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a pcut checkpoint (or pretrained/synthetic-64.pt)")
+    parser.add_argument("--data", required=True, type=Path,
+                        help="synthetic dataset root with train/ and test/ (pcut make-synthetic)")
+    parser.add_argument("--max-videos", type=int, default=None, metavar="N", help="diagnose only N test videos")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--figure", type=Path, default=None, metavar="PNG",
+                        help="also draw one held-out video: keypoints, prediction, O, the PriorityCut mask, the true "
+                             "dis-occlusion (background and figure) and a U-Net discriminator's map")
+    parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
+                        help="also write the table of PriorityCut's ingredients into PAGE, between its "
+                             "<!-- ingredients:start/end --> markers")
+    parser.add_argument("--overwrite", action="store_true", help="replace --json and --figure files if they exist")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def run_diagnose(args: argparse.Namespace) -> int:
+    refuse_to_replace([path for path in (args.json, args.figure) if path is not None], args.overwrite)
+    models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device))
+    frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
+    regularizer = RegularizerConfig.from_dict(checkpoint["config"].get("regularizer"))
+    diagnosis = diagnose(models, args.data, frame_shape, args.max_videos, progress=not args.no_progress,
+                         regularizer=regularizer)
+    print(f"diagnosis of {args.checkpoint} on {diagnosis.videos} held-out videos of {args.data}/test:")
+    print(format_diagnosis(diagnosis))
+    if args.json is not None:
+        args.json.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
+    if args.figure is not None:
+        print(f"figure: {diagnosis_figure(models, args.data, args.figure, frame_shape=frame_shape, regularizer=regularizer)}")
+    if args.readme is not None:
+        replace_between_markers(args.readme, ingredients_table(diagnosis, Path(args.checkpoint).name),
+                                *INGREDIENTS_MARKERS)
+        print(f"PriorityCut's ingredients written into {args.readme}")
+    return 0
