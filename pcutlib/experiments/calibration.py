@@ -90,6 +90,14 @@ def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: b
     return root
 
 
+def variant_worlds(name: str, data_dir: Path, progress: bool) -> tuple[Path, Path]:
+    """The training and check worlds of variant ``name`` under data_dir (made when missing)."""
+    recipe = calibration_recipe()
+    world = recipe["rows"][name]["world"]
+    return (world_data(world, recipe["train_seed"], recipe["train_videos"], data_dir, progress),
+            world_data(world, recipe["check_seed"], recipe["check_videos"], data_dir, progress))
+
+
 def variant_config(name: str, data: Path, epochs: int | None, seed: int | None = None) -> dict:
     """synthetic-64 with the calibration's schedule and row ``name``'s overrides, reading ``data``;
     for a fine-tune row, its base's config turned into the demo's PriorityCut fine-tune for
@@ -131,9 +139,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     recipe = calibration_recipe()
     if name not in recipe["rows"]:
         raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(recipe['rows'])}")
-    world = recipe["rows"][name]["world"]
-    data = world_data(world, recipe["train_seed"], recipe["train_videos"], data_dir, progress)
-    check = world_data(world, recipe["check_seed"], recipe["check_videos"], data_dir, progress)
+    data, check = variant_worlds(name, data_dir, progress)
     row = recipe["rows"][name]
     init_from = None
     if "base" in row:                                                # its base first (trained once)
@@ -165,7 +171,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     result: Diagnosis = diagnose(models, check, progress=progress,
                                  regularizer=RegularizerConfig.from_dict(config["regularizer"]) if "base" in row else None)
     steps = checkpoint["step"]
-    return {"variant": name, "note": row["note"], "world": world_name(world), "base": row.get("base"),
+    return {"variant": name, "note": row["note"], "world": world_name(row["world"]), "base": row.get("base"),
             "seed": seed, "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), "device": trained_on,
             **result.to_dict()}
 
@@ -338,12 +344,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown calibration variants {unknown}; known: {sorted(known)}")
     if getattr(args, "worlds_only", False):
-        recipe = calibration_recipe()
         for name in args.variants:
-            world = recipe["rows"][name]["world"]
-            for seed, videos in ((recipe["train_seed"], recipe["train_videos"]),
-                                 (recipe["check_seed"], recipe["check_videos"])):
-                print(f"{name}: {world_data(world, seed, videos, args.data_dir, not args.no_progress)}")
+            print(f"{name}: {', '.join(map(str, variant_worlds(name, args.data_dir, not args.no_progress)))}")
         return 0
     args.results.mkdir(parents=True, exist_ok=True)
     record = args.results / "calibration.jsonl"
