@@ -67,6 +67,7 @@ def test_world_names():
     assert calibration.world_name(World(figure_height=0.75, texture=True, limb_motion=1.0)) == "h75-textured"
     assert calibration.world_name(World(background_texture=20)) == "h62-m60-grain20"
     assert calibration.world_name(World(background_texture=20, background_grain_scale=3)) == "h62-m60-grain20x3"
+    assert calibration.world_name(World(part_grain=True)) == "h62-m60-partgrain"
 
 
 def fake_clone(folder: Path, recipe: dict) -> Path:

@@ -244,31 +244,35 @@ def test_truth_files_round_trip(tmp_path):
     root = make_synthetic.make_synthetic_dataset(tmp_path / "d", videos=4, frames=5, size=32, seed=9, identities=2,
                                             progress=False, world=synthetic.World(figure_height=0.7, texture=True,
                                                                                   background_texture=20,
-                                                                                  background_grain_scale=2))
+                                                                                  background_grain_scale=2,
+                                                                                  part_grain=True))
     video = sorted((root / "train").glob("*.png"))[0]
     truth = synthetic_truth.load_truth(video)
     frames = video_io.read_video(video)
     assert truth.labels.shape == (5, 32, 32) and truth.part_frames.shape == (5, len(synthetic.PARTS), 4)
     assert truth.world == synthetic.World(figure_height=0.7, texture=True, background_texture=20,
-                                          background_grain_scale=2)
+                                          background_grain_scale=2, part_grain=True)
     rendered = synthetic_truth.true_animation(truth, 0, truth).frames.astype(np.float32) / 255
     assert np.abs(rendered - frames).max() <= 1.5 / 255
     assert synthetic_truth.load_truth(tmp_path / "missing.png") is None
     truth_file = video.with_name(video.stem + ".truth.npz")            # written before the grain existed
     with np.load(truth_file) as archive:
         older = {name: archive[name] for name in archive.files
-                 if name not in ("background_texture", "background_grain_scale")}
+                 if name not in ("background_texture", "background_grain_scale", "part_grain")}
     np.savez(truth_file, **older)
     assert synthetic_truth.load_truth(video).world.background_texture == 0.0
     assert synthetic_truth.load_truth(video).world.background_grain_scale == 1.0
+    assert synthetic_truth.load_truth(video).world.part_grain is False
     (tmp_path / "bad.truth.npz").write_text("not a zip")
     with pytest.raises(ValueError, match="bad.truth.npz"):
         synthetic_truth.load_truth(tmp_path / "bad.png")
 
 
-def test_texture_keeps_the_colour_rule():
+@pytest.mark.parametrize("world", [synthetic.World(texture=True), synthetic.World(part_grain=True)],
+                         ids=["stripes", "part-grain"])
+def test_texture_keeps_the_colour_rule(world):
     rendering = synthetic.render(synthetic.make_identity(5), synthetic.draw_motion(5, 4),
-                                 synthetic.make_background(5, 64), synthetic.World(texture=True))
+                                 synthetic.make_background(5, 64), world)
     figure = rendering.labels != synthetic.BACKGROUND_LABEL
     chroma = np.ptp(rendering.frames.astype(float), axis=-1)
     labels = rendering.labels
@@ -279,7 +283,24 @@ def test_texture_keeps_the_colour_rule():
     inner[:, :, [0, -1]] = False
     assert chroma[inner].min() >= synthetic.FIGURE_MIN_CHROMA - 1
     values = rendering.frames.max(-1)[inner]
-    assert values.std() > 5            # the stripes vary the value inside parts
+    assert values.std() > 5            # the stripes or the grain vary the value inside parts
+
+
+def test_part_grain_moves_with_its_part_and_varies_in_every_direction():
+    frames = np.zeros((2, len(synthetic.PARTS), 4), np.float32)
+    frames[:, :, 3] = 20.0                                   # 20 px per figure unit
+    frames[0, :, :2] = (20.0, 24.0)
+    frames[1, :, :2] = (23.0, 26.0)                          # the part moved 3 px right, 2 px down
+    factor = synthetic.part_grain_factor(frames, 48)
+    assert factor.min() > synthetic.TEXTURE_LOW and factor.max() < 1.0
+    np.testing.assert_allclose(factor[1, :, 2:, 3:], factor[0, :, :-2, :-3], atol=1e-5)
+    torso = factor[0, 0]
+    along_x, along_y = np.abs(np.diff(torso, axis=1)).mean(), np.abs(np.diff(torso, axis=0)).mean()
+    assert min(along_x, along_y) > 0.3 * max(along_x, along_y)   # not stripes: no direction keeps it constant
+    rotated = frames.copy()
+    rotated[1, :, :2] = frames[0, :, :2]
+    rotated[1, :, 2] = 0.5
+    assert np.abs(synthetic.part_grain_factor(rotated, 48)[1] - factor[0]).mean() > 0.01
 
 
 def test_world_limb_width_and_motion(tmp_path):

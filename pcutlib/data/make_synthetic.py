@@ -88,6 +88,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
             "stripes": stripes, "figure_height": world.figure_height, "texture": world.texture,
             "limb_width": world.limb_width, "limb_motion": world.limb_motion,
             "background_texture": world.background_texture, "background_grain_scale": world.background_grain_scale,
+            "part_grain": world.part_grain,
             "joint_names": list(JOINT_NAMES), "part_names": list(PART_NAMES)}
     (out / "synthetic.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
@@ -118,6 +119,8 @@ def add_make_synthetic_arguments(parser: argparse.ArgumentParser) -> argparse.Ar
                         help="fine random grain on the background, luminance sd in 0..255 units (default: 0, smooth)")
     parser.add_argument("--background-grain-scale", type=float, default=1.0, metavar="F",
                         help="factor on the grain's size, about 2 px at 64 px (default: %(default)s)")
+    parser.add_argument("--part-grain", action="store_true",
+                        help="a random grain on each body part, fixed in the part's own coordinates (replaces --texture)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -130,6 +133,6 @@ def run_make_synthetic(args: argparse.Namespace) -> int:
                                   test_fraction=args.test_fraction, progress=not args.no_progress,
                                   overwrite=args.overwrite, stripes=args.stripes,
                                   world=World(args.figure_height, args.texture, args.limb_width, args.limb_motion,
-                                              args.background_texture, args.background_grain_scale))
+                                              args.background_texture, args.background_grain_scale, args.part_grain))
     print(f"wrote {args.videos} synthetic videos to {root}")
     return 0

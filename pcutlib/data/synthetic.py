@@ -38,6 +38,8 @@ LIMB_MOTION = 0.6
 BACKGROUND_LABEL = 255  # label of background pixels in label maps
 TEXTURE_PERIOD = 0.16  # stripe period in figure units (about 6 px for a 40 px figure)
 TEXTURE_LOW = 0.78  # darkest stripe: value x 0.78 keeps chroma >= 142 x 0.78 > FIGURE_MIN_CHROMA
+PART_GRAIN_PERIOD = 0.12  # wavelength of the part grain's waves in figure units (about 5 px for a 40 px figure)
+PART_GRAIN_WAVES = 16  # plane waves summed into each part's grain
 
 # Parts: (name, joint a, joint b, radius field, colour field). A disc has a == b.
 PARTS = (
@@ -136,7 +138,11 @@ class World:
     figure uncovers a textured background, no warp can bring the texture back and a smooth
     inpainting is visibly wrong;
     background_grain_scale: factor on the grain's size (1: about 2 px at 64 px; 3: about 6 px,
-    coarse enough that a small flow error in the static background costs little).
+    coarse enough that a small flow error in the static background costs little);
+    part_grain: paint each part with an isotropic random grain fixed in its own coordinates
+    (``part_grain_factor``; replaces the stripes or the shading ramp). Where a part uncovers
+    another, the hidden grain is nowhere in the source: no flow can fetch it from beside, as it
+    can on a flat part or along a stripe.
     """
     figure_height: float = FIGURE_HEIGHT
     texture: bool = False
@@ -144,6 +150,7 @@ class World:
     limb_motion: float = LIMB_MOTION
     background_texture: float = 0.0
     background_grain_scale: float = 1.0
+    part_grain: bool = False
 
     def __post_init__(self):
         if not 0.1 <= self.figure_height <= 1.0:
@@ -444,6 +451,25 @@ def _texture(part_frames: np.ndarray, size: int) -> np.ndarray:
     return factor.reshape(frames, parts, size, size).astype(np.float32)
 
 
+def part_grain_factor(part_frames: np.ndarray, size: int) -> np.ndarray:
+    """(T,P,S,S) value factor in (TEXTURE_LOW, 1): on each part a sum of PART_GRAIN_WAVES plane
+    waves of random direction and phase (wavelength PART_GRAIN_PERIOD figure units, +-30%), squashed
+    by tanh; fixed in the part's own coordinates and the same for every video (one pattern per part)."""
+    frames, parts = part_frames.shape[:2]
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    pixels = np.broadcast_to(np.stack([x, y], -1).reshape(1, 1, -1, 2), (frames, parts, size * size, 2))
+    local = part_coordinates(part_frames, pixels)                                   # (T,P,S*S,2)
+    rng = np.random.default_rng(2103)
+    direction = rng.uniform(0, 2 * np.pi, (parts, PART_GRAIN_WAVES))
+    frequency = rng.uniform(0.7, 1.3, (parts, PART_GRAIN_WAVES)) / PART_GRAIN_PERIOD
+    phase = rng.uniform(0, 2 * np.pi, (parts, PART_GRAIN_WAVES))
+    waves = np.stack([np.cos(direction), np.sin(direction)], -1) * frequency[..., None]  # (P,W,2)
+    argument = 2 * np.pi * np.einsum("tpnc,pwc->tpnw", local, waves) + phase[None, :, None, :]
+    grain = np.cos(argument).sum(-1) * np.sqrt(2.0 / PART_GRAIN_WAVES)              # about N(0, 1)
+    factor = 1.0 - (1.0 - TEXTURE_LOW) * (0.5 + 0.5 * np.tanh(grain))
+    return factor.reshape(frames, parts, size, size).astype(np.float32)
+
+
 def _paint_figure(image: np.ndarray, identity: Identity, placed: dict, order: np.ndarray,
                   part_frames: np.ndarray, world: World) -> tuple[np.ndarray, np.ndarray]:
     """Paint the parts back to front over image (T,S,S,3) float 0..255; returns it and the labels."""
@@ -455,9 +481,12 @@ def _paint_figure(image: np.ndarray, identity: Identity, placed: dict, order: np
     # At least 1.5 px: the pixel nearest a joint (<= 0.71 px away) is then fully covered.
     radius = np.maximum(radius, 1.5)
     coverage, along = _capsule_coverage(size, a, b, radius)
-    # Light shading along each segment (1 -> 0.85), or stripes in the part's coordinates:
-    # either keeps chroma >= FIGURE_MIN_CHROMA.
-    shading = _texture(part_frames, size) if world.texture else 1.0 - 0.15 * along
+    # Light shading along each segment (1 -> 0.85), stripes or grain in the part's coordinates:
+    # each keeps chroma >= FIGURE_MIN_CHROMA.
+    if world.part_grain:
+        shading = part_grain_factor(part_frames, size)
+    else:
+        shading = _texture(part_frames, size) if world.texture else 1.0 - 0.15 * along
     colours = np.stack([identity.colours[p[4]] for p in PARTS]).astype(np.float32)  # (P,3)
     labels = np.full((frames, size, size), BACKGROUND_LABEL, np.uint8)
     frame = np.arange(frames)

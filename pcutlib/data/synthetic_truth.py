@@ -65,7 +65,8 @@ def truth_arrays(rendering: Rendering, motion: Motion, identity_seed: int, video
               "texture": np.bool_(world.texture), "limb_width": np.float64(world.limb_width),
               "limb_motion": np.float64(world.limb_motion),
               "background_texture": np.float64(world.background_texture),
-              "background_grain_scale": np.float64(world.background_grain_scale)}
+              "background_grain_scale": np.float64(world.background_grain_scale),
+              "part_grain": np.bool_(world.part_grain)}
     arrays.update({f"motion_{name}": value for name, value in motion.arrays().items()})
     return arrays
 
@@ -115,9 +116,10 @@ def load_truth(video_path: str | Path) -> VideoTruth | None:
                           int(arrays["video_seed"]), bool(arrays["stripes"]),
                           World(float(arrays["figure_height"]), bool(arrays["texture"]),
                                 float(arrays["limb_width"]), float(arrays["limb_motion"]),
-                                # truth files written before the background texture (and its size) existed
+                                # truth files written before the background texture, its size and the part grain existed
                                 float(arrays.get("background_texture", 0.0)),
-                                float(arrays.get("background_grain_scale", 1.0))))
+                                float(arrays.get("background_grain_scale", 1.0)),
+                                bool(arrays.get("part_grain", False))))
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"cannot read ground-truth file {str(path)!r}: {error}") from error
 

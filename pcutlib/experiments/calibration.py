@@ -79,7 +79,7 @@ def world_name(world: World) -> str:
         name += f"-grain{world.background_texture:g}"
         if world.background_grain_scale != 1.0:
             name += f"x{world.background_grain_scale:g}"
-    return name + ("-textured" if world.texture else "")
+    return name + ("-textured" if world.texture else "") + ("-partgrain" if world.part_grain else "")
 
 
 def world_data(world: World, seed: int, videos: int, data_dir: Path, progress: bool) -> Path:
