@@ -20,7 +20,7 @@ def test_every_row_resolves_with_the_schedule_and_its_overrides():
     recipe = calibration.calibration_recipe()
     assert len(recipe["rows"]) >= 10
     for name, row in recipe["rows"].items():
-        if "base" in row:
+        if "finetune" in row:
             continue                                              # fine-tune rows: the next test
         config = calibration.variant_config(name, Path("data/x"), None)
         assert config["dataset_params"]["root_dir"] == "data/x" and config["train_params"]["num_workers"] == 0
@@ -35,7 +35,7 @@ def test_every_row_resolves_with_the_schedule_and_its_overrides():
 
 def test_fine_tune_rows_are_their_base_plus_the_prioritycut_fine_tune():
     recipe = calibration.calibration_recipe()
-    fine_tunes = {name: row for name, row in recipe["rows"].items() if "base" in row}
+    fine_tunes = {name: row for name, row in recipe["rows"].items() if "finetune" in row}
     assert fine_tunes
     for name, row in fine_tunes.items():
         base = calibration.variant_config(row["base"], Path("d"), None)
@@ -58,6 +58,35 @@ def test_a_bad_fine_tune_row_is_named(tmp_path, monkeypatch):
     recipe["rows"]["tuned"] = {"note": "n", "base": "tiny", "finetune": {"epochs": 1}}
     (tmp_path / "clone" / "configs" / "recipes" / "calibration.yaml").write_text(yaml.safe_dump(recipe))
     with pytest.raises(ValueError, match=r"row 'tuned': finetune \{'epochs': 1\}; expected keys \['epochs', 'overrides'\]"):
+        calibration.calibration_recipe()
+
+
+def test_a_continued_row_starts_from_its_base_on_its_own_world(tmp_path, monkeypatch):
+    """A row {note, base, world, overrides} trains its base first, then its own config on its own
+    world from the base's last checkpoint; a base that is not a training row above it is named."""
+    recipe = small_recipe()
+    recipe["rows"]["tiny-grained"] = {"note": "tiny's weights on a grained world", "base": "tiny",
+                                 "world": {"limb_motion": 0.6, "background_texture": 20}, "overrides": {}}
+    monkeypatch.chdir(fake_clone(tmp_path / "clone", recipe))
+    rows = calibration.calibration_recipe()["rows"]
+    assert rows["tiny-grained"]["world"] == World(background_texture=20) and rows["tiny-grained"]["base"] == "tiny"
+    monkeypatch.setattr(calibration, "world_data", lambda world, seed, videos, data_dir, progress:
+                        data_dir / f"{calibration.world_name(world)}-seed{seed}")
+    calls = []
+
+    def fake_train(config, run_dir, init_from=None, **kwargs):
+        calls.append((config["dataset_params"]["root_dir"], Path(run_dir).name, init_from))
+        Path(run_dir).mkdir(parents=True)
+    monkeypatch.setattr(calibration, "train", fake_train)
+    assert calibration.run_variant("tiny-grained", tmp_path / "runs", tmp_path / "data", progress=False, diagnose_it=False) == {}
+    assert calls == [(str(tmp_path / "data" / "h62-m60-seed0"), "tiny", None),
+                     (str(tmp_path / "data" / "h62-m60-grain20-seed0"), "tiny-grained",
+                      tmp_path / "runs" / "tiny" / "checkpoints" / "last.pt")]
+    config = calibration.variant_config("tiny-grained", Path("d"), None)
+    assert config["regularizer"]["type"] != "prioritycut" and config["train_params"]["num_epochs"] == 1
+    recipe["rows"]["twice"] = {"note": "n", "base": "tiny-grained", "world": {}, "overrides": {}}
+    (tmp_path / "clone" / "configs" / "recipes" / "calibration.yaml").write_text(yaml.safe_dump(recipe))
+    with pytest.raises(ValueError, match=r"row 'twice': base .tiny-grained. is not a training row above it"):
         calibration.calibration_recipe()
 
 

@@ -2,7 +2,9 @@
 trained on its synthetic world and diagnosed on a world made with another seed.
 
 A variant (a row of ``configs/recipes/calibration.yaml``) is either a training row, a world
-(``pcutlib.data.synthetic.World``) plus config overrides of ``synthetic-64``, or a fine-tune
+(``pcutlib.data.synthetic.World``) plus config overrides of ``synthetic-64``; a continued row,
+the same with a ``base``: the base training row's weights (keypoint detector and generator)
+trained on the row's world (a curriculum over worlds: no ground truth trains it); or a fine-tune
 row: a training row (its ``base``) fine-tuned with the U-Net discriminator and PriorityCut
 (the demo's fine-tune config, ``finetune: {epochs, overrides}``), diagnosed with its
 discriminator, so that the discriminator's figures (image AUC, pixel AUC against the true
@@ -31,24 +33,31 @@ from pcutlib.training.device import choose_device
 from pcutlib.training.loop import train
 
 ROW_KEYS = {"note", "world", "overrides"}
+CONTINUED_ROW_KEYS = {"note", "base", "world", "overrides"}
 FINETUNE_ROW_KEYS = {"note", "base", "finetune"}
 FINETUNE_KEYS = {"epochs", "overrides"}
 
 
-def _finetune_row(path, name: str, row: dict, rows: dict) -> dict:
-    """A fine-tune row {note, base, finetune: {epochs, overrides}} with its base's world."""
+def _check_base(path, name: str, row: dict, rows: dict) -> None:
+    """A row's base must be a training row (not continued, not fine-tuned) above it."""
     base = rows.get(row["base"])
     if base is None or "base" in base:
         raise ValueError(f"{path}: row {name!r}: base {row['base']!r} is not a training row above it")
+
+
+def _finetune_row(path, name: str, row: dict, rows: dict) -> dict:
+    """A fine-tune row {note, base, finetune: {epochs, overrides}} with its base's world."""
+    _check_base(path, name, row, rows)
     if not isinstance(row["finetune"], dict) or set(row["finetune"]) != FINETUNE_KEYS:
         raise ValueError(f"{path}: row {name!r}: finetune {row['finetune']!r}; expected keys {sorted(FINETUNE_KEYS)}")
-    return {**row, "world": base["world"]}
+    return {**row, "world": rows[row["base"]]["world"]}
 
 
 def calibration_recipe() -> dict:
     """``configs/recipes/calibration.yaml``: seeds, the schedule and the rows {name: {note, world,
-    overrides}} or {name: {note, base, finetune}}, each row's world a :class:`World` (a fine-tune
-    row's is its base's); an unknown key or world key is an error naming it."""
+    overrides}}, {name: {note, base, world, overrides}} (continued) or {name: {note, base, finetune}},
+    each row's world a :class:`World` (a fine-tune row's is its base's); an unknown key or world
+    key is an error naming it."""
     path = find_recipe("calibration")
     recipe = read_recipe("calibration")
     rows = {}
@@ -56,9 +65,12 @@ def calibration_recipe() -> dict:
         if set(row) == FINETUNE_ROW_KEYS:
             rows[name] = _finetune_row(path, name, row, rows)
             continue
-        if set(row) != ROW_KEYS:
+        if set(row) not in (ROW_KEYS, CONTINUED_ROW_KEYS):
             raise ValueError(f"{path}: row {name!r} has keys {sorted(row)}; expected {sorted(ROW_KEYS)} "
-                             f"(a training row) or {sorted(FINETUNE_ROW_KEYS)} (a fine-tune row)")
+                             f"(a training row), {sorted(CONTINUED_ROW_KEYS)} (a continued row) or "
+                             f"{sorted(FINETUNE_ROW_KEYS)} (a fine-tune row)")
+        if "base" in row:
+            _check_base(path, name, row, rows)
         try:
             world = World(**row["world"])
         except TypeError as error:
@@ -105,7 +117,7 @@ def variant_config(name: str, data: Path, epochs: int | None, seed: int | None =
     (train_params.seed; None: the config's). The world is the same for every training seed."""
     recipe = calibration_recipe()
     row = recipe["rows"][name]
-    if "base" in row:
+    if "finetune" in row:
         config = finetune_config(variant_config(row["base"], data, None, seed), row["finetune"]["epochs"], None)
         for key, value in row["finetune"]["overrides"].items():
             set_by_path(config, key, value)
@@ -142,6 +154,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     data, check = variant_worlds(name, data_dir, progress)
     row = recipe["rows"][name]
     init_from = None
+    finetune = "finetune" in row
     if "base" in row:                                                # its base first (trained once)
         run_variant(row["base"], runs, data_dir, None, progress, diagnose_it=False, device=device, seed=seed)
     config = variant_config(name, data, epochs, seed)
@@ -167,9 +180,9 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     minutes, trained_on = minutes_of(run_dir)
     if not diagnose_it:
         return {}
-    models, checkpoint = load_models(last, with_discriminator="base" in row)
+    models, checkpoint = load_models(last, with_discriminator=finetune)
     result: Diagnosis = diagnose(models, check, progress=progress,
-                                 regularizer=RegularizerConfig.from_dict(config["regularizer"]) if "base" in row else None)
+                                 regularizer=RegularizerConfig.from_dict(config["regularizer"]) if finetune else None)
     steps = checkpoint["step"]
     return {"variant": name, "note": row["note"], "world": world_name(row["world"]), "base": row.get("base"),
             "seed": seed, "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), "device": trained_on,
@@ -274,7 +287,9 @@ def markdown(rows: list[dict]) -> str:
         "wrong colour (pcut diagnose; rows before this column: -). "
         "D: the U-Net discriminator's image AUC (real vs generated) and its pixel AUC against the true "
         "dis-occlusion, measured only on fine-tune rows (a base row plus the PriorityCut fine-tune; steps and "
-        "minutes are the fine-tune's): the reconstruction runs train no discriminator. "
+        "minutes are the fine-tune's): the reconstruction runs train no discriminator. A continued row starts "
+        "from its base row's weights (the same training seed) and trains on its own world; its steps and minutes "
+        "are the continuation's. "
         "Minutes: training wall time on 2 CPU cores (on a GPU where the cell names it).",
         "",
         "| variant | world | steps | min | distinct kp | probe px (mean pose) | silhouette IoU (copy) "
