@@ -39,9 +39,11 @@ FINETUNE_KEYS = {"epochs", "overrides"}
 
 
 def _check_base(path, name: str, row: dict, rows: dict) -> None:
-    """A row's base must be a training row (not continued, not fine-tuned) above it."""
+    """A row's base must be a row above it that trains from scratch or, for a fine-tune row, a
+    continued row too (never a fine-tune row)."""
     base = rows.get(row["base"])
-    if base is None or "base" in base:
+    allowed = base is not None and "finetune" not in base and ("finetune" in row or "base" not in base)
+    if not allowed:
         raise ValueError(f"{path}: row {name!r}: base {row['base']!r} is not a training row above it")
 
 
