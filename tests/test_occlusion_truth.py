@@ -149,6 +149,8 @@ def test_warp_failure_is_where_the_warped_source_shows_the_wrong_colour():
     deformed[0, 0, 1, 2] = 0.2                      # wrong by 0.2 in one channel: mean 0.067, under 0.1
     assert O.warp_failure(deformed, driving).tolist() == [[[True, False, False], [False, False, False]]]
     assert O.warp_failure(deformed, driving, threshold=0.05)[0, 1, 2]
+    torch.testing.assert_close(O.warp_error(deformed, driving)[0, :, 2], torch.tensor([0.0, 0.2 / 3]))
+    assert O.warp_error(deformed, driving)[0, 0, 0] == 0.5
     with pytest.raises(ValueError, match=r"deformed \(1, 3, 2, 3\) and driving \(3, 2, 3\)"):
         O.warp_failure(deformed, driving[0])
     with pytest.raises(ValueError, match="warp failure threshold 0: expected a colour error in"):

@@ -43,7 +43,8 @@ from pcutlib.evaluation.motion_measures import (distinct_keypoints, figure_pixel
                                                 silhouette_statistics)
 from pcutlib.evaluation.occlusion_truth import (discriminator_auc_against_truth, disocclusion_composition,
                                                 frame_difference_rule, mask_against_truth, occlusion_auc_strata,
-                                                top_k_in_foreground, warp_failure, warp_failure_figures)
+                                                top_k_in_foreground, warp_error,
+                                                WARP_FAILURE_THRESHOLD, warp_failure_figures)
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.prioritycut import RegularizerConfig
@@ -143,6 +144,11 @@ class Diagnosis:
     occlusion_auc_warp_failure_foreground: float | None = None
     disocclusion_warp_failure_share: float | None = None
     warp_failure_disocclusion_share: float | None = None
+    # the model's own warp error (occlusion_truth.warp_error) as a score for the true dis-occlusion:
+    # what an O that marked exactly where its warp shows the wrong colour would reach
+    warp_error_auc: float | None = None
+    warp_error_auc_foreground: float | None = None
+    warp_error_auc_figure: float | None = None
     disocclusion_rate: float | None = None
     disocclusion_background_share: float | None = None
     disocclusion_figure_share: float | None = None
@@ -183,7 +189,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
     "rule" (``frame_difference_rule``), "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
     parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "at_rest", "score", "rule", "truth",
-                                 "figure", "foreground", "selected", "video", "mask_scores", "warp_failure")}
+                                 "figure", "foreground", "selected", "video", "mask_scores", "warp_error")}
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
         kp = detect_keypoints(models.kp_detector, frames)
@@ -207,7 +213,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
             parts["mask_sizes"] = [level.shape[-2] for level in out["occlusion_maps"]]
         parts["rule"].append(frame_difference_rule(frames[1:], frames[0]))
         if "deformed" in later:
-            parts["warp_failure"].append(warp_failure(later["deformed"], frames[1:]))
+            parts["warp_error"].append(warp_error(later["deformed"], frames[1:]))
         parts["truth"].append(torch.from_numpy(disocclusion_from(truth, 0)[1:]))
         parts["figure"].append(torch.from_numpy(truth.labels[1:] != BACKGROUND_LABEL))
         parts["foreground"].append(reconstruction_foreground(later, regularizer, size))
@@ -235,16 +241,20 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
             level_strata = occlusion_auc_strata(torch.cat(scores), truth, figure, foreground, video)
             diagnosis.occlusion_auc_by_mask.append(
                 {"size": int(parts["mask_sizes"][level]), **{k: level_strata[k] for k in ("pooled", "foreground", "figure")}})
-    if parts["warp_failure"]:
-        figures = warp_failure_figures(score, torch.cat(parts["warp_failure"]), truth, foreground)
+    failure = torch.cat(parts["warp_error"]) > WARP_FAILURE_THRESHOLD if parts["warp_error"] else None
+    if failure is not None:
+        figures = warp_failure_figures(score, failure, truth, foreground)
         diagnosis.warp_failure_rate = figures["rate"]
         diagnosis.occlusion_auc_warp_failure = figures["auc"]
         diagnosis.occlusion_auc_warp_failure_foreground = figures["auc_foreground"]
         diagnosis.disocclusion_warp_failure_share = figures["disocclusion_share"]
         diagnosis.warp_failure_disocclusion_share = figures["failure_share"]
+        error_strata = occlusion_auc_strata(torch.cat(parts["warp_error"]), truth, figure, foreground, video)
+        diagnosis.warp_error_auc, diagnosis.warp_error_auc_foreground, diagnosis.warp_error_auc_figure = (
+            error_strata[key] for key in ("pooled", "foreground", "figure"))
     rule = torch.cat(parts["rule"])                                          # the no-model baseline
-    if parts["warp_failure"]:
-        diagnosis.rule_auc_warp_failure = roc_auc(rule, torch.cat(parts["warp_failure"]))
+    if failure is not None:
+        diagnosis.rule_auc_warp_failure = roc_auc(rule, failure)
     rule_strata = occlusion_auc_strata(rule, truth, figure, foreground, video)
     diagnosis.rule_auc, diagnosis.rule_auc_foreground, diagnosis.rule_auc_figure = (
         rule_strata[key] for key in ("pooled", "foreground", "figure"))
@@ -378,7 +388,8 @@ def _number(value, digits: int) -> str:
 
 # rows left out when no diagnosis has the figure (diagnoses stored before it was measured)
 OPTIONAL_FIELDS = {"occlusion_auc_warp_failure", "occlusion_auc_warp_failure_foreground", "warp_failure_rate",
-                   "disocclusion_warp_failure_share", "warp_failure_disocclusion_share"}
+                   "disocclusion_warp_failure_share", "warp_failure_disocclusion_share", "warp_error_auc",
+                   "warp_error_auc_foreground", "warp_error_auc_figure"}
 
 # (label, field, digits, baseline field or fixed text, which baseline, target key)
 TABLE_ROWS = [
@@ -401,6 +412,9 @@ TABLE_ROWS = [
     ("warp failures: share of pixels", "warp_failure_rate", 3, None, "", None),
     ("  of the dis-occlusion: failing", "disocclusion_warp_failure_share", 3, None, "", None),
     ("  of the failures: dis-occluded", "warp_failure_disocclusion_share", 3, None, "", None),
+    ("own warp error vs true dis-occlusion AUC", "warp_error_auc", 3, "rule_auc", "no-model", None),
+    ("  inside PriorityCut's foreground", "warp_error_auc_foreground", 3, "rule_auc_foreground", "no-model", None),
+    ("  on figure pixels", "warp_error_auc_figure", 3, "rule_auc_figure", "no-model", None),
     ("true dis-occlusion: share of pixels", "disocclusion_rate", 3, None, "", None),
     ("  of it background", "disocclusion_background_share", 3, None, "", None),
     ("  of it figure", "disocclusion_figure_share", 3, None, "", None),

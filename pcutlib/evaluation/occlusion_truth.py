@@ -92,17 +92,22 @@ def occlusion_auc_strata(score: torch.Tensor, truth: torch.Tensor, figure: torch
 WARP_FAILURE_THRESHOLD = 0.1    # mean absolute colour error (intensities in [0, 1]) that counts as wrong
 
 
-def warp_failure(deformed: torch.Tensor, driving: torch.Tensor,
-                 threshold: float = WARP_FAILURE_THRESHOLD) -> torch.Tensor:
-    """Pixels where the warped source shows the wrong colour: deformed (the source image warped
-    by the model's flow) and driving (N,3,H,W) in [0, 1] -> (N,H,W) bool, the channel-mean
-    absolute difference above ``threshold``."""
+def warp_error(deformed: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
+    """How wrong the warped source's colour is: deformed (the source image warped by the model's
+    flow) and driving (N,3,H,W) in [0, 1] -> (N,H,W), the channel-mean absolute difference."""
     if deformed.shape != driving.shape or deformed.dim() != 4:
         raise ValueError(f"deformed {tuple(deformed.shape)} and driving {tuple(driving.shape)}: expected two "
                          f"(N,3,H,W) tensors of one shape")
+    return (deformed - driving).abs().mean(1)
+
+
+def warp_failure(deformed: torch.Tensor, driving: torch.Tensor,
+                 threshold: float = WARP_FAILURE_THRESHOLD) -> torch.Tensor:
+    """Pixels where the warped source shows the wrong colour: (N,3,H,W) twice -> (N,H,W) bool,
+    ``warp_error`` above ``threshold``."""
     if not 0 < threshold < 1:
         raise ValueError(f"warp failure threshold {threshold}: expected a colour error in (0, 1)")
-    return (deformed - driving).abs().mean(1) > threshold
+    return warp_error(deformed, driving) > threshold
 
 
 def warp_failure_figures(score: torch.Tensor, failure: torch.Tensor, truth: torch.Tensor,
