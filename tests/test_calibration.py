@@ -289,6 +289,43 @@ def test_the_occlusion_levers_in_choices_md_are_the_record():
     assert f"spans silhouette IoU {min(ious):.3f}-{max(ious):.3f} over five seeds" in text and len(ious) == 5
 
 
+def _seed_range(rows: list[dict], variant: str, key: str, digits: int) -> str:
+    """"min-max" of ``key`` over the latest record of each training seed of ``variant`` (seeds 0-2)."""
+    latest = {row.get("seed", 0): row.get(key) for row in rows if row["variant"] == variant}
+    assert sorted(latest) == [0, 1, 2], variant
+    return f"{min(latest.values()):.{digits}f}-{max(latest.values()):.{digits}f}"
+
+
+def test_the_textured_worlds_in_choices_md_are_the_record():
+    """The paragraph on textured worlds quotes their rows and seed ranges as recorded."""
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    text = " ".join((REPO / "docs" / "choices.md").read_text().split())
+    latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
+    name = "small-motion+full-res"
+    parts = latest[f"{name}+part-grain"]
+    assert (f"left O where it was ({parts['occlusion_auc_foreground']:.3f} inside F, "
+            f"{parts['occlusion_auc_figure']:.3f} on figure pixels)") in text
+    grain, longer, curriculum = (f"{name}+part-grain+grain20x3{suffix}" for suffix in ("", "-180", "-from-flat"))
+    r = lambda variant, key, digits=3: _seed_range(rows, variant, key, digits)          # noqa: E731
+    assert (f"O rose to {r(grain, 'occlusion_auc_foreground')} inside F (the reference: "
+            f"{r(name, 'occlusion_auc_foreground')}) and ranked its own warp's failures better "
+            f"({r(grain, 'occlusion_auc_warp_failure_foreground')} inside F, against "
+            f"{r(name, 'occlusion_auc_warp_failure_foreground')}), but the keypoints fell to "
+            f"{r(grain, 'moving_distinct_keypoints', 1)} moving (the reference: {r(name, 'moving_distinct_keypoints', 1)})") in text
+    assert (f"gave {r(longer, 'moving_distinct_keypoints', 1)} moving keypoints and IoU {r(longer, 'silhouette_iou')};") in text
+    assert (f"gave {r(curriculum, 'moving_distinct_keypoints', 1)} and {r(curriculum, 'silhouette_iou')}, with O at "
+            f"{r(curriculum, 'occlusion_auc_foreground')} inside F and a mask lift of {r(curriculum, 'mask_lift', 2)} "
+            f"(the reference: {r(name, 'mask_lift', 2)})") in text
+    figures = [row["occlusion_auc_figure"] for row in rows if row["variant"] in (grain, longer, curriculum)]
+    assert f"O on figure pixels stayed at {min(figures):.3f}-{max(figures):.3f} in all of them" in text
+    tuned = latest[f"{curriculum}+pc-warm30"]
+    shipped = json.loads((REPO / "results" / "diagnosis-prioritycut.json").read_text())
+    assert (f"at chance against the true dis-occlusion ({tuned['d_pixel_auc_true_disocclusion']:.3f}; its image head "
+            f"{tuned['d_image_auc']:.3f}), where the shipped fine-tune, whose base trained "
+            f"{latest['small-motion+full-res-long']['steps'] / latest[name]['steps']:.1f} times longer "
+            f"in the flat world, reaches {shipped['d_pixel_auc_true_disocclusion']:.3f}") in text
+
+
 def test_the_full_resolution_warp_is_quoted_with_both_of_its_records():
     """The warping-resolution departure quotes the first and the latest record of its row."""
     repo = Path(__file__).resolve().parent.parent
