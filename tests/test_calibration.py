@@ -326,6 +326,31 @@ def test_the_textured_worlds_in_choices_md_are_the_record():
             f"in the flat world, reaches {shipped['d_pixel_auc_true_disocclusion']:.3f}") in text
 
 
+def test_the_fine_grain_curriculum_in_choices_md_is_the_record():
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    text = " ".join((REPO / "docs" / "choices.md").read_text().split())
+    fine, name = "small-motion+full-res+part-grain+grain20-from-flat", "small-motion+full-res"
+    r = lambda key, digits=3: _seed_range(rows, fine, key, digits)                    # noqa: E731
+    means = calibration.seed_spread(rows)
+    mean = lambda variant: float(next(line for line in means.splitlines() if line.startswith(f"| {variant} |"))
+                                 .split(" | ")[4].split(" ")[0])                          # noqa: E731
+    textured_seeded = {row["variant"] for row in rows if "grain" in row["world"] and row.get("seed", 0) == 2}
+    assert all(mean(fine) >= mean(v) for v in textured_seeded) and len(textured_seeded) >= 4
+    assert (f"kept the most keypoints of the textured rows on average over seeds ({mean(fine):.1f}; "
+            f"{r('moving_distinct_keypoints', 1)} moving, IoU "
+            f"{r('silhouette_iou')}) and gave the best occlusion map: {r('occlusion_auc_foreground')} inside F, "
+            f"where the no-model rule reaches {r('rule_auc_foreground')}") in text
+    assert f"the mask lift was {r('mask_lift', 2)}, against a target of 2.5" in text
+    assert (f"On figure pixels O stayed at {r('occlusion_auc_figure')}, although the model's own warp error "
+            f"ranks the same pixels at {r('warp_error_auc_figure')}") in text
+    latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
+    ref = latest[name]
+    assert (f"In the flat reference too the warp error ranks them at {ref['warp_error_auc_figure']:.3f} and O at "
+            f"{ref['occlusion_auc_figure']:.3f}") in text
+    assert min(row["rule_auc_foreground"] for row in rows if row["variant"] == fine) < \
+        min(row["occlusion_auc_foreground"] for row in rows if row["variant"] == fine)   # "knows more than"
+
+
 def test_the_full_resolution_warp_is_quoted_with_both_of_its_records():
     """The warping-resolution departure quotes the first and the latest record of its row."""
     repo = Path(__file__).resolve().parent.parent
