@@ -256,3 +256,14 @@ def test_the_readme_demo_spread_is_what_the_benchmark_wrote():
             assert figures[key] == max(run["figures"][key] for run in runs), key
     if "is not reliable across training seeds" in readme:
         assert sum(all(run["met"].values()) for run in runs) < 4
+
+
+def test_the_warp_error_sentence_in_usage_is_the_stored_diagnosis():
+    """docs/usage.md quotes the shipped fine-tune's warp-error and O AUCs on figure pixels."""
+    import json
+
+    stored = json.loads((REPO / "results" / "diagnosis-prioritycut.json").read_text())
+    text = " ".join((REPO / "docs" / "usage.md").read_text().split())
+    assert (f"(on figure pixels {stored['warp_error_auc_figure']:.3f} here, where O reaches "
+            f"{stored['occlusion_auc_figure']:.3f}: the warp fails where a part uncovers another") in text
+    assert stored["warp_error_auc_figure"] > stored["occlusion_auc_figure"] + 0.1
