@@ -357,6 +357,19 @@ def test_the_fine_grain_curriculum_in_choices_md_is_the_record():
         min(row["occlusion_auc_foreground"] for row in rows if row["variant"] == fine)   # "knows more than"
 
 
+def test_the_readme_quotes_the_textured_world_as_recorded():
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    text = " ".join((REPO / "README.md").read_text().split())
+    fine = "small-motion+full-res+part-grain+grain20-from-flat"
+    r = lambda key, digits=3: _seed_range(rows, fine, key, digits)                    # noqa: E731
+    assert (f"`pcut calibrate {fine} --seeds 0 1 2`), O reaches {r('occlusion_auc_foreground')} inside the "
+            f"foreground over three training seeds, above the no-model rule's {r('rule_auc_foreground')} there, "
+            f"with {r('moving_distinct_keypoints', 1)} moving keypoints; on figure pixels it stays at "
+            f"{r('occlusion_auc_figure')}") in text
+    assert min(row["warp_error_auc_figure"] for row in rows if row["variant"] == fine) > \
+        max(row["occlusion_auc_figure"] for row in rows if row["variant"] == fine)   # "the warp shows the wrong colour"
+
+
 def test_the_full_resolution_warp_is_quoted_with_both_of_its_records():
     """The warping-resolution departure quotes the first and the latest record of its row."""
     repo = Path(__file__).resolve().parent.parent
