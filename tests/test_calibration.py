@@ -347,12 +347,13 @@ def test_the_fine_grain_curriculum_in_choices_md_is_the_record():
     ref = latest[name]
     assert (f"In the flat reference too the warp error ranks them at {ref['warp_error_auc_figure']:.3f} and O at "
             f"{ref['occlusion_auc_figure']:.3f}") in text
-    base, tuned = latest[fine], latest[fine + "+pc-warm30"]
-    assert (f"brought the discriminator's pixel head to {tuned['d_pixel_auc_true_disocclusion']:.3f} against the true "
-            f"dis-occlusion (target: 0.75; image head {tuned['d_image_auc']:.3f}), with O at "
-            f"{tuned['occlusion_auc_foreground']:.3f} inside F and a mask lift of {tuned['mask_lift']:.2f}; its adversarial "
-            f"epochs raised animation L1 from {base['animation_l1']:.4f} to {tuned['animation_l1']:.4f} (copying the "
-            f"source: {tuned['copy_animation_l1']:.4f})") in text
+    tuned = fine + "+pc-warm30"
+    t = lambda key, digits=3: _seed_range(rows, tuned, key, digits)                   # noqa: E731
+    assert (f"brought the discriminator's pixel head to {t('d_pixel_auc_true_disocclusion')} against the true "
+            f"dis-occlusion (target: 0.75; image head {t('d_image_auc')}), with O at "
+            f"{t('occlusion_auc_foreground')} inside F and a mask lift of {t('mask_lift', 2)}; its adversarial "
+            f"epochs raised animation L1 from {r('animation_l1', 4)} to {t('animation_l1', 4)} (copying the "
+            f"source: {latest[tuned]['copy_animation_l1']:.4f})") in text
     assert min(row["rule_auc_foreground"] for row in rows if row["variant"] == fine) < \
         min(row["occlusion_auc_foreground"] for row in rows if row["variant"] == fine)   # "knows more than"
 
