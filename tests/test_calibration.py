@@ -347,6 +347,11 @@ def test_the_fine_grain_curriculum_in_choices_md_is_the_record():
     ref = latest[name]
     assert (f"In the flat reference too the warp error ranks them at {ref['warp_error_auc_figure']:.3f} and O at "
             f"{ref['occlusion_auc_figure']:.3f}") in text
+    control = latest["small-motion+full-res+part-grain+grain20-180"]
+    assert (f"reached O {control['occlusion_auc_foreground']:.3f} inside F too, but "
+            f"{control['moving_distinct_keypoints']:.1f} moving keypoints, IoU {control['silhouette_iou']:.3f} and a probe "
+            f"of {control['probe_px']:.2f} px (the curriculum: {r('probe_px', 2)} px)") in text
+    assert control["silhouette_iou"] < min(row["silhouette_iou"] for row in rows if row["variant"] == fine)
     tuned = fine + "+pc-warm30"
     t = lambda key, digits=3: _seed_range(rows, tuned, key, digits)                   # noqa: E731
     assert (f"brought the discriminator's pixel head to {t('d_pixel_auc_true_disocclusion')} against the true "
