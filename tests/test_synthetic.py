@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pcutlib.data import datasets as data
-from pcutlib.data import make_synthetic, synthetic, synthetic_truth, video_io
+from pcutlib.data import make_synthetic, part_frames, synthetic, synthetic_truth, video_io
 
 
 def nearest_pixels(keypoints, size):
@@ -291,8 +291,8 @@ def test_part_grain_moves_with_its_part_and_varies_in_every_direction():
     frames[:, :, 3] = 20.0                                   # 20 px per figure unit
     frames[0, :, :2] = (20.0, 24.0)
     frames[1, :, :2] = (23.0, 26.0)                          # the part moved 3 px right, 2 px down
-    factor = synthetic.part_grain_factor(frames, 48)
-    assert factor.min() > synthetic.TEXTURE_LOW and factor.max() < 1.0
+    factor = part_frames.part_grain_factor(frames, 48)
+    assert factor.min() > part_frames.TEXTURE_LOW and factor.max() < 1.0
     np.testing.assert_allclose(factor[1, :, 2:, 3:], factor[0, :, :-2, :-3], atol=1e-5)
     torso = factor[0, 0]
     along_x, along_y = np.abs(np.diff(torso, axis=1)).mean(), np.abs(np.diff(torso, axis=0)).mean()
@@ -300,7 +300,7 @@ def test_part_grain_moves_with_its_part_and_varies_in_every_direction():
     rotated = frames.copy()
     rotated[1, :, :2] = frames[0, :, :2]
     rotated[1, :, 2] = 0.5
-    assert np.abs(synthetic.part_grain_factor(rotated, 48)[1] - factor[0]).mean() > 0.01
+    assert np.abs(part_frames.part_grain_factor(rotated, 48)[1] - factor[0]).mean() > 0.01
 
 
 def test_world_limb_width_and_motion(tmp_path):

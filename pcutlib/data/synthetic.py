@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from pcutlib.coordinates import pixels_to_keypoints
+from pcutlib.data.part_frames import part_grain_factor, stripe_factor
 
 JOINT_NAMES = ("head", "neck", "right_shoulder", "right_elbow", "right_hand",
                "left_shoulder", "left_elbow", "left_hand", "right_hip", "right_knee",
@@ -36,10 +37,6 @@ FIGURE_HEIGHT = 0.62  # of the frame height, head top to feet, before sway and s
 # learns arm motion (results/calibration.md); at 0.6 the hand moves about 1.5 arm widths.
 LIMB_MOTION = 0.6
 BACKGROUND_LABEL = 255  # label of background pixels in label maps
-TEXTURE_PERIOD = 0.16  # stripe period in figure units (about 6 px for a 40 px figure)
-TEXTURE_LOW = 0.78  # darkest stripe: value x 0.78 keeps chroma >= 142 x 0.78 > FIGURE_MIN_CHROMA
-PART_GRAIN_PERIOD = 0.12  # wavelength of the part grain's waves in figure units (about 5 px for a 40 px figure)
-PART_GRAIN_WAVES = 16  # plane waves summed into each part's grain
 
 # Parts: (name, joint a, joint b, radius field, colour field). A disc has a == b.
 PARTS = (
@@ -165,6 +162,18 @@ class World:
         if not 0.5 <= self.background_grain_scale <= 8.0:
             raise ValueError(f"background_grain_scale must be in [0.5, 8] (factor on the grain size), "
                              f"got {self.background_grain_scale}")
+
+    def record(self) -> dict:
+        """{field name: value as its default's type (float, bool)}: what a dataset's meta and truth
+        files hold, read back by ``from_record``."""
+        return {f.name: type(f.default)(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_record(cls, record) -> "World":
+        """The world a dataset's meta or truth file recorded (a mapping of field names to values,
+        numpy scalars too); a field it does not hold, written before that field existed, takes its
+        default."""
+        return cls(**{f.name: type(f.default)(record[f.name]) for f in fields(cls) if f.name in record})
 
 
 @dataclass(frozen=True)
@@ -422,54 +431,6 @@ def _part_frames(placed: dict) -> np.ndarray:
     return np.stack(columns, 1)
 
 
-def part_coordinates(part_frames: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Pixels -> each part's own coordinates. part_frames (...,P,4), points (...,P,N,2) -> (...,P,N,2)."""
-    origin, angle, scale = part_frames[..., None, :2], part_frames[..., 2, None], part_frames[..., 3, None]
-    d = points - origin
-    cos, sin = np.cos(angle), np.sin(angle)
-    return np.stack([cos * d[..., 0] + sin * d[..., 1], -sin * d[..., 0] + cos * d[..., 1]], -1) / scale[..., None]
-
-
-def part_to_pixels(part_frames: np.ndarray, local: np.ndarray) -> np.ndarray:
-    """Inverse of ``part_coordinates``: (...,P,4), (...,P,N,2) -> pixels (...,P,N,2)."""
-    origin, angle, scale = part_frames[..., None, :2], part_frames[..., 2, None], part_frames[..., 3, None]
-    cos, sin = np.cos(angle), np.sin(angle)
-    x, y = local[..., 0] * scale, local[..., 1] * scale
-    return np.stack([cos * x - sin * y, sin * x + cos * y], -1) + origin
-
-
-def _texture(part_frames: np.ndarray, size: int) -> np.ndarray:
-    """(T,P,S,S) value factor in [TEXTURE_LOW, 1]: stripes across each part, fixed in its own
-    coordinates (period TEXTURE_PERIOD figure units, a phase per part)."""
-    frames, parts = part_frames.shape[:2]
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    pixels = np.broadcast_to(np.stack([x, y], -1).reshape(1, 1, -1, 2), (frames, parts, size * size, 2))
-    local = part_coordinates(part_frames, pixels)                                   # (T,P,S*S,2)
-    phase = np.arange(parts)[None, :, None] * 1.7
-    wave = np.cos(2 * np.pi * (local[..., 0] + 0.5 * local[..., 1]) / TEXTURE_PERIOD + phase)
-    factor = 1.0 - (1.0 - TEXTURE_LOW) * (0.5 + 0.5 * wave)
-    return factor.reshape(frames, parts, size, size).astype(np.float32)
-
-
-def part_grain_factor(part_frames: np.ndarray, size: int) -> np.ndarray:
-    """(T,P,S,S) value factor in (TEXTURE_LOW, 1): on each part a sum of PART_GRAIN_WAVES plane
-    waves of random direction and phase (wavelength PART_GRAIN_PERIOD figure units, +-30%), squashed
-    by tanh; fixed in the part's own coordinates and the same for every video (one pattern per part)."""
-    frames, parts = part_frames.shape[:2]
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    pixels = np.broadcast_to(np.stack([x, y], -1).reshape(1, 1, -1, 2), (frames, parts, size * size, 2))
-    local = part_coordinates(part_frames, pixels)                                   # (T,P,S*S,2)
-    rng = np.random.default_rng(2103)
-    direction = rng.uniform(0, 2 * np.pi, (parts, PART_GRAIN_WAVES))
-    frequency = rng.uniform(0.7, 1.3, (parts, PART_GRAIN_WAVES)) / PART_GRAIN_PERIOD
-    phase = rng.uniform(0, 2 * np.pi, (parts, PART_GRAIN_WAVES))
-    waves = np.stack([np.cos(direction), np.sin(direction)], -1) * frequency[..., None]  # (P,W,2)
-    argument = 2 * np.pi * np.einsum("tpnc,pwc->tpnw", local, waves) + phase[None, :, None, :]
-    grain = np.cos(argument).sum(-1) * np.sqrt(2.0 / PART_GRAIN_WAVES)              # about N(0, 1)
-    factor = 1.0 - (1.0 - TEXTURE_LOW) * (0.5 + 0.5 * np.tanh(grain))
-    return factor.reshape(frames, parts, size, size).astype(np.float32)
-
-
 def _paint_figure(image: np.ndarray, identity: Identity, placed: dict, order: np.ndarray,
                   part_frames: np.ndarray, world: World) -> tuple[np.ndarray, np.ndarray]:
     """Paint the parts back to front over image (T,S,S,3) float 0..255; returns it and the labels."""
@@ -486,7 +447,7 @@ def _paint_figure(image: np.ndarray, identity: Identity, placed: dict, order: np
     if world.part_grain:
         shading = part_grain_factor(part_frames, size)
     else:
-        shading = _texture(part_frames, size) if world.texture else 1.0 - 0.15 * along
+        shading = stripe_factor(part_frames, size) if world.texture else 1.0 - 0.15 * along
     colours = np.stack([identity.colours[p[4]] for p in PARTS]).astype(np.float32)  # (P,3)
     labels = np.full((frames, size, size), BACKGROUND_LABEL, np.uint8)
     frame = np.arange(frames)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pcutlib.data.part_frames import part_coordinates, part_to_pixels
 from pcutlib.data.synthetic import (BACKGROUND_LABEL, Motion, Rendering, World, make_background, make_identity,
-                                    part_coordinates, part_to_pixels, relative_motion, render, world_background)
+                                    relative_motion, render, world_background)
 from pcutlib.data.video_io import TRUTH_SUFFIX, keypoints_path
 
 
@@ -61,12 +62,8 @@ def truth_arrays(rendering: Rendering, motion: Motion, identity_seed: int, video
     arrays = {"labels": rendering.labels, "part_frames": rendering.part_frames,
               "paint_order": rendering.paint_order,
               "identity_seed": np.int64(identity_seed), "video_seed": np.int64(video_seed),
-              "stripes": np.bool_(stripes), "figure_height": np.float64(world.figure_height),
-              "texture": np.bool_(world.texture), "limb_width": np.float64(world.limb_width),
-              "limb_motion": np.float64(world.limb_motion),
-              "background_texture": np.float64(world.background_texture),
-              "background_grain_scale": np.float64(world.background_grain_scale),
-              "part_grain": np.bool_(world.part_grain)}
+              "stripes": np.bool_(stripes),
+              **{name: np.asarray(value) for name, value in world.record().items()}}
     arrays.update({f"motion_{name}": value for name, value in motion.arrays().items()})
     return arrays
 
@@ -114,12 +111,7 @@ def load_truth(video_path: str | Path) -> VideoTruth | None:
         motion = Motion(**{f.name: arrays[f"motion_{f.name}"] for f in fields(Motion)})
         return VideoTruth(arrays["labels"], arrays["part_frames"], motion, int(arrays["identity_seed"]),
                           int(arrays["video_seed"]), bool(arrays["stripes"]),
-                          World(float(arrays["figure_height"]), bool(arrays["texture"]),
-                                float(arrays["limb_width"]), float(arrays["limb_motion"]),
-                                # truth files written before the background texture, its size and the part grain existed
-                                float(arrays.get("background_texture", 0.0)),
-                                float(arrays.get("background_grain_scale", 1.0)),
-                                bool(arrays.get("part_grain", False))))
+                          World.from_record(arrays))
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"cannot read ground-truth file {str(path)!r}: {error}") from error
 

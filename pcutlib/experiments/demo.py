@@ -186,9 +186,7 @@ def ensure_check_data(root: Path, training_data: Path, seed: int, progress: bool
     meta = json.loads((training_data / "synthetic.json").read_text())
     if meta["seed"] == seed:
         raise ValueError(f"--check-seed {seed} is the training world's seed; choose another")
-    world = World(meta.get("figure_height", World().figure_height), meta.get("texture", False),
-                  meta.get("limb_width", 1.0), meta.get("limb_motion", 1.0), meta.get("background_texture", 0.0),
-                  meta.get("background_grain_scale", 1.0), meta.get("part_grain", False))
+    world = World.from_record(meta)
     return make_synthetic_dataset(root, videos=demo_recipe()["check_videos"], frames=meta["frames"], size=meta["size"], seed=seed,
                                   stripes=meta["stripes"], world=world, progress=progress, overwrite=True)
 
