@@ -410,3 +410,51 @@ def test_the_seed_ranges_in_choices_md_are_the_record():
     assert (f"the reference ended at {k0:.1f}-{k1:.1f} distinct keypoints and O AUC {a0:.3f}-{a1:.3f} inside F, "
             f"and `+motion-64` at {m0:.1f}-{m1:.1f} and {b0:.3f}-{b1:.3f}") in text
     assert m1 < k0 and b0 <= a1                  # keypoints outside the range, O inside it
+
+
+def test_the_long_curriculum_and_the_pixel_head_in_choices_md_are_the_record():
+    """The paragraph on the curriculum from the shipped model's recipe and on the discriminator's
+    levers quotes their rows (seed 0, and seeds 0-2 where a range is given)."""
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    text = " ".join((REPO / "docs" / "choices.md").read_text().split())
+    latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
+    long, short = "small-motion+full-res-long", "small-motion+full-res+part-grain+grain20-from-flat"
+    grain = long + "+part-grain+grain20"
+    shipped = grain + "-250"
+    f = lambda variant, key, digits=3: f"{latest[variant][key]:.{digits}f}"              # noqa: E731
+    r = lambda variant, key, digits=3: _seed_range(rows, variant, key, digits)          # noqa: E731
+    pixel = "d_pixel_auc_true_disocclusion"
+    assert (f"trained again here: {f(long, 'moving_distinct_keypoints', 1)} moving keypoints, IoU "
+            f"{f(long, 'silhouette_iou')}, O {f(long, 'occlusion_auc_foreground')} inside F), 90 epochs more in the same "
+            f"textured world (`{grain}`) gave O {f(grain, 'occlusion_auc_foreground')} inside F, and 250 epochs "
+            f"(`{shipped}`, the shipped textured model) {f(shipped, 'occlusion_auc_foreground')}, with "
+            f"{f(shipped, 'moving_distinct_keypoints', 1)} moving keypoints and IoU {f(shipped, 'silhouette_iou')}; O on "
+            f"figure pixels ({f(grain, 'occlusion_auc_figure')} and {f(shipped, 'occlusion_auc_figure')}; the shorter "
+            f"curriculum: {r(short, 'occlusion_auc_figure')}) and the mask lift ({f(grain, 'mask_lift', 2)} and "
+            f"{f(shipped, 'mask_lift', 2)}; {r(short, 'mask_lift', 2)}) moved little.") in text
+    for key, tolerance in (("occlusion_auc_figure", 0.02), ("mask_lift", 0.1)):          # "moved little"
+        span = [row[key] for row in rows if row["variant"] == short]
+        assert all(min(span) - tolerance <= latest[v][key] <= max(span) + tolerance for v in (grain, shipped)), key
+    assert (f"left it at {f(grain + '+pc-warm120', pixel)} against the true dis-occlusion (30 epochs: "
+            f"{f(grain + '+pc-warm30', pixel)})") in text
+    assert (f"raised it to {f(shipped + '+pc-warm30-pixel-head', pixel)} on the `-250` model (without the recipe: "
+            f"{f(shipped + '+pc-warm30', pixel)}) and to {r(short + '+pc-warm30-pixel-head', pixel)} over training seeds 0-2 "
+            f"of the shorter curriculum (without: {r(short + '+pc-warm30', pixel)}); its image head ended at "
+            f"{r(short + '+pc-warm30-pixel-head', 'd_image_auc')} (without: {r(short + '+pc-warm30', 'd_image_auc')})") in text
+    with_recipe = [row[pixel] for row in rows if row["variant"] == short + "+pc-warm30-pixel-head"]
+    without = [row[pixel] for row in rows if row["variant"] == short + "+pc-warm30"]
+    assert min(with_recipe) > max(without)                              # the ranges do not overlap
+    motion = [latest[v] for v in latest if v.startswith(long) or ("grain" in latest[v]["world"] and "from-flat" in v)]
+    assert all(row["moving_distinct_keypoints"] < 8 or row["silhouette_iou"] < 0.85 for row in motion)   # "misses"
+
+
+def test_the_textured_world_is_the_shipped_textured_rows_world():
+    """pcutlib.data.synthetic.TEXTURED_WORLD (notebooks, docs/usage.md) is the world of the rows that
+    made pretrained/synthetic-64-textured*.pt."""
+    from pcutlib.data.synthetic import TEXTURED_WORLD
+
+    rows = calibration.calibration_recipe()["rows"]
+    for name in ("small-motion+full-res-long+part-grain+grain20-250",
+                 "small-motion+full-res-long+part-grain+grain20-250+pc-warm30-pixel-head"):
+        assert rows[name]["world"] == TEXTURED_WORLD, name
+    assert calibration.world_name(TEXTURED_WORLD) == "h62-m60-grain20-partgrain"      # docs/usage.md's --data folder

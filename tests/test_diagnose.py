@@ -123,6 +123,13 @@ def test_diagnose_command(tiny, tmp_path, capsys):
     written = page.read_text()
     assert written.startswith("before\n<!-- ingredients:start -->\n| ingredient | measure | tiny.pt |")
     assert "old" not in written and written.endswith("<!-- ingredients:end -->\nafter\n")
+    page.write_text(written + "<!-- textured:start -->\nold\n<!-- textured:end -->\n")    # a second model's table
+    assert main(["diagnose", "--checkpoint", str(checkpoint), "--data", str(root), "--readme", str(page),
+                 "--readme-section", "textured", "--no-progress", "--max-videos", "2"]) == 0
+    assert page.read_text().startswith(written) and "old" not in page.read_text()
+    assert "<!-- textured:start -->\n| ingredient | measure | tiny.pt |" in page.read_text()
+    with pytest.raises(ValueError, match="readme section 'a b'"):
+        D.ingredients_markers("a b")
     printed = capsys.readouterr().out
     assert "silhouette IoU vs driving" in printed and "animation L1" in printed
     assert json.loads(out.read_text())["videos"] == 4

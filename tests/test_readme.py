@@ -188,22 +188,53 @@ def test_readme_commands_run_as_written(tmp_path):
             assert done.returncode == 0, f"README/docs command failed: {command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
 
 
-def test_both_stored_diagnoses_are_of_the_committed_models_and_world():
-    """results/diagnosis-{shipped,prioritycut}.json hold every field a Diagnosis has today (rerun
-    pcut diagnose after adding one), on the same held-out videos."""
+STORED_DIAGNOSES = {"shipped": "synthetic-64.pt", "prioritycut": "synthetic-64-prioritycut.pt",
+                    "textured": "synthetic-64-textured.pt", "textured-prioritycut": "synthetic-64-textured-prioritycut.pt"}
+
+
+def test_every_stored_diagnosis_is_of_a_committed_model_and_world():
+    """results/diagnosis-{shipped,prioritycut,textured,textured-prioritycut}.json hold every field a
+    Diagnosis has today (rerun pcut diagnose after adding one); each pair on the same held-out videos."""
     import dataclasses
     import json
 
     from pcutlib.evaluation.diagnose import Diagnosis
+    from pcutlib.teaching import DIAGNOSES
 
     names = {f.name for f in dataclasses.fields(Diagnosis)}
-    stored = {which: json.loads((REPO / "results" / f"diagnosis-{which}.json").read_text())
-              for which in ("shipped", "prioritycut")}
+    assert set(DIAGNOSES) == set(STORED_DIAGNOSES)
+    stored = {which: json.loads((REPO / DIAGNOSES[which]).read_text()) for which in STORED_DIAGNOSES}
     for which, fields in stored.items():
-        assert set(fields) == names, f"results/diagnosis-{which}.json: rerun pcut diagnose ({sorted(names ^ set(fields))})"
-        assert (REPO / "pretrained" / ("synthetic-64.pt" if which == "shipped" else "synthetic-64-prioritycut.pt")).is_file()
-    assert stored["shipped"]["videos"] == stored["prioritycut"]["videos"]
-    assert stored["shipped"]["disocclusion_rate"] == stored["prioritycut"]["disocclusion_rate"]     # the same truth
+        assert set(fields) == names, f"{DIAGNOSES[which]}: rerun pcut diagnose ({sorted(names ^ set(fields))})"
+        assert (REPO / "pretrained" / STORED_DIAGNOSES[which]).is_file()
+        assert (REPO / DIAGNOSES[which]).with_suffix(".png").is_file()
+    for flat, tuned in (("shipped", "prioritycut"), ("textured", "textured-prioritycut")):
+        assert stored[flat]["videos"] == stored[tuned]["videos"]
+        assert stored[flat]["disocclusion_rate"] == stored[tuned]["disocclusion_rate"]     # the same truth
+
+
+def test_the_readme_textured_ingredients_table_is_what_pcut_diagnose_writes():
+    """The README's second ingredients table is ``ingredients_table`` of the textured pair's stored
+    PriorityCut diagnosis (``pcut diagnose --readme README.md --readme-section ingredients-textured``,
+    docs/usage.md), and the paragraph after it holds."""
+    import json
+
+    from pcutlib.evaluation.diagnose import TARGETS, Diagnosis, ingredients_markers, ingredients_table
+
+    readme = (REPO / "README.md").read_text()
+    block = between(readme, ingredients_markers("ingredients-textured"))
+    tuned = Diagnosis(**json.loads((REPO / "results" / "diagnosis-textured-prioritycut.json").read_text()))
+    assert block == ingredients_table(tuned, "synthetic-64-textured-prioritycut.pt"), \
+        "rerun the pcut diagnose commands of docs/usage.md, 'The textured pair'"
+    flat = Diagnosis(**json.loads(DIAGNOSIS_JSON.read_text()))
+    paragraph = readme[readme.index(ingredients_markers("ingredients-textured")[1]):].split("\n\n", 2)[1]
+    assert "beats the no-model rule inside the foreground" in paragraph and "though below the no-model rule" in paragraph
+    assert tuned.rule_auc > tuned.d_pixel_auc_true_disocclusion
+    assert tuned.occlusion_auc_foreground > tuned.rule_auc_foreground
+    assert flat.occlusion_auc_foreground < flat.rule_auc_foreground
+    assert TARGETS["occlusion_auc_foreground"].met(tuned) and TARGETS["d_pixel_auc_true_disocclusion"].met(tuned)
+    assert not TARGETS["occlusion_auc_figure"].met(tuned) and not TARGETS["mask_lift"].met(tuned)
+    assert tuned.warp_error_auc_figure > TARGETS["occlusion_auc_figure"].bound(tuned) > tuned.occlusion_auc_figure
 
 
 def test_the_readme_time_to_quality_table_is_what_the_benchmark_wrote():

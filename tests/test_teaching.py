@@ -299,3 +299,31 @@ def test_the_departures_box_of_notebooks_2_3_5_is_what_the_calibration_recorded(
     plain.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": ["no markers"]}]}))
     with pytest.raises(ValueError, match="expected one markdown cell with <!-- departures:start -->"):
         write_departures(plain)
+
+
+@torch.no_grad()
+def test_video_occlusion_strata_scores_the_models_own_o_and_the_rule():
+    """teaching.video_occlusion_strata (notebook 3) is occlusion_auc_strata of 1 - O, upsampled, and
+    of the no-model rule, over the frames of one video driven from its source frame."""
+    import torch.nn.functional as F
+
+    from pcutlib.checkpoints.pretrained import load_pretrained
+    from pcutlib.evaluation.metrics import roc_auc
+    from pcutlib.evaluation.occlusion_truth import frame_difference_rule
+
+    models, _ = load_pretrained(REPO / "pretrained" / "synthetic-64-textured.pt")
+    rendering = teaching.synthetic_video(3, 7, frames=6, world=teaching.TEXTURED_WORLD)
+    strata = teaching.video_occlusion_strata(models, rendering, source_frame=2)
+    video = rendering.video
+    kp = models.kp_detector(video)
+    out = models.generator(video[2:3].expand(6, -1, -1, -1), kp_driving=kp,
+                           kp_source={k: v[2:3].expand(6, *v.shape[1:]) for k, v in kp.items()})
+    others = [0, 1, 3, 4, 5]
+    truth = teaching.true_disocclusion(rendering, 2, others)
+    occlusion = F.interpolate(out["occlusion_map"][others], size=(64, 64), mode="bilinear", align_corners=False)[:, 0]
+    assert strata["O"]["pooled"] == pytest.approx(roc_auc(1 - occlusion, truth), abs=1e-6)
+    assert strata["rule"]["pooled"] == pytest.approx(roc_auc(frame_difference_rule(video[others], video[2]), truth), abs=1e-6)
+    assert strata["O"]["videos"] == 1 and 0 < strata["composition"]["rate"] < 1
+    assert strata["O"]["foreground"] > strata["rule"]["foreground"]     # the textured model beats the rule in F here
+    with pytest.raises(ValueError, match="source_frame must be in \\[0, 6\\), got 6"):
+        teaching.video_occlusion_strata(models, rendering, source_frame=6)

@@ -176,6 +176,12 @@ class World:
         return cls(**{f.name: type(f.default)(record[f.name]) for f in fields(cls) if f.name in record})
 
 
+# The textured world of pretrained/synthetic-64-textured*.pt (calibration row
+# small-motion+full-res-long+part-grain+grain20): grain on the background and on every part, so
+# that what a moving part uncovers is nowhere in the source frame. `World()` is the flat world.
+TEXTURED_WORLD = World(part_grain=True, background_texture=20.0)
+
+
 @dataclass(frozen=True)
 class Motion:
     """The pose parameters of every frame of one video; angles in radians.

@@ -474,7 +474,16 @@ INGREDIENT_ROWS = [   # (ingredient, measure, field, chance level, the no-model 
     ("the discriminator points at it", "pixel AUC against the true dis-occlusion", "d_pixel_auc_true_disocclusion",
      "0.5", "rule_auc"),
 ]
-INGREDIENTS_MARKERS = ("<!-- ingredients:start -->", "<!-- ingredients:end -->")
+
+
+def ingredients_markers(section: str = "ingredients") -> tuple[str, str]:
+    """The markers between which ``pcut diagnose --readme PAGE --readme-section SECTION`` writes."""
+    if not section or not all(c.isalnum() or c in "-_" for c in section):
+        raise ValueError(f"readme section {section!r}: expected letters, digits, '-' or '_' (it names HTML-comment markers)")
+    return f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+
+
+INGREDIENTS_MARKERS = ingredients_markers()
 
 
 def ingredients_table(diagnosis: Diagnosis, title: str = "model") -> str:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from pcutlib.checkpoints.files import load_models
-from pcutlib.evaluation.diagnose import INGREDIENTS_MARKERS, diagnose, format_diagnosis, ingredients_table
+from pcutlib.evaluation.diagnose import diagnose, format_diagnosis, ingredients_markers, ingredients_table
 from pcutlib.evaluation.diagnosis_figure import diagnosis_figure
 from pcutlib.paths import refuse_to_replace, replace_between_markers
 from pcutlib.prioritycut import RegularizerConfig
@@ -31,7 +31,10 @@ def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                              "dis-occlusion (background and figure) and a U-Net discriminator's map")
     parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
                         help="also write the table of PriorityCut's ingredients into PAGE, between its "
-                             "<!-- ingredients:start/end --> markers")
+                             "<!-- SECTION:start/end --> markers")
+    parser.add_argument("--readme-section", default="ingredients", metavar="SECTION",
+                        help="the markers' name in --readme's PAGE (default: ingredients); a page may hold "
+                             "one table per model, each under its own name")
     parser.add_argument("--overwrite", action="store_true", help="replace --json and --figure files if they exist")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -53,6 +56,6 @@ def run_diagnose(args: argparse.Namespace) -> int:
         print(f"figure: {diagnosis_figure(models, args.data, args.figure, frame_shape=frame_shape, regularizer=regularizer)}")
     if args.readme is not None:
         replace_between_markers(args.readme, ingredients_table(diagnosis, Path(args.checkpoint).name),
-                                *INGREDIENTS_MARKERS)
-        print(f"PriorityCut's ingredients written into {args.readme}")
+                                *ingredients_markers(args.readme_section))
+        print(f"PriorityCut's ingredients written into {args.readme} ({args.readme_section})")
     return 0

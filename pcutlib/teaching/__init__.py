@@ -8,7 +8,9 @@ The notebooks compute with the library (``pcutlib.models``, ``pcutlib.prioritycu
 for plumbing that would otherwise be copied between notebooks. They import it as
 ``from pcutlib import teaching`` and call ``teaching.<name>``: the names below are that interface.
 """
-from pcutlib.teaching.common import (PRIORITYCUT_DIAGNOSIS, SHIPPED_DIAGNOSIS, badge_links, config_file, figure_labels,
+from pcutlib.data.synthetic import TEXTURED_WORLD
+from pcutlib.teaching.common import (DIAGNOSES, PRIORITYCUT_DIAGNOSIS, SHIPPED_DIAGNOSIS, TEXTURED_DIAGNOSIS,
+                                     TEXTURED_PRIORITYCUT_DIAGNOSIS, badge_links, config_file, figure_labels,
                                      github_slug, load_shipped_model, model_label, repository_root, shipped_diagnosis,
                                      shipped_model_path, synthetic_frames, synthetic_video, true_disocclusion)
 from pcutlib.teaching.drawing import (GENERATED_COLOUR, KEYPOINT_LABEL_SIZE, TRUTH_COLOUR, checkerboard, draw_keypoints,
@@ -18,7 +20,7 @@ from pcutlib.teaching.mixing_lesson import (DEFAULT_CUTMIX_SEED, cutmix_figure, 
                                             prioritycut_counts, prioritycut_figure, prioritycut_small_multiples,
                                             toy_prioritycut_inputs)
 from pcutlib.teaching.motion_lesson import flow_figure, region_colours, region_figure, region_small_multiples
-from pcutlib.teaching.occlusion_lesson import artifact_map, most_occluded
+from pcutlib.teaching.occlusion_lesson import artifact_map, most_occluded, video_occlusion_strata
 from pcutlib.teaching.pipeline import PIPELINE_EDGES, PIPELINE_NODES, pipeline_figure, pipeline_shapes
 from pcutlib.teaching.tpsmm_lesson import (bent_limb, deformed_grid_figure, identity_deviation, kernel_figure,
                                            mask_sizes, tpsmm_model)
@@ -54,6 +56,10 @@ __all__ = [
     "figure_labels",
     "SHIPPED_DIAGNOSIS",
     "PRIORITYCUT_DIAGNOSIS",
+    "TEXTURED_DIAGNOSIS",
+    "TEXTURED_PRIORITYCUT_DIAGNOSIS",
+    "DIAGNOSES",
+    "TEXTURED_WORLD",
     "shipped_diagnosis",
     "to_numpy_image",
     "show_images",
@@ -81,6 +87,7 @@ __all__ = [
     "region_small_multiples",
     "flow_figure",
     "most_occluded",
+    "video_occlusion_strata",
     "artifact_map",
     "DEFAULT_CUTMIX_SEED",
     "discriminator_maps",

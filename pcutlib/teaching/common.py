@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from pcutlib import paths
-from pcutlib.data.synthetic import (BACKGROUND_LABEL, World, draw_motion, make_background, make_identity, render,
-                                    render_video)
+from pcutlib.data.synthetic import (BACKGROUND_LABEL, World, draw_motion, make_identity, render,
+                                    render_video, world_background)
 from pcutlib.data.synthetic_truth import disocclusion
 from pcutlib.evaluation.diagnose import Diagnosis
 from pcutlib.experiments.shipped_model import load_or_train_pretrained
@@ -81,16 +81,17 @@ def load_shipped_model(pretrained_path: str | Path | None = None, epochs: int = 
     return models, config
 
 
-def synthetic_video(identity: int = 0, video: int = 0, frames: int = 32, size: int = 64):
-    """One video of the synthetic world with what only the renderer knows.
+def synthetic_video(identity: int = 0, video: int = 0, frames: int = 32, size: int = 64, world: World | None = None):
+    """One video of the synthetic world (``world``; default ``World()``, the flat world of the
+    shipped model; ``TEXTURED_WORLD`` for the textured pair) with what only the renderer knows.
 
     Returns a ``pcutlib.data.synthetic.Rendering`` plus two tensors: ``.video`` (T,3,S,S) float in
     [0,1] and ``.joints`` (T,J,2) in [-1,1]; ``.labels`` (T,S,S) and ``.part_frames`` feed
     :func:`true_disocclusion`. The same frames as :func:`synthetic_frames`.
     """
-    world = World()
+    world = World() if world is None else world
     rendering = render(make_identity(identity), draw_motion(video, frames, world.limb_motion),
-                       make_background(video, size), world)
+                       world_background(video, size, False, world), world)
     rendering.video = torch.from_numpy(rendering.frames).permute(0, 3, 1, 2).float() / 255
     rendering.joints = torch.from_numpy(rendering.keypoints)
     return rendering
@@ -121,20 +122,25 @@ def figure_labels(rendering, frames) -> torch.Tensor:
 
 
 # written by pcut diagnose (docs/usage.md): the shipped model, and its PriorityCut fine-tune whose
-# discriminator was trained (pretrained/synthetic-64-prioritycut.pt)
+# discriminator was trained (pretrained/synthetic-64-prioritycut.pt); the same pair in the textured
+# world (pretrained/synthetic-64-textured*.pt, README "PriorityCut's two ingredients")
 SHIPPED_DIAGNOSIS = "results/diagnosis-shipped.json"
 PRIORITYCUT_DIAGNOSIS = "results/diagnosis-prioritycut.json"
+TEXTURED_DIAGNOSIS = "results/diagnosis-textured.json"
+TEXTURED_PRIORITYCUT_DIAGNOSIS = "results/diagnosis-textured-prioritycut.json"
+DIAGNOSES = {"shipped": SHIPPED_DIAGNOSIS, "prioritycut": PRIORITYCUT_DIAGNOSIS,
+             "textured": TEXTURED_DIAGNOSIS, "textured-prioritycut": TEXTURED_PRIORITYCUT_DIAGNOSIS}
 
 
 def shipped_diagnosis(root: str | Path | None = None, model: str = "shipped") -> Diagnosis:
     """A shipped model's diagnosis on held-out figures, as ``pcut diagnose --json`` stored it in
-    the repository: model "shipped" (``results/diagnosis-shipped.json``, pretrained/synthetic-64.pt)
-    or "prioritycut" (``results/diagnosis-prioritycut.json``, its PriorityCut fine-tune with a
-    trained discriminator); each picture beside it as .png."""
-    files = {"shipped": SHIPPED_DIAGNOSIS, "prioritycut": PRIORITYCUT_DIAGNOSIS}
-    if model not in files:
-        raise ValueError(f"model must be one of {sorted(files)}, got {model!r}")
-    path = repository_root(root) / files[model]
+    the repository: model "shipped" (``results/diagnosis-shipped.json``, pretrained/synthetic-64.pt),
+    "prioritycut" (``results/diagnosis-prioritycut.json``, its PriorityCut fine-tune with a
+    trained discriminator), or "textured" and "textured-prioritycut", the same pair in the textured
+    world (``DIAGNOSES``); each picture beside it as .png."""
+    if model not in DIAGNOSES:
+        raise ValueError(f"model must be one of {sorted(DIAGNOSES)}, got {model!r}")
+    path = repository_root(root) / DIAGNOSES[model]
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run the pcut diagnose command of docs/usage.md")
     return Diagnosis(**json.loads(path.read_text()))
