@@ -213,6 +213,21 @@ def test_every_stored_diagnosis_is_of_a_committed_model_and_world():
         assert stored[flat]["disocclusion_rate"] == stored[tuned]["disocclusion_rate"]     # the same truth
 
 
+def test_the_textured_pair_is_small_and_was_trained_on_the_textured_world():
+    """pretrained/synthetic-64-textured*.pt: under 5 MB each, loadable, the fine-tune with PriorityCut,
+    both trained on the calibration's textured world (docs/usage.md, "The textured pair")."""
+    from pcutlib.checkpoints.pretrained import load_pretrained
+    from pcutlib.data.synthetic import TEXTURED_WORLD
+    from pcutlib.experiments.calibration import world_name
+
+    for name, regularizer in (("synthetic-64-textured.pt", "none"), ("synthetic-64-textured-prioritycut.pt", "prioritycut")):
+        path = REPO / "pretrained" / name
+        assert path.stat().st_size < 5 * 2**20, f"{name}: {path.stat().st_size} bytes"
+        _, config = load_pretrained(path)
+        assert config["regularizer"]["type"] == regularizer
+        assert Path(config["dataset_params"]["root_dir"]).name == f"calibration-{world_name(TEXTURED_WORLD)}-seed0", name
+
+
 def test_the_readme_textured_ingredients_table_is_what_pcut_diagnose_writes():
     """The README's second ingredients table is ``ingredients_table`` of the textured pair's stored
     PriorityCut diagnosis (``pcut diagnose --readme README.md --readme-section ingredients-textured``,
