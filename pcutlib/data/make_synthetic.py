@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -86,7 +85,7 @@ def make_synthetic_dataset(out: str | Path, videos: int = 200, frames: int = 32,
                     truth_arrays(rendering, motion, identity_seed, video_seed, stripes, world))
     meta = {"videos": videos, "frames": frames, "size": size, "seed": seed,
             "identities": identities, "test_identities": sorted(test_ids),
-            "stripes": stripes, **asdict(world),
+            "stripes": stripes, **world.record(),
             "joint_names": list(JOINT_NAMES), "part_names": list(PART_NAMES)}
     (out / "synthetic.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out

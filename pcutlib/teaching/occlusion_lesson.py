@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pcutlib.evaluation.occlusion_truth import disocclusion_composition, frame_difference_rule, occlusion_auc_strata
+from pcutlib.inference import detect_keypoints, generate_frames
 from pcutlib.prioritycut import foreground_pixels
 from pcutlib.teaching.common import figure_labels, true_disocclusion
 
@@ -52,10 +53,9 @@ def video_occlusion_strata(models, rendering, source_frame: int = 0, foreground_
     count = len(video)
     if not 0 <= source_frame < count:
         raise ValueError(f"source_frame must be in [0, {count}), got {source_frame}")
-    kp = models.kp_detector(video)
-    source_kp = {k: v[source_frame:source_frame + 1].expand(count, *v.shape[1:]) for k, v in kp.items()}
-    out = models.generator(video[source_frame:source_frame + 1].expand(count, -1, -1, -1), kp_driving=kp,
-                           kp_source=source_kp)
+    kp = detect_keypoints(models.kp_detector, video)
+    source_kp = {k: v[source_frame:source_frame + 1] for k, v in kp.items()}
+    out = generate_frames(models.generator, video[source_frame:source_frame + 1], source_kp, kp, driving=video)
     others = [t for t in range(count) if t != source_frame]
     truth = true_disocclusion(rendering, source_frame, others)                            # (T-1,H,W)
     figure = figure_labels(rendering, others)
