@@ -142,7 +142,7 @@ def test_the_folder_s_setting_chooses_the_gate_and_the_tuning_seeds(tmp_path, ca
     other.mkdir()
     _runs(other / "experiment_runs.csv", {})
     assert main(["seed-statistics", str(other)]) == 2
-    assert "unknown experiment setting 'my-runs'" in capsys.readouterr().err
+    assert "unknown experiment design 'my-runs'" in capsys.readouterr().err
 
 
 def test_the_command_recomputes_the_committed_verdicts():

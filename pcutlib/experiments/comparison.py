@@ -77,7 +77,7 @@ from pcutlib.experiments.run_records import (file_digest, read_record, records_f
 from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_start, ensure_trained, ensure_warmed_up,
                                       read_run_record, reconstruction_row, run_minutes, run_record, scored,
                                       warmup_dir)
-from pcutlib.experiments.design import ORACLE, SETTING_SEEDS, setting_plan
+from pcutlib.experiments.design import ORACLE, SETTING_SEEDS, WORLDS, design_name, setting_plan
 from pcutlib.experiments.seed_statistics import seed_comparisons, seed_report
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
 
@@ -88,6 +88,10 @@ FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
                  "warmup_epochs": 150, "seeds": None, "variants": ["main"], "runs": Path("runs/experiment"),
                  "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
                  "quality_frames": 8, "setting": "both"}
+
+
+# --world textured: its own world and start (the textured reconstruction model); the rest as above
+TEXTURED_DEFAULTS = {"data": Path("data/synthetic-64-textured"), "init_from": Path("pretrained/synthetic-64-textured.pt")}
 
 
 QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
@@ -108,6 +112,11 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="finetune: adversarial fine-tune from the reconstruction checkpoint; scratch: each "
                              "variant trained from a fresh model, adversarial from the first step; both (default). "
                              "Run folders <runs>/<setting>/, results <results>/experiment-<setting>/")
+    parser.add_argument("--world", choices=list(WORLDS), default="flat",
+                        help="flat (default): the shipped model's world; textured: the world of "
+                             "pretrained/synthetic-64-textured.pt (grain on the background and on every part), whose "
+                             "defaults are --data data/synthetic-64-textured and --init-from that file. Results "
+                             "<results>/experiment-<setting>-textured/, run folders <runs>/<setting>-textured/")
     parser.add_argument("--config", default=None, help=f"config file or name in configs/ (default: "
                                                        f"{FULL_DEFAULTS['config']})")
     parser.add_argument("--data", type=Path, default=None, help=f"training world (default: {FULL_DEFAULTS['data']})")
@@ -154,6 +163,8 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
     settings (a list). Returns a new namespace."""
     args = copy.copy(args)
     defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
+    if not args.quick and args.world == "textured":
+        defaults = {**defaults, **TEXTURED_DEFAULTS}
     if args.runs is None:
         args.runs = Path(defaults["runs"])
     for key, value in defaults.items():
@@ -168,17 +179,26 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
             raise ValueError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
     args.variants = expand_variants(args.variants)
     args.settings = list(SETTINGS) if args.setting == "both" else [args.setting]
+    if args.world != "flat" and "scratch" in args.settings and not args.quick:
+        raise ValueError(f"--world {args.world}: only --setting finetune has a design there (design.GATES); got "
+                         f"--setting {args.setting}")
     return args
+
+
+def design_of(args, setting: str) -> str:
+    """The design name of ``setting`` in --world (``design.design_name``): names the results and
+    run folders and selects the seeds, gate and history."""
+    return design_name(setting, args.world)
 
 
 def experiment_base(args: argparse.Namespace, progress: bool) -> dict:
     """The reconstruction config every variant starts from; --quick: the tiny world (written
     when missing) and one reconstruction-only epoch of the smoke model."""
     if not args.quick:
-        return synthetic_config(args.config, args.data, progress)
+        return synthetic_config(args.config, args.data, progress, world=WORLDS[args.world])
 
     if not (args.data / "test").is_dir():
-        make_synthetic_dataset(args.data, progress=False, overwrite=True, **QUICK_WORLD)
+        make_synthetic_dataset(args.data, progress=False, overwrite=True, world=WORLDS[args.world], **QUICK_WORLD)
     config = load_config(args.config)
     config["dataset_params"]["root_dir"] = str(args.data)
     config["train_params"]["num_epochs"] = 1
@@ -202,7 +222,7 @@ def ensure_probes(folder: Path, data: Path, steps: int, progress: bool) -> dict:
 
 def seeds_of(args, setting: str) -> list[int]:
     """The seeds to train: --seeds, else the setting's default (SETTING_SEEDS)."""
-    return list(args.seeds) if args.seeds is not None else list(SETTING_SEEDS[setting])
+    return list(args.seeds) if args.seeds is not None else list(SETTING_SEEDS[design_of(args, setting)])
 
 
 def plan_seeds(args, setting: str) -> list[int]:
@@ -210,7 +230,7 @@ def plan_seeds(args, setting: str) -> list[int]:
     (SETTING_SEEDS) and any other seed asked for; with --quick its own seeds."""
     if args.quick:
         return seeds_of(args, setting)
-    return sorted(set(SETTING_SEEDS[setting]) | set(seeds_of(args, setting)))
+    return sorted(set(SETTING_SEEDS[design_of(args, setting)]) | set(seeds_of(args, setting)))
 
 
 def planned_runs(args, setting: str) -> int:
@@ -229,7 +249,7 @@ def score_references(args, setting: str, test: list, probes, progress: bool) -> 
     scored_references = {}
     for key, folder, checkpoint in (("init", "reconstruction-start", reconstruction_row(args, setting)),
                                     ("copy", "copy-source", None)):
-        path = reference_record_path(args.results, setting, key)
+        path = reference_record_path(args.results, design_of(args, setting), key)
         made_from = {"reference": key}
         here = start_digest(args, checkpoint)
         record = read_record(path, made_from, names, say=tqdm.write, start=here, scoring=scoring)
@@ -237,7 +257,8 @@ def score_references(args, setting: str, test: list, probes, progress: bool) -> 
             tqdm.write(f"{path.name}: no record and no checkpoint at {checkpoint}: the '{key}' row is left out")
             continue
         if record is None:
-            summary, videos = scored(args.runs / folder, checkpoint, test, probes(), False, progress=progress)
+            summary, videos = scored(args.runs / design_of(args, setting) / folder, checkpoint, test, probes(), False,
+                                     progress=progress)
             write_record(path, made_from, here, names, 0.0, summary, videos, scoring)
             record = read_record(path, made_from, names, scoring=scoring)
         scored_references[key] = (record["summary"], record["per_video"])
@@ -270,9 +291,10 @@ def planned_run(args, setting: str, base: dict, name: str, seed: int) -> dict:
     config = experiment_config(base, variant(name), setting, epochs, seed, warmup)
     shared = setting == "finetune" and warmup > 0 and variant(name)["kind"] == "unet"
     warm_start = warmup_dir(args, seed) / "checkpoints" / "last.pt" if shared else None
-    return {"config": config, "run_dir": args.runs / setting / f"{name}-seed{seed}", "init_from": init_from,
+    design = design_of(args, setting)
+    return {"config": config, "run_dir": args.runs / design / f"{name}-seed{seed}", "init_from": init_from,
             "warm_start": warm_start, "made_from": run_record(config, init_from, warm_start),
-            "record": run_record_path(args.results, setting, name, seed)}
+            "record": run_record_path(args.results, design, name, seed)}
 
 
 def finished_checkpoint(plan: dict) -> Path | None:
@@ -336,6 +358,10 @@ def setting_budget(args, setting: str, base: dict, test: list, reference_row: bo
     """One sentence: what each run of ``setting`` trained, and on what it is scored (``reference_row``:
     whether the setting's reconstruction row is in the tables)."""
     runs = f"{len(args.variants)} variants x {len(plan_seeds(args, setting))} seeds"
+    if args.world != "flat":
+        world = WORLDS[args.world]
+        runs += (f" in the {args.world} world (`{args.data}`: a random grain of sd {world.background_texture:g} "
+                 f"of 255 on the background{' and on every body part' if world.part_grain else ''})")
     frames = base["train_params"]["batch_size"]
     if setting == "finetune":
         how = (f"each fine-tuned from `{args.init_from}` (row '{INIT}'): {args.warmup_epochs} epochs in which only "
@@ -364,7 +390,10 @@ def reproducing_command(args, setting: str) -> str:
     """The ``pcut experiment`` command line that makes this setting's results again: the options
     that differ from the defaults (FULL_DEFAULTS, or QUICK_DEFAULTS with --quick)."""
     defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
-    parts = ["pcut experiment"] + (["--quick"] if args.quick else []) + ["--setting", setting]
+    parts = (["pcut experiment"] + (["--quick"] if args.quick else []) + ["--setting", setting]
+             + ([] if args.world == "flat" else ["--world", args.world]))
+    if not args.quick and args.world == "textured":
+        defaults = {**defaults, **TEXTURED_DEFAULTS}
     keys = ["config", "data", "init_from", "epochs" if setting == "finetune" else "scratch_epochs",
             "warmup_epochs" if setting == "finetune" else None, "seeds", "variants"]
     for key in filter(None, keys):
@@ -372,7 +401,7 @@ def reproducing_command(args, setting: str) -> str:
         if key == "variants":
             default = expand_variants(default)
         if key == "seeds" and default is None:
-            default = SETTING_SEEDS[setting]
+            default = SETTING_SEEDS[design_of(args, setting)]
         if args.quick and key in ("data", "init_from"):
             default = args.runs / default
         if value is None or value == default or (isinstance(default, Path) and Path(value) == default):
@@ -386,17 +415,18 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
                           budget: str) -> str:
     """Tables, the seed-level comparisons (``seed_statistics``) and plots of one setting in
     <results>/experiment-<setting>/; returns the markdown section (``section.md``)."""
-    folder = args.results / f"experiment-{setting}"
+    design = design_of(args, setting)
+    folder = args.results / f"experiment-{design}"
     if (folder / "experiment.md").is_file():
         # the tables are a function of the recorded runs: rewritten from all of them, and said so
-        print(f"rewriting {folder}/ from the {len(rows)} runs recorded under {records_folder(args.results, setting)}/ "
+        print(f"rewriting {folder}/ from the {len(rows)} runs recorded under {records_folder(args.results, design)}/ "
               f"(the previous tables and plots there are replaced)")
     folder.mkdir(parents=True, exist_ok=True)
     init_label = INIT if setting == "finetune" else INIT_SCRATCH
     table = summarize(rows, [*args.variants, init_label, COPY])
     # the design's plan (design.setting_plan); --quick plans only what it runs. Holm's family is the
     # design's comparisons whatever --variants trains now (as plan_seeds keeps the design's seeds)
-    plan = setting_plan(setting)
+    plan = setting_plan(design)
     tuning = () if args.quick else plan["tuning_seeds"]
     variants = args.variants if args.quick else list(dict.fromkeys([*plan["variants"], *args.variants]))
     min_auc, min_pixel_auc = plan["min_auc"], plan["min_pixel_auc"]
@@ -447,7 +477,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
         "![metrics against k](metrics_vs_k.png)", "", figure])
     (folder / "section.md").write_text(text.rstrip() + "\n")
     (folder / "experiment.md").write_text(f"# PriorityCut experiment on the synthetic world\n\n"
-                                          f"## {SETTING_TITLES[setting]}\n\n{text.rstrip()}\n")
+                                          f"## {SETTING_TITLES[design]}\n\n{text.rstrip()}\n")
     return text
 
 
@@ -461,7 +491,8 @@ def run_experiment(args) -> int:
 
     def probes() -> dict:                      # trained or read only when something is scored
         if not probes_made:
-            probes_made.update(ensure_probes(args.runs / "probes", data, args.probe_steps, progress))
+            folder = args.runs / ("probes" if args.world == "flat" else f"probes-{args.world}")
+            probes_made.update(ensure_probes(folder, data, args.probe_steps, progress))
         return probes_made
 
     missing = {setting: missing_runs(args, setting, base, test) for setting in args.settings}
@@ -473,7 +504,7 @@ def run_experiment(args) -> int:
             continue
         print(f"{setting}: {len(runs)} of {total} runs to train"
               + (f" ({', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''})" if runs else
-                 f" (every run read from {records_folder(args.results, setting)}/)"))
+                 f" (every run read from {records_folder(args.results, design_of(args, setting))}/)"))
     ensure_start(args, base, missing, progress)
     total = sum(planned_runs(args, setting) for setting in args.settings)
     bar = tqdm(total=total, desc="experiment runs", unit="run", disable=not progress, dynamic_ncols=True)
@@ -489,7 +520,7 @@ def run_experiment(args) -> int:
             rows.append({"variant": label, "seed": None, "start": None, "minutes": math.nan, **summary})
         text = write_setting_results(args, setting, rows, per_video, checkpoints, test,
                                      setting_budget(args, setting, base, test, "init" in references))
-        tqdm.write(f"\n## {SETTING_TITLES[setting]}\n\n{text}")
+        tqdm.write(f"\n## {SETTING_TITLES[design_of(args, setting)]}\n\n{text}")
     bar.close()
     if args.readme is not None:
         update_readme(args.readme, readme_results(args.results, args.readme))

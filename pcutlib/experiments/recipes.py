@@ -178,12 +178,12 @@ def apply_overrides(config: dict, overrides: dict) -> dict:
 
 
 def synthetic_config(config_name: str, data: Path, progress: bool = True, overrides: dict | None = None,
-                     **train_params) -> dict:
-    """``config_name`` resolved, reading the synthetic world at ``data`` (generated when missing),
-    with a recipe's dotted-key ``overrides`` ({"train_params.lr_generator": 5e-4, ...}) and then
-    ``train_params`` applied."""
+                     world=None, **train_params) -> dict:
+    """``config_name`` resolved, reading the synthetic world at ``data`` (generated when missing, in
+    ``world``, a ``World``; given, an existing dataset must be of it), with a recipe's dotted-key
+    ``overrides`` ({"train_params.lr_generator": 5e-4, ...}) and then ``train_params`` applied."""
     config = load_config(config_name)
-    config["dataset_params"]["root_dir"] = str(ensure_synthetic_data(data, progress=progress))
+    config["dataset_params"]["root_dir"] = str(ensure_synthetic_data(data, progress=progress, world=world))
     apply_overrides(config, overrides or {})
     config["train_params"].update(train_params)
     return resolve_config(config)

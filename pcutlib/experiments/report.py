@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from pcutlib.checkpoints.files import load_models
-from pcutlib.experiments.recipes import SETTINGS, k_variants
+from pcutlib.experiments.recipes import k_variants
 from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH
 from pcutlib.experiments.design import MIN_PIXEL_AUC, PRIMARY
 from pcutlib.experiments.seed_statistics import per_seed_differences, seed_differences
@@ -167,15 +167,17 @@ def update_readme(readme: Path, text: str, start="<!-- results:start -->", end="
 
 
 SETTING_TITLES = {"finetune": "Setting (a): adversarial fine-tune from the reconstruction model",
-                  "scratch": "Setting (b): adversarial from the first step, as the paper trains"}
+                  "scratch": "Setting (b): adversarial from the first step, as the paper trains",
+                  "finetune-textured": "Setting (a) in the textured world: adversarial fine-tune from the textured "
+                                       "reconstruction model"}
 
 
 def readme_results(results: Path, readme: Path) -> str:
     """The results section's text for the page ``readme`` (docs/results.md): the stored section
-    (``section.md``) of every setting found under ``results`` (``experiment-<setting>/``), its image
+    (``section.md``) of every design found under ``results`` (``experiment-<design>/``, SETTING_TITLES' order), its image
     links made relative to that page."""
     parts = []
-    for setting in SETTINGS:
+    for setting in SETTING_TITLES:
         folder = results / f"experiment-{setting}"
         if (folder / "section.md").is_file():
             prefix = Path(os.path.relpath(folder, readme.parent))

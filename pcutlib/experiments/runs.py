@@ -14,6 +14,7 @@ from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import evaluate_test_videos, summarize_rows
 from pcutlib.evaluation.discriminator_quality import discriminator_quality
 from pcutlib.evaluation.protocols import write_metrics
+from pcutlib.experiments.design import design_name
 from pcutlib.experiments.recipes import experiment_config, variant
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import threads_for_free_cpus
@@ -157,7 +158,7 @@ def run_minutes(run_dir: Path) -> float:
 
 
 def warmup_dir(args, seed: int) -> Path:
-    return args.runs / "finetune" / f"unet-warmup-seed{seed}"
+    return args.runs / design_name("finetune", args.world) / f"unet-warmup-seed{seed}"
 
 
 def ensure_warmed_up(args, base: dict, seed: int, say=print) -> Path:

@@ -2,23 +2,33 @@
 seconds-long one (one training step) for tests and quick looks at the notebooks."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pcutlib import paths
 from pcutlib.checkpoints.pretrained import export_pretrained, load_pretrained
 from pcutlib.config import load_config
 from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.data.synthetic import World
 from pcutlib.models.build import Models
 from pcutlib.training.loop import train
 
 
 def ensure_synthetic_data(root: str | Path | None = None, videos: int = 200, frames: int = 32,
-                          size: int = 64, seed: int = 0, progress: bool = True) -> Path:
+                          size: int = 64, seed: int = 0, progress: bool = True, world: World | None = None) -> Path:
     """The synthetic dataset at ``root`` (default: ``paths.synthetic_root()``), generated first
-    if it is not there."""
+    if it is not there (in ``world``; None: the flat ``World()``). With ``world`` given, a dataset
+    already there must have been made in that world (its synthetic.json), else ValueError."""
     root = paths.synthetic_root() if root is None else Path(root)
     if not (root / "train").is_dir() or not (root / "test").is_dir():
-        make_synthetic_dataset(root, videos=videos, frames=frames, size=size, seed=seed, progress=progress)
+        make_synthetic_dataset(root, videos=videos, frames=frames, size=size, seed=seed, progress=progress,
+                               world=World() if world is None else world)
+    elif world is not None:
+        meta = root / "synthetic.json"
+        found = World.from_record(json.loads(meta.read_text())) if meta.is_file() else None
+        if found != world:
+            raise ValueError(f"{root} holds {'no synthetic.json' if found is None else found}, expected a dataset of "
+                             f"{world}: pass another folder, or remove this one to have it made")
     return root
 
 
