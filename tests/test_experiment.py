@@ -528,4 +528,45 @@ def test_the_results_page_states_the_design_and_the_recipe_as_they_are():
         f"{adversarial['feature_matching']:g} and {adversarial['discriminator_steps_per_generator_step']} "
         f"discriminator updates", f"consistency loss at {adversarial['consistency_weight']:g}",
         f"over their first {adversarial['mixed_terms_warmup_epochs']:g} epochs of mixing"]
+    textured = design.setting_plan("finetune-textured")
+    expected += [f"Seeds {textured['seeds'][0]}-{textured['seeds'][-1]}, all counted",
+                 f"its image gate is {textured['min_auc']:g}", f"and {textured['min_auc']:g} in the textured world",
+                 f"`{comparison.TEXTURED_DEFAULTS['init_from']}`", "image AUCs of 0.50-0.74"]
+    assert textured["planned_seeds"] == len(textured["seeds"]) and "0.50-0.74" in textured["history"]
     assert [phrase for phrase in expected if phrase not in text] == []
+
+
+def test_the_textured_world_has_its_own_start_design_and_folders(tmp_path):
+    """--world textured: its own data and committed start, design 'finetune-textured' (10 seeds, no
+    tuning seed, the image gate whose reason the calibration records carry), its own folders; the
+    scratch setting has no design there; an existing dataset of another world is an error."""
+    import argparse
+
+    from pcutlib.data.make_synthetic import make_synthetic_dataset
+    from pcutlib.data.synthetic import TEXTURED_WORLD
+    from pcutlib.experiments import design
+    from pcutlib.experiments.shipped_model import ensure_synthetic_data
+
+    parser = comparison.add_experiment_arguments(argparse.ArgumentParser())
+    args = comparison.resolve_arguments(parser.parse_args(["--setting", "finetune", "--world", "textured"]))
+    assert args.data == Path("data/synthetic-64-textured")
+    assert args.init_from == Path("pretrained/synthetic-64-textured.pt") and (REPO / args.init_from).is_file()
+    assert comparison.design_of(args, "finetune") == "finetune-textured"
+    assert comparison.plan_seeds(args, "finetune") == list(range(10))
+    assert comparison.reproducing_command(args, "finetune") == "pcut experiment --setting finetune --world textured"
+    assert runs.warmup_dir(args, 3) == Path("runs/experiment/finetune-textured/unet-warmup-seed3")
+    with pytest.raises(ValueError, match="--world textured: only --setting finetune"):
+        comparison.resolve_arguments(parser.parse_args(["--world", "textured"]))
+    plan = design.setting_plan("finetune-textured")
+    assert plan["tuning_seeds"] == () and plan["planned_seeds"] == 10 and plan["min_auc"] == design.TEXTURED_MIN_AUC
+    # the gate's reason, as the design's history states it: the textured calibration fine-tunes' image AUCs
+    textured = [row["d_image_auc"] for row in map(json.loads, (REPO / "results" / "calibration.jsonl").open())
+                if "partgrain" in row["world"] and row.get("d_image_auc") is not None]
+    low, high = min(textured), max(textured)
+    assert f"{low:.2f}-{high:.2f}" == "0.50-0.74" and f"{low:.2f}-{high:.2f}" in plan["history"]
+    assert design.TEXTURED_MIN_AUC < design.MIN_AUC
+    flat = make_synthetic_dataset(tmp_path / "flat", videos=2, frames=3, size=32, identities=2, test_fraction=0.5,
+                                  progress=False)
+    with pytest.raises(ValueError, match="expected a dataset of World"):
+        ensure_synthetic_data(flat, world=TEXTURED_WORLD)
+    assert ensure_synthetic_data(flat) == flat
