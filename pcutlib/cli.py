@@ -35,7 +35,8 @@ from pcutlib.evaluation.probes import add_train_probes_arguments, run_train_prob
 from pcutlib.evaluation.protocols import add_evaluate_arguments, run_evaluate
 from pcutlib.experiments.backbones import add_compare_backbones_arguments, run_compare_backbones
 from pcutlib.experiments.calibration import add_calibrate_arguments, run_calibrate
-from pcutlib.experiments.comparison import add_experiment_arguments, run_experiment
+from pcutlib.experiments.comparison import run_experiment
+from pcutlib.experiments.experiment_options import add_experiment_arguments
 from pcutlib.experiments.demo import add_demo_arguments, run_demo
 from pcutlib.experiments.seed_statistics import add_seed_statistics_arguments, run_seed_statistics
 from pcutlib.inference import animate_video, reconstruct_video

@@ -23,7 +23,7 @@ from pcutlib.evaluation import artifacts, bootstrap, metrics
 from pcutlib.evaluation import protocols as evaluation
 from pcutlib.evaluation.discriminator_quality import discriminator_quality, held_out_frames
 from pcutlib.evaluation.occlusion_truth import discriminator_auc_against_truth
-from pcutlib.experiments import comparison, demo, recipes, report, runs, seed_statistics
+from pcutlib.experiments import comparison, demo, experiment_options, recipes, report, runs, seed_statistics
 from pcutlib.models.build import build_models
 from pcutlib.prioritycut import RegularizerConfig
 
@@ -144,11 +144,11 @@ def test_variant_groups_and_the_config_of_every_setting():
 def test_results_name_the_command_that_makes_them_again():
     import argparse
 
-    parser = comparison.add_experiment_arguments(argparse.ArgumentParser())
+    parser = experiment_options.add_experiment_arguments(argparse.ArgumentParser())
 
     def command(*argv):
-        args = comparison.resolve_arguments(parser.parse_args(list(argv)))
-        return [comparison.reproducing_command(args, setting) for setting in args.settings]
+        args = experiment_options.resolve_arguments(parser.parse_args(list(argv)))
+        return [experiment_options.reproducing_command(args, setting) for setting in args.settings]
 
     assert command("--setting", "finetune") == ["pcut experiment --setting finetune"]
     assert command("--quick") == ["pcut experiment --quick --setting finetune", "pcut experiment --quick --setting scratch"]
@@ -163,8 +163,8 @@ def test_the_fine_tune_start_is_committed_and_a_missing_one_says_how_it_was_made
     (only --quick trains its own); the scratch setting's reconstruction row is its own run's."""
     import argparse
 
-    parser = comparison.add_experiment_arguments(argparse.ArgumentParser())
-    args = comparison.resolve_arguments(parser.parse_args([]))
+    parser = experiment_options.add_experiment_arguments(argparse.ArgumentParser())
+    args = experiment_options.resolve_arguments(parser.parse_args([]))
     assert args.init_from == Path("pretrained/synthetic-64-reconstruction.pt")
     assert (REPO / args.init_from).is_file(), "the fine-tune start is not committed"
     # the scratch setting's reconstruction row is what `pcut demo`'s first step writes, by default
@@ -184,10 +184,10 @@ def test_the_tables_cover_the_design_s_seeds_whatever_seeds_train_now():
     design's seeds (SETTING_SEEDS) and any other seed asked for, read from their records."""
     import argparse
 
-    parser = comparison.add_experiment_arguments(argparse.ArgumentParser())
+    parser = experiment_options.add_experiment_arguments(argparse.ArgumentParser())
 
     def seeds(*argv):
-        args = comparison.resolve_arguments(parser.parse_args(list(argv)))
+        args = experiment_options.resolve_arguments(parser.parse_args(list(argv)))
         return comparison.seeds_of(args, args.settings[0]), comparison.plan_seeds(args, args.settings[0])
 
     assert seeds("--setting", "finetune", "--seeds", "3") == ([3], list(range(12)))
@@ -516,7 +516,7 @@ def test_the_results_page_states_the_design_and_the_recipe_as_they_are():
     from pcutlib.experiments import design
 
     text = " ".join((REPO / "docs" / "results.md").read_text().split())
-    adversarial, defaults = recipes.experiment_recipe()["adversarial"], comparison.FULL_DEFAULTS
+    adversarial, defaults = recipes.experiment_recipe()["adversarial"], experiment_options.FULL_DEFAULTS
     fine, scratch = design.setting_plan("finetune"), design.setting_plan("scratch")
     expected = [
         f"seeds {fine['seeds'][0]}-{fine['seeds'][-1]} (seeds {' and '.join(map(str, fine['tuning_seeds']))} chose",
@@ -531,7 +531,7 @@ def test_the_results_page_states_the_design_and_the_recipe_as_they_are():
     textured = design.setting_plan("finetune-textured")
     expected += [f"Seeds {textured['seeds'][0]}-{textured['seeds'][-1]}, all counted",
                  f"its image gate is {textured['min_auc']:g}", f"and {textured['min_auc']:g} in the textured world",
-                 f"`{comparison.TEXTURED_DEFAULTS['init_from']}`", "image AUCs of 0.50-0.74"]
+                 f"`{experiment_options.TEXTURED_DEFAULTS['init_from']}`", "image AUCs of 0.50-0.74"]
     assert textured["planned_seeds"] == len(textured["seeds"]) and "0.50-0.74" in textured["history"]
     assert [phrase for phrase in expected if phrase not in text] == []
 
@@ -547,16 +547,16 @@ def test_the_textured_world_has_its_own_start_design_and_folders(tmp_path):
     from pcutlib.experiments import design
     from pcutlib.experiments.shipped_model import ensure_synthetic_data
 
-    parser = comparison.add_experiment_arguments(argparse.ArgumentParser())
-    args = comparison.resolve_arguments(parser.parse_args(["--setting", "finetune", "--world", "textured"]))
+    parser = experiment_options.add_experiment_arguments(argparse.ArgumentParser())
+    args = experiment_options.resolve_arguments(parser.parse_args(["--setting", "finetune", "--world", "textured"]))
     assert args.data == Path("data/synthetic-64-textured")
     assert args.init_from == Path("pretrained/synthetic-64-textured.pt") and (REPO / args.init_from).is_file()
-    assert comparison.design_of(args, "finetune") == "finetune-textured"
+    assert experiment_options.design_of(args, "finetune") == "finetune-textured"
     assert comparison.plan_seeds(args, "finetune") == list(range(10))
-    assert comparison.reproducing_command(args, "finetune") == "pcut experiment --setting finetune --world textured"
+    assert experiment_options.reproducing_command(args, "finetune") == "pcut experiment --setting finetune --world textured"
     assert runs.warmup_dir(args, 3) == Path("runs/experiment/finetune-textured/unet-warmup-seed3")
     with pytest.raises(ValueError, match="--world textured: only --setting finetune"):
-        comparison.resolve_arguments(parser.parse_args(["--world", "textured"]))
+        experiment_options.resolve_arguments(parser.parse_args(["--world", "textured"]))
     plan = design.setting_plan("finetune-textured")
     assert plan["tuning_seeds"] == () and plan["planned_seeds"] == 10 and plan["min_auc"] == design.TEXTURED_MIN_AUC
     # the gate's reason, as the design's history states it: the textured calibration fine-tunes' image AUCs

@@ -15,6 +15,10 @@ run folders (``<runs>/<setting>/<variant>-seed<seed>``) and results (``<results>
                step, as the paper trains (FOMM's ``vox-adv`` is such a standalone run), with the
                reconstruction recipe otherwise
 
+and in one of two worlds (``--world``; ``experiment_options``): the flat world of the shipped model,
+or the textured world of ``pretrained/synthetic-64-textured.pt`` (fine-tune only), whose design
+is ``finetune-textured`` (``design.design_name``: its folders are named by it).
+
 The main comparison (the recipe's ``main``, the default):
 
     baseline-patch          FOMM's patch discriminator (LSGAN)
@@ -56,7 +60,6 @@ about a minute (for tests).
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 from pathlib import Path
 
@@ -66,10 +69,10 @@ from pcutlib.config import load_config, resolve_config
 from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.data.splits import load_split
 from pcutlib.data.synthetic_truth import disocclusion_from
-from pcutlib.evaluation.bootstrap import DEFAULT_RESAMPLES
 from pcutlib.evaluation.probes import load_probe, save_probe, train_identity_probe, train_pose_probe
-from pcutlib.experiments.recipes import (SETTINGS, expand_variants, experiment_config, experiment_recipe,
-                                         synthetic_config, variant, variant_groups)
+from pcutlib.experiments.experiment_options import (QUICK_WORLD, design_of, reproducing_command,
+                                                   resolve_arguments)
+from pcutlib.experiments.recipes import experiment_config, experiment_recipe, synthetic_config, variant
 from pcutlib.experiments.report import (SETTING_TITLES, markdown_table, plot_artifacts, plot_metrics_vs_k,
                                         plot_seed_differences, readme_results, update_readme, write_csv)
 from pcutlib.experiments.run_records import (file_digest, read_record, records_folder, reference_record_path,
@@ -77,119 +80,9 @@ from pcutlib.experiments.run_records import (file_digest, read_record, records_f
 from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_start, ensure_trained, ensure_warmed_up,
                                       read_run_record, reconstruction_row, run_minutes, run_record, scored,
                                       warmup_dir)
-from pcutlib.experiments.design import ORACLE, SETTING_SEEDS, WORLDS, design_name, setting_plan
+from pcutlib.experiments.design import ORACLE, SETTING_SEEDS, WORLDS, setting_plan
 from pcutlib.experiments.seed_statistics import seed_comparisons, seed_report
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
-
-# Defaults of the full experiment and of --quick (a tiny world and model, about a minute on a
-# CPU: the whole pipeline for tests, numbers that mean nothing). Paths of --quick lie under --runs.
-FULL_DEFAULTS = {"config": "synthetic-64", "data": Path("data/synthetic-64"),
-                 "init_from": Path("pretrained/synthetic-64-reconstruction.pt"), "epochs": 6,
-                 "warmup_epochs": 150, "seeds": None, "variants": ["main"], "runs": Path("runs/experiment"),
-                 "results": Path("results"), "probe_steps": 300, "resamples": DEFAULT_RESAMPLES,
-                 "quality_frames": 8, "setting": "both"}
-
-
-# --world textured: its own world and start (the textured reconstruction model); the rest as above
-TEXTURED_DEFAULTS = {"data": Path("data/synthetic-64-textured"), "init_from": Path("pretrained/synthetic-64-textured.pt")}
-
-
-QUICK_DEFAULTS = {"config": "smoke", "data": "data", "init_from": "reconstruction/checkpoints/last.pt",
-                  "epochs": 1, "warmup_epochs": 2, "seeds": [0, 1], "variants": ["unet", "prioritycut-k10", "oracle-prioritycut-k10"],
-                  "runs": Path("runs/experiment-quick"), "results": "results", "probe_steps": 20, "resamples": 200,
-                  "quality_frames": 3, "setting": "both"}
-
-
-QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5, "seed": 0}
-
-
-def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--quick", action="store_true",
-                        help="the whole pipeline on a tiny world (8 videos of 6 frames, 32 px) and the smoke model "
-                             "in about a minute, for tests: 1 epoch, seeds 0 1, variants unet prioritycut-k10, "
-                             "everything under --runs (default runs/experiment-quick)")
-    parser.add_argument("--setting", choices=[*SETTINGS, "both"], default=None,
-                        help="finetune: adversarial fine-tune from the reconstruction checkpoint; scratch: each "
-                             "variant trained from a fresh model, adversarial from the first step; both (default). "
-                             "Run folders <runs>/<setting>/, results <results>/experiment-<setting>/")
-    parser.add_argument("--world", choices=list(WORLDS), default="flat",
-                        help="flat (default): the shipped model's world; textured: the world of "
-                             "pretrained/synthetic-64-textured.pt (grain on the background and on every part), whose "
-                             "defaults are --data data/synthetic-64-textured and --init-from that file. Results "
-                             "<results>/experiment-<setting>-textured/, run folders <runs>/<setting>-textured/")
-    parser.add_argument("--config", default=None, help=f"config file or name in configs/ (default: "
-                                                       f"{FULL_DEFAULTS['config']})")
-    parser.add_argument("--data", type=Path, default=None, help=f"training world (default: {FULL_DEFAULTS['data']})")
-    parser.add_argument("--init-from", type=Path, default=None,
-                        help=f"the shared reconstruction checkpoint (default: {FULL_DEFAULTS['init_from']}, "
-                             f"committed so that every machine fine-tunes the same start; --quick: trained "
-                             f"first when missing)")
-    parser.add_argument("--epochs", type=int, default=None, help=f"adversarial fine-tuning epochs per run (default: {FULL_DEFAULTS['epochs']})")
-    parser.add_argument("--warmup-epochs", type=int, default=None,
-                        help=f"finetune: epochs before --epochs in which only the fresh discriminator trains, the same "
-                             f"for every variant (one warm-up per seed shared by the U-Net variants; default: "
-                             f"{FULL_DEFAULTS['warmup_epochs']})")
-    parser.add_argument("--scratch-epochs", type=int, default=None,
-                        help="epochs of a scratch run (default: the config's num_epochs, the reconstruction's)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="training seeds (default: fine-tune 0 .. 11, scratch 0 .. 5; the first of each the "
-                             "tuning seeds, design.TUNING_SEEDS)")
-    groups, variants = variant_groups(), list(experiment_recipe()["variants"])
-    parser.add_argument("--variants", nargs="+", default=None, choices=[*groups, *variants],
-                        help=f"which variants to run; main = {' '.join(groups['main'])} (default), "
-                             f"ablations = {' '.join(groups['ablations'])}")
-    parser.add_argument("--resamples", type=int, default=None,
-                        help="resamples of the hierarchical bootstrap (default: 2000)")
-    parser.add_argument("--quality-frames", type=int, default=None,
-                        help="held-out frames per test video for the discriminator AUCs (default: 8)")
-    parser.add_argument("--runs", type=Path, default=None, help=f"run folders (default: {FULL_DEFAULTS['runs']})")
-    parser.add_argument("--results", type=Path, default=None, help="table and plots (default: results)")
-    parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
-                        help="also rewrite the results section (between its results markers) of this page, "
-                             "docs/results.md in the repository, with the results of every setting found "
-                             "under --results")
-    parser.add_argument("--probe-steps", type=int, default=None, help="training steps of the pose and identity probes")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
-    parser.add_argument("--records-only", action="store_true",
-                        help="train nothing: write the tables and verdicts from the runs recorded under "
-                             "<results>/experiment-<setting>/runs/ (the others are named and left out)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
-
-
-def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
-    """Fill the arguments left at None from FULL_DEFAULTS, or with --quick from QUICK_DEFAULTS
-    (its relative data, init_from and results under --runs); expand the variant groups and the
-    settings (a list). Returns a new namespace."""
-    args = copy.copy(args)
-    defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
-    if not args.quick and args.world == "textured":
-        defaults = {**defaults, **TEXTURED_DEFAULTS}
-    if args.runs is None:
-        args.runs = Path(defaults["runs"])
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            if args.quick and key in ("data", "init_from", "results"):
-                value = args.runs / value
-            setattr(args, key, copy.copy(value))
-    if args.warmup_epochs < 0:
-        raise ValueError(f"--warmup-epochs must be >= 0, got {args.warmup_epochs}")
-    for key in ("epochs", "resamples", "quality_frames", "probe_steps", "scratch_epochs"):
-        if getattr(args, key) is not None and getattr(args, key) < 1:
-            raise ValueError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
-    args.variants = expand_variants(args.variants)
-    args.settings = list(SETTINGS) if args.setting == "both" else [args.setting]
-    if args.world != "flat" and "scratch" in args.settings and not args.quick:
-        raise ValueError(f"--world {args.world}: only --setting finetune has a design there (design.GATES); got "
-                         f"--setting {args.setting}")
-    return args
-
-
-def design_of(args, setting: str) -> str:
-    """The design name of ``setting`` in --world (``design.design_name``): names the results and
-    run folders and selects the seeds, gate and history."""
-    return design_name(setting, args.world)
-
 
 def experiment_base(args: argparse.Namespace, progress: bool) -> dict:
     """The reconstruction config every variant starts from; --quick: the tiny world (written
@@ -384,31 +277,6 @@ def setting_budget(args, setting: str, base: dict, test: list, reference_row: bo
             f"{adversarial['decoder_plain_terms']}), "
             f"{adversarial['discriminator_steps_per_generator_step']} discriminator updates per generator update; "
             f"{len(test)} held-out test videos of unseen figures")
-
-
-def reproducing_command(args, setting: str) -> str:
-    """The ``pcut experiment`` command line that makes this setting's results again: the options
-    that differ from the defaults (FULL_DEFAULTS, or QUICK_DEFAULTS with --quick)."""
-    defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
-    parts = (["pcut experiment"] + (["--quick"] if args.quick else []) + ["--setting", setting]
-             + ([] if args.world == "flat" else ["--world", args.world]))
-    if not args.quick and args.world == "textured":
-        defaults = {**defaults, **TEXTURED_DEFAULTS}
-    keys = ["config", "data", "init_from", "epochs" if setting == "finetune" else "scratch_epochs",
-            "warmup_epochs" if setting == "finetune" else None, "seeds", "variants"]
-    for key in filter(None, keys):
-        value, default = getattr(args, key, None), defaults.get(key)
-        if key == "variants":
-            default = expand_variants(default)
-        if key == "seeds" and default is None:
-            default = SETTING_SEEDS[design_of(args, setting)]
-        if args.quick and key in ("data", "init_from"):
-            default = args.runs / default
-        if value is None or value == default or (isinstance(default, Path) and Path(value) == default):
-            continue
-        values = value if isinstance(value, list) else [value]
-        parts += [f"--{key.replace('_', '-')}", *map(str, values)]
-    return " ".join(parts)
 
 
 def write_setting_results(args, setting: str, rows: list, per_video: dict, checkpoints: dict, test: list,
