@@ -153,7 +153,7 @@ def test_the_command_recomputes_the_committed_verdicts():
     import shutil
     import tempfile
 
-    for setting in ("finetune", "scratch"):
+    for setting in ("finetune", "scratch", "finetune-textured"):
         committed = REPO / "results" / f"experiment-{setting}"
         with tempfile.TemporaryDirectory() as temporary:
             folder = Path(temporary) / committed.name
