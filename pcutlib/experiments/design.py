@@ -87,10 +87,6 @@ def design_name(setting: str, world: str) -> str:
     return setting if world == "flat" else f"{setting}-{world}"
 
 
-def setting_of(design: str) -> str:
-    """'finetune' or 'scratch': the setting of a design name (``design_name``)."""
-    return design.split("-")[0]
-
 
 def setting_plan(setting: str) -> dict:
     """The design ``setting`` (a ``design_name``: 'finetune', 'scratch', 'finetune-textured'): {"seeds" (every planned seed, tuning

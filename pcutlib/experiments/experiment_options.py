@@ -63,8 +63,8 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
     parser.add_argument("--scratch-epochs", type=int, default=None,
                         help="epochs of a scratch run (default: the config's num_epochs, the reconstruction's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="training seeds (default: fine-tune 0 .. 11, scratch 0 .. 5; the first of each the "
-                             "tuning seeds, design.TUNING_SEEDS)")
+                        help="training seeds (default: the design's, design.SETTING_SEEDS: fine-tune 0 .. 11, "
+                             "scratch 0 .. 5, textured fine-tune 0 .. 9; tuning seeds in design.TUNING_SEEDS)")
     groups, variants = variant_groups(), list(experiment_recipe()["variants"])
     parser.add_argument("--variants", nargs="+", default=None, choices=[*groups, *variants],
                         help=f"which variants to run; main = {' '.join(groups['main'])} (default), "
