@@ -134,6 +134,8 @@ SCHEMA = {
             "pixel_pyramid": number(0),     # pcut: mean |gen - real| over the pyramid (cheap CPU loss)
             # TPSMM only: its warp loss (encoder features) and background loss
             "warp_loss": number(0), "bg": number(0),
+            # pcut: keypoints kept apart (losses.keypoint_separation_loss; Zhang et al. 2018); 0: off (FOMM)
+            "keypoint_separation": number(0, 0),
         },
         # TPSMM only (its names): TPS dropout with probability min(epoch / dropout_inc_epoch *
         # dropout_maxp + dropout_startp, dropout_maxp) before epoch dropout_epoch (0: off); the
@@ -163,6 +165,9 @@ SCHEMA = {
         "occlusion_warmup_epochs": number(0.0, 0),
         # equivariance weights rise linearly from 0 over these epochs (0: full weight from the start, FOMM)
         "equivariance_warmup_epochs": number(0.0, 0),
+        # the width of loss_weights.keypoint_separation's kernel, in [-1,1] units (0.1: about 3 px at 64 px,
+        # pcut diagnose's distance below which two keypoints are not distinct)
+        "keypoint_separation_sigma": number(0.1, 1e-3, 2),
         # adversarial runs: the first epochs train only the discriminator against the generator as it is
         # (G and keypoint detector take no step nor loss; batch norm in train mode); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)

@@ -10,7 +10,7 @@ from pcutlib.models.warping import ImagePyramid, RandomTPS
 from pcutlib.prioritycut import consistency_loss
 from pcutlib.training import losses
 from pcutlib.training.losses import (PerceptualPyramidLoss, PixelPyramidLoss, VGG19Features, equivariance_losses,
-                                     feature_matching_loss, load_vgg19_weights, lsgan_discriminator_loss,
+                                     feature_matching_loss, keypoint_separation_loss, load_vgg19_weights, lsgan_discriminator_loss,
                                      lsgan_generator_loss, unet_discriminator_loss, unet_feature_matching_loss,
                                      unet_generator_loss, unet_mixed_loss, unet_plain_loss_factor)
 
@@ -400,3 +400,27 @@ def test_plain_loss_factor_of_pcut_and_of_unet_gan():
     assert [unet_plain_loss_factor("unetgan", mixed) for mixed in (False, True)] == [0.5, 0.0]
     with pytest.raises(ValueError, match="'half'"):
         unet_plain_loss_factor("half", False)
+
+
+# ----------------------------------------------------------------------------- keypoint separation
+
+def test_keypoint_separation_by_hand_and_its_gradient_pushes_keypoints_apart():
+    # three keypoints: two 0.1 apart, the third far; sigma 0.1, weight 2
+    keypoints = torch.tensor([[[0.0, 0.0], [0.1, 0.0], [0.9, 0.9]]], requires_grad=True)
+    loss = keypoint_separation_loss(keypoints, sigma=0.1, weight=2.0)["keypoint_separation"]
+    near = math.exp(-0.01 / 0.02)                                      # the close pair's kernel
+    far_a, far_b = math.exp(-(0.81 + 0.81) / 0.02), math.exp(-(0.64 + 0.81) / 0.02)
+    expected = 2.0 * 2 * (near + far_a + far_b) / 6                    # 6 ordered pairs
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    assert keypoints.grad[0, 0, 0] > 0 > keypoints.grad[0, 1, 0]       # descending moves them apart
+    assert abs(float(keypoints.grad[0, 2].abs().sum())) < 1e-6 * abs(float(keypoints.grad[0, 0, 0]))
+    # a batch is the mean of its frames; weight 0 leaves the term out; bad shapes name themselves
+    pair = torch.stack([keypoints.detach()[0], keypoints.detach()[0] * 5])
+    per_frame = [float(keypoint_separation_loss(pair[i:i + 1], 0.1, 1.0)["keypoint_separation"]) for i in range(2)]
+    assert float(keypoint_separation_loss(pair, 0.1, 1.0)["keypoint_separation"]) == pytest.approx(sum(per_frame) / 2)
+    assert keypoint_separation_loss(pair, 0.1, 0.0) == {}
+    with pytest.raises(ValueError, match=r"\(B, K, 2\) with K >= 2, got \(1, 1, 2\)"):
+        keypoint_separation_loss(torch.zeros(1, 1, 2), 0.1, 1.0)
+    with pytest.raises(ValueError, match="sigma must be positive, got 0"):
+        keypoint_separation_loss(pair, 0, 1.0)

@@ -563,6 +563,26 @@ def test_warmups_of_equivariance_and_occlusion(smoke_data):
     assert not torch.equal(generated_on["prediction"], generated_off["prediction"])
 
 
+def test_keypoint_separation_enters_the_generator_losses_only_with_its_weight(smoke_data):
+    from pcutlib.training.losses import keypoint_separation_loss
+    from pcutlib.training.step import generator_losses
+
+    config = smoke_config(smoke_data)
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group)))
+    off, _ = generator_losses(trainer, batch["source"], batch["driving"])
+    assert "keypoint_separation" not in off                          # weight 0 (the default, FOMM): no term
+    config["train_params"]["loss_weights"]["keypoint_separation"] = 3.0
+    config["train_params"]["keypoint_separation_sigma"] = 0.2
+    on, generated = generator_losses(trainer, batch["source"], batch["driving"])
+    keypoints = torch.cat([generated["kp_source"]["value"], generated["kp_driving"]["value"]])
+    expected = keypoint_separation_loss(keypoints, 0.2, 3.0)["keypoint_separation"]
+    assert float(on["keypoint_separation"]) == pytest.approx(float(expected), rel=1e-6)
+    assert on["keypoint_separation"].requires_grad
+    with pytest.raises(ValueError, match="keypoint_separation_sigma"):
+        resolve_config({**config, "train_params": {**config["train_params"], "keypoint_separation_sigma": 0}})
+
+
 def record_each_step(monkeypatch):
     """What every training step saw, in order: its batch (source, driving), its equivariance warp
     (theta, control_params), the regions region dropout kept, and the networks it started from."""

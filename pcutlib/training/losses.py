@@ -1,4 +1,4 @@
-"""Training losses: VGG19 perceptual pyramid, equivariance, patch-GAN (LSGAN) and U-Net BCE.
+"""Training losses: VGG19 perceptual pyramid, equivariance, keypoint separation, patch-GAN (LSGAN) and U-Net BCE.
 
 Every loss here returns either a scalar tensor (the reconstruction losses, which are
 nn.Modules holding their networks) or a dict of named scalar tensors that the trainer
@@ -240,6 +240,31 @@ def equivariance_losses(kp_detector, driving: torch.Tensor, kp_driving: dict, tr
         eye = torch.eye(2, dtype=product.dtype, device=product.device)
         losses["equivariance_jacobian"] = weight_jacobian * (eye - product).abs().mean()
     return losses, {"transformed_frame": transformed_frame, "transformed_kp": transformed_kp}
+
+
+# --------------------------------------------------------------------------- keypoint separation
+
+def keypoint_separation_loss(keypoints: torch.Tensor, sigma: float, weight: float) -> dict:
+    """Keypoints must not sit on one spot: pcut's lever against collapsed keypoints, the separation
+    prior of Zhang et al. (CVPR 2018, "Unsupervised discovery of object landmarks as structural
+    representations"); FOMM has no such term.
+
+        keypoint_separation = w * mean over frames and pairs i != j of exp(-|p_i - p_j|^2 / (2 sigma^2))
+
+    keypoints: (B, K, 2) in [-1, 1], K >= 2; sigma in the same units. A pair on one spot costs w,
+    a pair 3 sigma apart about w / 90. Returns {} when the weight is 0.
+    """
+    if weight == 0:
+        return {}
+    if keypoints.dim() != 3 or keypoints.shape[1] < 2 or keypoints.shape[2] != 2:
+        raise ValueError(f"keypoints must be (B, K, 2) with K >= 2, got {tuple(keypoints.shape)}")
+    if sigma <= 0:
+        raise ValueError(f"the keypoint separation's sigma must be positive, got {sigma}")
+    num_kp = keypoints.shape[1]
+    squared = (keypoints[:, :, None, :] - keypoints[:, None, :, :]).pow(2).sum(dim=-1)     # (B, K, K)
+    kernel = torch.exp(-squared / (2 * sigma ** 2))
+    off_diagonal = kernel.sum(dim=(1, 2)) - kernel.diagonal(dim1=1, dim2=2).sum(dim=1)    # (B,)
+    return {"keypoint_separation": weight * (off_diagonal / (num_kp * (num_kp - 1))).mean()}
 
 
 # --------------------------------------------------------------------------- FOMM patch discriminator (LSGAN)
