@@ -1,7 +1,8 @@
 """Has the model learned motion? The single measures of ``pcut diagnose``, each on tensors.
 
 - ``distinct_keypoints``: keypoints whose nearest other keypoint is farther than 0.1 ([-1,1]
-  units, about 3 px at 64 px), per frame; collapsed keypoints count as one cluster.
+  units, about 3 px at 64 px), per frame; keypoints that share a spot (within 0.1
+  of another) all count as none.
 - ``moving_distinct_keypoints``: the same, counting only keypoints that move with the body
   (an untrained detector spreads its keypoints but they barely move, or move at random).
 - ``linear_probe_error``: a ridge least-squares map from keypoints (or any features per frame)
