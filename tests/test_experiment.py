@@ -343,8 +343,10 @@ def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     quick = tmp_path / "quick"
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n<!-- results:start -->\nold\n<!-- results:end -->\n\n## after\n")
+    front = tmp_path / "FRONT.md"                  # the repository's README: the verdict table only
+    front.write_text("# y\n\n<!-- verdict:start -->\nold\n<!-- verdict:end -->\n")
     command = ["experiment", "--quick", "--runs", str(quick), "--no-progress", "--device", "cpu"]
-    assert main([*command, "--readme", str(readme)]) == 0
+    assert main([*command, "--readme", str(readme), str(front)]) == 0
     variants = ["unet", "prioritycut-k10", "oracle-prioritycut-k10"]
     for setting, init in (("finetune", runs.INIT), ("scratch", runs.INIT_SCRATCH)):
         results = quick / "results" / f"experiment-{setting}"
@@ -376,6 +378,9 @@ def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     assert "old" not in text and text.endswith("<!-- results:end -->\n\n## after\n")
     assert "Setting (a)" in text and "Setting (b)" in text
     assert "](quick/results/experiment-scratch/artifacts.png)" in text
+    verdicts = front.read_text()
+    assert "old" not in verdicts and "| (a) fine-tune, flat world: 6 of 6 runs recorded | prioritycut-k10 − " \
+        "oracle-prioritycut-k10 | " in verdicts and "(b) from scratch, flat world: 6 of 6 runs recorded" in verdicts
     scratch_log = (quick / "scratch" / "unet-seed0" / "log.jsonl").read_text().splitlines()
     assert "gen_unet_encoder" in json.loads(scratch_log[0])                  # adversarial from the first step
     assert "feature_matching" in json.loads(scratch_log[0])
@@ -571,3 +576,14 @@ def test_the_textured_world_has_its_own_start_design_and_folders(tmp_path):
     with pytest.raises(ValueError, match="expected a dataset of World"):
         ensure_synthetic_data(flat, world=TEXTURED_WORLD)
     assert ensure_synthetic_data(flat) == flat
+
+
+def test_a_readme_page_without_markers_is_refused(tmp_path):
+    from pcutlib.experiments.report import write_pages
+
+    page = tmp_path / "notes.md"
+    page.write_text("# nothing to rewrite\n")
+    with pytest.raises(ValueError, match=r"--readme .*notes.md: the page has neither <!-- results:start --> nor "
+                                         r"<!-- verdict:start --> markers"):
+        write_pages([page], tmp_path / "results", say=lambda _: None)
+    assert page.read_text() == "# nothing to rewrite\n"

@@ -109,6 +109,19 @@ def test_results_section_is_what_pcut_experiment_writes():
         "the results section lives in docs/results.md, not in the README"
 
 
+def test_the_readme_verdict_table_is_what_pcut_experiment_writes():
+    """The README's verdict table is `verdict_summary` of the stored results, as `pcut experiment
+    --readme docs/results.md README.md` writes it."""
+    from pcutlib.experiments.report import VERDICT_MARKERS, verdict_summary
+
+    text = (REPO / "README.md").read_text()
+    assert text.count(VERDICT_MARKERS[0]) == 1 and text.count(VERDICT_MARKERS[1]) == 1
+    block = text.split(VERDICT_MARKERS[0] + "\n", 1)[1].split("\n" + VERDICT_MARKERS[1], 1)[0]
+    assert block == verdict_summary(REPO / "results"), \
+        "README.md's verdict table disagrees with results/experiment-*/: rerun pcut experiment --records-only " \
+        "--readme docs/results.md README.md"
+
+
 DIAGNOSIS_JSON = REPO / "results" / "diagnosis-prioritycut.json"     # the shipped PriorityCut fine-tune's
 
 

@@ -52,8 +52,8 @@ spread over seeds), ``experiment_comparisons.csv`` (every comparison and metric:
 intervals, p, Holm's p, seeds left out and why, detectable difference, verdict),
 ``experiment.md`` (tables and verdicts), ``seed_differences.png`` (per-seed points),
 ``metrics_vs_k.png``, ``artifacts.png`` (with the true dis-occlusion outlined; only from runs
-trained on this machine) and ``section.md``; with ``--readme docs/results.md`` the results
-section of that page (every setting found). A progress bar counts the runs; an interrupted run
+trained on this machine) and ``section.md``; with ``--readme docs/results.md README.md`` the
+results section of the first page and the verdict table of the second (every setting found). A progress bar counts the runs; an interrupted run
 continues from its last epoch. ``--quick`` runs the whole pipeline on a tiny world and model in
 about a minute (for tests).
 """
@@ -74,7 +74,7 @@ from pcutlib.experiments.experiment_options import (QUICK_WORLD, design_of, repr
                                                    resolve_arguments)
 from pcutlib.experiments.recipes import experiment_config, experiment_recipe, synthetic_config, variant
 from pcutlib.experiments.report import (SETTING_TITLES, markdown_table, plot_artifacts, plot_metrics_vs_k,
-                                        plot_seed_differences, readme_results, update_readme, write_csv)
+                                        plot_seed_differences, write_csv, write_pages)
 from pcutlib.experiments.run_records import (file_digest, read_record, records_folder, reference_record_path,
                                              run_record_path, write_record)
 from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_start, ensure_trained, ensure_warmed_up,
@@ -302,6 +302,9 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     comparisons = seed_comparisons(rows, per_video, resamples=args.resamples, tuning_seeds=tuning,
                                    planned_seeds=planned_seeds, min_auc=min_auc, min_pixel_auc=min_pixel_auc,
                                    planned_variants=variants)
+    planned, recorded = planned_runs(args, setting), sum(row["seed"] is not None for row in rows)
+    for row in comparisons:                 # the README's verdict table reads the plan from here
+        row.update(planned_seeds=planned_seeds, recorded_runs=recorded, planned_runs=planned)
     write_csv(folder / "experiment_runs.csv",
               [{k: v for k, v in row.items() if k in ("variant", "seed", "start", "minutes", *METRICS, "mask_chance",
                                                            *DISCRIMINATOR_METRICS)} for row in rows])
@@ -323,7 +326,6 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
     else:
         figure = ""
     minutes = sum(row["minutes"] for row in rows if row["seed"] is not None and not math.isnan(row["minutes"]))
-    planned, recorded = planned_runs(args, setting), sum(row["seed"] is not None for row in rows)
     recorded_line = ("" if recorded == planned else f" These tables hold the {recorded} of {planned} planned runs "
                      f"recorded so far (the command trains the others; `--records-only` writes the tables from the "
                      f"records alone).")
@@ -390,7 +392,6 @@ def run_experiment(args) -> int:
                                      setting_budget(args, setting, base, test, "init" in references))
         tqdm.write(f"\n## {SETTING_TITLES[design_of(args, setting)]}\n\n{text}")
     bar.close()
-    if args.readme is not None:
-        update_readme(args.readme, readme_results(args.results, args.readme))
-        print(f"rewrote the results section of {args.readme} (between its results markers)")
+    if args.readme:
+        write_pages(args.readme, args.results)
     return 0

@@ -75,10 +75,10 @@ def add_experiment_arguments(parser: argparse.ArgumentParser) -> argparse.Argume
                         help="held-out frames per test video for the discriminator AUCs (default: 8)")
     parser.add_argument("--runs", type=Path, default=None, help=f"run folders (default: {FULL_DEFAULTS['runs']})")
     parser.add_argument("--results", type=Path, default=None, help="table and plots (default: results)")
-    parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
-                        help="also rewrite the results section (between its results markers) of this page, "
-                             "docs/results.md in the repository, with the results of every setting found "
-                             "under --results")
+    parser.add_argument("--readme", type=Path, nargs="+", default=None, metavar="PAGE",
+                        help="also rewrite, with the results of every setting found under --results, the "
+                             "results section of docs/results.md and the verdict table of README.md "
+                             "(whichever markers each page holds)")
     parser.add_argument("--probe-steps", type=int, default=None, help="training steps of the pose and identity probes")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     parser.add_argument("--records-only", action="store_true",

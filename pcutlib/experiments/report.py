@@ -1,5 +1,6 @@
 """The experiment's written results: CSV and markdown tables, the metrics-vs-k
-plot, the per-seed differences, the artifact figure and the results section of docs/results.md.
+plot, the per-seed differences, the artifact figure, the results section of docs/results.md and
+the README's verdict table.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 from pcutlib.checkpoints.files import load_models
 from pcutlib.experiments.recipes import k_variants
 from pcutlib.experiments.runs import COPY, INIT, INIT_SCRATCH
-from pcutlib.experiments.design import MIN_PIXEL_AUC, PRIMARY
+from pcutlib.experiments.design import COMPARISONS, MIN_PIXEL_AUC, PRIMARY
 from pcutlib.experiments.seed_statistics import per_seed_differences, seed_differences
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, LOWER_IS_BETTER, MIN_AUC
 from pcutlib.paths import replace_between_markers
@@ -185,6 +186,72 @@ def readme_results(results: Path, readme: Path) -> str:
                           (folder / "section.md").read_text().strip())
             parts.append(f"### {SETTING_TITLES[setting]}\n\n{body}")
     return "\n\n".join(parts)
+
+
+VERDICT_MARKERS = ("<!-- verdict:start -->", "<!-- verdict:end -->")
+SETTING_SHORT = {"finetune": "(a) fine-tune, flat world", "scratch": "(b) from scratch, flat world",
+                 "finetune-textured": "(a) fine-tune, textured world"}
+
+
+def _signed(value: str) -> str:
+    return "–" if value in ("", "nan") or math.isnan(float(value)) else f"{float(value):+.2e}"
+
+
+def _size(value: str) -> str:
+    return "–" if value in ("", "nan") or math.isnan(float(value)) else f"{float(value):.2e}"
+
+
+def verdict_summary(results: Path) -> str:
+    """The README's verdict table: for every design found under ``results`` (SETTING_TITLES' order),
+    the primary metric's comparisons (``experiment_comparisons.csv``, family "primary", in
+    COMPARISONS' order) with the seeds counted of those planned, the mean difference, its paired
+    t-interval, Holm's p, the verdict and the smallest difference a paired t-test at Holm's first step
+    finds with 80% power at the seeds counted; each setting says how many of its planned runs are
+    recorded."""
+    lines, families = [], set()
+    for design in SETTING_TITLES:
+        path = results / f"experiment-{design}" / "experiment_comparisons.csv"
+        if not path.is_file():
+            continue
+        with open(path, newline="") as f:
+            rows = {(r["variant"], r["reference"]): r for r in csv.DictReader(f) if r["family"] == "primary"}
+        setting = None
+        for variant, reference in COMPARISONS:
+            row = rows.get((variant, reference))
+            if row is None:
+                continue
+            if setting is None:
+                setting = f"{SETTING_SHORT[design]}: {row['recorded_runs']} of {row['planned_runs']} runs recorded"
+            families.add(row["family_size"])
+            p = "–" if row["p_holm"] in ("", "nan") else f"{float(row['p_holm']):.3g}"
+            lines.append(f"| {setting} | {variant} − {reference} | {row['n']} ({row['planned_seeds']}) | "
+                         f"{_signed(row['mean'])} | [{_signed(row['low'])}, {_signed(row['high'])}] | {p} | "
+                         f"{row['verdict']} | {_size(row['detectable'])} |")
+            setting = ""
+    family = " or ".join(sorted(families)) or "its"
+    return "\n".join([f"Primary metric `{PRIMARY}` (L1 inside the true dis-occlusion; lower is better), variant − "
+                      f"reference, the seed as the unit; p adjusted by Holm over each setting's {family} comparisons.",
+                      "", "| setting | variant − reference | seeds counted (planned) | mean difference | 95% "
+                      "t-interval | p (Holm) | verdict | detectable with 80% power |", "|---|---|---|---|---|---|---|---|",
+                      *lines])
+
+
+def write_pages(pages: list[Path], results: Path, say=print) -> None:
+    """Rewrite, in each page, every marker pair it holds: the results markers get ``readme_results``
+    (docs/results.md), the verdict markers ``verdict_summary`` (the README). A page with neither is
+    an error naming it."""
+    for page in pages:
+        text = Path(page).read_text()
+        found = [name for name, start in (("results", "<!-- results:start -->"), ("verdict", VERDICT_MARKERS[0]))
+                 if start in text]
+        if not found:
+            raise ValueError(f"--readme {page}: the page has neither <!-- results:start --> nor "
+                             f"{VERDICT_MARKERS[0]} markers; expected docs/results.md or README.md")
+        if "results" in found:
+            update_readme(page, readme_results(results, Path(page)))
+        if "verdict" in found:
+            replace_between_markers(page, verdict_summary(results), *VERDICT_MARKERS)
+        say(f"rewrote the {' and '.join(found)} section of {page} (between its markers)")
 
 
 def plot_seed_differences(rows: list[dict], runs: list[dict], path: Path, min_auc: float = MIN_AUC,
