@@ -381,6 +381,8 @@ def test_experiment_quick_runs_the_whole_pipeline_and_resumes(tmp_path, capsys):
     verdicts = front.read_text()
     assert "old" not in verdicts and "| (a) fine-tune, flat world: 6 of 6 runs recorded | prioritycut-k10 − " \
         "oracle-prioritycut-k10 | " in verdicts and "(b) from scratch, flat world: 6 of 6 runs recorded" in verdicts
+    assert re.search(r"\| \(a\) fine-tune, flat world \| [0-9.]+ \| [0-9.]+ \| – \| [0-9.]+ \| – \| [0-9.]+ \| "
+                     r"[0-9.]+ \| \d of 6 \|", verdicts), verdicts     # where it ends: copy, start, the variants run
     scratch_log = (quick / "scratch" / "unet-seed0" / "log.jsonl").read_text().splitlines()
     assert "gen_unet_encoder" in json.loads(scratch_log[0])                  # adversarial from the first step
     assert "feature_matching" in json.loads(scratch_log[0])

@@ -122,6 +122,38 @@ def test_the_readme_verdict_table_is_what_pcut_experiment_writes():
         "--readme docs/results.md README.md"
 
 
+def test_the_readme_verdict_sentences_hold_in_the_stored_results():
+    """The sentences under the README's verdict table say what experiment_comparisons.csv and
+    experiment_runs.csv hold."""
+    import csv
+
+    text = " ".join((REPO / "README.md").read_text().split())
+
+    def primary(design):
+        with open(REPO / "results" / f"experiment-{design}" / "experiment_comparisons.csv", newline="") as f:
+            return {(r["variant"], r["reference"]): r for r in csv.DictReader(f) if r["family"] == "primary"}
+
+    textured, flat = primary("finetune-textured"), primary("finetune")
+    assert ("In the textured world, where both ingredients work, PriorityCut and its oracle each beat CutMix after "
+            "Holm's correction and do not differ from each other") in text
+    assert textured[("prioritycut-k10", "cutmix")]["verdict"] == "variant better"
+    assert textured[("oracle-prioritycut-k10", "cutmix")]["verdict"] == "variant better"
+    assert textured[("prioritycut-k10", "oracle-prioritycut-k10")]["verdict"] == "no difference detected"
+    assert "in the flat world, where the occlusion map does not mark what must be invented, neither differs" in text
+    assert all(flat[(v, "cutmix")]["verdict"] == "no difference detected" for v in ("prioritycut-k10",
+                                                                                  "oracle-prioritycut-k10"))
+    assert "less than a fifth of the gap between CutMix and the plain U-Net" in text
+    gain, gap = (float(textured[pair]["mean"]) for pair in (("prioritycut-k10", "cutmix"), ("cutmix", "unet")))
+    assert 0 < gain / gap < 0.2
+    assert "in both worlds every fine-tune ends above the model it started from" in text
+    for design in ("finetune", "finetune-textured"):
+        with open(REPO / "results" / f"experiment-{design}" / "experiment.csv", newline="") as f:
+            start = next(float(r["l1_disoccluded_mean"]) for r in csv.DictReader(f) if r["variant"] == "reconstruction start")
+        with open(REPO / "results" / f"experiment-{design}" / "experiment_runs.csv", newline="") as f:
+            ends = [float(r["l1_disoccluded"]) for r in csv.DictReader(f) if r["seed"]]
+        assert ends and min(ends) > start, design
+
+
 DIAGNOSIS_JSON = REPO / "results" / "diagnosis-prioritycut.json"     # the shipped PriorityCut fine-tune's
 
 
