@@ -303,8 +303,14 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
                                    planned_seeds=planned_seeds, min_auc=min_auc, min_pixel_auc=min_pixel_auc,
                                    planned_variants=variants)
     planned, recorded = planned_runs(args, setting), sum(row["seed"] is not None for row in rows)
-    for row in comparisons:                 # the README's verdict table reads the plan from here
+    # the README's verdict table reads the plan and the sensitivity (no gate, no tuning seed) from here
+    ungated = {(r["variant"], r["reference"]): r for r in seed_comparisons(
+        rows, min_auc=0.0, min_pixel_auc=0.0, planned_variants=variants) if r["family"] == "primary"}
+    for row in comparisons:
         row.update(planned_seeds=planned_seeds, recorded_runs=recorded, planned_runs=planned)
+        if row["family"] == "primary":
+            every = ungated[(row["variant"], row["reference"])]
+            row.update(n_ungated=every["n"], p_holm_ungated=every["p_holm"], verdict_ungated=every["verdict"])
     write_csv(folder / "experiment_runs.csv",
               [{k: v for k, v in row.items() if k in ("variant", "seed", "start", "minutes", *METRICS, "mask_chance",
                                                            *DISCRIMINATOR_METRICS)} for row in rows])
