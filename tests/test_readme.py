@@ -127,35 +127,60 @@ def test_the_readme_verdict_sentences_hold_in_the_stored_results():
     experiment_runs.csv hold."""
     import csv
 
+    from pcutlib.experiments.seed_statistics import holm, read_runs, seed_differences
+
     text = " ".join((REPO / "README.md").read_text().split())
+    folder = {design: REPO / "results" / f"experiment-{design}" for design in ("finetune", "finetune-textured")}
 
     def primary(design):
-        with open(REPO / "results" / f"experiment-{design}" / "experiment_comparisons.csv", newline="") as f:
+        with open(folder[design] / "experiment_comparisons.csv", newline="") as f:
             return {(r["variant"], r["reference"]): r for r in csv.DictReader(f) if r["family"] == "primary"}
 
     textured, flat = primary("finetune-textured"), primary("finetune")
-    assert ("In the textured world, where both ingredients work, PriorityCut and its oracle each beat CutMix after "
-            "Holm's correction and do not differ from each other") in text
-    assert textured[("prioritycut-k10", "cutmix")]["verdict"] == "variant better"
-    assert textured[("oracle-prioritycut-k10", "cutmix")]["verdict"] == "variant better"
-    assert textured[("prioritycut-k10", "oracle-prioritycut-k10")]["verdict"] == "no difference detected"
-    assert ("The textured verdict for PriorityCut rests on the gate: counted over every run, its difference from "
-            "CutMix misses Holm's 5% (the last column), while the oracle's holds") in text
-    assert float(textured[("prioritycut-k10", "cutmix")]["p_holm_ungated"]) >= 0.05
-    assert textured[("oracle-prioritycut-k10", "cutmix")]["verdict_ungated"] == "variant better"
-    assert "in the flat world, where the occlusion map does not mark what must be invented, neither differs" in text
-    assert all(flat[(v, "cutmix")]["verdict"] == "no difference detected" for v in ("prioritycut-k10",
-                                                                                  "oracle-prioritycut-k10"))
-    assert "less than a fifth of the gap between CutMix and the plain U-Net" in text
-    gain, gap = (float(textured[pair]["mean"]) for pair in (("prioritycut-k10", "cutmix"), ("cutmix", "unet")))
-    assert 0 < gain / gap < 0.2
-    assert "in both worlds every fine-tune ends above the model it started from" in text
-    for design in ("finetune", "finetune-textured"):
-        with open(REPO / "results" / f"experiment-{design}" / "experiment.csv", newline="") as f:
-            start = next(float(r["l1_disoccluded_mean"]) for r in csv.DictReader(f) if r["variant"] == "reconstruction start")
-        with open(REPO / "results" / f"experiment-{design}" / "experiment_runs.csv", newline="") as f:
+    runs = read_runs(folder["finetune-textured"] / "experiment_runs.csv")
+    every = seed_differences(runs, "prioritycut-k10", "cutmix", "l1_disoccluded")
+    pc_cutmix, oracle_cutmix = textured[("prioritycut-k10", "cutmix")], textured[("oracle-prioritycut-k10", "cutmix")]
+    below = sum(value < 0 for value in every.values())
+    assert f"PriorityCut ends below CutMix on {below} of {len(every)} seeds, by about 0.0002" in text
+    assert round(-float(pc_cutmix["mean"]), 4) == 0.0002 and pc_cutmix["verdict"] == "variant better"
+    assert (f"Holm's p is {float(pc_cutmix['p_holm']):.3f} over the {pc_cutmix['n']} seeds that pass the gate and "
+            f"{float(pc_cutmix['p_holm_ungated']):.3f} over all {pc_cutmix['n_ungated']} (the oracle: "
+            f"{float(oracle_cutmix['p_holm']):.3f} and {float(oracle_cutmix['p_holm_ungated']):.3f})") in text
+    assert float(pc_cutmix["p_holm_ungated"]) >= 0.05 and oracle_cutmix["verdict_ungated"] == "variant better"
+    pc_oracle = textured[("prioritycut-k10", "oracle-prioritycut-k10")]
+    assert f"within [{float(pc_oracle['low']):.1e}, {float(pc_oracle['high']):+.1e}] of its oracle" in text
+    assert pc_oracle["verdict"] == "no difference detected"
+    left_out = {v: sum(r["variant"] == v and r["d_pixel_auc_true_disocclusion"] < 0.6 for r in runs)
+                for v in ("cutmix", "prioritycut-k10")}
+    assert (f"leaves out more CutMix runs ({left_out['cutmix']}) than PriorityCut runs "
+            f"({left_out['prioritycut-k10']})") in text and left_out["cutmix"] > left_out["prioritycut-k10"]
+    together = holm({(d, pair): float(row["p"]) for d, rows in (("flat", flat), ("textured", textured))
+                     for pair, row in rows.items()})
+    assert f"over the {len(together)} comparisons of the two fine-tune settings together, the two textured " \
+           f"verdicts would reach p {together[('textured', ('prioritycut-k10', 'cutmix'))]:.3f}" in text
+    assert together[("textured", ("prioritycut-k10", "cutmix"))] == together[("textured", ("oracle-prioritycut-k10",
+                                                                                             "cutmix"))]
+    assert "In the flat world neither PriorityCut nor the oracle differs detectably from CutMix" in text
+    assert all(flat[(v, "cutmix")]["verdict"] == "no difference detected"
+               for v in ("prioritycut-k10", "oracle-prioritycut-k10"))
+    gap = seed_differences(runs, "cutmix", "unet", "l1_disoccluded")
+    ratio = (sum(every.values()) / len(every)) / (sum(gap.values()) / len(gap))
+    assert "about a sixth of the gap between CutMix and the plain U-Net over all 10 textured seeds" in text
+    assert len(gap) == len(every) == 10 and 1 / 7 < ratio < 1 / 5
+    above = {}
+    for design in folder:
+        with open(folder[design] / "experiment.csv", newline="") as f:
+            means = {r["variant"]: float(r["l1_disoccluded_mean"]) for r in csv.DictReader(f)}
+        with open(folder[design] / "experiment_runs.csv", newline="") as f:
             ends = [float(r["l1_disoccluded"]) for r in csv.DictReader(f) if r["seed"]]
+        start = means.pop("reconstruction start")
+        means.pop("copy the source frame")
         assert ends and min(ends) > start, design
+        above[design] = min(means.values()) - start
+    assert (f"the best variant's mean by {above['finetune-textured']:.4f} in the textured world and "
+            f"{above['finetune']:.4f} in the flat one") in text
+    assert "detected below it, so its size is probably overstated" in text
+    assert -float(pc_cutmix["mean"]) < float(pc_cutmix["detectable"])
 
 
 DIAGNOSIS_JSON = REPO / "results" / "diagnosis-prioritycut.json"     # the shipped PriorityCut fine-tune's
