@@ -125,9 +125,11 @@ def test_an_absurd_model_is_refused_before_allocating():
 
 
 def test_the_finetune_config_file_is_what_the_demo_computes():
-    from pcutlib.experiments.demo import demo_recipe, finetune_config
+    from pcutlib.experiments.demo import demo_overrides, demo_recipe, finetune_config
+    from pcutlib.experiments.recipes import apply_overrides
 
-    expected = finetune_config(load_config("synthetic-64"), demo_recipe()["finetune_epochs"], None)
+    config = resolve_config(apply_overrides(load_config("synthetic-64"), demo_overrides("synthetic-64", lambda _: None)))
+    expected = finetune_config(config, demo_recipe()["finetune_epochs"], None)
     assert load_config("synthetic-64-prioritycut") == expected, "rerun: python tools/write_finetune_config.py"
 
 

@@ -1,5 +1,6 @@
 """Write configs/synthetic-64-prioritycut.yaml: the PriorityCut fine-tune of `pcut demo`
-(``pcutlib.experiments.demo.finetune_config`` of synthetic-64, 6 epochs) as a config file, so that the
+(``pcutlib.experiments.demo.finetune_config`` of synthetic-64 with the demo recipe's overrides, 6
+epochs) as a config file, so that the
 README's fine-tune command is one line. tests/test_config.py checks the file still equals
 what the demo computes; rerun this after changing configs/synthetic-64.yaml:
 
@@ -9,14 +10,15 @@ from pathlib import Path
 
 import yaml
 
-from pcutlib.config import load_config
-from pcutlib.experiments.demo import demo_recipe, finetune_config
+from pcutlib.config import load_config, resolve_config
+from pcutlib.experiments.demo import demo_overrides, demo_recipe, finetune_config
+from pcutlib.experiments.recipes import apply_overrides
 
 OUT = Path(__file__).resolve().parent.parent / "configs" / "synthetic-64-prioritycut.yaml"
 HEADER = """\
 # The PriorityCut fine-tune of `pcut demo`: synthetic-64 with the U-Net discriminator, the
 # adversarial term on, PriorityCut at k = 10, 6 epochs at lr 5e-5 (generator, keypoints) and
-# 2e-4 (discriminator), no learning-rate drops, no region dropout. Start it from a
+# 2e-4 (discriminator), no learning-rate drops, no region dropout, the demo's keypoint separation. Start it from a
 # reconstruction run:
 #   pcut train --config synthetic-64-prioritycut --name pcut --init-from runs/recon/checkpoints/last.pt
 # Written by tools/write_finetune_config.py from pcutlib.experiments.demo.finetune_config (do not edit by
@@ -24,8 +26,14 @@ HEADER = """\
 """
 
 
+def demo_config() -> dict:
+    """synthetic-64 with the demo recipe's overrides, as ``pcut demo`` trains it."""
+    config = load_config("synthetic-64")
+    return resolve_config(apply_overrides(config, demo_overrides("synthetic-64", say=lambda _: None)))
+
+
 def main() -> None:
-    config = finetune_config(load_config("synthetic-64"), demo_recipe()["finetune_epochs"], None)
+    config = finetune_config(demo_config(), demo_recipe()["finetune_epochs"], None)
     OUT.write_text(HEADER + yaml.safe_dump(config, sort_keys=False))
     print(f"wrote {OUT}")
 
