@@ -218,6 +218,54 @@ def test_the_seed_spread_in_the_docs_is_the_stored_run():
             f"{gen['generator-5e-4 seed 4']['moving_distinct_keypoints']:.2f} on seed 4") in text
 
 
+def test_the_separation_run_in_the_docs_is_the_stored_run():
+    """docs/benchmarks.md shows results/time-to-quality-separation's spread table as the benchmark
+    writes it, and its sentences quote the stored ends beside the demo's."""
+    stored = json.loads((REPO / "results" / "time-to-quality-separation" / "time_to_quality.json").read_text())
+    demo_runs = json.loads((REPO / "results" / "time-to-quality-seeds" / "time_to_quality.json").read_text())
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    block = page.split("<!-- time-to-quality-separation:start -->\n", 1)[1].split(
+        "\n<!-- time-to-quality-separation:end -->", 1)[0]
+    assert block == T.seed_spread_table(stored["results"], T.goals()), \
+        "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-separation/time_to_quality.json"
+    text = " ".join(page.split("<!-- time-to-quality-separation-sentences:start -->", 1)[1].split(
+        "<!-- time-to-quality-separation-sentences:end -->", 1)[0].split())
+    ends = {int(name.rsplit(" ", 1)[1]): rows[-1] for name, rows in stored["results"].items()
+            if T.recipe_of(name) == "separation-1"}
+    demo = {int(name.rsplit(" ", 1)[1]): rows[-1] for name, rows in demo_runs["results"].items()
+            if T.recipe_of(name) == "demo"}
+    assert sorted(ends) == sorted(demo) == [0, 1, 2, 3, 4] and all(end["epoch"] == 120 for end in ends.values())
+
+    def span(rows, key, digits):
+        values = [row[key] for row in rows.values()]
+        return f"{min(values):.{digits}f}" + (" to " if key == "moving_distinct_keypoints" else "-") + \
+            f"{max(values):.{digits}f}"
+    assert f"every seed ended with {span(ends, 'moving_distinct_keypoints', 2)} moving distinct keypoints" in text
+    assert all(end["distinct_keypoints"] == end["moving_distinct_keypoints"] for end in ends.values())
+    assert f"the demo's recipe ended with {span(demo, 'moving_distinct_keypoints', 2)} over the same five seeds" in text
+    assert (f"IoU ended at {span(ends, 'silhouette_iou', 3)} and the probe at {span(ends, 'probe_px', 2)} px (the "
+            f"demo's: {span(demo, 'silhouette_iou', 3)} and {span(demo, 'probe_px', 2)} px)") in text
+    assert (f"it reached IoU {ends[2]['silhouette_iou']:.3f} and {ends[4]['silhouette_iou']:.3f}") in text
+    assert all(demo[seed]["moving_distinct_keypoints"] < 6 or demo[seed]["silhouette_iou"] < 0.75 for seed in (2, 4))
+    met = [seed for seed, end in ends.items() if end["silhouette_iou"] >= 0.75 and end["moving_distinct_keypoints"] >= 6]
+    assert f"It met the demo's two targets on {len(met)} of 5 seeds" in text
+    missed = [seed for seed in ends if seed not in met]
+    assert missed == [0] and f"seed 0 had all its keypoints and missed the IoU at {ends[0]['silhouette_iou']:.3f}" in text
+    assert max(end["silhouette_iou"] for end in ends.values()) < 0.85
+    every_row = [rows[-1] for run in ("time-to-quality-seeds", "time-to-quality-seeds-avx512")
+                 for rows in json.loads((REPO / "results" / run / "time_to_quality.json").read_text())["results"].values()]
+    failed = [row for row in every_row if row["silhouette_iou"] < 0.75 or row["moving_distinct_keypoints"] < 6]
+    assert failed and all(row["distinct_keypoints"] == row["moving_distinct_keypoints"] for row in failed)
+    assert "no earlier lever met them on more than 2" in text
+    for run in ("time-to-quality-seeds", "time-to-quality-seeds-avx512"):
+        met_by = {}
+        for name, rows in json.loads((REPO / "results" / run / "time_to_quality.json").read_text())["results"].items():
+            end = rows[-1]
+            met_by.setdefault(T.recipe_of(name), []).append(end["silhouette_iou"] >= 0.75
+                                                            and end["moving_distinct_keypoints"] >= 6)
+        assert all(sum(values) <= 2 for values in met_by.values()), met_by
+
+
 def test_gpu_peaks_name_the_chip_and_refuse_an_unknown_precision():
     import gpu_peaks as G
     assert G.chip_of("NVIDIA H200") == "H200" and G.chip_of("NVIDIA A100-SXM4-80GB") == "A100"

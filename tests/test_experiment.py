@@ -167,10 +167,13 @@ def test_the_fine_tune_start_is_committed_and_a_missing_one_says_how_it_was_made
     args = experiment_options.resolve_arguments(parser.parse_args([]))
     assert args.init_from == Path("pretrained/synthetic-64-reconstruction.pt")
     assert (REPO / args.init_from).is_file(), "the fine-tune start is not committed"
-    # the scratch setting's reconstruction row is what `pcut demo`'s first step writes, by default
+    # the scratch setting's reconstruction row is synthetic-64 as the scratch runs train it, which the
+    # demo's first step no longer is (its recipe adds keypoint separation): its own run folder and command
     demo_args = demo.add_demo_arguments(argparse.ArgumentParser()).parse_args([])
-    assert runs.reconstruction_row(args, "scratch") == \
-        demo.reconstruction_dir(demo_args.runs, demo_args.config) / "checkpoints" / "last.pt"
+    row = runs.reconstruction_row(args, "scratch")
+    assert row != demo.reconstruction_dir(demo_args.runs, demo_args.config) / "checkpoints" / "last.pt"
+    assert demo.demo_recipe()["overrides"] and "--config synthetic-64 " in runs.SCRATCH_RECONSTRUCTION_COMMAND
+    assert row == Path("runs") / runs.SCRATCH_RECONSTRUCTION_COMMAND.split("--name ")[1] / "checkpoints" / "last.pt"
     args.init_from = tmp_path / "missing.pt"
     with pytest.raises(FileNotFoundError, match="pcut export-pretrained --checkpoint"):
         runs.ensure_start(args, {}, {"finetune": ["unet-seed2"]}, progress=False)

@@ -183,6 +183,34 @@ def test_the_readme_verdict_sentences_hold_in_the_stored_results():
     assert -float(pc_cutmix["mean"]) < float(pc_cutmix["detectable"])
 
 
+def test_the_readme_separation_sentences_are_the_stored_runs():
+    """The README's keypoint-separation paragraph quotes results/time-to-quality-separation and
+    the demo's own rows of results/time-to-quality-seeds."""
+    import json
+
+    T = benchmark("time_to_quality")
+    text = " ".join((REPO / "README.md").read_text().split())
+
+    def ends(run, recipe):
+        stored = json.loads((REPO / "results" / run / "time_to_quality.json").read_text())["results"]
+        return [rows[-1] for name, rows in stored.items() if T.recipe_of(name) == recipe]
+
+    def met(rows):
+        return sum(r["silhouette_iou"] >= 0.75 and r["moving_distinct_keypoints"] >= 6 for r in rows)
+
+    separation, demo = ends("time-to-quality-separation", "separation-1"), ends("time-to-quality-seeds", "demo")
+    keypoints = [r["moving_distinct_keypoints"] for r in separation]
+    assert (f"over training seeds 0-4 every seed ended with {min(keypoints):.2f} to {max(keypoints):.2f} moving "
+            f"distinct keypoints of 10, and {met(separation)} of {len(separation)} seeds met the demo's targets, "
+            f"against {met(demo)} of {len(demo)} without it") in text
+    assert len(separation) == len(demo) == 5
+    assert all(r["distinct_keypoints"] == r["moving_distinct_keypoints"] for r in demo
+               if r["silhouette_iou"] < 0.75 or r["moving_distinct_keypoints"] < 6)
+    assert "The demo trains with it since." in text
+    from pcutlib.experiments.demo import demo_recipe
+    assert demo_recipe()["overrides"] == {"train_params.loss_weights.keypoint_separation": 1.0}
+
+
 DIAGNOSIS_JSON = REPO / "results" / "diagnosis-prioritycut.json"     # the shipped PriorityCut fine-tune's
 
 

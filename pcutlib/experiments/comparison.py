@@ -77,9 +77,9 @@ from pcutlib.experiments.report import (SETTING_TITLES, markdown_table, plot_art
                                         plot_seed_differences, write_csv, write_pages)
 from pcutlib.experiments.run_records import (file_digest, read_record, records_folder, reference_record_path,
                                              run_record_path, write_record)
-from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, ensure_start, ensure_trained, ensure_warmed_up,
-                                      read_run_record, reconstruction_row, run_minutes, run_record, scored,
-                                      warmup_dir)
+from pcutlib.experiments.runs import (COPY, INIT, INIT_SCRATCH, SCRATCH_RECONSTRUCTION_COMMAND, ensure_start,
+                                      ensure_trained, ensure_warmed_up, read_run_record, reconstruction_row,
+                                      run_minutes, run_record, scored, warmup_dir)
 from pcutlib.experiments.design import ORACLE, SETTING_SEEDS, WORLDS, setting_plan
 from pcutlib.experiments.seed_statistics import seed_comparisons, seed_report
 from pcutlib.experiments.statistics import DISCRIMINATOR_METRICS, METRICS, summarize
@@ -265,7 +265,8 @@ def setting_budget(args, setting: str, base: dict, test: list, reference_row: bo
         how = (f"each trained from a fresh model for {epochs} epochs ({frames} frames a step) with the adversarial "
                f"term from the first step and the reconstruction recipe otherwise; row '{INIT_SCRATCH}' "
                f"{'is' if reference_row else '(not recorded yet: scored when a machine has the checkpoint) would be'} "
-               f"`{reconstruction_row(args, setting)}`, that recipe without the adversarial term")
+               f"`{reconstruction_row(args, setting)}`, that recipe without the adversarial term"
+               + ("" if args.quick else f" (`{SCRATCH_RECONSTRUCTION_COMMAND}`)"))
     adversarial = experiment_recipe()["adversarial"]
     norm = "with" if adversarial["discriminator_spectral_norm"] else "without"
     return (f"{runs}, {how}; every discriminator {norm} spectral norm, the adversarial term at weight "
