@@ -404,6 +404,16 @@ def test_the_readme_demo_spread_is_what_the_benchmark_wrote():
             assert figures[key] == max(run["figures"][key] for run in runs), key
     if "is not reliable across training seeds" in readme:
         assert sum(all(run["met"].values()) for run in runs) < 4
+    if "the one of five that missed a target (its silhouette IoU)" in section:
+        assert len(runs) == 5 and [run["seed"] for run in runs if not all(run["met"].values())] == [0]
+        assert [key for key, met in shown["met"].items() if not met] == ["silhouette_iou"]
+    text = " ".join(readme.split())
+    before = json.loads((REPO / "results" / "demo-spread-without-separation" / "demo_spread.json").read_text())["runs"]
+    assert (f"Before the demo took keypoint separation, every target held in "
+            f"{sum(all(run['met'].values()) for run in before)} of {len(before)} runs of the same command") in text
+    assert before[0]["targets"] == shown["targets"] and len(before) == 5
+    assert "No run reaches the shipped model's silhouette IoU of 0.85." in text
+    assert max(run["figures"]["silhouette_iou"] for run in runs) < 0.85
 
 
 def test_the_warp_error_sentence_in_usage_is_the_stored_diagnosis():
