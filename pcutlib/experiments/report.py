@@ -193,12 +193,9 @@ SETTING_SHORT = {"finetune": "(a) fine-tune, flat world", "scratch": "(b) from s
                  "finetune-textured": "(a) fine-tune, textured world"}
 
 
-def _signed(value: str) -> str:
-    return "–" if value in ("", "nan") or math.isnan(float(value)) else f"{float(value):+.2e}"
-
-
-def _size(value: str) -> str:
-    return "–" if value in ("", "nan") or math.isnan(float(value)) else f"{float(value):.2e}"
+def _csv_number(value: str, spec: str) -> str:
+    """A number read from a CSV cell, formatted with ``spec``; "–" for an empty or NaN cell."""
+    return "–" if value in ("", "nan") or math.isnan(float(value)) else format(float(value), spec)
 
 
 def _level_lines(results: Path) -> list[str]:
@@ -253,16 +250,16 @@ def verdict_summary(results: Path) -> str:
             if setting is None:
                 setting = f"{SETTING_SHORT[design]}: {row['recorded_runs']} of {row['planned_runs']} runs recorded"
             families.add(row["family_size"])
-            p = "–" if row["p_holm"] in ("", "nan") else f"{float(row['p_holm']):.3g}"
-            ungated = "–" if row["p_holm_ungated"] in ("", "nan") else f"{float(row['p_holm_ungated']):.3g}"
+            signed = {key: _csv_number(row[key], "+.2e") for key in ("mean", "low", "high")}
             lines.append(f"| {setting} | {variant} − {reference} | {row['n']} ({row['planned_seeds']}) | "
-                         f"{_signed(row['mean'])} | [{_signed(row['low'])}, {_signed(row['high'])}] | {p} | "
-                         f"{row['verdict']} | {_size(row['detectable'])} | {row['n_ungated']}: {ungated}, "
-                         f"{row['verdict_ungated']} |")
+                         f"{signed['mean']} | [{signed['low']}, {signed['high']}] | {_csv_number(row['p_holm'], '.3g')} | "
+                         f"{row['verdict']} | {_csv_number(row['detectable'], '.2e')} | {row['n_ungated']}: "
+                         f"{_csv_number(row['p_holm_ungated'], '.3g')}, {row['verdict_ungated']} |")
             setting = ""
     family = " or ".join(sorted(families)) or "its"
-    return "\n".join([*_level_lines(results), f"Primary metric `{PRIMARY}` (L1 inside the true dis-occlusion; lower is better), variant − "
-                      f"reference, the seed as the unit; p adjusted by Holm over each setting's {family} comparisons.",
+    return "\n".join([*_level_lines(results), f"Primary metric `{PRIMARY}` (L1 inside the true dis-occlusion; lower "
+                      f"is better), variant − reference, the seed as the unit; p adjusted by Holm over each setting's "
+                      f"{family} comparisons.",
                       "", "| setting | variant − reference | seeds counted (planned) | mean difference | 95% "
                       "t-interval | p (Holm) | verdict | detectable with 80% power | without the gate: seeds: p (Holm), "
                       "verdict |", "|---|---|---|---|---|---|---|---|---|", *lines])

@@ -103,9 +103,10 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
             trainer.config["train_params"]["transform_params"], ramp * weights["equivariance_value"],
             ramp * weights["equivariance_jacobian"], generator=trainer.rngs["equivariance_warp"])
         losses.update(equivariance)
-    keypoints = torch.cat([generated["kp_source"]["value"], kp_driving["value"]]).float()       # (2B, K, 2)
-    losses.update(L.keypoint_separation_loss(keypoints, trainer.config["train_params"]["keypoint_separation_sigma"],
-                                             weights["keypoint_separation"]))
+    if weights["keypoint_separation"]:          # off (FOMM): nothing added to the step
+        keypoints = torch.cat([generated["kp_source"]["value"], kp_driving["value"]]).float()   # (2B, K, 2)
+        losses.update(L.keypoint_separation_loss(keypoints, trainer.config["train_params"]["keypoint_separation_sigma"],
+                                                 weights["keypoint_separation"]))
     if trainer.adversary is not None:
         losses.update(trainer.adversary.generator_losses(prediction, driving, kp_driving))
     return losses, generated
