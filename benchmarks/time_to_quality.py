@@ -191,10 +191,9 @@ def seed_spread_table(results: dict, goals: list[tuple[str, float, float]]) -> s
 
 
 def goals() -> list[tuple[str, float, float]]:
-    """The IoU and keypoint pairs the seed spread counts: the demo recipe's targets and the issue's."""
-    targets = read_recipe("demo")["targets"]
-    return [("the demo's targets", targets["silhouette_iou"], targets["moving_distinct_keypoints"]),
-            ("the shipped model's", 0.85, 8)]
+    """The IoU and keypoint pairs the seed spread counts: the demo's first targets (before it trained
+    240 epochs of 4 frames) and its targets since, the shipped model's figures."""
+    return [("the demo's first targets", 0.75, 6), ("the demo's targets, the shipped model's", 0.85, 8)]
 
 
 def table(results: dict) -> str:

@@ -208,7 +208,7 @@ def test_the_readme_separation_sentences_are_the_stored_runs():
                if r["silhouette_iou"] < 0.75 or r["moving_distinct_keypoints"] < 6)
     assert "The demo trains with it since." in text
     from pcutlib.experiments.demo import demo_recipe
-    assert demo_recipe()["overrides"] == {"train_params.loss_weights.keypoint_separation": 1.0}
+    assert demo_recipe()["overrides"]["train_params.loss_weights.keypoint_separation"] == 1.0
 
 
 DIAGNOSIS_JSON = REPO / "results" / "diagnosis-prioritycut.json"     # the shipped PriorityCut fine-tune's
