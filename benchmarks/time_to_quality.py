@@ -23,8 +23,14 @@ recipe, the targets dashed). Prints the CPU's bf16 capability (AMX or AVX512-BF1
     python benchmarks/time_to_quality.py --from-json results/time-to-quality/time_to_quality.json
                                          [--readme README.md]
 
-``--readme``: also write the minutes-to-threshold table between its markers in that page.
+    python benchmarks/time_to_quality.py --seed-rows 0 A.json B.json ... [--readme PAGE --marker NAME]
+
+``--readme``: also write the minutes-to-threshold table between its markers in that page
+(``<!-- NAME:start/end -->``, NAME ``--marker``, default time-to-quality).
 ``--from-json``: train nothing; write the table, the plot (and the README block) from a stored run.
+``--seed-rows S``: train nothing; print (and with ``--readme`` write) the minutes-to-threshold table
+of training seed S's rows from several stored runs, which must share CPU kind, threads, device and
+check world.
 
 ``--seeds``: train every recipe once per training seed (``train_params.seed``), each a row
 named ``<recipe> seed <S>``; without it, each recipe trains once with its config's seed.
@@ -60,6 +66,11 @@ FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_k
            "O AUC in the foreground", True, 0.8)]
 THRESHOLDS = [("silhouette_iou", 0.80), ("silhouette_iou", 0.85), ("moving_distinct_keypoints", 8)]
 MARKERS = ("<!-- time-to-quality:start -->", "<!-- time-to-quality:end -->")
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The marker pair ``<!-- name:start -->``, ``<!-- name:end -->`` of a page's block."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
 
 
@@ -256,11 +267,16 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--retrain", nargs="+", default=[], metavar="ROW",
                         help="with --resume: train these stored rows again (e.g. 'demo seed 3', one that a "
                              "busy machine cut short); the JSON's command then names both runs")
+    parser.add_argument("--marker", default="time-to-quality", help="the --readme page's marker pair's name")
+    parser.add_argument("--seed-rows", nargs="+", default=None, metavar="S JSON",
+                        help="train nothing: seed S's rows of these stored time_to_quality.json files, one table")
     parser.add_argument("--from-json", type=Path, default=None, metavar="JSON",
                         help="train nothing: write the table, plot (and --readme) from a stored time_to_quality.json")
     args = parser.parse_args(argv)
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
+    if args.seed_rows is not None and (len(args.seed_rows) < 2 or not args.seed_rows[0].isdigit()):
+        parser.error(f"--seed-rows takes a training seed, then stored time_to_quality.json files; got {args.seed_rows}")
     if args.retrain and not args.resume:
         parser.error(f"--retrain {args.retrain} needs --resume")
     if args.minutes <= 0 or args.every <= 0:
@@ -268,7 +284,29 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     return args
 
 
-def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
+def seed_rows(documents: list[dict], seed: int) -> dict:
+    """The rows ``<recipe> seed <seed>`` of several stored runs, in their order: {row name: marks}.
+    Runs measured on another CPU kind, thread count, device or check world are refused (their
+    minutes would not compare), as is a row name stored twice."""
+    keys = ("cpu_bf16", "threads", "device", "check_seed")
+    first = {key: documents[0].get(key) for key in keys}
+    rows: dict[str, list[dict]] = {}
+    for document in documents:
+        other = {key: document.get(key) for key in keys}
+        if other != first:
+            raise ValueError(f"stored runs differ in {', '.join(k for k in keys if other[k] != first[k])}: "
+                             f"{first} against {other} ({document['command']})")
+        for name, marks in document["results"].items():
+            if name.endswith(f" seed {seed}"):
+                if name in rows:
+                    raise ValueError(f"row {name!r} is stored in two of the runs")
+                rows[name] = marks
+    if not rows:
+        raise ValueError(f"no row of training seed {seed} in the stored runs")
+    return rows
+
+
+def write_outputs(document: dict, out: Path, readme: Path | None, marker: str = "time-to-quality") -> str:
     """time_to_quality.{json,md,png} in ``out`` from ``document``, and the README block; returns the table."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "time_to_quality.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
@@ -278,7 +316,7 @@ def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
                                             f"({machine}).\n\n{text}\n")
     plot(document["results"], out / "time_to_quality.png")
     if readme is not None:
-        replace_between_markers(readme, threshold_table(document["results"]), *MARKERS)
+        replace_between_markers(readme, threshold_table(document["results"]), *markers(marker))
         print(f"rewrote the time-to-quality table of {readme}")
     return text
 
@@ -313,7 +351,14 @@ def resumed_rows(path: Path, document: dict, retrain: list[str] = (), say=print)
 def main(argv=None) -> int:
     args = parse_arguments(argv)
     if args.from_json is not None:
-        print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme))
+        print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme, args.marker))
+        return 0
+    if args.seed_rows is not None:
+        seed, *paths = args.seed_rows
+        text = threshold_table(seed_rows([json.loads(Path(path).read_text()) for path in paths], int(seed)))
+        if args.readme is not None:
+            replace_between_markers(args.readme, text, *markers(args.marker))
+        print(text)
         return 0
     recipe = read_recipe("time_to_quality")
     device = choose_device(args.device)

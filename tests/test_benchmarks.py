@@ -373,3 +373,52 @@ def test_the_second_seed_run_in_the_docs_is_the_stored_run():
         assert (f"{here['silhouette_iou']:.3f} and {here['moving_distinct_keypoints']:.2f}" in text
                 and f"against {there['silhouette_iou']:.3f} and {there['moving_distinct_keypoints']:.2f}" in text)
     assert f"ended with {ends['warmup-10 seed 2']['moving_distinct_keypoints']:.2f} moving keypoints" in text
+
+
+def test_the_seed_0_rows_in_the_docs_are_the_stored_runs():
+    """docs/benchmarks.md's seed-0 block is --seed-rows of the four stored runs, and its sentences
+    quote their ends."""
+    names = ("separation", "separation-180", "fast-separation", "small-batch")
+    documents = [json.loads((REPO / "results" / f"time-to-quality-{n}" / "time_to_quality.json").read_text())
+                 for n in names]
+    rows = T.seed_rows(documents, 0)
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    start, end = T.markers("time-to-quality-seed-0")
+    assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == T.threshold_table(rows), \
+        "rerun: python benchmarks/time_to_quality.py --seed-rows 0 <the four JSONs> --readme docs/benchmarks.md " \
+        "--marker time-to-quality-seed-0"
+    text = " ".join(page.split("<!-- time-to-quality-seed-0-sentences:start -->", 1)[1].split(
+        "<!-- time-to-quality-seed-0-sentences:end -->", 1)[0].split())
+    last = {T.recipe_of(name): marks[-1] for name, marks in rows.items()}
+
+    def quoted(recipe):
+        return f"{last[recipe]['silhouette_iou']:.3f}", f"{last[recipe]['minutes']:.1f} min"
+    rate = lambda r: last[r]["step"] / last[r]["minutes"]     # noqa: E731
+    assert f"about {rate('batch-4-separation-1') / rate('separation-1'):.1f} times the steps a minute" in text
+    assert "ended at IoU {} after 120 epochs ({})".format(*quoted("batch-4-separation-1")) in text
+    assert "against {} at 8 frames ({})".format(*quoted("separation-1")) in text
+    assert "{} after 180 epochs of 8 ({})".format(*quoted("separation-1-180")) in text
+    assert (f"failed (IoU {last['batch-2-separation-1']['silhouette_iou']:.3f}, probe "
+            f"{last['batch-2-separation-1']['probe_px']:.2f} px)") in text
+    assert f"ended at {last['cosine-2e-3-separation-1']['silhouette_iou']:.3f}" in text
+    assert last["cosine-2e-3-separation-1"]["moving_distinct_keypoints"] == 10
+    assert "300 epochs of 8 frames ended at {} ({})".format(*quoted("separation-1-300")) in text
+    mark = rows["batch-4-separation-1-240 seed 0"][-2]
+    assert "240 epochs of 4 at {} ({}; {:.3f} at its {:.1f}-minute mark)".format(
+        *quoted("batch-4-separation-1-240"), mark["silhouette_iou"], mark["minutes"]) in text
+    assert all(mark["silhouette_iou"] < 0.85 for marks in rows.values() for mark in marks) and "No row reached 0.85" in text
+    from pcutlib.experiments.demo import demo_recipe
+    overrides = T.read_recipe("time_to_quality")["recipes"]["batch-4-separation-1-240"]["overrides"]
+    assert demo_recipe()["overrides"] == overrides and "The demo trains `batch-4-separation-1-240` since" in text
+
+
+def test_seed_rows_refuse_runs_of_another_machine_or_a_row_stored_twice():
+    one = {"command": "a", "cpu_bf16": "x", "threads": 2, "device": "cpu", "check_seed": 1,
+           "results": {"r seed 0": [{"minutes": 1.0}], "r seed 1": [{"minutes": 1.0}]}}
+    assert list(T.seed_rows([one], 0)) == ["r seed 0"]
+    with pytest.raises(ValueError, match="threads"):
+        T.seed_rows([one, {**one, "command": "b", "threads": 1, "results": {}}], 0)
+    with pytest.raises(ValueError, match="stored in two"):
+        T.seed_rows([one, {**one, "command": "b"}], 0)
+    with pytest.raises(ValueError, match="no row of training seed 7"):
+        T.seed_rows([one], 7)

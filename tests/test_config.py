@@ -131,6 +131,7 @@ def test_the_finetune_config_file_is_what_the_demo_computes():
     config = resolve_config(apply_overrides(load_config("synthetic-64"), demo_overrides("synthetic-64", lambda _: None)))
     expected = finetune_config(config, demo_recipe()["finetune_epochs"], None)
     assert load_config("synthetic-64-prioritycut") == expected, "rerun: python tools/write_finetune_config.py"
+    assert load_config("synthetic-64-demo") == config, "rerun: python tools/write_finetune_config.py"
 
 
 def test_recipe_overrides_set_dotted_keys_and_refuse_an_unknown_one():

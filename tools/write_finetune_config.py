@@ -1,8 +1,9 @@
-"""Write configs/synthetic-64-prioritycut.yaml: the PriorityCut fine-tune of `pcut demo`
-(``pcutlib.experiments.demo.finetune_config`` of synthetic-64 with the demo recipe's overrides, 6
-epochs) as a config file, so that the
-README's fine-tune command is one line. tests/test_config.py checks the file still equals
-what the demo computes; rerun this after changing configs/synthetic-64.yaml:
+"""Write the two trainings of `pcut demo` as config files, so that their by-hand commands are one
+line each: configs/synthetic-64-demo.yaml (synthetic-64 with the demo recipe's overrides, its
+reconstruction phase) and configs/synthetic-64-prioritycut.yaml (its PriorityCut fine-tune,
+``pcutlib.experiments.demo.finetune_config`` of the former, 6 epochs). tests/test_config.py checks
+the files still equal what the demo computes; rerun this after changing configs/synthetic-64.yaml
+or configs/recipes/demo.yaml:
 
     python tools/write_finetune_config.py
 """
@@ -14,7 +15,16 @@ from pcutlib.config import load_config, resolve_config
 from pcutlib.experiments.demo import demo_overrides, demo_recipe, finetune_config
 from pcutlib.experiments.recipes import apply_overrides
 
-OUT = Path(__file__).resolve().parent.parent / "configs" / "synthetic-64-prioritycut.yaml"
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+OUT = CONFIGS / "synthetic-64-prioritycut.yaml"
+DEMO_OUT = CONFIGS / "synthetic-64-demo.yaml"
+DEMO_HEADER = """\
+# The reconstruction phase of `pcut demo`: synthetic-64 with the overrides of configs/recipes/demo.yaml
+# (keypoint separation at weight 1; 240 epochs of 4 frames a step, drops at 144 and 204, region dropout
+# to epoch 160):
+#   pcut train --config synthetic-64-demo --name recon
+# Written by tools/write_finetune_config.py (do not edit by hand: tests/test_config.py checks it).
+"""
 HEADER = """\
 # The PriorityCut fine-tune of `pcut demo`: synthetic-64 with the U-Net discriminator, the
 # adversarial term on, PriorityCut at k = 10, 6 epochs at lr 5e-5 (generator, keypoints) and
@@ -33,6 +43,8 @@ def demo_config() -> dict:
 
 
 def main() -> None:
+    DEMO_OUT.write_text(DEMO_HEADER + yaml.safe_dump(demo_config(), sort_keys=False))
+    print(f"wrote {DEMO_OUT}")
     config = finetune_config(demo_config(), demo_recipe()["finetune_epochs"], None)
     OUT.write_text(HEADER + yaml.safe_dump(config, sort_keys=False))
     print(f"wrote {OUT}")
