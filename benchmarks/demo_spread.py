@@ -16,9 +16,14 @@ torch step 5-60x, and the wall-time target counts).
     python benchmarks/demo_spread.py [--seeds 0 1 2 3 4] [--fresh-data] [--runs runs/demo-spread]
                                      [--out results/demo-spread] [--readme README.md] [--quick]
     python benchmarks/demo_spread.py --from-json results/demo-spread/demo_spread.json [--readme README.md]
+    python benchmarks/demo_spread.py --compare A/demo_spread.json B/demo_spread.json ... [--readme README.md]
 
 ``--readme``: also write the spread table between its markers in that page; ``--from-json``:
 train nothing, rewrite the table (and ``--readme``'s block) from a stored run.
+
+``--compare``: train nothing; score several stored spreads (earlier recipes of the demo) against
+today's targets of ``configs/recipes/demo.yaml``, one row per spread (``--readme``: between the
+demo-recipes markers).
 
 ``--quick``: the smoke model on a tiny world for a couple of epochs (for tests).
 """
@@ -31,7 +36,7 @@ import sys
 from pathlib import Path
 
 from pcutlib.data.make_synthetic import make_synthetic_dataset
-from pcutlib.experiments.demo import TARGET_KEYS, add_demo_arguments, demo_recipe, run_demo
+from pcutlib.experiments.demo import TARGET_KEYS, add_demo_arguments, demo_recipe, run_demo, targets_met
 from pcutlib.paths import replace_between_markers
 
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
@@ -39,6 +44,7 @@ LABELS = {"l1_below_copy_percent": "held-out L1 below copying (%)",
           "animation_l1_below_copy_percent": "animation L1 below copying (%)", "moving_distinct_keypoints":
           "moving distinct keypoints", "silhouette_iou": "silhouette IoU", "minutes": "wall time (min)"}
 MARKERS = ("<!-- demo-spread:start -->", "<!-- demo-spread:end -->")
+RECIPE_MARKERS = ("<!-- demo-recipes:start -->", "<!-- demo-recipes:end -->")
 
 
 def demo_arguments(seed: int, runs: Path, data: Path, quick: bool) -> argparse.Namespace:
@@ -67,6 +73,34 @@ def spread(summaries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def rescored(run: dict, targets: dict) -> dict:
+    """A stored run's figure for every target key and whether each meets ``targets``. A run stored
+    before the animation target existed gets that figure from its PriorityCut model's diagnosis."""
+    figures = dict(run["figures"])
+    if "animation_l1_below_copy_percent" not in figures:
+        diagnosis = run["diagnoses"]["demo pcut"]
+        figures["animation_l1_below_copy_percent"] = 100 * (1 - diagnosis["animation_l1"] / diagnosis["copy_animation_l1"])
+    return {"seed": run["seed"], "figures": figures, "met": targets_met(figures, targets)}
+
+
+def recipes_table(spreads: dict[str, list[dict]], targets: dict) -> str:
+    """Markdown, one row per stored spread ({name: runs}): per target of ``targets``, in how many runs
+    it was met (the figure's range), then in how many runs every target was."""
+    lines = ["| stored spread | " + " | ".join(f"{LABELS[key]} {'<=' if key == 'minutes' else '>='} {targets[key]}"
+                                             for key in TARGET_KEYS) + " | every target |",
+             "|---|" + "---|" * (len(TARGET_KEYS) + 1)]
+    for name, runs in spreads.items():
+        scored = [rescored(run, targets) for run in runs]
+        cells = []
+        for key in TARGET_KEYS:
+            values = [run["figures"][key] for run in scored]
+            cells.append(f"{sum(run['met'][key] for run in scored)} of {len(scored)} "
+                         f"({min(values):.3g}-{max(values):.3g})")
+        every = sum(all(run["met"].values()) for run in scored)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {every} of {len(scored)} |")
+    return "\n".join(lines)
+
+
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds, one run each")
@@ -79,6 +113,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         help="also write the spread table between the demo-spread markers of this page")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="train nothing: write the table (and --readme) from a stored demo_spread.json")
+    parser.add_argument("--compare", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="train nothing: score these stored demo_spread.json files against today's targets")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
@@ -101,6 +137,13 @@ def main(argv=None) -> int:
     args = parse_arguments(argv)
     if args.from_json is not None:
         print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme))
+        return 0
+    if args.compare is not None:
+        spreads = {path.parent.name: json.loads(path.read_text())["runs"] for path in args.compare}
+        text = recipes_table(spreads, demo_recipe()["targets"])
+        if args.readme is not None:
+            replace_between_markers(args.readme, text, *RECIPE_MARKERS)
+        print(text)
         return 0
     summaries = []
     for seed in args.seeds:

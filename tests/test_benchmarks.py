@@ -422,3 +422,23 @@ def test_seed_rows_refuse_runs_of_another_machine_or_a_row_stored_twice():
         T.seed_rows([one, {**one, "command": "b"}], 0)
     with pytest.raises(ValueError, match="no row of training seed 7"):
         T.seed_rows([one], 7)
+
+
+def test_stored_spreads_are_scored_against_todays_targets():
+    """An older run (no animation figure) gets it from its PriorityCut diagnosis; the table counts
+    the runs that met each target and all of them."""
+    import demo_spread as S
+
+    targets = {"l1_below_copy_percent": 30, "animation_l1_below_copy_percent": 40, "moving_distinct_keypoints": 8,
+               "silhouette_iou": 0.85, "minutes": 15}
+    old = {"seed": 3, "figures": {"l1_below_copy_percent": 35.0, "moving_distinct_keypoints": 9.0,
+                                  "silhouette_iou": 0.86, "minutes": 14.0},
+           "diagnoses": {"demo pcut": {"animation_l1": 0.03, "copy_animation_l1": 0.05}}}
+    scored = S.rescored(old, targets)
+    assert math.isclose(scored["figures"]["animation_l1_below_copy_percent"], 40.0)
+    assert all(scored["met"].values())
+    slow = {**old, "figures": {**old["figures"], "minutes": 16.0, "animation_l1_below_copy_percent": 20.0}}
+    assert S.rescored(slow, targets)["met"] == {**scored["met"], "minutes": False,
+                                                "animation_l1_below_copy_percent": False}
+    row = S.recipes_table({"two runs": [old, slow]}, targets).splitlines()[2]
+    assert row.startswith("| two runs | 2 of 2 (35-35) | 1 of 2 (20-40) |") and row.endswith("| 1 of 2 |")
