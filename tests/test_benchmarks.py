@@ -408,8 +408,23 @@ def test_the_seed_0_rows_in_the_docs_are_the_stored_runs():
         *quoted("batch-4-separation-1-240"), mark["silhouette_iou"], mark["minutes"]) in text
     assert all(mark["silhouette_iou"] < 0.85 for marks in rows.values() for mark in marks) and "No row reached 0.85" in text
     from pcutlib.experiments.demo import demo_recipe
-    overrides = T.read_recipe("time_to_quality")["recipes"]["batch-4-separation-1-240"]["overrides"]
-    assert demo_recipe()["overrides"] == overrides and "The demo trains `batch-4-separation-1-240` since" in text
+    spread = {name: {run["seed"]: run for run in json.loads(
+        (REPO / "results" / f"demo-spread-{name}" / "demo_spread.json").read_text())["runs"]}
+        for name in ("batch-4-240", "separation-120")}
+    iou = {name: {seed: f"{run['figures']['silhouette_iou']:.3f}" for seed, run in runs.items()}
+           for name, runs in spread.items()}
+    span = lambda name, key, digits: "{:.{d}f}-{:.{d}f}".format(     # noqa: E731
+        min(r["figures"][key] for r in spread[name].values()), max(r["figures"][key] for r in spread[name].values()),
+        d=digits)
+    assert f"It ended at silhouette IoU {span('batch-4-240', 'silhouette_iou', 3)}, against " \
+           f"{span('separation-120', 'silhouette_iou', 3)} for the demo with `separation-1`" in text
+    assert f"seed 0 rose from {iou['separation-120'][0]} to {iou['batch-4-240'][0]}" in text
+    assert (f"seeds 1 and 2 fell from {iou['separation-120'][1]} and {iou['separation-120'][2]} to "
+            f"{iou['batch-4-240'][1]} and {iou['batch-4-240'][2]}") in text
+    assert (f"each run took {span('batch-4-240', 'minutes', 1)} minutes instead of "
+            f"{span('separation-120', 'minutes', 1)}") in text
+    assert demo_recipe()["overrides"] == {"train_params.loss_weights.keypoint_separation": 1.0}
+    assert "The demo keeps `separation-1`" in text
 
 
 def test_seed_rows_refuse_runs_of_another_machine_or_a_row_stored_twice():

@@ -20,8 +20,7 @@ OUT = CONFIGS / "synthetic-64-prioritycut.yaml"
 DEMO_OUT = CONFIGS / "synthetic-64-demo.yaml"
 DEMO_HEADER = """\
 # The reconstruction phase of `pcut demo`: synthetic-64 with the overrides of configs/recipes/demo.yaml
-# (keypoint separation at weight 1; 240 epochs of 4 frames a step, drops at 144 and 204, region dropout
-# to epoch 160):
+# (keypoint separation at weight 1):
 #   pcut train --config synthetic-64-demo --name recon
 # Written by tools/write_finetune_config.py (do not edit by hand: tests/test_config.py checks it).
 """
