@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 
 from pcutlib.data.make_synthetic import make_synthetic_dataset
+from pcutlib.evaluation.metrics import percent_below
 from pcutlib.experiments.demo import TARGET_KEYS, add_demo_arguments, demo_recipe, run_demo, targets_met
 from pcutlib.paths import replace_between_markers
 
@@ -79,7 +80,7 @@ def rescored(run: dict, targets: dict) -> dict:
     figures = dict(run["figures"])
     if "animation_l1_below_copy_percent" not in figures:
         diagnosis = run["diagnoses"]["demo pcut"]
-        figures["animation_l1_below_copy_percent"] = 100 * (1 - diagnosis["animation_l1"] / diagnosis["copy_animation_l1"])
+        figures["animation_l1_below_copy_percent"] = percent_below(diagnosis["animation_l1"], diagnosis["copy_animation_l1"])
     return {"seed": run["seed"], "figures": figures, "met": targets_met(figures, targets)}
 
 

@@ -65,12 +65,14 @@ FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_k
            True, 8), ("probe_px", "pose probe (px)", False, 2.5), ("occlusion_auc_foreground",
            "O AUC in the foreground", True, 0.8)]
 THRESHOLDS = [("silhouette_iou", 0.80), ("silhouette_iou", 0.85), ("moving_distinct_keypoints", 8)]
-MARKERS = ("<!-- time-to-quality:start -->", "<!-- time-to-quality:end -->")
 
 
 def markers(name: str) -> tuple[str, str]:
     """The marker pair ``<!-- name:start -->``, ``<!-- name:end -->`` of a page's block."""
     return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+MARKERS = markers("time-to-quality")
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
 
 
@@ -202,8 +204,8 @@ def seed_spread_table(results: dict, goals: list[tuple[str, float, float]]) -> s
 
 
 def goals() -> list[tuple[str, float, float]]:
-    """The IoU and keypoint pairs the seed spread counts: the demo's first targets (before it trained
-    240 epochs of 4 frames) and its targets since, the shipped model's figures."""
+    """The IoU and keypoint pairs the seed spread counts: the demo's first targets (until its targets
+    became the shipped model's figures) and its targets since."""
     return [("the demo's first targets", 0.75, 6), ("the demo's targets, the shipped model's", 0.85, 8)]
 
 

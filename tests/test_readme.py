@@ -401,9 +401,6 @@ def test_the_readme_demo_spread_is_what_the_benchmark_wrote():
                                                                        "  silhouette-", "silhouette IoU", "mean O"))]
     assert len(rows) == 6 and all(row in {line.rstrip() for line in table.split("\n")} for row in rows)
     assert f"{figures['animation_l1_below_copy_percent']:.1f}%  at least" in console
-    if "the one of five that missed a target (its silhouette IoU)" in section:
-        assert len(runs) == 5 and [run["seed"] for run in runs if not all(run["met"].values())] == [0]
-        assert [key for key, met in shown["met"].items() if not met] == ["silhouette_iou"]
     from pcutlib.experiments.demo import demo_recipe
     assert shown["targets"] == demo_recipe()["targets"]
     text = " ".join(readme.split())

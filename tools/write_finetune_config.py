@@ -42,9 +42,10 @@ def demo_config() -> dict:
 
 
 def main() -> None:
-    DEMO_OUT.write_text(DEMO_HEADER + yaml.safe_dump(demo_config(), sort_keys=False))
+    reconstruction = demo_config()
+    DEMO_OUT.write_text(DEMO_HEADER + yaml.safe_dump(reconstruction, sort_keys=False))
     print(f"wrote {DEMO_OUT}")
-    config = finetune_config(demo_config(), demo_recipe()["finetune_epochs"], None)
+    config = finetune_config(reconstruction, demo_recipe()["finetune_epochs"], None)
     OUT.write_text(HEADER + yaml.safe_dump(config, sort_keys=False))
     print(f"wrote {OUT}")
 

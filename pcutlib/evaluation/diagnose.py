@@ -37,7 +37,7 @@ from pcutlib.data.synthetic import BACKGROUND_LABEL
 from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import reconstruction_foreground, reconstruction_mask
 from pcutlib.evaluation.discriminator_quality import batched, discriminator_quality, mixed_pixel_auc
-from pcutlib.evaluation.metrics import roc_auc
+from pcutlib.evaluation.metrics import percent_below, roc_auc
 from pcutlib.evaluation.motion_measures import (distinct_keypoints, figure_pixels, linear_probe_error,
                                                 moving_distinct_keypoints, moving_keypoints, silhouette_iou,
                                                 silhouette_statistics)
@@ -107,8 +107,8 @@ def targets_line(title: str, diagnosis) -> str:
 
 def relative_change(value: float, baseline: float) -> str:
     """'36.4% below' or '12.0% above': value against baseline, in words that read naturally."""
-    change = 100 * (value / baseline - 1)
-    return f"{abs(change):.1f}% {'below' if change < 0 else 'above'}"
+    below = percent_below(value, baseline)
+    return f"{abs(below):.1f}% {'below' if below > 0 else 'above'}"
 
 
 @dataclass

@@ -80,6 +80,11 @@ def check_frames(pred: torch.Tensor, real: torch.Tensor) -> None:
         raise ValueError(f"pred and real frames differ in shape: {tuple(pred.shape)} vs {tuple(real.shape)}")
 
 
+def percent_below(value: float, baseline: float) -> float:
+    """How far ``value`` lies below ``baseline``, in percent of the baseline (negative: above)."""
+    return 100 * (1 - value / baseline)
+
+
 def l1(pred: torch.Tensor, real: torch.Tensor) -> float:
     """Mean absolute difference over all pixels, channels and frames. pred, real (T,3,H,W)."""
     check_frames(pred, real)

@@ -54,8 +54,8 @@ intervals, p, Holm's p, seeds left out and why, detectable difference, verdict),
 ``metrics_vs_k.png``, ``artifacts.png`` (with the true dis-occlusion outlined; only from runs
 trained on this machine) and ``section.md``; with ``--readme docs/results.md README.md`` the
 results section of the first page and the verdict table of the second (every setting found). A
-progress bar counts the runs; an interrupted run continues from its last epoch. ``--quick`` runs the whole pipeline on a tiny world and model in
-about a minute (for tests).
+progress bar counts the runs; an interrupted run continues from its last epoch. ``--quick`` runs
+the whole pipeline on a tiny world and model in about a minute (for tests).
 """
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ from pcutlib.data.splits import animation_partner
 from pcutlib.data.synthetic import World
 from pcutlib.data.video_io import save_strip_png, save_video
 from pcutlib.evaluation.diagnose import diagnose, format_diagnoses, relative_change
+from pcutlib.evaluation.metrics import percent_below
 from pcutlib.evaluation.protocols import evaluate_reconstruction, write_metrics
 from pcutlib.experiments.recipes import read_recipe, synthetic_config, variant, variant_config
 from pcutlib.inference import animate_video
@@ -61,9 +62,9 @@ def _one_digit(value: float | None) -> str:
 
 def demo_figures(l1: float, copy_l1: float, diagnosis, minutes: float) -> dict:
     """The demo's PriorityCut model's figure for each of TARGET_KEYS."""
-    return {"l1_below_copy_percent": 100 * (1 - l1 / copy_l1),
+    return {"l1_below_copy_percent": percent_below(l1, copy_l1),
             "animation_l1_below_copy_percent": None if diagnosis.animation_l1 is None else
-            100 * (1 - diagnosis.animation_l1 / diagnosis.copy_animation_l1),
+            percent_below(diagnosis.animation_l1, diagnosis.copy_animation_l1),
             "moving_distinct_keypoints": diagnosis.moving_distinct_keypoints,
             "silhouette_iou": diagnosis.silhouette_iou, "minutes": minutes}
 
