@@ -7,6 +7,7 @@
     pcut evaluate --checkpoint ... --data ...             metrics.json + per-video CSV
     pcut diagnose --checkpoint ... --data ...             has the model learned motion?
     pcut calibrate baseline region-dropout ...           recipe variants -> results/calibration.md
+    pcut occlusion-bound                                 O trained on the truth: an oracle's bound
     pcut demo                                            the README's main job
     pcut experiment                                      the PriorityCut ablation (results/)
     pcut seed-statistics results/experiment-finetune     seed-level verdicts of stored runs
@@ -35,6 +36,7 @@ from pcutlib.evaluation.probes import add_train_probes_arguments, run_train_prob
 from pcutlib.evaluation.protocols import add_evaluate_arguments, run_evaluate
 from pcutlib.experiments.backbones import add_compare_backbones_arguments, run_compare_backbones
 from pcutlib.experiments.calibration import add_calibrate_arguments, run_calibrate
+from pcutlib.experiments.occlusion_bound import add_occlusion_bound_arguments, run_occlusion_bound
 from pcutlib.experiments.comparison import run_experiment
 from pcutlib.experiments.experiment_options import add_experiment_arguments
 from pcutlib.experiments.demo import add_demo_arguments, run_demo
@@ -287,6 +289,8 @@ COMMANDS = [
     ("train-probes", "pose and identity probes for the synthetic world", add_train_probes_arguments, run_train_probes),
     ("diagnose", "has the model learned motion? figures with baselines", add_diagnose_arguments, run_diagnose),
     ("calibrate", "train and diagnose recipe variants (results/calibration.md)", add_calibrate_arguments, run_calibrate),
+    ("occlusion-bound", "O trained on the true dis-occlusion: an oracle's upper bound (results/occlusion-bound/)",
+     add_occlusion_bound_arguments, run_occlusion_bound),
     ("demo", "the README's main job: train on the CPU, evaluate, animate", add_demo_arguments, run_demo),
     ("experiment", "the PriorityCut ablation: table and plots in results/", add_experiment_arguments, run_experiment),
     ("seed-statistics", "seed-level verdicts of a stored experiment setting", add_seed_statistics_arguments,

@@ -1,0 +1,199 @@
+"""``pcut occlusion-bound``: how well could the occlusion map rank the true dis-occlusion if the
+truth trained it? A labelled oracle: an upper bound that real data cannot have.
+
+FOMM's occlusion map O is computed from the source image and the two keypoint sets alone (the
+dense motion network never sees the driving frame), and only the reconstruction loss trains it.
+Where O misses part of the dis-occlusion, either that training signal does not ask for it, or
+O's inputs and network cannot tell. This command separates the two. From a trained model, its
+keypoint detector frozen, it trains on the training world's true dis-occlusion (binary
+cross-entropy of O against 1 - truth at O's size, the two classes weighted equally in each batch)
+
+    head          only O's last convolution (7x7 over the dense motion network's features):
+                  do the features the model already computes rank the truth?
+    dense-motion  the whole dense motion network (its hourglass and O's convolution; the region
+                  masks, and so the flow, change with the hourglass): can O's inputs rank it?
+
+and diagnoses each on held-out figures beside the model as it was, the no-model rule and the
+model's own warp error (which sees the driving frame: not a bound for O, a reference). The truth
+trains only these probes, never a model that pcut ships or compares.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from pcutlib.checkpoints.files import load_models
+from pcutlib.data.splits import load_split
+from pcutlib.data.synthetic_truth import disocclusion
+from pcutlib.evaluation.diagnose import diagnose
+from pcutlib.inference import detect_keypoints
+from pcutlib.prioritycut import RegularizerConfig
+from pcutlib.training.device import choose_device
+
+PARTS = ("head", "dense-motion")
+
+
+def training_videos(root: Path, frame_shape, kp_detector) -> list[tuple]:
+    """The training split's videos with their truth: [(frames (T,3,H,W), keypoints {"value":
+    (T,K,2), "jacobian"?: (T,K,2,2)}, VideoTruth)], keypoints from the frozen detector."""
+    items = [(frames, truth) for _, frames, _, truth in load_split(Path(root), "train", frame_shape)
+             if truth is not None and len(frames) >= 2]
+    if not items:
+        raise ValueError(f"{str(root)!r}/train holds no video of 2 or more frames with its X.truth.npz: the "
+                         f"oracle needs the synthetic world's truth (make it with pcut make-synthetic)")
+    return [(frames, detect_keypoints(kp_detector, frames), truth) for frames, truth in items]
+
+
+def sample_pairs(videos: list[tuple], batch_size: int, rng: np.random.Generator) -> tuple:
+    """``batch_size`` (source, driving) pairs of two different frames of one training video each.
+    Returns source (B,3,H,W), kp_source, kp_driving ({"value": (B,K,2), ...}), truth (B,H,W) bool."""
+    sources, drivings, truths, kp_rows = [], [], [], []
+    for _ in range(batch_size):
+        frames, keypoints, truth = videos[rng.integers(len(videos))]
+        s, d = rng.choice(len(frames), size=2, replace=False)
+        sources.append(frames[s])
+        kp_rows.append((keypoints, s, d))
+        truths.append(torch.from_numpy(disocclusion(truth.labels[s], truth.part_frames[s],
+                                                    truth.labels[d], truth.part_frames[d])))
+    kp_source = {key: torch.stack([kp[key][s] for kp, s, _ in kp_rows]) for key in kp_rows[0][0]}
+    kp_driving = {key: torch.stack([kp[key][d] for kp, _, d in kp_rows]) for key in kp_rows[0][0]}
+    return torch.stack(sources), kp_source, kp_driving, torch.stack(truths)
+
+
+def visible_target(truth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """truth (B,H,W) bool -> (B,1,h,w): the share of each O pixel's area that is visible in the
+    source (1 - truth, area-averaged to O's size)."""
+    return 1 - F.interpolate(truth[:, None].float(), size=size, mode="area")
+
+
+def balanced_bce(occlusion_map: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of O (B,1,h,w) in (0,1) against ``target`` (same shape), the
+    occluded (target < 0.5) and visible pixels weighted half each; plain mean when one is absent."""
+    occluded = target < 0.5
+    losses = F.binary_cross_entropy(occlusion_map.clamp(1e-6, 1 - 1e-6), target, reduction="none")
+    if occluded.all() or not occluded.any():
+        return losses.mean()
+    return 0.5 * losses[occluded].mean() + 0.5 * losses[~occluded].mean()
+
+
+def trainable_parameters(models, part: str) -> list[torch.nn.Parameter]:
+    """The parameters ``part`` trains (module doc); every other one is frozen."""
+    network = getattr(models.generator, "dense_motion_network", None)
+    if network is None or getattr(network, "occlusion", None) is None:
+        raise ValueError("the model estimates no occlusion map (FOMM's dense motion network with "
+                         "estimate_occlusion_map: true is required)")
+    if part not in PARTS:
+        raise ValueError(f"part {part!r}: expected one of {', '.join(PARTS)}")
+    for module in models.networks().values():
+        module.requires_grad_(False)
+    chosen = list((network.occlusion if part == "head" else network).parameters())
+    for parameter in chosen:
+        parameter.requires_grad_(True)
+    return chosen
+
+
+def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_size: int = 8,
+                    lr: float = 1e-3, seed: int = 0, progress: bool = True) -> list[float]:
+    """Train ``part`` of ``models`` (in place) on the true dis-occlusion; returns the losses."""
+    if steps < 1 or batch_size < 1 or not lr > 0:
+        raise ValueError(f"steps {steps}, batch size {batch_size}, lr {lr}: expected positive values")
+    network = models.generator.dense_motion_network
+    optimizer = torch.optim.Adam(trainable_parameters(models, part), lr=lr)
+    models.eval()
+    if part == "dense-motion":
+        network.train()                     # its batch statistics learn with it, as in training
+    device = next(network.parameters()).device
+    rng, losses = np.random.default_rng(seed), []
+    for _ in tqdm(range(steps), desc=f"occlusion-bound: {part}", disable=not progress, leave=False):
+        source, kp_source, kp_driving, truth = sample_pairs(videos, batch_size, rng)
+        to_device = lambda kp: {key: value.to(device) for key, value in kp.items()}   # noqa: E731
+        occlusion_map = network(source.to(device), to_device(kp_driving), to_device(kp_source))["occlusion_map"]
+        loss = balanced_bce(occlusion_map, visible_target(truth, occlusion_map.shape[-2:]).to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    models.eval()
+    return losses
+
+
+COLUMNS = [("O AUC pooled", "occlusion_auc"), ("in the foreground", "occlusion_auc_foreground"),
+           ("on figure pixels", "occlusion_auc_figure"), ("cores", "occlusion_auc_core"),
+           ("mask lift", "mask_lift"), ("silhouette IoU", "silhouette_iou")]
+REFERENCES = [("no-model rule (driving vs source)", ("rule_auc", "rule_auc_foreground", "rule_auc_figure", None,
+                                                     "rule_mask_lift", None)),
+              ("the model's warp error (sees the driving frame)", ("warp_error_auc", "warp_error_auc_foreground",
+                                                                   "warp_error_auc_figure", None, None, None))]
+
+
+def bound_table(rows: dict) -> str:
+    """rows {label: Diagnosis.to_dict()}, the first the model as it was -> a markdown table with
+    the references (no-model rule, warp error) of the first row under it."""
+    cell = lambda value: "-" if value is None else f"{value:.3f}"   # noqa: E731
+    lines = ["| O | " + " | ".join(name for name, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    lines += [f"| {label} | " + " | ".join(cell(row.get(key)) for _, key in COLUMNS) + " |"
+              for label, row in rows.items()]
+    first = next(iter(rows.values()))
+    lines += [f"| {label} | " + " | ".join(cell(None if key is None else first.get(key)) for key in keys) + " |"
+              for label, keys in REFERENCES]
+    return "\n".join(lines)
+
+
+def add_occlusion_bound_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.description = __doc__.split("\n\n")[0].replace("``pcut occlusion-bound``: ", "").replace("\n", " ")
+    parser.add_argument("--checkpoint", type=Path, default=Path("pretrained/synthetic-64.pt"),
+                        help="a FOMM pcut checkpoint with an occlusion map (default: pretrained/synthetic-64.pt)")
+    parser.add_argument("--data", type=Path, default=Path("data/synthetic-64"),
+                        help="the training world whose truth trains the probes (default: data/synthetic-64)")
+    parser.add_argument("--check-data", type=Path, default=Path("data/synthetic-64-check"),
+                        help="the held-out world diagnosed (default: data/synthetic-64-check, seed 1)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what the truth trains")
+    parser.add_argument("--steps", type=int, default=1500, help="training steps per part (default: 1500)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0, help="the pairs' random stream")
+    parser.add_argument("--max-videos", type=int, default=None, metavar="N", help="diagnose only N test videos")
+    parser.add_argument("--out", type=Path, default=Path("results/occlusion-bound"),
+                        help="folder for occlusion_bound.json and occlusion_bound.md")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def run_occlusion_bound(args: argparse.Namespace) -> int:
+    models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device), with_discriminator=False)
+    trainable_parameters(models, args.parts[0])          # refuses a model without O before any work
+    frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
+    regularizer = RegularizerConfig.from_dict(checkpoint["config"].get("regularizer"))
+    check = lambda trained: diagnose(trained, args.check_data, frame_shape, args.max_videos,   # noqa: E731
+                                     progress=not args.no_progress, regularizer=regularizer).to_dict()
+    rows = {"as trained (the reconstruction loss alone)": check(models)}
+    videos = training_videos(args.data, frame_shape, models.kp_detector)
+    record = {"checkpoint": str(args.checkpoint), "data": str(args.data), "check_data": str(args.check_data),
+              "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "losses": {}}
+    for part in args.parts:
+        trained = copy.deepcopy(models)
+        losses = train_occlusion(trained, videos, part, args.steps, args.batch_size, args.lr, args.seed,
+                                 progress=not args.no_progress)
+        record["losses"][part] = [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))]
+        rows[f"{part} trained on the truth (oracle)"] = check(trained)
+    table = bound_table(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "occlusion_bound.json").write_text(json.dumps({**record, "rows": rows}, indent=2) + "\n")
+    command = (f"pcut occlusion-bound --checkpoint {args.checkpoint} --data {args.data} --check-data "
+               f"{args.check_data} --parts {' '.join(args.parts)} --steps {args.steps}")
+    (args.out / "occlusion_bound.md").write_text(
+        f"# The occlusion map trained on the truth: an upper bound\n\nWritten by `{command}` on "
+        f"{rows[next(iter(rows))]['videos']} held-out videos of {args.check_data}.\n\n{table}\n")
+    print(table)
+    for part, (first, last) in record["losses"].items():
+        print(f"{part}: balanced cross-entropy {first:.3f} over the first 50 steps, {last:.3f} over the last 50")
+    print(f"written: {args.out / 'occlusion_bound.md'}, {args.out / 'occlusion_bound.json'}")
+    return 0
