@@ -34,6 +34,7 @@ from pcutlib.data.splits import load_split
 from pcutlib.data.synthetic_truth import disocclusion
 from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.inference import detect_keypoints
+from pcutlib.paths import between_markers, refuse_to_replace, replace_between_markers
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
 
@@ -162,12 +163,38 @@ def add_occlusion_bound_arguments(parser: argparse.ArgumentParser) -> argparse.A
     parser.add_argument("--max-videos", type=int, default=None, metavar="N", help="diagnose only N test videos")
     parser.add_argument("--out", type=Path, default=Path("results/occlusion-bound"),
                         help="folder for occlusion_bound.json and occlusion_bound.md")
+    parser.add_argument("--readme", type=Path, default=None, metavar="PAGE",
+                        help="also write the table into PAGE between <!-- MARKER:start/end --> lines")
+    parser.add_argument("--marker", default="occlusion-bound", help="--readme's marker name (default: occlusion-bound)")
+    parser.add_argument("--from-json", type=Path, default=None, metavar="JSON",
+                        help="train nothing: write the table (and --readme) from a stored occlusion_bound.json")
+    parser.add_argument("--overwrite", action="store_true", help="replace the files in --out if they exist")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def write_table(rows: dict, readme: Path | None, marker: str) -> str:
+    """Print ``bound_table(rows)`` and write it between ``readme``'s markers when given."""
+    table = bound_table(rows)
+    print(table)
+    if readme is not None:
+        replace_between_markers(readme, table, *markers(marker))
+        print(f"table written into {readme} ({marker})")
+    return table
+
+
 def run_occlusion_bound(args: argparse.Namespace) -> int:
+    if args.readme is not None:      # a page without the markers is refused before any training
+        between_markers(args.readme.read_text(), "", *markers(args.marker), str(args.readme))
+    if args.from_json is not None:
+        write_table(json.loads(args.from_json.read_text())["rows"], args.readme, args.marker)
+        return 0
+    refuse_to_replace([args.out / "occlusion_bound.json", args.out / "occlusion_bound.md"], args.overwrite)
     models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device), with_discriminator=False)
     trainable_parameters(models, args.parts[0])          # refuses a model without O before any work
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
@@ -184,15 +211,14 @@ def run_occlusion_bound(args: argparse.Namespace) -> int:
                                  progress=not args.no_progress)
         record["losses"][part] = [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))]
         rows[f"{part} trained on the truth (oracle)"] = check(trained)
-    table = bound_table(rows)
+    table = write_table(rows, args.readme, args.marker)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "occlusion_bound.json").write_text(json.dumps({**record, "rows": rows}, indent=2) + "\n")
     command = (f"pcut occlusion-bound --checkpoint {args.checkpoint} --data {args.data} --check-data "
-               f"{args.check_data} --parts {' '.join(args.parts)} --steps {args.steps}")
+               f"{args.check_data} --parts {' '.join(args.parts)} --steps {args.steps} --out {args.out}")
     (args.out / "occlusion_bound.md").write_text(
         f"# The occlusion map trained on the truth: an upper bound\n\nWritten by `{command}` on "
         f"{rows[next(iter(rows))]['videos']} held-out videos of {args.check_data}.\n\n{table}\n")
-    print(table)
     for part, (first, last) in record["losses"].items():
         print(f"{part}: balanced cross-entropy {first:.3f} over the first 50 steps, {last:.3f} over the last 50")
     print(f"written: {args.out / 'occlusion_bound.md'}, {args.out / 'occlusion_bound.json'}")
