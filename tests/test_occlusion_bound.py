@@ -1,6 +1,7 @@
 """pcutlib.experiments.occlusion_bound: the oracle's pieces on hand-made cases, then the command."""
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,6 +94,17 @@ def test_the_command_writes_the_table_beside_its_references(tiny, tmp_path, caps
     assert "| no-model rule (driving vs source) |" in table and "| the model's warp error" in table
     assert f"{record['rows']['as trained (the reconstruction loss alone)']['rule_auc']:.3f}" in table
     assert "written:" in capsys.readouterr().out
+    page = tmp_path / "page.md"
+    page.write_text("a\n<!-- bound:start -->\nold\n<!-- bound:end -->\nb\n")
+    assert main(["occlusion-bound", "--from-json", str(out / "occlusion_bound.json"), "--readme", str(page),
+                 "--marker", "bound"]) == 0
+    assert page.read_text() == f"a\n<!-- bound:start -->\n{B.bound_table(record['rows'])}\n<!-- bound:end -->\nb\n"
+    assert main(["occlusion-bound", "--checkpoint", str(checkpoint), "--data", str(root), "--out", str(out)]) == 2
+    assert "occlusion_bound.json (and 1 more) already exists; pass --overwrite" in capsys.readouterr().err
+    assert main(["occlusion-bound", "--checkpoint", str(checkpoint), "--data", str(root), "--out", str(tmp_path / "new"),
+                 "--readme", str(page), "--marker", "absent"]) == 2       # refused before any training
+    assert "must hold the markers <!-- absent:start -->" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
 
 
 def test_the_oracle_refuses_a_world_without_truth(tiny, tmp_path):
@@ -103,3 +115,54 @@ def test_the_oracle_refuses_a_world_without_truth(tiny, tmp_path):
         (stripped / path.name).write_bytes(path.read_bytes())
     with pytest.raises(ValueError, match="no-truth'/train holds no video .* X.truth.npz"):
         B.training_videos(stripped.parent, None, models.kp_detector)
+
+
+def test_the_oracle_bound_in_choices_md_is_the_record():
+    """docs/choices.md's three tables are bound_table() of the stored records, and its sentences
+    quote them."""
+    repo = Path(__file__).resolve().parent.parent
+    page = (repo / "docs" / "choices.md").read_text()
+    records = {}
+    for marker, folder in (("occlusion-bound", "occlusion-bound"), ("occlusion-bound-6000", "occlusion-bound-6000"),
+                           ("occlusion-bound-textured", "occlusion-bound-textured")):
+        records[marker] = json.loads((repo / "results" / folder / "occlusion_bound.json").read_text())
+        start, end = B.markers(marker)
+        assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == B.bound_table(records[marker]["rows"])
+    text = " ".join(page.split("<!-- occlusion-bound-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-bound-sentences:end -->", 1)[0].split())
+    flat, longer, textured = (records[name]["rows"] for name in ("occlusion-bound", "occlusion-bound-6000",
+                                                                 "occlusion-bound-textured"))
+    model, head, whole = (flat[key] for key in ("as trained (the reconstruction loss alone)",
+                                                "head trained on the truth (oracle)",
+                                                "dense-motion trained on the truth (oracle)"))
+    assert (f"ranks the foreground's dis-occlusion at {head['occlusion_auc_foreground']:.3f} (the model's O: "
+            f"{model['occlusion_auc_foreground']:.3f}) and gives a mask lift of {head['mask_lift']:.3f} "
+            f"({model['mask_lift']:.3f}), above both targets (0.8 and 2.5)") in text
+    assert head["occlusion_auc_foreground"] >= 0.8 and head["mask_lift"] >= 2.5
+    t_model, t_head, t_whole = (textured[key] for key in textured if "rule" not in key)
+    assert (f"in the textured pair, {t_head['occlusion_auc_foreground']:.3f} and {t_head['mask_lift']:.3f} "
+            f"({t_model['occlusion_auc_foreground']:.3f} and {t_model['mask_lift']:.3f})") in text
+    six = longer["dense-motion trained on the truth (oracle)"]
+    assert (f"there the head reaches {head['occlusion_auc_figure']:.3f}, and the whole dense motion network "
+            f"{whole['occlusion_auc_figure']:.3f} after 1,500 steps and {six['occlusion_auc_figure']:.3f} after 6,000 "
+            f"(its loss over the last 50 steps: {records['occlusion-bound']['losses']['dense-motion'][1]:.3f} and "
+            f"{records['occlusion-bound-6000']['losses']['dense-motion'][1]:.3f}, still falling slowly)") in text
+    assert max(head["occlusion_auc_figure"], whole["occlusion_auc_figure"], six["occlusion_auc_figure"],
+               t_whole["occlusion_auc_figure"]) < 0.75                        # "out of reach ... at these budgets"
+    assert records["occlusion-bound-6000"]["steps"] == 6000 and records["occlusion-bound"]["steps"] == 1500
+    assert f"ranks the same pixels at {model['warp_error_auc_figure']:.3f}" in text
+    assert f"In the textured pair the dense motion network reaches {t_whole['occlusion_auc_figure']:.3f} there" in text
+
+
+def test_the_readme_quotes_the_oracle_bound():
+    repo = Path(__file__).resolve().parent.parent
+    text = " ".join((repo / "README.md").read_text().split())
+    flat, longer = (json.loads((repo / "results" / name / "occlusion_bound.json").read_text())["rows"]
+                    for name in ("occlusion-bound", "occlusion-bound-6000"))
+    head = flat["head trained on the truth (oracle)"]
+    best_figure = max(row["occlusion_auc_figure"] for rows in (flat, longer) for key, row in rows.items()
+                      if "oracle" in key)
+    assert best_figure == longer["dense-motion trained on the truth (oracle)"]["occlusion_auc_figure"] < 0.75
+    assert (f"foreground's dis-occlusion at {head['occlusion_auc_foreground']:.3f} with only its last convolution "
+            f"retrained") in text
+    assert f"on figure pixels it reaches no more than {best_figure:.3f} with the whole dense motion network" in text

@@ -157,8 +157,8 @@ def add_occlusion_bound_arguments(parser: argparse.ArgumentParser) -> argparse.A
                         help="the held-out world diagnosed (default: data/synthetic-64-check, seed 1)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what the truth trains")
     parser.add_argument("--steps", type=int, default=1500, help="training steps per part (default: 1500)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=8, help="(source, driving) pairs per step (default: 8)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default: 1e-3)")
     parser.add_argument("--seed", type=int, default=0, help="the pairs' random stream")
     parser.add_argument("--max-videos", type=int, default=None, metavar="N", help="diagnose only N test videos")
     parser.add_argument("--out", type=Path, default=Path("results/occlusion-bound"),
