@@ -458,3 +458,43 @@ def test_the_textured_world_is_the_shipped_textured_rows_world():
                  "small-motion+full-res-long+part-grain+grain20-250+pc-warm30-pixel-head"):
         assert rows[name]["world"] == TEXTURED_WORLD, name
     assert calibration.world_name(TEXTURED_WORLD) == "h62-m60-grain20-partgrain"      # docs/usage.md's --data folder
+
+
+def test_the_separation_rows_in_choices_md_are_the_record():
+    """The paragraph on keypoint separation in the shipped recipes quotes their seed-0 rows, the
+    same recipes without it, and the shipped model's own row."""
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    text = " ".join((REPO / "docs" / "choices.md").read_text().split(
+        "<!-- occlusion-levers-separation-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-levers-separation-sentences:end -->", 1)[0].split())
+    latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
+    shipped = [row for row in rows if row["variant"] == "small-motion+full-res-long" and row.get("seed") is None][-1]
+    base, textured = "small-motion+full-res-long", "+part-grain+grain20-250+pc-warm30-pixel-head"
+    flat, flat_without = latest[f"{base}+separation-1"], latest[base]
+    tuned, tuned_without = latest[f"{base}+separation-1{textured}"], latest[f"{base}{textured}"]
+    motion = lambda row: (f"{row['moving_distinct_keypoints']:.1f}", f"{row['probe_px']:.3f}",   # noqa: E731
+                          f"{row['silhouette_iou']:.3f}")
+    assert ("The flat model ended with {} moving keypoints, a probe of {} px and IoU {}".format(*motion(flat))
+            + " (the same recipe without separation, seed 0: {}, {} px, {};".format(*motion(flat_without))
+            + f" the shipped model: IoU {shipped['silhouette_iou']:.3f}, {shipped['probe_px']:.3f} px)") in text
+    assert ("The textured fine-tune ended with {} moving keypoints, a probe of {} px and IoU {}".format(*motion(tuned))
+            + " (without: {}, {} px, {})".format(*motion(tuned_without))) in text
+    assert (f"O at {tuned['occlusion_auc_foreground']:.3f} inside F and {tuned['occlusion_auc_figure']:.3f} on figure "
+            f"pixels, a mask lift of {tuned['mask_lift']:.2f} and a pixel AUC of "
+            f"{tuned['d_pixel_auc_true_disocclusion']:.3f} against the true dis-occlusion (without: "
+            f"{tuned_without['occlusion_auc_foreground']:.3f}, {tuned_without['occlusion_auc_figure']:.3f}, "
+            f"{tuned_without['mask_lift']:.2f}, {tuned_without['d_pixel_auc_true_disocclusion']:.3f})") in text
+    assert all(row["silhouette_iou"] < 0.85 and row["mask_lift"] < 2.5 for row in (flat, tuned))
+    assert all(row["moving_distinct_keypoints"] >= 8 for row in (flat, tuned))
+
+
+def test_the_shipped_schedule_with_separation_in_benchmarks_md_is_the_record():
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    text = " ".join((REPO / "docs" / "benchmarks.md").read_text().split(
+        "<!-- shipped-separation-sentences:start -->", 1)[1].split("<!-- shipped-separation-sentences:end -->", 1)[0].split())
+    row = [row for row in rows if row["variant"] == "small-motion+full-res-long+separation-1" and row["seed"] == 0][-1]
+    shipped = [row for row in rows if row["variant"] == "small-motion+full-res-long" and row.get("seed") is None][-1]
+    assert (f"{row['steps']:,} steps in {row['minutes']} min) ended with {row['moving_distinct_keypoints']:.1f} moving "
+            f"keypoints, a probe of {row['probe_px']:.3f} px and IoU {row['silhouette_iou']:.3f}, against the shipped "
+            f"model's {shipped['probe_px']:.3f} px and {shipped['silhouette_iou']:.3f}") in text
+    assert row["probe_px"] < shipped["probe_px"] and row["silhouette_iou"] < shipped["silhouette_iou"]
