@@ -1,12 +1,14 @@
 """``pcut occlusion-bound``: how well could the occlusion map rank the true dis-occlusion if the
-truth trained it? A labelled oracle: an upper bound that real data cannot have.
+truth trained it? A labelled oracle, which real data never has: what O can at least reach.
 
 FOMM's occlusion map O is computed from the source image and the two keypoint sets alone (the
-dense motion network never sees the driving frame), and only the reconstruction loss trains it.
-Where O misses part of the dis-occlusion, either that training signal does not ask for it, or
-O's inputs and network cannot tell. This command separates the two. From a trained model, its
+dense motion network sees the driving frame only through its keypoints and their Jacobians),
+and only the reconstruction loss trains it. Where O misses part of the dis-occlusion, either
+that training signal does not ask for it, or O's inputs and network cannot tell. This command
+separates the two. From a trained model, its
 keypoint detector frozen, it trains on the training world's true dis-occlusion (binary
-cross-entropy of O against 1 - truth at O's size, the two classes weighted equally in each batch)
+cross-entropy of O against the visible share of each O pixel, the occluded pixels (share under
+one half) and the others weighted half each in each batch)
 
     head          only O's last convolution (7x7 over the dense motion network's features):
                   do the features the model already computes rank the truth?
@@ -14,7 +16,7 @@ cross-entropy of O against 1 - truth at O's size, the two classes weighted equal
                   masks, and so the flow, change with the hourglass): can O's inputs rank it?
 
 and diagnoses each on held-out figures beside the model as it was, the no-model rule and the
-model's own warp error (which sees the driving frame: not a bound for O, a reference). The truth
+model's own warp error (which sees the driving frame: a reference, not a score O could reach). The truth
 trains only these probes, never a model that pcut ships or compares.
 """
 from __future__ import annotations
@@ -217,7 +219,7 @@ def run_occlusion_bound(args: argparse.Namespace) -> int:
     command = (f"pcut occlusion-bound --checkpoint {args.checkpoint} --data {args.data} --check-data "
                f"{args.check_data} --parts {' '.join(args.parts)} --steps {args.steps} --out {args.out}")
     (args.out / "occlusion_bound.md").write_text(
-        f"# The occlusion map trained on the truth: an upper bound\n\nWritten by `{command}` on "
+        f"# The occlusion map trained on the truth (a labelled oracle)\n\nWritten by `{command}` on "
         f"{rows[next(iter(rows))]['videos']} held-out videos of {args.check_data}.\n\n{table}\n")
     for part, (first, last) in record["losses"].items():
         print(f"{part}: balanced cross-entropy {first:.3f} over the first 50 steps, {last:.3f} over the last 50")
