@@ -199,6 +199,25 @@ def test_the_tables_cover_the_design_s_seeds_whatever_seeds_train_now():
     assert seeds("--quick", "--setting", "finetune") == ([0, 1], [0, 1])
 
 
+def test_the_tables_cover_the_design_s_variants_whatever_variants_train_now():
+    """--variants chooses what trains now (a session may train two variants of a seed); the
+    tables, the planned count and the verdicts cover the design's variants, read from their
+    records, so that a subset without a comparison pair still ends in tables."""
+    import argparse
+
+    parser = experiment_options.add_experiment_arguments(argparse.ArgumentParser())
+    main_variants = recipes.variant_groups()["main"]
+
+    def planned(*argv):
+        args = experiment_options.resolve_arguments(parser.parse_args(list(argv)))
+        return comparison.plan_variants(args, args.settings[0]), comparison.planned_runs(args, args.settings[0])
+
+    assert planned("--setting", "scratch", "--variants", "unet", "oracle-prioritycut-k10") == (main_variants, 5 * 6)
+    assert planned("--setting", "finetune", "--variants", "prioritycut-k30") == ([*main_variants, "prioritycut-k30"],
+                                                                                6 * 12)
+    assert planned("--quick", "--setting", "finetune") == (["unet", "prioritycut-k10", "oracle-prioritycut-k10"], 3 * 2)
+
+
 def test_mask_precision_is_one_for_the_truth_and_chance_is_the_base_rate():
     truth = torch.zeros(2, 8, 8, dtype=torch.bool)
     truth[0, 2:4, 2:6] = True                                    # 8 dis-occluded pixels in frame 0

@@ -126,9 +126,17 @@ def plan_seeds(args, setting: str) -> list[int]:
     return sorted(set(SETTING_SEEDS[design_of(args, setting)]) | set(seeds_of(args, setting)))
 
 
+def plan_variants(args, setting: str) -> list[str]:
+    """The variants the tables and verdicts cover, whatever --variants trains now: the design's
+    (``setting_plan``) and any other variant asked for; with --quick its own variants."""
+    if args.quick:
+        return list(args.variants)
+    return list(dict.fromkeys([*setting_plan(design_of(args, setting))["variants"], *args.variants]))
+
+
 def planned_runs(args, setting: str) -> int:
-    """How many runs the tables of ``setting`` plan: every variant asked for, every planned seed."""
-    return len(args.variants) * len(plan_seeds(args, setting))
+    """How many runs the tables of ``setting`` plan: every planned variant, every planned seed."""
+    return len(plan_variants(args, setting)) * len(plan_seeds(args, setting))
 
 
 def score_references(args, setting: str, test: list, probes, progress: bool) -> dict:
@@ -205,13 +213,13 @@ def train_and_score(args, setting: str, base: dict, test: list, probes, bar) -> 
     names = [path.name for path, *_ in test]
     trained = set(seeds_of(args, setting))       # the others: read from their records when they match
     for seed in plan_seeds(args, setting):       # seed by seed: an interrupted command leaves whole seeds
-        for name in args.variants:
+        for name in plan_variants(args, setting):    # only --variants train; the design's others are read
             plan = planned_run(args, setting, base, name, seed)
             bar.set_postfix_str(f"{setting}/{plan['run_dir'].name}")
             start = start_digest(args, plan["init_from"])
             record = read_record(plan["record"], plan["made_from"], names, say=tqdm.write, start=start,
                                  scoring=scoring_of(args))
-            if record is None and (args.records_only or seed not in trained):
+            if record is None and (args.records_only or seed not in trained or name not in args.variants):
                 bar.update()
                 continue
             if record is None:
@@ -250,7 +258,7 @@ def missing_runs(args, setting: str, base: dict, test: list) -> list[str]:
 def setting_budget(args, setting: str, base: dict, test: list, reference_row: bool) -> str:
     """One sentence: what each run of ``setting`` trained, and on what it is scored (``reference_row``:
     whether the setting's reconstruction row is in the tables)."""
-    runs = f"{len(args.variants)} variants x {len(plan_seeds(args, setting))} seeds"
+    runs = f"{len(plan_variants(args, setting))} variants x {len(plan_seeds(args, setting))} seeds"
     if args.world != "flat":
         world = WORLDS[args.world]
         runs += (f" in the {args.world} world (`{args.data}`: a random grain of sd {world.background_texture:g} "
@@ -292,12 +300,12 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
               f"(the previous tables and plots there are replaced)")
     folder.mkdir(parents=True, exist_ok=True)
     init_label = INIT if setting == "finetune" else INIT_SCRATCH
-    table = summarize(rows, [*args.variants, init_label, COPY])
+    variants = plan_variants(args, setting)
+    table = summarize(rows, [*variants, init_label, COPY])
     # the design's plan (design.setting_plan); --quick plans only what it runs. Holm's family is the
     # design's comparisons whatever --variants trains now (as plan_seeds keeps the design's seeds)
     plan = setting_plan(design)
     tuning = () if args.quick else plan["tuning_seeds"]
-    variants = args.variants if args.quick else list(dict.fromkeys([*plan["variants"], *args.variants]))
     min_auc, min_pixel_auc = plan["min_auc"], plan["min_pixel_auc"]
     planned_seeds = len([s for s in plan_seeds(args, setting) if s not in tuning])
     comparisons = seed_comparisons(rows, per_video, resamples=args.resamples, tuning_seeds=tuning,
@@ -324,7 +332,7 @@ def write_setting_results(args, setting: str, rows: list, per_video: dict, check
         path, video, _, truth = test[0]
         plot_artifacts(checkpoints, video, path.name, folder / "artifacts.png",
                        disoccluded=None if truth is None else disocclusion_from(truth, 0))
-        missing = [name for name in args.variants if name not in checkpoints]
+        missing = [name for name in variants if name not in checkpoints]
         if missing:
             print(f"artifacts.png: no checkpoint of {', '.join(missing)} on this machine (their records came from "
                   f"results/): the figure shows the others")
