@@ -499,3 +499,22 @@ def test_the_shipped_schedule_with_separation_in_benchmarks_md_is_the_record():
             f"keypoints, a probe of {row['probe_px']:.3f} px and IoU {row['silhouette_iou']:.3f}, against "
             f"{shipped['probe_px']:.3f} px and {shipped['silhouette_iou']:.3f} for the run that became the shipped model") in text
     assert row["probe_px"] < shipped["probe_px"] and row["silhouette_iou"] < shipped["silhouette_iou"]
+
+
+def test_the_short_separation_rows_in_choices_md_are_the_record():
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    text = " ".join((REPO / "docs" / "choices.md").read_text().split(
+        "<!-- occlusion-levers-separation-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-levers-separation-sentences:end -->", 1)[0].split())
+    latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
+    name = "small-motion+full-res"
+    ref, sep, fine, fine_sep = (latest[f"{name}{suffix}"] for suffix in ("", "+separation-1", "+motion-64",
+                                                                         "+motion-64+separation-1"))
+    assert ref["steps"] == sep["steps"] == fine_sep["steps"] == 1800
+    assert (f"it spread the keypoints ({sep['moving_distinct_keypoints']:.1f} moving, against "
+            f"{ref['moving_distinct_keypoints']:.1f} without) but ended at IoU {sep['silhouette_iou']:.3f} and a probe of "
+            f"{sep['probe_px']:.2f} px (without: {ref['silhouette_iou']:.3f}, {ref['probe_px']:.2f} px)") in text
+    assert (f"kept {fine_sep['moving_distinct_keypoints']:.1f} moving keypoints where motion-64 alone kept "
+            f"{fine['moving_distinct_keypoints']:.1f}, and O reached {fine_sep['occlusion_auc_foreground']:.3f} inside F "
+            f"(motion-64 alone: {fine['occlusion_auc_foreground']:.3f}) but {fine_sep['occlusion_auc_figure']:.3f} on "
+            f"figure pixels, with a probe of {fine_sep['probe_px']:.2f} px") in text
