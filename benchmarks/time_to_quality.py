@@ -57,7 +57,7 @@ from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.experiments.demo import ensure_check_data
 from pcutlib.experiments.recipes import apply_overrides, read_recipe
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
-from pcutlib.paths import replace_between_markers
+from pcutlib.paths import marker_pair, replace_between_markers
 from pcutlib.training.device import choose_device, native_bf16
 from pcutlib.training.loop import cpu_settings, end_epoch, setup_run, train_epoch
 
@@ -67,12 +67,7 @@ FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_k
 THRESHOLDS = [("silhouette_iou", 0.80), ("silhouette_iou", 0.85), ("moving_distinct_keypoints", 8)]
 
 
-def markers(name: str) -> tuple[str, str]:
-    """The marker pair ``<!-- name:start -->``, ``<!-- name:end -->`` of a page's block."""
-    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-
-
-MARKERS = markers("time-to-quality")
+MARKERS = marker_pair("time-to-quality")
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
 
 
@@ -318,7 +313,7 @@ def write_outputs(document: dict, out: Path, readme: Path | None, marker: str = 
                                             f"({machine}).\n\n{text}\n")
     plot(document["results"], out / "time_to_quality.png")
     if readme is not None:
-        replace_between_markers(readme, threshold_table(document["results"]), *markers(marker))
+        replace_between_markers(readme, threshold_table(document["results"]), *marker_pair(marker))
         print(f"rewrote the time-to-quality table of {readme}")
     return text
 
@@ -359,7 +354,7 @@ def main(argv=None) -> int:
         seed, *paths = args.seed_rows
         text = threshold_table(seed_rows([json.loads(Path(path).read_text()) for path in paths], int(seed)))
         if args.readme is not None:
-            replace_between_markers(args.readme, text, *markers(args.marker))
+            replace_between_markers(args.readme, text, *marker_pair(args.marker))
         print(text)
         return 0
     recipe = read_recipe("time_to_quality")

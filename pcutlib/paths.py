@@ -162,6 +162,11 @@ def between_markers(content: str, text: str, start: str, end: str, where: str = 
     return f"{before}{start}\n{text}\n{end}{after}"
 
 
+def marker_pair(name: str) -> tuple[str, str]:
+    """The marker lines ``<!-- name:start -->``, ``<!-- name:end -->`` of a page's block."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
 def replace_between_markers(page: str | Path, text: str, start: str, end: str) -> None:
     """Replace what stands between the marker lines ``start`` and ``end`` of the file ``page`` by
     ``text`` (how commands write their part of the README and docs/ pages)."""

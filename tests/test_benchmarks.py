@@ -9,6 +9,8 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "benchmarks"))
 import time_to_quality as T  # noqa: E402
 
+from pcutlib.paths import marker_pair  # noqa: E402
+
 
 def test_thresholds_read_the_first_mark_that_reaches_them():
     rows = [{"minutes": minutes, "epoch": epoch, "step": 20 * epoch, "silhouette_iou": iou}
@@ -383,7 +385,7 @@ def test_the_seed_0_rows_in_the_docs_are_the_stored_runs():
                  for n in names]
     rows = T.seed_rows(documents, 0)
     page = (REPO / "docs" / "benchmarks.md").read_text()
-    start, end = T.markers("time-to-quality-seed-0")
+    start, end = marker_pair("time-to-quality-seed-0")
     assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == T.threshold_table(rows), \
         "rerun: python benchmarks/time_to_quality.py --seed-rows 0 <the four JSONs> --readme docs/benchmarks.md " \
         "--marker time-to-quality-seed-0"

@@ -12,6 +12,7 @@ from pcutlib.checkpoints.files import save_models
 from pcutlib.cli import main
 from pcutlib.data.synthetic_truth import disocclusion
 from pcutlib.experiments import occlusion_bound as B
+from pcutlib.paths import marker_pair
 from pcutlib.models.build import build_models
 
 
@@ -126,7 +127,7 @@ def test_the_oracle_bound_in_choices_md_is_the_record():
     for marker, folder in (("occlusion-bound", "occlusion-bound"), ("occlusion-bound-6000", "occlusion-bound-6000"),
                            ("occlusion-bound-textured", "occlusion-bound-textured")):
         records[marker] = json.loads((repo / "results" / folder / "occlusion_bound.json").read_text())
-        start, end = B.markers(marker)
+        start, end = marker_pair(marker)
         assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == B.bound_table(records[marker]["rows"])
     text = " ".join(page.split("<!-- occlusion-bound-sentences:start -->", 1)[1].split(
         "<!-- occlusion-bound-sentences:end -->", 1)[0].split())

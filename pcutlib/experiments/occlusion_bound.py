@@ -36,7 +36,7 @@ from pcutlib.data.splits import load_split
 from pcutlib.data.synthetic_truth import disocclusion
 from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.inference import detect_keypoints
-from pcutlib.paths import between_markers, refuse_to_replace, replace_between_markers
+from pcutlib.paths import between_markers, marker_pair, refuse_to_replace, replace_between_markers
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
 
@@ -114,9 +114,9 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
         network.train()                     # its batch statistics learn with it, as in training
     device = next(network.parameters()).device
     rng, losses = np.random.default_rng(seed), []
+    to_device = lambda kp: {key: value.to(device) for key, value in kp.items()}   # noqa: E731
     for _ in tqdm(range(steps), desc=f"occlusion-bound: {part}", disable=not progress, leave=False):
         source, kp_source, kp_driving, truth = sample_pairs(videos, batch_size, rng)
-        to_device = lambda kp: {key: value.to(device) for key, value in kp.items()}   # noqa: E731
         occlusion_map = network(source.to(device), to_device(kp_driving), to_device(kp_source))["occlusion_map"]
         loss = balanced_bce(occlusion_map, visible_target(truth, occlusion_map.shape[-2:]).to(device))
         optimizer.zero_grad(set_to_none=True)
@@ -176,23 +176,19 @@ def add_occlusion_bound_arguments(parser: argparse.ArgumentParser) -> argparse.A
     return parser
 
 
-def markers(name: str) -> tuple[str, str]:
-    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-
-
 def write_table(rows: dict, readme: Path | None, marker: str) -> str:
     """Print ``bound_table(rows)`` and write it between ``readme``'s markers when given."""
     table = bound_table(rows)
     print(table)
     if readme is not None:
-        replace_between_markers(readme, table, *markers(marker))
+        replace_between_markers(readme, table, *marker_pair(marker))
         print(f"table written into {readme} ({marker})")
     return table
 
 
 def run_occlusion_bound(args: argparse.Namespace) -> int:
     if args.readme is not None:      # a page without the markers is refused before any training
-        between_markers(args.readme.read_text(), "", *markers(args.marker), str(args.readme))
+        between_markers(args.readme.read_text(), "", *marker_pair(args.marker), str(args.readme))
     if args.from_json is not None:
         write_table(json.loads(args.from_json.read_text())["rows"], args.readme, args.marker)
         return 0
