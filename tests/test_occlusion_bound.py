@@ -49,15 +49,15 @@ def test_pairs_are_two_frames_of_one_video_with_their_truth(tiny):
     root, models, _ = tiny
     videos = B.training_videos(root, None, models.kp_detector)
     assert len(videos) == 4
-    source, kp_source, kp_driving, truth = B.sample_pairs(videos, 6, np.random.default_rng(0))
-    assert source.shape == (6, 3, 32, 32) and truth.shape == (6, 32, 32) and truth.dtype == torch.bool
+    source, driving, kp_source, kp_driving, truth = B.sample_pairs(videos, 6, np.random.default_rng(0))
+    assert source.shape == driving.shape == (6, 3, 32, 32) and truth.shape == (6, 32, 32) and truth.dtype == torch.bool
     assert kp_source["value"].shape == kp_driving["value"].shape == (6, 3, 2)
     assert set(kp_source) == set(kp_driving) == {"value", "jacobian"}
     rng = np.random.default_rng(0)                      # the same draws, replayed by hand
     for row in range(6):
         frames, keypoints, video_truth = videos[rng.integers(len(videos))]
         s, d = rng.choice(len(frames), size=2, replace=False)
-        assert s != d and torch.equal(source[row], frames[s])
+        assert s != d and torch.equal(source[row], frames[s]) and torch.equal(driving[row], frames[d])
         assert torch.equal(kp_driving["value"][row], keypoints["value"][d])
         assert np.array_equal(truth[row].numpy(), disocclusion(video_truth.labels[s], video_truth.part_frames[s],
                                                                video_truth.labels[d], video_truth.part_frames[d]))
@@ -82,6 +82,29 @@ def test_the_head_trains_alone_and_the_dense_motion_network_trains_whole(tiny):
         B.trainable_parameters(models, "flow")
 
 
+def test_the_revealed_label_needs_no_truth_and_comes_from_the_model_as_it_was(tiny, tmp_path):
+    root, models, _ = tiny
+    stripped = tmp_path / "no-truth" / "train"
+    stripped.mkdir(parents=True)
+    for path in (root / "train").glob("*.png"):
+        (stripped / path.name).write_bytes(path.read_bytes())
+    videos = B.training_videos(stripped.parent, None, models.kp_detector, need_truth=False)
+    assert len(videos) == 4 and all(truth is None for _, _, truth in videos)
+    source, driving, kp_source, kp_driving, truth = B.sample_pairs(videos, 3, np.random.default_rng(1))
+    assert truth is None
+    network = models.generator.dense_motion_network
+    target = B.revealed_target(network, source, driving, kp_source, kp_driving, (16, 16))
+    assert target.shape == (3, 1, 16, 16) and 0 <= float(target.min()) and float(target.max()) <= 1
+    same = B.revealed_target(network, source, source, kp_source, kp_source, (16, 16))
+    assert torch.allclose(same, torch.ones_like(same), atol=1e-3)     # nothing moved, nothing changed
+    trained = copy.deepcopy(models)
+    losses = B.train_occlusion(trained, videos, "head", steps=2, batch_size=2, progress=False, label="revealed")
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    assert not torch.equal(trained.generator.dense_motion_network.occlusion.weight, network.occlusion.weight)
+    with pytest.raises(ValueError, match="label 'oracle': expected one of truth, revealed"):
+        B.train_occlusion(trained, videos, "head", steps=1, label="oracle")
+
+
 def test_the_command_writes_the_table_beside_its_references(tiny, tmp_path, capsys):
     root, _, checkpoint = tiny
     out = tmp_path / "bound"
@@ -93,6 +116,7 @@ def test_the_command_writes_the_table_beside_its_references(tiny, tmp_path, caps
     assert all(0 <= row["occlusion_auc"] <= 1 for row in record["rows"].values())
     table = (out / "occlusion_bound.md").read_text()
     assert "| no-model rule (driving vs source) |" in table and "| the model's warp error" in table
+    assert "| the model's revealed pixels (sees the driving frame) |" in table
     assert f"{record['rows']['as trained (the reconstruction loss alone)']['rule_auc']:.3f}" in table
     assert "written:" in capsys.readouterr().out
     page = tmp_path / "page.md"
@@ -106,6 +130,13 @@ def test_the_command_writes_the_table_beside_its_references(tiny, tmp_path, caps
                  "--readme", str(page), "--marker", "absent"]) == 2       # refused before any training
     assert "must hold the markers <!-- absent:start -->" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+    assert main(["occlusion-bound", "--checkpoint", str(checkpoint), "--data", str(root), "--check-data", str(root),
+                 "--parts", "head", "--label", "revealed", "--steps", "2", "--batch-size", "2",
+                 "--out", str(tmp_path / "revealed"), "--no-progress"]) == 0
+    record = json.loads((tmp_path / "revealed" / "occlusion_bound.json").read_text())
+    assert record["label"] == "revealed"
+    assert list(record["rows"])[1] == "head trained on its revealed pixels (no truth)"
+    assert "--label revealed" in (tmp_path / "revealed" / "occlusion_bound.md").read_text()
 
 
 def test_the_oracle_refuses_a_world_without_truth(tiny, tmp_path):

@@ -37,7 +37,7 @@ from pcutlib.data.synthetic import BACKGROUND_LABEL
 from pcutlib.data.synthetic_truth import disocclusion_from
 from pcutlib.evaluation.artifacts import reconstruction_foreground, reconstruction_mask
 from pcutlib.evaluation.discriminator_quality import batched, discriminator_quality, mixed_pixel_auc
-from pcutlib.evaluation.metrics import percent_below, roc_auc
+from pcutlib.evaluation.metrics import roc_auc
 from pcutlib.evaluation.motion_measures import (distinct_keypoints, figure_pixels, linear_probe_error,
                                                 moving_distinct_keypoints, moving_keypoints, silhouette_iou,
                                                 silhouette_statistics)
@@ -45,71 +45,13 @@ from pcutlib.evaluation.occlusion_truth import (discriminator_auc_against_truth,
                                                 frame_difference_rule, mask_against_truth, occlusion_auc_strata,
                                                 top_k_in_foreground, warp_error,
                                                 WARP_FAILURE_THRESHOLD, warp_failure_figures)
+from pcutlib.evaluation.targets import TARGETS, relative_change, targets_line
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
+from pcutlib.models.revealed_pixels import driving_range_maps, revealed_score
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.prioritycut import RegularizerConfig
 
 # ----------------------------------------------------------------------------- the diagnosis
-
-# What the shipped model must reach; printed beside each figure.
-@dataclass(frozen=True)
-class Target:
-    """A figure's target: ``field`` ``at_least`` (or at most) ``threshold``, times the baseline
-    ``relative_to`` where given (e.g. animation L1 at most 0.6 x copying the source); ``name``
-    tells apart two targets on one field."""
-    field: str
-    at_least: bool
-    threshold: float
-    text: str
-    relative_to: str | None = None
-    name: str | None = None
-
-    def bound(self, diagnosis) -> float | None:
-        if self.relative_to is None:
-            return self.threshold
-        base = getattr(diagnosis, self.relative_to)
-        return None if base is None or math.isnan(base) else self.threshold * base
-
-    def met(self, diagnosis) -> bool | None:
-        """True or False; None where the figure (or its baseline) could not be computed."""
-        value, bound = getattr(diagnosis, self.field), self.bound(diagnosis)
-        if value is None or bound is None or (isinstance(value, float) and math.isnan(value)):
-            return None
-        return value >= bound if self.at_least else value <= bound
-
-
-TARGETS = {target.name or target.field: target for target in [
-    Target("moving_distinct_keypoints", True, 8, ">= 8 of 10"),
-    Target("probe_px", False, 2.5, "<= 2.5"),
-    Target("probe_px", False, 1.0, "<= silhouette probe", relative_to="silhouette_probe_px",
-           name="probe_px_vs_silhouette"),
-    Target("silhouette_iou", True, 0.85, ">= 0.85"),
-    Target("occlusion_at_rest", True, 0.95, ">= 0.95"),
-    Target("occlusion_auc_foreground", True, 0.8, ">= 0.8"),
-    Target("occlusion_auc_figure", True, 0.75, ">= 0.75"),
-    Target("mask_lift", True, 2.5, ">= 2.5"),
-    Target("d_pixel_auc_true_disocclusion", True, 0.75, ">= 0.75"),
-    Target("animation_l1", False, 0.6, "<= 0.6 x copy", relative_to="copy_animation_l1"),
-]}
-
-
-def targets_line(title: str, diagnosis) -> str:
-    """One line: how many targets the diagnosis meets, and each missed one with its figure."""
-    verdicts = {name: target.met(diagnosis) for name, target in TARGETS.items()}
-    measured = {name: met for name, met in verdicts.items() if met is not None}
-    missed = [f"{TARGETS[name].field} {getattr(diagnosis, TARGETS[name].field):.3g} (target {TARGETS[name].text})"
-              for name, met in measured.items() if not met]
-    line = f"{title}: targets met {len(measured) - len(missed)} of {len(measured)}"
-    line += f"; missed: {', '.join(missed)}" if missed else " (all met)"
-    unmeasured = sorted(set(verdicts) - set(measured))
-    return line + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "")
-
-
-def relative_change(value: float, baseline: float) -> str:
-    """'36.4% below' or '12.0% above': value against baseline, in words that read naturally."""
-    below = percent_below(value, baseline)
-    return f"{abs(below):.1f}% {'below' if below > 0 else 'above'}"
-
 
 @dataclass
 class Diagnosis:
@@ -149,6 +91,12 @@ class Diagnosis:
     warp_error_auc: float | None = None
     warp_error_auc_foreground: float | None = None
     warp_error_auc_figure: float | None = None
+    # the model's own revealed pixels (models.revealed_pixels: where its reverse flow brings no source
+    # pixel and the frame changed), a label without truth that sees the driving frame
+    revealed_auc: float | None = None
+    revealed_auc_foreground: float | None = None
+    revealed_auc_figure: float | None = None
+    revealed_mask_lift: float | None = None
     disocclusion_rate: float | None = None
     disocclusion_background_share: float | None = None
     disocclusion_figure_share: float | None = None
@@ -189,7 +137,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
     "rule" (``frame_difference_rule``), "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
     parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "at_rest", "score", "rule", "truth",
-                                 "figure", "foreground", "selected", "video", "mask_scores", "warp_error")}
+                                 "figure", "foreground", "selected", "video", "mask_scores", "warp_error", "range")}
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
         kp = detect_keypoints(models.kp_detector, frames)
@@ -206,12 +154,16 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
         parts["at_rest"].append(_upsampled(rest, size)[figure_pixels(frames)])
         if truth is None or count < 2:
             continue
-        later = {key: value[1:] for key, value in out.items()}
+        later, later_kp = ({key: value[1:] for key, value in rows.items()} for rows in (out, kp))
         parts["score"].append(1 - _upsampled(later["occlusion_map"], size))
         if "occlusion_maps" in out:          # TPSMM: every mask, coarse to fine
             parts["mask_scores"].append([1 - _upsampled(level[1:], size) for level in out["occlusion_maps"]])
             parts["mask_sizes"] = [level.shape[-2] for level in out["occlusion_maps"]]
         parts["rule"].append(frame_difference_rule(frames[1:], frames[0]))
+        range_of_source = driving_range_maps(models.generator, frames[:1], frames[1:],
+                                             {key: value[:1] for key, value in kp.items()}, later_kp)
+        if range_of_source is not None:
+            parts["range"].append(range_of_source)
         if "deformed" in later:
             parts["warp_error"].append(warp_error(later["deformed"], frames[1:]))
         parts["truth"].append(torch.from_numpy(disocclusion_from(truth, 0)[1:]))
@@ -253,6 +205,13 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
         diagnosis.warp_error_auc, diagnosis.warp_error_auc_foreground, diagnosis.warp_error_auc_figure = (
             error_strata[key] for key in ("pooled", "foreground", "figure"))
     rule = torch.cat(parts["rule"])                                          # the no-model baseline
+    if parts["range"]:
+        revealed = revealed_score(torch.cat(parts["range"]), rule)
+        revealed_strata = occlusion_auc_strata(revealed, truth, figure, foreground, video)
+        diagnosis.revealed_auc, diagnosis.revealed_auc_foreground, diagnosis.revealed_auc_figure = (
+            revealed_strata[key] for key in ("pooled", "foreground", "figure"))
+        revealed_selected = top_k_in_foreground(revealed, foreground, regularizer.top_k_percent)
+        diagnosis.revealed_mask_lift = mask_against_truth(revealed_selected, truth, figure, foreground)["lift"]
     if failure is not None:
         diagnosis.rule_auc_warp_failure = roc_auc(rule, failure)
     rule_strata = occlusion_auc_strata(rule, truth, figure, foreground, video)

@@ -29,8 +29,9 @@ from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.data.splits import animation_partner
 from pcutlib.data.synthetic import World
 from pcutlib.data.video_io import save_strip_png, save_video
-from pcutlib.evaluation.diagnose import diagnose, format_diagnoses, relative_change
+from pcutlib.evaluation.diagnose import diagnose, format_diagnoses
 from pcutlib.evaluation.metrics import percent_below
+from pcutlib.evaluation.targets import relative_change
 from pcutlib.evaluation.protocols import evaluate_reconstruction, write_metrics
 from pcutlib.experiments.recipes import read_recipe, synthetic_config, variant, variant_config
 from pcutlib.inference import animate_video

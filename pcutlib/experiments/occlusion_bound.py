@@ -15,9 +15,15 @@ one half) and the others weighted half each in each batch)
     dense-motion  the whole dense motion network (its hourglass and O's convolution; the region
                   masks, and so the flow, change with the hourglass): can O's inputs rank it?
 
-and diagnoses each on held-out figures beside the model as it was, the no-model rule and the
-model's own warp error (which sees the driving frame: a reference, not a score O could reach). The truth
-trains only these probes, never a model that pcut ships or compares.
+and diagnoses each on held-out figures beside the model as it was, the no-model rule, the
+model's own warp error and its revealed pixels (both see the driving frame: references, not scores O
+could reach). The truth trains only these probes, never a model that pcut ships or compares.
+
+``--label revealed`` trains the same parts without any truth: the target is the model's own
+revealed pixels (``pcutlib.models.revealed_pixels``: where its reverse flow brings no source pixel
+and the frame changed), computed from each training pair by the model as it was. A training
+term could use that label (training pairs have their driving frame); this measures first what O
+would learn from it.
 """
 from __future__ import annotations
 
@@ -37,17 +43,23 @@ from pcutlib.data.synthetic_truth import disocclusion
 from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.inference import detect_keypoints
 from pcutlib.paths import between_markers, marker_pair, refuse_to_replace, replace_between_markers
+from pcutlib.evaluation.occlusion_truth import frame_difference_rule
+from pcutlib.models.revealed_pixels import range_map, revealed_score, revealed_visible_target, reverse_deformation
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
 
 PARTS = ("head", "dense-motion")
+LABELS = ("truth", "revealed")
 
 
-def training_videos(root: Path, frame_shape, kp_detector) -> list[tuple]:
+def training_videos(root: Path, frame_shape, kp_detector, need_truth: bool = True) -> list[tuple]:
     """The training split's videos with their truth: [(frames (T,3,H,W), keypoints {"value":
-    (T,K,2), "jacobian"?: (T,K,2,2)}, VideoTruth)], keypoints from the frozen detector."""
+    (T,K,2), "jacobian"?: (T,K,2,2)}, VideoTruth or None)], keypoints from the frozen detector;
+    need_truth False (the revealed label) takes videos without truth too."""
     items = [(frames, truth) for _, frames, _, truth in load_split(Path(root), "train", frame_shape)
-             if truth is not None and len(frames) >= 2]
+             if (truth is not None or not need_truth) and len(frames) >= 2]
+    if not items and not need_truth:
+        raise ValueError(f"{str(root)!r}/train holds no video of 2 or more frames")
     if not items:
         raise ValueError(f"{str(root)!r}/train holds no video of 2 or more frames with its X.truth.npz: the "
                          f"oracle needs the synthetic world's truth (make it with pcut make-synthetic)")
@@ -56,24 +68,38 @@ def training_videos(root: Path, frame_shape, kp_detector) -> list[tuple]:
 
 def sample_pairs(videos: list[tuple], batch_size: int, rng: np.random.Generator) -> tuple:
     """``batch_size`` (source, driving) pairs of two different frames of one training video each.
-    Returns source (B,3,H,W), kp_source, kp_driving ({"value": (B,K,2), ...}), truth (B,H,W) bool."""
+    Returns source, driving (B,3,H,W), kp_source, kp_driving ({"value": (B,K,2), ...}), truth
+    (B,H,W) bool (None when a video has no truth)."""
     sources, drivings, truths, kp_rows = [], [], [], []
     for _ in range(batch_size):
         frames, keypoints, truth = videos[rng.integers(len(videos))]
         s, d = rng.choice(len(frames), size=2, replace=False)
         sources.append(frames[s])
+        drivings.append(frames[d])
         kp_rows.append((keypoints, s, d))
-        truths.append(torch.from_numpy(disocclusion(truth.labels[s], truth.part_frames[s],
-                                                    truth.labels[d], truth.part_frames[d])))
+        truths.append(None if truth is None else torch.from_numpy(
+            disocclusion(truth.labels[s], truth.part_frames[s], truth.labels[d], truth.part_frames[d])))
     kp_source = {key: torch.stack([kp[key][s] for kp, s, _ in kp_rows]) for key in kp_rows[0][0]}
     kp_driving = {key: torch.stack([kp[key][d] for kp, _, d in kp_rows]) for key in kp_rows[0][0]}
-    return torch.stack(sources), kp_source, kp_driving, torch.stack(truths)
+    truth = None if any(t is None for t in truths) else torch.stack(truths)
+    return torch.stack(sources), torch.stack(drivings), kp_source, kp_driving, truth
 
 
 def visible_target(truth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """truth (B,H,W) bool -> (B,1,h,w): the share of each O pixel's area that is visible in the
     source (1 - truth, area-averaged to O's size)."""
     return 1 - F.interpolate(truth[:, None].float(), size=size, mode="area")
+
+
+def revealed_target(labeller, source: torch.Tensor, driving: torch.Tensor, kp_source: dict, kp_driving: dict,
+                    size: tuple[int, int]) -> torch.Tensor:
+    """The revealed label (module doc) of B pairs: source, driving (B,3,H,W) and their keypoints,
+    ``labeller`` the frozen dense motion network of the model as it was -> (B,1,h,w), 1 visible."""
+    device = next(labeller.parameters()).device
+    to_device = lambda kp: {key: value.to(device) for key, value in kp.items()}   # noqa: E731
+    grid = reverse_deformation(labeller, driving.to(device), to_device(kp_source), to_device(kp_driving))
+    score = revealed_score(range_map(grid, tuple(driving.shape[2:])).cpu(), frame_difference_rule(driving, source))
+    return revealed_visible_target(score, size)
 
 
 def balanced_bce(occlusion_map: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -103,11 +129,15 @@ def trainable_parameters(models, part: str) -> list[torch.nn.Parameter]:
 
 
 def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_size: int = 8,
-                    lr: float = 1e-3, seed: int = 0, progress: bool = True) -> list[float]:
-    """Train ``part`` of ``models`` (in place) on the true dis-occlusion; returns the losses."""
+                    lr: float = 1e-3, seed: int = 0, progress: bool = True, label: str = "truth") -> list[float]:
+    """Train ``part`` of ``models`` (in place) on ``label``: the true dis-occlusion, or the revealed
+    pixels of the model as it was before this training (module doc); returns the losses."""
     if steps < 1 or batch_size < 1 or not lr > 0:
         raise ValueError(f"steps {steps}, batch size {batch_size}, lr {lr}: expected positive values")
+    if label not in LABELS:
+        raise ValueError(f"label {label!r}: expected one of {', '.join(LABELS)}")
     network = models.generator.dense_motion_network
+    labeller = copy.deepcopy(network).eval() if label == "revealed" else None
     optimizer = torch.optim.Adam(trainable_parameters(models, part), lr=lr)
     models.eval()
     if part == "dense-motion":
@@ -116,9 +146,12 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
     rng, losses = np.random.default_rng(seed), []
     to_device = lambda kp: {key: value.to(device) for key, value in kp.items()}   # noqa: E731
     for _ in tqdm(range(steps), desc=f"occlusion-bound: {part}", disable=not progress, leave=False):
-        source, kp_source, kp_driving, truth = sample_pairs(videos, batch_size, rng)
+        source, driving, kp_source, kp_driving, truth = sample_pairs(videos, batch_size, rng)
         occlusion_map = network(source.to(device), to_device(kp_driving), to_device(kp_source))["occlusion_map"]
-        loss = balanced_bce(occlusion_map, visible_target(truth, occlusion_map.shape[-2:]).to(device))
+        size = occlusion_map.shape[-2:]
+        target = (visible_target(truth, size) if labeller is None
+                  else revealed_target(labeller, source, driving, kp_source, kp_driving, size))
+        loss = balanced_bce(occlusion_map, target.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -127,25 +160,33 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
     return losses
 
 
+TITLES = {"truth": "The occlusion map trained on the truth (a labelled oracle)",
+          "revealed": "The occlusion map trained on its own revealed pixels (no truth)"}
+ROW_NAMES = {"truth": "{part} trained on the truth (oracle)",
+             "revealed": "{part} trained on its revealed pixels (no truth)"}
 COLUMNS = [("O AUC pooled", "occlusion_auc"), ("in the foreground", "occlusion_auc_foreground"),
            ("on figure pixels", "occlusion_auc_figure"), ("cores", "occlusion_auc_core"),
            ("mask lift", "mask_lift"), ("silhouette IoU", "silhouette_iou")]
 REFERENCES = [("no-model rule (driving vs source)", ("rule_auc", "rule_auc_foreground", "rule_auc_figure", None,
                                                      "rule_mask_lift", None)),
               ("the model's warp error (sees the driving frame)", ("warp_error_auc", "warp_error_auc_foreground",
-                                                                   "warp_error_auc_figure", None, None, None))]
+                                                                   "warp_error_auc_figure", None, None, None)),
+              ("the model's revealed pixels (sees the driving frame)", ("revealed_auc", "revealed_auc_foreground",
+                                                                       "revealed_auc_figure", None,
+                                                                       "revealed_mask_lift", None))]
 
 
 def bound_table(rows: dict) -> str:
     """rows {label: Diagnosis.to_dict()}, the first the model as it was -> a markdown table with
-    the references (no-model rule, warp error) of the first row under it."""
+    the references (no-model rule, warp error, revealed pixels) of the first row under it; a
+    reference the record does not hold (stored before it was measured) is left out."""
     cell = lambda value: "-" if value is None else f"{value:.3f}"   # noqa: E731
     lines = ["| O | " + " | ".join(name for name, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     lines += [f"| {label} | " + " | ".join(cell(row.get(key)) for _, key in COLUMNS) + " |"
               for label, row in rows.items()]
     first = next(iter(rows.values()))
     lines += [f"| {label} | " + " | ".join(cell(None if key is None else first.get(key)) for key in keys) + " |"
-              for label, keys in REFERENCES]
+              for label, keys in REFERENCES if any(key and first.get(key) is not None for key in keys)]
     return "\n".join(lines)
 
 
@@ -158,6 +199,9 @@ def add_occlusion_bound_arguments(parser: argparse.ArgumentParser) -> argparse.A
     parser.add_argument("--check-data", type=Path, default=Path("data/synthetic-64-check"),
                         help="the held-out world diagnosed (default: data/synthetic-64-check, seed 1)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what the truth trains")
+    parser.add_argument("--label", choices=LABELS, default="truth",
+                        help="what trains O: the true dis-occlusion (an oracle) or the model's own revealed pixels "
+                             "(no truth; module doc) (default: truth)")
     parser.add_argument("--steps", type=int, default=1500, help="training steps per part (default: 1500)")
     parser.add_argument("--batch-size", type=int, default=8, help="(source, driving) pairs per step (default: 8)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default: 1e-3)")
@@ -200,24 +244,25 @@ def run_occlusion_bound(args: argparse.Namespace) -> int:
     check = lambda trained: diagnose(trained, args.check_data, frame_shape, args.max_videos,   # noqa: E731
                                      progress=not args.no_progress, regularizer=regularizer).to_dict()
     rows = {"as trained (the reconstruction loss alone)": check(models)}
-    videos = training_videos(args.data, frame_shape, models.kp_detector)
+    videos = training_videos(args.data, frame_shape, models.kp_detector, need_truth=args.label == "truth")
     record = {"checkpoint": str(args.checkpoint), "data": str(args.data), "check_data": str(args.check_data),
-              "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "losses": {}}
+              "label": args.label, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "losses": {}}
     for part in args.parts:
         trained = copy.deepcopy(models)
         losses = train_occlusion(trained, videos, part, args.steps, args.batch_size, args.lr, args.seed,
-                                 progress=not args.no_progress)
+                                 progress=not args.no_progress, label=args.label)
         record["losses"][part] = [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))]
-        rows[f"{part} trained on the truth (oracle)"] = check(trained)
+        rows[ROW_NAMES[args.label].format(part=part)] = check(trained)
     table = write_table(rows, args.readme, args.marker)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "occlusion_bound.json").write_text(json.dumps({**record, "rows": rows}, indent=2) + "\n")
     command = (f"pcut occlusion-bound --checkpoint {args.checkpoint} --data {args.data} --check-data "
-               f"{args.check_data} --parts {' '.join(args.parts)} --steps {args.steps} --out {args.out}")
+               f"{args.check_data} --parts {' '.join(args.parts)} --steps {args.steps} --out {args.out}"
+               + (f" --label {args.label}" if args.label != "truth" else ""))
     (args.out / "occlusion_bound.md").write_text(
-        f"# The occlusion map trained on the truth (a labelled oracle)\n\nWritten by `{command}` on "
+        f"# {TITLES[args.label]}\n\nWritten by `{command}` on "
         f"{rows[next(iter(rows))]['videos']} held-out videos of {args.check_data}.\n\n{table}\n")
     for part, (first, last) in record["losses"].items():
-        print(f"{part}: balanced cross-entropy {first:.3f} over the first 50 steps, {last:.3f} over the last 50")
+        print(f"{part} ({args.label}): balanced cross-entropy {first:.3f} over the first 50 steps, {last:.3f} over the last 50")
     print(f"written: {args.out / 'occlusion_bound.md'}, {args.out / 'occlusion_bound.json'}")
     return 0

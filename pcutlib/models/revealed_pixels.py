@@ -1,0 +1,103 @@
+"""Revealed pixels: an occlusion label from the model's own motion and the driving frame, no truth.
+
+FOMM's flow is backward: for every pixel of the driving frame it names the source point to copy.
+Such a flow never says that a driving pixel shows something the source hides: every pixel gets
+some source point. The flow the other way does. Run the dense motion network with the roles
+swapped (the driving frame as the image to sample, the source's keypoints as the target) and
+every source pixel gets the point of the driving frame it moves to. Spread one unit of mass from
+each source pixel onto its four nearest driving pixels (bilinear splatting) and sum: the range
+map R (Wang et al. 2018, "Occlusion aware unsupervised learning of optical flow"). A driving
+pixel that no source pixel reaches (R near 0) is revealed: it must be invented.
+
+Where the figure only slides over a flat background, R alone also marks background pixels whose
+colour did not change; multiplying by the frame difference |driving - source| keeps the revealed
+pixels that changed:
+
+    revealed_score = (1 - min(R, 1)) * frame difference                 in [0, 1]
+    revealed_visible_target = 1 - min(1, revealed_score / scale)        1: visible, 0: revealed
+
+Training data has the driving frame (it is the reconstruction target), so this label is as
+available as the reconstruction loss: no ground truth enters it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from pcutlib.models.dense_motion import DenseMotionNetwork
+from pcutlib.models.warping import make_coordinate_grid
+
+REVEALED_SCALE = 0.1    # a revealed score this high counts as fully revealed (the colour error
+#                         that pcut calls a warp failure, evaluation.occlusion_truth)
+
+
+def range_map(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """How much of an image lands on each pixel: grid (N, h, w, 2) in [-1, 1], x first, where
+    each pixel of the image goes (align_corners=True coordinates, as ``warping.deform``) -> (N, H, W)
+    at ``size`` (H, W), each of the H*W pixels splatted with weight 1 onto its four nearest target
+    pixels; mass that lands outside the frame is dropped. A coarser grid is resized by its
+    displacement from the identity (resizing the positions themselves would pull every pixel
+    towards the centre, and a flow that moves nothing would leave the border rows stacked)."""
+    if grid.dim() != 4 or grid.shape[-1] != 2:
+        raise ValueError(f"grid {tuple(grid.shape)}: expected (N, h, w, 2)")
+    height, width = size
+    if grid.shape[1:3] != (height, width):
+        identity = make_coordinate_grid(*grid.shape[1:3], dtype=grid.dtype, device=grid.device)
+        displacement = F.interpolate((grid - identity).permute(0, 3, 1, 2), size=(height, width), mode="bilinear",
+                                     align_corners=True).permute(0, 2, 3, 1)
+        grid = make_coordinate_grid(height, width, dtype=grid.dtype, device=grid.device) + displacement
+    x = (grid[..., 0].float() + 1) / 2 * (width - 1)
+    y = (grid[..., 1].float() + 1) / 2 * (height - 1)
+    mass = torch.zeros(grid.shape[0], height * width, device=grid.device)
+    for corner_x in (x.floor(), x.floor() + 1):
+        for corner_y in (y.floor(), y.floor() + 1):
+            weight = (1 - (x - corner_x).abs()) * (1 - (y - corner_y).abs())
+            inside = (corner_x >= 0) & (corner_x < width) & (corner_y >= 0) & (corner_y < height)
+            index = corner_y.clamp(0, height - 1) * width + corner_x.clamp(0, width - 1)
+            mass.scatter_add_(1, index.long().flatten(1), (weight * inside).flatten(1))
+    return mass.view(-1, height, width)
+
+
+@torch.no_grad()
+def reverse_deformation(dense_motion_network, driving: torch.Tensor, kp_source: dict,
+                        kp_driving: dict) -> torch.Tensor:
+    """For each pixel of the source frame, where it is in the driving frame: the dense motion
+    network run with the roles swapped. driving (N, 3, H, W); keypoints {"value": (N, K, 2),
+    "jacobian"?: (N, K, 2, 2)} -> grid (N, h, w, 2) at the network's resolution."""
+    return dense_motion_network(driving, kp_driving=kp_source, kp_source=kp_driving)["deformation"]
+
+
+@torch.no_grad()
+def driving_range_maps(generator, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
+                       kp_driving: dict) -> torch.Tensor | None:
+    """R of each driving frame against one source: source (1, 3, H, W), driving (N, 3, H, W),
+    kp_source {"value": (1, K, 2), ...}, kp_driving (N rows) -> (N, H, W) float32 on the CPU;
+    None for a generator without FOMM's dense motion network (TPSMM's moves by TPS and has none
+    of this form)."""
+    network = getattr(generator, "dense_motion_network", None)
+    if not isinstance(network, DenseMotionNetwork):
+        return None
+    device, count = next(network.parameters()).device, len(driving)
+    moved = lambda kp, rows: {key: value.expand(rows, *value.shape[1:]).to(device) for key, value in kp.items()}  # noqa: E731
+    grid = reverse_deformation(network, driving.to(device), moved(kp_source, count), moved(kp_driving, count))
+    return range_map(grid, tuple(driving.shape[2:])).cpu()
+
+
+def revealed_score(range_of_source: torch.Tensor, frame_difference: torch.Tensor) -> torch.Tensor:
+    """(1 - min(R, 1)) * frame difference: range_of_source (N, H, W) from ``range_map`` of the
+    reverse deformation, frame_difference (N, H, W) (|driving - source|, e.g.
+    ``evaluation.occlusion_truth.frame_difference_rule``) -> (N, H, W) in [0, 1]."""
+    if range_of_source.shape != frame_difference.shape:
+        raise ValueError(f"range map {tuple(range_of_source.shape)} and frame difference "
+                         f"{tuple(frame_difference.shape)}: expected one (N, H, W) shape")
+    return (1 - range_of_source.clamp(max=1)) * frame_difference
+
+
+def revealed_visible_target(score: torch.Tensor, size: tuple[int, int],
+                            scale: float = REVEALED_SCALE) -> torch.Tensor:
+    """The occlusion map's target from ``revealed_score`` (N, H, W): 1 - min(1, score / scale),
+    area-averaged to O's ``size`` (h, w) -> (N, 1, h, w); 1 visible, 0 revealed."""
+    if not scale > 0:
+        raise ValueError(f"revealed scale {scale}: expected a positive score")
+    visible = 1 - (score / scale).clamp(max=1)
+    return F.interpolate(visible[:, None].float(), size=size, mode="area")
