@@ -348,7 +348,8 @@ def _number(value, digits: int) -> str:
 # rows left out when no diagnosis has the figure (diagnoses stored before it was measured)
 OPTIONAL_FIELDS = {"occlusion_auc_warp_failure", "occlusion_auc_warp_failure_foreground", "warp_failure_rate",
                    "disocclusion_warp_failure_share", "warp_failure_disocclusion_share", "warp_error_auc",
-                   "warp_error_auc_foreground", "warp_error_auc_figure"}
+                   "warp_error_auc_foreground", "warp_error_auc_figure", "revealed_auc", "revealed_auc_foreground",
+                   "revealed_auc_figure", "revealed_mask_lift"}
 
 # (label, field, digits, baseline field or fixed text, which baseline, target key)
 TABLE_ROWS = [
@@ -374,6 +375,10 @@ TABLE_ROWS = [
     ("own warp error vs true dis-occlusion AUC", "warp_error_auc", 3, "rule_auc", "no-model", None),
     ("  inside PriorityCut's foreground", "warp_error_auc_foreground", 3, "rule_auc_foreground", "no-model", None),
     ("  on figure pixels", "warp_error_auc_figure", 3, "rule_auc_figure", "no-model", None),
+    ("own revealed pixels vs true dis-occlusion AUC", "revealed_auc", 3, "rule_auc", "no-model", None),
+    ("  inside PriorityCut's foreground", "revealed_auc_foreground", 3, "rule_auc_foreground", "no-model", None),
+    ("  on figure pixels", "revealed_auc_figure", 3, "rule_auc_figure", "no-model", None),
+    ("  their top {k}%: lift over random foreground", "revealed_mask_lift", 2, "rule_mask_lift", "no-model", None),
     ("true dis-occlusion: share of pixels", "disocclusion_rate", 3, None, "", None),
     ("  of it background", "disocclusion_background_share", 3, None, "", None),
     ("  of it figure", "disocclusion_figure_share", 3, None, "", None),
