@@ -136,6 +136,9 @@ SCHEMA = {
             "warp_loss": number(0), "bg": number(0),
             # pcut: keypoints kept apart (losses.keypoint_separation_loss; Zhang et al. 2018); 0: off (FOMM)
             "keypoint_separation": number(0, 0),
+            # pcut: O pulled towards the model's own revealed pixels (losses.revealed_occlusion_loss, no
+            # ground truth; FOMM's dense motion network only); 0: off (FOMM)
+            "occlusion_revealed": number(0, 0),
         },
         # TPSMM only (its names): TPS dropout with probability min(epoch / dropout_inc_epoch *
         # dropout_maxp + dropout_startp, dropout_maxp) before epoch dropout_epoch (0: off); the
@@ -364,11 +367,12 @@ def check_feature_matching(resolved: dict) -> None:
 
 
 # train_params keys that act on one backbone only, with the value that means "off"
-FOMM_ONLY = {"loss_weights.equivariance_jacobian": 0, "occlusion_warmup_epochs": 0,
+FOMM_ONLY = {"loss_weights.equivariance_jacobian": 0, "occlusion_warmup_epochs": 0, "loss_weights.occlusion_revealed": 0,
              "region_dropout": {"start": 0.0, "max": 0.0, "ramp_epochs": 0.0, "until_epoch": 0.0}}
 TPSMM_ONLY = {"loss_weights.warp_loss": 0, "loss_weights.bg": 0, "dropout_epoch": 0, "bg_start": 0}
 INSTEAD = {"loss_weights.equivariance_jacobian": "TPSMM has no jacobians",
            "occlusion_warmup_epochs": "TPSMM's generator always applies its occlusion masks",
+           "loss_weights.occlusion_revealed": "the revealed label needs FOMM's dense motion network",
            "region_dropout": "TPSMM drops transformations with dropout_epoch, dropout_maxp, dropout_startp and "
                              "dropout_inc_epoch",
            "loss_weights.warp_loss": "FOMM has no warp loss", "loss_weights.bg": "FOMM's background does not move",
@@ -421,6 +425,10 @@ def check_combinations(resolved: dict) -> None:
     if dropout["start"] >= 1 or dropout["max"] >= 1:
         raise ValueError(f"train_params.region_dropout needs start and max below 1 (1 drops every region), "
                          f"got {dropout}")
+    if train_params["loss_weights"]["occlusion_revealed"] and not resolved["model_params"].get(
+            "generator_params", {}).get("estimate_occlusion_map", True):
+        raise ValueError("train_params.loss_weights.occlusion_revealed trains the occlusion map, but "
+                         "model_params.generator_params.estimate_occlusion_map is false")
     gap = train_params["frame_gap"]
     if gap["start"] != 0 and not (gap["start"] <= gap["end"] and gap["ramp_epochs"] >= 1):
         raise ValueError(f"train_params.frame_gap needs 1 <= start <= end and ramp_epochs >= 1 (or start 0: off), "

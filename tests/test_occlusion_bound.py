@@ -14,6 +14,8 @@ from pcutlib.data.synthetic_truth import disocclusion
 from pcutlib.experiments import occlusion_bound as B
 from pcutlib.paths import marker_pair
 from pcutlib.models.build import build_models
+from pcutlib.models.revealed_pixels import revealed_target
+from pcutlib.training.losses import balanced_occlusion_bce
 
 
 def test_visible_target_is_the_visible_share_of_each_area():
@@ -29,9 +31,9 @@ def test_balanced_bce_weighs_the_two_classes_equally():
     target = torch.tensor([0.0, 1.0, 1.0, 1.0]).view(1, 1, 2, 2)
     occlusion_map = torch.tensor([0.5, 0.9, 0.9, 0.9]).view(1, 1, 2, 2)
     expected = 0.5 * -np.log(0.5) + 0.5 * -np.log(0.9)
-    assert float(B.balanced_bce(occlusion_map, target)) == pytest.approx(expected, rel=1e-5)
+    assert float(balanced_occlusion_bce(occlusion_map, target)) == pytest.approx(expected, rel=1e-5)
     everything_visible = torch.ones(1, 1, 2, 2)
-    assert float(B.balanced_bce(occlusion_map, everything_visible)) == pytest.approx(
+    assert float(balanced_occlusion_bce(occlusion_map, everything_visible)) == pytest.approx(
         float(-torch.log(occlusion_map).mean()), rel=1e-5)
 
 
@@ -93,9 +95,9 @@ def test_the_revealed_label_needs_no_truth_and_comes_from_the_model_as_it_was(ti
     source, driving, kp_source, kp_driving, truth = B.sample_pairs(videos, 3, np.random.default_rng(1))
     assert truth is None
     network = models.generator.dense_motion_network
-    target = B.revealed_target(network, source, driving, kp_source, kp_driving, (16, 16))
+    target = revealed_target(network, source, driving, kp_source, kp_driving, (16, 16))
     assert target.shape == (3, 1, 16, 16) and 0 <= float(target.min()) and float(target.max()) <= 1
-    same = B.revealed_target(network, source, source, kp_source, kp_source, (16, 16))
+    same = revealed_target(network, source, source, kp_source, kp_source, (16, 16))
     assert torch.allclose(same, torch.ones_like(same), atol=1e-3)     # nothing moved, nothing changed
     trained = copy.deepcopy(models)
     losses = B.train_occlusion(trained, videos, "head", steps=2, batch_size=2, progress=False, label="revealed")

@@ -15,7 +15,8 @@ from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.prioritycut import mix_images, oracle_occlusion_map, prioritycut_mask
 from pcutlib.training.adversaries import Mixing
 from pcutlib.training.loop import continue_from, make_dataloader, train
-from pcutlib.training.step import train_step
+from pcutlib.models.revealed_pixels import revealed_target
+from pcutlib.training.step import generator_losses, train_step
 from pcutlib.training.trainer import build_trainer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,6 +81,35 @@ def test_one_step_updates_every_network(smoke_data, variant):
         changed = [k for k, v in module.state_dict().items()
                    if v.dtype.is_floating_point and not torch.equal(v, before[name][k])]
         assert changed, f"{name} was not updated"
+
+
+def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cannot_act(smoke_data):
+    """loss_weights.occlusion_revealed > 0 adds one term, computed from the batch alone, whose gradient
+    reaches O's convolution; TPSMM and a generator without O refuse it with the key's name."""
+    config = smoke_config(smoke_data)
+    config["train_params"]["loss_weights"]["occlusion_revealed"] = 2.0
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group)))
+    losses, generated = generator_losses(trainer, batch["source"], batch["driving"], epoch_float=5.0)
+    assert float(losses["occlusion_revealed"]) > 0
+    network = trainer.models.generator.dense_motion_network
+    losses["occlusion_revealed"].backward()
+    assert network.occlusion.weight.grad is not None and network.occlusion.weight.grad.abs().sum() > 0
+    target = revealed_target(network, batch["source"], batch["driving"], generated["kp_source"],
+                             generated["kp_driving"], generated["occlusion_map"].shape[-2:])
+    assert not target.requires_grad                                  # the label itself is a constant
+    off = smoke_config(smoke_data)
+    assert "occlusion_revealed" not in generator_losses(build_trainer(off, torch.device("cpu")), batch["source"],
+                                                        batch["driving"], epoch_float=5.0)[0]
+    without = load_config(REPO / "configs" / "smoke.yaml")
+    without["train_params"]["loss_weights"]["occlusion_revealed"] = 1.0
+    without["model_params"]["generator_params"]["estimate_occlusion_map"] = False
+    with pytest.raises(ValueError, match="occlusion_revealed trains the occlusion map, but .*estimate_occlusion_map is false"):
+        resolve_config(without)
+    tpsmm = load_config(REPO / "configs" / "smoke-tpsmm.yaml")
+    tpsmm["train_params"].setdefault("loss_weights", {})["occlusion_revealed"] = 1.0
+    with pytest.raises(ValueError, match="occlusion_revealed is 1.0, but it does not act with backbone: tpsmm"):
+        resolve_config(tpsmm)
 
 
 @pytest.mark.parametrize("top_k, foreground", [(10.0, "region"), (30.0, "region"), (30.0, "all")])

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from pcutlib.evaluation.metrics import roc_auc
+from pcutlib.models.revealed_pixels import frame_difference
 from pcutlib.prioritycut import prioritycut_mask
 
 
@@ -127,9 +128,9 @@ def warp_failure_figures(score: torch.Tensor, failure: torch.Tensor, truth: torc
 
 def frame_difference_rule(driving: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """A no-model score for "must be invented": |driving - source| averaged over the channels,
-    then over each 3x3 neighbourhood. driving (N,3,H,W), source (3,H,W) or (N,3,H,W) -> (N,H,W)."""
-    difference = (driving - source).abs().mean(1, keepdim=True)                       # (N,1,H,W)
-    return F.avg_pool2d(difference, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
+    then over each 3x3 neighbourhood (``models.revealed_pixels.frame_difference``, which the
+    revealed label multiplies). driving (N,3,H,W), source (3,H,W) or (N,3,H,W) -> (N,H,W)."""
+    return frame_difference(driving, source)
 
 
 def top_k_in_foreground(score: torch.Tensor, foreground: torch.Tensor, top_k_percent: float) -> torch.Tensor:

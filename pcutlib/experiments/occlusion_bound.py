@@ -43,10 +43,10 @@ from pcutlib.data.synthetic_truth import disocclusion
 from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.inference import detect_keypoints
 from pcutlib.paths import between_markers, marker_pair, refuse_to_replace, replace_between_markers
-from pcutlib.evaluation.occlusion_truth import frame_difference_rule
-from pcutlib.models.revealed_pixels import range_map, revealed_score, revealed_visible_target, reverse_deformation
+from pcutlib.models.revealed_pixels import revealed_target
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
+from pcutlib.training.losses import balanced_occlusion_bce
 
 PARTS = ("head", "dense-motion")
 LABELS = ("truth", "revealed")
@@ -91,27 +91,6 @@ def visible_target(truth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return 1 - F.interpolate(truth[:, None].float(), size=size, mode="area")
 
 
-def revealed_target(labeller, source: torch.Tensor, driving: torch.Tensor, kp_source: dict, kp_driving: dict,
-                    size: tuple[int, int]) -> torch.Tensor:
-    """The revealed label (module doc) of B pairs: source, driving (B,3,H,W) and their keypoints,
-    ``labeller`` the frozen dense motion network of the model as it was -> (B,1,h,w), 1 visible."""
-    device = next(labeller.parameters()).device
-    to_device = lambda kp: {key: value.to(device) for key, value in kp.items()}   # noqa: E731
-    grid = reverse_deformation(labeller, driving.to(device), to_device(kp_source), to_device(kp_driving))
-    score = revealed_score(range_map(grid, tuple(driving.shape[2:])).cpu(), frame_difference_rule(driving, source))
-    return revealed_visible_target(score, size)
-
-
-def balanced_bce(occlusion_map: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of O (B,1,h,w) in (0,1) against ``target`` (same shape), the
-    occluded (target < 0.5) and visible pixels weighted half each; plain mean when one is absent."""
-    occluded = target < 0.5
-    losses = F.binary_cross_entropy(occlusion_map.clamp(1e-6, 1 - 1e-6), target, reduction="none")
-    if occluded.all() or not occluded.any():
-        return losses.mean()
-    return 0.5 * losses[occluded].mean() + 0.5 * losses[~occluded].mean()
-
-
 def trainable_parameters(models, part: str) -> list[torch.nn.Parameter]:
     """The parameters ``part`` trains (module doc); every other one is frozen."""
     network = getattr(models.generator, "dense_motion_network", None)
@@ -150,8 +129,8 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
         occlusion_map = network(source.to(device), to_device(kp_driving), to_device(kp_source))["occlusion_map"]
         size = occlusion_map.shape[-2:]
         target = (visible_target(truth, size) if labeller is None
-                  else revealed_target(labeller, source, driving, kp_source, kp_driving, size))
-        loss = balanced_bce(occlusion_map, target.to(device))
+                  else revealed_target(labeller, source, driving, kp_source, kp_driving, size).cpu())
+        loss = balanced_occlusion_bce(occlusion_map, target.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -83,10 +83,16 @@ def driving_range_maps(generator, source: torch.Tensor, driving: torch.Tensor, k
     return range_map(grid, tuple(driving.shape[2:])).cpu()
 
 
+def frame_difference(driving: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """|driving - source| averaged over the channels, then over each 3x3 neighbourhood:
+    driving (N,3,H,W), source (3,H,W) or (N,3,H,W) -> (N,H,W)."""
+    difference = (driving - source).abs().mean(1, keepdim=True)                       # (N,1,H,W)
+    return F.avg_pool2d(difference, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
+
+
 def revealed_score(range_of_source: torch.Tensor, frame_difference: torch.Tensor) -> torch.Tensor:
     """(1 - min(R, 1)) * frame difference: range_of_source (N, H, W) from ``range_map`` of the
-    reverse deformation, frame_difference (N, H, W) (|driving - source|, e.g.
-    ``evaluation.occlusion_truth.frame_difference_rule``) -> (N, H, W) in [0, 1]."""
+    reverse deformation, frame_difference (N, H, W) (``frame_difference``) -> (N, H, W) in [0, 1]."""
     if range_of_source.shape != frame_difference.shape:
         raise ValueError(f"range map {tuple(range_of_source.shape)} and frame difference "
                          f"{tuple(frame_difference.shape)}: expected one (N, H, W) shape")
@@ -101,3 +107,17 @@ def revealed_visible_target(score: torch.Tensor, size: tuple[int, int],
         raise ValueError(f"revealed scale {scale}: expected a positive score")
     visible = 1 - (score / scale).clamp(max=1)
     return F.interpolate(visible[:, None].float(), size=size, mode="area")
+
+
+def revealed_target(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
+                    kp_driving: dict, size: tuple[int, int]) -> torch.Tensor:
+    """The occlusion map's revealed label for B training pairs: source, driving (B, 3, H, W) and
+    their keypoints ({"value": (B, K, 2), ...}), the flow from ``dense_motion_network`` (FOMM's,
+    run once more with the roles swapped and no gradient; in train mode its batch statistics see
+    these reversed pairs too) -> (B, 1, h, w) on the network's device, 1 visible, 0 revealed."""
+    device = next(dense_motion_network.parameters()).device
+    moved = lambda kp: {key: value.detach().to(device) for key, value in kp.items()}   # noqa: E731
+    driving, source = driving.to(device), source.to(device)
+    grid = reverse_deformation(dense_motion_network, driving, moved(kp_source), moved(kp_driving))
+    score = revealed_score(range_map(grid, tuple(driving.shape[2:])), frame_difference(driving, source))
+    return revealed_visible_target(score, size)

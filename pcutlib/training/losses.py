@@ -1,4 +1,5 @@
-"""Training losses: VGG19 perceptual pyramid, equivariance, keypoint separation, patch-GAN (LSGAN) and U-Net BCE.
+"""Training losses: VGG19 perceptual pyramid, equivariance, the occlusion map's revealed label, keypoint
+separation, patch-GAN (LSGAN) and U-Net BCE.
 
 Every loss here returns either a scalar tensor (the reconstruction losses, which are
 nn.Modules holding their networks) or a dict of named scalar tensors that the trainer
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pcutlib.checkpoints.files import safe_torch_load
+from pcutlib.models.revealed_pixels import revealed_target
 from pcutlib.models.warping import ImagePyramid, RandomTPS, scale_key
 from pcutlib.prioritycut import consistency_loss
 
@@ -240,6 +242,28 @@ def equivariance_losses(kp_detector, driving: torch.Tensor, kp_driving: dict, tr
         eye = torch.eye(2, dtype=product.dtype, device=product.device)
         losses["equivariance_jacobian"] = weight_jacobian * (eye - product).abs().mean()
     return losses, {"transformed_frame": transformed_frame, "transformed_kp": transformed_kp}
+
+
+# --------------------------------------------------------------------------- the occlusion map's revealed label
+
+def balanced_occlusion_bce(occlusion_map: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of O (B,1,h,w) in (0,1) against ``target`` (same shape, 1 visible),
+    the occluded (target < 0.5) and visible pixels weighted half each; plain mean when one is absent."""
+    occluded = target < 0.5
+    losses = F.binary_cross_entropy(occlusion_map.float().clamp(1e-6, 1 - 1e-6), target.float(), reduction="none")
+    if occluded.all() or not occluded.any():
+        return losses.mean()
+    return 0.5 * losses[occluded].mean() + 0.5 * losses[~occluded].mean()
+
+
+def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
+                            kp_driving: dict, occlusion_map: torch.Tensor, weight: float) -> dict:
+    """pcut's lever for an occlusion map that marks what must be invented (docs/choices.md): O
+    (B,1,h,w) pulled towards the model's own revealed pixels (``models.revealed_pixels``: where its
+    reverse flow brings no source pixel and the frame changed; no ground truth), a target without
+    gradient: occlusion_revealed = weight * balanced_occlusion_bce(O, target)."""
+    target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:])
+    return {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target)}
 
 
 # --------------------------------------------------------------------------- keypoint separation

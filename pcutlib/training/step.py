@@ -2,6 +2,7 @@
 
   1. generator update: keypoints of source and driving, the generated frame, then
          L_G = reconstruction (VGG19 or pixel pyramid) + equivariance (value, jacobian)
+               (+ pcut's levers, off by default: O towards its revealed pixels, keypoint separation)
                + generator_gan * adversarial (+ feature matching: the patch D's feature maps or
                  the U-Net D's encoder features, real vs generated);
   2. discriminator update (only when generator_gan != 0):
@@ -103,6 +104,10 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
             trainer.config["train_params"]["transform_params"], ramp * weights["equivariance_value"],
             ramp * weights["equivariance_jacobian"], generator=trainer.rngs["equivariance_warp"])
         losses.update(equivariance)
+    if weights["occlusion_revealed"] and "occlusion_map" in generated:     # off (FOMM): nothing added
+        losses.update(L.revealed_occlusion_loss(models.generator.dense_motion_network, source, driving,
+                                                generated["kp_source"], kp_driving, generated["occlusion_map"],
+                                                weights["occlusion_revealed"]))
     if weights["keypoint_separation"]:          # off (FOMM): nothing added to the step
         keypoints = torch.cat([generated["kp_source"]["value"], kp_driving["value"]]).float()   # (2B, K, 2)
         losses.update(L.keypoint_separation_loss(keypoints, trainer.config["train_params"]["keypoint_separation_sigma"],
