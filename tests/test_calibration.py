@@ -90,6 +90,31 @@ def test_a_continued_row_starts_from_its_base_on_its_own_world(tmp_path, monkeyp
         calibration.calibration_recipe()
 
 
+def test_a_started_row_continues_a_committed_checkpoint(tmp_path, monkeypatch):
+    """A row {note, start, world, overrides} trains its own config from the file ``start`` names
+    (no base row trains first); a start that is not a file is named."""
+    recipe = small_recipe()
+    recipe["rows"]["tiny-on"] = {"note": "the committed weights trained on", "start": "pretrained/start.pt",
+                                 "world": {"limb_motion": 0.6}, "overrides": {"train_params.loss_weights.occlusion_revealed": 1.0}}
+    clone = fake_clone(tmp_path / "clone", recipe)
+    monkeypatch.chdir(clone)
+    assert calibration.calibration_recipe()["rows"]["tiny-on"]["start"] == "pretrained/start.pt"
+    monkeypatch.setattr(calibration, "world_data", lambda world, seed, videos, data_dir, progress:
+                        data_dir / f"{calibration.world_name(world)}-seed{seed}")
+    with pytest.raises(ValueError, match=r"calibration row 'tiny-on': start 'pretrained/start.pt' is not a file"):
+        calibration.run_variant("tiny-on", tmp_path / "runs", tmp_path / "data", progress=False, diagnose_it=False)
+    (clone / "pretrained").mkdir(exist_ok=True)
+    (clone / "pretrained" / "start.pt").write_bytes(b"weights")
+    calls = []
+
+    def fake_train(config, run_dir, init_from=None, **kwargs):
+        calls.append((Path(run_dir).name, init_from, config["train_params"]["loss_weights"]["occlusion_revealed"]))
+        Path(run_dir).mkdir(parents=True)
+    monkeypatch.setattr(calibration, "train", fake_train)
+    assert calibration.run_variant("tiny-on", tmp_path / "runs", tmp_path / "data", progress=False, diagnose_it=False) == {}
+    assert calls == [("tiny-on", Path("pretrained/start.pt"), 1.0)]
+
+
 def test_world_names():
     assert calibration.world_name(World(limb_motion=1.0)) == "h62"
     assert calibration.world_name(World(figure_height=0.7, limb_width=1.3, limb_motion=0.6)) == "h70-w130-m60"

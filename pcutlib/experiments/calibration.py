@@ -34,6 +34,7 @@ from pcutlib.training.loop import train
 
 ROW_KEYS = {"note", "world", "overrides"}
 CONTINUED_ROW_KEYS = {"note", "base", "world", "overrides"}
+STARTED_ROW_KEYS = {"note", "start", "world", "overrides"}      # start: a committed checkpoint (pretrained/...)
 FINETUNE_ROW_KEYS = {"note", "base", "finetune"}
 FINETUNE_KEYS = {"epochs", "overrides"}
 
@@ -57,7 +58,8 @@ def _finetune_row(path, name: str, row: dict, rows: dict) -> dict:
 
 def calibration_recipe() -> dict:
     """``configs/recipes/calibration.yaml``: seeds, the schedule and the rows {name: {note, world,
-    overrides}}, {name: {note, base, world, overrides}} (continued) or {name: {note, base, finetune}},
+    overrides}}, {name: {note, base, world, overrides}} (continued), {name: {note, start, world,
+    overrides}} (continued from a committed checkpoint) or {name: {note, base, finetune}},
     each row's world a :class:`World` (a fine-tune row's is its base's); an unknown key or world
     key is an error naming it."""
     path = find_recipe("calibration")
@@ -67,9 +69,10 @@ def calibration_recipe() -> dict:
         if set(row) == FINETUNE_ROW_KEYS:
             rows[name] = _finetune_row(path, name, row, rows)
             continue
-        if set(row) not in (ROW_KEYS, CONTINUED_ROW_KEYS):
+        if set(row) not in (ROW_KEYS, CONTINUED_ROW_KEYS, STARTED_ROW_KEYS):
             raise ValueError(f"{path}: row {name!r} has keys {sorted(row)}; expected {sorted(ROW_KEYS)} "
-                             f"(a training row), {sorted(CONTINUED_ROW_KEYS)} (a continued row) or "
+                             f"(a training row), {sorted(CONTINUED_ROW_KEYS)} (a continued row), "
+                             f"{sorted(STARTED_ROW_KEYS)} (a row continued from a committed checkpoint) or "
                              f"{sorted(FINETUNE_ROW_KEYS)} (a fine-tune row)")
         if "base" in row:
             _check_base(path, name, row, rows)
@@ -163,6 +166,11 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     seed = config["train_params"]["seed"]
     if "base" in row:
         init_from = run_dir_of(runs, row["base"], seed) / "checkpoints" / "last.pt"
+    if "start" in row:
+        init_from = Path(row["start"])
+        if not init_from.is_file():
+            raise ValueError(f"calibration row {name!r}: start {row['start']!r} is not a file (run pcut calibrate "
+                             f"from the repository root, where pretrained/ holds the committed checkpoints)")
     run_dir = run_dir_of(runs, name, seed)
     last = run_dir / "checkpoints" / "last.pt"
     stored = safe_torch_load(last) if last.is_file() else {}
@@ -186,7 +194,7 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     result: Diagnosis = diagnose(models, check, progress=progress,
                                  regularizer=RegularizerConfig.from_dict(config["regularizer"]) if finetune else None)
     steps = checkpoint["step"]
-    return {"variant": name, "note": row["note"], "world": world_name(row["world"]), "base": row.get("base"),
+    return {"variant": name, "note": row["note"], "world": world_name(row["world"]), "base": row.get("base", row.get("start")),
             "seed": seed, "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), "device": trained_on,
             **result.to_dict()}
 
