@@ -209,3 +209,31 @@ def test_the_readme_quotes_the_oracle_bound():
     whole = flat["dense-motion trained on the truth (oracle)"]["occlusion_auc_figure"]
     assert (f"On figure pixels, O with the whole dense motion network retrained reached {whole:.3f} after 1,500 "
             f"steps and {best_figure:.3f} after 6,000") in text
+
+
+def test_the_revealed_label_in_choices_md_is_the_record():
+    """docs/choices.md's revealed-label table is bound_table() of results/occlusion-bound-revealed,
+    and its sentences quote that record and the truth oracle's."""
+    repo = Path(__file__).resolve().parent.parent
+    page = (repo / "docs" / "choices.md").read_text()
+    record = json.loads((repo / "results" / "occlusion-bound-revealed" / "occlusion_bound.json").read_text())
+    assert record["label"] == "revealed" and record["steps"] == 1500
+    start, end = marker_pair("occlusion-bound-revealed")
+    assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == B.bound_table(record["rows"])
+    text = " ".join(page.split("<!-- occlusion-bound-revealed-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-bound-revealed-sentences:end -->", 1)[0].split())
+    model, head, whole = record["rows"].values()
+    truth_head = json.loads((repo / "results" / "occlusion-bound" / "occlusion_bound.json").read_text())["rows"][
+        "head trained on the truth (oracle)"]
+    assert (f"ranks the foreground's dis-occlusion at {model['revealed_auc_foreground']:.3f} and gives a mask lift of "
+            f"{model['revealed_mask_lift']:.3f} (the model's O: {model['occlusion_auc_foreground']:.3f} and "
+            f"{model['mask_lift']:.3f})") in text
+    assert (f"O's last convolution alone reaches {head['occlusion_auc_foreground']:.3f} inside the foreground and a "
+            f"mask lift of {head['mask_lift']:.3f}, both targets met") in text
+    assert head["occlusion_auc_foreground"] >= 0.8 and head["mask_lift"] >= 2.5
+    assert (f"{head['occlusion_auc_figure']:.3f} (the head) and {whole['occlusion_auc_figure']:.3f} (the whole dense "
+            f"motion network) against 0.75") in text and max(head["occlusion_auc_figure"], whole["occlusion_auc_figure"]) < 0.75
+    assert f"ranks them at {model['revealed_auc_figure']:.3f}" in text
+    assert f"IoU falls ({head['silhouette_iou']:.3f} and {whole['silhouette_iou']:.3f})" in text
+    assert (f"leaves O at rest at {head['occlusion_at_rest']:.3f} (the truth-trained head: "
+            f"{truth_head['occlusion_at_rest']:.3f})") in text

@@ -145,14 +145,14 @@ ROW_NAMES = {"truth": "{part} trained on the truth (oracle)",
              "revealed": "{part} trained on its revealed pixels (no truth)"}
 COLUMNS = [("O AUC pooled", "occlusion_auc"), ("in the foreground", "occlusion_auc_foreground"),
            ("on figure pixels", "occlusion_auc_figure"), ("cores", "occlusion_auc_core"),
-           ("mask lift", "mask_lift"), ("silhouette IoU", "silhouette_iou")]
+           ("mask lift", "mask_lift"), ("O at rest", "occlusion_at_rest"), ("silhouette IoU", "silhouette_iou")]
 REFERENCES = [("no-model rule (driving vs source)", ("rule_auc", "rule_auc_foreground", "rule_auc_figure", None,
-                                                     "rule_mask_lift", None)),
+                                                     "rule_mask_lift", None, None)),
               ("the model's warp error (sees the driving frame)", ("warp_error_auc", "warp_error_auc_foreground",
-                                                                   "warp_error_auc_figure", None, None, None)),
+                                                                   "warp_error_auc_figure", None, None, None, None)),
               ("the model's revealed pixels (sees the driving frame)", ("revealed_auc", "revealed_auc_foreground",
                                                                        "revealed_auc_figure", None,
-                                                                       "revealed_mask_lift", None))]
+                                                                       "revealed_mask_lift", None, None))]
 
 
 def bound_table(rows: dict) -> str:
