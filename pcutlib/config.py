@@ -171,6 +171,9 @@ SCHEMA = {
         # the width of loss_weights.keypoint_separation's kernel, in [-1,1] units (0.1: about 3 px at 64 px,
         # pcut diagnose's distance below which two keypoints are not distinct)
         "keypoint_separation_sigma": number(0.1, 1e-3, 2),
+        # how loss_weights.occlusion_revealed weighs its pixels: balanced (revealed and visible pixels half
+        # each, as pcut occlusion-bound's probes) or plain (the mean over pixels, the label's own base rate)
+        "occlusion_revealed_weighting": text("balanced", "balanced", "plain"),
         # adversarial runs: the first epochs train only the discriminator against the generator as it is
         # (G and keypoint detector take no step nor loss; batch norm in train mode); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)

@@ -32,6 +32,8 @@ def test_balanced_bce_weighs_the_two_classes_equally():
     occlusion_map = torch.tensor([0.5, 0.9, 0.9, 0.9]).view(1, 1, 2, 2)
     expected = 0.5 * -np.log(0.5) + 0.5 * -np.log(0.9)
     assert float(balanced_occlusion_bce(occlusion_map, target)) == pytest.approx(expected, rel=1e-5)
+    plain = (-np.log(0.5) + 3 * -np.log(0.9)) / 4
+    assert float(balanced_occlusion_bce(occlusion_map, target, balanced=False)) == pytest.approx(plain, rel=1e-5)
     everything_visible = torch.ones(1, 1, 2, 2)
     assert float(balanced_occlusion_bce(occlusion_map, everything_visible)) == pytest.approx(
         float(-torch.log(occlusion_map).mean()), rel=1e-5)

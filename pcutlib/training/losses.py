@@ -246,24 +246,29 @@ def equivariance_losses(kp_detector, driving: torch.Tensor, kp_driving: dict, tr
 
 # --------------------------------------------------------------------------- the occlusion map's revealed label
 
-def balanced_occlusion_bce(occlusion_map: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def balanced_occlusion_bce(occlusion_map: torch.Tensor, target: torch.Tensor, balanced: bool = True) -> torch.Tensor:
     """Binary cross-entropy of O (B,1,h,w) in (0,1) against ``target`` (same shape, 1 visible),
-    the occluded (target < 0.5) and visible pixels weighted half each; plain mean when one is absent."""
+    the occluded (target < 0.5) and visible pixels weighted half each; the plain mean when one is
+    absent or ``balanced`` is False."""
     occluded = target < 0.5
     losses = F.binary_cross_entropy(occlusion_map.float().clamp(1e-6, 1 - 1e-6), target.float(), reduction="none")
-    if occluded.all() or not occluded.any():
+    if occluded.all() or not occluded.any() or not balanced:
         return losses.mean()
     return 0.5 * losses[occluded].mean() + 0.5 * losses[~occluded].mean()
 
 
 def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
-                            kp_driving: dict, occlusion_map: torch.Tensor, weight: float) -> dict:
+                            kp_driving: dict, occlusion_map: torch.Tensor, weight: float,
+                            weighting: str = "balanced") -> dict:
     """pcut's lever for an occlusion map that marks what must be invented (docs/choices.md): O
     (B,1,h,w) pulled towards the model's own revealed pixels (``models.revealed_pixels``: where its
     reverse flow brings no source pixel and the frame changed; no ground truth), a target without
-    gradient: occlusion_revealed = weight * balanced_occlusion_bce(O, target)."""
+    gradient: occlusion_revealed = weight * balanced_occlusion_bce(O, target), the two classes
+    weighted half each (``weighting`` balanced) or every pixel alike (plain)."""
+    if weighting not in ("balanced", "plain"):
+        raise ValueError(f"occlusion_revealed_weighting {weighting!r}: expected balanced or plain")
     target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:])
-    return {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target)}
+    return {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
 
 
 # --------------------------------------------------------------------------- keypoint separation
