@@ -253,21 +253,29 @@ OCCLUSION_COLUMNS = [("moving_distinct_keypoints", "moving kp", 1), ("silhouette
                      ("occlusion_auc_warp_failure_foreground", "O AUC vs warp failures in F", 3),
                      ("disocclusion_warp_failure_share", "dis-occlusion the warp gets wrong", 3),
                      ("mask_lift", "mask lift", 2)]
+# the revealed term's rows: what it must raise beside what it must not break
+REVEALED_COLUMNS = [("moving_distinct_keypoints", "moving kp", 1), ("probe_px", "probe px", 3),
+                    ("silhouette_iou", "IoU", 3), ("occlusion_at_rest", "O at rest", 3),
+                    ("occlusion_auc", "O AUC pooled", 3), ("occlusion_auc_foreground", "O AUC in F", 3),
+                    ("occlusion_auc_figure", "O AUC figure", 3), ("mask_lift", "mask lift", 2),
+                    ("reconstruction_l1", "reconstruction L1", 4)]
 
 
-def occlusion_levers(rows: list[dict], variants: list[str]) -> str:
+def occlusion_levers(rows: list[dict], variants: list[str], columns=None) -> str:
     """Markdown: the occlusion map's figures of ``variants`` (training seed 0, the latest record
-    of each), one row each in the order given; a ValueError names a variant with no record."""
+    of each), one row each in the order given, in ``columns`` [(field, label, digits)] (default
+    OCCLUSION_COLUMNS); a ValueError names a variant with no record."""
+    columns = OCCLUSION_COLUMNS if columns is None else columns
     latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
     missing = [name for name in variants if name not in latest]
     if missing:
         raise ValueError(f"no calibration record of {missing}; recorded: {sorted(latest)}")
-    lines = ["| variant | world | " + " | ".join(label for _, label, _ in OCCLUSION_COLUMNS) + " |",
-             "|---|---|" + "---|" * len(OCCLUSION_COLUMNS)]
+    lines = ["| variant | world | " + " | ".join(label for _, label, _ in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
     for name in variants:
         row = latest[name]
         lines.append(f"| {name} | {row['world']} | "
-                     + " | ".join(_cell(row.get(key), digits) for key, _, digits in OCCLUSION_COLUMNS) + " |")
+                     + " | ".join(_cell(row.get(key), digits) for key, _, digits in columns) + " |")
     return "\n".join(lines)
 
 
