@@ -174,6 +174,10 @@ SCHEMA = {
         # how loss_weights.occlusion_revealed weighs its pixels: balanced (revealed and visible pixels half
         # each, as pcut occlusion-bound's probes) or plain (the mean over pixels, the label's own base rate)
         "occlusion_revealed_weighting": text("balanced", "balanced", "plain"),
+        # with loss_weights.occlusion_revealed: also ask O = 1 on the pair (source, source), the one pair
+        # whose label is known without a flow (nothing moved, nothing is revealed); training pairs never
+        # hold two equal frames, so O at rest is otherwise left to the reconstruction loss
+        "occlusion_revealed_at_rest": flag(False),
         # adversarial runs: the first epochs train only the discriminator against the generator as it is
         # (G and keypoint detector take no step nor loss; batch norm in train mode); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)

@@ -98,6 +98,10 @@ def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cann
     target = revealed_target(network, batch["source"], batch["driving"], generated["kp_source"],
                              generated["kp_driving"], generated["occlusion_map"].shape[-2:])
     assert not target.requires_grad                                  # the label itself is a constant
+    config["train_params"]["occlusion_revealed_at_rest"] = True
+    rested = generator_losses(build_trainer(config, torch.device("cpu")), batch["source"], batch["driving"],
+                              epoch_float=5.0)[0]
+    assert float(rested["occlusion_revealed_rest"]) > 0 and "occlusion_revealed" in rested
     off = smoke_config(smoke_data)
     assert "occlusion_revealed" not in generator_losses(build_trainer(off, torch.device("cpu")), batch["source"],
                                                         batch["driving"], epoch_float=5.0)[0]

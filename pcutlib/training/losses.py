@@ -259,16 +259,23 @@ def balanced_occlusion_bce(occlusion_map: torch.Tensor, target: torch.Tensor, ba
 
 def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
                             kp_driving: dict, occlusion_map: torch.Tensor, weight: float,
-                            weighting: str = "balanced") -> dict:
+                            weighting: str = "balanced", at_rest: bool = False) -> dict:
     """pcut's lever for an occlusion map that marks what must be invented (docs/choices.md): O
     (B,1,h,w) pulled towards the model's own revealed pixels (``models.revealed_pixels``: where its
     reverse flow brings no source pixel and the frame changed; no ground truth), a target without
     gradient: occlusion_revealed = weight * balanced_occlusion_bce(O, target), the two classes
-    weighted half each (``weighting`` balanced) or every pixel alike (plain)."""
+    weighted half each (``weighting`` balanced) or every pixel alike (plain). ``at_rest`` adds
+    occlusion_revealed_rest = weight * mean BCE(O(source, source), 1): one more pass of the
+    network on the pair whose label needs no flow (keypoints detached)."""
     if weighting not in ("balanced", "plain"):
         raise ValueError(f"occlusion_revealed_weighting {weighting!r}: expected balanced or plain")
     target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:])
-    return {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
+    losses = {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
+    if at_rest:
+        still = {key: value.detach() for key, value in kp_source.items()}
+        rest = dense_motion_network(source, kp_driving=still, kp_source=still)["occlusion_map"]
+        losses["occlusion_revealed_rest"] = weight * balanced_occlusion_bce(rest, torch.ones_like(rest))
+    return losses
 
 
 # --------------------------------------------------------------------------- keypoint separation
