@@ -543,3 +543,57 @@ def test_the_short_separation_rows_in_choices_md_are_the_record():
             f"{fine['moving_distinct_keypoints']:.1f}, and O reached {fine_sep['occlusion_auc_foreground']:.3f} inside F "
             f"(motion-64 alone: {fine['occlusion_auc_foreground']:.3f}) but {fine_sep['occlusion_auc_figure']:.3f} on "
             f"figure pixels, with a probe of {fine_sep['probe_px']:.2f} px") in text
+
+
+def test_the_revealed_term_rows_in_choices_md_are_the_record():
+    """The revealed term's table is occlusion_levers() of its rows in REVEALED_COLUMNS, and its
+    sentences quote those rows."""
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    page = (REPO / "docs" / "choices.md").read_text()
+    block = page.split("<!-- occlusion-levers-revealed:start -->\n", 1)[1].split(
+        "\n<!-- occlusion-levers-revealed:end -->", 1)[0]
+    variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
+    assert block == calibration.occlusion_levers(rows, variants, calibration.REVEALED_COLUMNS)
+    text = " ".join(page.split("<!-- occlusion-levers-revealed-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-levers-revealed-sentences:end -->", 1)[0].split())
+    row = {r["variant"]: r for r in rows if r.get("seed", 0) == 0}
+    control, balanced, plain = (row[f"shipped+{name}-100"] for name in ("continued", "revealed-1", "revealed-1-plain"))
+    light, rest = row["shipped+revealed-0.3-plain-100"], row["shipped+revealed-1-plain-rest-100"]
+    tuned = row["shipped+revealed-1-plain-100+pc-warm30-pixel-head"]
+    f3 = lambda value: f"{value:.3f}"   # noqa: E731
+    assert (f"leave O where it was: {f3(control['occlusion_auc_foreground'])} inside the foreground, a mask lift of "
+            f"{control['mask_lift']:.2f}, IoU {f3(control['silhouette_iou'])}") in text
+    assert (f"O ranks the foreground's dis-occlusion at {f3(balanced['occlusion_auc_foreground'])} (balanced weighting) "
+            f"or {f3(plain['occlusion_auc_foreground'])} (plain) and the mask's lift reaches {balanced['mask_lift']:.2f} "
+            f"or {plain['mask_lift']:.2f}") in text
+    assert all(r["occlusion_auc_foreground"] >= 0.8 and r["mask_lift"] >= 2.5 for r in (balanced, plain, rest, tuned))
+    assert all(r["moving_distinct_keypoints"] >= 8.2 and r["probe_px"] < 1 for r in (balanced, plain))
+    assert (f"(O at rest {f3(balanced['occlusion_at_rest'])}) and the IoU to {f3(balanced['silhouette_iou'])}; plain "
+            f"weighting keeps {f3(plain['occlusion_at_rest'])} and {f3(plain['silhouette_iou'])}") in text
+    assert (f"O at rest {f3(light['occlusion_at_rest'])} and IoU {f3(light['silhouette_iou'])}, with O at "
+            f"{f3(light['occlusion_auc_foreground'])} inside the foreground and a lift of {light['mask_lift']:.2f}") in text
+    assert (f"lifts O at rest to {f3(rest['occlusion_at_rest'])} and keeps {f3(rest['occlusion_auc_foreground'])} and "
+            f"{rest['mask_lift']:.2f}, at IoU {f3(rest['silhouette_iou'])}") in text
+    shifted = [row[name]["occlusion_auc_figure"] for name in variants[1:]]
+    assert (f"{f3(min(shifted))}-{f3(max(shifted))} (the control: {f3(control['occlusion_auc_figure'])})") in text
+    assert (f"keeps O ({f3(tuned['occlusion_auc_foreground'])}, a lift of {tuned['mask_lift']:.2f}), and its "
+            f"discriminator's pixel head ranks the true dis-occlusion at {f3(tuned['d_pixel_auc_true_disocclusion'])}") in text
+    assert (f"misses the IoU ({f3(tuned['silhouette_iou'])}) and O at rest ({f3(tuned['occlusion_at_rest'])}) narrowly "
+            f"and figure pixels ({f3(tuned['occlusion_auc_figure'])}) widely") in text
+    assert tuned["silhouette_iou"] < 0.85 and tuned["occlusion_at_rest"] < 0.95 and tuned["d_pixel_auc_true_disocclusion"] >= 0.75
+
+
+def test_the_readme_quotes_the_revealed_term_as_recorded():
+    rows = {r["variant"]: r for r in (json.loads(line) for line in
+                                      (REPO / "results" / "calibration.jsonl").read_text().splitlines())
+            if r.get("seed", 0) == 0}
+    text = " ".join((REPO / "README.md").read_text().split())
+    control, plain = rows["shipped+continued-100"], rows["shipped+revealed-1-plain-100"]
+    tuned = rows["shipped+revealed-1-plain-100+pc-warm30-pixel-head"]
+    assert (f"O ranks the foreground's dis-occlusion at {plain['occlusion_auc_foreground']:.3f} and the mask's lift "
+            f"reaches {plain['mask_lift']:.2f} (the same 100 epochs without the term: "
+            f"{control['occlusion_auc_foreground']:.3f} and {control['mask_lift']:.2f})") in text
+    assert f"ranks the true dis-occlusion at {tuned['d_pixel_auc_true_disocclusion']:.3f}" in text
+    assert (f"IoU falls from {control['silhouette_iou']:.3f} to {plain['silhouette_iou']:.3f} "
+            f"({tuned['silhouette_iou']:.3f} after the fine-tune)") in text
+    assert all(0.55 < r["occlusion_auc_figure"] < 0.65 for r in (plain, tuned))        # "near 0.6"

@@ -258,6 +258,7 @@ REVEALED_COLUMNS = [("moving_distinct_keypoints", "moving kp", 1), ("probe_px", 
                     ("silhouette_iou", "IoU", 3), ("occlusion_at_rest", "O at rest", 3),
                     ("occlusion_auc", "O AUC pooled", 3), ("occlusion_auc_foreground", "O AUC in F", 3),
                     ("occlusion_auc_figure", "O AUC figure", 3), ("mask_lift", "mask lift", 2),
+                    ("d_pixel_auc_true_disocclusion", "D pixel AUC vs truth", 3),
                     ("reconstruction_l1", "reconstruction L1", 4)]
 
 
