@@ -136,8 +136,7 @@ SCHEMA = {
             "warp_loss": number(0), "bg": number(0),
             # pcut: keypoints kept apart (losses.keypoint_separation_loss; Zhang et al. 2018); 0: off (FOMM)
             "keypoint_separation": number(0, 0),
-            # pcut: O pulled towards the model's own revealed pixels (losses.revealed_occlusion_loss, no
-            # ground truth; FOMM's dense motion network only); 0: off (FOMM)
+            # pcut: O towards the model's own revealed pixels (losses.revealed_occlusion_loss; no truth); 0: off
             "occlusion_revealed": number(0, 0),
         },
         # TPSMM only (its names): TPS dropout with probability min(epoch / dropout_inc_epoch *
@@ -171,13 +170,9 @@ SCHEMA = {
         # the width of loss_weights.keypoint_separation's kernel, in [-1,1] units (0.1: about 3 px at 64 px,
         # pcut diagnose's distance below which two keypoints are not distinct)
         "keypoint_separation_sigma": number(0.1, 1e-3, 2),
-        # how loss_weights.occlusion_revealed weighs its pixels: balanced (revealed and visible pixels half
-        # each, as pcut occlusion-bound's probes) or plain (the mean over pixels, the label's own base rate)
-        "occlusion_revealed_weighting": text("balanced", "balanced", "plain"),
-        # with loss_weights.occlusion_revealed: also ask O = 1 on the pair (source, source), the one pair
-        # whose label is known without a flow (nothing moved, nothing is revealed); training pairs never
-        # hold two equal frames, so O at rest is otherwise left to the reconstruction loss
-        "occlusion_revealed_at_rest": flag(False),
+        # loss_weights.occlusion_revealed's pixels: balanced (revealed and visible half each) or plain (alike);
+        # at_rest: also O = 1 on the pair (source, source) (nothing moved: nothing revealed; no training pair has it)
+        "occlusion_revealed_weighting": text("balanced", "balanced", "plain"), "occlusion_revealed_at_rest": flag(False),
         # adversarial runs: the first epochs train only the discriminator against the generator as it is
         # (G and keypoint detector take no step nor loss; batch norm in train mode); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)
