@@ -237,5 +237,13 @@ def test_the_revealed_label_in_choices_md_is_the_record():
             f"motion network) against 0.75") in text and max(head["occlusion_auc_figure"], whole["occlusion_auc_figure"]) < 0.75
     assert f"ranks them at {model['revealed_auc_figure']:.3f}" in text
     assert f"IoU falls ({head['silhouette_iou']:.3f} and {whole['silhouette_iou']:.3f})" in text
-    assert (f"leaves O at rest at {head['occlusion_at_rest']:.3f} (the truth-trained head: "
+    assert (f"the head leaves O at rest at {head['occlusion_at_rest']:.3f} (the truth-trained head: "
             f"{truth_head['occlusion_at_rest']:.3f})") in text
+    assert (f"better than the per-pair label it learned from ({head['occlusion_auc_foreground']:.3f} against "
+            f"{model['revealed_auc_foreground']:.3f})") in text
+    assert (f"reaches {model['rule_auc_foreground']:.3f} inside the foreground but a lift of only "
+            f"{model['rule_mask_lift']:.3f}") in text
+    assert (f"(warp failures on {100 * whole['warp_failure_rate']:.1f}% of the pixels instead of "
+            f"{100 * model['warp_failure_rate']:.1f}%)") in text
+    intro = " ".join(page.split("### A label without truth", 1)[1].split("<!-- occlusion-bound-revealed:start -->", 1)[0].split())
+    assert f"same checkpoint, `{record['checkpoint']}`" in intro

@@ -35,9 +35,10 @@ def range_map(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """How much of an image lands on each pixel: grid (N, h, w, 2) in [-1, 1], x first, where
     each pixel of the image goes (align_corners=True coordinates, as ``warping.deform``) -> (N, H, W)
     at ``size`` (H, W), each of the H*W pixels splatted with weight 1 onto its four nearest target
-    pixels; mass that lands outside the frame is dropped. A coarser grid is resized by its
-    displacement from the identity (resizing the positions themselves would pull every pixel
-    towards the centre, and a flow that moves nothing would leave the border rows stacked)."""
+    pixels; mass that lands outside the frame is dropped. A coarser grid is resized corner-aligned
+    (its displacement from the identity, bilinearly with align_corners=True), so a flow that moves
+    nothing stays the identity; ``warping.deform`` resizes with align_corners=False, as FOMM,
+    which pulls the flow towards the centre and would stack mass on the border rows."""
     if grid.dim() != 4 or grid.shape[-1] != 2:
         raise ValueError(f"grid {tuple(grid.shape)}: expected (N, h, w, 2)")
     height, width = size
