@@ -39,6 +39,14 @@ def test_balanced_bce_weighs_the_two_classes_equally():
         float(-torch.log(occlusion_map).mean()), rel=1e-5)
 
 
+def videos_without_truth(root: Path, folder: Path) -> Path:
+    """folder/train: a copy of root/train's videos without their X.truth.npz."""
+    (folder / "train").mkdir(parents=True)
+    for path in (root / "train").glob("*.png"):
+        (folder / "train" / path.name).write_bytes(path.read_bytes())
+    return folder / "train"
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root, config = tiny_synthetic_world(tmp_path_factory.mktemp("bound-data"), seed=5)
@@ -88,10 +96,7 @@ def test_the_head_trains_alone_and_the_dense_motion_network_trains_whole(tiny):
 
 def test_the_revealed_label_needs_no_truth_and_comes_from_the_model_as_it_was(tiny, tmp_path):
     root, models, _ = tiny
-    stripped = tmp_path / "no-truth" / "train"
-    stripped.mkdir(parents=True)
-    for path in (root / "train").glob("*.png"):
-        (stripped / path.name).write_bytes(path.read_bytes())
+    stripped = videos_without_truth(root, tmp_path / "no-truth")
     videos = B.training_videos(stripped.parent, None, models.kp_detector, need_truth=False)
     assert len(videos) == 4 and all(truth is None for _, _, truth in videos)
     source, driving, kp_source, kp_driving, truth = B.sample_pairs(videos, 3, np.random.default_rng(1))
@@ -145,10 +150,7 @@ def test_the_command_writes_the_table_beside_its_references(tiny, tmp_path, caps
 
 def test_the_oracle_refuses_a_world_without_truth(tiny, tmp_path):
     root, models, _ = tiny
-    stripped = tmp_path / "no-truth" / "train"
-    stripped.mkdir(parents=True)
-    for path in (root / "train").glob("*.png"):
-        (stripped / path.name).write_bytes(path.read_bytes())
+    stripped = videos_without_truth(root, tmp_path / "no-truth")
     with pytest.raises(ValueError, match="no-truth'/train holds no video .* X.truth.npz"):
         B.training_videos(stripped.parent, None, models.kp_detector)
 

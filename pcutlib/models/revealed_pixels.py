@@ -69,6 +69,15 @@ def reverse_deformation(dense_motion_network, driving: torch.Tensor, kp_source: 
 
 
 @torch.no_grad()
+def source_range_map(dense_motion_network, driving: torch.Tensor, kp_source: dict, kp_driving: dict) -> torch.Tensor:
+    """R over each driving frame: driving (N, 3, H, W) and N rows of keypoints (``reverse_deformation``)
+    -> (N, H, W) on the network's device (inputs moved there, keypoints without gradient)."""
+    device = next(dense_motion_network.parameters()).device
+    moved = lambda kp: {key: value.detach().to(device) for key, value in kp.items()}   # noqa: E731
+    grid = reverse_deformation(dense_motion_network, driving.to(device), moved(kp_source), moved(kp_driving))
+    return range_map(grid, tuple(driving.shape[2:]))
+
+
 def driving_range_maps(generator, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
                        kp_driving: dict) -> torch.Tensor | None:
     """R of each driving frame against one source: source (1, 3, H, W), driving (N, 3, H, W),
@@ -78,10 +87,8 @@ def driving_range_maps(generator, source: torch.Tensor, driving: torch.Tensor, k
     network = getattr(generator, "dense_motion_network", None)
     if not isinstance(network, DenseMotionNetwork):
         return None
-    device, count = next(network.parameters()).device, len(driving)
-    moved = lambda kp, rows: {key: value.expand(rows, *value.shape[1:]).to(device) for key, value in kp.items()}  # noqa: E731
-    grid = reverse_deformation(network, driving.to(device), moved(kp_source, count), moved(kp_driving, count))
-    return range_map(grid, tuple(driving.shape[2:])).cpu()
+    repeated = {key: value.expand(len(driving), *value.shape[1:]) for key, value in kp_source.items()}
+    return source_range_map(network, driving, repeated, kp_driving).cpu()
 
 
 def frame_difference(driving: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
@@ -116,9 +123,6 @@ def revealed_target(dense_motion_network, source: torch.Tensor, driving: torch.T
     their keypoints ({"value": (B, K, 2), ...}), the flow from ``dense_motion_network`` (FOMM's,
     run once more with the roles swapped and no gradient; in train mode its batch statistics see
     these reversed pairs too) -> (B, 1, h, w) on the network's device, 1 visible, 0 revealed."""
-    device = next(dense_motion_network.parameters()).device
-    moved = lambda kp: {key: value.detach().to(device) for key, value in kp.items()}   # noqa: E731
-    driving, source = driving.to(device), source.to(device)
-    grid = reverse_deformation(dense_motion_network, driving, moved(kp_source), moved(kp_driving))
-    score = revealed_score(range_map(grid, tuple(driving.shape[2:])), frame_difference(driving, source))
-    return revealed_visible_target(score, size)
+    range_of_source = source_range_map(dense_motion_network, driving, kp_source, kp_driving)
+    difference = frame_difference(driving.to(range_of_source.device), source.to(range_of_source.device))
+    return revealed_visible_target(revealed_score(range_of_source, difference), size)
