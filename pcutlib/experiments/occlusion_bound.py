@@ -129,7 +129,7 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
         occlusion_map = network(source.to(device), to_device(kp_driving), to_device(kp_source))["occlusion_map"]
         size = occlusion_map.shape[-2:]
         target = (visible_target(truth, size) if labeller is None
-                  else revealed_target(labeller, source, driving, kp_source, kp_driving, size).cpu())
+                  else revealed_target(labeller, source, driving, kp_source, kp_driving, size))
         loss = balanced_occlusion_bce(occlusion_map, target.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
