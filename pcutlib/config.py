@@ -125,12 +125,10 @@ SCHEMA = {
         "lr_schedule": text("step", "step", "cosine"), "lr_warmup_epochs": whole(0, 0),
         "lr_generator": number(2.0e-4, 0), "lr_discriminator": number(2.0e-4, 0), "lr_kp_detector": number(2.0e-4, 0),
         "batch_size": whole(8, 1), "scales": number([1, 0.5, 0.25, 0.125], 1e-3, 1), "checkpoint_freq": whole(50, 1),
-        "transform_params": {"sigma_affine": number(0.05, 0), "sigma_tps": number(0.005, 0),
-                             "points_tps": whole(5, 1)},
+        "transform_params": {"sigma_affine": number(0.05, 0), "sigma_tps": number(0.005, 0), "points_tps": whole(5, 1)},
         "loss_weights": {
             "generator_gan": number(0), "discriminator_gan": number(1), "feature_matching": number([10, 10, 10, 10]),
-            "perceptual": number([10, 10, 10, 10, 10]), "equivariance_value": number(10),
-            "equivariance_jacobian": number(10),
+            "perceptual": number([10, 10, 10, 10, 10]), "equivariance_value": number(10), "equivariance_jacobian": number(10),
             "pixel_pyramid": number(0),     # pcut: mean |gen - real| over the pyramid (cheap CPU loss)
             # TPSMM only: its warp loss (encoder features) and background loss
             "warp_loss": number(0), "bg": number(0),
@@ -170,9 +168,10 @@ SCHEMA = {
         # the width of loss_weights.keypoint_separation's kernel, in [-1,1] units (0.1: about 3 px at 64 px,
         # pcut diagnose's distance below which two keypoints are not distinct)
         "keypoint_separation_sigma": number(0.1, 1e-3, 2),
-        # loss_weights.occlusion_revealed's pixels: balanced (revealed and visible half each) or plain (alike);
-        # at_rest: also O = 1 on the pair (source, source) (nothing moved: nothing revealed; no training pair has it)
+        # loss_weights.occlusion_revealed's pixels: balanced (revealed and visible half each) or plain (alike); at_rest:
+        # also O = 1 on (source, source); warp_error: the label also holds |deformed - driving| (models.revealed_pixels)
         "occlusion_revealed_weighting": text("balanced", "balanced", "plain"), "occlusion_revealed_at_rest": flag(False),
+        "occlusion_revealed_warp_error": flag(False),
         # adversarial runs: the first epochs train only the discriminator against the generator as it is
         # (G and keypoint detector take no step nor loss; batch norm in train mode); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)
@@ -431,6 +430,9 @@ def check_combinations(resolved: dict) -> None:
             "generator_params", {}).get("estimate_occlusion_map", True):
         raise ValueError("train_params.loss_weights.occlusion_revealed trains the occlusion map, but "
                          "model_params.generator_params.estimate_occlusion_map is false")
+    shaping = [key for key in ("occlusion_revealed_at_rest", "occlusion_revealed_warp_error") if train_params[key]]
+    if shaping and not train_params["loss_weights"]["occlusion_revealed"]:
+        raise ValueError(f"train_params.{shaping[0]} shapes the revealed term, but loss_weights.occlusion_revealed is 0")
     gap = train_params["frame_gap"]
     if gap["start"] != 0 and not (gap["start"] <= gap["end"] and gap["ramp_epochs"] >= 1):
         raise ValueError(f"train_params.frame_gap needs 1 <= start <= end and ramp_epochs >= 1 (or start 0: off), "

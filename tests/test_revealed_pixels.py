@@ -75,3 +75,26 @@ def test_a_model_driven_by_its_own_keypoints_reveals_nothing(tmp_path):
     moved = R.driving_range_maps(models.generator, frames[:1], frames, {key: value[:1] for key, value in kp.items()}, kp)
     assert float(moved.sum()) <= 3 * 32 * 32 + 1e-2           # mass is kept or leaves the frame, never made
     assert R.driving_range_maps(torch.nn.Identity(), frames[:1], frames, kp, kp) is None   # no FOMM dense motion
+
+
+def test_the_warp_error_joins_the_label_where_the_warped_source_shows_the_wrong_colour(tmp_path):
+    """Source = driving (R = 1, no frame difference: nothing revealed): the label is 1 everywhere;
+    given a deformed source wrong by 0.05 on one 2x2 block, the block's pixels score 0.05, so the
+    label there is 1 - 0.05 / 0.1 = 0.5, area-averaged; the deformed image carries no gradient."""
+    _, config = tiny_synthetic_world(tmp_path, seed=3)
+    torch.manual_seed(0)
+    models = build_models(config["model_params"]).eval()
+    frames = torch.rand(2, 3, 32, 32)
+    kp = {key: value.detach() for key, value in models.kp_detector(frames).items()}
+    network = models.generator.dense_motion_network
+    plain = R.revealed_target(network, frames, frames, kp, kp, (16, 16))
+    assert torch.allclose(plain, torch.ones_like(plain), atol=1e-3)
+    deformed = frames.clone().requires_grad_(False)
+    deformed[:, :, 4:6, 4:6] += 0.05
+    assert torch.allclose(R.warp_error(deformed, frames)[:, 4:6, 4:6], torch.full((2, 2, 2), 0.05), atol=1e-6)
+    labelled = R.revealed_target(network, frames, frames, kp, kp, (16, 16), deformed=deformed.requires_grad_())
+    assert not labelled.requires_grad
+    assert torch.allclose(labelled[:, 0, 2, 2], torch.full((2,), 0.5), atol=1e-3)          # the block's cell
+    assert torch.allclose(labelled[:, 0, 8:, 8:], torch.ones(2, 8, 8), atol=1e-3)          # elsewhere: unchanged
+    with pytest.raises(ValueError, match=r"deformed \(2, 3, 16, 16\) and driving \(2, 3, 32, 32\)"):
+        R.warp_error(deformed[..., :16, :16], frames)

@@ -16,6 +16,8 @@ from pcutlib.prioritycut import mix_images, oracle_occlusion_map, prioritycut_ma
 from pcutlib.training.adversaries import Mixing
 from pcutlib.training.loop import continue_from, make_dataloader, train
 from pcutlib.models.revealed_pixels import revealed_target
+from pcutlib.training import losses as losses_module
+from pcutlib.training.losses import revealed_occlusion_loss
 from pcutlib.training.step import generator_losses, train_step
 from pcutlib.training.trainer import build_trainer
 
@@ -83,7 +85,7 @@ def test_one_step_updates_every_network(smoke_data, variant):
         assert changed, f"{name} was not updated"
 
 
-def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cannot_act(smoke_data):
+def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cannot_act(smoke_data, monkeypatch):
     """loss_weights.occlusion_revealed > 0 adds one term, computed from the batch alone, whose gradient
     reaches O's convolution; TPSMM and a generator without O refuse it with the key's name."""
     config = smoke_config(smoke_data)
@@ -102,6 +104,22 @@ def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cann
     rested = generator_losses(build_trainer(config, torch.device("cpu")), batch["source"], batch["driving"],
                               epoch_float=5.0)[0]
     assert float(rested["occlusion_revealed_rest"]) > 0 and "occlusion_revealed" in rested
+    labels = []                                      # occlusion_revealed_warp_error: the step hands over the
+    monkeypatch.setattr(losses_module, "revealed_occlusion_loss",          # deformed source, the label changes
+                        lambda *args: labels.append(args[-1]) or revealed_occlusion_loss(*args))
+    config["train_params"]["occlusion_revealed_warp_error"] = True
+    warped_losses, warped = generator_losses(build_trainer(config, torch.device("cpu")), batch["source"],
+                                             batch["driving"], epoch_float=5.0)
+    assert labels[-1] is warped["deformed"]
+    arguments = (network, batch["source"], batch["driving"], generated["kp_source"], generated["kp_driving"],
+                 generated["occlusion_map"], 1.0, "balanced", False)
+    with_error = revealed_occlusion_loss(*arguments, generated["deformed"])["occlusion_revealed"]
+    assert float(with_error) != pytest.approx(float(revealed_occlusion_loss(*arguments)["occlusion_revealed"]), rel=1e-4)
+    for key in ("occlusion_revealed_at_rest", "occlusion_revealed_warp_error"):
+        shaped = load_config(REPO / "configs" / "smoke.yaml")
+        shaped["train_params"][key] = True
+        with pytest.raises(ValueError, match=f"{key} shapes the revealed term, but loss_weights.occlusion_revealed is 0"):
+            resolve_config(shaped)
     off = smoke_config(smoke_data)
     assert "occlusion_revealed" not in generator_losses(build_trainer(off, torch.device("cpu")), batch["source"],
                                                         batch["driving"], epoch_float=5.0)[0]

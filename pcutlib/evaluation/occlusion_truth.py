@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from pcutlib.evaluation.metrics import roc_auc
-from pcutlib.models.revealed_pixels import frame_difference
+from pcutlib.models.revealed_pixels import frame_difference, warp_error  # noqa: F401 (warp_error: public here too)
 from pcutlib.prioritycut import prioritycut_mask
 
 
@@ -91,15 +91,6 @@ def occlusion_auc_strata(score: torch.Tensor, truth: torch.Tensor, figure: torch
 
 
 WARP_FAILURE_THRESHOLD = 0.1    # mean absolute colour error (intensities in [0, 1]) that counts as wrong
-
-
-def warp_error(deformed: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
-    """How wrong the warped source's colour is: deformed (the source image warped by the model's
-    flow) and driving (N,3,H,W) in [0, 1] -> (N,H,W), the channel-mean absolute difference."""
-    if deformed.shape != driving.shape or deformed.dim() != 4:
-        raise ValueError(f"deformed {tuple(deformed.shape)} and driving {tuple(driving.shape)}: expected two "
-                         f"(N,3,H,W) tensors of one shape")
-    return (deformed - driving).abs().mean(1)
 
 
 def warp_failure(deformed: torch.Tensor, driving: torch.Tensor,

@@ -16,6 +16,13 @@ pixels that changed:
     revealed_score = (1 - min(R, 1)) * frame difference                 in [0, 1]
     revealed_visible_target = 1 - min(1, revealed_score / scale)        1: visible, 0: revealed
 
+A range map sees gaps, not layers: a limb that comes out from behind the torso lands where
+the torso's own pixels land, so R is full there. The warped source shows the torso's colour
+where the driving frame shows the limb, so the model's warp error |deformed - driving| marks
+those pixels. The label can add it (``revealed_target``'s ``deformed``):
+
+    score = revealed_score + warp error          what the warped source cannot supply
+
 Training data has the driving frame (it is the reconstruction target), so this label is as
 available as the reconstruction loss: no ground truth enters it.
 """
@@ -98,6 +105,15 @@ def frame_difference(driving: torch.Tensor, source: torch.Tensor) -> torch.Tenso
     return F.avg_pool2d(difference, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
 
 
+def warp_error(deformed: torch.Tensor, driving: torch.Tensor) -> torch.Tensor:
+    """How wrong the warped source's colour is: deformed (the source image warped by the model's
+    flow) and driving (N,3,H,W) in [0, 1] -> (N,H,W), the channel-mean absolute difference."""
+    if deformed.shape != driving.shape or deformed.dim() != 4:
+        raise ValueError(f"deformed {tuple(deformed.shape)} and driving {tuple(driving.shape)}: expected two "
+                         f"(N,3,H,W) tensors of one shape")
+    return (deformed - driving).abs().mean(1)
+
+
 def revealed_score(range_of_source: torch.Tensor, frame_difference: torch.Tensor) -> torch.Tensor:
     """(1 - min(R, 1)) * frame difference: range_of_source (N, H, W) from ``range_map`` of the
     reverse deformation, frame_difference (N, H, W) (``frame_difference``) -> (N, H, W) in [0, 1]."""
@@ -118,11 +134,16 @@ def revealed_visible_target(score: torch.Tensor, size: tuple[int, int],
 
 
 def revealed_target(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
-                    kp_driving: dict, size: tuple[int, int]) -> torch.Tensor:
+                    kp_driving: dict, size: tuple[int, int], deformed: torch.Tensor | None = None) -> torch.Tensor:
     """The occlusion map's revealed label for B training pairs: source, driving (B, 3, H, W) and
     their keypoints ({"value": (B, K, 2), ...}), the flow from ``dense_motion_network`` (FOMM's,
     run once more with the roles swapped and no gradient; in train mode its batch statistics see
-    these reversed pairs too) -> (B, 1, h, w) on the network's device, 1 visible, 0 revealed."""
+    these reversed pairs too) -> (B, 1, h, w) on the network's device, 1 visible, 0 revealed.
+    deformed (B, 3, H, W): the source warped by the model's own flow; given, its ``warp_error``
+    joins the score (detached: a label, not a path for gradients)."""
     range_of_source = source_range_map(dense_motion_network, driving, kp_source, kp_driving)
-    difference = frame_difference(driving.to(range_of_source.device), source.to(range_of_source.device))
-    return revealed_visible_target(revealed_score(range_of_source, difference), size)
+    device = range_of_source.device
+    score = revealed_score(range_of_source, frame_difference(driving.to(device), source.to(device)))
+    if deformed is not None:
+        score = score + warp_error(deformed.detach().to(device).float(), driving.to(device).float())
+    return revealed_visible_target(score, size)

@@ -259,17 +259,20 @@ def balanced_occlusion_bce(occlusion_map: torch.Tensor, target: torch.Tensor, ba
 
 def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
                             kp_driving: dict, occlusion_map: torch.Tensor, weight: float,
-                            weighting: str = "balanced", at_rest: bool = False) -> dict:
+                            weighting: str = "balanced", at_rest: bool = False,
+                            deformed: torch.Tensor | None = None) -> dict:
     """pcut's lever for an occlusion map that marks what must be invented (docs/choices.md): O
     (B,1,h,w) pulled towards the model's own revealed pixels (``models.revealed_pixels``: where its
     reverse flow brings no source pixel and the frame changed; no ground truth), a target without
     gradient: occlusion_revealed = weight * balanced_occlusion_bce(O, target), the two classes
     weighted half each (``weighting`` balanced) or every pixel alike (plain). ``at_rest`` adds
     occlusion_revealed_rest = weight * mean BCE(O(source, source), 1): one more pass of the
-    network on the pair whose label needs no flow (keypoints detached)."""
+    network on the pair whose label needs no flow (keypoints detached). ``deformed`` (B,3,H,W),
+    the source warped by the model's flow: its warp error joins the label (``revealed_target``)."""
     if weighting not in ("balanced", "plain"):
         raise ValueError(f"occlusion_revealed_weighting {weighting!r}: expected balanced or plain")
-    target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:])
+    target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:],
+                             deformed)
     losses = {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
     if at_rest:
         still = {key: value.detach() for key, value in kp_source.items()}

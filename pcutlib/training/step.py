@@ -105,11 +105,13 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
             ramp * weights["equivariance_jacobian"], generator=trainer.rngs["equivariance_warp"])
         losses.update(equivariance)
     if weights["occlusion_revealed"] and "occlusion_map" in generated:     # off (FOMM): nothing added
+        train_params = trainer.config["train_params"]
         losses.update(L.revealed_occlusion_loss(models.generator.dense_motion_network, source, driving,
                                                 generated["kp_source"], kp_driving, generated["occlusion_map"],
-                                                weights["occlusion_revealed"],
-                                                trainer.config["train_params"]["occlusion_revealed_weighting"],
-                                                trainer.config["train_params"]["occlusion_revealed_at_rest"]))
+                                                weights["occlusion_revealed"], train_params["occlusion_revealed_weighting"],
+                                                train_params["occlusion_revealed_at_rest"],
+                                                generated["deformed"] if train_params["occlusion_revealed_warp_error"]
+                                                else None))
     if weights["keypoint_separation"]:          # off (FOMM): nothing added to the step
         keypoints = torch.cat([generated["kp_source"]["value"], kp_driving["value"]]).float()   # (2B, K, 2)
         losses.update(L.keypoint_separation_loss(keypoints, trainer.config["train_params"]["keypoint_separation_sigma"],
