@@ -77,7 +77,7 @@ def test_diagnose_computes_every_figure_with_ground_truth(tiny):
     assert result.videos == 4 and result.num_keypoints == 3 and result.skipped == []
     for name, value in result.to_dict().items():
         if name in ("occlusion_auc_figure", "occlusion_auc_core", "mask_figure_recall", "warp_error_auc_figure",
-                    "revealed_auc_figure"):
+                    "revealed_auc_figure", "revealed_warp_auc_figure"):
             continue            # 4-frame videos at 32 px: the figure may dis-occlude nothing of itself
         if name == "occlusion_auc_by_mask":
             assert value is None        # FOMM has one occlusion map (TPSMM's several: tests/test_backbones.py)
@@ -96,6 +96,24 @@ def test_diagnose_computes_every_figure_with_ground_truth(tiny):
     assert result.copy_reconstruction_l1 == pytest.approx(copy_l1, rel=1e-5)
     table = D.format_diagnosis(result)
     assert "distinct keypoints (of 3)" in table and "mean pose" in table
+
+
+def test_the_revealed_label_with_the_warp_error_is_scored_as_the_sum_of_its_two_parts(tiny):
+    """revealed_warp_*: the strata and lift of revealed_score + warp_error, the score of the label
+    that train_params.occlusion_revealed_warp_error trains O on."""
+    from pcutlib.evaluation.occlusion_truth import occlusion_auc_strata
+    from pcutlib.models.revealed_pixels import revealed_score
+    from pcutlib.prioritycut import RegularizerConfig
+
+    root, models, _ = tiny
+    result = D.diagnose(models, root, progress=False)
+    parts = D._reconstruct_split(models, D.load_split(root, "test", None, None), RegularizerConfig(), False)
+    joined = revealed_score(torch.cat(parts["range"]), torch.cat(parts["rule"])) + torch.cat(parts["warp_error"])
+    strata = occlusion_auc_strata(joined, *(torch.cat(parts[key]) for key in ("truth", "figure", "foreground", "video")))
+    assert result.revealed_warp_auc == pytest.approx(strata["pooled"])
+    assert result.revealed_warp_auc_foreground == pytest.approx(strata["foreground"])
+    assert result.revealed_warp_auc != pytest.approx(result.revealed_auc)
+    assert "revealed pixels + warp error vs dis-occlusion" in D.format_diagnosis(result)
 
 
 def test_diagnose_names_what_it_skipped(tiny, tmp_path):

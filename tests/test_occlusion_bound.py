@@ -110,8 +110,16 @@ def test_the_revealed_label_needs_no_truth_and_comes_from_the_model_as_it_was(ti
     losses = B.train_occlusion(trained, videos, "head", steps=2, batch_size=2, progress=False, label="revealed")
     assert len(losses) == 2 and all(np.isfinite(losses))
     assert not torch.equal(trained.generator.dense_motion_network.occlusion.weight, network.occlusion.weight)
-    with pytest.raises(ValueError, match="label 'oracle': expected one of truth, revealed"):
+    with pytest.raises(ValueError, match="label 'oracle': expected one of truth, revealed, revealed-warp"):
         B.train_occlusion(trained, videos, "head", steps=1, label="oracle")
+    warped = B.warped_source(network, source, kp_source, kp_driving)              # the generator's own "deformed"
+    generated = models.generator(source, kp_source=kp_source, kp_driving=kp_driving)
+    assert torch.allclose(warped, generated["deformed"], atol=1e-6)
+    with_error = copy.deepcopy(models)
+    losses = B.train_occlusion(with_error, videos, "head", steps=2, batch_size=2, progress=False, label="revealed-warp")
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    assert not torch.equal(with_error.generator.dense_motion_network.occlusion.weight,
+                           trained.generator.dense_motion_network.occlusion.weight)   # another label, another O
 
 
 def test_the_command_writes_the_table_beside_its_references(tiny, tmp_path, capsys):

@@ -97,6 +97,11 @@ class Diagnosis:
     revealed_auc_foreground: float | None = None
     revealed_auc_figure: float | None = None
     revealed_mask_lift: float | None = None
+    # the revealed score plus the warp error: the label of train_params.occlusion_revealed_warp_error
+    revealed_warp_auc: float | None = None
+    revealed_warp_auc_foreground: float | None = None
+    revealed_warp_auc_figure: float | None = None
+    revealed_warp_mask_lift: float | None = None
     disocclusion_rate: float | None = None
     disocclusion_background_share: float | None = None
     disocclusion_figure_share: float | None = None
@@ -207,11 +212,15 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
     rule = torch.cat(parts["rule"])                                          # the no-model baseline
     if parts["range"]:
         revealed = revealed_score(torch.cat(parts["range"]), rule)
-        revealed_strata = occlusion_auc_strata(revealed, truth, figure, foreground, video)
-        diagnosis.revealed_auc, diagnosis.revealed_auc_foreground, diagnosis.revealed_auc_figure = (
-            revealed_strata[key] for key in ("pooled", "foreground", "figure"))
-        revealed_selected = top_k_in_foreground(revealed, foreground, regularizer.top_k_percent)
-        diagnosis.revealed_mask_lift = mask_against_truth(revealed_selected, truth, figure, foreground)["lift"]
+        scores = {"revealed": revealed}
+        if parts["warp_error"]:
+            scores["revealed_warp"] = revealed + torch.cat(parts["warp_error"])
+        for name, values in scores.items():
+            strata = occlusion_auc_strata(values, truth, figure, foreground, video)
+            for stratum, suffix in (("pooled", ""), ("foreground", "_foreground"), ("figure", "_figure")):
+                setattr(diagnosis, f"{name}_auc{suffix}", strata[stratum])
+            selected_by_score = top_k_in_foreground(values, foreground, regularizer.top_k_percent)
+            setattr(diagnosis, f"{name}_mask_lift", mask_against_truth(selected_by_score, truth, figure, foreground)["lift"])
     if failure is not None:
         diagnosis.rule_auc_warp_failure = roc_auc(rule, failure)
     rule_strata = occlusion_auc_strata(rule, truth, figure, foreground, video)
@@ -349,7 +358,8 @@ def _number(value, digits: int) -> str:
 OPTIONAL_FIELDS = {"occlusion_auc_warp_failure", "occlusion_auc_warp_failure_foreground", "warp_failure_rate",
                    "disocclusion_warp_failure_share", "warp_failure_disocclusion_share", "warp_error_auc",
                    "warp_error_auc_foreground", "warp_error_auc_figure", "revealed_auc", "revealed_auc_foreground",
-                   "revealed_auc_figure", "revealed_mask_lift"}
+                   "revealed_auc_figure", "revealed_mask_lift", "revealed_warp_auc", "revealed_warp_auc_foreground",
+                   "revealed_warp_auc_figure", "revealed_warp_mask_lift"}
 
 # (label, field, digits, baseline field or fixed text, which baseline, target key)
 TABLE_ROWS = [
@@ -379,6 +389,10 @@ TABLE_ROWS = [
     ("  inside PriorityCut's foreground", "revealed_auc_foreground", 3, "rule_auc_foreground", "no-model", None),
     ("  on figure pixels", "revealed_auc_figure", 3, "rule_auc_figure", "no-model", None),
     ("  top {k}%: lift over random foreground", "revealed_mask_lift", 2, "rule_mask_lift", "no-model", None),
+    ("revealed pixels + warp error vs dis-occlusion", "revealed_warp_auc", 3, "rule_auc", "no-model", None),
+    ("  inside PriorityCut's foreground", "revealed_warp_auc_foreground", 3, "rule_auc_foreground", "no-model", None),
+    ("  on figure pixels", "revealed_warp_auc_figure", 3, "rule_auc_figure", "no-model", None),
+    ("  top {k}%: lift over random foreground", "revealed_warp_mask_lift", 2, "rule_mask_lift", "no-model", None),
     ("true dis-occlusion: share of pixels", "disocclusion_rate", 3, None, "", None),
     ("  of it background", "disocclusion_background_share", 3, None, "", None),
     ("  of it figure", "disocclusion_figure_share", 3, None, "", None),

@@ -23,7 +23,8 @@ could reach). The truth trains only these probes, never a model that pcut ships 
 revealed pixels (``pcutlib.models.revealed_pixels``: where its reverse flow brings no source pixel
 and the frame changed), computed from each training pair by the model as it was. A training
 term could use that label (training pairs have their driving frame); this measures first what O
-would learn from it.
+would learn from it. ``--label revealed-warp`` adds the model's warp error |deformed - driving| to
+the label's score (what a range map cannot see: a part that comes out from behind another).
 """
 from __future__ import annotations
 
@@ -44,12 +45,13 @@ from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.inference import detect_keypoints
 from pcutlib.paths import between_markers, marker_pair, refuse_to_replace, replace_between_markers
 from pcutlib.models.revealed_pixels import revealed_target
+from pcutlib.models.warping import deform
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
 from pcutlib.training.losses import balanced_occlusion_bce
 
 PARTS = ("head", "dense-motion")
-LABELS = ("truth", "revealed")
+LABELS = ("truth", "revealed", "revealed-warp")
 
 
 def training_videos(root: Path, frame_shape, kp_detector, need_truth: bool = True) -> list[tuple]:
@@ -107,6 +109,16 @@ def trainable_parameters(models, part: str) -> list[torch.nn.Parameter]:
     return chosen
 
 
+@torch.no_grad()
+def warped_source(network, source: torch.Tensor, kp_source: dict, kp_driving: dict) -> torch.Tensor:
+    """The source warped by ``network``'s flow (FOMM's ``deform``): source (B,3,H,W) and B rows of
+    keypoints -> (B,3,H,W) on the network's device."""
+    device = next(network.parameters()).device
+    moved = lambda kp: {key: value.to(device) for key, value in kp.items()}   # noqa: E731
+    motion = network(source.to(device), kp_driving=moved(kp_driving), kp_source=moved(kp_source))
+    return deform(source.to(device), motion["deformation"])
+
+
 def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_size: int = 8,
                     lr: float = 1e-3, seed: int = 0, progress: bool = True, label: str = "truth") -> list[float]:
     """Train ``part`` of ``models`` (in place) on ``label``: the true dis-occlusion, or the revealed
@@ -116,7 +128,7 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
     if label not in LABELS:
         raise ValueError(f"label {label!r}: expected one of {', '.join(LABELS)}")
     network = models.generator.dense_motion_network
-    labeller = copy.deepcopy(network).eval() if label == "revealed" else None
+    labeller = copy.deepcopy(network).eval() if label != "truth" else None
     optimizer = torch.optim.Adam(trainable_parameters(models, part), lr=lr)
     models.eval()
     if part == "dense-motion":
@@ -128,8 +140,11 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
         source, driving, kp_source, kp_driving, truth = sample_pairs(videos, batch_size, rng)
         occlusion_map = network(source.to(device), to_device(kp_driving), to_device(kp_source))["occlusion_map"]
         size = occlusion_map.shape[-2:]
-        target = (visible_target(truth, size) if labeller is None
-                  else revealed_target(labeller, source, driving, kp_source, kp_driving, size))
+        if labeller is None:
+            target = visible_target(truth, size)
+        else:
+            deformed = warped_source(labeller, source, kp_source, kp_driving) if label == "revealed-warp" else None
+            target = revealed_target(labeller, source, driving, kp_source, kp_driving, size, deformed)
         loss = balanced_occlusion_bce(occlusion_map, target.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -140,9 +155,11 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
 
 
 TITLES = {"truth": "The occlusion map trained on the truth (a labelled oracle)",
-          "revealed": "The occlusion map trained on its own revealed pixels (no truth)"}
+          "revealed": "The occlusion map trained on its own revealed pixels (no truth)",
+          "revealed-warp": "The occlusion map trained on its own revealed pixels and warp error (no truth)"}
 ROW_NAMES = {"truth": "{part} trained on the truth (oracle)",
-             "revealed": "{part} trained on its revealed pixels (no truth)"}
+             "revealed": "{part} trained on its revealed pixels (no truth)",
+             "revealed-warp": "{part} trained on its revealed pixels + warp error (no truth)"}
 COLUMNS = [("O AUC pooled", "occlusion_auc"), ("in the foreground", "occlusion_auc_foreground"),
            ("on figure pixels", "occlusion_auc_figure"), ("cores", "occlusion_auc_core"),
            ("mask lift", "mask_lift"), ("O at rest", "occlusion_at_rest"), ("silhouette IoU", "silhouette_iou")]
@@ -152,7 +169,10 @@ REFERENCES = [("no-model rule (driving vs source)", ("rule_auc", "rule_auc_foreg
                                                                    "warp_error_auc_figure", None, None, None, None)),
               ("the model's revealed pixels (sees the driving frame)", ("revealed_auc", "revealed_auc_foreground",
                                                                        "revealed_auc_figure", None,
-                                                                       "revealed_mask_lift", None, None))]
+                                                                       "revealed_mask_lift", None, None)),
+              ("the model's revealed pixels + warp error (sees the driving frame)",
+               ("revealed_warp_auc", "revealed_warp_auc_foreground", "revealed_warp_auc_figure", None,
+                "revealed_warp_mask_lift", None, None))]
 
 
 def bound_table(rows: dict) -> str:
@@ -179,8 +199,8 @@ def add_occlusion_bound_arguments(parser: argparse.ArgumentParser) -> argparse.A
                         help="the held-out world diagnosed (default: data/synthetic-64-check, seed 1)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what the truth trains")
     parser.add_argument("--label", choices=LABELS, default="truth",
-                        help="what trains O: the true dis-occlusion (an oracle) or the model's own revealed pixels "
-                             "(no truth; module doc) (default: truth)")
+                        help="what trains O: the true dis-occlusion (an oracle), the model's own revealed pixels "
+                             "or those plus its warp error (no truth; module doc) (default: truth)")
     parser.add_argument("--steps", type=int, default=1500, help="training steps per part (default: 1500)")
     parser.add_argument("--batch-size", type=int, default=8, help="(source, driving) pairs per step (default: 8)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default: 1e-3)")
