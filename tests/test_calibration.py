@@ -603,6 +603,12 @@ def test_the_readme_quotes_the_revealed_term_as_recorded():
     assert (f"IoU falls from {control['silhouette_iou']:.3f} to {plain['silhouette_iou']:.3f} "
             f"({tuned['silhouette_iou']:.3f} after the fine-tune)") in text
     assert all(0.55 < r["occlusion_auc_figure"] < 0.65 for r in (plain, tuned))        # "near 0.6"
+    warp = rows["shipped+revealed-warp-1-plain-rest-100"]
+    oracle = json.loads((REPO / "results" / "occlusion-bound-6000" / "occlusion_bound.json").read_text())[
+        "rows"]["dense-motion trained on the truth (oracle)"]["occlusion_auc_figure"]
+    assert (f"lifts the label's own AUC on figure pixels to {warp['revealed_warp_auc_figure']:.3f} but not O's "
+            f"({warp['occlusion_auc_figure']:.3f}; one training seed), and the truth itself taught the whole dense "
+            f"motion network no more than {oracle:.3f} there") in text
 
 
 def test_the_seed_spread_quoted_beside_the_revealed_rows_is_the_record():
@@ -619,3 +625,34 @@ def test_the_seed_spread_quoted_beside_the_revealed_rows_is_the_record():
     assert round(max(f for f, _ in spreads), 2) == 0.06 and round(max(lift for _, lift in spreads), 1) == 0.2
     text = " ".join((REPO / "docs" / "choices.md").read_text().split())
     assert "span up to 0.06 in O inside the foreground and 0.2 in lift" in text
+
+
+def test_the_warp_error_rows_in_choices_md_are_the_record():
+    """The warp-error label's table is occlusion_levers() of its rows in LABEL_COLUMNS, and its
+    sentences quote those rows and the oracle bound of 6,000 steps."""
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    page = (REPO / "docs" / "choices.md").read_text()
+    block = page.split("<!-- occlusion-levers-revealed-warp:start -->\n", 1)[1].split(
+        "\n<!-- occlusion-levers-revealed-warp:end -->", 1)[0]
+    variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
+    assert block == calibration.occlusion_levers(rows, variants, calibration.LABEL_COLUMNS)
+    text = " ".join(page.split("<!-- occlusion-levers-revealed-warp-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-levers-revealed-warp-sentences:end -->", 1)[0].split())
+    row = {r["variant"]: r for r in rows if r.get("seed", 0) == 0}
+    base, warp = row["shipped+revealed-1-plain-rest-100"], row["shipped+revealed-warp-1-plain-rest-100"]
+    assert variants[:2] == ["shipped+revealed-1-plain-rest-100", "shipped+revealed-warp-1-plain-rest-100"]
+    f3 = lambda value: f"{value:.3f}"   # noqa: E731
+    assert (f"ranks figure pixels at {f3(warp['revealed_warp_auc_figure'])} (the revealed score alone: "
+            f"{f3(warp['revealed_auc_figure'])}). O did not learn it: {f3(warp['occlusion_auc_figure'])} on figure pixels "
+            f"(without the warp error: {f3(base['occlusion_auc_figure'])}), and the rest got worse: "
+            f"{f3(warp['occlusion_auc_foreground'])} inside the foreground, a lift of {warp['mask_lift']:.2f} and O at rest "
+            f"{f3(warp['occlusion_at_rest'])} (without: {f3(base['occlusion_auc_foreground'])}, {base['mask_lift']:.2f} and "
+            f"{f3(base['occlusion_at_rest'])})") in text
+    assert warp["occlusion_auc_foreground"] < base["occlusion_auc_foreground"] and warp["mask_lift"] < base["mask_lift"]
+    assert base["occlusion_auc_foreground"] - warp["occlusion_auc_foreground"] < 0.06
+    assert base["mask_lift"] - warp["mask_lift"] < 0.25 and abs(warp["occlusion_auc_figure"] - base["occlusion_auc_figure"]) < 0.01
+    assert (f"(its lift {warp['revealed_warp_mask_lift']:.2f}, the revealed score's {warp['revealed_mask_lift']:.2f})") in text
+    bound = json.loads((REPO / "results" / "occlusion-bound-6000" / "occlusion_bound.json").read_text())
+    assert bound["steps"] == 6000
+    oracle = bound["rows"]["dense-motion trained on the truth (oracle)"]["occlusion_auc_figure"]
+    assert f"true dis-occlusion for 6,000 steps reached {f3(oracle)}" in text and oracle < 0.75
