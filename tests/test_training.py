@@ -106,14 +106,14 @@ def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cann
     assert float(rested["occlusion_revealed_rest"]) > 0 and "occlusion_revealed" in rested
     labels = []                                      # occlusion_revealed_warp_error: the step hands over the
     monkeypatch.setattr(losses_module, "revealed_occlusion_loss",          # deformed source, the label changes
-                        lambda *args: labels.append(args[-1]) or revealed_occlusion_loss(*args))
+                        lambda *args, **kw: labels.append(kw.get("deformed")) or revealed_occlusion_loss(*args, **kw))
     config["train_params"]["occlusion_revealed_warp_error"] = True
     warped_losses, warped = generator_losses(build_trainer(config, torch.device("cpu")), batch["source"],
                                              batch["driving"], epoch_float=5.0)
     assert labels[-1] is warped["deformed"]
     arguments = (network, batch["source"], batch["driving"], generated["kp_source"], generated["kp_driving"],
                  generated["occlusion_map"], 1.0, "balanced", False)
-    with_error = revealed_occlusion_loss(*arguments, generated["deformed"])["occlusion_revealed"]
+    with_error = revealed_occlusion_loss(*arguments, deformed=generated["deformed"])["occlusion_revealed"]
     assert float(with_error) != pytest.approx(float(revealed_occlusion_loss(*arguments)["occlusion_revealed"]), rel=1e-4)
     for key in ("occlusion_revealed_at_rest", "occlusion_revealed_warp_error"):
         shaped = load_config(REPO / "configs" / "smoke.yaml")

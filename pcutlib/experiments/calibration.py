@@ -260,15 +260,15 @@ REVEALED_COLUMNS = [("moving_distinct_keypoints", "moving kp", 1), ("probe_px", 
                     ("occlusion_auc_figure", "O AUC figure", 3), ("mask_lift", "mask lift", 2),
                     ("d_pixel_auc_true_disocclusion", "D pixel AUC vs truth", 3),
                     ("reconstruction_l1", "reconstruction L1", 4)]
-# the label beside what O learned from it: the revealed score alone and with the warp error
-# (pcut diagnose's references on the same held-out figures; "-": recorded before it was measured)
+# the label beside what O learned from it: the revealed score, the warp error and their sum (pcut
+# diagnose's references on the same held-out figures; "-": recorded before it was measured)
 LABEL_COLUMNS = [("moving_distinct_keypoints", "moving kp", 1), ("silhouette_iou", "IoU", 3),
                  ("occlusion_at_rest", "O at rest", 3), ("occlusion_auc_foreground", "O AUC in F", 3),
                  ("occlusion_auc_figure", "O AUC figure", 3), ("mask_lift", "mask lift", 2),
                  ("revealed_auc_foreground", "revealed in F", 3), ("revealed_auc_figure", "revealed figure", 3),
-                 ("revealed_mask_lift", "revealed lift", 2), ("revealed_warp_auc_foreground", "+ warp error in F", 3),
-                 ("revealed_warp_auc_figure", "+ warp error figure", 3), ("revealed_warp_mask_lift", "+ warp error lift", 2),
-                 ("d_pixel_auc_true_disocclusion", "D pixel AUC vs truth", 3)]
+                 ("revealed_mask_lift", "revealed lift", 2), ("warp_error_auc_foreground", "warp error in F", 3),
+                 ("warp_error_auc_figure", "warp error figure", 3), ("revealed_warp_auc_foreground", "sum in F", 3),
+                 ("revealed_warp_auc_figure", "sum figure", 3), ("revealed_warp_mask_lift", "sum lift", 2)]
 
 
 def occlusion_levers(rows: list[dict], variants: list[str], columns=None) -> str:

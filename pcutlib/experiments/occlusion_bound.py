@@ -144,7 +144,7 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
             target = visible_target(truth, size)
         else:
             deformed = warped_source(labeller, source, kp_source, kp_driving) if label == "revealed-warp" else None
-            target = revealed_target(labeller, source, driving, kp_source, kp_driving, size, deformed)
+            target = revealed_target(labeller, source, driving, kp_source, kp_driving, size, deformed=deformed)
         loss = balanced_occlusion_bce(occlusion_map, target.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -21,7 +21,10 @@ the torso's own pixels land, so R is full there. The warped source shows the tor
 where the driving frame shows the limb, so the model's warp error |deformed - driving| marks
 those pixels. The label can add it (``revealed_target``'s ``deformed``):
 
-    score = revealed_score + warp error          what the warped source cannot supply
+    score = revealed_score + warp error          in [0, 2]; what the warped source cannot supply
+
+The warp error also fires wherever the flow is a little off, on gaps as well as layers, and where
+the flow reaches outside the frame (``deform`` pads with zeros): it is not a layer detector.
 
 Training data has the driving frame (it is the reconstruction target), so this label is as
 available as the reconstruction loss: no ground truth enters it.
@@ -139,7 +142,8 @@ def revealed_target(dense_motion_network, source: torch.Tensor, driving: torch.T
     their keypoints ({"value": (B, K, 2), ...}), the flow from ``dense_motion_network`` (FOMM's,
     run once more with the roles swapped and no gradient; in train mode its batch statistics see
     these reversed pairs too) -> (B, 1, h, w) on the network's device, 1 visible, 0 revealed.
-    deformed (B, 3, H, W): the source warped by the model's own flow; given, its ``warp_error``
+    deformed (B, 3, H, W): the source warped by the model's own flow (in training, the generator's
+    output of the same step, region dropout included where it is on); given, its ``warp_error``
     joins the score (detached: a label, not a path for gradients)."""
     range_of_source = source_range_map(dense_motion_network, driving, kp_source, kp_driving)
     device = range_of_source.device

@@ -272,7 +272,7 @@ def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving:
     if weighting not in ("balanced", "plain"):
         raise ValueError(f"occlusion_revealed_weighting {weighting!r}: expected balanced or plain")
     target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:],
-                             deformed)
+                             deformed=deformed)
     losses = {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
     if at_rest:
         still = {key: value.detach() for key, value in kp_source.items()}

@@ -110,7 +110,7 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
                                                 generated["kp_source"], kp_driving, generated["occlusion_map"],
                                                 weights["occlusion_revealed"], train_params["occlusion_revealed_weighting"],
                                                 train_params["occlusion_revealed_at_rest"],
-                                                generated["deformed"] if train_params["occlusion_revealed_warp_error"]
+                                                deformed=generated["deformed"] if train_params["occlusion_revealed_warp_error"]
                                                 else None))
     if weights["keypoint_separation"]:          # off (FOMM): nothing added to the step
         keypoints = torch.cat([generated["kp_source"]["value"], kp_driving["value"]]).float()   # (2B, K, 2)
