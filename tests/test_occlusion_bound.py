@@ -257,3 +257,36 @@ def test_the_revealed_label_in_choices_md_is_the_record():
             f"{100 * model['warp_failure_rate']:.1f}%)") in text
     intro = " ".join(page.split("### A label without truth", 1)[1].split("<!-- occlusion-bound-revealed:start -->", 1)[0].split())
     assert f"same checkpoint, `{record['checkpoint']}`" in intro
+
+
+def test_the_warp_error_label_bound_in_choices_md_is_the_record():
+    """docs/choices.md's revealed-warp probes table is bound_table() of its record, and the sentences
+    set its figure-pixel AUCs beside the revealed-only and truth probes of the same length."""
+    repo = Path(__file__).resolve().parent.parent
+    records = {name: json.loads((repo / "results" / name / "occlusion_bound.json").read_text())
+               for name in ("occlusion-bound-revealed-warp", "occlusion-bound-revealed", "occlusion-bound")}
+    warp = records["occlusion-bound-revealed-warp"]
+    assert warp["label"] == "revealed-warp" and all(r["steps"] == 1500 for r in records.values())
+    page = (repo / "docs" / "choices.md").read_text()
+    start, end = marker_pair("occlusion-bound-revealed-warp")
+    assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == B.bound_table(warp["rows"])
+    text = " ".join(page.split("<!-- occlusion-bound-revealed-warp-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-bound-revealed-warp-sentences:end -->", 1)[0].split())
+    probe = lambda record, part, label: records[record]["rows"][f"{part} trained on {label}"]   # noqa: E731
+    head, dense = (probe("occlusion-bound-revealed-warp", part, "its revealed pixels + warp error (no truth)")
+                   for part in ("head", "dense-motion"))
+    revealed = [probe("occlusion-bound-revealed", part, "its revealed pixels (no truth)") for part in ("head", "dense-motion")]
+    truth = [probe("occlusion-bound", part, "the truth (oracle)") for part in ("head", "dense-motion")]
+    f3 = lambda value: f"{value:.3f}"   # noqa: E731
+    assert (f"the head reaches {f3(head['occlusion_auc_figure'])} and the whole dense motion network "
+            f"{f3(dense['occlusion_auc_figure'])}, against {f3(revealed[0]['occlusion_auc_figure'])} and "
+            f"{f3(revealed[1]['occlusion_auc_figure'])} from the revealed score alone and "
+            f"{f3(truth[0]['occlusion_auc_figure'])} and {f3(truth[1]['occlusion_auc_figure'])} from the truth") in text
+    assert all(w["occlusion_auc_figure"] > r["occlusion_auc_figure"] for w, r in zip((head, dense), revealed))
+    assert all(abs(w["occlusion_auc_figure"] - t["occlusion_auc_figure"]) < 0.03 for w, t in zip((head, dense), truth))
+    assert (f"ranks the foreground at {f3(dense['occlusion_auc_foreground'])} with a lift of {f3(dense['mask_lift'])}") in text
+    assert (f"O at rest falls to {f3(head['occlusion_at_rest'])} and {f3(dense['occlusion_at_rest'])} and the "
+            f"silhouette IoU to {f3(head['silhouette_iou'])} and {f3(dense['silhouette_iou'])}") in text
+    calibrated = {r["variant"]: r for r in map(json.loads, (repo / "results" / "calibration.jsonl").read_text().splitlines())
+                  if r.get("seed", 0) == 0}["shipped+revealed-warp-1-plain-rest-100"]
+    assert f"none of it showed ({f3(calibrated['occlusion_auc_figure'])})" in text
