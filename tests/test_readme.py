@@ -182,6 +182,23 @@ def test_the_readme_verdict_sentences_hold_in_the_stored_results():
             f"{above['finetune']:.4f} in the flat one") in text
     assert "detected below it, so its size is probably overstated" in text
     assert -float(pc_cutmix["mean"]) < float(pc_cutmix["detectable"])
+    with open(REPO / "results" / "experiment-scratch" / "experiment_comparisons.csv", newline="") as f:
+        scratch = {(r["variant"], r["reference"]): r for r in csv.DictReader(f) if r["family"] == "primary"}
+    with open(REPO / "results" / "experiment-scratch" / "experiment.csv", newline="") as f:
+        levels = {r["variant"]: float(r["l1_disoccluded_mean"]) for r in csv.DictReader(f)}
+    with open(REPO / "results" / "experiment-scratch" / "experiment_runs.csv", newline="") as f:
+        scratch_ends = [float(r["l1_disoccluded"]) for r in csv.DictReader(f) if r["seed"]]
+    row = scratch[("prioritycut-k10", "cutmix")]
+    assert row["seeds"] == "1 2 3 4 5" and row["n"] == "5"
+    assert (f"PriorityCut minus CutMix is {float(row['mean']):+.4f} inside the dis-occlusion, t-interval "
+            f"[{float(row['low']):.3f}, {float(row['high']):+.3f}], Holm's p {float(row['p_holm']):.3g}, "
+            f"{row['verdict']}; the smallest difference these seeds detect with 80% power is "
+            f"{float(row['detectable']):.3f}, about {100 * float(row['detectable']) / levels['cutmix']:.0f}% of CutMix's "
+            f"level ({levels['cutmix']:.3f})") in text
+    assert float(row["detectable"]) > 10 * float(flat[("prioritycut-k10", "cutmix")]["detectable"])   # "far more"
+    assert (f"Every run trained from scratch ends above the same recipe without the adversarial term "
+            f"({levels['reconstruction only']:.3f})") in text and min(scratch_ends) > levels["reconstruction only"]
+    assert f"{row['recorded_runs']} of its {row['planned_runs']} planned runs are recorded" in text
 
 
 def test_the_readme_separation_sentences_are_the_stored_runs():
