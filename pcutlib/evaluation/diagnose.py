@@ -198,7 +198,8 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
             level_strata = occlusion_auc_strata(torch.cat(scores), truth, figure, foreground, video)
             diagnosis.occlusion_auc_by_mask.append(
                 {"size": int(parts["mask_sizes"][level]), **{k: level_strata[k] for k in ("pooled", "foreground", "figure")}})
-    failure = torch.cat(parts["warp_error"]) > WARP_FAILURE_THRESHOLD if parts["warp_error"] else None
+    errors = torch.cat(parts["warp_error"]) if parts["warp_error"] else None          # the model's warp error
+    failure = errors > WARP_FAILURE_THRESHOLD if errors is not None else None
     if failure is not None:
         figures = warp_failure_figures(score, failure, truth, foreground)
         diagnosis.warp_failure_rate = figures["rate"]
@@ -206,15 +207,15 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
         diagnosis.occlusion_auc_warp_failure_foreground = figures["auc_foreground"]
         diagnosis.disocclusion_warp_failure_share = figures["disocclusion_share"]
         diagnosis.warp_failure_disocclusion_share = figures["failure_share"]
-        error_strata = occlusion_auc_strata(torch.cat(parts["warp_error"]), truth, figure, foreground, video)
+        error_strata = occlusion_auc_strata(errors, truth, figure, foreground, video)
         diagnosis.warp_error_auc, diagnosis.warp_error_auc_foreground, diagnosis.warp_error_auc_figure = (
             error_strata[key] for key in ("pooled", "foreground", "figure"))
     rule = torch.cat(parts["rule"])                                          # the no-model baseline
     if parts["range"]:
         revealed = revealed_score(torch.cat(parts["range"]), rule)
         scores = {"revealed": revealed}
-        if parts["warp_error"]:
-            scores["revealed_warp"] = revealed + torch.cat(parts["warp_error"])
+        if errors is not None:
+            scores["revealed_warp"] = revealed + errors
         for name, values in scores.items():
             strata = occlusion_auc_strata(values, truth, figure, foreground, video)
             for stratum, suffix in (("pooled", ""), ("foreground", "_foreground"), ("figure", "_figure")):
