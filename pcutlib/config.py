@@ -168,10 +168,11 @@ SCHEMA = {
         # the width of loss_weights.keypoint_separation's kernel, in [-1,1] units (0.1: about 3 px at 64 px,
         # pcut diagnose's distance below which two keypoints are not distinct)
         "keypoint_separation_sigma": number(0.1, 1e-3, 2),
-        # loss_weights.occlusion_revealed's pixels: balanced (revealed and visible half each) or plain (alike); at_rest:
-        # also O = 1 on (source, source); warp_error: the label also holds |deformed - driving| (models.revealed_pixels)
+        # loss_weights.occlusion_revealed's pixels: balanced (revealed and visible half each) or plain (alike); at_rest: also
+        # O = 1 on (source, source); warp_error: the label holds |deformed - driving| too (models.revealed_pixels); head_only:
+        # its gradient trains O's last convolution only, not the dense motion network's features nor the keypoints
         "occlusion_revealed_weighting": text("balanced", "balanced", "plain"), "occlusion_revealed_at_rest": flag(False),
-        "occlusion_revealed_warp_error": flag(False),
+        "occlusion_revealed_warp_error": flag(False), "occlusion_revealed_head_only": flag(False),
         # adversarial runs: the first epochs train only the discriminator against the generator as it is
         # (G and keypoint detector take no step nor loss; batch norm in train mode); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)
@@ -387,8 +388,7 @@ def other_backbone_keys(backbone: str) -> dict:
 
 
 def turn_off_other_backbone_keys(raw: dict, resolved: dict) -> None:
-    """The other backbone's keys that ``raw`` does not give take their "off" value (FOMM's
-    equivariance_jacobian defaults to 10, which means nothing to TPSMM)."""
+    """The other backbone's keys absent from ``raw`` take their "off" value (FOMM's equivariance_jacobian: 10)."""
     for key, off in other_backbone_keys(resolved["backbone"]).items():
         if _get(raw.get("train_params") or {}, key) is None:
             set_by_path(resolved, f"train_params.{key}", copy.deepcopy(off))
@@ -430,7 +430,8 @@ def check_combinations(resolved: dict) -> None:
             "generator_params", {}).get("estimate_occlusion_map", True):
         raise ValueError("train_params.loss_weights.occlusion_revealed trains the occlusion map, but "
                          "model_params.generator_params.estimate_occlusion_map is false")
-    shaping = [key for key in ("occlusion_revealed_at_rest", "occlusion_revealed_warp_error") if train_params[key]]
+    shaping = [key for key in ("occlusion_revealed_at_rest", "occlusion_revealed_warp_error",
+                               "occlusion_revealed_head_only") if train_params[key]]
     if shaping and not train_params["loss_weights"]["occlusion_revealed"]:
         raise ValueError(f"train_params.{shaping[0]} shapes the revealed term, but loss_weights.occlusion_revealed is 0")
     gap = train_params["frame_gap"]
@@ -468,8 +469,7 @@ def resolve_config(config: dict) -> dict:
     turn_off_other_backbone_keys(config, resolved)
     check_feature_matching(resolved)
     check_combinations(resolved)
-    ignored = ignored_settings(resolved)
-    if ignored:
+    if ignored := ignored_settings(resolved):
         warnings.warn(f"config keys accepted for FOMM compatibility but ignored by pcut: {', '.join(ignored)}",
                       stacklevel=2)
     return resolved

@@ -85,6 +85,34 @@ def test_one_step_updates_every_network(smoke_data, variant):
         assert changed, f"{name} was not updated"
 
 
+def test_head_only_the_revealed_term_trains_o_s_last_convolution_and_nothing_before_it(smoke_data):
+    """occlusion_revealed_head_only: the same loss values (O recomputed from the detached features
+    equals O), but the gradient of both revealed terms reaches O's convolution only."""
+    config = smoke_config(smoke_data)
+    config["train_params"]["loss_weights"]["occlusion_revealed"] = 1.0
+    config["train_params"]["occlusion_revealed_at_rest"] = True
+    batch = None
+    values = {}
+    for head_only in (False, True):
+        config["train_params"]["occlusion_revealed_head_only"] = head_only
+        torch.manual_seed(0)
+        trainer = build_trainer(config, torch.device("cpu"))
+        batch = batch or next(iter(make_dataloader(config, trainer.group)))
+        losses, _ = generator_losses(trainer, batch["source"], batch["driving"], epoch_float=5.0)
+        (losses["occlusion_revealed"] + losses["occlusion_revealed_rest"]).backward()
+        network = trainer.models.generator.dense_motion_network
+        values[head_only] = [float(losses[key].detach()) for key in ("occlusion_revealed", "occlusion_revealed_rest")]
+        assert network.occlusion.weight.grad.abs().sum() > 0
+        reached = [name for name, p in network.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0
+                   and not name.startswith("occlusion.")]
+        detector = [p for p in trainer.models.kp_detector.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+        assert (not reached and not detector) if head_only else (reached and detector), (head_only, reached[:3])
+    assert values[True] == pytest.approx(values[False], rel=1e-5)
+    with pytest.raises(ValueError, match="head_only needs the dense motion network's motion_features, got None"):
+        revealed_occlusion_loss(network, batch["source"], batch["driving"], {"value": torch.zeros(1, 10, 2)},
+                                {"value": torch.zeros(1, 10, 2)}, torch.ones(1, 1, 8, 8), 1.0, head_only=True)
+
+
 def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cannot_act(smoke_data, monkeypatch):
     """loss_weights.occlusion_revealed > 0 adds one term, computed from the batch alone, whose gradient
     reaches O's convolution; TPSMM and a generator without O refuse it with the key's name."""
@@ -115,7 +143,7 @@ def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cann
                  generated["occlusion_map"], 1.0, "balanced", False)
     with_error = revealed_occlusion_loss(*arguments, deformed=generated["deformed"])["occlusion_revealed"]
     assert float(with_error) != pytest.approx(float(revealed_occlusion_loss(*arguments)["occlusion_revealed"]), rel=1e-4)
-    for key in ("occlusion_revealed_at_rest", "occlusion_revealed_warp_error"):
+    for key in ("occlusion_revealed_at_rest", "occlusion_revealed_warp_error", "occlusion_revealed_head_only"):
         shaped = load_config(REPO / "configs" / "smoke.yaml")
         shaped["train_params"][key] = True
         with pytest.raises(ValueError, match=f"{key} shapes the revealed term, but loss_weights.occlusion_revealed is 0"):

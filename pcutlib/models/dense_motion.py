@@ -32,7 +32,8 @@ class DenseMotionNetwork(nn.Module):
     """source (B, C, H, W), keypoints (B, K, 2) -> dict at h = H*scale_factor, w = W*scale_factor:
 
     ``sparse_deformed`` (B, K+1, C, h, w), ``region_mask`` (B, K+1, h, w),
-    ``deformation`` (B, h, w, 2), and ``occlusion_map`` (B, 1, h, w) when estimated.
+    ``deformation`` (B, h, w, 2), the hourglass's ``motion_features`` (B, F, h, w) that the mask
+    and occlusion heads read, and ``occlusion_map`` (B, 1, h, w) when estimated.
     """
 
     def __init__(self, *, block_expansion: int, num_blocks: int, max_features: int, num_kp: int,
@@ -78,7 +79,8 @@ class DenseMotionNetwork(nn.Module):
         region_mask = region_softmax(self.mask(features), region_dropout, dropout_rng)  # (B, K+1, h, w)
         # T(z) = sum_k M_k(z) T_k(z)
         deformation = (region_mask.unsqueeze(-1) * sparse_motions).sum(dim=1)       # (B, h, w, 2)
-        out = {"sparse_deformed": sparse_deformed, "region_mask": region_mask, "deformation": deformation}
+        out = {"sparse_deformed": sparse_deformed, "region_mask": region_mask, "deformation": deformation,
+               "motion_features": features}                                           # (B, F, h, w)
         if self.occlusion is not None:
             out["occlusion_map"] = torch.sigmoid(self.occlusion(features))          # (B, 1, h, w)
         return out

@@ -26,7 +26,7 @@ class OcclusionAwareGenerator(nn.Module):
     Returns ``prediction`` (B, C, H, W) and, with a dense motion network, ``deformed``
     (B, C, H, W: the source warped by the flow), ``deformation`` (B, h, w, 2),
     ``region_mask`` (B, K+1, h, w), ``sparse_deformed`` (B, K+1, C, h, w) and
-    ``occlusion_map`` (B, 1, h, w) when estimated. H and W must be divisible by
+    ``occlusion_map`` (B, 1, h, w) with its input ``motion_features`` (B, F, h, w) when estimated. H and W must be divisible by
     2^num_down_blocks. ``apply_occlusion=False`` (training warm-up only) leaves the warped features
     unmasked, so every pixel's error reaches the flow. ``region_dropout`` (training only) is passed to the dense motion
     network (``pcutlib.models.dense_motion.region_softmax``), which draws the dropped regions from ``dropout_rng``
@@ -87,6 +87,7 @@ class OcclusionAwareGenerator(nn.Module):
             if "occlusion_map" in motion:
                 occlusion_map = motion["occlusion_map"]
                 output["occlusion_map"] = occlusion_map
+                output["motion_features"] = motion["motion_features"]      # O's input, (B, F, h, w)
                 if occlusion_map.shape[2:] != out.shape[2:]:
                     occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear",
                                                   align_corners=False)

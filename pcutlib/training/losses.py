@@ -260,7 +260,8 @@ def balanced_occlusion_bce(occlusion_map: torch.Tensor, target: torch.Tensor, ba
 def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
                             kp_driving: dict, occlusion_map: torch.Tensor, weight: float,
                             weighting: str = "balanced", at_rest: bool = False,
-                            deformed: torch.Tensor | None = None) -> dict:
+                            deformed: torch.Tensor | None = None, head_only: bool = False,
+                            motion_features: torch.Tensor | None = None) -> dict:
     """pcut's lever for an occlusion map that marks what must be invented (docs/choices.md): O
     (B,1,h,w) pulled towards the model's own revealed pixels (``models.revealed_pixels``: where its
     reverse flow brings no source pixel and the frame changed; no ground truth), a target without
@@ -268,15 +269,24 @@ def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving:
     weighted half each (``weighting`` balanced) or every pixel alike (plain). ``at_rest`` adds
     occlusion_revealed_rest = weight * mean BCE(O(source, source), 1): one more pass of the
     network on the pair whose label needs no flow (keypoints detached). ``deformed`` (B,3,H,W),
-    the source warped by the model's flow: its warp error joins the label (``revealed_target``)."""
+    the source warped by the model's flow: its warp error joins the label (``revealed_target``).
+    ``head_only``: O is recomputed from ``motion_features`` (B,F,h,w) detached, so the term trains
+    O's last convolution and nothing before it (the flow and keypoints learn from the rest)."""
     if weighting not in ("balanced", "plain"):
         raise ValueError(f"occlusion_revealed_weighting {weighting!r}: expected balanced or plain")
+    if head_only and motion_features is None:
+        raise ValueError("head_only needs the dense motion network's motion_features, got None")
     target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:],
                              deformed=deformed)
+    if head_only:
+        occlusion_map = torch.sigmoid(dense_motion_network.occlusion(motion_features.detach()))
     losses = {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
     if at_rest:
         still = {key: value.detach() for key, value in kp_source.items()}
-        rest = dense_motion_network(source, kp_driving=still, kp_source=still)["occlusion_map"]
+        with torch.set_grad_enabled(not head_only):
+            motion = dense_motion_network(source, kp_driving=still, kp_source=still)
+        rest = (torch.sigmoid(dense_motion_network.occlusion(motion["motion_features"])) if head_only
+                else motion["occlusion_map"])
         losses["occlusion_revealed_rest"] = weight * balanced_occlusion_bce(rest, torch.ones_like(rest))
     return losses
 
