@@ -198,7 +198,16 @@ def test_the_readme_verdict_sentences_hold_in_the_stored_results():
     assert float(row["detectable"]) > 10 * float(flat[("prioritycut-k10", "cutmix")]["detectable"])   # "far more"
     assert (f"Every run trained from scratch ends above the same recipe without the adversarial term "
             f"({levels['reconstruction only']:.3f})") in text and min(scratch_ends) > levels["reconstruction only"]
+    oracle = scratch[("oracle-prioritycut-k10", "cutmix")]
+    assert oracle["seeds"] == "1 2 3 4 5" and oracle["verdict"] == "no difference detected"
+    assert (f"differs from CutMix by {float(oracle['mean']):+.4f} over the same seeds (t-interval "
+            f"[{float(oracle['low']):.3f}, {float(oracle['high']):+.3f}], no difference detected)") in text
     assert f"{row['recorded_runs']} of its {row['planned_runs']} planned runs are recorded" in text
+    with open(REPO / "results" / "experiment-scratch" / "experiment_runs.csv", newline="") as f:
+        recorded = {(r["variant"], r["seed"]) for r in csv.DictReader(f) if r["seed"]}
+    missing = {(v, s) for v in ("prioritycut-k10", "oracle-prioritycut-k10") for s in "012345"} - recorded
+    assert int(row["planned_runs"]) - int(row["recorded_runs"]) == len(missing) == 2 and {s for _, s in missing} == {"0"}
+    assert "the two missing are PriorityCut and the oracle on seed 0" in text
 
 
 def test_the_readme_separation_sentences_are_the_stored_runs():
