@@ -665,3 +665,35 @@ def test_the_warp_error_rows_in_choices_md_are_the_record():
     oracle = bound["rows"]["dense-motion trained on the truth (oracle)"]["occlusion_auc_figure"]
     assert f"true dis-occlusion for 6,000 steps, its loss still falling) reached {f3(oracle)} there" in text
     assert oracle < 0.75
+
+
+def test_the_head_only_rows_in_choices_md_are_the_record():
+    """'Where the IoU goes': occlusion_levers() of the control, the full-gradient row and the
+    head-only row (the same start, epochs, seed and world), and sentences that quote them."""
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    page = (REPO / "docs" / "choices.md").read_text()
+    block = page.split("<!-- occlusion-levers-revealed-head:start -->\n", 1)[1].split(
+        "\n<!-- occlusion-levers-revealed-head:end -->", 1)[0]
+    variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
+    assert variants[:3] == ["shipped+continued-100", "shipped+revealed-1-plain-rest-100",
+                            "shipped+revealed-1-plain-rest-head-100"]
+    assert block == calibration.occlusion_levers(rows, variants, calibration.REVEALED_COLUMNS)
+    row = {r["variant"]: r for r in rows if r.get("seed", 0) == 0}
+    control, full, head = (row[name] for name in variants[:3])
+    assert all(control.get(key) == full.get(key) == head.get(key) for key in ("seed", "epochs", "steps", "world"))
+    text = " ".join(page.split("<!-- occlusion-levers-revealed-head-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-levers-revealed-head-sentences:end -->", 1)[0].split())
+    intro = " ".join(page.split("**Where the IoU goes.**", 1)[1].split("<!-- occlusion-levers-revealed-head:start", 1)[0].split())
+    plain = [row[name]["silhouette_iou"] for name in ("shipped+revealed-1-plain-100", "shipped+revealed-1-plain-rest-100",
+                                                      "shipped+revealed-warp-1-plain-rest-100")]
+    f3 = lambda value: f"{value:.3f}"   # noqa: E731
+    assert f"the IoU fell from {f3(control['silhouette_iou'])} to {f3(min(plain))}-{f3(max(plain))}" in intro
+    assert (f"did not bring the IoU back: {f3(head['silhouette_iou'])}, against {f3(full['silhouette_iou'])} with the "
+            f"full gradient and {f3(control['silhouette_iou'])} without the term") in text
+    assert (f"O learned less: {f3(head['occlusion_auc_foreground'])} inside the foreground, a lift of "
+            f"{head['mask_lift']:.2f} and O at rest {f3(head['occlusion_at_rest'])} (with the full gradient: "
+            f"{f3(full['occlusion_auc_foreground'])}, {full['mask_lift']:.2f} and {f3(full['occlusion_at_rest'])})") in text
+    assert (f"({head['moving_distinct_keypoints']:.1f} and {full['moving_distinct_keypoints']:.1f} moving keypoints, "
+            f"probes of {f3(head['probe_px'])} and {f3(full['probe_px'])} px)") in text
+    assert abs(head["silhouette_iou"] - full["silhouette_iou"]) < 0.005 < control["silhouette_iou"] - head["silhouette_iou"]
+    assert head["occlusion_auc_foreground"] < full["occlusion_auc_foreground"]
