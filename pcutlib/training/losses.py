@@ -8,6 +8,7 @@ sums and logs one by one. Key names follow FOMM where FOMM has the loss (``perce
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -270,8 +271,9 @@ def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving:
     occlusion_revealed_rest = weight * mean BCE(O(source, source), 1): one more pass of the
     network on the pair whose label needs no flow (keypoints detached). ``deformed`` (B,3,H,W),
     the source warped by the model's flow: its warp error joins the label (``revealed_target``).
-    ``head_only``: O is recomputed from ``motion_features`` (B,F,h,w) detached, so the term trains
-    O's last convolution and nothing before it (the flow and keypoints learn from the rest)."""
+    ``head_only``: O is recomputed in float32 from ``motion_features`` (B,F,h,w) detached, so the
+    term trains O's last convolution and nothing before it (the flow and keypoints still learn from
+    the other losses, through O among others)."""
     if weighting not in ("balanced", "plain"):
         raise ValueError(f"occlusion_revealed_weighting {weighting!r}: expected balanced or plain")
     if head_only and motion_features is None:
@@ -279,11 +281,11 @@ def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving:
     target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:],
                              deformed=deformed)
     if head_only:
-        occlusion_map = torch.sigmoid(dense_motion_network.occlusion(motion_features.detach()))
+        occlusion_map = torch.sigmoid(dense_motion_network.occlusion(motion_features.detach().float()))
     losses = {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
     if at_rest:
         still = {key: value.detach() for key, value in kp_source.items()}
-        with torch.set_grad_enabled(not head_only):
+        with torch.no_grad() if head_only else contextlib.nullcontext():
             motion = dense_motion_network(source, kp_driving=still, kp_source=still)
         rest = (torch.sigmoid(dense_motion_network.occlusion(motion["motion_features"])) if head_only
                 else motion["occlusion_map"])

@@ -113,6 +113,7 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
                                                 deformed=generated["deformed"] if train_params["occlusion_revealed_warp_error"]
                                                 else None, head_only=train_params["occlusion_revealed_head_only"],
                                                 motion_features=generated["motion_features"]))
+    generated.pop("motion_features", None)     # O's input, read only here: not kept past the step
     if weights["keypoint_separation"]:          # off (FOMM): nothing added to the step
         keypoints = torch.cat([generated["kp_source"]["value"], kp_driving["value"]]).float()   # (2B, K, 2)
         losses.update(L.keypoint_separation_loss(keypoints, trainer.config["train_params"]["keypoint_separation_sigma"],
