@@ -698,3 +698,40 @@ def test_the_head_only_rows_in_choices_md_are_the_record():
     assert len(shipped) == 2 and f"two training seeds ended {max(shipped) - min(shipped):.3f} apart in IoU" in intro
     assert abs(head["silhouette_iou"] - full["silhouette_iou"]) < 0.005 < control["silhouette_iou"] - head["silhouette_iou"]
     assert head["occlusion_auc_foreground"] < full["occlusion_auc_foreground"]
+
+
+def test_the_term_from_the_first_step_in_choices_md_is_the_record():
+    """'The term from the first step': occlusion_levers() of the shipped recipe without and with the
+    term (seed 0) and the fine-tune, and sentences that quote them and the recipe's seed spread."""
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    page = (REPO / "docs" / "choices.md").read_text()
+    block = page.split("<!-- occlusion-levers-revealed-start:start -->\n", 1)[1].split(
+        "\n<!-- occlusion-levers-revealed-start:end -->", 1)[0]
+    variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
+    assert variants == ["small-motion+full-res-long", "small-motion+full-res-long+revealed-1-plain-rest",
+                        "small-motion+full-res-long+revealed-1-plain-rest+pc-warm30-pixel-head"]
+    assert block == calibration.occlusion_levers(rows, variants, calibration.REVEALED_COLUMNS)
+    seeds = {r["seed"]: r for r in rows if r["variant"] == variants[0] and r.get("seed") is not None}
+    control = seeds[0]
+    new, tuned = ([r for r in rows if r["variant"] == name and r.get("seed", 0) == 0][-1] for name in variants[1:])
+    assert control["steps"] == new["steps"] == 10000 and control["world"] == new["world"] and control["videos"] == new["videos"]
+    text = " ".join(page.split("<!-- occlusion-levers-revealed-start-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-levers-revealed-start-sentences:end -->", 1)[0].split())
+    f3 = lambda value: f"{value:.3f}"   # noqa: E731
+    best = max(r.get("occlusion_auc_figure") or 0 for r in rows if "revealed" not in r["variant"])
+    top = max(r.get("occlusion_auc_figure") or 0 for r in rows)
+    assert top == new["occlusion_auc_figure"]                                    # "the highest of all calibration rows"
+    assert (f"did not cost the IoU: {f3(new['silhouette_iou'])}, against {f3(control['silhouette_iou'])} without it, and the "
+            f"keypoints spread further ({new['moving_distinct_keypoints']:.1f} moving, against "
+            f"{control['moving_distinct_keypoints']:.1f}); O at rest is {f3(new['occlusion_at_rest'])}") in text
+    assert (f"at {f3(new['occlusion_auc_foreground'])} with a lift of {new['mask_lift']:.2f}, and figure pixels at "
+            f"{f3(new['occlusion_auc_figure'])}, the highest of all calibration rows (the best without the term: {f3(best)})") in text
+    assert (f"keeps them ({f3(tuned['occlusion_auc_foreground'])}, {tuned['mask_lift']:.2f}, {f3(tuned['occlusion_auc_figure'])}) "
+            f"and its pixel head ranks the true dis-occlusion at {f3(tuned['d_pixel_auc_true_disocclusion'])}") in text
+    iou = abs(seeds[1]["silhouette_iou"] - seeds[0]["silhouette_iou"])
+    kp = abs(seeds[1]["moving_distinct_keypoints"] - seeds[0]["moving_distinct_keypoints"])
+    gain_kp = new["moving_distinct_keypoints"] - control["moving_distinct_keypoints"]
+    gain_o = new["occlusion_auc_foreground"] - control["occlusion_auc_foreground"]
+    assert f"two seeds ended {iou:.3f} apart in IoU and {kp:.2f} apart in moving keypoints" in text
+    assert new["silhouette_iou"] - control["silhouette_iou"] < iou and gain_kp > kp and gain_o > 0.06
+    assert f"the keypoints' ({gain_kp:.1f}) and O's inside the foreground ({gain_o:.3f}) are beyond what a seed moved" in text

@@ -175,6 +175,8 @@ def test_targets_say_met_and_missed_and_changes_read_naturally():
                            "probe_px 3 (target <= 2.5), probe_px 3 (target <= silhouette probe), ")
     assert "animation_l1 0.04 (target <= 0.6 x copy)" in line
     assert line.endswith("not measured: d_pixel_auc_true_disocclusion, occlusion_auc_figure")
+    near = targets_line("m", Diagnosis(**{**good.to_dict(), "silhouette_iou": 0.84977}))
+    assert "missed: silhouette_iou 0.8498 (target >= 0.85)" in near       # never rounded onto its bound
     assert relative_change(0.0318, 0.05) == "36.4% below" and relative_change(0.0682, 0.05) == "36.4% above"
     verdict = demo_verdict(0.03, 0.05, bad, 25.0, demo_recipe()["targets"])
     lines = verdict.splitlines()     # met: held-out L1 40% below copy, IoU 0.9; missed: animation, keypoints, time

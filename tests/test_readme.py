@@ -459,3 +459,39 @@ def test_the_warp_error_sentence_in_usage_is_the_stored_diagnosis():
     assert (f"(on figure pixels {stored['warp_error_auc_figure']:.3f} here, where O reaches "
             f"{stored['occlusion_auc_figure']:.3f}: the warp fails where a part uncovers another") in text
     assert stored["warp_error_auc_figure"] > stored["occlusion_auc_figure"] + 0.1
+
+
+def test_the_readme_revealed_pair_is_what_pcut_diagnose_writes():
+    """The revealed pair's ingredients table and its two targets lines are what ``pcut diagnose``
+    writes and prints for results/diagnosis-revealed*.json, and the paragraph after them quotes
+    those files and the same-seed control of results/calibration.jsonl."""
+    import json
+
+    from pcutlib.evaluation.diagnose import Diagnosis, ingredients_markers, ingredients_table
+    from pcutlib.evaluation.targets import targets_line
+
+    readme = (REPO / "README.md").read_text()
+    reconstruction, tuned = (Diagnosis(**json.loads((REPO / "results" / f"diagnosis-{name}.json").read_text()))
+                             for name in ("revealed", "revealed-prioritycut"))
+    assert between(readme, ingredients_markers("ingredients-revealed")) == ingredients_table(
+        tuned, "synthetic-64-revealed-prioritycut.pt"), "rerun the pcut diagnose commands of docs/usage.md, 'The revealed pair'"
+    lines = (targets_line("synthetic-64-revealed.pt", reconstruction) + "\n"
+             + targets_line("synthetic-64-revealed-prioritycut.pt", tuned))
+    assert f"```text\n{lines}\n```" in readme
+    text = " ".join(readme.split())
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    control = {r["seed"]: r for r in rows if r["variant"] == "small-motion+full-res-long" and r.get("seed") is not None}
+    new = [r for r in rows if r["variant"] == "small-motion+full-res-long+revealed-1-plain-rest"]
+    assert [r["seed"] for r in new][:1] == [0] and new[0]["videos"] == reconstruction.videos == 20
+    assert (f"So in one model O marks what must be invented inside the foreground ({tuned.occlusion_auc_foreground:.3f}, "
+            f"above the no-model rule's {tuned.rule_auc_foreground:.3f}), the mask's lift is {tuned.mask_lift:.2f} and the "
+            f"discriminator's pixel head ranks the true dis-occlusion at {tuned.d_pixel_auc_true_disocclusion:.3f}, with "
+            f"{tuned.moving_distinct_keypoints:.1f} moving keypoints and O at rest {tuned.occlusion_at_rest:.3f}; the IoU "
+            f"misses its target by {0.85 - tuned.silhouette_iou:.3f} and figure pixels by "
+            f"{0.75 - tuned.occlusion_auc_figure:.2f}.") in text
+    assert (f"ended at {control[0]['moving_distinct_keypoints']:.1f} moving keypoints, IoU {control[0]['silhouette_iou']:.3f} "
+            f"and O at {control[0]['occlusion_auc_foreground']:.3f} inside the foreground (its other seed: IoU "
+            f"{control[1]['silhouette_iou']:.3f}), on the same held-out videos") in text
+    assert control[0]["videos"] == 20 and control[0]["world"] == new[0]["world"]
+    usage = " ".join((REPO / "docs" / "usage.md").read_text().split())
+    assert f"`small-motion+full-res-long+revealed-1-plain-rest`, {new[0]['minutes']} min on 2 cores)" in usage

@@ -57,12 +57,21 @@ def targets_line(title: str, diagnosis) -> str:
     """One line: how many targets the diagnosis meets, and each missed one with its figure."""
     verdicts = {name: target.met(diagnosis) for name, target in TARGETS.items()}
     measured = {name: met for name, met in verdicts.items() if met is not None}
-    missed = [f"{TARGETS[name].field} {getattr(diagnosis, TARGETS[name].field):.3g} (target {TARGETS[name].text})"
-              for name, met in measured.items() if not met]
+    missed = [f"{TARGETS[name].field} {shown(getattr(diagnosis, TARGETS[name].field), TARGETS[name].bound(diagnosis))} "
+              f"(target {TARGETS[name].text})" for name, met in measured.items() if not met]
     line = f"{title}: targets met {len(measured) - len(missed)} of {len(measured)}"
     line += f"; missed: {', '.join(missed)}" if missed else " (all met)"
     unmeasured = sorted(set(verdicts) - set(measured))
     return line + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "")
+
+
+def shown(value: float, bound: float) -> str:
+    """``value`` at 3 significant digits, more where 3 would round a miss onto its bound (0.8498, not 0.85)."""
+    for digits in range(3, 8):
+        text = f"{value:.{digits}g}"
+        if float(text) != bound:
+            break
+    return text
 
 
 def relative_change(value: float, baseline: float) -> str:
