@@ -280,15 +280,17 @@ def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving:
         raise ValueError("head_only needs the dense motion network's motion_features, got None")
     target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:],
                              deformed=deformed)
+    def head(features: torch.Tensor) -> torch.Tensor:     # O from features (B,F,h,w) without their gradient
+        return torch.sigmoid(dense_motion_network.occlusion(features.detach().float()))
+
     if head_only:
-        occlusion_map = torch.sigmoid(dense_motion_network.occlusion(motion_features.detach().float()))
+        occlusion_map = head(motion_features)
     losses = {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
     if at_rest:
         still = {key: value.detach() for key, value in kp_source.items()}
         with torch.no_grad() if head_only else contextlib.nullcontext():
             motion = dense_motion_network(source, kp_driving=still, kp_source=still)
-        rest = (torch.sigmoid(dense_motion_network.occlusion(motion["motion_features"])) if head_only
-                else motion["occlusion_map"])
+        rest = head(motion["motion_features"]) if head_only else motion["occlusion_map"]
         losses["occlusion_revealed_rest"] = weight * balanced_occlusion_bce(rest, torch.ones_like(rest))
     return losses
 
