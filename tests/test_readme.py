@@ -318,11 +318,12 @@ def test_readme_commands_run_as_written(tmp_path):
 
 
 STORED_DIAGNOSES = {"shipped": "synthetic-64.pt", "prioritycut": "synthetic-64-prioritycut.pt",
-                    "textured": "synthetic-64-textured.pt", "textured-prioritycut": "synthetic-64-textured-prioritycut.pt"}
+                    "textured": "synthetic-64-textured.pt", "textured-prioritycut": "synthetic-64-textured-prioritycut.pt",
+                    "revealed": "synthetic-64-revealed.pt", "revealed-prioritycut": "synthetic-64-revealed-prioritycut.pt"}
 
 
 def test_every_stored_diagnosis_is_of_a_committed_model_and_world():
-    """results/diagnosis-{shipped,prioritycut,textured,textured-prioritycut}.json hold every field a
+    """results/diagnosis-{shipped,prioritycut,textured,textured-prioritycut,revealed,revealed-prioritycut}.json hold every field a
     Diagnosis has today (rerun pcut diagnose after adding one); each pair on the same held-out videos."""
     import dataclasses
     import json
@@ -337,7 +338,8 @@ def test_every_stored_diagnosis_is_of_a_committed_model_and_world():
         assert set(fields) == names, f"{DIAGNOSES[which]}: rerun pcut diagnose ({sorted(names ^ set(fields))})"
         assert (REPO / "pretrained" / STORED_DIAGNOSES[which]).is_file()
         assert (REPO / DIAGNOSES[which]).with_suffix(".png").is_file()
-    for flat, tuned in (("shipped", "prioritycut"), ("textured", "textured-prioritycut")):
+    for flat, tuned in (("shipped", "prioritycut"), ("textured", "textured-prioritycut"),
+                        ("revealed", "revealed-prioritycut")):
         assert stored[flat]["videos"] == stored[tuned]["videos"]
         assert stored[flat]["disocclusion_rate"] == stored[tuned]["disocclusion_rate"]     # the same truth
 
