@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -735,3 +736,23 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
     assert f"two seeds ended {iou:.3f} apart in IoU and {kp:.2f} apart in moving keypoints" in text
     assert new["silhouette_iou"] - control["silhouette_iou"] < iou and gain_kp > kp and gain_o > 0.06
     assert f"the keypoints' ({gain_kp:.1f}) and O's inside the foreground ({gain_o:.3f}) are beyond what a seed moved" in text
+    second = [r for r in rows if r["variant"] == variants[1] and r.get("seed") == 1][-1]   # the second training seed
+    assert second["steps"] == 10000 and second["videos"] == new["videos"] and math.isnan(second["minutes"])
+    assert (f"repeated it: {second['moving_distinct_keypoints']:.1f} moving keypoints, IoU {f3(second['silhouette_iou'])}, "
+            f"O at rest {f3(second['occlusion_at_rest'])}, O inside the foreground {f3(second['occlusion_auc_foreground'])} "
+            f"with a lift of {second['mask_lift']:.2f}, figure pixels {f3(second['occlusion_auc_figure'])}; the same seed "
+            f"without the term: {seeds[1]['moving_distinct_keypoints']:.1f}, {f3(seeds[1]['silhouette_iou'])}, "
+            f"{f3(seeds[1]['occlusion_at_rest'])}, {f3(seeds[1]['occlusion_auc_foreground'])}, {seeds[1]['mask_lift']:.2f}, "
+            f"{f3(seeds[1]['occlusion_auc_figure'])}.") in text
+    pairs = ((new, seeds[0]), (second, seeds[1]))
+    moved = {key: [with_term[key] - without[key] for with_term, without in pairs]
+             for key in ("silhouette_iou", "moving_distinct_keypoints", "occlusion_auc_foreground", "occlusion_auc_figure")}
+    assert (f"the term moved the IoU by {moved['silhouette_iou'][0]:+.3f} and {moved['silhouette_iou'][1]:+.3f}, the moving "
+            f"keypoints by {moved['moving_distinct_keypoints'][0]:+.1f} and {moved['moving_distinct_keypoints'][1]:+.1f}, O "
+            f"inside the foreground by {moved['occlusion_auc_foreground'][0]:+.3f} and "
+            f"{moved['occlusion_auc_foreground'][1]:+.3f} and figure pixels by {moved['occlusion_auc_figure'][0]:+.3f} and "
+            f"{moved['occlusion_auc_figure'][1]:+.3f}: the gains in keypoints, O and figure pixels repeat, and the IoU moves "
+            f"within a seed's reach either way") in text
+    assert all(v > 0 for key in ("moving_distinct_keypoints", "occlusion_auc_foreground", "occlusion_auc_figure")
+               for v in moved[key]) and max(map(abs, moved["silhouette_iou"])) < iou
+    assert "stays missed in both seeds" in text and max(new["occlusion_auc_figure"], second["occlusion_auc_figure"]) < 0.75

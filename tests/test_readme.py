@@ -494,5 +494,10 @@ def test_the_readme_revealed_pair_is_what_pcut_diagnose_writes():
             f"and O at {control[0]['occlusion_auc_foreground']:.3f} inside the foreground (its other seed: IoU "
             f"{control[1]['silhouette_iou']:.3f}), on the same held-out videos") in text
     assert control[0]["videos"] == 20 and control[0]["world"] == new[0]["world"]
+    second = [r for r in new if r["seed"] == 1][-1]
+    assert (f"A second training seed of the new recipe ended at {second['moving_distinct_keypoints']:.1f} moving keypoints, "
+            f"IoU {second['silhouette_iou']:.3f} and O at {second['occlusion_auc_foreground']:.3f} inside the foreground (the "
+            f"same seed without the term: {control[1]['moving_distinct_keypoints']:.1f}, {control[1]['silhouette_iou']:.3f} "
+            f"and {control[1]['occlusion_auc_foreground']:.3f};") in text
     usage = " ".join((REPO / "docs" / "usage.md").read_text().split())
     assert f"`small-motion+full-res-long+revealed-1-plain-rest`, {new[0]['minutes']} min on 2 cores)" in usage
