@@ -459,3 +459,38 @@ def test_stored_spreads_are_scored_against_todays_targets():
                                                 "animation_l1_below_copy_percent": False}
     row = S.recipes_table({"two runs": [old, slow]}, targets).splitlines()[2]
     assert row.startswith("| two runs | 2 of 2 (35-35) | 1 of 2 (20-40) |") and row.endswith("| 1 of 2 |")
+
+
+def test_the_narrow_networks_in_the_docs_are_the_stored_run():
+    """docs/benchmarks.md's narrow-network block is the threshold table of
+    results/time-to-quality-narrow/, and its sentences quote that run (and every stored run's marks)."""
+    document = json.loads((REPO / "results" / "time-to-quality-narrow" / "time_to_quality.json").read_text())
+    results = document["results"]
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    start, end = marker_pair("time-to-quality-narrow")
+    assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == T.threshold_table(results), \
+        "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-narrow/time_to_quality.json " \
+        "--out results/time-to-quality-narrow --readme docs/benchmarks.md --marker time-to-quality-narrow"
+    text = " ".join(page.split("<!-- time-to-quality-narrow-sentences:start -->", 1)[1].split(
+        "<!-- time-to-quality-narrow-sentences:end -->", 1)[0].split())
+    last = {name: marks[-1] for name, marks in results.items()}
+    rate = lambda recipe: sum(last[f"{recipe} seed {s}"]["step"] / last[f"{recipe} seed {s}"]["minutes"]  # noqa: E731
+                              for s in (0, 4)) / 2
+    iou = lambda name, mark=-1: f"{results[name][mark]['silhouette_iou']:.3f}"  # noqa: E731
+    assert f"took {rate('separation-1-narrow') / rate('separation-1'):.2f} times the steps a minute" in text
+    assert all(last[f"{r} seed {s}"]["epoch"] == 120 for r in ("separation-1", "separation-1-narrow") for s in (0, 4))
+    assert (f"ended at IoU {iou('separation-1-narrow seed 0')} and {iou('separation-1-narrow seed 4')} (seeds 0 and 4), "
+            f"against {iou('separation-1 seed 0')} and {iou('separation-1 seed 4')} at full width") in text
+    narrow, full = ([results[f"{r} seed {s}"][-1]["silhouette_iou"] for s in (0, 4)] for r in ("separation-1-narrow", "separation-1"))
+    assert (narrow[0] - full[0]) * (narrow[1] - full[1]) < 0                   # "neither width ... better on both seeds"
+    long = [f"separation-1-narrow-240 seed {s}" for s in (0, 4)]
+    assert (f"ended at {iou(long[0])} and {iou(long[1])} after {last[long[0]]['minutes']:.1f} and "
+            f"{last[long[1]]['minutes']:.1f} min") in text
+    assert all(abs(results[name][1]["minutes"] - 6) < 0.1 for name in (*long, "separation-1 seed 0", "separation-1 seed 4"))
+    assert (f"6-minute mark stood at {iou(long[0], 1)} and {iou(long[1], 1)}, where the full width stood at "
+            f"{iou('separation-1 seed 0', 1)} and {iou('separation-1 seed 4', 1)}") in text
+    assert min(m["moving_distinct_keypoints"] for m in last.values()) >= 9.99 and "at least 9.99 moving keypoints" in text
+    every = [mark for path in (REPO / "results").glob("time-to-quality*/time_to_quality.json")
+             for marks in json.loads(path.read_text())["results"].values() for mark in marks]
+    assert len(every) > 100 and not any(m["silhouette_iou"] >= 0.85 for m in every if m["minutes"] <= 15)
+    assert "No mark of any stored time-to-quality run" in text
