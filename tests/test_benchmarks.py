@@ -12,6 +12,17 @@ import time_to_quality as T  # noqa: E402
 from pcutlib.paths import marker_pair  # noqa: E402
 
 
+def block_of(page: str, marker: str) -> str:
+    """The text between a page's <!-- MARKER:start --> and <!-- MARKER:end --> lines."""
+    start, end = marker_pair(marker)
+    return page.split(start + "\n", 1)[1].split("\n" + end, 1)[0]
+
+
+def sentences_of(page: str, marker: str) -> str:
+    """The <!-- MARKER-sentences --> block of a page, its whitespace collapsed to single spaces."""
+    return " ".join(block_of(page, f"{marker}-sentences").split())
+
+
 def test_thresholds_read_the_first_mark_that_reaches_them():
     rows = [{"minutes": minutes, "epoch": epoch, "step": 20 * epoch, "silhouette_iou": iou}
             for minutes, epoch, iou in ((2.5, 20, 0.7), (5.0, 40, 0.82), (7.5, 60, None), (10.0, 80, 0.86))]
@@ -226,12 +237,10 @@ def test_the_separation_run_in_the_docs_is_the_stored_run():
     stored = json.loads((REPO / "results" / "time-to-quality-separation" / "time_to_quality.json").read_text())
     demo_runs = json.loads((REPO / "results" / "time-to-quality-seeds" / "time_to_quality.json").read_text())
     page = (REPO / "docs" / "benchmarks.md").read_text()
-    block = page.split("<!-- time-to-quality-separation:start -->\n", 1)[1].split(
-        "\n<!-- time-to-quality-separation:end -->", 1)[0]
+    block = block_of(page, "time-to-quality-separation")
     assert block == T.seed_spread_table(stored["results"], T.goals()), \
         "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-separation/time_to_quality.json"
-    text = " ".join(page.split("<!-- time-to-quality-separation-sentences:start -->", 1)[1].split(
-        "<!-- time-to-quality-separation-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "time-to-quality-separation")
     ends = {int(name.rsplit(" ", 1)[1]): rows[-1] for name, rows in stored["results"].items()
             if T.recipe_of(name) == "separation-1"}
     demo = {int(name.rsplit(" ", 1)[1]): rows[-1] for name, rows in demo_runs["results"].items()
@@ -385,12 +394,10 @@ def test_the_seed_0_rows_in_the_docs_are_the_stored_runs():
                  for n in names]
     rows = T.seed_rows(documents, 0)
     page = (REPO / "docs" / "benchmarks.md").read_text()
-    start, end = marker_pair("time-to-quality-seed-0")
-    assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == T.threshold_table(rows), \
+    assert block_of(page, "time-to-quality-seed-0") == T.threshold_table(rows), \
         "rerun: python benchmarks/time_to_quality.py --seed-rows 0 <the four JSONs> --readme docs/benchmarks.md " \
         "--marker time-to-quality-seed-0"
-    text = " ".join(page.split("<!-- time-to-quality-seed-0-sentences:start -->", 1)[1].split(
-        "<!-- time-to-quality-seed-0-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "time-to-quality-seed-0")
     last = {T.recipe_of(name): marks[-1] for name, marks in rows.items()}
 
     def quoted(recipe):
@@ -467,12 +474,10 @@ def test_the_narrow_networks_in_the_docs_are_the_stored_run():
     document = json.loads((REPO / "results" / "time-to-quality-narrow" / "time_to_quality.json").read_text())
     results = document["results"]
     page = (REPO / "docs" / "benchmarks.md").read_text()
-    start, end = marker_pair("time-to-quality-narrow")
-    assert page.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == T.threshold_table(results), \
+    assert block_of(page, "time-to-quality-narrow") == T.threshold_table(results), \
         "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-narrow/time_to_quality.json " \
         "--out results/time-to-quality-narrow --readme docs/benchmarks.md --marker time-to-quality-narrow"
-    text = " ".join(page.split("<!-- time-to-quality-narrow-sentences:start -->", 1)[1].split(
-        "<!-- time-to-quality-narrow-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "time-to-quality-narrow")
     last = {name: marks[-1] for name, marks in results.items()}
     rate = lambda recipe: sum(last[f"{recipe} seed {s}"]["step"] / last[f"{recipe} seed {s}"]["minutes"]  # noqa: E731
                               for s in (0, 4)) / 2
