@@ -488,13 +488,17 @@ def test_the_narrow_networks_in_the_docs_are_the_stored_run():
             f"against {iou('separation-1 seed 0')} and {iou('separation-1 seed 4')} at full width") in text
     narrow, full = ([results[f"{r} seed {s}"][-1]["silhouette_iou"] for s in (0, 4)] for r in ("separation-1-narrow", "separation-1"))
     assert (narrow[0] - full[0]) * (narrow[1] - full[1]) < 0                   # "neither width ... better on both seeds"
+    assert f"at full width ({float(iou('separation-1-narrow seed 0')) - float(iou('separation-1 seed 0')):+.3f} and " \
+           f"{float(iou('separation-1-narrow seed 4')) - float(iou('separation-1 seed 4')):+.3f})" in text
     long = [f"separation-1-narrow-240 seed {s}" for s in (0, 4)]
     assert (f"ended at {iou(long[0])} and {iou(long[1])} after {last[long[0]]['minutes']:.1f} and "
             f"{last[long[1]]['minutes']:.1f} min") in text
     assert all(abs(results[name][1]["minutes"] - 6) < 0.1 for name in (*long, "separation-1 seed 0", "separation-1 seed 4"))
-    assert (f"6-minute mark stood at {iou(long[0], 1)} and {iou(long[1], 1)}, where the full width stood at "
-            f"{iou('separation-1 seed 0', 1)} and {iou('separation-1 seed 4', 1)}") in text
-    assert min(m["moving_distinct_keypoints"] for m in last.values()) >= 9.99 and "at least 9.99 moving keypoints" in text
+    assert (f"at 6 minutes it led on seed 0 ({iou(long[0], 1)} against {iou('separation-1 seed 0', 1)} at full width) and "
+            f"trailed on seed 4 ({iou(long[1], 1)} against {iou('separation-1 seed 4', 1)})") in text
+    assert results[long[0]][1]["silhouette_iou"] > results["separation-1 seed 0"][1]["silhouette_iou"]
+    assert results[long[1]][1]["silhouette_iou"] < results["separation-1 seed 4"][1]["silhouette_iou"]
+    assert min(m["moving_distinct_keypoints"] for m in last.values()) >= 9.99 and "ended with at least 9.99" in text
     every = [mark for path in (REPO / "results").glob("time-to-quality*/time_to_quality.json")
              for marks in json.loads(path.read_text())["results"].values() for mark in marks]
     assert len(every) > 100 and not any(m["silhouette_iou"] >= 0.85 for m in every if m["minutes"] <= 15)

@@ -738,7 +738,7 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
     assert f"the keypoints' ({gain_kp:.1f}) and O's inside the foreground ({gain_o:.3f}) are beyond what a seed moved" in text
     second = [r for r in rows if r["variant"] == variants[1] and r.get("seed") == 1][-1]   # the second training seed
     assert second["steps"] == 10000 and second["videos"] == new["videos"] and math.isnan(second["minutes"])
-    assert (f"repeated it: {second['moving_distinct_keypoints']:.1f} moving keypoints, IoU {f3(second['silhouette_iou'])}, "
+    assert (f"ended at {second['moving_distinct_keypoints']:.1f} moving keypoints, IoU {f3(second['silhouette_iou'])}, "
             f"O at rest {f3(second['occlusion_at_rest'])}, O inside the foreground {f3(second['occlusion_auc_foreground'])} "
             f"with a lift of {second['mask_lift']:.2f}, figure pixels {f3(second['occlusion_auc_figure'])}; the same seed "
             f"without the term: {seeds[1]['moving_distinct_keypoints']:.1f}, {f3(seeds[1]['silhouette_iou'])}, "
@@ -746,13 +746,24 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
             f"{f3(seeds[1]['occlusion_auc_figure'])}.") in text
     pairs = ((new, seeds[0]), (second, seeds[1]))
     moved = {key: [with_term[key] - without[key] for with_term, without in pairs]
-             for key in ("silhouette_iou", "moving_distinct_keypoints", "occlusion_auc_foreground", "occlusion_auc_figure")}
+             for key in ("silhouette_iou", "moving_distinct_keypoints", "occlusion_auc_foreground", "occlusion_auc_figure",
+                         "occlusion_at_rest")}
     assert (f"the term moved the IoU by {moved['silhouette_iou'][0]:+.3f} and {moved['silhouette_iou'][1]:+.3f}, the moving "
             f"keypoints by {moved['moving_distinct_keypoints'][0]:+.1f} and {moved['moving_distinct_keypoints'][1]:+.1f}, O "
             f"inside the foreground by {moved['occlusion_auc_foreground'][0]:+.3f} and "
-            f"{moved['occlusion_auc_foreground'][1]:+.3f} and figure pixels by {moved['occlusion_auc_figure'][0]:+.3f} and "
-            f"{moved['occlusion_auc_figure'][1]:+.3f}: the gains in keypoints, O and figure pixels repeat, and the IoU moves "
-            f"within a seed's reach either way") in text
+            f"{moved['occlusion_auc_foreground'][1]:+.3f}, figure pixels by {moved['occlusion_auc_figure'][0]:+.3f} and "
+            f"{moved['occlusion_auc_figure'][1]:+.3f} and O at rest by {moved['occlusion_at_rest'][0]:+.3f} and "
+            f"{moved['occlusion_at_rest'][1]:+.3f}: the direction of the gains in keypoints, O and figure pixels repeats, "
+            f"and so does the small loss at rest") in text
     assert all(v > 0 for key in ("moving_distinct_keypoints", "occlusion_auc_foreground", "occlusion_auc_figure")
-               for v in moved[key]) and max(map(abs, moved["silhouette_iou"])) < iou
+               for v in moved[key]) and all(v < 0 for v in moved["occlusion_at_rest"])
+    assert min(new["occlusion_at_rest"], second["occlusion_at_rest"]) >= 0.95
+    spread = {key: abs(seeds[1][key] - seeds[0][key]) for key in moved}        # what a seed moved without the term
+    assert (f"under twice what the seeds moved without the term ({spread['moving_distinct_keypoints']:.2f} and "
+            f"{spread['occlusion_auc_figure']:.3f}); O's inside the foreground is over four times its "
+            f"{spread['occlusion_auc_foreground']:.3f} on both seeds") in text
+    assert all(moved[key][1] < 2 * spread[key] for key in ("moving_distinct_keypoints", "occlusion_auc_figure"))
+    assert all(v > 4 * spread["occlusion_auc_foreground"] for v in moved["occlusion_auc_foreground"])
+    assert (f"The IoU's change stays within the {iou:.3f} between the seeds without the term" in text
+            and max(map(abs, moved["silhouette_iou"])) < iou)
     assert "stays missed in both seeds" in text and max(new["occlusion_auc_figure"], second["occlusion_auc_figure"]) < 0.75
