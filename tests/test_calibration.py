@@ -766,4 +766,12 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
     assert all(v > 4 * spread["occlusion_auc_foreground"] for v in moved["occlusion_auc_foreground"])
     assert (f"The IoU's change stays within the {iou:.3f} between the seeds without the term" in text
             and max(map(abs, moved["silhouette_iou"])) < iou)
+    tuned_1 = [r for r in rows if r["variant"] == variants[2] and r.get("seed") == 1][-1]
+    assert (f"Seed 1's PriorityCut fine-tune (the same recipe, {tuned_1['minutes']} min) ended at O "
+            f"{f3(tuned_1['occlusion_auc_foreground'])} inside the foreground, a lift of {tuned_1['mask_lift']:.2f}, figure "
+            f"pixels {f3(tuned_1['occlusion_auc_figure'])} and a pixel head at {f3(tuned_1['d_pixel_auc_true_disocclusion'])} "
+            f"against the true dis-occlusion, with IoU {f3(tuned_1['silhouette_iou'])}: 9 of the 10 targets of `pcut "
+            f"diagnose`, all but figure pixels.") in text
+    assert tuned_1["silhouette_iou"] >= 0.85 and tuned_1["mask_lift"] >= 2.5 and tuned_1["occlusion_auc_figure"] < 0.75
+    assert tuned_1["d_pixel_auc_true_disocclusion"] >= 0.75 and tuned_1["occlusion_auc_foreground"] >= 0.8
     assert "stays missed in both seeds" in text and max(new["occlusion_auc_figure"], second["occlusion_auc_figure"]) < 0.75
