@@ -9,8 +9,9 @@ for plumbing that would otherwise be copied between notebooks. They import it as
 ``from pcutlib import teaching`` and call ``teaching.<name>``: the names below are that interface.
 """
 from pcutlib.data.synthetic import TEXTURED_WORLD
-from pcutlib.teaching.common import (DIAGNOSES, PRIORITYCUT_DIAGNOSIS, REVEALED_DIAGNOSIS, REVEALED_PRIORITYCUT_DIAGNOSIS,
-                                     SHIPPED_DIAGNOSIS, TEXTURED_DIAGNOSIS, TEXTURED_PRIORITYCUT_DIAGNOSIS, badge_links, config_file, figure_labels,
+from pcutlib.teaching.common import (DIAGNOSES, PRIORITYCUT_DIAGNOSIS, REVEALED_DIAGNOSIS,
+                                     REVEALED_PRIORITYCUT_DIAGNOSIS, SHIPPED_DIAGNOSIS, TEXTURED_DIAGNOSIS,
+                                     TEXTURED_PRIORITYCUT_DIAGNOSIS, badge_links, config_file, figure_labels,
                                      github_slug, load_shipped_model, model_label, repository_root, shipped_diagnosis,
                                      shipped_model_path, synthetic_frames, synthetic_video, true_disocclusion)
 from pcutlib.teaching.drawing import (GENERATED_COLOUR, KEYPOINT_LABEL_SIZE, TRUTH_COLOUR, checkerboard, draw_keypoints,
