@@ -14,7 +14,7 @@ PACKAGE = REPO / "pcutlib"
 # Lowest first, as docs/architecture.md draws them. A module may import from its own sub-package and from lower layers, never upwards,
 # never from a sibling of its own layer (models and data know nothing of each other).
 LAYERS = [
-    ["pcutlib.paths", "pcutlib.coordinates", "pcutlib.yaml_files", "pcutlib.config"],
+    ["pcutlib.paths", "pcutlib.coordinates", "pcutlib.yaml_files", "pcutlib.config", "pcutlib.config_rules"],
     ["pcutlib.models", "pcutlib.data", "pcutlib.prioritycut"],
     ["pcutlib.checkpoints"],
     ["pcutlib.inference"],
@@ -24,8 +24,8 @@ LAYERS = [
     ["pcutlib.teaching"],
     ["pcutlib.cli"],
 ]
-# within layer 0: config asks paths where files are, and reads them with yaml_files
-SIDEWAYS = {("pcutlib.config", "pcutlib.paths"), ("pcutlib.config", "pcutlib.yaml_files")}
+# within layer 0: config asks paths where files are, reads them with yaml_files, checks them with config_rules
+SIDEWAYS = {("pcutlib.config", "pcutlib.paths"), ("pcutlib.config", "pcutlib.yaml_files"), ("pcutlib.config", "pcutlib.config_rules")}
 MAX_LINES = 500
 # imports that stay inside functions: packages that are optional or slow to import for a reason
 OPTIONAL_IMPORTS = ("ipywidgets", "IPython", "lpips", "face_alignment", "torch.utils.tensorboard")

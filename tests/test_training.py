@@ -3,6 +3,7 @@ import copy
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -558,6 +559,50 @@ def test_frame_gap_curriculum_draws_close_pairs():
     assert max_frame_gap({"start": 0, "end": 0, "ramp_epochs": 0}, 0) is None
     with pytest.raises(ValueError, match="2 frames"):
         choose_frame_pair(1, rng)
+
+
+def test_the_resolution_curriculum_shows_smaller_frames_until_its_epoch(smoke_data):
+    """train_params.resolution_curriculum: the networks see area-averaged size x size frames before
+    until_epoch and the frames as they are after; every network learns at both sizes."""
+    import torch.nn.functional as F
+
+    from pcutlib.training.step import shown_size, shrink
+
+    schedule = {"size": 16, "until_epoch": 2.0}
+    assert [shown_size(schedule, e) for e in (0.0, 1.99, 2.0, 5.0)] == [16, 16, None, None]
+    assert shown_size({"size": 0, "until_epoch": 0.0}, 0.0) is None
+    frames = torch.rand(2, 3, 32, 32)
+    assert shrink(frames, None) is frames
+    assert torch.allclose(shrink(frames, 16), F.avg_pool2d(frames, 2), atol=1e-6)   # each pixel the mean of 2x2
+    config = smoke_config(smoke_data, type="none")
+    config["train_params"]["loss_weights"]["generator_gan"] = 0
+    config["train_params"]["resolution_curriculum"] = schedule
+    config = resolve_config(config)
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group)))
+    for epoch_float, side in ((0.5, 16), (2.5, 32)):
+        before = {name: copy.deepcopy(m.state_dict()) for name, m in trainer.models.networks().items()
+                  if name != "discriminator"}
+        values, generated, _ = train_step(trainer, batch, epoch_float)
+        assert generated["prediction"].shape[-2:] == (side, side), (epoch_float, generated["prediction"].shape)
+        assert all(math.isfinite(v) for v in values.values()), values
+        for name, state in before.items():
+            module = trainer.models.networks()[name]
+            assert any(not torch.equal(v, state[k]) for k, v in module.state_dict().items()
+                       if v.dtype.is_floating_point), f"{name} did not learn at {side}x{side}"
+
+
+@pytest.mark.parametrize("curriculum, gan, words", [
+    ({"size": 32, "until_epoch": 5.0}, 0, "size below the frames' 32x32"),
+    ({"size": 16, "until_epoch": 0.0}, 0, "until_epoch > 0"),
+    ({"size": 16, "until_epoch": 5.0}, 1, "is for reconstruction; generator_gan is 1"),
+])
+def test_a_resolution_curriculum_that_cannot_work_is_refused_by_name(smoke_data, curriculum, gan, words):
+    config = smoke_config(smoke_data, type="none")
+    config["train_params"]["loss_weights"]["generator_gan"] = gan
+    config["train_params"]["resolution_curriculum"] = curriculum
+    with pytest.raises(ValueError, match=re.escape(words)):
+        resolve_config(config)
 
 
 @pytest.mark.slow

@@ -263,6 +263,10 @@ def setup_run(config: dict, run_dir: Path, device: torch.device, *, resume: bool
     trainer = build_trainer(config, device, group)
     if group.is_main and config["train_params"]["mixed_precision"] == "auto":
         print(trainer.precision_note)
+    if group.is_main and (curriculum := config["train_params"]["resolution_curriculum"])["size"]:
+        print(f"resolution curriculum: frames shown at {curriculum['size']}x{curriculum['size']} (area-averaged) "
+              f"before epoch {curriculum['until_epoch']:g}, then at {config['dataset_params']['frame_shape'][0]}x"
+              f"{config['dataset_params']['frame_shape'][1]}")
     checkpoint_dir = run_dir / "checkpoints"
     if resume:
         last = checkpoint_dir / "last.pt"

@@ -27,6 +27,7 @@ from contextlib import nullcontext
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 
 from pcutlib.training import losses as L
 from pcutlib.training.adversaries import Mixing
@@ -60,6 +61,17 @@ def max_frame_gap(schedule: dict, epoch: int) -> int | None:
     if schedule["start"] == 0 or epoch >= schedule["ramp_epochs"]:
         return None
     return round(schedule["start"] + (schedule["end"] - schedule["start"]) * epoch / schedule["ramp_epochs"])
+
+
+def shown_size(schedule: dict, epoch_float: float) -> int | None:
+    """The side of the frames shown in this epoch (train_params.resolution_curriculum):
+    schedule["size"] before schedule["until_epoch"], else None (the frames as they are)."""
+    return schedule["size"] if schedule["size"] and epoch_float < schedule["until_epoch"] else None
+
+
+def shrink(frames: torch.Tensor, size: int | None) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, size, size), each pixel the mean of the pixels it covers; None: as they are."""
+    return frames if size is None else F.interpolate(frames, size=(size, size), mode="area")
 
 
 def generate(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> dict:
@@ -138,11 +150,14 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
 
     batch: {"source": (B,3,H,W), "driving": (B,3,H,W)} and, for the oracle regularizer,
     "driving_disocclusion" (B,1,H,W); epoch_float: the fractional epoch
-    (schedules of region dropout, equivariance, mixing).
+    (schedules of region dropout, equivariance, mixing, resolution: under
+    train_params.resolution_curriculum the networks see (B,3,size,size) copies of the frames).
     """
     memory_format = torch.channels_last if trainer.config["train_params"]["channels_last"] else torch.preserve_format
     source = batch["source"].to(trainer.device, memory_format=memory_format)
     driving = batch["driving"].to(trainer.device, memory_format=memory_format)
+    size = shown_size(trainer.config["train_params"]["resolution_curriculum"], epoch_float)
+    source, driving = shrink(source, size), shrink(driving, size)     # the resolution curriculum (off: as they are)
 
     if not trainer.generator_updates(epoch_float):
         g_losses = {}

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pcutlib.config import check_combinations
+from pcutlib.config_rules import check_combinations
 from pcutlib.models.build import Models, build_models
 from pcutlib.models.tpsmm.build import TPSMMModels
 from pcutlib.prioritycut import RegularizerConfig
