@@ -787,3 +787,25 @@ def test_notebook_3_quotes_the_revealed_recipe_second_seed_from_the_record():
     assert second["silhouette_iou"] >= 0.85
     shipped_seed = json.loads((REPO / "results" / "diagnosis-revealed.json").read_text())["silhouette_iou"]
     assert f"misses 0.85 by {0.85 - shipped_seed:.4f}" in text and shipped_seed < 0.85
+
+
+def test_why_the_default_model_stays_in_choices_md_is_the_records():
+    """'Why pretrained/synthetic-64.pt stays': the four occlusion-bound records name the default file
+    in their commands, and the figures that the two models trade are their stored diagnoses."""
+    page = (REPO / "docs" / "choices.md").read_text()
+    text = " ".join(page.split("<!-- default-model-sentences:start -->", 1)[1].split(
+        "<!-- default-model-sentences:end -->", 1)[0].split())
+    for folder in ("occlusion-bound", "occlusion-bound-6000", "occlusion-bound-revealed", "occlusion-bound-revealed-warp"):
+        record = json.loads((REPO / "results" / folder / "occlusion_bound.json").read_text())
+        assert record["checkpoint"] == "pretrained/synthetic-64.pt", folder
+        assert "--checkpoint pretrained/synthetic-64.pt" in (REPO / "results" / folder / "occlusion_bound.md").read_text()
+    shipped, revealed = (json.loads((REPO / "results" / f"diagnosis-{name}.json").read_text())
+                         for name in ("shipped", "revealed"))
+    f2, f3 = (lambda v: f"{v:.2f}"), (lambda v: f"{v:.3f}")   # noqa: E731
+    assert (f"more moving keypoints ({f2(revealed['moving_distinct_keypoints'])} against "
+            f"{f2(shipped['moving_distinct_keypoints'])})") in text
+    assert (f"({f3(revealed['occlusion_auc_foreground'])} against {f3(shipped['occlusion_auc_foreground'])} inside the "
+            f"foreground, {f3(revealed['occlusion_auc_figure'])} against {f3(shipped['occlusion_auc_figure'])} on figure pixels)") in text
+    assert f"silhouette IoU ({f3(shipped['silhouette_iou'])} against {f3(revealed['silhouette_iou'])})" in text
+    assert shipped["silhouette_iou"] > revealed["silhouette_iou"]
+    assert revealed["moving_distinct_keypoints"] > shipped["moving_distinct_keypoints"]
