@@ -16,7 +16,6 @@ def lookup(config: dict, dotted: str):
     return config
 
 
-
 def check_feature_matching(resolved: dict) -> None:
     """Feature matching that is on (a nonzero weight) needs one weight per discriminator block:
     per encoder block of the U-Net discriminator (its "features"), per block of each scale of
