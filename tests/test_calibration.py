@@ -809,3 +809,33 @@ def test_why_the_default_model_stays_in_choices_md_is_the_records():
     assert f"silhouette IoU ({f3(shipped['silhouette_iou'])} against {f3(revealed['silhouette_iou'])})" in text
     assert shipped["silhouette_iou"] > revealed["silhouette_iou"]
     assert revealed["moving_distinct_keypoints"] > shipped["moving_distinct_keypoints"]
+
+
+def test_the_warp_error_from_the_first_step_in_choices_md_is_the_record():
+    """'The warp error from the first step': occlusion_levers() of the revealed recipe without and with
+    the warp error in its label (seed 0) and the second's fine-tune, and sentences that quote them."""
+    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    page = (REPO / "docs" / "choices.md").read_text()
+    block = page.split("<!-- occlusion-levers-revealed-warp-start:start -->\n", 1)[1].split(
+        "\n<!-- occlusion-levers-revealed-warp-start:end -->", 1)[0]
+    variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
+    assert variants == ["small-motion+full-res-long+revealed-1-plain-rest", "small-motion+full-res-long+revealed-warp-1-plain-rest",
+                        "small-motion+full-res-long+revealed-warp-1-plain-rest+pc-warm30-pixel-head"]
+    assert block == calibration.occlusion_levers(rows, variants, calibration.REVEALED_COLUMNS)
+    without, warp, tuned = ([r for r in rows if r["variant"] == name and r.get("seed", 0) == 0][-1] for name in variants)
+    assert without["steps"] == warp["steps"] == 10000 and without["world"] == warp["world"]
+    text = " ".join(page.split("<!-- occlusion-levers-revealed-warp-start-sentences:start -->", 1)[1].split(
+        "<!-- occlusion-levers-revealed-warp-start-sentences:end -->", 1)[0].split())
+    f1, f2, f3 = (lambda v: f"{v:.1f}"), (lambda v: f"{v:.2f}"), (lambda v: f"{v:.3f}")   # noqa: E731
+    assert (f"O ranked figure pixels at {f3(warp['occlusion_auc_figure'])}, against {f3(without['occlusion_auc_figure'])} "
+            f"without it, and O at rest fell to {f3(warp['occlusion_at_rest'])}") in text
+    assert warp["occlusion_at_rest"] < 0.95 and f"(without: {f3(without['occlusion_at_rest'])})" in text
+    assert (f"ended at {f1(warp['moving_distinct_keypoints'])} (without: {f1(without['moving_distinct_keypoints'])}) and the "
+            f"lift at {f2(warp['mask_lift'])} ({f2(without['mask_lift'])})") in text
+    assert f"The IoU ended at {f3(warp['silhouette_iou'])} (without: {f3(without['silhouette_iou'])})" in text
+    control = {r["seed"]: r["silhouette_iou"] for r in rows if r["variant"] == "small-motion+full-res-long" and r.get("seed") in (0, 1)}
+    spread = abs(control[0] - control[1])
+    assert abs(warp["silhouette_iou"] - without["silhouette_iou"]) < spread and f"within the {f3(spread)}" in text
+    assert (f"figure pixels {f3(tuned['occlusion_auc_figure'])}, O at rest {f3(tuned['occlusion_at_rest'])}, and the pixel "
+            f"head at {f3(tuned['d_pixel_auc_true_disocclusion'])}") in text
+    assert warp["occlusion_auc_figure"] < without["occlusion_auc_figure"] and warp["occlusion_at_rest"] < without["occlusion_at_rest"]
