@@ -503,3 +503,31 @@ def test_the_narrow_networks_in_the_docs_are_the_stored_run():
              for marks in json.loads(path.read_text())["results"].values() for mark in marks]
     assert len(every) > 100 and not any(m["silhouette_iou"] >= 0.85 for m in every if m["minutes"] <= 15)
     assert "No mark of any stored time-to-quality run" in text
+
+
+def test_the_resolution_curriculum_in_the_docs_is_the_stored_run():
+    """docs/benchmarks.md's curriculum block is the threshold table of results/time-to-quality-curriculum/,
+    and its sentences quote that run."""
+    results = json.loads((REPO / "results" / "time-to-quality-curriculum" / "time_to_quality.json").read_text())["results"]
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    assert block_of(page, "time-to-quality-curriculum") == T.threshold_table(results), \
+        "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-curriculum/time_to_quality.json " \
+        "--out results/time-to-quality-curriculum --readme docs/benchmarks.md --marker time-to-quality-curriculum"
+    text = sentences_of(page, "time-to-quality-curriculum")
+    last = {name: marks[-1] for name, marks in results.items()}
+    rate = lambda recipe: sum(last[f"{recipe} seed {s}"]["step"] / last[f"{recipe} seed {s}"]["minutes"]  # noqa: E731
+                              for s in (0, 4)) / 2
+    assert f"took {rate('separation-1-32px-60') / rate('separation-1'):.1f} times the steps a minute" in text
+    iou = lambda name: f"{last[name]['silhouette_iou']:.3f}"  # noqa: E731
+    minutes = lambda name: f"{last[name]['minutes']:.1f}"  # noqa: E731
+    assert (f"(IoU {iou('separation-1-32px-60 seed 0')} after {minutes('separation-1-32px-60 seed 0')} min, against "
+            f"{iou('separation-1 seed 0')} after {minutes('separation-1 seed 0')} min)") in text
+    assert f"ended at {iou('separation-1-32px-60 seed 4')}, against {iou('separation-1 seed 4')}" in text
+    assert (f"fell to {last['separation-1-32px-60 seed 4']['occlusion_at_rest']:.3f} (the demo's recipe: "
+            f"{last['separation-1 seed 4']['occlusion_at_rest']:.3f})") in text
+    assert f"lower on both seeds ({iou('separation-1-32px-210 seed 0')} and {iou('separation-1-32px-210 seed 4')})" in text
+    assert all(last[f"separation-1-32px-210 seed {s}"]["silhouette_iou"] < last[f"separation-1 seed {s}"]["silhouette_iou"]
+               for s in (0, 4))
+    least = min(m["moving_distinct_keypoints"] for m in last.values())
+    assert f"at least {least:.2f} moving keypoints" in text
+    assert all(m["silhouette_iou"] < 0.85 for marks in results.values() for m in marks)
