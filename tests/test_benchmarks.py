@@ -523,8 +523,19 @@ def test_the_resolution_curriculum_in_the_docs_is_the_stored_run():
     assert (f"(IoU {iou('separation-1-32px-60 seed 0')} after {minutes('separation-1-32px-60 seed 0')} min, against "
             f"{iou('separation-1 seed 0')} after {minutes('separation-1 seed 0')} min)") in text
     assert f"ended at {iou('separation-1-32px-60 seed 4')}, against {iou('separation-1 seed 4')}" in text
-    assert (f"fell to {last['separation-1-32px-60 seed 4']['occlusion_at_rest']:.3f} (the demo's recipe: "
+    first = {name: marks[0] for name, marks in results.items()}
+    speeds = [f"{first[f'{r} seed {s}']['samples_per_s']:.{d}f}" for r, d in (("separation-1-32px-210", 0), ("separation-1", 1))
+              for s in (0, 4)]
+    assert f"trained {speeds[0]} and {speeds[1]} samples a second, against {speeds[2]} and {speeds[3]}" in text
+    assert first["separation-1-32px-210 seed 0"]["epoch"] <= 125                      # "almost all at 32 px" (120 epochs)
+    ratio = sum(first[f"separation-1 seed {s}"]["samples_per_s"] / first[f"separation-1-32px-210 seed {s}"]["samples_per_s"]
+                for s in (0, 4)) / 2
+    assert 0.3 < ratio < 0.4 and "about a third of the time" in text
+    rest = [last[f"{r} seed 4"]["occlusion_at_rest"] for r in ("separation-1-32px-60", "separation-1-32px-210")]
+    assert (f"near 0.4 ({rest[0]:.3f} and {rest[1]:.3f}; the demo's recipe: "
             f"{last['separation-1 seed 4']['occlusion_at_rest']:.3f})") in text
+    assert all(abs(r - 0.4) < 0.05 for r in rest)
+    assert all(first[f"{r} seed 4"]["occlusion_at_rest"] < 0.45 for r in ("separation-1-32px-60", "separation-1-32px-210"))
     assert f"lower on both seeds ({iou('separation-1-32px-210 seed 0')} and {iou('separation-1-32px-210 seed 4')})" in text
     assert all(last[f"separation-1-32px-210 seed {s}"]["silhouette_iou"] < last[f"separation-1 seed {s}"]["silhouette_iou"]
                for s in (0, 4))
