@@ -542,3 +542,28 @@ def test_the_resolution_curriculum_in_the_docs_is_the_stored_run():
     least = min(m["moving_distinct_keypoints"] for m in last.values())
     assert f"at least {least:.2f} moving keypoints" in text
     assert all(m["silhouette_iou"] < 0.85 for marks in results.values() for m in marks)
+
+
+def test_training_without_region_dropout_in_the_docs_is_the_stored_run():
+    """docs/benchmarks.md's no-dropout block is the threshold table of results/time-to-quality-no-dropout/,
+    and its sentences quote it beside the separation-1 rows of the curriculum run."""
+    results = json.loads((REPO / "results" / "time-to-quality-no-dropout" / "time_to_quality.json").read_text())["results"]
+    before = json.loads((REPO / "results" / "time-to-quality-curriculum" / "time_to_quality.json").read_text())["results"]
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    assert block_of(page, "time-to-quality-no-dropout") == T.threshold_table(results), \
+        "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-no-dropout/time_to_quality.json " \
+        "--out results/time-to-quality-no-dropout --readme docs/benchmarks.md --marker time-to-quality-no-dropout"
+    text = sentences_of(page, "time-to-quality-no-dropout")
+    new = {s: results[f"separation-1-no-dropout seed {s}"][-1] for s in (0, 4)}
+    old = {s: before[f"separation-1 seed {s}"][-1] for s in (0, 4)}
+    assert all(new[s]["epoch"] == old[s]["epoch"] == 120 for s in (0, 4))
+    f3 = lambda v: f"{v:.3f}"  # noqa: E731
+    assert (f"seed 0 ended at IoU {f3(new[0]['silhouette_iou'])} (with it: {f3(old[0]['silhouette_iou'])}) and seed 4 at "
+            f"{f3(new[4]['silhouette_iou'])} (with it: {f3(old[4]['silhouette_iou'])})") in text
+    deltas = [new[s]["silhouette_iou"] - old[s]["silhouette_iou"] for s in (0, 4)]
+    assert deltas[0] * deltas[1] < 0 and f"{deltas[0]:+.3f} and {deltas[1]:+.3f}" in text
+    assert (f"ended {f3(abs(new[0]['silhouette_iou'] - new[4]['silhouette_iou']))} apart instead of "
+            f"{f3(abs(old[0]['silhouette_iou'] - old[4]['silhouette_iou']))}") in text
+    assert all(T.first_reaching(results[f"separation-1-no-dropout seed {s}"], "silhouette_iou", 0.80) <= 6.1 for s in (0, 4))
+    assert all(m["moving_distinct_keypoints"] >= 9.995 for m in new.values()) and "kept 10.00 moving" in text
+    assert all(m["silhouette_iou"] < 0.85 for marks in results.values() for m in marks) and "neither reached 0.85" in text
