@@ -4,7 +4,20 @@ from pathlib import Path
 import pytest
 import torch
 
+from pcutlib.paths import marker_pair
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+def block_of(page: str, marker: str) -> str:
+    """The text between a page's <!-- MARKER:start --> and <!-- MARKER:end --> lines."""
+    start, end = marker_pair(marker)
+    return page.split(start + "\n", 1)[1].split("\n" + end, 1)[0]
+
+
+def sentences_of(page: str, marker: str) -> str:
+    """The <!-- MARKER-sentences --> block of a page, its whitespace collapsed to single spaces."""
+    return " ".join(block_of(page, f"{marker}-sentences").split())
 
 
 def fixtures_dir() -> Path | None:

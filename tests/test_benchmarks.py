@@ -4,23 +4,10 @@ import math
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, block_of, sentences_of
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import time_to_quality as T  # noqa: E402
-
-from pcutlib.paths import marker_pair  # noqa: E402
-
-
-def block_of(page: str, marker: str) -> str:
-    """The text between a page's <!-- MARKER:start --> and <!-- MARKER:end --> lines."""
-    start, end = marker_pair(marker)
-    return page.split(start + "\n", 1)[1].split("\n" + end, 1)[0]
-
-
-def sentences_of(page: str, marker: str) -> str:
-    """The <!-- MARKER-sentences --> block of a page, its whitespace collapsed to single spaces."""
-    return " ".join(block_of(page, f"{marker}-sentences").split())
 
 
 def test_thresholds_read_the_first_mark_that_reaches_them():
@@ -468,19 +455,28 @@ def test_stored_spreads_are_scored_against_todays_targets():
     assert row.startswith("| two runs | 2 of 2 (35-35) | 1 of 2 (20-40) |") and row.endswith("| 1 of 2 |")
 
 
+def documented_run(folder: str) -> tuple[dict, str]:
+    """(results of results/FOLDER/time_to_quality.json, the sentences of docs/benchmarks.md's FOLDER
+    block), after checking that the block is the run's threshold table."""
+    results = json.loads((REPO / "results" / folder / "time_to_quality.json").read_text())["results"]
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    assert block_of(page, folder) == T.threshold_table(results), \
+        f"rerun: python benchmarks/time_to_quality.py --from-json results/{folder}/time_to_quality.json " \
+        f"--out results/{folder} --readme docs/benchmarks.md --marker {folder}"
+    return results, sentences_of(page, folder)
+
+
+def steps_per_minute(last: dict, recipe: str, seeds=(0, 4)) -> float:
+    """A recipe's steps a minute at its last mark, averaged over the training seeds."""
+    return sum(last[f"{recipe} seed {s}"]["step"] / last[f"{recipe} seed {s}"]["minutes"] for s in seeds) / len(seeds)
+
+
 def test_the_narrow_networks_in_the_docs_are_the_stored_run():
     """docs/benchmarks.md's narrow-network block is the threshold table of
     results/time-to-quality-narrow/, and its sentences quote that run (and every stored run's marks)."""
-    document = json.loads((REPO / "results" / "time-to-quality-narrow" / "time_to_quality.json").read_text())
-    results = document["results"]
-    page = (REPO / "docs" / "benchmarks.md").read_text()
-    assert block_of(page, "time-to-quality-narrow") == T.threshold_table(results), \
-        "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-narrow/time_to_quality.json " \
-        "--out results/time-to-quality-narrow --readme docs/benchmarks.md --marker time-to-quality-narrow"
-    text = sentences_of(page, "time-to-quality-narrow")
+    results, text = documented_run("time-to-quality-narrow")
     last = {name: marks[-1] for name, marks in results.items()}
-    rate = lambda recipe: sum(last[f"{recipe} seed {s}"]["step"] / last[f"{recipe} seed {s}"]["minutes"]  # noqa: E731
-                              for s in (0, 4)) / 2
+    rate = lambda recipe: steps_per_minute(last, recipe)  # noqa: E731
     iou = lambda name, mark=-1: f"{results[name][mark]['silhouette_iou']:.3f}"  # noqa: E731
     assert f"took {rate('separation-1-narrow') / rate('separation-1'):.2f} times the steps a minute" in text
     assert all(last[f"{r} seed {s}"]["epoch"] == 120 for r in ("separation-1", "separation-1-narrow") for s in (0, 4))
@@ -508,15 +504,9 @@ def test_the_narrow_networks_in_the_docs_are_the_stored_run():
 def test_the_resolution_curriculum_in_the_docs_is_the_stored_run():
     """docs/benchmarks.md's curriculum block is the threshold table of results/time-to-quality-curriculum/,
     and its sentences quote that run."""
-    results = json.loads((REPO / "results" / "time-to-quality-curriculum" / "time_to_quality.json").read_text())["results"]
-    page = (REPO / "docs" / "benchmarks.md").read_text()
-    assert block_of(page, "time-to-quality-curriculum") == T.threshold_table(results), \
-        "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-curriculum/time_to_quality.json " \
-        "--out results/time-to-quality-curriculum --readme docs/benchmarks.md --marker time-to-quality-curriculum"
-    text = sentences_of(page, "time-to-quality-curriculum")
+    results, text = documented_run("time-to-quality-curriculum")
     last = {name: marks[-1] for name, marks in results.items()}
-    rate = lambda recipe: sum(last[f"{recipe} seed {s}"]["step"] / last[f"{recipe} seed {s}"]["minutes"]  # noqa: E731
-                              for s in (0, 4)) / 2
+    rate = lambda recipe: steps_per_minute(last, recipe)  # noqa: E731
     assert f"took {rate('separation-1-32px-60') / rate('separation-1'):.1f} times the steps a minute" in text
     iou = lambda name: f"{last[name]['silhouette_iou']:.3f}"  # noqa: E731
     minutes = lambda name: f"{last[name]['minutes']:.1f}"  # noqa: E731
@@ -547,13 +537,8 @@ def test_the_resolution_curriculum_in_the_docs_is_the_stored_run():
 def test_training_without_region_dropout_in_the_docs_is_the_stored_run():
     """docs/benchmarks.md's no-dropout block is the threshold table of results/time-to-quality-no-dropout/,
     and its sentences quote it beside the separation-1 rows of the curriculum run."""
-    results = json.loads((REPO / "results" / "time-to-quality-no-dropout" / "time_to_quality.json").read_text())["results"]
+    results, text = documented_run("time-to-quality-no-dropout")
     before = json.loads((REPO / "results" / "time-to-quality-curriculum" / "time_to_quality.json").read_text())["results"]
-    page = (REPO / "docs" / "benchmarks.md").read_text()
-    assert block_of(page, "time-to-quality-no-dropout") == T.threshold_table(results), \
-        "rerun: python benchmarks/time_to_quality.py --from-json results/time-to-quality-no-dropout/time_to_quality.json " \
-        "--out results/time-to-quality-no-dropout --readme docs/benchmarks.md --marker time-to-quality-no-dropout"
-    text = sentences_of(page, "time-to-quality-no-dropout")
     new = {s: results[f"separation-1-no-dropout seed {s}"][-1] for s in (0, 4)}
     old = {s: before[f"separation-1 seed {s}"][-1] for s in (0, 4)}
     assert all(new[s]["epoch"] == old[s]["epoch"] == 120 for s in (0, 4))

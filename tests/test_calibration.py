@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import block_of, sentences_of
 
 from pcutlib.data.synthetic import World
 from pcutlib.experiments import calibration
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def calibration_rows() -> list[dict]:
+    """Every record of the committed results/calibration.jsonl, in order."""
+    return [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
 
 
 def test_every_row_resolves_with_the_schedule_and_its_overrides():
@@ -290,7 +296,7 @@ def test_the_occlusion_levers_in_choices_md_are_the_record():
     repo = Path(__file__).resolve().parent.parent
     rows = [json.loads(line) for line in (repo / "results" / "calibration.jsonl").read_text().splitlines()]
     page = (repo / "docs" / "choices.md").read_text()
-    block = page.split("<!-- occlusion-levers:start -->\n", 1)[1].split("\n<!-- occlusion-levers:end -->", 1)[0]
+    block = block_of(page, "occlusion-levers")
     variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
     assert block == calibration.occlusion_levers(rows, variants)
     latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
@@ -324,7 +330,7 @@ def _seed_range(rows: list[dict], variant: str, key: str, digits: int) -> str:
 
 def test_the_textured_worlds_in_choices_md_are_the_record():
     """The paragraph on textured worlds quotes their rows and seed ranges as recorded."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     text = " ".join((REPO / "docs" / "choices.md").read_text().split())
     latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
     name = "small-motion+full-res"
@@ -353,7 +359,7 @@ def test_the_textured_worlds_in_choices_md_are_the_record():
 
 
 def test_the_fine_grain_curriculum_in_choices_md_is_the_record():
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     text = " ".join((REPO / "docs" / "choices.md").read_text().split())
     fine, name = "small-motion+full-res+part-grain+grain20-from-flat", "small-motion+full-res"
     r = lambda key, digits=3: _seed_range(rows, fine, key, digits)                    # noqa: E731
@@ -390,7 +396,7 @@ def test_the_fine_grain_curriculum_in_choices_md_is_the_record():
 
 
 def test_the_readme_quotes_the_textured_world_as_recorded():
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     text = " ".join((REPO / "README.md").read_text().split())
     fine = "small-motion+full-res+part-grain+grain20-from-flat"
     r = lambda key, digits=3: _seed_range(rows, fine, key, digits)                    # noqa: E731
@@ -441,7 +447,7 @@ def test_the_seed_ranges_in_choices_md_are_the_record():
 def test_the_long_curriculum_and_the_pixel_head_in_choices_md_are_the_record():
     """The paragraph on the curriculum from the shipped model's recipe and on the discriminator's
     levers quotes their rows (seed 0, and seeds 0-2 where a range is given)."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     text = " ".join((REPO / "docs" / "choices.md").read_text().split())
     latest = {row["variant"]: row for row in rows if row.get("seed", 0) == 0}
     long, short = "small-motion+full-res-long", "small-motion+full-res+part-grain+grain20-from-flat"
@@ -489,7 +495,7 @@ def test_the_textured_world_is_the_shipped_textured_rows_world():
 def test_the_separation_rows_in_choices_md_are_the_record():
     """The paragraph on keypoint separation in the shipped recipes quotes their seed-0 rows, the
     same recipes without it, and the shipped model's own row."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     text = " ".join((REPO / "docs" / "choices.md").read_text().split(
         "<!-- occlusion-levers-separation-sentences:start -->", 1)[1].split(
         "<!-- occlusion-levers-separation-sentences:end -->", 1)[0].split())
@@ -516,7 +522,7 @@ def test_the_separation_rows_in_choices_md_are_the_record():
 
 
 def test_the_shipped_schedule_with_separation_in_benchmarks_md_is_the_record():
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     text = " ".join((REPO / "docs" / "benchmarks.md").read_text().split(
         "<!-- shipped-separation-sentences:start -->", 1)[1].split("<!-- shipped-separation-sentences:end -->", 1)[0].split())
     row = [row for row in rows if row["variant"] == "small-motion+full-res-long+separation-1" and row["seed"] == 0][-1]
@@ -528,7 +534,7 @@ def test_the_shipped_schedule_with_separation_in_benchmarks_md_is_the_record():
 
 
 def test_the_short_separation_rows_in_choices_md_are_the_record():
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     text = " ".join((REPO / "docs" / "choices.md").read_text().split(
         "<!-- occlusion-levers-separation-sentences:start -->", 1)[1].split(
         "<!-- occlusion-levers-separation-sentences:end -->", 1)[0].split())
@@ -549,14 +555,12 @@ def test_the_short_separation_rows_in_choices_md_are_the_record():
 def test_the_revealed_term_rows_in_choices_md_are_the_record():
     """The revealed term's table is occlusion_levers() of its rows in REVEALED_COLUMNS, and its
     sentences quote those rows."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     page = (REPO / "docs" / "choices.md").read_text()
-    block = page.split("<!-- occlusion-levers-revealed:start -->\n", 1)[1].split(
-        "\n<!-- occlusion-levers-revealed:end -->", 1)[0]
+    block = block_of(page, "occlusion-levers-revealed")
     variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
     assert block == calibration.occlusion_levers(rows, variants, calibration.REVEALED_COLUMNS)
-    text = " ".join(page.split("<!-- occlusion-levers-revealed-sentences:start -->", 1)[1].split(
-        "<!-- occlusion-levers-revealed-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "occlusion-levers-revealed")
     row = {r["variant"]: r for r in rows if r.get("seed", 0) == 0}
     control, balanced, plain = (row[f"shipped+{name}-100"] for name in ("continued", "revealed-1", "revealed-1-plain"))
     light, rest = row["shipped+revealed-0.3-plain-100"], row["shipped+revealed-1-plain-rest-100"]
@@ -615,7 +619,7 @@ def test_the_readme_quotes_the_revealed_term_as_recorded():
 def test_the_seed_spread_quoted_beside_the_revealed_rows_is_the_record():
     """'three seeds of one calibration recipe above span up to 0.06 in O inside the foreground and
     0.2 in lift': the largest spread over the recipes trained on three seeds."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     by_recipe = {}
     for row in rows:
         if row.get("seed") is not None and row.get("occlusion_auc_foreground") is not None:
@@ -631,15 +635,13 @@ def test_the_seed_spread_quoted_beside_the_revealed_rows_is_the_record():
 def test_the_warp_error_rows_in_choices_md_are_the_record():
     """The warp-error label's table is occlusion_levers() of its two rows in LABEL_COLUMNS (they differ
     only in the flag), and its sentences quote those rows and the oracle bound of 6,000 steps."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     page = (REPO / "docs" / "choices.md").read_text()
-    block = page.split("<!-- occlusion-levers-revealed-warp:start -->\n", 1)[1].split(
-        "\n<!-- occlusion-levers-revealed-warp:end -->", 1)[0]
+    block = block_of(page, "occlusion-levers-revealed-warp")
     variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
     assert variants == ["shipped+revealed-1-plain-rest-100", "shipped+revealed-warp-1-plain-rest-100"]
     assert block == calibration.occlusion_levers(rows, variants, calibration.LABEL_COLUMNS)
-    text = " ".join(page.split("<!-- occlusion-levers-revealed-warp-sentences:start -->", 1)[1].split(
-        "<!-- occlusion-levers-revealed-warp-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "occlusion-levers-revealed-warp")
     row = {r["variant"]: r for r in rows if r.get("seed", 0) == 0}
     base, warp = (row[name] for name in variants)
     same = ("base", "seed", "epochs", "steps", "world", "videos")
@@ -671,10 +673,9 @@ def test_the_warp_error_rows_in_choices_md_are_the_record():
 def test_the_head_only_rows_in_choices_md_are_the_record():
     """'Where the IoU goes': occlusion_levers() of the control, the full-gradient row and the
     head-only row (the same start, epochs, seed and world), and sentences that quote them."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     page = (REPO / "docs" / "choices.md").read_text()
-    block = page.split("<!-- occlusion-levers-revealed-head:start -->\n", 1)[1].split(
-        "\n<!-- occlusion-levers-revealed-head:end -->", 1)[0]
+    block = block_of(page, "occlusion-levers-revealed-head")
     variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
     assert variants[:3] == ["shipped+continued-100", "shipped+revealed-1-plain-rest-100",
                             "shipped+revealed-1-plain-rest-head-100"]
@@ -682,8 +683,7 @@ def test_the_head_only_rows_in_choices_md_are_the_record():
     row = {r["variant"]: r for r in rows if r.get("seed", 0) == 0}
     control, full, head = (row[name] for name in variants[:3])
     assert all(control.get(key) == full.get(key) == head.get(key) for key in ("seed", "epochs", "steps", "world"))
-    text = " ".join(page.split("<!-- occlusion-levers-revealed-head-sentences:start -->", 1)[1].split(
-        "<!-- occlusion-levers-revealed-head-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "occlusion-levers-revealed-head")
     intro = " ".join(page.split("**Where the IoU goes.**", 1)[1].split("<!-- occlusion-levers-revealed-head:start", 1)[0].split())
     plain = [row[name]["silhouette_iou"] for name in ("shipped+revealed-1-plain-100", "shipped+revealed-1-plain-rest-100",
                                                       "shipped+revealed-warp-1-plain-rest-100")]
@@ -704,10 +704,9 @@ def test_the_head_only_rows_in_choices_md_are_the_record():
 def test_the_term_from_the_first_step_in_choices_md_is_the_record():
     """'The term from the first step': occlusion_levers() of the shipped recipe without and with the
     term (seed 0) and the fine-tune, and sentences that quote them and the recipe's seed spread."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     page = (REPO / "docs" / "choices.md").read_text()
-    block = page.split("<!-- occlusion-levers-revealed-start:start -->\n", 1)[1].split(
-        "\n<!-- occlusion-levers-revealed-start:end -->", 1)[0]
+    block = block_of(page, "occlusion-levers-revealed-start")
     variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
     assert variants == ["small-motion+full-res-long", "small-motion+full-res-long+revealed-1-plain-rest",
                         "small-motion+full-res-long+revealed-1-plain-rest+pc-warm30-pixel-head"]
@@ -716,8 +715,7 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
     control = seeds[0]
     new, tuned = ([r for r in rows if r["variant"] == name and r.get("seed", 0) == 0][-1] for name in variants[1:])
     assert control["steps"] == new["steps"] == 10000 and control["world"] == new["world"] and control["videos"] == new["videos"]
-    text = " ".join(page.split("<!-- occlusion-levers-revealed-start-sentences:start -->", 1)[1].split(
-        "<!-- occlusion-levers-revealed-start-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "occlusion-levers-revealed-start")
     f3 = lambda value: f"{value:.3f}"   # noqa: E731
     best = max(r.get("occlusion_auc_figure") or 0 for r in rows if "revealed" not in r["variant"])
     top = max(r.get("occlusion_auc_figure") or 0 for r in rows)
@@ -779,7 +777,7 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
 
 def test_notebook_3_quotes_the_revealed_recipe_second_seed_from_the_record():
     """Notebook 3's revealed-pair section names the second training seed's IoU: the calibration row's."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     second = [r for r in rows if r["variant"] == "small-motion+full-res-long+revealed-1-plain-rest" and r.get("seed") == 1][-1]
     notebook = json.loads((REPO / "notebooks" / "03_occlusion_and_inpainting.ipynb").read_text())
     text = " ".join(" ".join("".join(cell["source"]) for cell in notebook["cells"] if cell.get("id") == "revealed-pair-6").split())
@@ -793,8 +791,7 @@ def test_why_the_default_model_stays_in_choices_md_is_the_records():
     """'Why pretrained/synthetic-64.pt stays': the four occlusion-bound records name the default file
     in their commands, and the figures that the two models trade are their stored diagnoses."""
     page = (REPO / "docs" / "choices.md").read_text()
-    text = " ".join(page.split("<!-- default-model-sentences:start -->", 1)[1].split(
-        "<!-- default-model-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "default-model")
     for folder in ("occlusion-bound", "occlusion-bound-6000", "occlusion-bound-revealed", "occlusion-bound-revealed-warp"):
         record = json.loads((REPO / "results" / folder / "occlusion_bound.json").read_text())
         assert record["checkpoint"] == "pretrained/synthetic-64.pt", folder
@@ -808,7 +805,7 @@ def test_why_the_default_model_stays_in_choices_md_is_the_records():
             f"foreground, {f3(revealed['occlusion_auc_figure'])} against {f3(shipped['occlusion_auc_figure'])} on figure pixels)") in text
     assert f"O at rest higher ({f3(shipped['occlusion_at_rest'])} against {f3(revealed['occlusion_at_rest'])}" in text
     assert f"silhouette IoU is the same within a seed's reach ({f3(shipped['silhouette_iou'])} against {f3(revealed['silhouette_iou'])};" in text
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     seeds = {r["seed"]: r["silhouette_iou"] for r in rows if r["variant"] == "small-motion+full-res-long" and r.get("seed") in (0, 1)}
     assert abs(shipped["silhouette_iou"] - revealed["silhouette_iou"]) < abs(seeds[0] - seeds[1])
     assert f"two seeds of the recipe differed by {f3(abs(seeds[0] - seeds[1]))}" in text
@@ -818,18 +815,16 @@ def test_why_the_default_model_stays_in_choices_md_is_the_records():
 def test_the_warp_error_from_the_first_step_in_choices_md_is_the_record():
     """'The warp error from the first step': occlusion_levers() of the revealed recipe without and with
     the warp error in its label (seed 0) and the second's fine-tune, and sentences that quote them."""
-    rows = [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
+    rows = calibration_rows()
     page = (REPO / "docs" / "choices.md").read_text()
-    block = page.split("<!-- occlusion-levers-revealed-warp-start:start -->\n", 1)[1].split(
-        "\n<!-- occlusion-levers-revealed-warp-start:end -->", 1)[0]
+    block = block_of(page, "occlusion-levers-revealed-warp-start")
     variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
     assert variants == ["small-motion+full-res-long+revealed-1-plain-rest", "small-motion+full-res-long+revealed-warp-1-plain-rest",
                         "small-motion+full-res-long+revealed-warp-1-plain-rest+pc-warm30-pixel-head"]
     assert block == calibration.occlusion_levers(rows, variants, calibration.REVEALED_COLUMNS)
     without, warp, tuned = ([r for r in rows if r["variant"] == name and r.get("seed", 0) == 0][-1] for name in variants)
     assert without["steps"] == warp["steps"] == 10000 and without["world"] == warp["world"]
-    text = " ".join(page.split("<!-- occlusion-levers-revealed-warp-start-sentences:start -->", 1)[1].split(
-        "<!-- occlusion-levers-revealed-warp-start-sentences:end -->", 1)[0].split())
+    text = sentences_of(page, "occlusion-levers-revealed-warp-start")
     f1, f2, f3 = (lambda v: f"{v:.1f}"), (lambda v: f"{v:.2f}"), (lambda v: f"{v:.3f}")   # noqa: E731
     assert (f"O ranked figure pixels at {f3(warp['occlusion_auc_figure'])}, against {f3(without['occlusion_auc_figure'])} "
             f"without it, and O at rest ended at {f3(warp['occlusion_at_rest'])}") in text
