@@ -15,6 +15,7 @@ torch step 5-60x, and the wall-time target counts).
 
     python benchmarks/demo_spread.py [--seeds 0 1 2 3 4] [--fresh-data] [--runs runs/demo-spread]
                                      [--out results/demo-spread] [--readme README.md] [--quick]
+                                     [--set KEY=VALUE ...]
     python benchmarks/demo_spread.py --from-json results/demo-spread/demo_spread.json [--readme README.md]
     python benchmarks/demo_spread.py --compare A/demo_spread.json B/demo_spread.json ... [--readme README.md]
 
@@ -24,6 +25,9 @@ train nothing, rewrite the table (and ``--readme``'s block) from a stored run.
 ``--compare``: train nothing; score several stored spreads (earlier recipes of the demo) against
 today's targets of ``configs/recipes/demo.yaml``, one row per spread (``--readme``: between the
 demo-recipes markers).
+
+``--set KEY=VALUE``: passed to every run's ``pcut demo --set`` (a recipe of the demo not yet
+in ``configs/recipes/demo.yaml``); each run's ``demo.json`` records the overrides it trained with.
 
 ``--quick``: the smoke model on a tiny world for a couple of epochs (for tests).
 """
@@ -38,6 +42,7 @@ from pathlib import Path
 from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.evaluation.metrics import percent_below
 from pcutlib.experiments.demo import TARGET_KEYS, add_demo_arguments, demo_recipe, run_demo, targets_met
+from pcutlib.experiments.recipes import parse_assignment
 from pcutlib.paths import replace_between_markers
 
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
@@ -48,9 +53,11 @@ MARKERS = ("<!-- demo-spread:start -->", "<!-- demo-spread:end -->")
 RECIPE_MARKERS = ("<!-- demo-recipes:start -->", "<!-- demo-recipes:end -->")
 
 
-def demo_arguments(seed: int, runs: Path, data: Path, quick: bool) -> argparse.Namespace:
-    """``pcut demo``'s arguments for one seed's run (``--quick``: smoke config, 1 + 1 epochs)."""
+def demo_arguments(seed: int, runs: Path, data: Path, quick: bool, assignments=()) -> argparse.Namespace:
+    """``pcut demo``'s arguments for one seed's run (``--quick``: smoke config, 1 + 1 epochs;
+    ``assignments``: ``--set`` texts "key=value" passed on)."""
     argv = ["--seed", str(seed), "--runs", str(runs), "--data", str(data), "--no-progress"]
+    argv += [part for text in assignments for part in ("--set", text)]
     if quick:
         argv += ["--config", "smoke", "--reconstruction-epochs", "1", "--finetune-epochs", "1",
                  "--check-data", str(data.parent / "check")]
@@ -110,6 +117,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs", type=Path, default=Path("runs/demo-spread"))
     parser.add_argument("--out", type=Path, default=Path("results/demo-spread"))
     parser.add_argument("--quick", action="store_true", help="the smoke model on a tiny world, for tests")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="pcut demo --set for every run: a config key after the demo recipe's overrides")
     parser.add_argument("--readme", type=Path, default=None,
                         help="also write the spread table between the demo-spread markers of this page")
     parser.add_argument("--from-json", type=Path, default=None,
@@ -119,6 +128,11 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
+    for text in args.set:               # a malformed one fails here, before the first run
+        try:
+            parse_assignment(text)
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
     return args
 
 
@@ -156,7 +170,7 @@ def main(argv=None) -> int:
                 make_synthetic_dataset(data, progress=False, overwrite=True, seed=0, **QUICK_WORLD)
                 make_synthetic_dataset(data.parent / "check", progress=False, overwrite=True, seed=1, **QUICK_WORLD)
         print(f"demo, seed {seed} -> {runs}" + (" (its own world)" if args.fresh_data else ""), flush=True)
-        run_demo(demo_arguments(seed, runs, data, args.quick))
+        run_demo(demo_arguments(seed, runs, data, args.quick, args.set))
         summaries.append(json.loads((runs / "demo.json").read_text()))
     command = "python benchmarks/demo_spread.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(write_outputs({"command": command, "runs": summaries}, args.out, args.readme))

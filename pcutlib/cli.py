@@ -22,7 +22,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
-import yaml
 
 from pcutlib.checkpoints.files import CheckpointError, load_models
 from pcutlib.checkpoints.importing import import_checkpoint
@@ -40,6 +39,7 @@ from pcutlib.experiments.occlusion_bound import add_occlusion_bound_arguments, r
 from pcutlib.experiments.comparison import run_experiment
 from pcutlib.experiments.experiment_options import add_experiment_arguments
 from pcutlib.experiments.demo import add_demo_arguments, run_demo
+from pcutlib.experiments.recipes import parse_assignment
 from pcutlib.experiments.seed_statistics import add_seed_statistics_arguments, run_seed_statistics
 from pcutlib.inference import animate_video, reconstruct_video
 from pcutlib.paths import refuse_to_replace
@@ -67,20 +67,6 @@ OVERRIDES = {
     "perceptual_weights": "train_params.perceptual_weights",
     "skip_bad_files": "dataset_params.skip_bad_files",
 }
-
-
-def parse_assignment(text: str) -> tuple[str, object]:
-    """'train_params.batch_size=4' -> ('train_params.batch_size', 4) (the value is read as yaml)."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--set expects key=value, got {text!r}")
-    key, value = text.split("=", 1)
-    parsed = yaml.safe_load(value)
-    if isinstance(parsed, str):
-        try:
-            parsed = float(parsed)      # YAML 1.1 reads 1e-3 as text
-        except ValueError:
-            pass
-    return key.strip(), parsed
 
 
 def config_from_args(args) -> dict:

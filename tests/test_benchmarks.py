@@ -107,26 +107,32 @@ def test_the_demo_spread_runs_the_demo_per_seed_and_counts_the_targets_met(tmp_p
     import demo_spread as S
 
     out = tmp_path / "out"
-    assert S.main(["--quick", "--seeds", "3", "4", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    assert S.main(["--quick", "--seeds", "3", "4", "--runs", str(tmp_path / "runs"), "--out", str(out),
+                   "--set", "train_params.loss_weights.keypoint_separation=0.25"]) == 0
     document = json.loads((out / "demo_spread.json").read_text())
     assert [run["seed"] for run in document["runs"]] == [3, 4]
+    assert "--set train_params.loss_weights.keypoint_separation=0.25" in document["command"]
     for run in document["runs"]:
+        assert run["overrides"] == {"train_params.loss_weights.keypoint_separation": 0.25}
         assert set(run["figures"]) == set(run["met"]) == set(S.TARGET_KEYS)
         assert run["met"]["minutes"] == (run["figures"]["minutes"] <= run["targets"]["minutes"])
         assert "demo pcut" in run["diagnoses"]
     for seed in (3, 4):                                         # each seed trained its own run, with that seed
         config = (tmp_path / "runs" / f"seed-{seed}" / "smoke-reconstruction" / "config.yaml").read_text()
-        assert f"seed: {seed}\n" in config
+        assert f"seed: {seed}\n" in config and "keypoint_separation: 0.25\n" in config
     text = (out / "demo_spread.md").read_text()
     met = sum(all(run["met"].values()) for run in document["runs"])
     assert f"Every target met in {met} of 2 runs (seeds 3, 4)." in text and "| silhouette IoU | >= " in text
 
 
-def test_demo_spread_refuses_a_repeated_seed():
+def test_demo_spread_refuses_a_repeated_seed_and_a_set_without_a_value(capsys):
     import demo_spread as S
 
     with pytest.raises(SystemExit):
         S.parse_arguments(["--seeds", "1", "1"])
+    with pytest.raises(SystemExit):
+        S.parse_arguments(["--set", "train_params.region_dropout"])
+    assert "--set expects key=value, got 'train_params.region_dropout'" in capsys.readouterr().err
 
 
 def test_the_weight_average_figures_in_the_docs_are_the_stored_run():

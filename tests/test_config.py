@@ -153,6 +153,12 @@ def test_the_demo_says_its_overrides_and_keeps_them_to_its_own_config(monkeypatc
     assert demo.demo_overrides(recipe["config"], said.append) == {"train_params.lr_generator": 5e-4}
     assert demo.demo_overrides("smoke", said.append) == {}
     assert "lr_generator" in said[0] and "smoke is trained as it is" in said[1]
+    said.clear()
+    chosen = demo.demo_overrides(recipe["config"], said.append, [("train_params.lr_generator", 2e-4),
+                                                                  ("train_params.num_epochs", 7)])
+    assert chosen == {"train_params.lr_generator": 2e-4, "train_params.num_epochs": 7}
+    assert "replaced" in said[1] and "num_epochs=7" in said[2]
+    assert demo.demo_overrides("smoke", said.append, [("train_params.num_epochs", 7)]) == {"train_params.num_epochs": 7}
 
 
 def test_a_finetune_uses_the_occlusion_map_from_its_first_step_whatever_the_base_warmed_up():

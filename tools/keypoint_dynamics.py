@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from pcutlib.cli import parse_assignment
+from pcutlib.experiments.recipes import parse_assignment
 from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.data.splits import load_split
 from pcutlib.evaluation.motion_measures import distinct_keypoints, linear_probe_error

@@ -33,7 +33,7 @@ from pcutlib.evaluation.diagnose import diagnose, format_diagnoses
 from pcutlib.evaluation.metrics import percent_below
 from pcutlib.evaluation.targets import relative_change
 from pcutlib.evaluation.protocols import evaluate_reconstruction, write_metrics
-from pcutlib.experiments.recipes import read_recipe, synthetic_config, variant, variant_config
+from pcutlib.experiments.recipes import parse_assignment, read_recipe, synthetic_config, variant, variant_config
 from pcutlib.inference import animate_video
 from pcutlib.paths import find_recipe, pretrained_path
 from pcutlib.training.loop import train
@@ -112,22 +112,29 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                         help="seed of that world (not the training seed; default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None,
                         help="train_params.seed of both trainings (default: the config's); the worlds keep theirs")
+    parser.add_argument("--set", type=parse_assignment, action="append", default=[], metavar="KEY=VALUE",
+                        help="a config key for both trainings, after the recipe's overrides (repeatable)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
-def demo_overrides(config_name: str, say=print) -> dict:
-    """The demo recipe's ``overrides`` when the demo trains the recipe's own ``config``, each
-    said in one line; none (also said) for another ``--config``, which is trained as it is."""
+def demo_overrides(config_name: str, say=print, assignments=()) -> dict:
+    """The demo recipe's ``overrides`` when the demo trains the recipe's own ``config`` (none, said,
+    for another ``--config``, which is trained as it is), then the ``--set`` ``assignments``
+    ((key, value) pairs, replacing a recipe key of the same name); each said in one line."""
     recipe = demo_recipe()
-    if not recipe["overrides"]:
-        return {}
-    if config_name != recipe["config"]:
+    overrides = {}
+    if recipe["overrides"] and config_name != recipe["config"]:
         say(f"demo recipe overrides {recipe['overrides']} belong to {recipe['config']}; {config_name} is trained as it is")
-        return {}
-    say(f"demo recipe overrides of {recipe['config']}: {recipe['overrides']}")
-    return dict(recipe["overrides"])
+    elif recipe["overrides"]:
+        say(f"demo recipe overrides of {recipe['config']}: {recipe['overrides']}")
+        overrides = dict(recipe["overrides"])
+    for key, value in assignments:
+        replaced = f" (the recipe's {overrides[key]!r} replaced)" if key in overrides else ""
+        say(f"--set {key}={value!r}{replaced}")
+        overrides[key] = value
+    return overrides
 
 
 def finetune_config(config: dict, epochs: int, top_k: float | None) -> dict:
@@ -209,7 +216,8 @@ def run_demo(args) -> int:
     progress = not args.no_progress
     epochs = {} if args.reconstruction_epochs is None else {"num_epochs": args.reconstruction_epochs}
     seed = {} if args.seed is None else {"seed": args.seed}
-    config = synthetic_config(args.config, args.data, progress, demo_overrides(args.config), **epochs, **seed)
+    overrides = demo_overrides(args.config, assignments=args.set)
+    config = synthetic_config(args.config, args.data, progress, overrides, **epochs, **seed)
     data = Path(config["dataset_params"]["root_dir"])
 
     first_run = reconstruction_dir(args.runs, args.config)
@@ -254,7 +262,7 @@ def run_demo(args) -> int:
     targets = demo_recipe()["targets"]
     print(demo_verdict(rows["prioritycut"]["l1"], baseline, diagnoses["demo pcut"], minutes, targets))
     figures = demo_figures(rows["prioritycut"]["l1"], baseline, diagnoses["demo pcut"], minutes)
-    summary = {"seed": config["train_params"]["seed"], "figures": figures, "targets": targets,
+    summary = {"seed": config["train_params"]["seed"], "overrides": overrides, "figures": figures, "targets": targets,
                "met": targets_met(figures, targets), "diagnoses": {k: d.to_dict() for k, d in diagnoses.items()}}
     (args.runs / "demo.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"wrote {args.runs / 'demo.json'}")

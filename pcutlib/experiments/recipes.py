@@ -4,9 +4,12 @@ from-scratch setting.
 """
 from __future__ import annotations
 
+import argparse
 import copy
 from functools import lru_cache
 from pathlib import Path
+
+import yaml
 
 from pcutlib.config import load_config, resolve_config, set_by_path
 from pcutlib.yaml_files import read_yaml
@@ -167,6 +170,21 @@ def expand_variants(names: list[str]) -> list[str]:
     if unknown:
         raise ValueError(f"unknown variants {unknown}; known: {', '.join([*groups, *variants])}")
     return list(dict.fromkeys(v for n in names for v in groups.get(n, [n])))
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """'train_params.batch_size=4' -> ('train_params.batch_size', 4): one ``--set`` of a command
+    line (the value is read as YAML)."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--set expects key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):
+        try:
+            parsed = float(parsed)      # YAML 1.1 reads 1e-3 as text
+        except ValueError:
+            pass
+    return key.strip(), parsed
 
 
 def apply_overrides(config: dict, overrides: dict) -> dict:
