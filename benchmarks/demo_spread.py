@@ -18,6 +18,8 @@ torch step 5-60x, and the wall-time target counts).
                                      [--set KEY=VALUE ...]
     python benchmarks/demo_spread.py --from-json results/demo-spread/demo_spread.json [--readme README.md]
     python benchmarks/demo_spread.py --compare A/demo_spread.json B/demo_spread.json ... [--readme README.md]
+    python benchmarks/demo_spread.py --paired REFERENCE/demo_spread.json CANDIDATE/demo_spread.json
+                                     [--readme PAGE --marker NAME]
 
 ``--readme``: also write the spread table between its markers in that page; ``--from-json``:
 train nothing, rewrite the table (and ``--readme``'s block) from a stored run.
@@ -28,6 +30,13 @@ demo-recipes markers).
 
 ``--set KEY=VALUE``: passed to every run's ``pcut demo --set`` (a recipe of the demo not yet
 in ``configs/recipes/demo.yaml``); each run's ``demo.json`` records the overrides it trained with.
+
+``--paired``: train nothing; two stored spreads of the same seeds, a candidate recipe against the
+reference, paired by training seed: per target, each seed's difference (candidate minus reference),
+the paired 95% t-interval, and the smallest difference five such seeds detect with 80% power.
+Silhouette IoU is the primary figure (the target no demo recipe has met); the others' p-values
+are Holm-corrected among themselves. ``--readme PAGE --marker NAME``: the table between that
+page's ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers.
 
 ``--quick``: the smoke model on a tiny world for a couple of epochs (for tests).
 """
@@ -43,6 +52,7 @@ from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.evaluation.metrics import percent_below
 from pcutlib.experiments.demo import TARGET_KEYS, add_demo_arguments, demo_recipe, run_demo, targets_met
 from pcutlib.experiments.recipes import parse_assignment
+from pcutlib.experiments.seed_statistics import holm, minimum_detectable_difference, paired_t
 from pcutlib.paths import replace_between_markers
 
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
@@ -109,6 +119,55 @@ def recipes_table(spreads: dict[str, list[dict]], targets: dict) -> str:
     return "\n".join(lines)
 
 
+PRIMARY_KEY = "silhouette_iou"
+
+
+def paired_rows(reference: list[dict], candidate: list[dict]) -> list[dict]:
+    """Per target key: the training seeds both spreads ran, each seed's difference candidate minus
+    reference, ``paired_t`` of them, the p-value Holm-corrected among the keys other than
+    ``PRIMARY_KEY``, and the smallest difference detectable at that spread (5%, 80% power);
+    ``same_machine``: every run of both records the same ``machine`` (else minutes differ by machine too).
+    A seed that only one spread ran is left out; none in common is an error naming both lists.
+    (Figures a run stored before its target existed are read from its diagnosis, as ``rescored``.)"""
+    machines = [run.get("machine") for run in reference + candidate]
+    same_machine = None not in machines and all(machine == machines[0] for machine in machines)
+    today = demo_recipe()["targets"]
+    reference = [rescored(run, today) for run in reference]      # figures an older run lacks
+    candidate = [rescored(run, today) for run in candidate]
+    by_seed = {run["seed"]: run for run in reference}
+    seeds = [run["seed"] for run in candidate if run["seed"] in by_seed]
+    if not seeds:
+        raise ValueError(f"no training seed in common: reference {sorted(by_seed)}, "
+                         f"candidate {[run['seed'] for run in candidate]}")
+    mine = {run["seed"]: run for run in candidate}
+    rows = []
+    for key in TARGET_KEYS:
+        differences = [mine[s]["figures"][key] - by_seed[s]["figures"][key] for s in seeds
+                       if mine[s]["figures"].get(key) is not None and by_seed[s]["figures"].get(key) is not None]
+        result = paired_t(differences)
+        rows.append({"key": key, "seeds": seeds, "differences": differences, "same_machine": same_machine, **result,
+                     "detectable": minimum_detectable_difference(result["sd"], result["n"])})
+    secondary = holm({row["key"]: row["p"] for row in rows if row["key"] != PRIMARY_KEY})
+    for row in rows:
+        row["p_adjusted"] = row["p"] if row["key"] == PRIMARY_KEY else secondary[row["key"]]
+    return rows
+
+
+def paired_table(rows: list[dict]) -> str:
+    """Markdown of ``paired_rows``: one row per target, the primary first."""
+    lines = ["| figure (candidate - reference) | per seed | mean | 95% interval | p | p (Holm, secondary) "
+             "| detectable (80% power) |", "|---|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: r["key"] != PRIMARY_KEY):
+        label = LABELS[row["key"]] + (" (primary)" if row["key"] == PRIMARY_KEY else "")
+        if row["key"] == "minutes" and not row["same_machine"]:
+            label += ", machines differ or unrecorded: not the recipe's alone"
+        per_seed = ", ".join(f"{s}: {d:+.3g}" for s, d in zip(row["seeds"], row["differences"]))
+        holm_cell = "-" if row["key"] == PRIMARY_KEY else f"{row['p_adjusted']:.3g}"
+        lines.append(f"| {label} | {per_seed} | {row['mean']:+.3g} | [{row['low']:+.3g}, {row['high']:+.3g}] "
+                     f"| {row['p']:.3g} | {holm_cell} | {row['detectable']:.3g} |")
+    return "\n".join(lines)
+
+
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds, one run each")
@@ -125,9 +184,14 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         help="train nothing: write the table (and --readme) from a stored demo_spread.json")
     parser.add_argument("--compare", type=Path, nargs="+", default=None, metavar="JSON",
                         help="train nothing: score these stored demo_spread.json files against today's targets")
+    parser.add_argument("--paired", type=Path, nargs=2, default=None, metavar=("REFERENCE", "CANDIDATE"),
+                        help="train nothing: the candidate spread against the reference, paired by training seed")
+    parser.add_argument("--marker", default=None, help="with --paired and --readme: the page's marker name")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
+    if args.paired is not None and args.readme is not None and args.marker is None:
+        parser.error("--paired with --readme needs --marker NAME (the page's block to write)")
     for text in args.set:               # a malformed one fails here, before the first run
         try:
             parse_assignment(text)
@@ -152,6 +216,13 @@ def main(argv=None) -> int:
     args = parse_arguments(argv)
     if args.from_json is not None:
         print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme))
+        return 0
+    if args.paired is not None:
+        reference, candidate = (json.loads(path.read_text())["runs"] for path in args.paired)
+        text = paired_table(paired_rows(reference, candidate))
+        if args.readme is not None:
+            replace_between_markers(args.readme, text, f"<!-- {args.marker}:start -->", f"<!-- {args.marker}:end -->")
+        print(text)
         return 0
     if args.compare is not None:
         spreads = {path.parent.name: json.loads(path.read_text())["runs"] for path in args.compare}

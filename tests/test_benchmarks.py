@@ -558,3 +558,35 @@ def test_training_without_region_dropout_in_the_docs_is_the_stored_run():
     assert all(T.first_reaching(results[f"separation-1-no-dropout seed {s}"], "silhouette_iou", 0.80) <= 6.1 for s in (0, 4))
     assert all(m["moving_distinct_keypoints"] >= 9.995 for m in new.values()) and "kept 10.00 moving" in text
     assert all(m["silhouette_iou"] < 0.85 for marks in results.values() for m in marks) and "neither reached 0.85" in text
+
+
+def test_two_spreads_are_compared_paired_by_training_seed(capsys):
+    """--paired: each seed's difference candidate - reference, its paired t-interval, the primary
+    figure (silhouette IoU) left out of Holm's correction; seeds run by one spread only are left
+    out, and two spreads with no seed in common are refused by name."""
+    import demo_spread as S
+
+    def run(seed, iou, minutes):
+        figures = {"l1_below_copy_percent": 40.0, "animation_l1_below_copy_percent": 41.0,
+                   "moving_distinct_keypoints": 10.0, "silhouette_iou": iou, "minutes": minutes}
+        return {"seed": seed, "figures": figures}
+
+    reference = [run(s, 0.80, 6.0) for s in range(5)]
+    candidate = [run(s, 0.80 + 0.01 * (s + 1), 6.0 + 0.1 * s) for s in range(4)] + [run(9, 0.5, 1.0)]
+    rows = {row["key"]: row for row in S.paired_rows(reference, candidate)}
+    iou = rows["silhouette_iou"]
+    assert iou["seeds"] == [0, 1, 2, 3] and iou["differences"] == pytest.approx([0.01, 0.02, 0.03, 0.04])
+    assert iou["mean"] == pytest.approx(0.025) and iou["low"] < 0.025 < iou["high"] and iou["p_adjusted"] == iou["p"]
+    assert math.isnan(rows["moving_distinct_keypoints"]["p"])           # no difference varies: no test
+    assert rows["minutes"]["p_adjusted"] >= rows["minutes"]["p"] and iou["detectable"] > 0
+    table = S.paired_table(list(rows.values()))
+    assert table.splitlines()[2].startswith("| silhouette IoU (primary) | 0: +0.01, 1: +0.02")
+    assert "| wall time (min), machines differ or unrecorded" in table          # no run recorded its machine
+    machine = {"device": "CPU X", "bf16": "none", "threads": 2}
+    same = S.paired_rows([{**r, "machine": machine} for r in reference], [{**r, "machine": machine} for r in candidate])
+    assert "| wall time (min) |" in S.paired_table(same)
+    with pytest.raises(ValueError, match=r"no training seed in common: reference \[0, 1, 2, 3, 4\], candidate \[9\]"):
+        S.paired_rows(reference, [run(9, 0.5, 1.0)])
+    with pytest.raises(SystemExit):
+        S.parse_arguments(["--paired", "a.json", "b.json", "--readme", "page.md"])
+    assert "--paired with --readme needs --marker NAME" in capsys.readouterr().err

@@ -468,6 +468,20 @@ def test_cpus_busy_elsewhere_counts_running_threads_of_other_processes(tmp_path)
     assert busy >= 0
 
 
+def test_a_timed_run_records_its_machine(tmp_path):
+    """machine_record: the CPU's model name and bf16 line from cpuinfo, torch's threads; without a
+    model name line, the platform's name."""
+    from pcutlib.training import device as training
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu avx512_bf16\n")
+    record = training.machine_record("cpu", cpuinfo)
+    assert record == {"device": "AMD EPYC 9R14", "bf16": "the CPU has native bf16 (avx512_bf16)",
+                      "threads": torch.get_num_threads()}
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu\n")
+    assert training.machine_record("cpu", cpuinfo)["device"]
+
+
 def test_mixed_precision_auto_takes_bf16_only_where_the_cpu_has_it(tmp_path, smoke_data, monkeypatch):
     """mixed_precision auto: bf16 on a CPU whose flags name amx_bf16 or avx512_bf16, float32 on
     one without them or whose flags cannot be read; the other values pass through; the trainer

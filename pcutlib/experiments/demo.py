@@ -36,6 +36,7 @@ from pcutlib.evaluation.protocols import evaluate_reconstruction, write_metrics
 from pcutlib.experiments.recipes import parse_assignment, read_recipe, synthetic_config, variant, variant_config
 from pcutlib.inference import animate_video
 from pcutlib.paths import find_recipe, pretrained_path
+from pcutlib.training.device import choose_device, machine_record
 from pcutlib.training.loop import train
 
 DEMO_KEYS = {"config": str, "overrides": dict, "data": str, "runs": str, "finetune_variant": str, "finetune_epochs": int,
@@ -262,7 +263,8 @@ def run_demo(args) -> int:
     targets = demo_recipe()["targets"]
     print(demo_verdict(rows["prioritycut"]["l1"], baseline, diagnoses["demo pcut"], minutes, targets))
     figures = demo_figures(rows["prioritycut"]["l1"], baseline, diagnoses["demo pcut"], minutes)
-    summary = {"seed": config["train_params"]["seed"], "overrides": overrides, "figures": figures, "targets": targets,
+    machine = machine_record(choose_device(args.device))
+    summary = {"seed": config["train_params"]["seed"], "overrides": overrides, "machine": machine, "figures": figures, "targets": targets,
                "met": targets_met(figures, targets), "diagnoses": {k: d.to_dict() for k, d in diagnoses.items()}}
     (args.runs / "demo.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"wrote {args.runs / 'demo.json'}")

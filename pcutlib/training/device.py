@@ -43,6 +43,21 @@ def native_bf16(device: torch.device, cpuinfo: Path = Path("/proc/cpuinfo")) -> 
     return False, "the CPU has no AMX or AVX512-BF16: bf16 would be emulated"
 
 
+def machine_record(device: torch.device | str = "cpu", cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
+    """What a timed run ran on, for its record: the CPU's model name (or the GPU's), its bf16 line
+    (:func:`native_bf16`) and torch's thread count. Two runs' minutes compare only where these agree."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        try:
+            name = next(line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                        if line.startswith("model name"))
+        except (OSError, StopIteration):
+            name = platform.processor() or platform.machine()
+    return {"device": name, "bf16": native_bf16(device, cpuinfo)[1], "threads": torch.get_num_threads()}
+
+
 def resolve_mixed_precision(requested: str, device: torch.device) -> tuple[str, str]:
     """``train_params.mixed_precision`` as it will run on ``device``: ``"auto"`` becomes "bf16"
     where :func:`native_bf16` holds and "none" (float32) elsewhere; the other values stay.
