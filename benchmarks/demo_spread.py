@@ -21,8 +21,9 @@ torch step 5-60x, and the wall-time target counts).
     python benchmarks/demo_spread.py --paired REFERENCE/demo_spread.json CANDIDATE/demo_spread.json
                                      [--readme PAGE --marker NAME]
 
-``--readme``: also write the spread table between its markers in that page; ``--from-json``:
-train nothing, rewrite the table (and ``--readme``'s block) from a stored run.
+``--readme``: also write the spread table between its markers in that page (``--marker NAME``:
+the ``NAME`` block instead of ``demo-spread``); ``--from-json``: train nothing, rewrite the table
+(and ``--readme``'s block) from a stored run.
 
 ``--compare``: train nothing; score several stored spreads (earlier recipes of the demo) against
 today's targets of ``configs/recipes/demo.yaml``, one row per spread (``--readme``: between the
@@ -186,7 +187,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         help="train nothing: score these stored demo_spread.json files against today's targets")
     parser.add_argument("--paired", type=Path, nargs=2, default=None, metavar=("REFERENCE", "CANDIDATE"),
                         help="train nothing: the candidate spread against the reference, paired by training seed")
-    parser.add_argument("--marker", default=None, help="with --paired and --readme: the page's marker name")
+    parser.add_argument("--marker", default=None,
+                        help="with --readme: the page's block NAME (default for a spread: demo-spread; --paired needs one)")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
@@ -200,14 +202,19 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     return args
 
 
-def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
+def markers(name: str | None, default: tuple[str, str] = MARKERS) -> tuple[str, str]:
+    """A page's block markers: ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``, or ``default``."""
+    return default if name is None else (f"<!-- {name}:start -->", f"<!-- {name}:end -->")
+
+
+def write_outputs(document: dict, out: Path, readme: Path | None, marker: str | None = None) -> str:
     """demo_spread.{json,md} in ``out`` from ``{"command", "runs"}``, and the README block; the table."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "demo_spread.json").write_text(json.dumps(document, indent=1) + "\n")
     text = spread(document["runs"])
     (out / "demo_spread.md").write_text(f"# The demo over seeds\n\nWritten by `{document['command']}`.\n\n{text}\n")
     if readme is not None:
-        replace_between_markers(readme, text, *MARKERS)
+        replace_between_markers(readme, text, *markers(marker))
         print(f"rewrote the demo-spread table of {readme}")
     return text
 
@@ -215,13 +222,13 @@ def write_outputs(document: dict, out: Path, readme: Path | None) -> str:
 def main(argv=None) -> int:
     args = parse_arguments(argv)
     if args.from_json is not None:
-        print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme))
+        print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme, args.marker))
         return 0
     if args.paired is not None:
         reference, candidate = (json.loads(path.read_text())["runs"] for path in args.paired)
         text = paired_table(paired_rows(reference, candidate))
         if args.readme is not None:
-            replace_between_markers(args.readme, text, f"<!-- {args.marker}:start -->", f"<!-- {args.marker}:end -->")
+            replace_between_markers(args.readme, text, *markers(args.marker))
         print(text)
         return 0
     if args.compare is not None:

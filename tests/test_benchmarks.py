@@ -1,6 +1,7 @@
 """benchmarks/time_to_quality.py: recipes trained with wall-clock marks, each mark diagnosed."""
 import json
 import math
+import statistics
 import sys
 
 import pytest
@@ -590,3 +591,38 @@ def test_two_spreads_are_compared_paired_by_training_seed(capsys):
     with pytest.raises(SystemExit):
         S.parse_arguments(["--paired", "a.json", "b.json", "--readme", "page.md"])
     assert "--paired with --readme needs --marker NAME" in capsys.readouterr().err
+
+
+def test_the_demo_spread_without_region_dropout_in_the_docs_is_the_stored_run():
+    """docs/benchmarks.md: the no-dropout spread's table and its paired table against the demo's
+    spread are what demo_spread.py writes from the stored runs, and the sentences quote them."""
+    import demo_spread as S
+
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    reference = json.loads((REPO / "results" / "demo-spread" / "demo_spread.json").read_text())["runs"]
+    runs = json.loads((REPO / "results" / "demo-spread-no-dropout" / "demo_spread.json").read_text())["runs"]
+    assert all(run["overrides"]["train_params.region_dropout"]["max"] == 0 for run in runs)
+    assert block_of(page, "demo-spread-no-dropout") == S.spread(runs)
+    rows = {row["key"]: row for row in S.paired_rows(reference, runs)}
+    assert block_of(page, "demo-spread-no-dropout-paired") == S.paired_table(list(rows.values()))
+    text = sentences_of(page, "demo-spread-no-dropout")
+    iou = rows["silhouette_iou"]
+    change = dict(zip(iou["seeds"], iou["differences"]))
+    assert (f"moved by {iou['mean']:+.3f} on average, 95% interval [{iou['low']:+.3f}, {iou['high']:+.3f}]: "
+            f"seed 0 rose by {change[0]:.3f} and seed 1 fell by {-change[1]:.3f}") in text
+    assert max(abs(change[s]) for s in (2, 3, 4)) < 0.012 and "other three moved by less than 0.012" in text
+    seed_1 = next(run for run in runs if run["seed"] == 1)
+    assert (f"still moved ({seed_1['figures']['moving_distinct_keypoints']:.1f} of 10), but its keypoint-to-joint probe "
+            f"error was {seed_1['diagnoses']['demo pcut']['probe_px']:.2f} px") in text
+    assert f"only {seed_1['figures']['animation_l1_below_copy_percent']:.1f}% below copying" in text
+    assert max(run["figures"]["silhouette_iou"] for run in runs + reference) < 0.85
+    lacking = 0.85 - statistics.median(run["figures"]["silhouette_iou"] for run in reference)
+    assert f"detect a mean IoU difference of {iou['detectable']:.3f} with 80% power" in text
+    assert f"about five times the {lacking:.3f} between the demo's median IoU and 0.85" in text
+    assert 4.5 < iou["detectable"] / lacking < 5.5
+    minutes = lambda spread: [run["figures"]["minutes"] for run in spread]   # noqa: E731
+    assert f"took {min(minutes(runs)):.1f}-{max(minutes(runs)):.1f} minutes against " \
+           f"{min(minutes(reference)):.2f}-{max(minutes(reference)):.2f}" in text
+    assert "The demo keeps its region dropout." in text
+    from pcutlib.experiments.demo import demo_recipe
+    assert "train_params.region_dropout" not in demo_recipe()["overrides"]
