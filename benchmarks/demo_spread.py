@@ -23,7 +23,8 @@ torch step 5-60x, and the wall-time target counts).
 
 ``--readme``: also write the spread table between its markers in that page (``--marker NAME``:
 the ``NAME`` block instead of ``demo-spread``); ``--from-json``: train nothing, rewrite the table
-(and ``--readme``'s block) from a stored run.
+(and ``--readme``'s block) from a stored run; given several, one spread merged from them (a spread
+run in parts over other seeds: a seed in two parts, or parts of other overrides, are refused).
 
 ``--compare``: train nothing; score several stored spreads (earlier recipes of the demo) against
 today's targets of ``configs/recipes/demo.yaml``, one row per spread (``--readme``: between the
@@ -181,8 +182,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         help="pcut demo --set for every run: a config key after the demo recipe's overrides")
     parser.add_argument("--readme", type=Path, default=None,
                         help="also write the spread table between the demo-spread markers of this page")
-    parser.add_argument("--from-json", type=Path, default=None,
-                        help="train nothing: write the table (and --readme) from a stored demo_spread.json")
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None,
+                        help="train nothing: write the table (and --readme) from a stored demo_spread.json; several: merged")
     parser.add_argument("--compare", type=Path, nargs="+", default=None, metavar="JSON",
                         help="train nothing: score these stored demo_spread.json files against today's targets")
     parser.add_argument("--paired", type=Path, nargs=2, default=None, metavar=("REFERENCE", "CANDIDATE"),
@@ -200,6 +201,22 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         except argparse.ArgumentTypeError as error:
             parser.error(str(error))
     return args
+
+
+def merged(documents: list[dict], command: str) -> dict:
+    """One spread from several stored ones (a spread run in parts, each over other seeds): their
+    runs in the order given, the command that merged them with each part's command after it.
+    Refused: a seed in two parts, or parts whose runs trained with other overrides."""
+    runs = [run for document in documents for run in document["runs"]]
+    seeds = [run["seed"] for run in runs]
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise ValueError(f"seeds {repeated} are in more than one of the spreads to merge; each seed once")
+    overrides = [run.get("overrides") for run in runs]
+    if any(o != overrides[0] for o in overrides):
+        raise ValueError(f"the spreads' runs trained with other overrides: {overrides}; merge runs of one recipe only")
+    return {"command": command + "; the parts: " + "; ".join(document["command"] for document in documents),
+            "runs": runs}
 
 
 def markers(name: str | None, default: tuple[str, str] = MARKERS) -> tuple[str, str]:
@@ -222,7 +239,10 @@ def write_outputs(document: dict, out: Path, readme: Path | None, marker: str | 
 def main(argv=None) -> int:
     args = parse_arguments(argv)
     if args.from_json is not None:
-        print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme, args.marker))
+        documents = [json.loads(path.read_text()) for path in args.from_json]
+        if len(documents) > 1:
+            documents = [merged(documents, "python benchmarks/demo_spread.py " + " ".join(sys.argv[1:] if argv is None else argv))]
+        print(write_outputs(documents[0], args.out, args.readme, args.marker))
         return 0
     if args.paired is not None:
         reference, candidate = (json.loads(path.read_text())["runs"] for path in args.paired)

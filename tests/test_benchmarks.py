@@ -172,6 +172,21 @@ def test_demo_spread_from_json_rewrites_table_and_page_block_without_training(tm
     assert "Every target met in 1 of 2 runs (seeds 0, 1)." in table
     assert (tmp_path / "out" / "demo_spread.md").read_text().startswith(
         "# The demo over seeds\n\nWritten by `python benchmarks/demo_spread.py --seeds 0 1`.")
+    second = tmp_path / "second.json"                 # a spread run in parts: merged, seeds once, one recipe
+    second.write_text(json.dumps({"command": "python benchmarks/demo_spread.py --seeds 2",
+                                  "runs": [{**runs[0], "seed": 2}]}))
+    assert S.main(["--from-json", str(stored), str(second), "--out", str(tmp_path / "merged"), "--readme", str(page),
+                   "--marker", "demo-spread"]) == 0
+    document = json.loads((tmp_path / "merged" / "demo_spread.json").read_text())
+    assert [run["seed"] for run in document["runs"]] == [0, 1, 2] and "Every target met in 2 of 3 runs" in page.read_text()
+    assert document["command"].endswith("; the parts: python benchmarks/demo_spread.py --seeds 0 1; "
+                                         "python benchmarks/demo_spread.py --seeds 2")
+    with pytest.raises(ValueError, match=r"seeds \[0, 1\] are in more than one"):
+        S.main(["--from-json", str(stored), str(stored), "--out", str(tmp_path / "twice")])
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"command": "x", "runs": [{**runs[0], "seed": 5, "overrides": {"a": 1}}]}))
+    with pytest.raises(ValueError, match="other overrides"):
+        S.main(["--from-json", str(stored), str(other), "--out", str(tmp_path / "mixed")])
 
 
 def test_the_training_marks_reach_the_budget_when_it_is_no_multiple_of_the_interval():
@@ -626,3 +641,43 @@ def test_the_demo_spread_without_region_dropout_in_the_docs_is_the_stored_run():
     assert "The demo keeps its region dropout." in text
     from pcutlib.experiments.demo import demo_recipe
     assert "train_params.region_dropout" not in demo_recipe()["overrides"]
+
+
+def test_the_demo_spread_with_a_shorter_region_dropout_in_the_docs_is_the_stored_run():
+    """docs/benchmarks.md: the spread with region dropout for 40 epochs is the merge of its two parts,
+    its tables are what demo_spread.py writes, and the sentences quote them and the adoption rule."""
+    import demo_spread as S
+
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    read = lambda folder: json.loads((REPO / "results" / folder / "demo_spread.json").read_text())  # noqa: E731
+    parts = [read("demo-spread-dropout-40"), read("demo-spread-dropout-40-seeds-2-4")]
+    merged = read("demo-spread-dropout-40-five-seeds")
+    assert merged["runs"] == parts[0]["runs"] + parts[1]["runs"]
+    assert sorted(run["seed"] for run in merged["runs"]) == [0, 1, 2, 3, 4]
+    assert all(run["overrides"]["train_params.region_dropout"]["until_epoch"] == 40 for run in merged["runs"])
+    reference = read("demo-spread")["runs"]
+    assert block_of(page, "demo-spread-dropout-40") == S.spread(merged["runs"])
+    rows = {row["key"]: row for row in S.paired_rows(reference, merged["runs"])}
+    assert block_of(page, "demo-spread-dropout-40-paired") == S.paired_table(list(rows.values()))
+    text = sentences_of(page, "demo-spread-dropout-40")
+    iou = rows["silhouette_iou"]
+    change = dict(zip(iou["seeds"], iou["differences"]))
+    assert (f"moved by {iou['mean']:+.3f} on average, 95% interval [{iou['low']:+.3f}, {iou['high']:+.3f}]"
+            f" (p {iou['p']:.2g})") in text
+    assert f"from {min(change.values()):+.3f} to {max(change.values()):+.3f}" in text
+    met = lambda runs, key: sum(S.rescored(run, S.demo_recipe()["targets"])["met"][key] for run in runs)  # noqa: E731
+    passes = (iou["mean"] > 0 and min(change.values()) > -0.02
+              and all(met(merged["runs"], key) >= met(reference, key) for key in S.TARGET_KEYS))
+    assert ("It meets the rule." if passes else "It does not meet the rule.") in text
+    assert max(run["figures"]["silhouette_iou"] for run in merged["runs"]) < 0.85 and "none reached 0.85" in text
+    assert all(d > 0 for d in change.values()) and "every seed rose" in text
+    without = {run["seed"]: run for run in read("demo-spread-no-dropout")["runs"]}
+    assert change[1] > 0 and without[1]["figures"]["silhouette_iou"] < 0.6       # seed 1 lost the body without it
+    animation = [met(spread, "animation_l1_below_copy_percent") for spread in (merged["runs"], reference)]
+    assert f"met in {animation[0]} runs instead of {animation[1]}" in text
+    before = json.loads((REPO / "results" / "time-to-quality-curriculum" / "time_to_quality.json").read_text())["results"]
+    for seed in (0, 4):                  # the same recipe and seed gave the same model on both machines
+        here = before[f"separation-1 seed {seed}"][-1]["silhouette_iou"]
+        there = next(run for run in reference if run["seed"] == seed)["diagnoses"]["demo recon"]["silhouette_iou"]
+        assert abs(here - there) < 5e-4 and f"{there:.3f}" in text
+    assert f"detect a mean difference of {iou['detectable']:.3f}" in text and iou["low"] < 0

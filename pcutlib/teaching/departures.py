@@ -55,8 +55,8 @@ DEPARTURES = [
      "the synthetic world's joint angles at 0.6 of its first amplitude", ("region-dropout+eq1", "small-motion")),
     ("schedule", _schedule,
      "the demo's length; the shipped model trained this schedule stretched to 500 epochs (10,000 steps; the "
-     "learning-rate drops and the end of region dropout at the same fractions of the run; docs/usage.md), the "
-     "calibration rows 90",
+     "learning-rate drops and the end of region dropout at the same fractions of the run; docs/usage.md); every "
+     "calibration row starts from 90 epochs, the schedule before the demo moved to 120",
      ("small-motion+full-res", "small-motion+full-res-long")),
     ("network widths", lambda c: f"block_expansion {c['model_params']['generator_params']['block_expansion']}",
      "sized for 64x64 frames on 2 CPU cores", None),
