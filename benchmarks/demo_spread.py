@@ -35,9 +35,10 @@ in ``configs/recipes/demo.yaml``); each run's ``demo.json`` records the override
 
 ``--paired``: train nothing; two stored spreads of the same seeds, a candidate recipe against the
 reference, paired by training seed: per target, each seed's difference (candidate minus reference),
-the paired 95% t-interval, and the smallest difference five such seeds detect with 80% power.
-Silhouette IoU is the primary figure (the target no demo recipe has met); the others' p-values
-are Holm-corrected among themselves. ``--readme PAGE --marker NAME``: the table between that
+the paired 95% t-interval, and the smallest difference those seeds detect with 80% power.
+Silhouette IoU is the primary figure (the target no demo recipe has met), tested at 5%; the
+others form one Holm family (their detectable differences at 5% / m); wall time joins it only
+when both spreads record one machine. ``--readme PAGE --marker NAME``: the table between that
 page's ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers.
 
 ``--quick``: the smoke model on a tiny world for a couple of epochs (for tests).
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -54,7 +56,7 @@ from pcutlib.data.make_synthetic import make_synthetic_dataset
 from pcutlib.evaluation.metrics import percent_below
 from pcutlib.experiments.demo import TARGET_KEYS, add_demo_arguments, demo_recipe, run_demo, targets_met
 from pcutlib.experiments.recipes import parse_assignment
-from pcutlib.experiments.seed_statistics import holm, minimum_detectable_difference, paired_t
+from pcutlib.experiments.seed_statistics import ALPHA, holm, minimum_detectable_difference, paired_t
 from pcutlib.paths import replace_between_markers
 
 QUICK_WORLD = {"videos": 8, "frames": 6, "size": 32, "identities": 4, "test_fraction": 0.5}
@@ -126,11 +128,13 @@ PRIMARY_KEY = "silhouette_iou"
 
 def paired_rows(reference: list[dict], candidate: list[dict]) -> list[dict]:
     """Per target key: the training seeds both spreads ran, each seed's difference candidate minus
-    reference, ``paired_t`` of them, the p-value Holm-corrected among the keys other than
-    ``PRIMARY_KEY``, and the smallest difference detectable at that spread (5%, 80% power);
-    ``same_machine``: every run of both records the same ``machine`` (else minutes differ by machine too).
-    A seed that only one spread ran is left out; none in common is an error naming both lists.
-    (Figures a run stored before its target existed are read from its diagnosis, as ``rescored``.)"""
+    reference, ``paired_t`` of them and the smallest difference detectable at that spread with 80%
+    power. The primary figure (``PRIMARY_KEY``) is tested at 5%; the secondary ones form one Holm
+    family of m tests, each detectable difference at 5% / m. Wall time joins that family only where
+    ``same_machine`` (every run of both records the same ``machine``); else its p is NaN (descriptive:
+    the minutes differ by machine too). A seed that only one spread ran is left out; none in common
+    is an error naming both lists. (Figures a run stored before its target existed are read from its
+    diagnosis, as ``rescored``.)"""
     machines = [run.get("machine") for run in reference + candidate]
     same_machine = None not in machines and all(machine == machines[0] for machine in machines)
     today = demo_recipe()["targets"]
@@ -142,16 +146,20 @@ def paired_rows(reference: list[dict], candidate: list[dict]) -> list[dict]:
         raise ValueError(f"no training seed in common: reference {sorted(by_seed)}, "
                          f"candidate {[run['seed'] for run in candidate]}")
     mine = {run["seed"]: run for run in candidate}
+    tested = [key for key in TARGET_KEYS if key != PRIMARY_KEY and (key != "minutes" or same_machine)]
     rows = []
     for key in TARGET_KEYS:
         differences = [mine[s]["figures"][key] - by_seed[s]["figures"][key] for s in seeds
                        if mine[s]["figures"].get(key) is not None and by_seed[s]["figures"].get(key) is not None]
         result = paired_t(differences)
+        if key != PRIMARY_KEY and key not in tested:
+            result["p"] = math.nan
+        alpha = ALPHA if key == PRIMARY_KEY else ALPHA / len(tested)
         rows.append({"key": key, "seeds": seeds, "differences": differences, "same_machine": same_machine, **result,
-                     "detectable": minimum_detectable_difference(result["sd"], result["n"])})
-    secondary = holm({row["key"]: row["p"] for row in rows if row["key"] != PRIMARY_KEY})
+                     "detectable": minimum_detectable_difference(result["sd"], result["n"], alpha=alpha)})
+    secondary = holm({row["key"]: row["p"] for row in rows if row["key"] in tested})
     for row in rows:
-        row["p_adjusted"] = row["p"] if row["key"] == PRIMARY_KEY else secondary[row["key"]]
+        row["p_adjusted"] = row["p"] if row["key"] == PRIMARY_KEY else secondary.get(row["key"], math.nan)
     return rows
 
 
@@ -164,9 +172,12 @@ def paired_table(rows: list[dict]) -> str:
         if row["key"] == "minutes" and not row["same_machine"]:
             label += ", machines differ or unrecorded: not the recipe's alone"
         per_seed = ", ".join(f"{s}: {d:+.3g}" for s, d in zip(row["seeds"], row["differences"]))
-        holm_cell = "-" if row["key"] == PRIMARY_KEY else f"{row['p_adjusted']:.3g}"
+        untested = row["key"] != PRIMARY_KEY and math.isnan(row["p_adjusted"])
+        holm_cell = "-" if row["key"] == PRIMARY_KEY or untested else f"{row['p_adjusted']:.3g}"
+        p_cell = "not tested" if untested else f"{row['p']:.3g}"
+        detectable = "-" if untested else f"{row['detectable']:.3g}"
         lines.append(f"| {label} | {per_seed} | {row['mean']:+.3g} | [{row['low']:+.3g}, {row['high']:+.3g}] "
-                     f"| {row['p']:.3g} | {holm_cell} | {row['detectable']:.3g} |")
+                     f"| {p_cell} | {holm_cell} | {detectable} |")
     return "\n".join(lines)
 
 
