@@ -194,13 +194,15 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--readme", type=Path, default=None,
                         help="also write the spread table between the demo-spread markers of this page")
     parser.add_argument("--from-json", type=Path, nargs="+", default=None,
-                        help="train nothing: write the table (and --readme) from a stored demo_spread.json; several: merged")
+                        help="train nothing: write the table (and --readme) from a stored demo_spread.json "
+                             "(several: merged)")
     parser.add_argument("--compare", type=Path, nargs="+", default=None, metavar="JSON",
                         help="train nothing: score these stored demo_spread.json files against today's targets")
     parser.add_argument("--paired", type=Path, nargs=2, default=None, metavar=("REFERENCE", "CANDIDATE"),
                         help="train nothing: the candidate spread against the reference, paired by training seed")
     parser.add_argument("--marker", default=None,
-                        help="with --readme: the page's block NAME (default for a spread: demo-spread; --paired needs one)")
+                        help="with --readme: the page's block NAME (a spread's default: demo-spread; "
+                             "--paired needs one)")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
@@ -247,12 +249,17 @@ def write_outputs(document: dict, out: Path, readme: Path | None, marker: str | 
     return text
 
 
+def command_line(argv) -> str:
+    """This script's command line as typed (``argv`` given: as a test called it), for the records."""
+    return "python benchmarks/demo_spread.py " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
 def main(argv=None) -> int:
     args = parse_arguments(argv)
     if args.from_json is not None:
         documents = [json.loads(path.read_text()) for path in args.from_json]
         if len(documents) > 1:
-            documents = [merged(documents, "python benchmarks/demo_spread.py " + " ".join(sys.argv[1:] if argv is None else argv))]
+            documents = [merged(documents, command_line(argv))]
         print(write_outputs(documents[0], args.out, args.readme, args.marker))
         return 0
     if args.paired is not None:
@@ -281,8 +288,7 @@ def main(argv=None) -> int:
         print(f"demo, seed {seed} -> {runs}" + (" (its own world)" if args.fresh_data else ""), flush=True)
         run_demo(demo_arguments(seed, runs, data, args.quick, args.set))
         summaries.append(json.loads((runs / "demo.json").read_text()))
-    command = "python benchmarks/demo_spread.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    print(write_outputs({"command": command, "runs": summaries}, args.out, args.readme))
+    print(write_outputs({"command": command_line(argv), "runs": summaries}, args.out, args.readme))
     print(f"wrote {args.out}/demo_spread.{{json,md}}")
     return 0
 

@@ -613,19 +613,31 @@ def test_two_spreads_are_compared_paired_by_training_seed(capsys):
     assert "--paired with --readme needs --marker NAME" in capsys.readouterr().err
 
 
-def test_the_demo_spread_without_region_dropout_in_the_docs_is_the_stored_run():
-    """docs/benchmarks.md: the no-dropout spread's table and its paired table against the demo's
-    spread are what demo_spread.py writes from the stored runs, and the sentences quote them."""
+def stored_spread(folder: str) -> dict:
+    """results/FOLDER/demo_spread.json: {"command", "runs"}."""
+    return json.loads((REPO / "results" / folder / "demo_spread.json").read_text())
+
+
+def documented_spread(name: str, runs: list[dict]) -> tuple[dict, list[dict], str]:
+    """For docs/benchmarks.md's NAME blocks: checks that NAME is ``spread(runs)`` and NAME-paired the
+    paired table against results/demo-spread/; returns (the paired rows by key, the reference runs,
+    NAME's sentences)."""
     import demo_spread as S
 
     page = (REPO / "docs" / "benchmarks.md").read_text()
-    reference = json.loads((REPO / "results" / "demo-spread" / "demo_spread.json").read_text())["runs"]
-    runs = json.loads((REPO / "results" / "demo-spread-no-dropout" / "demo_spread.json").read_text())["runs"]
-    assert all(run["overrides"]["train_params.region_dropout"]["max"] == 0 for run in runs)
-    assert block_of(page, "demo-spread-no-dropout") == S.spread(runs)
+    reference = stored_spread("demo-spread")["runs"]
+    assert block_of(page, name) == S.spread(runs)
     rows = {row["key"]: row for row in S.paired_rows(reference, runs)}
-    assert block_of(page, "demo-spread-no-dropout-paired") == S.paired_table(list(rows.values()))
-    text = sentences_of(page, "demo-spread-no-dropout")
+    assert block_of(page, f"{name}-paired") == S.paired_table(list(rows.values()))
+    return rows, reference, sentences_of(page, name)
+
+
+def test_the_demo_spread_without_region_dropout_in_the_docs_is_the_stored_run():
+    """docs/benchmarks.md: the no-dropout spread's table and its paired table against the demo's
+    spread are what demo_spread.py writes from the stored runs, and the sentences quote them."""
+    runs = stored_spread("demo-spread-no-dropout")["runs"]
+    assert all(run["overrides"]["train_params.region_dropout"]["max"] == 0 for run in runs)
+    rows, reference, text = documented_spread("demo-spread-no-dropout", runs)
     iou = rows["silhouette_iou"]
     change = dict(zip(iou["seeds"], iou["differences"]))
     assert (f"moved by {iou['mean']:+.3f} on average, 95% interval [{iou['low']:+.3f}, {iou['high']:+.3f}]: "
@@ -636,6 +648,7 @@ def test_the_demo_spread_without_region_dropout_in_the_docs_is_the_stored_run():
             f"error was {seed_1['diagnoses']['demo pcut']['probe_px']:.2f} px") in text
     assert f"only {seed_1['figures']['animation_l1_below_copy_percent']:.1f}% below copying" in text
     assert max(run["figures"]["silhouette_iou"] for run in runs + reference) < 0.85
+    assert "Every run of both spreads stayed below IoU 0.85." in text
     lacking = 0.85 - statistics.median(run["figures"]["silhouette_iou"] for run in reference)
     assert f"detect a mean IoU difference of {iou['detectable']:.3f} with 80% power" in text
     assert f"about five times the {lacking:.3f} between the demo's median IoU and 0.85" in text
@@ -653,18 +666,12 @@ def test_the_demo_spread_with_a_shorter_region_dropout_in_the_docs_is_the_stored
     its tables are what demo_spread.py writes, and the sentences quote them and the adoption rule."""
     import demo_spread as S
 
-    page = (REPO / "docs" / "benchmarks.md").read_text()
-    read = lambda folder: json.loads((REPO / "results" / folder / "demo_spread.json").read_text())  # noqa: E731
-    parts = [read("demo-spread-dropout-40"), read("demo-spread-dropout-40-seeds-2-4")]
-    merged = read("demo-spread-dropout-40-five-seeds")
+    parts = [stored_spread("demo-spread-dropout-40"), stored_spread("demo-spread-dropout-40-seeds-2-4")]
+    merged = stored_spread("demo-spread-dropout-40-five-seeds")
     assert merged["runs"] == parts[0]["runs"] + parts[1]["runs"]
     assert sorted(run["seed"] for run in merged["runs"]) == [0, 1, 2, 3, 4]
     assert all(run["overrides"]["train_params.region_dropout"]["until_epoch"] == 40 for run in merged["runs"])
-    reference = read("demo-spread")["runs"]
-    assert block_of(page, "demo-spread-dropout-40") == S.spread(merged["runs"])
-    rows = {row["key"]: row for row in S.paired_rows(reference, merged["runs"])}
-    assert block_of(page, "demo-spread-dropout-40-paired") == S.paired_table(list(rows.values()))
-    text = sentences_of(page, "demo-spread-dropout-40")
+    rows, reference, text = documented_spread("demo-spread-dropout-40", merged["runs"])
     iou = rows["silhouette_iou"]
     change = dict(zip(iou["seeds"], iou["differences"]))
     assert (f"moved by {iou['mean']:+.3f} on average, 95% interval [{iou['low']:+.3f}, {iou['high']:+.3f}]"
@@ -676,13 +683,13 @@ def test_the_demo_spread_with_a_shorter_region_dropout_in_the_docs_is_the_stored
     assert ("It meets the rule." if passes else "It does not meet the rule.") in text
     assert max(run["figures"]["silhouette_iou"] for run in merged["runs"]) < 0.85 and "None reached 0.85" in text
     assert all(d > 0 for d in change.values()) and "every seed rose" in text
-    without = {run["seed"]: run for run in read("demo-spread-no-dropout")["runs"]}
+    without = {run["seed"]: run for run in stored_spread("demo-spread-no-dropout")["runs"]}
     assert change[1] > 0 and without[1]["figures"]["silhouette_iou"] < 0.6       # seed 1 lost the body without it
     animation = [met(spread, "animation_l1_below_copy_percent") for spread in (merged["runs"], reference)]
     assert f"met in {animation[0]} runs instead of {animation[1]}" in text
-    before = json.loads((REPO / "results" / "time-to-quality-curriculum" / "time_to_quality.json").read_text())["results"]
+    curriculum = json.loads((REPO / "results" / "time-to-quality-curriculum" / "time_to_quality.json").read_text())["results"]
     for seed in (0, 4):                  # the same recipe and seed gave the same model on both machines
-        here = before[f"separation-1 seed {seed}"][-1]["silhouette_iou"]
+        here = curriculum[f"separation-1 seed {seed}"][-1]["silhouette_iou"]
         there = next(run for run in reference if run["seed"] == seed)["diagnoses"]["demo recon"]["silhouette_iou"]
         assert abs(here - there) < 5e-4 and f"{there:.3f}" in text
     assert iou["low"] < 0 and "the interval includes 0" in text
@@ -690,9 +697,7 @@ def test_the_demo_spread_with_a_shorter_region_dropout_in_the_docs_is_the_stored
     animation_row = rows["animation_l1_below_copy_percent"]
     assert (f"did not move ({animation_row['mean']:+.2f} points, [{animation_row['low']:+.2f}, "
             f"{animation_row['high']:+.2f}])") in text and animation_row["low"] < 0 < animation_row["high"]
-    crossed = [s for s in change if (next(r for r in merged["runs"] if r["seed"] == s)["figures"]
-                                     ["animation_l1_below_copy_percent"] >= 40) != (next(r for r in reference if r["seed"] == s)
-                                     ["figures"]["animation_l1_below_copy_percent"] >= 40)]
-    animation_0 = [next(r for r in spread if r["seed"] == 0)["figures"]["animation_l1_below_copy_percent"]
-                   for spread in (reference, merged["runs"])]
-    assert crossed == [0] and f"only seed 0 crossed 40%, from {animation_0[0]:.1f}% to {animation_0[1]:.1f}%" in text
+    before, after = ({r["seed"]: r["figures"]["animation_l1_below_copy_percent"] for r in spread}
+                     for spread in (reference, merged["runs"]))
+    crossed = [s for s in change if (before[s] >= 40) != (after[s] >= 40)]
+    assert crossed == [0] and f"only seed 0 crossed 40%, from {before[0]:.1f}% to {after[0]:.1f}%" in text

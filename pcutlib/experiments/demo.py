@@ -263,8 +263,8 @@ def run_demo(args) -> int:
     targets = demo_recipe()["targets"]
     print(demo_verdict(rows["prioritycut"]["l1"], baseline, diagnoses["demo pcut"], minutes, targets))
     figures = demo_figures(rows["prioritycut"]["l1"], baseline, diagnoses["demo pcut"], minutes)
-    machine = machine_record(choose_device(args.device))
-    summary = {"seed": config["train_params"]["seed"], "overrides": overrides, "machine": machine, "figures": figures, "targets": targets,
+    summary = {"seed": config["train_params"]["seed"], "overrides": overrides,
+               "machine": machine_record(choose_device(args.device)), "figures": figures, "targets": targets,
                "met": targets_met(figures, targets), "diagnoses": {k: d.to_dict() for k, d in diagnoses.items()}}
     (args.runs / "demo.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"wrote {args.runs / 'demo.json'}")
