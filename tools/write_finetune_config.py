@@ -20,7 +20,7 @@ OUT = CONFIGS / "synthetic-64-prioritycut.yaml"
 DEMO_OUT = CONFIGS / "synthetic-64-demo.yaml"
 DEMO_HEADER = """\
 # The reconstruction phase of `pcut demo`: synthetic-64 with the overrides of configs/recipes/demo.yaml
-# (keypoint separation at weight 1):
+# (keypoint separation at weight 1, region dropout until epoch 40):
 #   pcut train --config synthetic-64-demo --name recon
 # Written by tools/write_finetune_config.py (do not edit by hand: tests/test_config.py checks it).
 """
