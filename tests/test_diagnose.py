@@ -89,7 +89,7 @@ def test_diagnose_computes_every_figure_with_ground_truth(tiny):
     assert shares == pytest.approx(1.0)
     without = D.diagnose(Models(models.kp_detector, models.generator), root, progress=False)
     assert without.d_pixel_auc_true_disocclusion is None and without.occlusion_auc == result.occlusion_auc
-    assert without.skipped == ["discriminator figures: the checkpoint holds no discriminator"]
+    assert without.skipped == ["discriminator figures: no discriminator given (none in the checkpoint, or the model was loaded without it)"]
     # the copy baseline of reconstruction is exactly "first frame for every frame"
     videos = [torch.from_numpy(read_video(p)).permute(0, 3, 1, 2) for p in sorted((root / "test").glob("*.png"))]
     copy_l1 = torch.cat([(v[:1] - v).abs() for v in videos]).mean().item()
@@ -114,6 +114,44 @@ def test_the_revealed_label_with_the_warp_error_is_scored_as_the_sum_of_its_two_
     assert result.revealed_warp_auc_foreground == pytest.approx(strata["foreground"])
     assert result.revealed_warp_auc != pytest.approx(result.revealed_auc)
     assert "revealed pixels + warp error vs dis-occlusion" in D.format_diagnosis(result)
+
+
+class _Replaced(torch.nn.Module):
+    """The tiny generator with its prediction replaced by ``pick(source_image, its outputs)``."""
+
+    def __init__(self, generator, pick):
+        super().__init__()
+        self.generator, self.pick = generator, pick
+
+    def forward(self, source_image, **kwargs):
+        out = self.generator(source_image, **kwargs)
+        prediction = self.pick(source_image, out)
+        return {**out, "prediction": prediction}
+
+
+def test_the_silhouette_iou_is_split_into_the_warp_and_the_decoder_at_rest(tiny):
+    """warped_source_silhouette_iou is the IoU of the generator's 'deformed' image (a generator whose
+    prediction is that image scores the same in both rows); silhouette_iou_at_rest drives each frame
+    by itself (a generator that copies its source scores exactly 1 there, and the copy baseline
+    in the main row); a generator without 'deformed' gets the row skipped with the reason."""
+    root, models, _ = tiny
+    result = D.diagnose(models, root, progress=False)
+    assert 0 <= result.warped_source_silhouette_iou <= 1 and 0 <= result.silhouette_iou_at_rest <= 1   # untrained
+    warp_only = Models(models.kp_detector, _Replaced(models.generator, lambda source, out: out["deformed"]))
+    warped = D.diagnose(warp_only, root, progress=False)
+    assert warped.silhouette_iou == warped.warped_source_silhouette_iou == result.warped_source_silhouette_iou
+    copying = Models(models.kp_detector, _Replaced(models.generator, lambda source, out: source))
+    copied = D.diagnose(copying, root, progress=False)
+    assert copied.silhouette_iou_at_rest == 1.0 and copied.silhouette_iou == copied.copy_silhouette_iou
+
+    def without_deformed(source, out):
+        out.pop("deformed")
+        return out["prediction"]
+    bare = D.diagnose(Models(models.kp_detector, _Replaced(models.generator, without_deformed)), root, progress=False)
+    assert bare.warped_source_silhouette_iou is None and bare.silhouette_iou == result.silhouette_iou
+    assert any("warped source's IoU" in reason for reason in bare.skipped)
+    table = D.format_diagnosis(result)
+    assert "  the warped source alone" in table and "  at rest (driving = source)" in table
 
 
 def test_diagnose_names_what_it_skipped(tiny, tmp_path):

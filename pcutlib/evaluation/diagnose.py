@@ -11,7 +11,8 @@ each figure next to the baseline that learns nothing (``motion_measures``):
 - keypoint-to-joint probe (fitted on train videos, scored on test videos, in pixels) next to
   always answering the mean training pose and to a probe of six silhouette statistics;
 - silhouette IoU of the prediction's figure pixels with the driving frame's, next to copying
-  the source;
+  the source, and where it is lost: the source warped by the flow alone, and the generator at
+  rest (driving = source, where only the decoder can lose pixels);
 - O at rest: mean occlusion value on figure pixels when driving = source (close to 1);
 - O against the true dis-occlusion by stratum, what the dis-occlusion is made of, the
   PriorityCut mask's precision against random foreground pixels, and a U-Net discriminator's
@@ -65,6 +66,10 @@ class Diagnosis:
     silhouette_probe_px: float | None = None
     silhouette_iou: float = math.nan
     copy_silhouette_iou: float = math.nan
+    # where the IoU is lost: the source warped by the flow alone (before the decoder), and the
+    # whole generator with driving = source (what the decoder loses when nothing moves)
+    warped_source_silhouette_iou: float | None = None
+    silhouette_iou_at_rest: float | None = None
     occlusion_at_rest: float | None = None
     occlusion_auc: float | None = None
     occlusion_auc_foreground: float | None = None
@@ -138,10 +143,12 @@ def _upsampled(occlusion_map: torch.Tensor, size) -> torch.Tensor:
 @torch.no_grad()
 def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progress: bool) -> dict:
     """Every test video driven from its first frame. Returns lists over videos: "keypoints"
-    (T,K,2), "prediction", "driving", "copy" (T,3,H,W), "at_rest" (O on figure pixels when driving
-    = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
+    (T,K,2), "prediction", "driving", "copy", "rest" (the prediction when driving = source),
+    "deformed" (the source warped by the flow, where the generator returns it) (T,3,H,W), "at_rest"
+    (O on figure pixels when driving = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
     "rule" (``frame_difference_rule``), "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
-    parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "at_rest", "score", "rule", "truth",
+    parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "rest", "deformed", "at_rest",
+                                 "score", "rule", "truth",
                                  "figure", "foreground", "selected", "video", "mask_scores", "warp_error", "range")}
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
@@ -153,10 +160,13 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
         parts["prediction"].append(out["prediction"])
         parts["driving"].append(frames)
         parts["copy"].append(frames[:1].expand(count, -1, -1, -1))
+        rest = generate_frames(models.generator, frames, kp, kp, driving=frames)                 # driving = source
+        parts["rest"].append(rest["prediction"])
+        if "deformed" in out and out["deformed"].shape == frames.shape:
+            parts["deformed"].append(out["deformed"])
         if "occlusion_map" not in out:
             continue
-        rest = generate_frames(models.generator, frames, kp, kp, driving=frames)["occlusion_map"]   # driving = source
-        parts["at_rest"].append(_upsampled(rest, size)[figure_pixels(frames)])
+        parts["at_rest"].append(_upsampled(rest["occlusion_map"], size)[figure_pixels(frames)])
         if truth is None or count < 2:
             continue
         later, later_kp = ({key: value[1:] for key, value in rows.items()} for rows in (out, kp))
@@ -278,8 +288,13 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
                           distinct_keypoints=distinct_keypoints(all_keypoints),
                           silhouette_iou=silhouette_iou(prediction, driving),
                           copy_silhouette_iou=silhouette_iou(copy, driving),
+                          silhouette_iou_at_rest=silhouette_iou(torch.cat(parts["rest"]), driving),
                           reconstruction_l1=float((prediction - driving).abs().mean()),
                           copy_reconstruction_l1=float((copy - driving).abs().mean()), skipped=skipped)
+    if len(parts["deformed"]) == len(test):
+        diagnosis.warped_source_silhouette_iou = silhouette_iou(torch.cat(parts["deformed"]), driving)
+    else:
+        skipped.append("the warped source's IoU: the generator returns no full-size 'deformed' image")
     if parts["at_rest"]:
         diagnosis.occlusion_at_rest = float(torch.cat(parts["at_rest"]).mean())
     else:
@@ -292,7 +307,8 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
     if models.discriminator is not None:
         _discriminator_figures(diagnosis, models, parts, regularizer)
     else:
-        skipped.append("discriminator figures: the checkpoint holds no discriminator")
+        skipped.append("discriminator figures: no discriminator given (none in the checkpoint, or the model was "
+                       "loaded without it)")
     _probe_figures(diagnosis, models, root, test, all_keypoints, frame_shape, max_probe_videos, driving.shape[-1])
     _animation_figures(diagnosis, models, test, progress)
     return diagnosis
@@ -356,7 +372,8 @@ def _number(value, digits: int) -> str:
 
 
 # rows left out when no diagnosis has the figure (diagnoses stored before it was measured)
-OPTIONAL_FIELDS = {"occlusion_auc_warp_failure", "occlusion_auc_warp_failure_foreground", "warp_failure_rate",
+OPTIONAL_FIELDS = {"warped_source_silhouette_iou", "silhouette_iou_at_rest", "occlusion_auc_warp_failure",
+                   "occlusion_auc_warp_failure_foreground", "warp_failure_rate",
                    "disocclusion_warp_failure_share", "warp_failure_disocclusion_share", "warp_error_auc",
                    "warp_error_auc_foreground", "warp_error_auc_figure", "revealed_auc", "revealed_auc_foreground",
                    "revealed_auc_figure", "revealed_mask_lift", "revealed_warp_auc", "revealed_warp_auc_foreground",
@@ -369,6 +386,8 @@ TABLE_ROWS = [
     ("keypoint->joint probe error (px)", "probe_px", 2, "mean_pose_px", "mean pose", "probe_px"),
     ("  silhouette-statistics probe (px)", "silhouette_probe_px", 2, "mean_pose_px", "mean pose", None),
     ("silhouette IoU vs driving", "silhouette_iou", 3, "copy_silhouette_iou", "copy", "silhouette_iou"),
+    ("  the warped source alone", "warped_source_silhouette_iou", 3, "copy_silhouette_iou", "copy", None),
+    ("  at rest (driving = source)", "silhouette_iou_at_rest", 3, "1", "ideal", None),
     ("mean O on figure pixels at rest", "occlusion_at_rest", 3, "1", "ideal", "occlusion_at_rest"),
     ("O vs true dis-occlusion AUC, pooled", "occlusion_auc", 3, "rule_auc", "no-model", None),
     ("  inside PriorityCut's foreground", "occlusion_auc_foreground", 3, "rule_auc_foreground", "no-model",

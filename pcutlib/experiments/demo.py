@@ -243,8 +243,8 @@ def run_demo(args) -> int:
     check = ensure_check_data(args.check_data, data, args.check_seed, progress)
     diagnoses = {}
     for name, checkpoint in (("demo recon", reconstruction_last), ("demo pcut", last), ("shipped", pretrained_path())):
-        if Path(checkpoint).is_file():
-            models, _ = load_models(checkpoint, with_discriminator=False)
+        if Path(checkpoint).is_file():          # the reconstruction phase never trains its discriminator
+            models, _ = load_models(checkpoint, with_discriminator=name != "demo recon")
             diagnoses[name] = diagnose(models, check, progress=progress)
     minutes = (time.perf_counter() - started) / 60
 
