@@ -450,6 +450,13 @@ def test_the_readme_demo_spread_is_what_the_benchmark_wrote():
     assert len(rows) == 8 and all(row in {line.rstrip() for line in table.split("\n")} for row in rows)
     assert f"{figures['animation_l1_below_copy_percent']:.1f}%  at least" in console
     assert shown["targets"] == demo_recipe()["targets"]
+    tuned, shipped = (Diagnosis(**shown["diagnoses"][name]) for name in ("demo pcut", "shipped"))
+    assert ("the source warped by its flow alone reaches {:.3f}, and the whole generator at rest (driving = source, "
+            "where nothing moves) {:.3f}, against {:.3f} and {:.3f} for the shipped model: both its warp and its decoder "
+            "fall short").format(tuned.warped_source_silhouette_iou, tuned.silhouette_iou_at_rest,
+                                 shipped.warped_source_silhouette_iou, shipped.silhouette_iou_at_rest) in " ".join(readme.split())
+    assert tuned.warped_source_silhouette_iou < shipped.warped_source_silhouette_iou
+    assert tuned.silhouette_iou_at_rest < shipped.silhouette_iou_at_rest
     text = " ".join(readme.split())
     earlier = "demo-spread-separation-120-rerun"
     names = ("demo-spread-without-separation", "demo-spread-separation-120", "demo-spread-batch-4-240", earlier,
