@@ -13,7 +13,8 @@ machine; run it alone (a second heavy job slows each torch step 5-60x on 2 cores
 Writes ``<out>/time_to_quality.json`` (every mark of every recipe), ``time_to_quality.md`` (the
 table, and the minutes each recipe needed to reach silhouette IoU 0.80 and 0.85 and 8 distinct
 keypoints) and ``time_to_quality.png`` (each diagnose figure against minutes, one line per
-recipe, the targets dashed). Prints the CPU's bf16 capability (AMX or AVX512-BF16: native), which decides what a recipe with
+recipe, the targets dashed; the silhouette IoU panel also draws, dotted and dash-dotted, the IoU
+of the warped source alone and of the generator at rest, where the marks measured them). Prints the CPU's bf16 capability (AMX or AVX512-BF16: native), which decides what a recipe with
 ``mixed_precision: auto`` computes in (the trainer prints its choice).
 
     python benchmarks/time_to_quality.py [--recipes demo shipped ...] [--minutes 60] [--every 2.5]
@@ -65,6 +66,9 @@ FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_k
            True, 8), ("probe_px", "pose probe (px)", False, 2.5), ("occlusion_auc_foreground",
            "O AUC in the foreground", True, 0.8)]
 THRESHOLDS = [("silhouette_iou", 0.80), ("silhouette_iou", 0.85), ("moving_distinct_keypoints", 8)]
+# drawn in the silhouette IoU panel where the marks have them: where the IoU is lost (pcut diagnose)
+IOU_SPLIT = [("warped_source_silhouette_iou", ":", "the warped source alone"),
+             ("silhouette_iou_at_rest", "-.", "at rest (driving = source)")]
 
 
 MARKERS = marker_pair("time-to-quality")
@@ -221,8 +225,9 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict, path: Path) -> None:
-    """Each FIGURES entry against training minutes, one line per recipe, its target dashed."""
+def plot(results: dict, path: Path) -> Figure:
+    """Each FIGURES entry against training minutes, one line per recipe, its target dashed; the
+    silhouette IoU panel also draws the IoU_SPLIT figures of the marks that have them."""
     fig = Figure(figsize=(9, 6.4))
     axes = fig.subplots(2, 2).ravel()
     colours = {recipe: f"C{i}" for i, recipe in enumerate(dict.fromkeys(map(recipe_of, results)))}
@@ -233,6 +238,11 @@ def plot(results: dict, path: Path) -> None:
             ax.plot([row["minutes"] for row in rows], [_number(row.get(key)) for row in rows], marker="o",
                     markersize=3, color=colours[recipe], linewidth=1, label=None if recipe in labelled else recipe)
             labelled.add(recipe)
+            for split, style, what in IOU_SPLIT if key == "silhouette_iou" else ():
+                if any(split in row for row in rows):
+                    ax.plot([row["minutes"] for row in rows], [_number(row.get(split)) for row in rows], style,
+                            color=colours[recipe], linewidth=1, label=None if what in labelled else what)
+                    labelled.add(what)
         ax.axhline(target, color="gray", linestyle="--", linewidth=0.8)
         ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better; target {target:g})", fontsize=9)
         ax.set_xlabel("training minutes on this machine", fontsize=8)
@@ -240,6 +250,7 @@ def plot(results: dict, path: Path) -> None:
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    return fig
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:

@@ -59,6 +59,23 @@ def test_the_quick_benchmark_marks_trains_diagnoses_and_plots(tmp_path, capsys):
     assert block == T.threshold_table(document["results"]) and page.read_text().endswith("after\n")
 
 
+def test_the_plot_draws_where_the_iou_is_lost_for_the_marks_that_measured_it(tmp_path):
+    """The silhouette IoU panel: one line per row, plus the warped-source (dotted) and at-rest
+    (dash-dot) lines of the rows whose marks have them (marks stored before the split have none)."""
+    mark = {"minutes": 1.0, "silhouette_iou": 0.8, "moving_distinct_keypoints": 9, "probe_px": 1.0,
+            "occlusion_auc_foreground": 0.7}
+    split = {"warped_source_silhouette_iou": 0.78, "silhouette_iou_at_rest": 0.93}
+    results = {"old seed 0": [mark, {**mark, "minutes": 2.0}],
+               "new seed 0": [{**mark, **split}, {**mark, **split, "minutes": 2.0}]}
+    iou_panel = T.plot(results, tmp_path / "plot.png").axes[0]
+    styles = [(line.get_linestyle(), tuple(line.get_ydata())) for line in iou_panel.get_lines()]
+    assert (":", (0.78, 0.78)) in styles and ("-.", (0.93, 0.93)) in styles
+    assert [s[0] for s in styles].count("-") == 2 and [s[0] for s in styles].count("--") == 1   # rows; target
+    assert [s[0] for s in styles].count(":") == 1                     # the old row has no split
+    labels = [text.get_text() for text in iou_panel.get_legend().get_texts()]
+    assert "the warped source alone" in labels and "at rest (driving = source)" in labels
+
+
 @pytest.mark.slow
 def test_the_benchmark_trains_each_recipe_once_per_seed(tmp_path):
     out = tmp_path / "out"
