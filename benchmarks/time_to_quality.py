@@ -209,17 +209,21 @@ def goals() -> list[tuple[str, float, float]]:
 
 
 def table(results: dict) -> str:
-    """Markdown: the threshold table, the spread over seeds (rows with ``--seeds``), then every mark's figures."""
+    """Markdown: the threshold table, the spread over seeds (rows with ``--seeds``), then every mark's figures
+    (with the IOU_SPLIT columns where any mark measured them)."""
     lines = [threshold_table(results)]
     spread = seed_spread_table(results, goals())
     if spread:
         lines += ["", "The last mark of each recipe over its training seeds (the reconstruction model, "
                   "diagnosed on the check world):", "", spread]
-    lines += ["", "| recipe | minutes | epoch | step | " + " | ".join(label for _, label, _, _ in FIGURES) + " |",
-              "|---|---|---|---|" + "---|" * len(FIGURES)]
+    measured = {key for rows in results.values() for row in rows for key in row}
+    columns = [(key, label) for key, label, _, _ in FIGURES] + [
+        (key, f"IoU: {label}") for key, _, label in IOU_SPLIT if key in measured]
+    lines += ["", "| recipe | minutes | epoch | step | " + " | ".join(label for _, label in columns) + " |",
+              "|---|---|---|---|" + "---|" * len(columns)]
     for name, rows in results.items():
         for row in rows:
-            cells = [_number(row.get(key)) for key, _, _, _ in FIGURES]
+            cells = [_number(row.get(key)) for key, _ in columns]
             lines.append(f"| {name} | {row['minutes']:.1f} | {row['epoch']} | {row['step']} | "
                          + " | ".join("–" if math.isnan(c) else f"{c:.3g}" for c in cells) + " |")
     return "\n".join(lines)

@@ -22,7 +22,7 @@ def test_thresholds_read_the_first_mark_that_reaches_them():
 
 
 def test_every_recipe_is_a_valid_config():
-    recipe = T.read_recipe("time_to_quality")
+    recipe = read_recipe("time_to_quality")
     for name, entry in recipe["recipes"].items():
         config = T.recipe_config("synthetic-64", REPO / "data" / "synthetic-64", entry["overrides"])
         for key, value in entry["overrides"].items():
@@ -61,8 +61,9 @@ def test_the_quick_benchmark_marks_trains_diagnoses_and_plots(tmp_path, capsys):
 
 def test_the_plot_draws_where_the_iou_is_lost_for_the_marks_that_measured_it(tmp_path):
     """The silhouette IoU panel: one line per row, plus the warped-source (dotted) and at-rest
-    (dash-dot) lines of the rows whose marks have them (marks stored before the split have none)."""
-    mark = {"minutes": 1.0, "silhouette_iou": 0.8, "moving_distinct_keypoints": 9, "probe_px": 1.0,
+    (dash-dot) lines of the rows whose marks have them (marks stored before the split have none);
+    the marks' table gains the two columns only where a mark measured them."""
+    mark = {"minutes": 1.0, "epoch": 5, "step": 100, "silhouette_iou": 0.8, "moving_distinct_keypoints": 9, "probe_px": 1.0,
             "occlusion_auc_foreground": 0.7}
     split = {"warped_source_silhouette_iou": 0.78, "silhouette_iou_at_rest": 0.93}
     results = {"old seed 0": [mark, {**mark, "minutes": 2.0}],
@@ -74,6 +75,9 @@ def test_the_plot_draws_where_the_iou_is_lost_for_the_marks_that_measured_it(tmp
     assert [s[0] for s in styles].count(":") == 1                     # the old row has no split
     labels = [text.get_text() for text in iou_panel.get_legend().get_texts()]
     assert "the warped source alone" in labels and "at rest (driving = source)" in labels
+    header = [line for line in T.table(results).split("\n") if line.startswith("| recipe | minutes")][0]
+    assert header.endswith("| IoU: the warped source alone | IoU: at rest (driving = source) |")
+    assert "| old seed 0 | 1.0 |" in T.table(results) and "IoU: the warped" not in T.table({"old seed 0": results["old seed 0"]})
 
 
 @pytest.mark.slow
@@ -726,3 +730,33 @@ def test_the_demo_spread_with_a_shorter_region_dropout_in_the_docs_is_the_stored
     choices = " ".join((REPO / "docs" / "choices.md").read_text().split())
     assert (f"over five whole demo runs every seed's silhouette IoU rose, by {min(change.values()):.3f} to "
             f"{max(change.values()):.3f}") in choices
+
+
+def test_where_the_demo_loses_its_iou_while_it_trains_is_the_stored_run():
+    """docs/benchmarks.md's time-to-quality-iou-split sentences quote the stored marks of the demo's
+    reconstruction phase (results/time-to-quality-iou-split/) and the shipped model's diagnosis."""
+    from pcutlib.config import load_config
+    from pcutlib.experiments.demo import demo_recipe
+    from pcutlib.experiments.recipes import read_recipe
+
+    stored = json.loads((REPO / "results" / "time-to-quality-iou-split" / "time_to_quality.json").read_text())
+    rows = [stored["results"][f"separation-1-dropout-40 seed {seed}"] for seed in (0, 4)]
+    recipe = read_recipe("time_to_quality")["recipes"]["separation-1-dropout-40"]["overrides"]
+    assert recipe == demo_recipe()["overrides"]                     # the demo's recipe today
+    text = sentences_of((REPO / "docs" / "benchmarks.md").read_text(), "time-to-quality-iou-split")
+    after = [next(row for row in marks if row["epoch"] > 72) for marks in rows]   # the first drop: epoch 72
+    assert load_config("synthetic-64")["train_params"]["epoch_milestones"][0] == 72
+    assert "from the first mark after it (epochs {} and {}) to the end (epoch 120) it rose by {:.3f} and {:.3f}".format(
+        after[0]["epoch"], after[1]["epoch"], *(marks[-1]["silhouette_iou"] - row["silhouette_iou"]
+                                               for marks, row in zip(rows, after))) in text
+    assert all(0 <= marks[-1]["silhouette_iou"] - row["silhouette_iou"] < 0.005 for marks, row in zip(rows, after))
+    end = [marks[-1] for marks in rows]
+    assert all(row["epoch"] == 120 for row in end)
+    assert ("the warped source alone reached {:.3f} and {:.3f}, and the generator at rest {:.3f} and {:.3f}".format(
+        end[0]["warped_source_silhouette_iou"], end[1]["warped_source_silhouette_iou"],
+        end[0]["silhouette_iou_at_rest"], end[1]["silhouette_iou_at_rest"])) in text
+    shipped = json.loads((REPO / "results" / "diagnosis-shipped.json").read_text())
+    assert (f"The shipped model, at IoU {shipped['silhouette_iou']:.3f} after 500 epochs, reaches "
+            f"{shipped['warped_source_silhouette_iou']:.3f} and {shipped['silhouette_iou_at_rest']:.3f}") in text
+    assert all(row["warped_source_silhouette_iou"] < shipped["warped_source_silhouette_iou"]
+               and row["silhouette_iou_at_rest"] < shipped["silhouette_iou_at_rest"] for row in end)
