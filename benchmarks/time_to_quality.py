@@ -14,7 +14,8 @@ Writes ``<out>/time_to_quality.json`` (every mark of every recipe), ``time_to_qu
 table, and the minutes each recipe needed to reach silhouette IoU 0.80 and 0.85 and 8 distinct
 keypoints) and ``time_to_quality.png`` (each diagnose figure against minutes, one line per
 recipe, the targets dashed; the silhouette IoU panel also draws, dotted and dash-dotted, the IoU
-of the warped source alone and of the generator at rest, where the marks measured them). Prints the CPU's bf16 capability (AMX or AVX512-BF16: native), which decides what a recipe with
+of the warped source alone and of the generator at rest, where the marks measured them).
+Prints the CPU's bf16 capability (AMX or AVX512-BF16: native), which decides what a recipe with
 ``mixed_precision: auto`` computes in (the trainer prints its choice).
 
     python benchmarks/time_to_quality.py [--recipes demo shipped ...] [--minutes 60] [--every 2.5]

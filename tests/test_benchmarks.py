@@ -7,6 +7,8 @@ import sys
 import pytest
 from conftest import REPO, block_of, sentences_of
 
+from pcutlib.experiments.recipes import read_recipe
+
 sys.path.insert(0, str(REPO / "benchmarks"))
 import time_to_quality as T  # noqa: E402
 
@@ -737,7 +739,6 @@ def test_where_the_demo_loses_its_iou_while_it_trains_is_the_stored_run():
     reconstruction phase (results/time-to-quality-iou-split/) and the shipped model's diagnosis."""
     from pcutlib.config import load_config
     from pcutlib.experiments.demo import demo_recipe
-    from pcutlib.experiments.recipes import read_recipe
 
     stored = json.loads((REPO / "results" / "time-to-quality-iou-split" / "time_to_quality.json").read_text())
     rows = [stored["results"][f"separation-1-dropout-40 seed {seed}"] for seed in (0, 4)]
@@ -760,3 +761,34 @@ def test_where_the_demo_loses_its_iou_while_it_trains_is_the_stored_run():
             f"{shipped['warped_source_silhouette_iou']:.3f} and {shipped['silhouette_iou_at_rest']:.3f}") in text
     assert all(row["warped_source_silhouette_iou"] < shipped["warped_source_silhouette_iou"]
                and row["silhouette_iou_at_rest"] < shipped["silhouette_iou_at_rest"] for row in end)
+
+
+def test_the_late_learning_rate_drops_in_the_docs_are_the_stored_run():
+    """docs/benchmarks.md's time-to-quality-late-drops sentences quote the last marks of both stored
+    runs of seeds 0 and 4 (later drops against the demo's recipe), and the recipe differs only there."""
+
+    recipes = read_recipe("time_to_quality")["recipes"]
+    late, demo = (recipes[name]["overrides"] for name in ("separation-1-dropout-40-late-drops", "separation-1-dropout-40"))
+    assert {k: v for k, v in late.items() if k != "train_params.epoch_milestones"} == demo
+    assert late["train_params.epoch_milestones"] == [96, 112]
+    end = {}
+    for name, folder in (("late", "time-to-quality-late-drops"), ("demo", "time-to-quality-iou-split")):
+        results = json.loads((REPO / "results" / folder / "time_to_quality.json").read_text())["results"]
+        recipe = "separation-1-dropout-40" + ("-late-drops" if name == "late" else "")
+        end[name] = [results[f"{recipe} seed {seed}"][-1] for seed in (0, 4)]
+        assert all(row["epoch"] == 120 for row in end[name])
+    text = sentences_of((REPO / "docs" / "benchmarks.md").read_text(), "time-to-quality-late-drops")
+    figure = lambda name, key: [row[key] for row in end[name]]              # noqa: E731
+    assert "Seed 0 ended at IoU {:.3f} instead of {:.3f} and seed 4 at {:.3f} instead of {:.3f}".format(
+        figure("late", "silhouette_iou")[0], figure("demo", "silhouette_iou")[0],
+        figure("late", "silhouette_iou")[1], figure("demo", "silhouette_iou")[1]) in text
+    changes = [a - b for a, b in zip(figure("late", "silhouette_iou"), figure("demo", "silhouette_iou"))]
+    assert changes[0] > 0 > changes[1] and abs(changes[0] + changes[1]) < 0.002 and "one up, one down by as much" in text
+    assert "The generator at rest gained on both seeds ({:.3f} and {:.3f}, against {:.3f} and {:.3f})".format(
+        *figure("late", "silhouette_iou_at_rest"), *figure("demo", "silhouette_iou_at_rest")) in text
+    assert all(a > b for a, b in zip(figure("late", "silhouette_iou_at_rest"), figure("demo", "silhouette_iou_at_rest")))
+    warped = figure("late", "warped_source_silhouette_iou"), figure("demo", "warped_source_silhouette_iou")
+    assert f"the warped source only on seed 0 ({warped[0][0]:.3f} on both, against {warped[1][0]:.3f} and " \
+           f"{warped[1][1]:.3f})" in text
+    assert f"{warped[0][0]:.3f}" == f"{warped[0][1]:.3f}" and warped[0][0] > warped[1][0] and warped[0][1] < warped[1][1]
+    assert "The later drops are not taken" in text

@@ -145,7 +145,8 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     """Every test video driven from its first frame. Returns lists over videos: "keypoints"
     (T,K,2), "prediction", "driving", "copy", "rest" (the prediction when driving = source),
     "deformed" (the source warped by the flow, where the generator returns it) (T,3,H,W), "at_rest"
-    (O on figure pixels when driving = source), and for frames t >= 1 of videos with truth, (T-1,H,W) each: "score" (1 - O),
+    (O on figure pixels when driving = source), and for frames t >= 1 of videos with truth,
+    (T-1,H,W) each: "score" (1 - O),
     "rule" (``frame_difference_rule``), "truth", "figure", "foreground", "selected" (the PriorityCut mask's pixels), "video" (T-1,)."""
     parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "rest", "deformed", "at_rest",
                                  "score", "rule", "truth",
