@@ -55,7 +55,7 @@ from matplotlib.figure import Figure
 from pcutlib.checkpoints.files import load_models
 from pcutlib.config import load_config, resolve_config
 from pcutlib.data.make_synthetic import make_synthetic_dataset
-from pcutlib.evaluation.diagnose import diagnose
+from pcutlib.evaluation.diagnose import TABLE_ROWS, diagnose
 from pcutlib.experiments.demo import ensure_check_data
 from pcutlib.experiments.recipes import apply_overrides, read_recipe
 from pcutlib.experiments.shipped_model import ensure_synthetic_data
@@ -67,9 +67,10 @@ FIGURES = [("silhouette_iou", "silhouette IoU", True, 0.85), ("moving_distinct_k
            True, 8), ("probe_px", "pose probe (px)", False, 2.5), ("occlusion_auc_foreground",
            "O AUC in the foreground", True, 0.8)]
 THRESHOLDS = [("silhouette_iou", 0.80), ("silhouette_iou", 0.85), ("moving_distinct_keypoints", 8)]
-# drawn in the silhouette IoU panel where the marks have them: where the IoU is lost (pcut diagnose)
-IOU_SPLIT = [("warped_source_silhouette_iou", ":", "the warped source alone"),
-             ("silhouette_iou_at_rest", "-.", "at rest (driving = source)")]
+# drawn in the silhouette IoU panel where the marks have them: where the IoU is lost (pcut diagnose's
+# rows, with its labels)
+IOU_SPLIT = [(key, style, next(label.strip() for label, field, *_ in TABLE_ROWS if field == key))
+             for key, style in (("warped_source_silhouette_iou", ":"), ("silhouette_iou_at_rest", "-."))]
 
 
 MARKERS = marker_pair("time-to-quality")

@@ -12,7 +12,8 @@ each figure next to the baseline that learns nothing (``motion_measures``):
   always answering the mean training pose and to a probe of six silhouette statistics;
 - silhouette IoU of the prediction's figure pixels with the driving frame's, next to copying
   the source, and where it is lost: the source warped by the flow alone, and the generator at
-  rest (driving = source, where only the decoder can lose pixels);
+  rest (each frame driving itself: the flow moves nothing, so what is lost there is lost by the
+  generator's encoding, occlusion and decoding, not by motion);
 - O at rest: mean occlusion value on figure pixels when driving = source (close to 1);
 - O against the true dis-occlusion by stratum, what the dis-occlusion is made of, the
   PriorityCut mask's precision against random foreground pixels, and a U-Net discriminator's
@@ -66,8 +67,8 @@ class Diagnosis:
     silhouette_probe_px: float | None = None
     silhouette_iou: float = math.nan
     copy_silhouette_iou: float = math.nan
-    # where the IoU is lost: the source warped by the flow alone (before the decoder), and the
-    # whole generator with driving = source (what the decoder loses when nothing moves)
+    # where the IoU is lost: the source warped by the flow alone (before occlusion and decoder), and
+    # the whole generator with each frame driving itself (what it loses where nothing moves)
     warped_source_silhouette_iou: float | None = None
     silhouette_iou_at_rest: float | None = None
     occlusion_at_rest: float | None = None
