@@ -25,6 +25,10 @@ and the frame changed), computed from each training pair by the model as it was.
 term could use that label (training pairs have their driving frame); this measures first what O
 would learn from it. ``--label revealed-warp`` adds the model's warp error |deformed - driving| to
 the label's score (what a range map cannot see: a part that comes out from behind another).
+
+``--dense-motion-scale`` trains and diagnoses the parts with the dense motion network at another
+size than the checkpoint's, its weights kept (its convolutions apply at any size): with 1, the O
+of a 64 px model is 64x64 instead of 32x32. Does O's resolution limit what it can rank?
 """
 from __future__ import annotations
 
@@ -201,6 +205,10 @@ def add_occlusion_bound_arguments(parser: argparse.ArgumentParser) -> argparse.A
     parser.add_argument("--label", choices=LABELS, default="truth",
                         help="what trains O: the true dis-occlusion (an oracle), the model's own revealed pixels "
                              "or those plus its warp error (no truth; module doc) (default: truth)")
+    parser.add_argument("--dense-motion-scale", type=float, default=None, metavar="S",
+                        help="train and diagnose the parts with the dense motion network (its flow, region masks and O) "
+                             "at S times the frame size, its weights kept: 1 puts O at 64x64 for a 64 px model "
+                             "(default: the checkpoint's, 0.5 for synthetic-64)")
     parser.add_argument("--steps", type=int, default=1500, help="training steps per part (default: 1500)")
     parser.add_argument("--batch-size", type=int, default=8, help="(source, driving) pairs per step (default: 8)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default: 1e-3)")
@@ -238,6 +246,8 @@ def run_occlusion_bound(args: argparse.Namespace) -> int:
     refuse_to_replace([args.out / "occlusion_bound.json", args.out / "occlusion_bound.md"], args.overwrite)
     models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device), with_discriminator=False)
     trainable_parameters(models, args.parts[0])          # refuses a model without O before any work
+    if args.dense_motion_scale is not None:               # refuses a scale outside (0, 1] before any work
+        copy.deepcopy(models.generator.dense_motion_network).set_scale_factor(args.dense_motion_scale)
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
     regularizer = RegularizerConfig.from_dict(checkpoint["config"].get("regularizer"))
     check = lambda trained: diagnose(trained, args.check_data, frame_shape, args.max_videos,   # noqa: E731
@@ -245,19 +255,25 @@ def run_occlusion_bound(args: argparse.Namespace) -> int:
     rows = {"as trained (the reconstruction loss alone)": check(models)}
     videos = training_videos(args.data, frame_shape, models.kp_detector, need_truth=args.label == "truth")
     record = {"checkpoint": str(args.checkpoint), "data": str(args.data), "check_data": str(args.check_data),
-              "label": args.label, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "losses": {}}
+              "label": args.label, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+              "dense_motion_scale": args.dense_motion_scale, "losses": {}}
+    scale = args.dense_motion_scale
+    at = "" if scale is None else " at {0}x{1}".format(*(round(side * scale) for side in frame_shape[:2]))
     for part in args.parts:
         trained = copy.deepcopy(models)
+        if scale is not None:
+            trained.generator.dense_motion_network.set_scale_factor(scale)
         losses = train_occlusion(trained, videos, part, args.steps, args.batch_size, args.lr, args.seed,
                                  progress=not args.no_progress, label=args.label)
         record["losses"][part] = [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))]
-        rows[ROW_NAMES[args.label].format(part=part)] = check(trained)
+        rows[ROW_NAMES[args.label].format(part=part + at)] = check(trained)
     table = write_table(rows, args.readme, args.marker)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "occlusion_bound.json").write_text(json.dumps({**record, "rows": rows}, indent=2) + "\n")
     command = (f"pcut occlusion-bound --checkpoint {args.checkpoint} --data {args.data} --check-data "
                f"{args.check_data} --parts {' '.join(args.parts)} --steps {args.steps} --out {args.out}"
-               + (f" --label {args.label}" if args.label != "truth" else ""))
+               + (f" --label {args.label}" if args.label != "truth" else "")
+               + (f" --dense-motion-scale {scale:g}" if scale is not None else ""))
     (args.out / "occlusion_bound.md").write_text(
         f"# {TITLES[args.label]}\n\nWritten by `{command}` on "
         f"{rows[next(iter(rows))]['videos']} held-out videos of {args.check_data}.\n\n{table}\n")

@@ -41,7 +41,6 @@ class DenseMotionNetwork(nn.Module):
                  kp_variance: float = 0.01):
         super().__init__()
         self.num_kp = num_kp
-        self.scale_factor = scale_factor
         self.kp_variance = kp_variance
         in_features = (num_kp + 1) * (num_channels + 1)
         self.hourglass = Hourglass(block_expansion, in_features=in_features,
@@ -49,8 +48,19 @@ class DenseMotionNetwork(nn.Module):
         self.mask = nn.Conv2d(self.hourglass.out_filters, num_kp + 1, kernel_size=(7, 7), padding=(3, 3))
         self.occlusion = (nn.Conv2d(self.hourglass.out_filters, 1, kernel_size=(7, 7), padding=(3, 3))
                           if estimate_occlusion_map else None)
+        self.num_channels = num_channels
+        self.set_scale_factor(scale_factor)
+
+    def set_scale_factor(self, scale_factor: float) -> None:
+        """Work at ``scale_factor`` of the input size from now on: the convolutions apply at any
+        size and are kept; the anti-aliasing filter is made for the new factor (none at 1)."""
+        if not 0 < scale_factor <= 1:
+            raise ValueError(f"dense motion scale_factor {scale_factor}: expected a number in (0, 1]")
+        self.scale_factor = scale_factor
+        if hasattr(self, "down"):
+            del self.down
         if scale_factor != 1:
-            self.down = AntiAliasDownsample(num_channels, scale_factor)
+            self.down = AntiAliasDownsample(self.num_channels, scale_factor).to(self.mask.weight.device)
 
     def heatmap_differences(self, kp_driving: dict, kp_source: dict, height: int, width: int) -> torch.Tensor:
         """H_k = G(p_k^D) - G(p_k^S), with a zero background channel: (B, K+1, 1, h, w)."""
