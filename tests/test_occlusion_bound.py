@@ -156,6 +156,45 @@ def test_the_command_writes_the_table_beside_its_references(tiny, tmp_path, caps
     assert "--label revealed" in (tmp_path / "revealed" / "occlusion_bound.md").read_text()
 
 
+def test_the_dense_motion_network_runs_at_another_scale_with_its_weights_kept(tiny):
+    _, models, _ = tiny
+    network = copy.deepcopy(models.generator.dense_motion_network)
+    saved_scale = network.scale_factor
+    with torch.no_grad():
+        source, kp_source = torch.rand(2, 3, 32, 32), models.kp_detector(torch.rand(2, 3, 32, 32))
+        kp_driving = models.kp_detector(torch.rand(2, 3, 32, 32))
+        original = network(source, kp_driving, kp_source)["occlusion_map"]
+        weights = {name: value.clone() for name, value in network.named_parameters()}
+        network.set_scale_factor(1)
+        full = network(source, kp_driving, kp_source)["occlusion_map"]
+        assert full.shape == (2, 1, 32, 32) and not hasattr(network, "down")
+        assert all(torch.equal(value, weights[name]) for name, value in network.named_parameters())
+        network.set_scale_factor(saved_scale)
+        assert torch.equal(network(source, kp_driving, kp_source)["occlusion_map"], original)
+    assert original.shape[-1] == round(32 * saved_scale) != 32
+    for bad in (0, 1.5, -0.5):
+        with pytest.raises(ValueError, match=f"dense motion scale_factor {bad}: expected a number in \\(0, 1\\]"):
+            network.set_scale_factor(bad)
+
+
+def test_the_command_trains_o_at_another_scale_and_names_it(tiny, tmp_path, capsys):
+    root, models, checkpoint = tiny
+    out = tmp_path / "full"
+    assert main(["occlusion-bound", "--checkpoint", str(checkpoint), "--data", str(root), "--check-data", str(root),
+                 "--parts", "dense-motion", "--dense-motion-scale", "1", "--steps", "2", "--batch-size", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    record = json.loads((out / "occlusion_bound.json").read_text())
+    assert record["dense_motion_scale"] == 1
+    assert list(record["rows"]) == ["as trained (the reconstruction loss alone)",
+                                    "dense-motion at 32x32 trained on the truth (oracle)"]
+    assert "--dense-motion-scale 1" in (out / "occlusion_bound.md").read_text()
+    assert models.generator.dense_motion_network.scale_factor != 1        # the scale the model was saved with
+    assert main(["occlusion-bound", "--checkpoint", str(checkpoint), "--data", str(root), "--dense-motion-scale", "2",
+                 "--out", str(tmp_path / "bad")]) == 2                    # refused before any work
+    assert "dense motion scale_factor 2.0: expected a number in (0, 1]" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_the_oracle_refuses_a_world_without_truth(tiny, tmp_path):
     root, models, _ = tiny
     stripped = videos_without_truth(root, tmp_path / "no-truth")
