@@ -1316,3 +1316,24 @@ def test_the_weight_average_follows_the_generator_and_stands_for_the_checkpoint(
     config["train_params"]["ema_decay"], config["train_params"]["num_epochs"] = 0.0, 3
     train(config, tmp_path / "resumed", device="cpu", progress=False, resume=True)
     assert "keeps a weight average, but train_params.ema_decay is 0" in capsys.readouterr().out
+
+
+def test_a_start_trained_at_another_dense_motion_scale_loads_and_runs_at_this_configs(tmp_path, capsys):
+    from pcutlib.checkpoints.files import save_models
+    from pcutlib.models.build import build_models
+    from pcutlib.training.state import initialise_from
+    config = resolve_config(load_config(REPO / "configs" / "smoke.yaml"))
+    saved = build_models(config["model_params"])
+    save_models(tmp_path / "half.pt", saved, config)
+    full = copy.deepcopy(config)
+    full["model_params"]["generator_params"]["dense_motion_params"]["scale_factor"] = 1
+    trainer = build_trainer(full, torch.device("cpu"))
+    initialise_from(trainer, tmp_path / "half.pt")
+    network = trainer.models.generator.dense_motion_network
+    assert network.scale_factor == 1 and not hasattr(network, "down")
+    theirs = dict(saved.generator.dense_motion_network.named_parameters())
+    assert all(torch.equal(value, theirs[name]) for name, value in network.named_parameters())
+    assert ("was trained at scale_factor 0.5: it runs at 1 here (this config's), its weights kept"
+            in capsys.readouterr().out)
+    initialise_from(build_trainer(config, torch.device("cpu")), tmp_path / "half.pt")     # the same scale: silent
+    assert "scale_factor" not in capsys.readouterr().out

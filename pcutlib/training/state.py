@@ -3,6 +3,7 @@ stream, saved so that a resumed run continues exactly; and starting a run from a
 """
 from __future__ import annotations
 
+import contextlib
 import random
 import warnings
 from pathlib import Path
@@ -167,6 +168,27 @@ def initialise_from(trainer: Trainer, path: str | Path) -> None:
     for name in (n for n in trainer.models.networks() if n != "discriminator"):
         if name not in states:
             raise ValueError(f"{path} holds no '{name}' state dict (keys: {sorted(state)})")
-        load_state_strict(trainer.network(name), states[name], name, f"{path}'s config.model_params")
+        with dense_motion_at_saved_scale(trainer.network(name), state.get("config"), path):
+            load_state_strict(trainer.network(name), states[name], name, f"{path}'s config.model_params")
     if trainer.weight_average is not None:         # the average starts from the weights the run starts from
         trainer.weight_average = WeightAverage(trainer.averaged_networks(), trainer.weight_average.decay)
+
+
+@contextlib.contextmanager
+def dense_motion_at_saved_scale(network: torch.nn.Module, config: dict | None, path: str | Path):
+    """Within: FOMM's dense motion network of ``network`` (a generator) at the scale the checkpoint
+    at ``path`` was saved with, so that its weights load; after: back at this config's scale, its
+    convolutions kept (they apply at any size), said in one line. Other networks pass through."""
+    dense_motion = getattr(network, "dense_motion_network", None)
+    params = ((config or {}).get("model_params", {}).get("generator_params", {}).get("dense_motion_params") or {})
+    saved = params.get("scale_factor")
+    if (dense_motion is None or not hasattr(dense_motion, "set_scale_factor") or saved is None
+            or saved == dense_motion.scale_factor):
+        yield
+        return
+    wanted = dense_motion.scale_factor
+    dense_motion.set_scale_factor(saved)
+    yield
+    dense_motion.set_scale_factor(wanted)
+    print(f"the dense motion network of {path} was trained at scale_factor {saved:g}: it runs at {wanted:g} "
+          f"here (this config's), its weights kept")
