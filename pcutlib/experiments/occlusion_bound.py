@@ -28,7 +28,8 @@ the label's score (what a range map cannot see: a part that comes out from behin
 
 ``--dense-motion-scale`` trains and diagnoses the parts with the dense motion network at another
 size than the checkpoint's, its weights kept (its convolutions apply at any size): with 1, the O
-of a 64 px model is 64x64 instead of 32x32. Does O's resolution limit what it can rank?
+of a 64 px model is 64x64 instead of 32x32. Does O's resolution limit what it can rank? The
+revealed label still comes from the model as it was, at its own scale.
 """
 from __future__ import annotations
 
@@ -124,15 +125,20 @@ def warped_source(network, source: torch.Tensor, kp_source: dict, kp_driving: di
 
 
 def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_size: int = 8,
-                    lr: float = 1e-3, seed: int = 0, progress: bool = True, label: str = "truth") -> list[float]:
+                    lr: float = 1e-3, seed: int = 0, progress: bool = True, label: str = "truth",
+                    dense_motion_scale: float | None = None) -> list[float]:
     """Train ``part`` of ``models`` (in place) on ``label``: the true dis-occlusion, or the revealed
-    pixels of the model as it was before this training (module doc); returns the losses."""
+    pixels of the model as it was before this training (module doc), at the scale it was trained
+    at; ``dense_motion_scale`` (None: unchanged) first moves the trained network to another scale.
+    Returns the losses."""
     if steps < 1 or batch_size < 1 or not lr > 0:
         raise ValueError(f"steps {steps}, batch size {batch_size}, lr {lr}: expected positive values")
     if label not in LABELS:
         raise ValueError(f"label {label!r}: expected one of {', '.join(LABELS)}")
     network = models.generator.dense_motion_network
-    labeller = copy.deepcopy(network).eval() if label != "truth" else None
+    labeller = copy.deepcopy(network).eval() if label != "truth" else None    # before any change of scale
+    if dense_motion_scale is not None:
+        network.set_scale_factor(dense_motion_scale)
     optimizer = torch.optim.Adam(trainable_parameters(models, part), lr=lr)
     models.eval()
     if part == "dense-motion":
@@ -258,13 +264,11 @@ def run_occlusion_bound(args: argparse.Namespace) -> int:
               "label": args.label, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
               "dense_motion_scale": args.dense_motion_scale, "losses": {}}
     scale = args.dense_motion_scale
-    at = "" if scale is None else " at {0}x{1}".format(*(round(side * scale) for side in frame_shape[:2]))
+    at = "" if scale is None else " at {0}x{1}".format(*(int(side * scale) for side in frame_shape[:2]))
     for part in args.parts:
         trained = copy.deepcopy(models)
-        if scale is not None:
-            trained.generator.dense_motion_network.set_scale_factor(scale)
         losses = train_occlusion(trained, videos, part, args.steps, args.batch_size, args.lr, args.seed,
-                                 progress=not args.no_progress, label=args.label)
+                                 progress=not args.no_progress, label=args.label, dense_motion_scale=scale)
         record["losses"][part] = [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))]
         rows[ROW_NAMES[args.label].format(part=part + at)] = check(trained)
     table = write_table(rows, args.readme, args.marker)

@@ -60,7 +60,8 @@ class DenseMotionNetwork(nn.Module):
         if hasattr(self, "down"):
             del self.down
         if scale_factor != 1:
-            self.down = AntiAliasDownsample(self.num_channels, scale_factor).to(self.mask.weight.device)
+            self.down = AntiAliasDownsample(self.num_channels, scale_factor).to(
+                self.mask.weight.device, self.mask.weight.dtype)
 
     def heatmap_differences(self, kp_driving: dict, kp_source: dict, height: int, width: int) -> torch.Tensor:
         """H_k = G(p_k^D) - G(p_k^S), with a zero background channel: (B, K+1, 1, h, w)."""

@@ -188,7 +188,9 @@ def dense_motion_at_saved_scale(network: torch.nn.Module, config: dict | None, p
         return
     wanted = dense_motion.scale_factor
     dense_motion.set_scale_factor(saved)
-    yield
-    dense_motion.set_scale_factor(wanted)
+    try:
+        yield
+    finally:
+        dense_motion.set_scale_factor(wanted)
     print(f"the dense motion network of {path} was trained at scale_factor {saved:g}: it runs at {wanted:g} "
           f"here (this config's), its weights kept")
