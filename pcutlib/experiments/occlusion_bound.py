@@ -27,8 +27,8 @@ would learn from it. ``--label revealed-warp`` adds the model's warp error |defo
 the label's score (what a range map cannot see: a part that comes out from behind another).
 
 ``--dense-motion-scale`` trains and diagnoses the parts with the dense motion network at another
-size than the checkpoint's, its weights kept (its convolutions apply at any size): with 1, the O
-of a 64 px model is 64x64 instead of 32x32. Does O's resolution limit what it can rank? The
+size than the checkpoint's, starting from its trained weights (its convolutions apply at any
+size): with 1, the O of a 64 px model is 64x64 instead of 32x32. Does O's resolution limit what it can rank? The
 revealed label still comes from the model as it was, at its own scale.
 """
 from __future__ import annotations
@@ -212,9 +212,9 @@ def add_occlusion_bound_arguments(parser: argparse.ArgumentParser) -> argparse.A
                         help="what trains O: the true dis-occlusion (an oracle), the model's own revealed pixels "
                              "or those plus its warp error (no truth; module doc) (default: truth)")
     parser.add_argument("--dense-motion-scale", type=float, default=None, metavar="S",
-                        help="train and diagnose the parts with the dense motion network (its flow, region masks and O) "
-                             "at S times the frame size, its weights kept: 1 puts O at 64x64 for a 64 px model "
-                             "(default: the checkpoint's, 0.5 for synthetic-64)")
+                        help="train and diagnose the parts with the dense motion network (its flow, region masks "
+                             "and O) at S times the frame size, starting from its trained weights: 1 puts O at "
+                             "64x64 for a 64 px model (default: the checkpoint's, 0.5 for synthetic-64)")
     parser.add_argument("--steps", type=int, default=1500, help="training steps per part (default: 1500)")
     parser.add_argument("--batch-size", type=int, default=8, help="(source, driving) pairs per step (default: 8)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default: 1e-3)")
