@@ -49,6 +49,7 @@ from pcutlib.data.synthetic_truth import disocclusion
 from pcutlib.evaluation.diagnose import diagnose
 from pcutlib.inference import detect_keypoints
 from pcutlib.paths import between_markers, marker_pair, refuse_to_replace, replace_between_markers
+from pcutlib.models.dense_motion import checked_scale_factor
 from pcutlib.models.revealed_pixels import revealed_target
 from pcutlib.models.warping import deform
 from pcutlib.prioritycut import RegularizerConfig
@@ -253,7 +254,7 @@ def run_occlusion_bound(args: argparse.Namespace) -> int:
     models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device), with_discriminator=False)
     trainable_parameters(models, args.parts[0])          # refuses a model without O before any work
     if args.dense_motion_scale is not None:               # refuses a scale outside (0, 1] before any work
-        copy.deepcopy(models.generator.dense_motion_network).set_scale_factor(args.dense_motion_scale)
+        checked_scale_factor(args.dense_motion_scale)
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
     regularizer = RegularizerConfig.from_dict(checkpoint["config"].get("regularizer"))
     check = lambda trained: diagnose(trained, args.check_data, frame_shape, args.max_videos,   # noqa: E731

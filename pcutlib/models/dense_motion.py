@@ -28,6 +28,13 @@ from pcutlib.models.blocks import Hourglass
 from pcutlib.models.warping import AntiAliasDownsample, deform, keypoints_to_gaussian, local_affine_motions
 
 
+def checked_scale_factor(scale_factor: float) -> float:
+    """``scale_factor`` when the dense motion network can work at it, in (0, 1]; else a ValueError naming it."""
+    if not 0 < scale_factor <= 1:
+        raise ValueError(f"dense motion scale_factor {scale_factor}: expected a number in (0, 1]")
+    return scale_factor
+
+
 class DenseMotionNetwork(nn.Module):
     """source (B, C, H, W), keypoints (B, K, 2) -> dict at h = H*scale_factor, w = W*scale_factor:
 
@@ -54,9 +61,7 @@ class DenseMotionNetwork(nn.Module):
     def set_scale_factor(self, scale_factor: float) -> None:
         """Work at ``scale_factor`` of the input size from now on: the convolutions apply at any
         size and are kept; the anti-aliasing filter is made for the new factor (none at 1)."""
-        if not 0 < scale_factor <= 1:
-            raise ValueError(f"dense motion scale_factor {scale_factor}: expected a number in (0, 1]")
-        self.scale_factor = scale_factor
+        self.scale_factor = checked_scale_factor(scale_factor)
         if hasattr(self, "down"):
             del self.down
         if scale_factor != 1:
