@@ -113,6 +113,9 @@ SCHEMA = {
         "generator_params": {
             "block_expansion": whole(64, 1), "max_features": whole(512, 1), "num_down_blocks": whole(2, 0),
             "num_bottleneck_blocks": whole(6, 0), "estimate_occlusion_map": flag(True),
+            # pcut: resize the flow and O to the features with align_corners=True (TPSMM's choice,
+            # an identity flow stays the identity); false: FOMM's align_corners=False
+            "aligned_resize": flag(False),
             "dense_motion_params": {"block_expansion": whole(64, 1), "max_features": whole(1024, 1),
                                     "num_blocks": whole(5, 1), "scale_factor": number(0.25, 1e-3, 1),
                                     "kp_variance": number(0.01, 1e-6)},

@@ -1337,3 +1337,22 @@ def test_a_start_trained_at_another_dense_motion_scale_loads_and_runs_at_this_co
             in capsys.readouterr().out)
     initialise_from(build_trainer(config, torch.device("cpu")), tmp_path / "half.pt")     # the same scale: silent
     assert "scale_factor" not in capsys.readouterr().out
+
+
+def test_a_start_trained_with_the_other_flow_resize_says_so(tmp_path, capsys):
+    """generator_params.aligned_resize changes no weight: the start loads, and one line says the
+    resize differs from the checkpoint's; the same resize loads silently."""
+    from pcutlib.checkpoints.files import save_models
+    from pcutlib.models.build import build_models
+    from pcutlib.training.state import initialise_from
+    config = resolve_config(load_config(REPO / "configs" / "smoke.yaml"))
+    save_models(tmp_path / "fomm.pt", build_models(config["model_params"]), config)
+    aligned = copy.deepcopy(config)
+    aligned["model_params"]["generator_params"]["aligned_resize"] = True
+    trainer = build_trainer(aligned, torch.device("cpu"))
+    initialise_from(trainer, tmp_path / "fomm.pt")
+    assert trainer.models.generator.aligned_resize
+    assert "was trained with aligned_resize false: it resizes its flow and occlusion map with true here" in (
+        capsys.readouterr().out)
+    initialise_from(build_trainer(config, torch.device("cpu")), tmp_path / "fomm.pt")
+    assert "aligned_resize" not in capsys.readouterr().out

@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from pcutlib.data.splits import animation_case, fomm_rule_gap, load_split
@@ -51,6 +50,7 @@ from pcutlib.evaluation.targets import TARGETS, relative_change, targets_line
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 from pcutlib.models.revealed_pixels import driving_range_maps, revealed_score
 from pcutlib.models.unet_discriminator import UNetDiscriminator
+from pcutlib.models.warping import resize_bilinear
 from pcutlib.prioritycut import RegularizerConfig
 
 # ----------------------------------------------------------------------------- the diagnosis
@@ -136,9 +136,9 @@ class Diagnosis:
         return asdict(self)
 
 
-def _upsampled(occlusion_map: torch.Tensor, size) -> torch.Tensor:
-    """(N,1,h,w) -> (N,H,W) bilinear (the generator's own resampling of O is at h x w)."""
-    return F.interpolate(occlusion_map, size=size, mode="bilinear", align_corners=False)[:, 0]
+def _upsampled(occlusion_map: torch.Tensor, size, aligned: bool = False) -> torch.Tensor:
+    """(N,1,h,w) -> (N,H,W) bilinear, as the generator resizes O (``aligned_resize``)."""
+    return resize_bilinear(occlusion_map, size, aligned)[:, 0]
 
 
 @torch.no_grad()
@@ -168,11 +168,12 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
             parts["deformed"].append(out["deformed"])
         if "occlusion_map" not in out:
             continue
-        parts["at_rest"].append(_upsampled(rest["occlusion_map"], size)[figure_pixels(frames)])
+        aligned = getattr(models.generator, "aligned_resize", False)
+        parts["at_rest"].append(_upsampled(rest["occlusion_map"], size, aligned)[figure_pixels(frames)])
         if truth is None or count < 2:
             continue
         later, later_kp = ({key: value[1:] for key, value in rows.items()} for rows in (out, kp))
-        parts["score"].append(1 - _upsampled(later["occlusion_map"], size))
+        parts["score"].append(1 - _upsampled(later["occlusion_map"], size, aligned))
         if "occlusion_maps" in out:          # TPSMM: every mask, coarse to fine
             parts["mask_scores"].append([1 - _upsampled(level[1:], size) for level in out["occlusion_maps"]])
             parts["mask_sizes"] = [level.shape[-2] for level in out["occlusion_maps"]]

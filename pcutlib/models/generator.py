@@ -11,12 +11,11 @@ PriorityCut sends to the discriminator.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pcutlib.models.blocks import DownBlock, ResBlock, SameBlock, UpBlock, channels_at
 from pcutlib.models.dense_motion import DenseMotionNetwork
-from pcutlib.models.warping import check_image, check_keypoints, deform
+from pcutlib.models.warping import check_image, check_keypoints, deform, resize_bilinear
 
 
 class OcclusionAwareGenerator(nn.Module):
@@ -30,13 +29,17 @@ class OcclusionAwareGenerator(nn.Module):
     2^num_down_blocks. ``apply_occlusion=False`` (training warm-up only) leaves the warped features
     unmasked, so every pixel's error reaches the flow. ``region_dropout`` (training only) is passed to the dense motion
     network (``pcutlib.models.dense_motion.region_softmax``), which draws the dropped regions from ``dropout_rng``
-    (None: torch's global RNG); 0 is FOMM's generator.
+    (None: torch's global RNG); 0 is FOMM's generator. ``aligned_resize``: the flow and O reach
+    the features' size by ``warping.resize_bilinear`` with align_corners=True (TPSMM's choice, an
+    identity flow stays the identity) instead of FOMM's False.
     """
 
     def __init__(self, *, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
                  num_down_blocks: int, num_bottleneck_blocks: int, estimate_occlusion_map: bool = False,
-                 dense_motion_params: dict | None = None, estimate_jacobian: bool = False):
+                 dense_motion_params: dict | None = None, estimate_jacobian: bool = False,
+                 aligned_resize: bool = False):
         super().__init__()
+        self.aligned_resize = aligned_resize
         self.num_channels = num_channels
         self.num_kp = num_kp
         self.num_down_blocks = num_down_blocks
@@ -83,17 +86,16 @@ class OcclusionAwareGenerator(nn.Module):
             output["sparse_deformed"] = motion["sparse_deformed"]
             deformation = motion["deformation"]
             output["deformation"] = deformation
-            out = deform(out, deformation)
+            out = deform(out, deformation, aligned_resize=self.aligned_resize)
             if "occlusion_map" in motion:
                 occlusion_map = motion["occlusion_map"]
                 output["occlusion_map"] = occlusion_map
                 output["motion_features"] = motion["motion_features"]      # O's input, (B, F, h, w)
                 if occlusion_map.shape[2:] != out.shape[2:]:
-                    occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear",
-                                                  align_corners=False)
+                    occlusion_map = resize_bilinear(occlusion_map, out.shape[2:], self.aligned_resize)
                 if apply_occlusion:
                     out = out * occlusion_map
-            output["deformed"] = deform(source_image, deformation)
+            output["deformed"] = deform(source_image, deformation, aligned_resize=self.aligned_resize)
 
         out = self.bottleneck(out)
         for block in self.up_blocks:

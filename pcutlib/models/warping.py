@@ -64,18 +64,31 @@ def local_affine_motions(kp_source: dict, kp_driving: dict, height: int, width: 
     return torch.cat([background, keypoint_motions], dim=1)
 
 
-def deform(image: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
+def deform(image: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
+           aligned_resize: bool = False) -> torch.Tensor:
     """Backward warp: ``out[..., i, j] = image sampled at grid[:, i, j]`` (bilinear).
 
     image: (B, C, H, W); grid: (B, h, w, 2) in [-1,1], x first. When the grid's size
     differs from the image's, the grid is first resized bilinearly to (H, W) (FOMM's
-    generator does this for feature maps). Returns (B, C, H, W) or (B, C, h, w) when the
-    sizes already match.
+    generator does this for feature maps), with ``align_corners=aligned_resize``: False is
+    FOMM's, True TPSMM's (see ``resize_bilinear``). Returns (B, C, H, W) or (B, C, h, w)
+    when the sizes already match.
     """
     if grid.shape[1:3] != image.shape[2:]:
-        grid = F.interpolate(grid.permute(0, 3, 1, 2), size=image.shape[2:], mode="bilinear",
-                             align_corners=False).permute(0, 2, 3, 1)
+        grid = resize_bilinear(grid.permute(0, 3, 1, 2), image.shape[2:], aligned_resize).permute(0, 2, 3, 1)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
+
+
+def resize_bilinear(maps: torch.Tensor, size, aligned: bool) -> torch.Tensor:
+    """(B, C, h, w) -> (B, C, *size), bilinear; the dense motion network's flow and occlusion map
+    on their way to the features' size.
+
+    aligned=True (``align_corners=True``, TPSMM's choice) keeps pixel i of n at 2i/(n-1) - 1, the
+    convention of ``make_coordinate_grid``, so an identity flow stays the identity. aligned=False
+    (FOMM's ``F.interpolate`` default) zooms it: from 32 to 64 pixels a flow that moves nothing
+    reads each pixel up to 0.49 px away, more the nearer the border.
+    """
+    return F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=aligned)
 
 
 class AntiAliasDownsample(nn.Module):

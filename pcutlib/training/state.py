@@ -170,6 +170,7 @@ def initialise_from(trainer: Trainer, path: str | Path) -> None:
             raise ValueError(f"{path} holds no '{name}' state dict (keys: {sorted(state)})")
         with dense_motion_at_saved_scale(trainer.network(name), state.get("config"), path):
             load_state_strict(trainer.network(name), states[name], name, f"{path}'s config.model_params")
+    say_resize_change(trainer.models.networks().get("generator"), state.get("config"), path)
     if trainer.weight_average is not None:         # the average starts from the weights the run starts from
         trainer.weight_average = WeightAverage(trainer.averaged_networks(), trainer.weight_average.decay)
 
@@ -194,3 +195,14 @@ def dense_motion_at_saved_scale(network: torch.nn.Module, config: dict | None, p
         dense_motion.set_scale_factor(wanted)
     print(f"the dense motion network of {path} was trained at scale_factor {saved:g}: it runs at {wanted:g} "
           f"here (this config's), its weights kept")
+
+
+def say_resize_change(generator: torch.nn.Module | None, config: dict | None, path: str | Path) -> None:
+    """One line when FOMM's generator resizes its flow and O otherwise than the checkpoint at
+    ``path`` was trained to (``generator_params.aligned_resize``)."""
+    if not hasattr(generator, "aligned_resize"):
+        return
+    saved = bool(((config or {}).get("model_params", {}).get("generator_params", {}) or {}).get("aligned_resize", False))
+    if saved != generator.aligned_resize:
+        print(f"the generator of {path} was trained with aligned_resize {str(saved).lower()}: it resizes its flow "
+              f"and occlusion map with {str(generator.aligned_resize).lower()} here (this config's)")
