@@ -63,6 +63,16 @@ def test_identity_motion_reproduces_source():
         torch.testing.assert_close(out["sparse_deformed"][0, k], small_source[0], atol=1e-5, rtol=0)
 
 
+def test_fomms_resize_zooms_an_identity_flow_by_up_to_049_px():
+    """warping.resize_bilinear from 32 to 64 pixels: FOMM's align_corners=False reads a pixel up
+    to 0.49 px from itself (the figure architecture.md and the docstring quote); corner-aligned, none."""
+    from pcutlib.models.warping import resize_bilinear
+    coarse = make_coordinate_grid(32, 32).permute(2, 0, 1)[None]
+    error = {aligned: float((resize_bilinear(coarse, (64, 64), aligned)[0].permute(1, 2, 0)
+                             - make_coordinate_grid(64, 64)).abs().amax()) * 63 / 2 for aligned in (False, True)}
+    assert f"{error[False]:.2f}" == "0.49" and error[True] < 1e-4
+
+
 @pytest.mark.parametrize("aligned", [False, True])
 def test_aligned_resize_keeps_an_identity_flow_the_identity(aligned):
     """generator_params.aligned_resize: the 32x32 identity flow resized corner-aligned warps the

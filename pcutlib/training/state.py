@@ -202,7 +202,8 @@ def say_resize_change(generator: torch.nn.Module | None, config: dict | None, pa
     ``path`` was trained to (``generator_params.aligned_resize``)."""
     if not hasattr(generator, "aligned_resize"):
         return
-    saved = bool(((config or {}).get("model_params", {}).get("generator_params", {}) or {}).get("aligned_resize", False))
+    params = (config or {}).get("model_params", {}).get("generator_params") or {}
+    saved = bool(params.get("aligned_resize", False))
     if saved != generator.aligned_resize:
         print(f"the generator of {path} was trained with aligned_resize {str(saved).lower()}: it resizes its flow "
               f"and occlusion map with {str(generator.aligned_resize).lower()} here (this config's)")
