@@ -886,3 +886,7 @@ def test_the_revealed_model_continued_in_choices_md_is_the_record():
     intro = page.split("**A model at 64x64, continued", 1)[1].split("<!-- occlusion-levers-revealed-continued:start")[0]
     intro = " ".join(intro.split())
     assert f"reconstructs a frame from itself at silhouette IoU {f3(shipped['silhouette_iou_at_rest'])}" in intro
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert (f"the model ended at IoU {f3(motion['silhouette_iou'])} and {f3(aligned['silhouette_iou'])}, against "
+            f"{f3(control['silhouette_iou'])} for the same 100 epochs without either") in readme
+    assert f"gives the frame back at IoU {f3(aligned['silhouette_iou_at_rest'])} only" in readme
