@@ -88,6 +88,19 @@ def test_aligned_resize_keeps_an_identity_flow_the_identity(aligned):
     assert (error < 1e-4) if aligned else (error > 0.05), float(error)
 
 
+def test_aligned_resize_survives_a_checkpoint_round_trip(tmp_path):
+    """The flag lives in the saved config: load_models rebuilds the generator with it; a config
+    without the key (FOMM's yamls, older checkpoints) loads with FOMM's resize."""
+    config = {"model_params": small_params()}
+    for aligned in (True, False):
+        config["model_params"]["generator_params"]["aligned_resize"] = aligned
+        save_models(tmp_path / "m.pt", build_models(config["model_params"]), config)
+        assert load_models(tmp_path / "m.pt")[0].generator.aligned_resize is aligned
+    del config["model_params"]["generator_params"]["aligned_resize"]
+    save_models(tmp_path / "old.pt", build_models(config["model_params"]), config)
+    assert load_models(tmp_path / "old.pt")[0].generator.aligned_resize is False
+
+
 def test_gradients_reach_every_parameter():
     models = build_models(small_params())
     source, driving = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)

@@ -137,7 +137,7 @@ class Diagnosis:
 
 
 def _upsampled(occlusion_map: torch.Tensor, size, aligned: bool = False) -> torch.Tensor:
-    """(N,1,h,w) -> (N,H,W) bilinear, as the generator resizes O (``aligned_resize``)."""
+    """(N,1,h,w) -> (N,H,W) bilinear, as FOMM's generator resizes O (``aligned_resize``)."""
     return resize_bilinear(occlusion_map, size, aligned)[:, 0]
 
 
@@ -152,6 +152,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "rest", "deformed", "at_rest",
                                  "score", "rule", "truth",
                                  "figure", "foreground", "selected", "video", "mask_scores", "warp_error", "range")}
+    aligned = getattr(models.generator, "aligned_resize", False)       # TPSMM's masks: FOMM's resize here
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
         kp = detect_keypoints(models.kp_detector, frames)
@@ -168,7 +169,6 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
             parts["deformed"].append(out["deformed"])
         if "occlusion_map" not in out:
             continue
-        aligned = getattr(models.generator, "aligned_resize", False)
         parts["at_rest"].append(_upsampled(rest["occlusion_map"], size, aligned)[figure_pixels(frames)])
         if truth is None or count < 2:
             continue

@@ -116,13 +116,14 @@ def trainable_parameters(models, part: str) -> list[torch.nn.Parameter]:
 
 
 @torch.no_grad()
-def warped_source(network, source: torch.Tensor, kp_source: dict, kp_driving: dict) -> torch.Tensor:
-    """The source warped by ``network``'s flow (FOMM's ``deform``): source (B,3,H,W) and B rows of
-    keypoints -> (B,3,H,W) on the network's device."""
+def warped_source(network, source: torch.Tensor, kp_source: dict, kp_driving: dict,
+                  aligned_resize: bool = False) -> torch.Tensor:
+    """The source warped by ``network``'s flow (FOMM's ``deform``, resized as the generator's
+    ``aligned_resize``): source (B,3,H,W) and B rows of keypoints -> (B,3,H,W) on the network's device."""
     device = next(network.parameters()).device
     moved = lambda kp: {key: value.to(device) for key, value in kp.items()}   # noqa: E731
     motion = network(source.to(device), kp_driving=moved(kp_driving), kp_source=moved(kp_source))
-    return deform(source.to(device), motion["deformation"])
+    return deform(source.to(device), motion["deformation"], aligned_resize=aligned_resize)
 
 
 def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_size: int = 8,
@@ -154,7 +155,8 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
         if labeller is None:
             target = visible_target(truth, size)
         else:
-            deformed = warped_source(labeller, source, kp_source, kp_driving) if label == "revealed-warp" else None
+            deformed = (warped_source(labeller, source, kp_source, kp_driving, models.generator.aligned_resize)
+                        if label == "revealed-warp" else None)
             target = revealed_target(labeller, source, driving, kp_source, kp_driving, size, deformed=deformed)
         loss = balanced_occlusion_bce(occlusion_map, target.to(device))
         optimizer.zero_grad(set_to_none=True)

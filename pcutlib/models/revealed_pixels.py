@@ -47,8 +47,9 @@ def range_map(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     at ``size`` (H, W), each of the H*W pixels splatted with weight 1 onto its four nearest target
     pixels; mass that lands outside the frame is dropped. A coarser grid is resized corner-aligned
     (its displacement from the identity, bilinearly with align_corners=True), so a flow that moves
-    nothing stays the identity; ``warping.deform`` resizes with align_corners=False, as FOMM,
-    which pulls the flow towards the centre and would stack mass on the border rows."""
+    nothing stays the identity; ``warping.deform`` resizes with align_corners=False by default, as
+    FOMM, which pulls the flow towards the centre and would stack mass on the border rows (with
+    ``generator_params.aligned_resize`` the generator's warp resizes as this does)."""
     if grid.dim() != 4 or grid.shape[-1] != 2:
         raise ValueError(f"grid {tuple(grid.shape)}: expected (N, h, w, 2)")
     height, width = size

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from pcutlib.evaluation.occlusion_truth import disocclusion_composition, frame_difference_rule, occlusion_auc_strata
 from pcutlib.inference import detect_keypoints, generate_frames
+from pcutlib.models.warping import resize_bilinear
 from pcutlib.prioritycut import foreground_pixels
 from pcutlib.teaching.common import figure_labels, true_disocclusion
 
@@ -61,7 +62,8 @@ def video_occlusion_strata(models, rendering, source_frame: int = 0, foreground_
     figure = figure_labels(rendering, others)
     region = F.interpolate(out["region_mask"][others], size=size, mode="nearest")
     foreground = foreground_pixels(region, foreground_threshold)
-    occlusion = F.interpolate(out["occlusion_map"][others], size=size, mode="bilinear", align_corners=False)[:, 0]
+    aligned = getattr(models.generator, "aligned_resize", False)       # as pcut diagnose resizes O
+    occlusion = resize_bilinear(out["occlusion_map"][others], size, aligned)[:, 0]
     one_video = torch.zeros(len(others), dtype=torch.long)
     rule = frame_difference_rule(video[others], video[source_frame])
     return {"O": occlusion_auc_strata(1 - occlusion, truth, figure, foreground, one_video),

@@ -111,6 +111,7 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
     state = safe_torch_load(path, map_location=trainer.device)
     for name in trainer.models.networks():
         load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")
+    say_resize_change(trainer.models.networks().get("generator"), state.get("config"), path)
     for name, optimizer in trainer.optimizers.items():
         saved = state["optimizers"][name]
         # this run's Adam kernel (fused or one tensor at a time), whichever wrote the checkpoint

@@ -22,19 +22,18 @@ as FOMM does); likewise a single occlusion mask without multi_mask.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pcutlib.models.blocks import DownBlock, ResBlock, SameBlock, UpBlock, channels_at
 from pcutlib.models.tpsmm.blocks import with_instance_norm
-from pcutlib.models.warping import check_image, deform
+from pcutlib.models.warping import check_image, deform, resize_bilinear
 
 
 def resize_aligned(maps: torch.Tensor, size) -> torch.Tensor:
     """Bilinear resize of (B, C, h, w) to (B, C, *size) with align_corners=True (TPSMM's choice)."""
     if tuple(maps.shape[2:]) == tuple(size):
         return maps
-    return F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=True)
+    return resize_bilinear(maps, size, aligned=True)
 
 
 def warp_features(features: torch.Tensor, deformation: torch.Tensor) -> torch.Tensor:
