@@ -116,6 +116,9 @@ SCHEMA = {
             # pcut: resize the flow and O to the features with align_corners=True (TPSMM's choice,
             # an identity flow stays the identity); false: FOMM's align_corners=False
             "aligned_resize": flag(False),
+            # pcut: the prediction keeps the warped source where O says it is visible (TPSMM's
+            # output, D (1 - O) + warped source O); false: FOMM's, the decoder's output alone
+            "keep_visible_source": flag(False),
             "dense_motion_params": {"block_expansion": whole(64, 1), "max_features": whole(1024, 1),
                                     "num_blocks": whole(5, 1), "scale_factor": number(0.25, 1e-3, 1),
                                     "kp_variance": number(0.01, 1e-6)},

@@ -101,6 +101,29 @@ def test_aligned_resize_survives_a_checkpoint_round_trip(tmp_path):
     assert load_models(tmp_path / "old.pt")[0].generator.aligned_resize is False
 
 
+def test_keep_visible_source_blends_the_decoder_with_the_warped_source_by_o():
+    """generator_params.keep_visible_source: prediction = decoder (1 - O) + warped source O, O
+    resized to the frame; the same weights without it give the decoder's output; no O: refused."""
+    from pcutlib.models.warping import resize_bilinear
+    params = small_params()
+    plain = build_models(params).eval()
+    params["generator_params"]["keep_visible_source"] = True
+    blended = build_models(params).eval()
+    blended.generator.load_state_dict(plain.generator.state_dict())
+    source, driving = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        kp_source, kp_driving = plain.kp_detector(source), plain.kp_detector(driving)
+        decoder = plain.generator(source, kp_driving=kp_driving, kp_source=kp_source)
+        out = blended.generator(source, kp_driving=kp_driving, kp_source=kp_source)
+    visible = resize_bilinear(decoder["occlusion_map"], (64, 64), False)
+    expected = decoder["prediction"] * (1 - visible) + decoder["deformed"] * visible
+    torch.testing.assert_close(out["prediction"], expected)
+    assert not torch.allclose(out["prediction"], decoder["prediction"])
+    params["generator_params"]["estimate_occlusion_map"] = False
+    with pytest.raises(ValueError, match="keep_visible_source blends by the occlusion map, but estimate_occlusion_map is False"):
+        build_models(params)
+
+
 def test_gradients_reach_every_parameter():
     models = build_models(small_params())
     source, driving = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)

@@ -5,6 +5,9 @@
     masked    = O * warped                                keep what the source can explain
     D_hat     = sigmoid(final(up_blocks(bottleneck(masked))))   inpaint and decode
 
+With ``keep_visible_source`` (a departure from FOMM, TPSMM's output) the prediction keeps the
+warped source where O says it is visible: D_hat <- D_hat (1 - O) + (S o T) O.
+
 Where the occlusion map O is near 0 the decoder must invent the pixels: the regions
 PriorityCut sends to the discriminator.
 """
@@ -31,15 +34,21 @@ class OcclusionAwareGenerator(nn.Module):
     network (``pcutlib.models.dense_motion.region_softmax``), which draws the dropped regions from ``dropout_rng``
     (None: torch's global RNG); 0 is FOMM's generator. ``aligned_resize``: the flow and O reach
     the features' size by ``warping.resize_bilinear`` with align_corners=True (TPSMM's choice, an
-    identity flow stays the identity) instead of FOMM's False.
+    identity flow stays the identity) instead of FOMM's False. ``keep_visible_source``: the
+    prediction is blended with the warped source by O (module doc); it needs an occlusion map.
     """
 
     def __init__(self, *, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
                  num_down_blocks: int, num_bottleneck_blocks: int, estimate_occlusion_map: bool = False,
                  dense_motion_params: dict | None = None, estimate_jacobian: bool = False,
-                 aligned_resize: bool = False):
+                 aligned_resize: bool = False, keep_visible_source: bool = False):
         super().__init__()
+        if keep_visible_source and (dense_motion_params is None or not estimate_occlusion_map):
+            raise ValueError(f"generator_params.keep_visible_source blends by the occlusion map, but "
+                             f"estimate_occlusion_map is {estimate_occlusion_map} and dense_motion_params is "
+                             f"{'absent' if dense_motion_params is None else 'set'}: set both, or keep_visible_source false")
         self.aligned_resize = aligned_resize
+        self.keep_visible_source = keep_visible_source
         self.num_channels = num_channels
         self.num_kp = num_kp
         self.num_down_blocks = num_down_blocks
@@ -100,5 +109,9 @@ class OcclusionAwareGenerator(nn.Module):
         out = self.bottleneck(out)
         for block in self.up_blocks:
             out = block(out)
-        output["prediction"] = torch.sigmoid(self.final(out))
+        prediction = torch.sigmoid(self.final(out))
+        if self.keep_visible_source and apply_occlusion:
+            visible = resize_bilinear(output["occlusion_map"], prediction.shape[2:], self.aligned_resize)
+            prediction = prediction * (1 - visible) + output["deformed"] * visible     # (B, C, H, W)
+        output["prediction"] = prediction
         return output
