@@ -860,12 +860,14 @@ def test_the_revealed_model_continued_in_choices_md_is_the_record():
     variants = [line.split(" | ")[0].lstrip("| ") for line in block.splitlines()[2:]]
     recipe = "small-motion+full-res-long+revealed-1-plain-rest"
     assert variants == [recipe, "revealed+continued-100", "revealed+motion-64-100", "revealed+aligned-100",
-                        "revealed+motion-64-100+pc-warm30-pixel-head"]
+                        "revealed+motion-64-100+pc-warm30-pixel-head", "revealed+keep-visible-100",
+                        "revealed+keep-visible+aligned-100"]
     assert block == calibration.occlusion_levers(rows, variants, calibration.SILHOUETTE_COLUMNS)
     row = {r["variant"]: r for r in rows if r.get("seed", 0) == 0}
-    control, motion, aligned, finetune = (row[name] for name in variants[1:])
-    assert all(r["base"] == "pretrained/synthetic-64-revealed.pt" for r in (control, motion, aligned))
-    assert all(control[key] == motion[key] == aligned[key] for key in ("seed", "epochs", "steps", "world"))
+    control, motion, aligned, finetune, keep, keep_aligned = (row[name] for name in variants[1:])
+    continued = (control, motion, aligned, keep, keep_aligned)
+    assert all(r["base"] == "pretrained/synthetic-64-revealed.pt" for r in continued)
+    assert all(r[key] == control[key] for r in continued for key in ("seed", "epochs", "steps", "world"))
     f3 = lambda value: f"{value:.3f}"   # noqa: E731
     seeds = {r["seed"]: r for r in rows if r["variant"] == recipe}
     fine_tunes = {r["seed"]: r for r in rows if r["variant"] == recipe + "+pc-warm30-pixel-head"}
@@ -901,3 +903,18 @@ def test_the_revealed_model_continued_in_choices_md_is_the_record():
     gaps = sorted(control["silhouette_iou"] - r["silhouette_iou"] for r in (motion, aligned))
     assert f"differences of {f3(gaps[0])}-{f3(gaps[1])}, not separable from seed noise" in readme
     assert f"gives the frame back at IoU {f3(aligned['silhouette_iou_at_rest'])} only" in readme
+    f4 = lambda value: f"{value:.4f}"   # noqa: E731
+    assert (f"the frame comes back at IoU {f3(keep['silhouette_iou_at_rest'])} and, with the corner-aligned resize, "
+            f"{f3(keep_aligned['silhouette_iou_at_rest'])} (control {f3(control['silhouette_iou_at_rest'])}), O at rest rises "
+            f"to {f3(keep['occlusion_at_rest'])} and {f3(keep_aligned['occlusion_at_rest'])} (control "
+            f"{f3(control['occlusion_at_rest'])}), and the reconstruction L1 falls to {f4(keep['reconstruction_l1'])} and "
+            f"{f4(keep_aligned['reconstruction_l1'])} (control {f4(control['reconstruction_l1'])})") in text
+    assert (f"The IoU in motion does not rise with it: {f3(keep['silhouette_iou'])} and "
+            f"{f3(keep_aligned['silhouette_iou'])}, against {f3(control['silhouette_iou'])}") in text
+    assert max(keep["silhouette_iou"], keep_aligned["silhouette_iou"]) <= control["silhouette_iou"]
+    assert (f"the warped source, whose IoU is {f3(keep['warped_source_silhouette_iou'])} and "
+            f"{f3(keep_aligned['warped_source_silhouette_iou'])}") in text
+    assert f"stays where it was ({f3(keep['occlusion_auc_figure'])} and {f3(keep_aligned['occlusion_auc_figure'])})" in text
+    assert (f"gives the frame back at {f3(keep_aligned['silhouette_iou_at_rest'])} and cuts the reconstruction L1 from "
+            f"{f4(control['reconstruction_l1'])} to {f4(keep_aligned['reconstruction_l1'])}, but the IoU in motion ends at "
+            f"{f3(keep_aligned['silhouette_iou'])}") in readme

@@ -266,7 +266,8 @@ SILHOUETTE_COLUMNS = [("moving_distinct_keypoints", "moving kp", 2), ("probe_px"
                       ("silhouette_iou", "IoU", 3), ("silhouette_iou_at_rest", "IoU at rest", 3),
                       ("warped_source_silhouette_iou", "warped source IoU", 3), ("occlusion_at_rest", "O at rest", 3),
                       ("occlusion_auc_foreground", "O AUC in F", 3), ("occlusion_auc_figure", "O AUC figure", 3),
-                      ("mask_lift", "mask lift", 2), ("d_pixel_auc_true_disocclusion", "D pixel AUC vs truth", 3)]
+                      ("mask_lift", "mask lift", 2), ("d_pixel_auc_true_disocclusion", "D pixel AUC vs truth", 3),
+                      ("reconstruction_l1", "reconstruction L1", 4)]
 # the label beside what O learned from it: the revealed score, the warp error and their sum (pcut
 # diagnose's references on the same held-out figures; "-": recorded before it was measured)
 LABEL_COLUMNS = [("moving_distinct_keypoints", "moving kp", 1), ("silhouette_iou", "IoU", 3),
