@@ -119,6 +119,10 @@ def test_keep_visible_source_blends_the_decoder_with_the_warped_source_by_o():
     expected = decoder["prediction"] * (1 - visible) + decoder["deformed"] * visible
     torch.testing.assert_close(out["prediction"], expected)
     assert not torch.allclose(out["prediction"], decoder["prediction"])
+    with torch.no_grad():                                  # the occlusion warm-up skips the blend
+        unmasked = [net.generator(source, kp_driving=kp_driving, kp_source=kp_source, apply_occlusion=False)
+                    for net in (plain, blended)]
+    torch.testing.assert_close(unmasked[1]["prediction"], unmasked[0]["prediction"])
     params["generator_params"]["estimate_occlusion_map"] = False
     with pytest.raises(ValueError, match="keep_visible_source blends by the occlusion map, but estimate_occlusion_map is False"):
         build_models(params)

@@ -1356,3 +1356,7 @@ def test_a_start_trained_with_the_other_flow_resize_says_so(tmp_path, capsys):
         capsys.readouterr().out)
     initialise_from(build_trainer(config, torch.device("cpu")), tmp_path / "fomm.pt")
     assert "aligned_resize" not in capsys.readouterr().out
+    aligned["model_params"]["generator_params"]["keep_visible_source"] = True
+    initialise_from(build_trainer(aligned, torch.device("cpu")), tmp_path / "fomm.pt")
+    assert "was trained with keep_visible_source false: it keeps the warped source where O is high: true here" in (
+        capsys.readouterr().out)

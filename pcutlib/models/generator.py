@@ -6,7 +6,8 @@
     D_hat     = sigmoid(final(up_blocks(bottleneck(masked))))   inpaint and decode
 
 With ``keep_visible_source`` (a departure from FOMM, TPSMM's output) the prediction keeps the
-warped source where O says it is visible: D_hat <- D_hat (1 - O) + (S o T) O.
+warped source where O says it is visible: D_hat <- D_hat (1 - O) + (S o T) O, with O (1: visible)
+resized to the frame as the flow is.
 
 Where the occlusion map O is near 0 the decoder must invent the pixels: the regions
 PriorityCut sends to the discriminator.
@@ -35,7 +36,8 @@ class OcclusionAwareGenerator(nn.Module):
     (None: torch's global RNG); 0 is FOMM's generator. ``aligned_resize``: the flow and O reach
     the features' size by ``warping.resize_bilinear`` with align_corners=True (TPSMM's choice, an
     identity flow stays the identity) instead of FOMM's False. ``keep_visible_source``: the
-    prediction is blended with the warped source by O (module doc); it needs an occlusion map.
+    prediction is blended with the warped source by O (module doc); it needs an occlusion map, and
+    ``apply_occlusion=False`` skips the blend as it skips the masking.
     """
 
     def __init__(self, *, num_channels: int, num_kp: int, block_expansion: int, max_features: int,

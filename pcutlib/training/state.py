@@ -111,7 +111,7 @@ def load_training_checkpoint(trainer: Trainer, path: str | Path) -> None:
     state = safe_torch_load(path, map_location=trainer.device)
     for name in trainer.models.networks():
         load_state_strict(trainer.network(name), state[name], name, f"{path}'s config.model_params")
-    say_resize_change(trainer.models.networks().get("generator"), state.get("config"), path)
+    say_generator_change(trainer.models.networks().get("generator"), state.get("config"), path)
     for name, optimizer in trainer.optimizers.items():
         saved = state["optimizers"][name]
         # this run's Adam kernel (fused or one tensor at a time), whichever wrote the checkpoint
@@ -171,7 +171,7 @@ def initialise_from(trainer: Trainer, path: str | Path) -> None:
             raise ValueError(f"{path} holds no '{name}' state dict (keys: {sorted(state)})")
         with dense_motion_at_saved_scale(trainer.network(name), state.get("config"), path):
             load_state_strict(trainer.network(name), states[name], name, f"{path}'s config.model_params")
-    say_resize_change(trainer.models.networks().get("generator"), state.get("config"), path)
+    say_generator_change(trainer.models.networks().get("generator"), state.get("config"), path)
     if trainer.weight_average is not None:         # the average starts from the weights the run starts from
         trainer.weight_average = WeightAverage(trainer.averaged_networks(), trainer.weight_average.decay)
 
@@ -198,13 +198,15 @@ def dense_motion_at_saved_scale(network: torch.nn.Module, config: dict | None, p
           f"here (this config's), its weights kept")
 
 
-def say_resize_change(generator: torch.nn.Module | None, config: dict | None, path: str | Path) -> None:
-    """One line when FOMM's generator resizes its flow and O otherwise than the checkpoint at
-    ``path`` was trained to (``generator_params.aligned_resize``)."""
-    if not hasattr(generator, "aligned_resize"):
+def say_generator_change(generator: torch.nn.Module | None, config: dict | None, path: str | Path) -> None:
+    """One line per FOMM generator flag (``aligned_resize``, ``keep_visible_source``) that this run
+    sets otherwise than the checkpoint at ``path`` was trained with: they change no weight."""
+    if generator is None or not hasattr(generator, "aligned_resize"):
         return
     params = (config or {}).get("model_params", {}).get("generator_params") or {}
-    saved = bool(params.get("aligned_resize", False))
-    if saved != generator.aligned_resize:
-        print(f"the generator of {path} was trained with aligned_resize {str(saved).lower()}: it resizes its flow "
-              f"and occlusion map with {str(generator.aligned_resize).lower()} here (this config's)")
+    for key, what in (("aligned_resize", "it resizes its flow and occlusion map with"),
+                      ("keep_visible_source", "it keeps the warped source where O is high:")):
+        saved, here = bool(params.get(key, False)), getattr(generator, key)
+        if saved != here:
+            print(f"the generator of {path} was trained with {key} {str(saved).lower()}: {what} "
+                  f"{str(here).lower()} here (this config's)")
