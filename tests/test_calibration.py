@@ -924,7 +924,7 @@ def test_the_revealed_model_continued_in_choices_md_is_the_record():
     assert (f"O ranks at {f3(keep['occlusion_auc_warp_failure_foreground'])} and "
             f"{f3(keep_aligned['occlusion_auc_warp_failure_foreground'])} (control "
             f"{f3(control['occlusion_auc_warp_failure_foreground'])})") in text
-    assert (f"(the two rows below: {keep['minutes']:.1f} and {keep_aligned['minutes']:.1f})") in text
+    assert (f"(the two keep-visible rows: {keep['minutes']:.1f} and {keep_aligned['minutes']:.1f})") in text
     assert (f"gives the frame back at rest at IoU {f3(keep['silhouette_iou_at_rest'])} and "
             f"{f3(keep_aligned['silhouette_iou_at_rest'])}, and the reconstruction L1 falls to {f4(keep['reconstruction_l1'])} and "
             f"{f4(keep_aligned['reconstruction_l1'])} (control {f4(control['reconstruction_l1'])}), but the IoU in motion ends at "
