@@ -152,7 +152,7 @@ def _reconstruct_split(models, test: list, regularizer: RegularizerConfig, progr
     parts = {key: [] for key in ("keypoints", "prediction", "driving", "copy", "rest", "deformed", "at_rest",
                                  "score", "rule", "truth",
                                  "figure", "foreground", "selected", "video", "mask_scores", "warp_error", "range")}
-    aligned = getattr(models.generator, "aligned_resize", False)       # TPSMM's masks: FOMM's resize here
+    aligned = getattr(models.generator, "aligned_resize", False)       # FOMM's flag; TPSMM's masks: False
     for index, (_, frames, _, truth) in enumerate(tqdm(test, desc="diagnose: reconstruction",
                                                          disable=not progress, leave=False)):
         kp = detect_keypoints(models.kp_detector, frames)

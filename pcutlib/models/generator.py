@@ -46,9 +46,10 @@ class OcclusionAwareGenerator(nn.Module):
                  aligned_resize: bool = False, keep_visible_source: bool = False):
         super().__init__()
         if keep_visible_source and (dense_motion_params is None or not estimate_occlusion_map):
+            motion = "absent" if dense_motion_params is None else "set"
             raise ValueError(f"generator_params.keep_visible_source blends by the occlusion map, but "
                              f"estimate_occlusion_map is {estimate_occlusion_map} and dense_motion_params is "
-                             f"{'absent' if dense_motion_params is None else 'set'}: set both, or keep_visible_source false")
+                             f"{motion}: set both, or keep_visible_source false")
         self.aligned_resize = aligned_resize
         self.keep_visible_source = keep_visible_source
         self.num_channels = num_channels
