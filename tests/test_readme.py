@@ -321,11 +321,13 @@ def test_readme_commands_run_as_written(tmp_path):
 
 STORED_DIAGNOSES = {"shipped": "synthetic-64.pt", "prioritycut": "synthetic-64-prioritycut.pt",
                     "textured": "synthetic-64-textured.pt", "textured-prioritycut": "synthetic-64-textured-prioritycut.pt",
-                    "revealed": "synthetic-64-revealed.pt", "revealed-prioritycut": "synthetic-64-revealed-prioritycut.pt"}
+                    "revealed": "synthetic-64-revealed.pt", "revealed-prioritycut": "synthetic-64-revealed-prioritycut.pt",
+                    "revealed-kept": "synthetic-64-revealed-kept.pt",
+                    "revealed-kept-prioritycut": "synthetic-64-revealed-kept-prioritycut.pt"}
 
 
 def test_every_stored_diagnosis_is_of_a_committed_model_and_world():
-    """results/diagnosis-{shipped,prioritycut,textured,textured-prioritycut,revealed,revealed-prioritycut}.json hold every field a
+    """results/diagnosis-{shipped,prioritycut,textured,textured-prioritycut,revealed,revealed-kept,...}.json hold every field a
     Diagnosis has today (rerun pcut diagnose after adding one); each pair on the same held-out videos."""
     import dataclasses
     import json
@@ -341,7 +343,7 @@ def test_every_stored_diagnosis_is_of_a_committed_model_and_world():
         assert (REPO / "pretrained" / STORED_DIAGNOSES[which]).is_file()
         assert (REPO / DIAGNOSES[which]).with_suffix(".png").is_file()
     for flat, tuned in (("shipped", "prioritycut"), ("textured", "textured-prioritycut"),
-                        ("revealed", "revealed-prioritycut")):
+                        ("revealed", "revealed-prioritycut"), ("revealed-kept", "revealed-kept-prioritycut")):
         assert stored[flat]["videos"] == stored[tuned]["videos"]
         assert stored[flat]["disocclusion_rate"] == stored[tuned]["disocclusion_rate"]     # the same truth
 

@@ -124,16 +124,20 @@ def figure_labels(rendering, frames) -> torch.Tensor:
 # written by pcut diagnose (docs/usage.md): the shipped model, and its PriorityCut fine-tune whose
 # discriminator was trained (pretrained/synthetic-64-prioritycut.pt); the same pair in the textured
 # world (pretrained/synthetic-64-textured*.pt, README "PriorityCut's two ingredients"); the revealed
-# pair, whose O also trained on the model's own revealed pixels (pretrained/synthetic-64-revealed*.pt)
+# pair, whose O also trained on the model's own revealed pixels (pretrained/synthetic-64-revealed*.pt),
+# and its recipe with the warped source kept where O is high (pretrained/synthetic-64-revealed-kept*.pt)
 SHIPPED_DIAGNOSIS = "results/diagnosis-shipped.json"
 PRIORITYCUT_DIAGNOSIS = "results/diagnosis-prioritycut.json"
 TEXTURED_DIAGNOSIS = "results/diagnosis-textured.json"
 TEXTURED_PRIORITYCUT_DIAGNOSIS = "results/diagnosis-textured-prioritycut.json"
 REVEALED_DIAGNOSIS = "results/diagnosis-revealed.json"
 REVEALED_PRIORITYCUT_DIAGNOSIS = "results/diagnosis-revealed-prioritycut.json"
+KEPT_DIAGNOSIS = "results/diagnosis-revealed-kept.json"
+KEPT_PRIORITYCUT_DIAGNOSIS = "results/diagnosis-revealed-kept-prioritycut.json"
 DIAGNOSES = {"shipped": SHIPPED_DIAGNOSIS, "prioritycut": PRIORITYCUT_DIAGNOSIS,
              "textured": TEXTURED_DIAGNOSIS, "textured-prioritycut": TEXTURED_PRIORITYCUT_DIAGNOSIS,
-             "revealed": REVEALED_DIAGNOSIS, "revealed-prioritycut": REVEALED_PRIORITYCUT_DIAGNOSIS}
+             "revealed": REVEALED_DIAGNOSIS, "revealed-prioritycut": REVEALED_PRIORITYCUT_DIAGNOSIS,
+             "revealed-kept": KEPT_DIAGNOSIS, "revealed-kept-prioritycut": KEPT_PRIORITYCUT_DIAGNOSIS}
 
 
 def shipped_diagnosis(root: str | Path | None = None, model: str = "shipped") -> Diagnosis:
@@ -142,7 +146,8 @@ def shipped_diagnosis(root: str | Path | None = None, model: str = "shipped") ->
     "prioritycut" (``results/diagnosis-prioritycut.json``, its PriorityCut fine-tune with a
     trained discriminator), or "textured" and "textured-prioritycut", the same pair in the textured
     world, or "revealed" and "revealed-prioritycut", the pair whose O also trained on its own revealed
-    pixels (``DIAGNOSES``); each picture beside it as .png."""
+    pixels, or "revealed-kept" and "revealed-kept-prioritycut", that recipe with the warped source kept
+    where O is high and the flow resized corner-aligned (``DIAGNOSES``); each picture beside it as .png."""
     if model not in DIAGNOSES:
         raise ValueError(f"model must be one of {sorted(DIAGNOSES)}, got {model!r}")
     path = repository_root(root) / DIAGNOSES[model]
