@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -7,6 +8,11 @@ import torch
 from pcutlib.paths import marker_pair
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def calibration_rows() -> list[dict]:
+    """Every record of the committed results/calibration.jsonl, in order."""
+    return [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
 
 
 def block_of(page: str, marker: str) -> str:

@@ -10,17 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import block_of, sentences_of
+from conftest import block_of, calibration_rows, sentences_of
 
 from pcutlib.data.synthetic import World
 from pcutlib.experiments import calibration
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def calibration_rows() -> list[dict]:
-    """Every record of the committed results/calibration.jsonl, in order."""
-    return [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
 
 
 def test_every_row_resolves_with_the_schedule_and_its_overrides():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import block_of, sentences_of
+from conftest import block_of, calibration_rows, sentences_of
 
 from pcutlib.experiments import calibration
 
@@ -14,10 +14,6 @@ REPO = Path(__file__).resolve().parent.parent
 RECIPE = "small-motion+full-res-long+revealed-1-plain-rest"
 KEPT = RECIPE + "+keep-visible+aligned"
 FINE_TUNE = "+pc-warm30-pixel-head"
-
-
-def calibration_rows() -> list[dict]:
-    return [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]
 
 
 def seed_row(rows: list[dict], variant: str, seed: int) -> dict:
@@ -30,12 +26,11 @@ def seed_row(rows: list[dict], variant: str, seed: int) -> dict:
 def _targets_met(row: dict) -> int:
     """How many of pcut diagnose's targets a calibration record meets (all ten measured)."""
     from pcutlib.evaluation.diagnose import Diagnosis
-    from pcutlib.evaluation.targets import TARGETS
+    from pcutlib.evaluation.targets import target_verdicts
 
-    diagnosis = Diagnosis(**{k: v for k, v in row.items() if k in Diagnosis.__dataclass_fields__})
-    verdicts = [target.met(diagnosis) for target in TARGETS.values()]
-    assert None not in verdicts and len(verdicts) == 10
-    return sum(verdicts)
+    verdicts = target_verdicts(Diagnosis(**{k: v for k, v in row.items() if k in Diagnosis.__dataclass_fields__}))
+    assert None not in verdicts.values() and len(verdicts) == 10
+    return sum(verdicts.values())
 
 
 def f3(value: float) -> str:
@@ -119,15 +114,14 @@ def test_the_readme_kept_pair_is_what_pcut_diagnose_writes():
     the row's minutes."""
     import re
 
-    from pcutlib.evaluation.diagnose import Diagnosis, ingredients_markers, ingredients_table
+    from pcutlib.evaluation.diagnose import Diagnosis, ingredients_table
     from pcutlib.evaluation.targets import targets_line
 
     readme = (REPO / "README.md").read_text()
     reconstruction, tuned, revealed_tuned = (
         Diagnosis(**json.loads((REPO / "results" / f"diagnosis-{name}.json").read_text()))
         for name in ("revealed-kept", "revealed-kept-prioritycut", "revealed-prioritycut"))
-    start, end = ingredients_markers("ingredients-revealed-kept")
-    assert readme.split(start + "\n", 1)[1].split("\n" + end, 1)[0] == ingredients_table(
+    assert block_of(readme, "ingredients-revealed-kept") == ingredients_table(
         tuned, "synthetic-64-revealed-kept-prioritycut.pt"), "rerun the pcut diagnose commands of docs/usage.md, 'The kept pair'"
     lines = (targets_line("synthetic-64-revealed-kept.pt", reconstruction) + "\n"
              + targets_line("synthetic-64-revealed-kept-prioritycut.pt", tuned))

@@ -53,9 +53,14 @@ TARGETS = {target.name or target.field: target for target in [
 ]}
 
 
+def target_verdicts(diagnosis) -> dict:
+    """{target name: True (met), False (missed) or None (not measured)} for every target in TARGETS."""
+    return {name: target.met(diagnosis) for name, target in TARGETS.items()}
+
+
 def targets_line(title: str, diagnosis) -> str:
     """One line: how many targets the diagnosis meets, and each missed one with its figure."""
-    verdicts = {name: target.met(diagnosis) for name, target in TARGETS.items()}
+    verdicts = target_verdicts(diagnosis)
     measured = {name: met for name, met in verdicts.items() if met is not None}
     missed = [f"{TARGETS[name].field} {shown(getattr(diagnosis, TARGETS[name].field), TARGETS[name].bound(diagnosis))} "
               f"(target {TARGETS[name].text})" for name, met in measured.items() if not met]
