@@ -297,7 +297,8 @@ def test_the_readme_quotes_the_oracle_bound():
     assert (f"the dense motion network's O reached {label:.3f} on figure pixels after 1,500 steps ({narrow_label:.3f} "
             f"at 32x32), where the truth reached {wide:.3f} after 6,000: only the truth, at 64x64, has brought O to the "
             f"0.75 figure-pixel target, in {'both probe seeds' if x1 >= 0.75 else 'one of two probe seeds'}; neither "
-            f"label tried has (this one reached {longer_label:.3f} after 6,000 steps, as many as the truth's)") in text
+            f"label tried has (this one reached {longer_label:.3f} after 6,000 steps, as many as the truth's, in one "
+            f"probe seed)") in text
     assert label < 0.75 <= wide and longer_label < 0.75
 
 
@@ -422,7 +423,11 @@ def test_o_at_64x64_in_choices_md_is_the_record():
             f"{f3(t64['occlusion_auc_figure'])} after as many steps, and {0.75 - long['occlusion_auc_figure']:.3f} below "
             f"the target") in text
     assert r64["occlusion_auc_figure"] < long["occlusion_auc_figure"] < 0.75 and last < first
-    assert f"the flow it trains away (IoU {f3(long['silhouette_iou'])})" in text
+    assert (f"in one probe seed (the truth's two differ by "
+            f"{abs(t64['occlusion_auc_figure'] - x1):.3f})") in text and label_64_long["seed"] == 0
+    assert (f"the flow it trains away (IoU {f3(long['silhouette_iou'])}, below copying the source's "
+            f"{f3(long['copy_silhouette_iou'])}; the truth's probe too: {f3(t64['silhouette_iou'])})") in text
+    assert long["silhouette_iou"] < long["copy_silhouette_iou"]
     rows = [json.loads(line) for line in (repo / "results" / "calibration.jsonl").read_text().splitlines()]
     by_seed = lambda variant: {row["seed"]: row for row in rows                            # noqa: E731
                                if row["variant"] == variant and row.get("seed") is not None}

@@ -25,40 +25,57 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 TEST_WORLD_SEED = 20261207          # read by nothing else in the repository
 TEST_WORLD = REPO / "data" / "synthetic-64-test"
+VALIDATION_WORLD = REPO / "data" / "synthetic-64-check"
 TEST_WORLD_VIDEOS = 100            # as data/synthetic-64-check (pcut make-synthetic --videos 100 --seed 1)
 OUT = REPO / "results" / "test-world"
-# model name: (checkpoint, its diagnosis on the validation world, data/synthetic-64-check)
+# short name: (checkpoint, its diagnosis on the validation world, data/synthetic-64-check)
 MODELS = {
-    "synthetic-64-prioritycut.pt": ("pretrained/synthetic-64-prioritycut.pt", "results/diagnosis-prioritycut.json"),
-    "synthetic-64-revealed-prioritycut.pt": ("pretrained/synthetic-64-revealed-prioritycut.pt",
-                                             "results/diagnosis-revealed-prioritycut.json"),
-    "synthetic-64-revealed-kept-prioritycut.pt": ("pretrained/synthetic-64-revealed-kept-prioritycut.pt",
-                                                  "results/diagnosis-revealed-kept-prioritycut.json"),
+    "first": ("pretrained/synthetic-64-prioritycut.pt", "results/diagnosis-prioritycut.json"),
+    "revealed": ("pretrained/synthetic-64-revealed-prioritycut.pt", "results/diagnosis-revealed-prioritycut.json"),
+    "kept": ("pretrained/synthetic-64-revealed-kept-prioritycut.pt", "results/diagnosis-revealed-kept-prioritycut.json"),
 }
-# (column title, Diagnosis field, digits): the figures of pcut diagnose's ten targets
-COLUMNS = [("moving keypoints", "moving_distinct_keypoints", 2), ("probe px", "probe_px", 2),
-           ("silhouette probe px", "silhouette_probe_px", 2), ("IoU", "silhouette_iou", 3),
-           ("O at rest", "occlusion_at_rest", 3), ("O in F", "occlusion_auc_foreground", 3),
-           ("O on figure pixels", "occlusion_auc_figure", 3), ("mask lift", "mask_lift", 2),
-           ("D pixel AUC", "d_pixel_auc_true_disocclusion", 3), ("animation L1 / copy", None, 3)]
+# (measure, TARGETS name, digits): one row per target of pcut diagnose (pcutlib.evaluation.targets)
+ROWS = [("moving distinct keypoints (of 10)", "moving_distinct_keypoints", 2),
+        ("keypoint->joint probe px (silhouette-statistics probe)", "probe_px", 2),
+        ("silhouette IoU", "silhouette_iou", 3),
+        ("mean O on figure pixels at rest", "occlusion_at_rest", 3),
+        ("AUC of 1 - O inside PriorityCut's foreground", "occlusion_auc_foreground", 3),
+        ("AUC of 1 - O on figure pixels", "occlusion_auc_figure", 3),
+        ("mask lift over random foreground pixels", "mask_lift", 2),
+        ("discriminator pixel AUC against the true dis-occlusion", "d_pixel_auc_true_disocclusion", 3),
+        ("animation L1 / copying the source", "animation_l1", 3)]
 
 
 def json_path(model: str) -> Path:
-    """results/test-world/<model without .pt>.json"""
-    return OUT / f"{model.removesuffix('.pt')}.json"
+    """results/test-world/<checkpoint's name without .pt>.json"""
+    return OUT / f"{Path(MODELS[model][0]).stem}.json"
 
 
-def make_test_world(progress: bool = True) -> Path:
-    """data/synthetic-64-test, made as data/synthetic-64-check but with TEST_WORLD_SEED (kept if present)."""
+def check_world_kind(root: Path) -> None:
+    """The test world must be the validation world's kind: its synthetic.json equal but for the seed."""
+    if not (VALIDATION_WORLD / "synthetic.json").exists():
+        print(f"note: {VALIDATION_WORLD} is missing, so the test world's kind is not compared with it")
+        return
+    test, validation = (json.loads((world / "synthetic.json").read_text()) for world in (root, VALIDATION_WORLD))
+    differ = sorted(key for key in set(test) | set(validation) if key != "seed" and test.get(key) != validation.get(key))
+    if differ:
+        raise SystemExit(f"{root} differs from {VALIDATION_WORLD} in {differ}, not only in the seed: remove it and "
+                         f"run again")
+
+
+def make_test_world(root: Path = TEST_WORLD, progress: bool = True) -> Path:
+    """``root`` (data/synthetic-64-test) made as data/synthetic-64-check but with TEST_WORLD_SEED; kept if
+    present and made with that seed, refused if made with another."""
     from pcutlib.data.make_synthetic import make_synthetic_dataset
-    if (TEST_WORLD / "synthetic.json").exists():
-        recorded = json.loads((TEST_WORLD / "synthetic.json").read_text()).get("seed")
+    if (root / "synthetic.json").exists():
+        recorded = json.loads((root / "synthetic.json").read_text()).get("seed")
         if recorded != TEST_WORLD_SEED:
-            raise SystemExit(f"{TEST_WORLD} was made with seed {recorded}, expected {TEST_WORLD_SEED}: "
-                             f"remove it and run again")
-        print(f"test world: {TEST_WORLD} (present, seed {TEST_WORLD_SEED})")
-        return TEST_WORLD
-    return make_synthetic_dataset(TEST_WORLD, videos=TEST_WORLD_VIDEOS, seed=TEST_WORLD_SEED, progress=progress)
+            raise SystemExit(f"{root} was made with seed {recorded}, expected the test world's: remove it and run again")
+        print(f"test world: {root} (present)")
+    else:
+        make_synthetic_dataset(root, videos=TEST_WORLD_VIDEOS, seed=TEST_WORLD_SEED, progress=progress)
+    check_world_kind(root)
+    return root
 
 
 def diagnose_on_test_world(checkpoint: Path, progress: bool = True) -> dict:
@@ -72,9 +89,18 @@ def diagnose_on_test_world(checkpoint: Path, progress: bool = True) -> dict:
     return diagnosis.to_dict()
 
 
-def figure(fields: dict, name: str | None, digits: int) -> str:
-    value = fields["animation_l1"] / fields["copy_animation_l1"] if name is None else fields[name]
+def number(value, digits: int) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def cell(fields: dict, name: str, digits: int) -> str:
+    """One target's figure from a stored diagnosis: the probe with its baseline, the animation L1 as a
+    share of copying the source's."""
+    if name == "probe_px":
+        return f"{number(fields['probe_px'], digits)} ({number(fields['silhouette_probe_px'], digits)})"
+    if name == "animation_l1":
+        return number(fields["animation_l1"] / fields["copy_animation_l1"], digits)
+    return number(fields[name], digits)
 
 
 def targets_met(fields: dict) -> str:
@@ -86,16 +112,17 @@ def targets_met(fields: dict) -> str:
 
 
 def table(diagnoses: dict) -> str:
-    """{model: {"validation": fields, "test": fields}} -> a markdown table, two rows per model."""
-    lines = ["| model | world | " + " | ".join(title for title, _, _ in COLUMNS) + " | targets met |",
-             "|---|---|" + "---|" * (len(COLUMNS) + 1)]
-    for model, worlds in diagnoses.items():
-        for world, label in (("validation", "validation (seed 1)"), ("test", "test")):
-            cells = [figure(worlds[world], name, digits) for _, name, digits in COLUMNS]
-            lines.append(f"| {model if world == 'validation' else ''} | {label} | " + " | ".join(cells)
-                         + f" | {targets_met(worlds[world])} |")
-    lines.append("| target | | >= 8 | <= 2.5 | > probe px | >= 0.85 | >= 0.95 | >= 0.8 | >= 0.75 | >= 2.5 "
-                 "| >= 0.75 | <= 0.6 | |")
+    """{model: {"validation": fields, "test": fields}} -> markdown: one row per target, a column per model
+    and world, then the target (pcutlib.evaluation.targets.TARGETS' text)."""
+    from pcutlib.evaluation.targets import TARGETS
+    columns = [(model, world) for model in diagnoses for world in ("validation", "test")]
+    lines = ["| measure | " + " | ".join(f"{model}, {world}" for model, world in columns) + " | target |",
+             "|---|" + "---|" * (len(columns) + 1)]
+    for measure, name, digits in ROWS:
+        target = TARGETS[name].text + ("; below the silhouette probe" if name == "probe_px" else "")
+        lines.append(f"| {measure} | " + " | ".join(cell(diagnoses[m][w], name, digits) for m, w in columns)
+                     + f" | {target} |")
+    lines.append("| targets met | " + " | ".join(targets_met(diagnoses[m][w]) for m, w in columns) + " | |")
     return "\n".join(lines)
 
 
@@ -117,16 +144,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.from_json:
         make_test_world(progress=not args.no_progress)
-        OUT.mkdir(parents=True, exist_ok=True)
+        diagnosed = {}
         for model, (checkpoint, _) in MODELS.items():
             print(f"diagnosing {checkpoint} on {TEST_WORLD}/test")
-            fields = diagnose_on_test_world(REPO / checkpoint, progress=not args.no_progress)
+            diagnosed[model] = diagnose_on_test_world(REPO / checkpoint, progress=not args.no_progress)
+        OUT.mkdir(parents=True, exist_ok=True)                  # all three written only once all three ran
+        for model, fields in diagnosed.items():
             json_path(model).write_text(json.dumps(fields, indent=2) + "\n")
     text = table(stored_diagnoses())
     (OUT / "test_world.md").write_text(f"# The shipped PriorityCut fine-tunes on the test world\n\nWritten by "
                                        f"`python tools/test_world.py` (test world: seed {TEST_WORLD_SEED}, "
                                        f"{TEST_WORLD_VIDEOS} videos, its held-out figures; `--from-json` writes the "
-                                       f"same table from the stored diagnoses).\n\n{text}\n")
+                                       f"same table from the stored diagnoses). The models: "
+                                       + ", ".join(f"{name} = `{Path(checkpoint).name}`" for name, (checkpoint, _)
+                                                   in MODELS.items()) + f".\n\n{text}\n")
     from pcutlib.paths import marker_pair, replace_between_markers
     replace_between_markers(args.readme, text, *marker_pair("test-world"))
     print(text)
