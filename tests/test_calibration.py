@@ -720,19 +720,20 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
     above = [r["occlusion_auc_figure"] for r in higher]
     seed_gap = abs(new["occlusion_auc_figure"] - [r for r in rows if r["variant"] == variants[1] and r.get("seed") == 1][-1]
                    ["occlusion_auc_figure"])
-    assert len(continued) == 2 and len(kept) == 1 and all(                     # "but three: two of its own continuations"
-        r["variant"] == variants[1] + "+keep-visible+aligned" for r in higher if r["base"] != "pretrained/synthetic-64-revealed.pt")
+    assert len(continued) == 2 and [r["variant"] for r in higher if r["base"] != "pretrained/synthetic-64-revealed.pt"] == [
+        variants[1] + "+keep-visible+aligned", "kept+continued-100"]   # two continuations, the kept recipe, that continued
     assert (f"did not cost the IoU: {f3(new['silhouette_iou'])}, against {f3(control['silhouette_iou'])} without it, and the "
             f"keypoints spread further ({new['moving_distinct_keypoints']:.1f} moving, against "
             f"{control['moving_distinct_keypoints']:.1f}); O at rest is {f3(new['occlusion_at_rest'])}") in text
     assert (f"at {f3(new['occlusion_auc_foreground'])} with a lift of {new['mask_lift']:.2f}, and figure pixels at "
             f"{f3(new['occlusion_auc_figure'])}, within {f3(max(above) - new['occlusion_auc_figure'])} of the other calibration "
-            f"rows above it but two (two of its own continuations, {' and '.join(f3(v) for v in continued)}, and the same "
-            f"recipe with the warped source kept, {f3(kept[0])}, below), a difference well inside what a seed moves it "
+            f"rows above it but two (two of its own continuations, {' and '.join(f3(v) for v in continued)}, the same "
+            f"recipe with the warped source kept, {f3(kept[0])}, and that model continued 100 epochs, {f3(kept[1])}, "
+            f"below), a difference well inside what a seed moves it "
             f"({f3(seed_gap)} between this recipe's two seeds); the two are the kept model continued at 64x64 with the warp "
             f"error in its label, {' and '.join(f3(r['occlusion_auc_figure']) for r in later)} after its fine-tune (below, "
             f"one seed); the best without the term: {f3(best)}") in text
-    assert max(above) - new["occlusion_auc_figure"] < seed_gap / 5
+    assert max(above) - new["occlusion_auc_figure"] < seed_gap / 3
     assert (f"keeps them ({f3(tuned['occlusion_auc_foreground'])}, {tuned['mask_lift']:.2f}, {f3(tuned['occlusion_auc_figure'])}) "
             f"and its pixel head ranks the true dis-occlusion at {f3(tuned['d_pixel_auc_true_disocclusion'])}") in text
     iou = abs(seeds[1]["silhouette_iou"] - seeds[0]["silhouette_iou"])
