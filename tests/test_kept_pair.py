@@ -26,11 +26,11 @@ def seed_row(rows: list[dict], variant: str, seed: int) -> dict:
 def _targets_met(row: dict) -> int:
     """How many of pcut diagnose's targets a calibration record meets (all ten measured)."""
     from pcutlib.evaluation.diagnose import Diagnosis
-    from pcutlib.evaluation.targets import target_verdicts
+    from pcutlib.evaluation.targets import count_met
 
-    verdicts = target_verdicts(Diagnosis(**{k: v for k, v in row.items() if k in Diagnosis.__dataclass_fields__}))
-    assert None not in verdicts.values() and len(verdicts) == 10
-    return sum(verdicts.values())
+    met, measured = count_met(Diagnosis(**{k: v for k, v in row.items() if k in Diagnosis.__dataclass_fields__}))
+    assert measured == 10
+    return met
 
 
 def pooled_standard_error(first: list[dict], second: list[dict], key: str) -> tuple[float, int]:

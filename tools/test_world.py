@@ -106,9 +106,8 @@ def cell(fields: dict, name: str, digits: int) -> str:
 def targets_met(fields: dict) -> str:
     """'9 of 10' from a stored diagnosis (targets.target_verdicts)."""
     from pcutlib.evaluation.diagnose import Diagnosis
-    from pcutlib.evaluation.targets import target_verdicts
-    verdicts = [met for met in target_verdicts(Diagnosis(**fields)).values() if met is not None]
-    return f"{sum(verdicts)} of {len(verdicts)}"
+    from pcutlib.evaluation.targets import count_met
+    return "{} of {}".format(*count_met(Diagnosis(**fields)))
 
 
 def table(diagnoses: dict) -> str:

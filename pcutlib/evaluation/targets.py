@@ -58,6 +58,12 @@ def target_verdicts(diagnosis) -> dict:
     return {name: target.met(diagnosis) for name, target in TARGETS.items()}
 
 
+def count_met(diagnosis) -> tuple[int, int]:
+    """(targets met, targets measured) of a diagnosis."""
+    measured = [met for met in target_verdicts(diagnosis).values() if met is not None]
+    return sum(measured), len(measured)
+
+
 def targets_line(title: str, diagnosis) -> str:
     """One line: how many targets the diagnosis meets, and each missed one with its figure."""
     verdicts = target_verdicts(diagnosis)
