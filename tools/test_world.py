@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,18 +88,15 @@ def diagnose_on_test_world(checkpoint: Path, progress: bool = True) -> dict:
     return diagnosis.to_dict()
 
 
-def number(value, digits: int) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
 def cell(fields: dict, name: str, digits: int) -> str:
     """One target's figure from a stored diagnosis: the probe with its baseline, the animation L1 as a
     share of copying the source's."""
+    from pcutlib.evaluation.diagnose import number_text
     if name == "probe_px":
-        return f"{number(fields['probe_px'], digits)} ({number(fields['silhouette_probe_px'], digits)})"
+        return f"{number_text(fields['probe_px'], digits)} ({number_text(fields['silhouette_probe_px'], digits)})"
     if name == "animation_l1":
-        return number(fields["animation_l1"] / fields["copy_animation_l1"], digits)
-    return number(fields[name], digits)
+        return number_text(fields["animation_l1"] / fields["copy_animation_l1"], digits)
+    return number_text(fields[name], digits)
 
 
 def targets_met(fields: dict) -> str:

@@ -51,6 +51,7 @@ from pcutlib.inference import animate_video, detect_keypoints, generate_frames, 
 from pcutlib.models.revealed_pixels import driving_range_maps, revealed_score
 from pcutlib.models.unet_discriminator import UNetDiscriminator
 from pcutlib.models.warping import resize_bilinear
+from pcutlib.paths import marker_pair
 from pcutlib.prioritycut import RegularizerConfig
 
 # ----------------------------------------------------------------------------- the diagnosis
@@ -370,7 +371,8 @@ def _animation_figures(diagnosis: Diagnosis, models, test: list, progress: bool)
         diagnosis.fomm_rule_gap_px = float(torch.cat(gaps).mean()) * (truth_frames.shape[-1] - 1) / 2
 
 
-def _number(value, digits: int) -> str:
+def number_text(value, digits: int) -> str:
+    """``value`` with ``digits`` decimals, or "-" where it is missing (None or NaN)."""
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
@@ -447,8 +449,8 @@ def format_diagnoses(diagnoses: dict) -> str:
     for label, name, digits, baseline, which, target in TABLE_ROWS:
         if name in OPTIONAL_FIELDS and all(getattr(d, name) is None for d in diagnoses.values()):
             continue
-        values = "".join(f"{_number(getattr(d, name), digits):>{width}}" for d in diagnoses.values())
-        base = "-" if baseline is None else (_number(getattr(first, baseline), digits) if hasattr(first, baseline)
+        values = "".join(f"{number_text(getattr(d, name), digits):>{width}}" for d in diagnoses.values())
+        base = "-" if baseline is None else (number_text(getattr(first, baseline), digits) if hasattr(first, baseline)
                                              else baseline)
         goal = TARGETS[target].text if target in TARGETS else ""
         label = label.format(K=first.num_keypoints, k="k" if first.top_k_percent is None else f"{first.top_k_percent:g}")
@@ -481,7 +483,7 @@ def ingredients_markers(section: str = "ingredients") -> tuple[str, str]:
     """The markers between which ``pcut diagnose --readme PAGE --readme-section SECTION`` writes."""
     if not section or not all(c.isalnum() or c in "-_" for c in section):
         raise ValueError(f"readme section {section!r}: expected letters, digits, '-' or '_' (it names HTML-comment markers)")
-    return f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    return marker_pair(section)
 
 
 INGREDIENTS_MARKERS = ingredients_markers()
@@ -495,6 +497,6 @@ def ingredients_table(diagnosis: Diagnosis, title: str = "model") -> str:
     for ingredient, measure, name, chance, rule in INGREDIENT_ROWS:
         met = TARGETS[name].met(diagnosis)
         verdict = "not measured" if met is None else ("met" if met else "missed")
-        lines.append(f"| {ingredient} | {measure} | {_number(getattr(diagnosis, name), 3)} | {chance} "
-                     f"| {_number(getattr(diagnosis, rule), 3)} | {TARGETS[name].text} | {verdict} |")
+        lines.append(f"| {ingredient} | {measure} | {number_text(getattr(diagnosis, name), 3)} | {chance} "
+                     f"| {number_text(getattr(diagnosis, rule), 3)} | {TARGETS[name].text} | {verdict} |")
     return "\n".join(lines)
