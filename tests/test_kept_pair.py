@@ -270,8 +270,16 @@ def test_notebook_3_quotes_the_kept_recipe_seeds_from_the_record():
             f"({f3(kept[1]['silhouette_iou'])}, against {f3(revealed[1]['silhouette_iou'])} without the flags), and its "
             f"keypoints collapsed to {kept[1]['moving_distinct_keypoints']:.1f} moving") in text
     assert kept[1]["silhouette_iou"] < revealed[1]["silhouette_iou"] and kept[1]["moving_distinct_keypoints"] < 8
-    falls = [1 - k["reconstruction_l1"] / r["reconstruction_l1"] for k, r in zip(kept, revealed)]
-    assert "a reconstruction error about 40% lower" in text and all(0.35 < f < 0.45 for f in falls)
+    third = seed_row(rows, KEPT, 2)
+    assert (f"a third reached {f3(third['silhouette_iou'])} with {third['moving_distinct_keypoints']:.1f} moving "
+            f"keypoints. Over three seeds against the recipe's two without the flags, a gain in IoU is not established") in text
+    three = kept + [third]
+    assert abs(sum(r["silhouette_iou"] for r in three) / 3 - sum(r["silhouette_iou"] for r in revealed) / 2) < \
+        detectable_difference(three, revealed)
+    falls = [1 - k["reconstruction_l1"] / r["reconstruction_l1"] for k in three for r in revealed]
+    assert "What came with the blend in all three seeds is $O$ at rest near 1 and a reconstruction error about 40% lower" in text
+    assert all(0.35 < f < 0.45 for f in falls)
+    assert all(k["occlusion_at_rest"] > max(r["occlusion_at_rest"] for r in revealed) for k in three)
 
 
 def test_the_kept_flags_in_the_demo_recipe_in_benchmarks_md_are_the_stored_run():
