@@ -14,6 +14,7 @@ size. Each crop is resized to S x S and saved as `<out>/<partition>/<name>`.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import shutil
 import subprocess
@@ -186,3 +187,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-download", action="store_true",
                         help="use only --local-videos / --video-folder; a missing video is a failure")
     parser.add_argument("--downloader", default="yt-dlp", help="downloader program (default: %(default)s)")
+
+
+def main(argv: list[str] | None, description: str, name_of: Callable[[Crop], str],
+         require: tuple[str, ...] = ()) -> int:
+    """The whole command of voxceleb.py and taichi.py: parse the flags, read the metadata (with the
+    ``require``d extra columns), cut every crop named by ``name_of``; the exit status."""
+    from data_scripts.common import add_common_arguments
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    report = process(read_metadata(args.metadata, require=require), name_of, args.out, size=args.size,
+                     fmt=args.format, local_videos=args.local_videos, video_folder=args.video_folder,
+                     download=not args.no_download, downloader=args.downloader, dry_run=args.dry_run)
+    return report.finish(args.out, dry_run=args.dry_run)
