@@ -348,6 +348,13 @@ def test_every_stored_diagnosis_is_of_a_committed_model_and_world():
         assert stored[flat]["disocclusion_rate"] == stored[tuned]["disocclusion_rate"]     # the same truth
 
 
+def test_every_shipped_checkpoint_is_under_5_mb():
+    """pretrained/*.pt: each shipped model under 5 MB (the occlusion issue's bound), and the folder is not empty."""
+    sizes = {path.name: path.stat().st_size for path in (REPO / "pretrained").glob("*.pt")}
+    assert len(sizes) >= 8 and "synthetic-64-revealed-kept.pt" in sizes and "synthetic-64-revealed-kept-prioritycut.pt" in sizes
+    assert all(size < 5 * 2**20 for size in sizes.values()), sizes
+
+
 def test_the_textured_pair_is_small_and_was_trained_on_the_textured_world():
     """pretrained/synthetic-64-textured*.pt: under 5 MB each, loadable, the fine-tune with PriorityCut,
     both trained on the calibration's textured world (docs/usage.md, "The textured pair")."""
