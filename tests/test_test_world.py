@@ -38,7 +38,7 @@ def test_the_readme_table_is_the_stored_diagnoses(tool):
 def test_the_stored_diagnoses_are_of_the_test_world(tool):
     """Every stored test-world diagnosis covers 20 held-out videos, as the validation world's do, and
     measured all ten targets; the silhouette-statistics probe, a property of the world's figures, is one
-    value in the three test records and another in the validation records (a fingerprint of the world)."""
+    value in every test record and another in the validation records (a fingerprint of the world)."""
     stored = tool.stored_diagnoses()
     for worlds in stored.values():
         assert worlds["test"]["videos"] == worlds["validation"]["videos"] == 20
@@ -134,3 +134,36 @@ def test_the_readme_sentences_quote_the_test_world(tool):
         identities = json.loads((REPO / world / "synthetic.json").read_text()) if (REPO / world).exists() else None
         if identities is not None:                    # "5 of each of 4 figures never trained on"
             assert len(identities["test_identities"]) == 4 and identities["videos"] == 100
+
+
+def test_models_diagnoses_only_the_named_ones_and_keeps_the_others(tool, tmp_path, monkeypatch):
+    """``--models kept`` diagnoses the kept fine-tune alone (here a stand-in that returns its validation
+    record with one figure changed), rewrites its JSON, leaves the other models' stored JSON as it was and
+    writes the table of all of them into the page's block."""
+    out = tmp_path / "test-world"
+    out.mkdir()
+    for model, (checkpoint, validation) in tool.MODELS.items():
+        (out / f"{Path(checkpoint).stem}.json").write_text((REPO / validation).read_text())
+    before = {path.name: path.read_text() for path in out.glob("*.json")}
+    asked = []
+
+    def stand_in(checkpoint, progress=True):
+        asked.append(Path(checkpoint).name)
+        fields = json.loads((REPO / "results" / "diagnosis-revealed-kept-prioritycut.json").read_text())
+        return dict(fields, silhouette_iou=0.5)
+
+    monkeypatch.setattr(tool, "OUT", out)
+    monkeypatch.setattr(tool, "make_test_world", lambda progress=True: tool.TEST_WORLD)
+    monkeypatch.setattr(tool, "diagnose_on_test_world", stand_in)
+    page = tmp_path / "page.md"
+    page.write_text("before\n<!-- test-world:start -->\nold\n<!-- test-world:end -->\nafter\n")
+    assert tool.main(["--models", "kept", "--readme", str(page), "--no-progress"]) == 0
+    assert asked == ["synthetic-64-revealed-kept-prioritycut.pt"]
+    after = {path.name: path.read_text() for path in out.glob("*.json")}
+    changed = sorted(name for name in after if after[name] != before[name])
+    assert changed == ["synthetic-64-revealed-kept-prioritycut.json"]
+    assert json.loads(after[changed[0]])["silhouette_iou"] == 0.5
+    assert block_of(page.read_text(), "test-world") == tool.table(tool.stored_diagnoses())
+    assert "| 0.500 |" in page.read_text() and page.read_text().startswith("before\n")
+    with pytest.raises(SystemExit):
+        tool.main(["--models", "another", "--readme", str(page)])

@@ -1,14 +1,15 @@
-"""The shipped PriorityCut fine-tunes on a test world: held-out figures of a world that no setting was
-chosen on.
+"""The shipped PriorityCut fine-tunes, and the kept model they were fine-tuned from, on a test world:
+held-out figures of a world that no setting was chosen on.
 
 Every calibration row, recipe and shipped model of this repository was chosen by its figures on
 the held-out videos of data/synthetic-64-check (seed 1): for those models that world is a
 validation set. This script makes a second world of the same kind with TEST_WORLD_SEED, which
 nothing else in the repository reads (keep it so: a setting chosen on it would make it a
-validation set too), runs ``pcut diagnose`` on the shipped PriorityCut fine-tunes there, and sets
+validation set too), runs ``pcut diagnose`` on the shipped models of MODELS there, and sets
 each one's targets beside its figures on the validation world (results/diagnosis-*.json):
 
     python tools/test_world.py                      # world (if missing), diagnoses, table, README
+    python tools/test_world.py --models kept        # diagnose these only; the others' stored JSON stays
     python tools/test_world.py --from-json          # the table and README block from the stored JSON
 
 Writes results/test-world/<model>.json (``Diagnosis.to_dict``), results/test-world/test_world.md
@@ -31,6 +32,7 @@ OUT = REPO / "results" / "test-world"
 MODELS = {
     "first": ("pretrained/synthetic-64-prioritycut.pt", "results/diagnosis-prioritycut.json"),
     "revealed": ("pretrained/synthetic-64-revealed-prioritycut.pt", "results/diagnosis-revealed-prioritycut.json"),
+    "kept (no fine-tune)": ("pretrained/synthetic-64-revealed-kept.pt", "results/diagnosis-revealed-kept.json"),
     "kept": ("pretrained/synthetic-64-revealed-kept-prioritycut.pt", "results/diagnosis-revealed-kept-prioritycut.json"),
 }
 # (measure, TARGETS name, digits): one row per target of pcut diagnose (pcutlib.evaluation.targets)
@@ -134,20 +136,24 @@ def stored_diagnoses() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--from-json", action="store_true", help="diagnose nothing: the table from the stored JSON")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), metavar="MODEL",
+                        help=f"which models to diagnose (default: all of {', '.join(map(repr, MODELS))}); the "
+                             f"others' stored diagnoses are kept")
     parser.add_argument("--readme", type=Path, default=REPO / "README.md", help="the page with the test-world block")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if not args.from_json:
         make_test_world(progress=not args.no_progress)
         diagnosed = {}
-        for model, (checkpoint, _) in MODELS.items():
+        for model in args.models:
+            checkpoint = MODELS[model][0]
             print(f"diagnosing {checkpoint} on {TEST_WORLD}/test")
             diagnosed[model] = diagnose_on_test_world(REPO / checkpoint, progress=not args.no_progress)
-        OUT.mkdir(parents=True, exist_ok=True)                  # all three written only once all three ran
+        OUT.mkdir(parents=True, exist_ok=True)                  # written only once every model asked for ran
         for model, fields in diagnosed.items():
             json_path(model).write_text(json.dumps(fields, indent=2) + "\n")
     text = table(stored_diagnoses())
-    (OUT / "test_world.md").write_text(f"# The shipped PriorityCut fine-tunes on the test world\n\nWritten by "
+    (OUT / "test_world.md").write_text(f"# The shipped models on the test world\n\nWritten by "
                                        f"`python tools/test_world.py` (test world: seed {TEST_WORLD_SEED}, "
                                        f"{TEST_WORLD_VIDEOS} videos, its held-out figures; `--from-json` writes the "
                                        f"same table from the stored diagnoses). The models: "
