@@ -122,6 +122,14 @@ def test_the_readme_sentences_quote_the_test_world(tool):
             f"0.6).") in text
     assert tool.targets_met(stored["revealed"]["validation"]).startswith("8 ")
     assert f"The first shipped pair meets {tool.targets_met(first).split()[0]}." in text
+    base = stored["kept (no fine-tune)"]
+    assert all(missed(fields) == ["d_pixel_auc_true_disocclusion", "occlusion_auc_figure"] for fields in base.values())
+    assert (f"The kept model before its fine-tune meets {tool.targets_met(base['test']).split()[0]} on both worlds: all "
+            f"but figure pixels ({base['test']['occlusion_auc_figure']:.3f} on the test world) and the discriminator's "
+            f"pixel head, which is at chance ({base['test']['d_pixel_auc_true_disocclusion']:.3f}) until the fine-tune "
+            f"trains it.") in text
+    assert tool.targets_met(base["validation"]) == tool.targets_met(base["test"])
+    assert abs(base["test"]["d_pixel_auc_true_disocclusion"] - 0.5) < 0.05
     assert all(fields["occlusion_auc_figure"] < 0.75 for worlds in stored.values() for fields in worlds.values())
     moved = {name: max(abs(worlds["test"][name] - worlds["validation"][name]) for worlds in stored.values())
              for name in ("occlusion_auc_foreground", "occlusion_auc_figure", "silhouette_iou", "occlusion_at_rest",
