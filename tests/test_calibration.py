@@ -712,9 +712,10 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
     f3 = lambda value: f"{value:.3f}"   # noqa: E731
     best = max(r.get("occlusion_auc_figure") or 0 for r in rows      # kept+ rows continue the kept model: the term is on
                if "revealed" not in r["variant"] and not r["variant"].startswith("kept+"))
-    later = [r for r in rows if r["variant"].startswith("kept+motion-64-warp-100")]      # "but two", set apart
-    higher = [r for r in rows if (r.get("occlusion_auc_figure") or 0) > new["occlusion_auc_figure"] and r not in later]
-    assert len(later) == 2 and all(r["occlusion_auc_figure"] > new["occlusion_auc_figure"] for r in later)
+    later = [r for r in rows if r["variant"].startswith("kept+motion-64-warp-")]       # "but the kept model continued", set apart
+    higher = [r for r in rows if (r.get("occlusion_auc_figure") or 0) > new["occlusion_auc_figure"] and r not in later
+              and r.get("seed") in (0, None)]                               # the tables' rows: seed 0 (None: before seeds)
+    assert len(later) >= 4 and all(r["occlusion_auc_figure"] > new["occlusion_auc_figure"] for r in later)
     continued = sorted(r["occlusion_auc_figure"] for r in higher if r["base"] == "pretrained/synthetic-64-revealed.pt")
     kept = [r["occlusion_auc_figure"] for r in higher if r["base"] != "pretrained/synthetic-64-revealed.pt"]
     above = [r["occlusion_auc_figure"] for r in higher]
@@ -726,13 +727,14 @@ def test_the_term_from_the_first_step_in_choices_md_is_the_record():
             f"keypoints spread further ({new['moving_distinct_keypoints']:.1f} moving, against "
             f"{control['moving_distinct_keypoints']:.1f}); O at rest is {f3(new['occlusion_at_rest'])}") in text
     assert (f"at {f3(new['occlusion_auc_foreground'])} with a lift of {new['mask_lift']:.2f}, and figure pixels at "
-            f"{f3(new['occlusion_auc_figure'])}, within {f3(max(above) - new['occlusion_auc_figure'])} of the other calibration "
-            f"rows above it but two (two of its own continuations, {' and '.join(f3(v) for v in continued)}, the same "
+            f"{f3(new['occlusion_auc_figure'])}, within {f3(max(above) - new['occlusion_auc_figure'])} of every other "
+            f"calibration row above it (two of its own continuations, {' and '.join(f3(v) for v in continued)}, the same "
             f"recipe with the warped source kept, {f3(kept[0])}, and that model continued 100 epochs, {f3(kept[1])}, "
             f"below), a difference well inside what a seed moves it "
-            f"({f3(seed_gap)} between this recipe's two seeds); the two are the kept model continued at 64x64 with the warp "
-            f"error in its label, {' and '.join(f3(r['occlusion_auc_figure']) for r in later)} after its fine-tune (below, "
-            f"one seed); the best without the term: {f3(best)}") in text
+            f"({f3(seed_gap)} between this recipe's two seeds), but the kept model continued at 64x64 with the warp error "
+            f"in its label (up to {f3(max(r['occlusion_auc_figure'] for r in later))}, below); the best without the term: "
+            f"{f3(best)}") in text
+    assert min(r["occlusion_auc_figure"] for r in later) > max(above)
     assert max(above) - new["occlusion_auc_figure"] < seed_gap / 3
     assert (f"keeps them ({f3(tuned['occlusion_auc_foreground'])}, {tuned['mask_lift']:.2f}, {f3(tuned['occlusion_auc_figure'])}) "
             f"and its pixel head ranks the true dis-occlusion at {f3(tuned['d_pixel_auc_true_disocclusion'])}") in text
