@@ -385,3 +385,25 @@ def _the_300_epochs_in_choices_md_are_the_record(rows: list[dict], text: str, lo
     assert marks[0]["mask_lift"] < 2.5 <= row["mask_lift"] and 0.95 <= min(row["occlusion_at_rest"], marks[1]["occlusion_at_rest"])
     assert (f"The fine-tune meets {_targets_met(tuned)} of the ten targets, figure pixels again the one missed, by "
             f"{0.75 - tuned['occlusion_auc_figure']:.3f}.") in text
+
+
+def test_the_readme_quotes_the_kept_model_at_64x64():
+    """The README's paragraph on figure pixels: kept+motion-64-warp-300's record, pcut diagnose of its
+    checkpoints at epochs 100 and 200, the kept model it started from and the control's record."""
+    rows = calibration_rows()
+    text = " ".join((REPO / "README.md").read_text().split())
+    row, kept, control = (seed_row(rows, name, 0) for name in ("kept+motion-64-warp-300", KEPT, "kept+continued-100"))
+    marks = [json.loads((REPO / "results" / "kept-motion-64-warp-300-epochs" / f"epoch-{e}.json").read_text())
+             for e in (100, 200)]
+    figure = [m["occlusion_auc_figure"] for m in marks] + [row["occlusion_auc_figure"]]
+    assert (f"(`pcut calibrate kept+motion-64-warp-300`: 300 more epochs, {row['minutes']} min on 2 cores) ranks them at "
+            f"{f3(figure[0])}, {f3(figure[1])} and {f3(figure[2])} after 100, 200 and 300 epochs, from "
+            f"{f3(kept['occlusion_auc_figure'])}: the highest of any such model, but flattening short of 0.75.") in text
+    assert figure[0] < figure[1] < figure[2] < 0.75 and figure[2] - figure[1] < figure[1] - figure[0]
+    assert (f"The same run reached silhouette IoU {f3(row['silhouette_iou'])}, while O at rest "
+            f"({f3(row['occlusion_at_rest'])}) and the mask's lift ({row['mask_lift']:.2f}) fell to just above their "
+            f"bounds.") in text
+    assert 0.95 <= row["occlusion_at_rest"] < 0.96 and 2.5 <= row["mask_lift"] < 2.55
+    assert (f"The control, 100 epochs at 32x32 without the warp error, ended at {f3(control['occlusion_auc_figure'])} on "
+            f"figure pixels.") in text
+    assert control["steps"] == 2000                                    # 100 epochs of 20 steps
