@@ -183,6 +183,10 @@ SCHEMA = {
         # its gradient trains O's last convolution only, not the dense motion network's features nor the keypoints
         "occlusion_revealed_weighting": text("balanced", "balanced", "plain"), "occlusion_revealed_at_rest": flag(False),
         "occlusion_revealed_warp_error": flag(False), "occlusion_revealed_head_only": flag(False),
+        # the term's label: revealed (the model's own revealed pixels, no truth) or truth, the labelled oracle: the
+        # share of each O pixel that the synthetic world's truth says is visible in the source (measures how far
+        # a perfect label takes O with the reconstruction kept; real data has no such label, no shipped model uses it)
+        "occlusion_revealed_label": text("revealed", "revealed", "truth"),
         # adversarial runs: the first epochs train only the discriminator against the generator as it is
         # (G and keypoint detector take no step nor loss; batch norm in train mode); a fresh discriminator
         # at chance teaches the generator nothing (pcut experiment); 0: off (FOMM)

@@ -86,6 +86,7 @@ def check_combinations(resolved: dict) -> None:
                          "model_params.generator_params.estimate_occlusion_map is false")
     shaping = [key for key in ("occlusion_revealed_at_rest", "occlusion_revealed_warp_error",
                                "occlusion_revealed_head_only") if train_params[key]]
+    shaping += ["occlusion_revealed_label"] if train_params["occlusion_revealed_label"] != "revealed" else []
     if shaping and not train_params["loss_weights"]["occlusion_revealed"]:
         raise ValueError(f"train_params.{shaping[0]} shapes the revealed term, but loss_weights.occlusion_revealed is 0")
     gap = train_params["frame_gap"]

@@ -15,16 +15,17 @@ from pcutlib.experiments import occlusion_bound as B
 from pcutlib.paths import marker_pair
 from pcutlib.models.build import build_models
 from pcutlib.models.revealed_pixels import revealed_target
-from pcutlib.training.losses import balanced_occlusion_bce
+from pcutlib.training.losses import balanced_occlusion_bce, visible_share
 
 
-def test_visible_target_is_the_visible_share_of_each_area():
+def test_visible_share_is_the_visible_share_of_each_area():
     truth = torch.zeros(1, 4, 4, dtype=torch.bool)
     truth[0, :2, :2] = True                     # the top-left 2x2 block hidden in the source
     truth[0, 2, 2] = True                       # one pixel of the bottom-right block
-    target = B.visible_target(truth, (2, 2))
+    target = visible_share(truth, (2, 2))
     assert target.shape == (1, 1, 2, 2)
     assert target[0, 0].tolist() == [[0.0, 1.0], [1.0, 0.75]]
+    assert torch.equal(visible_share(truth[:, None], (2, 2)), target)           # (B,1,H,W) as the batches carry it
 
 
 def test_balanced_bce_weighs_the_two_classes_equally():

@@ -124,6 +124,47 @@ def test_head_only_the_revealed_term_trains_o_s_last_convolution_and_nothing_bef
                                 {"value": torch.zeros(1, 10, 2)}, torch.ones(1, 1, 8, 8), 1.0, head_only=True)
 
 
+def test_the_labelled_oracle_pulls_o_towards_the_true_visible_share(smoke_data):
+    """occlusion_revealed_label truth: the batches carry their true dis-occlusion, and the term is the
+    same cross-entropy with the visible share of each O pixel (1 - truth, area-averaged) as its label;
+    a step without the truth is refused, and so is the key without the term."""
+    from pcutlib.training.losses import balanced_occlusion_bce, visible_share
+
+    config = smoke_config(smoke_data)
+    config["train_params"]["loss_weights"]["occlusion_revealed"] = 2.0
+    config["train_params"]["occlusion_revealed_weighting"] = "plain"
+    config["train_params"]["occlusion_revealed_label"] = "truth"
+    torch.manual_seed(0)
+    trainer = build_trainer(config, torch.device("cpu"))
+    batch = next(iter(make_dataloader(config, trainer.group)))
+    truth = batch["driving_disocclusion"]
+    assert truth.shape[1] == 1 and truth.shape[2:] == batch["driving"].shape[2:] and truth.any()
+    losses, generated = generator_losses(trainer, batch["source"], batch["driving"], 5.0, truth)
+    occlusion = generated["occlusion_map"]
+    label = visible_share(truth, occlusion.shape[-2:])
+    assert float(losses["occlusion_revealed"]) == pytest.approx(
+        2.0 * float(balanced_occlusion_bce(occlusion, label, False)), rel=1e-5)
+    revealed = revealed_target(trainer.models.generator.dense_motion_network, batch["source"], batch["driving"],
+                               generated["kp_source"], generated["kp_driving"], occlusion.shape[-2:])
+    assert not torch.allclose(revealed, label)                          # another label than the model's own
+    with pytest.raises(ValueError, match="occlusion_revealed_label is truth, but the batch carries no driving_disocclusion"):
+        generator_losses(trainer, batch["source"], batch["driving"], 5.0)
+    with pytest.raises(ValueError, match="the label's shape"):
+        revealed_occlusion_loss(trainer.models.generator.dense_motion_network, batch["source"], batch["driving"],
+                                generated["kp_source"], generated["kp_driving"], occlusion, 1.0, target=label[:, :, :2])
+    values, _, _ = train_step(trainer, batch, epoch_float=5.0)                  # the step hands the truth over
+    assert values["occlusion_revealed"] > 0
+    plain = smoke_config(smoke_data)
+    assert "driving_disocclusion" not in next(iter(make_dataloader(plain, build_trainer(plain, torch.device("cpu")).group)))
+    shaped = load_config(REPO / "configs" / "smoke.yaml")
+    shaped["train_params"]["occlusion_revealed_label"] = "truth"
+    with pytest.raises(ValueError, match="occlusion_revealed_label shapes the revealed term, but loss_weights.occlusion_revealed is 0"):
+        resolve_config(shaped)
+    shaped["train_params"]["occlusion_revealed_label"] = "oracle"
+    with pytest.raises(ValueError, match="oracle"):
+        resolve_config(shaped)
+
+
 def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cannot_act(smoke_data, monkeypatch):
     """loss_weights.occlusion_revealed > 0 adds one term, computed from the batch alone, whose gradient
     reaches O's convolution; TPSMM and a generator without O refuse it with the key's name."""

@@ -54,7 +54,7 @@ from pcutlib.models.revealed_pixels import revealed_target
 from pcutlib.models.warping import deform
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
-from pcutlib.training.losses import balanced_occlusion_bce
+from pcutlib.training.losses import balanced_occlusion_bce, visible_share
 
 PARTS = ("head", "dense-motion")
 LABELS = ("truth", "revealed", "revealed-warp")
@@ -91,12 +91,6 @@ def sample_pairs(videos: list[tuple], batch_size: int, rng: np.random.Generator)
     kp_driving = {key: torch.stack([kp[key][d] for kp, _, d in kp_rows]) for key in kp_rows[0][0]}
     truth = None if any(t is None for t in truths) else torch.stack(truths)
     return torch.stack(sources), torch.stack(drivings), kp_source, kp_driving, truth
-
-
-def visible_target(truth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """truth (B,H,W) bool -> (B,1,h,w): the share of each O pixel's area that is visible in the
-    source (1 - truth, area-averaged to O's size)."""
-    return 1 - F.interpolate(truth[:, None].float(), size=size, mode="area")
 
 
 def trainable_parameters(models, part: str) -> list[torch.nn.Parameter]:
@@ -153,7 +147,7 @@ def train_occlusion(models, videos: list[tuple], part: str, steps: int, batch_si
         occlusion_map = network(source.to(device), to_device(kp_driving), to_device(kp_source))["occlusion_map"]
         size = occlusion_map.shape[-2:]
         if labeller is None:
-            target = visible_target(truth, size)
+            target = visible_share(truth, size)
         else:
             deformed = (warped_source(labeller, source, kp_source, kp_driving, models.generator.aligned_resize)
                         if label == "revealed-warp" else None)

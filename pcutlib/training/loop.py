@@ -45,8 +45,9 @@ def make_dataloader(config: dict, group: ProcessGroup, dataset=None,
     train_params = config["train_params"]
     if dataset is None:
         dataset = FramesDataset.from_config(config["dataset_params"], is_train=True)
-    # the oracle regularizer's pairs carry their true dis-occlusion
-    dataset.with_disocclusion = config["regularizer"]["type"] == "oracle"
+    # the oracle regularizer's pairs, and the labelled oracle of O's revealed term, carry their true dis-occlusion
+    dataset.with_disocclusion = (config["regularizer"]["type"] == "oracle"
+                                 or train_params["occlusion_revealed_label"] == "truth")
     dataset = DatasetRepeater(dataset, train_params["num_repeats"])
     batch_size = train_params["batch_size"]
     if len(dataset) < batch_size * group.world_size:

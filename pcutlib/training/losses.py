@@ -258,11 +258,18 @@ def balanced_occlusion_bce(occlusion_map: torch.Tensor, target: torch.Tensor, ba
     return 0.5 * losses[occluded].mean() + 0.5 * losses[~occluded].mean()
 
 
+def visible_share(disocclusion: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """disocclusion (B,1,H,W) or (B,H,W), 1 = truly dis-occluded -> (B,1,h,w): the share of each O
+    pixel's area that is visible in the source (1 - truth, area-averaged to O's size ``size``)."""
+    truth = disocclusion.float() if disocclusion.dim() == 4 else disocclusion[:, None].float()
+    return 1 - F.interpolate(truth, size=tuple(size), mode="area")
+
+
 def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
                             kp_driving: dict, occlusion_map: torch.Tensor, weight: float,
                             weighting: str = "balanced", at_rest: bool = False,
                             deformed: torch.Tensor | None = None, head_only: bool = False,
-                            motion_features: torch.Tensor | None = None) -> dict:
+                            motion_features: torch.Tensor | None = None, target: torch.Tensor | None = None) -> dict:
     """pcut's lever for an occlusion map that marks what must be invented (docs/choices.md): O
     (B,1,h,w) pulled towards the model's own revealed pixels (``models.revealed_pixels``: where its
     reverse flow brings no source pixel and the frame changed; no ground truth), a target without
@@ -273,13 +280,17 @@ def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving:
     the source warped by the model's flow: its warp error joins the label (``revealed_target``).
     ``head_only``: O is recomputed in float32 from ``motion_features`` (B,F,h,w) detached, so the
     term trains O's last convolution and nothing before it (the flow and keypoints still learn from
-    the other losses, through O among others)."""
+    the other losses, through O among others). ``target`` (B,1,h,w) in [0,1], given: the label used
+    instead of the revealed one (the labelled oracle's ``visible_share`` of the true dis-occlusion)."""
     if weighting not in ("balanced", "plain"):
         raise ValueError(f"occlusion_revealed_weighting {weighting!r}: expected balanced or plain")
     if head_only and motion_features is None:
         raise ValueError("head_only needs the dense motion network's motion_features, got None")
-    target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving, occlusion_map.shape[-2:],
-                             deformed=deformed)
+    if target is None:
+        target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving,
+                                 occlusion_map.shape[-2:], deformed=deformed)
+    elif target.shape != occlusion_map.shape:
+        raise ValueError(f"the label's shape {tuple(target.shape)} differs from O's {tuple(occlusion_map.shape)}")
     def head(features: torch.Tensor) -> torch.Tensor:     # O from features (B,F,h,w) without their gradient
         return torch.sigmoid(dense_motion_network.occlusion(features.detach().float()))
 

@@ -97,8 +97,10 @@ def generate(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> dic
     return generated
 
 
-def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0) -> tuple[dict, dict]:
-    """L_G and the generator's outputs (keypoints added) for one batch: source, driving (B, 3, H, W).
+def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0,
+                     true_disocclusion=None) -> tuple[dict, dict]:
+    """L_G and the generator's outputs (keypoints added) for one batch: source, driving (B, 3, H, W);
+    true_disocclusion (B, 1, H, W): the labelled oracle's label (train_params.occlusion_revealed_label truth).
 
     Draws the region dropout and the equivariance warp from the trainer's streams."""
     models, weights = trainer.models, trainer.config["train_params"]["loss_weights"]
@@ -118,13 +120,19 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
         losses.update(equivariance)
     if weights["occlusion_revealed"] and "occlusion_map" in generated:     # off (FOMM): nothing added
         train_params = trainer.config["train_params"]
+        target = None
+        if train_params["occlusion_revealed_label"] == "truth":                # the labelled oracle
+            if true_disocclusion is None:
+                raise ValueError("train_params.occlusion_revealed_label is truth, but the batch carries no "
+                                 "driving_disocclusion (a world without truth files?)")
+            target = L.visible_share(true_disocclusion.to(source.device), generated["occlusion_map"].shape[-2:])
         losses.update(L.revealed_occlusion_loss(models.generator.dense_motion_network, source, driving,
                                                 generated["kp_source"], kp_driving, generated["occlusion_map"],
                                                 weights["occlusion_revealed"], train_params["occlusion_revealed_weighting"],
                                                 train_params["occlusion_revealed_at_rest"],
                                                 deformed=generated["deformed"] if train_params["occlusion_revealed_warp_error"]
                                                 else None, head_only=train_params["occlusion_revealed_head_only"],
-                                                motion_features=generated["motion_features"]))
+                                                motion_features=generated["motion_features"], target=target))
     generated.pop("motion_features", None)     # O's input, read only here: not kept past the step
     if weights["keypoint_separation"]:          # off (FOMM): nothing added to the step
         keypoints = torch.cat([generated["kp_source"]["value"], kp_driving["value"]]).float()   # (2B, K, 2)
@@ -164,13 +172,13 @@ def train_step(trainer: Trainer, batch: dict, epoch_float: float) -> StepResult:
         with torch.no_grad():                       # the generator as it is: no losses, no update
             generated = generate(trainer, source, driving, epoch_float)
     elif trainer.backbone == "tpsmm":                # its optimizers' gradients are zeroed after each step
-        g_losses, generated = generator_losses(trainer, source, driving, epoch_float)
+        g_losses, generated = generator_losses(trainer, source, driving, epoch_float, batch.get("driving_disocclusion"))
         sum(g_losses.values()).backward()
         tpsmm_update(trainer.models, trainer.optimizers, trainer.config["train_params"], int(epoch_float))
     else:
         for name in ("generator", "kp_detector"):
             trainer.optimizers[name].zero_grad(set_to_none=True)
-        g_losses, generated = generator_losses(trainer, source, driving, epoch_float)
+        g_losses, generated = generator_losses(trainer, source, driving, epoch_float, batch.get("driving_disocclusion"))
         sum(g_losses.values()).backward()
         trainer.optimizers["generator"].step()
         trainer.optimizers["kp_detector"].step()
