@@ -152,10 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         OUT.mkdir(parents=True, exist_ok=True)                  # written only once every model asked for ran
         for model, fields in diagnosed.items():
             json_path(model).write_text(json.dumps(fields, indent=2) + "\n")
-    text = table(stored_diagnoses())
+    stored = stored_diagnoses()
+    text = table(stored)
+    held_out = sorted({worlds["test"]["videos"] for worlds in stored.values()})
     (OUT / "test_world.md").write_text(f"# The shipped models on the test world\n\nWritten by "
                                        f"`python tools/test_world.py` (test world: seed {TEST_WORLD_SEED}, "
-                                       f"{TEST_WORLD_VIDEOS} videos, its held-out figures; `--from-json` writes the "
+                                       f"{TEST_WORLD_VIDEOS} videos, of which the {' / '.join(map(str, held_out))} "
+                                       f"of held-out figures are diagnosed; `--from-json` writes the "
                                        f"same table from the stored diagnoses). The models: "
                                        + ", ".join(f"{name} = `{Path(checkpoint).name}`" for name, (checkpoint, _)
                                                    in MODELS.items()) + f".\n\n{text}\n")
