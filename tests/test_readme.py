@@ -557,3 +557,21 @@ def test_the_readme_revealed_pair_is_what_pcut_diagnose_writes():
             f"all but figure pixels ({fine_tune['occlusion_auc_figure']:.3f};") in text
     usage = " ".join((REPO / "docs" / "usage.md").read_text().split())
     assert f"`small-motion+full-res-long+revealed-1-plain-rest`, {new[0]['minutes']} min on 2 cores)" in usage
+
+
+def test_the_readme_names_the_shipped_model_as_the_files_are():
+    """The ingredients section's glossary: "the shipped model" is synthetic-64.pt, what the notebooks load,
+    trained adversarially after synthetic-64-reconstruction.pt, which had no adversarial epochs."""
+    from pcutlib.checkpoints.pretrained import load_pretrained
+    from pcutlib.teaching.common import shipped_model_path
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert ('"the shipped model" is `pretrained/synthetic-64.pt`, the model that notebooks 2-5 and 7 load (the first '
+            'pair\'s), and "the shipped reconstruction model" `pretrained/synthetic-64-reconstruction.pt`, the same model '
+            'before its adversarial epochs') in text
+    assert shipped_model_path().name == "synthetic-64.pt"
+    (_, shipped), (_, reconstruction) = (load_pretrained(REPO / "pretrained" / name)
+                                         for name in ("synthetic-64.pt", "synthetic-64-reconstruction.pt"))
+    assert shipped["train_params"]["loss_weights"]["generator_gan"] > 0 and shipped["regularizer"]["type"] == "prioritycut"
+    assert reconstruction["train_params"]["loss_weights"]["generator_gan"] == 0
+    assert reconstruction["regularizer"]["type"] == "none"
