@@ -141,7 +141,7 @@ SCHEMA = {
             "warp_loss": number(0), "bg": number(0),
             # pcut: keypoints kept apart (losses.keypoint_separation_loss; Zhang et al. 2018); 0: off (FOMM)
             "keypoint_separation": number(0, 0),
-            # pcut: O towards the model's own revealed pixels (losses.revealed_occlusion_loss; no truth); 0: off
+            # pcut: O towards the model's own revealed pixels (occlusion_label.revealed_occlusion_loss; no truth); 0: off
             "occlusion_revealed": number(0, 0),
         },
         # TPSMM only (its names): TPS dropout with probability min(epoch / dropout_inc_epoch *

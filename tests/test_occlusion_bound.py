@@ -15,7 +15,7 @@ from pcutlib.experiments import occlusion_bound as B
 from pcutlib.paths import marker_pair
 from pcutlib.models.build import build_models
 from pcutlib.models.revealed_pixels import revealed_target
-from pcutlib.training.losses import balanced_occlusion_bce, visible_share
+from pcutlib.training.occlusion_label import balanced_occlusion_bce, visible_share
 
 
 def test_visible_share_is_the_visible_share_of_each_area():

@@ -268,10 +268,10 @@ def test_the_readme_ingredients_table_is_what_pcut_diagnose_writes():
     writes), and the sentence after it holds."""
     import json
 
-    from pcutlib.evaluation.diagnose import INGREDIENTS_MARKERS, TARGETS, Diagnosis, ingredients_table
+    from pcutlib.evaluation.diagnose import TARGETS, Diagnosis, ingredients_markers, ingredients_table
 
     readme = (REPO / "README.md").read_text()
-    start, end = INGREDIENTS_MARKERS
+    start, end = ingredients_markers()
     block = between(readme, (start, end))
     diagnosis = Diagnosis(**json.loads(DIAGNOSIS_JSON.read_text()))
     assert block == ingredients_table(diagnosis, "synthetic-64-prioritycut.pt"), "rerun pcut diagnose --readme README.md"

@@ -17,8 +17,8 @@ from pcutlib.prioritycut import mix_images, oracle_occlusion_map, prioritycut_ma
 from pcutlib.training.adversaries import Mixing
 from pcutlib.training.loop import continue_from, make_dataloader, train
 from pcutlib.models.revealed_pixels import revealed_target
-from pcutlib.training import losses as losses_module
-from pcutlib.training.losses import revealed_occlusion_loss
+from pcutlib.training import occlusion_label
+from pcutlib.training.occlusion_label import revealed_occlusion_loss
 from pcutlib.training.step import generator_losses, train_step
 from pcutlib.training.trainer import build_trainer
 
@@ -128,7 +128,7 @@ def test_the_labelled_oracle_pulls_o_towards_the_true_visible_share(smoke_data):
     """occlusion_revealed_label truth: the batches carry their true dis-occlusion, and the term is the
     same cross-entropy with the visible share of each O pixel (1 - truth, area-averaged) as its label;
     a step without the truth is refused, and so is the key without the term."""
-    from pcutlib.training.losses import balanced_occlusion_bce, visible_share
+    from pcutlib.training.occlusion_label import balanced_occlusion_bce, visible_share
 
     config = smoke_config(smoke_data)
     config["train_params"]["loss_weights"]["occlusion_revealed"] = 2.0
@@ -185,7 +185,7 @@ def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cann
                               epoch_float=5.0)[0]
     assert float(rested["occlusion_revealed_rest"]) > 0 and "occlusion_revealed" in rested
     labels = []                                      # occlusion_revealed_warp_error: the step hands over the
-    monkeypatch.setattr(losses_module, "revealed_occlusion_loss",          # deformed source, the label changes
+    monkeypatch.setattr(occlusion_label, "revealed_occlusion_loss",          # deformed source, the label changes
                         lambda *args, **kw: labels.append(kw.get("deformed")) or revealed_occlusion_loss(*args, **kw))
     config["train_params"]["occlusion_revealed_warp_error"] = True
     warped_losses, warped = generator_losses(build_trainer(config, torch.device("cpu")), batch["source"],

@@ -378,11 +378,10 @@ def number_text(value, digits: int) -> str:
 
 # rows left out when no diagnosis has the figure (diagnoses stored before it was measured)
 OPTIONAL_FIELDS = {"warped_source_silhouette_iou", "silhouette_iou_at_rest", "occlusion_auc_warp_failure",
-                   "occlusion_auc_warp_failure_foreground", "warp_failure_rate",
-                   "disocclusion_warp_failure_share", "warp_failure_disocclusion_share", "warp_error_auc",
-                   "warp_error_auc_foreground", "warp_error_auc_figure", "revealed_auc", "revealed_auc_foreground",
-                   "revealed_auc_figure", "revealed_mask_lift", "revealed_warp_auc", "revealed_warp_auc_foreground",
-                   "revealed_warp_auc_figure", "revealed_warp_mask_lift"}
+                   "occlusion_auc_warp_failure_foreground", "warp_failure_rate", "disocclusion_warp_failure_share",
+                   "warp_failure_disocclusion_share", "warp_error_auc", "warp_error_auc_foreground",
+                   "warp_error_auc_figure", *(f"{label}_{measure}" for label in ("revealed", "revealed_warp")
+                                              for measure in ("auc", "auc_foreground", "auc_figure", "mask_lift"))}
 
 # (label, field, digits, baseline field or fixed text, which baseline, target key)
 TABLE_ROWS = [
@@ -486,12 +485,9 @@ def ingredients_markers(section: str = "ingredients") -> tuple[str, str]:
     return marker_pair(section)
 
 
-INGREDIENTS_MARKERS = ingredients_markers()
-
-
 def ingredients_table(diagnosis: Diagnosis, title: str = "model") -> str:
     """PriorityCut's two ingredients as a markdown table: each figure, its chance level, the
-    no-model rule |driving - source| (``frame_difference_rule``), its target and whether it is met (what ``pcut diagnose --readme`` writes between INGREDIENTS_MARKERS)."""
+    no-model rule |driving - source| (``frame_difference_rule``), its target and whether it is met (what ``pcut diagnose --readme`` writes between ``ingredients_markers()``)."""
     lines = [f"| ingredient | measure | {title} | chance | no-model rule | target | |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for ingredient, measure, name, chance, rule in INGREDIENT_ROWS:

@@ -54,7 +54,7 @@ from pcutlib.models.revealed_pixels import revealed_target
 from pcutlib.models.warping import deform
 from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training.device import choose_device
-from pcutlib.training.losses import balanced_occlusion_bce, visible_share
+from pcutlib.training.occlusion_label import balanced_occlusion_bce, visible_share
 
 PARTS = ("head", "dense-motion")
 LABELS = ("truth", "revealed", "revealed-warp")

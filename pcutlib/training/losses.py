@@ -1,5 +1,5 @@
-"""Training losses: VGG19 perceptual pyramid, equivariance, the occlusion map's revealed label, keypoint
-separation, patch-GAN (LSGAN) and U-Net BCE.
+"""Training losses: VGG19 perceptual pyramid, equivariance, keypoint separation, patch-GAN (LSGAN)
+and U-Net BCE (O's label terms: ``occlusion_label``).
 
 Every loss here returns either a scalar tensor (the reconstruction losses, which are
 nn.Modules holding their networks) or a dict of named scalar tensors that the trainer
@@ -8,7 +8,6 @@ sums and logs one by one. Key names follow FOMM where FOMM has the loss (``perce
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -18,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from pcutlib.checkpoints.files import safe_torch_load
-from pcutlib.models.revealed_pixels import revealed_target
 from pcutlib.models.warping import ImagePyramid, RandomTPS, scale_key
 from pcutlib.prioritycut import consistency_loss
 
@@ -243,67 +241,6 @@ def equivariance_losses(kp_detector, driving: torch.Tensor, kp_driving: dict, tr
         eye = torch.eye(2, dtype=product.dtype, device=product.device)
         losses["equivariance_jacobian"] = weight_jacobian * (eye - product).abs().mean()
     return losses, {"transformed_frame": transformed_frame, "transformed_kp": transformed_kp}
-
-
-# --------------------------------------------------------------------------- the occlusion map's revealed label
-
-def balanced_occlusion_bce(occlusion_map: torch.Tensor, target: torch.Tensor, balanced: bool = True) -> torch.Tensor:
-    """Binary cross-entropy of O (B,1,h,w) in (0,1) against ``target`` (same shape, 1 visible),
-    the occluded (target < 0.5) and visible pixels weighted half each; the plain mean when one is
-    absent or ``balanced`` is False."""
-    occluded = target < 0.5
-    losses = F.binary_cross_entropy(occlusion_map.float().clamp(1e-6, 1 - 1e-6), target.float(), reduction="none")
-    if occluded.all() or not occluded.any() or not balanced:
-        return losses.mean()
-    return 0.5 * losses[occluded].mean() + 0.5 * losses[~occluded].mean()
-
-
-def visible_share(disocclusion: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """disocclusion (B,1,H,W) or (B,H,W), 1 = truly dis-occluded -> (B,1,h,w): the share of each O
-    pixel's area that is visible in the source (1 - truth, area-averaged to O's size ``size``)."""
-    truth = disocclusion.float() if disocclusion.dim() == 4 else disocclusion[:, None].float()
-    return 1 - F.interpolate(truth, size=tuple(size), mode="area")
-
-
-def revealed_occlusion_loss(dense_motion_network, source: torch.Tensor, driving: torch.Tensor, kp_source: dict,
-                            kp_driving: dict, occlusion_map: torch.Tensor, weight: float,
-                            weighting: str = "balanced", at_rest: bool = False,
-                            deformed: torch.Tensor | None = None, head_only: bool = False,
-                            motion_features: torch.Tensor | None = None, target: torch.Tensor | None = None) -> dict:
-    """pcut's lever for an occlusion map that marks what must be invented (docs/choices.md): O
-    (B,1,h,w) pulled towards the model's own revealed pixels (``models.revealed_pixels``: where its
-    reverse flow brings no source pixel and the frame changed; no ground truth), a target without
-    gradient: occlusion_revealed = weight * balanced_occlusion_bce(O, target), the two classes
-    weighted half each (``weighting`` balanced) or every pixel alike (plain). ``at_rest`` adds
-    occlusion_revealed_rest = weight * mean BCE(O(source, source), 1): one more pass of the
-    network on the pair whose label needs no flow (keypoints detached). ``deformed`` (B,3,H,W),
-    the source warped by the model's flow: its warp error joins the label (``revealed_target``).
-    ``head_only``: O is recomputed in float32 from ``motion_features`` (B,F,h,w) detached, so the
-    term trains O's last convolution and nothing before it (the flow and keypoints still learn from
-    the other losses, through O among others). ``target`` (B,1,h,w) in [0,1], given: the label used
-    instead of the revealed one (the labelled oracle's ``visible_share`` of the true dis-occlusion)."""
-    if weighting not in ("balanced", "plain"):
-        raise ValueError(f"occlusion_revealed_weighting {weighting!r}: expected balanced or plain")
-    if head_only and motion_features is None:
-        raise ValueError("head_only needs the dense motion network's motion_features, got None")
-    if target is None:
-        target = revealed_target(dense_motion_network, source, driving, kp_source, kp_driving,
-                                 occlusion_map.shape[-2:], deformed=deformed)
-    elif target.shape != occlusion_map.shape:
-        raise ValueError(f"the label's shape {tuple(target.shape)} differs from O's {tuple(occlusion_map.shape)}")
-    def head(features: torch.Tensor) -> torch.Tensor:     # O from features (B,F,h,w) without their gradient
-        return torch.sigmoid(dense_motion_network.occlusion(features.detach().float()))
-
-    if head_only:
-        occlusion_map = head(motion_features)
-    losses = {"occlusion_revealed": weight * balanced_occlusion_bce(occlusion_map, target, weighting == "balanced")}
-    if at_rest:
-        still = {key: value.detach() for key, value in kp_source.items()}
-        with torch.no_grad() if head_only else contextlib.nullcontext():
-            motion = dense_motion_network(source, kp_driving=still, kp_source=still)
-        rest = head(motion["motion_features"]) if head_only else motion["occlusion_map"]
-        losses["occlusion_revealed_rest"] = weight * balanced_occlusion_bce(rest, torch.ones_like(rest))
-    return losses
 
 
 # --------------------------------------------------------------------------- keypoint separation

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from pcutlib.training import losses as L
+from pcutlib.training import occlusion_label
 from pcutlib.training.adversaries import Mixing
 from pcutlib.training.tpsmm_step import tpsmm_generate, tpsmm_losses, tpsmm_update
 from pcutlib.training.trainer import Trainer
@@ -125,14 +126,15 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
             if true_disocclusion is None:
                 raise ValueError("train_params.occlusion_revealed_label is truth, but the batch carries no "
                                  "driving_disocclusion (a world without truth files?)")
-            target = L.visible_share(true_disocclusion.to(source.device), generated["occlusion_map"].shape[-2:])
-        losses.update(L.revealed_occlusion_loss(models.generator.dense_motion_network, source, driving,
-                                                generated["kp_source"], kp_driving, generated["occlusion_map"],
-                                                weights["occlusion_revealed"], train_params["occlusion_revealed_weighting"],
-                                                train_params["occlusion_revealed_at_rest"],
-                                                deformed=generated["deformed"] if train_params["occlusion_revealed_warp_error"]
-                                                else None, head_only=train_params["occlusion_revealed_head_only"],
-                                                motion_features=generated["motion_features"], target=target))
+            target = occlusion_label.visible_share(true_disocclusion.to(source.device),
+                                                   generated["occlusion_map"].shape[-2:])
+        losses.update(occlusion_label.revealed_occlusion_loss(
+            models.generator.dense_motion_network, source, driving, generated["kp_source"], kp_driving,
+            generated["occlusion_map"], weights["occlusion_revealed"], train_params["occlusion_revealed_weighting"],
+            train_params["occlusion_revealed_at_rest"],
+            deformed=generated["deformed"] if train_params["occlusion_revealed_warp_error"] else None,
+            head_only=train_params["occlusion_revealed_head_only"], motion_features=generated["motion_features"],
+            target=target))
     generated.pop("motion_features", None)     # O's input, read only here: not kept past the step
     if weights["keypoint_separation"]:          # off (FOMM): nothing added to the step
         keypoints = torch.cat([generated["kp_source"]["value"], kp_driving["value"]]).float()   # (2B, K, 2)
