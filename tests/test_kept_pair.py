@@ -321,7 +321,8 @@ def test_the_kept_model_at_64x64_in_choices_md_is_the_record():
     page = (REPO / "docs" / "choices.md").read_text()
     continued = "kept+motion-64-warp-100"
     longer = "kept+motion-64-warp-300"
-    variants = [KEPT, KEPT + FINE_TUNE, "kept+continued-100", continued, continued + FINE_TUNE, longer, longer + FINE_TUNE]
+    variants = [KEPT, KEPT + FINE_TUNE, "kept+continued-100", continued, continued + FINE_TUNE, "kept+motion-64-truth-100",
+                longer, longer + FINE_TUNE]
     assert block_of(page, "occlusion-levers-kept-64") == calibration.occlusion_levers(
         rows, variants, calibration.SILHOUETTE_COLUMNS)
     kept, row, tuned = seed_row(rows, KEPT, 0), seed_row(rows, continued, 0), seed_row(rows, continued + FINE_TUNE, 0)
@@ -363,6 +364,26 @@ def test_the_kept_model_at_64x64_in_choices_md_is_the_record():
             f"{second_control['mask_lift']:.2f}") in text
     assert second["mask_lift"] < 2.5 and second_tuned["mask_lift"] < 2.5 <= second_control["mask_lift"]
     _the_300_epochs_in_choices_md_are_the_record(rows, text, longer)
+    _the_labelled_oracle_in_choices_md_is_the_record(rows, text, row)
+
+
+def _the_labelled_oracle_in_choices_md_is_the_record(rows: list[dict], text: str, own_label: dict) -> None:
+    """kept+motion-64-truth-100: the 100-epoch run with the truth as O's label, beside the own label's."""
+    from pcutlib.experiments.calibration import calibration_recipe
+
+    oracle = seed_row(rows, "kept+motion-64-truth-100", 0)
+    overrides = calibration_recipe()["rows"]["kept+motion-64-truth-100"]["overrides"]
+    assert overrides["train_params.occlusion_revealed_label"] == "truth" and oracle["steps"] == own_label["steps"]
+    assert overrides["train_params.occlusion_revealed_weighting"] == "plain"
+    assert (f"18.3 min). O then ranks the true dis-occlusion at {f3(oracle['occlusion_auc'])} over all pixels and "
+            f"{f3(oracle['occlusion_auc_foreground'])} inside the foreground, above every model trained without the truth, "
+            f"but figure pixels at {f3(oracle['occlusion_auc_figure'])}, below the model's own label's "
+            f"{f3(own_label['occlusion_auc_figure'])} after the same 100 epochs, with IoU {f3(oracle['silhouette_iou'])} "
+            f"and O at rest {f3(oracle['occlusion_at_rest'])}.") in text
+    assert oracle["minutes"] == 18.3 and oracle["occlusion_auc_figure"] < own_label["occlusion_auc_figure"]
+    untrained_by_truth = [r for r in rows if "truth" not in r["variant"] and r.get("occlusion_auc_foreground") is not None]
+    assert oracle["occlusion_auc_foreground"] > max(r["occlusion_auc_foreground"] for r in untrained_by_truth)
+    assert oracle["occlusion_auc"] > max(r["occlusion_auc"] for r in untrained_by_truth)
 
 
 def _the_300_epochs_in_choices_md_are_the_record(rows: list[dict], text: str, longer: str) -> None:
@@ -432,4 +453,9 @@ def test_the_readme_quotes_the_kept_model_at_64x64():
             f"at 32x32 without the warp error) {f3(control['occlusion_auc_figure'])}; a second seed of both, "
             f"{f3(seed_row(rows, 'kept+motion-64-warp-100', 1)['occlusion_auc_figure'])} and "
             f"{f3(seed_row(rows, 'kept+continued-100', 1)['occlusion_auc_figure'])}.") in text
+    oracle = seed_row(rows, "kept+motion-64-truth-100", 0)
+    assert (f"(`kept+motion-64-truth-100`, a labelled oracle that only measures), O ranked figure pixels at "
+            f"{f3(oracle['occlusion_auc_figure'])}: in 100 epochs a perfect label did not lift them either, though it took "
+            f"O inside the foreground to {f3(oracle['occlusion_auc_foreground'])}.") in text
+    assert oracle["occlusion_auc_figure"] <= hundred["occlusion_auc_figure"] and oracle["steps"] == hundred["steps"]
     assert control["steps"] == 2000                                    # 100 epochs of 20 steps
