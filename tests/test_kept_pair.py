@@ -369,10 +369,8 @@ def test_the_kept_model_at_64x64_in_choices_md_is_the_record():
 
 def _the_labelled_oracle_in_choices_md_is_the_record(rows: list[dict], text: str, own_label: dict) -> None:
     """kept+motion-64-truth-100: the 100-epoch run with the truth as O's label, beside the own label's."""
-    from pcutlib.experiments.calibration import calibration_recipe
-
     oracle = seed_row(rows, "kept+motion-64-truth-100", 0)
-    overrides = calibration_recipe()["rows"]["kept+motion-64-truth-100"]["overrides"]
+    overrides = calibration.calibration_recipe()["rows"]["kept+motion-64-truth-100"]["overrides"]
     assert overrides["train_params.occlusion_revealed_label"] == "truth" and oracle["steps"] == own_label["steps"]
     assert overrides["train_params.occlusion_revealed_weighting"] == "plain"
     assert (f"18.3 min). O then ranks the true dis-occlusion at {f3(oracle['occlusion_auc'])} over all pixels and "
