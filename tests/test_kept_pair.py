@@ -402,6 +402,8 @@ def _the_300_epochs_in_choices_md_are_the_record(rows: list[dict], text: str, lo
     assert (f"gives {f3(figure[0])} and {f3(figure[1])} there: a rise of {figure[1] - figure[0]:.3f} from epoch 100 to 200 "
             f"and of {figure[2] - figure[1]:.3f} from 200 to 300.") in text
     assert figure[2] - figure[1] < figure[1] - figure[0]
+    assert ("`pcut diagnose --checkpoint runs/calibration/kept+motion-64-warp-300/checkpoints/epoch-100.pt --data "
+            "data/calibration-h62-m60-seed1 --json results/kept-motion-64-warp-300-epochs/epoch-100.json`") in text
     pace = (0.75 - figure[2]) / (figure[1] - figure[0]) * 100                  # epochs to 0.75 at epochs 100-200's pace
     assert f"at the pace of epochs 100 to 200, 0.75 would be about {round(pace, -1):.0f} epochs further" in text
     schedule = calibration.calibration_recipe()["rows"][longer]["overrides"]
