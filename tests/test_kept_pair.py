@@ -322,7 +322,7 @@ def test_the_kept_model_at_64x64_in_choices_md_is_the_record():
     continued = "kept+motion-64-warp-100"
     longer = "kept+motion-64-warp-300"
     variants = [KEPT, KEPT + FINE_TUNE, "kept+continued-100", continued, continued + FINE_TUNE, "kept+motion-64-truth-100",
-                longer, longer + FINE_TUNE]
+                "kept+motion-64-truth-balanced-100", longer, longer + FINE_TUNE]
     assert block_of(page, "occlusion-levers-kept-64") == calibration.occlusion_levers(
         rows, variants, calibration.SILHOUETTE_COLUMNS)
     kept, row, tuned = seed_row(rows, KEPT, 0), seed_row(rows, continued, 0), seed_row(rows, continued + FINE_TUNE, 0)
@@ -382,6 +382,17 @@ def _the_labelled_oracle_in_choices_md_is_the_record(rows: list[dict], text: str
     untrained_by_truth = [r for r in rows if "truth" not in r["variant"] and r.get("occlusion_auc_foreground") is not None]
     assert oracle["occlusion_auc_foreground"] > max(r["occlusion_auc_foreground"] for r in untrained_by_truth)
     assert oracle["occlusion_auc"] > max(r["occlusion_auc"] for r in untrained_by_truth)
+    balanced = seed_row(rows, "kept+motion-64-truth-balanced-100", 0)
+    recipe = calibration.calibration_recipe()["rows"]["kept+motion-64-truth-balanced-100"]["overrides"]
+    assert recipe["train_params.occlusion_revealed_weighting"] == "balanced" and balanced["steps"] == own_label["steps"]
+    assert recipe["train_params.occlusion_revealed_label"] == "truth" and balanced["minutes"] == 18.9
+    gain = balanced["occlusion_auc_figure"] - own_label["occlusion_auc_figure"]
+    assert (f"Figure pixels reached {f3(balanced['occlusion_auc_figure'])}, {gain:.3f} above the model's own label after the "
+            f"same 100 epochs ({f3(own_label['occlusion_auc_figure'])}), and the lift {balanced['mask_lift']:.2f}; but O at "
+            f"rest fell to {f3(balanced['occlusion_at_rest'])} and the IoU to {f3(balanced['silhouette_iou'])}, both below "
+            f"their targets (0.95 and 0.85).") in text
+    assert 0 < gain < 0.01 and balanced["occlusion_at_rest"] < 0.95 and balanced["silhouette_iou"] < 0.85
+    assert max(oracle["occlusion_auc_figure"], balanced["occlusion_auc_figure"]) < 0.72
 
 
 def _the_300_epochs_in_choices_md_are_the_record(rows: list[dict], text: str, longer: str) -> None:
