@@ -1,0 +1,119 @@
+"""How O's figures move over training: ``pcut diagnose`` of a chain of runs' checkpoints, drawn.
+
+    python tools/occlusion_curve.py runs/calibration/kept+motion-64-warp-300 \\
+        runs/calibration/kept+motion-64-warp-300+constant-200 --every 50 20 \\
+        --start pretrained/synthetic-64-revealed-kept.pt --data data/calibration-h62-m60-seed1 \\
+        --out results/kept-motion-64-warp-curve
+
+Each run continues the one before it: its epoch N is epoch N + (the epochs of the runs before)
+on the curve. ``--every`` takes one step per run (epoch-N.pt for every multiple N of it, and the
+run's last epoch); ``--start`` is the checkpoint the first run started from (epoch 0). Writes
+OUT/<run folder's name>/epoch-N.json (``Diagnosis.to_dict``; a file already there is read, not
+diagnosed again, so an interrupted call resumes), OUT/curve.json (every point, in order) and
+OUT/curve.png: O's AUC on figure pixels, O at rest, the PriorityCut mask's lift and the
+silhouette IoU against the epoch, each with its target as a dashed line and a dotted line where
+each run begins.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+# (Diagnosis field, panel title, target: at least this)
+PANELS = [("occlusion_auc_figure", "AUC of 1 - O on figure pixels", 0.75),
+          ("occlusion_at_rest", "mean O on figure pixels at rest", 0.95),
+          ("mask_lift", "mask lift over random foreground pixels", 2.5),
+          ("silhouette_iou", "silhouette IoU", 0.85)]
+
+
+def epochs_to_diagnose(run: Path, every: int) -> list[int]:
+    """The epochs N of run/checkpoints/epoch-N.pt that are multiples of ``every``, and the run's
+    last epoch (its highest epoch-N.pt), ascending."""
+    if every < 1:
+        raise ValueError(f"--every must be a whole number of epochs >= 1, got {every}")
+    saved = sorted(int(path.stem.split("-")[1]) for path in (run / "checkpoints").glob("epoch-*.pt"))
+    if not saved:
+        raise FileNotFoundError(f"{str(run / 'checkpoints')!r} holds no epoch-N.pt")
+    return sorted({n for n in saved if n % every == 0} | {saved[-1]})
+
+
+def diagnosis_of(checkpoint: Path, data: Path, out: Path, progress: bool) -> dict:
+    """``out`` if it exists, else pcut diagnose of ``checkpoint`` on ``data``'s held-out videos,
+    written to ``out``."""
+    if out.is_file():
+        return json.loads(out.read_text())
+    from pcutlib.checkpoints.files import load_models
+    from pcutlib.evaluation.diagnose import diagnose
+    from pcutlib.prioritycut import RegularizerConfig
+    models, stored = load_models(checkpoint, device="cpu")
+    diagnosis = diagnose(models, data, stored["config"]["dataset_params"]["frame_shape"], progress=progress,
+                         regularizer=RegularizerConfig.from_dict(stored["config"].get("regularizer")))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
+    return diagnosis.to_dict()
+
+
+def curve_points(runs: list[Path], every: list[int], data: Path, out: Path, start: Path | None = None,
+                 progress: bool = True) -> list[dict]:
+    """[{"run", "epoch" (the run's own), "at" (on the curve), **Diagnosis.to_dict()}] for ``start`` (at
+    0) and every run's chosen checkpoints, each run's epochs counted on from the runs before it."""
+    if len(every) != len(runs):
+        raise ValueError(f"--every takes one step per run: {len(runs)} runs, {len(every)} steps {every}")
+    points = []
+    if start is not None:
+        fields = diagnosis_of(start, data, out / "start.json", progress)
+        points.append({"run": str(start), "epoch": 0, "at": 0, **fields})
+    offset = 0
+    for run, step in zip(runs, every):
+        epochs = epochs_to_diagnose(run, step)
+        for epoch in epochs:
+            print(f"{run.name}, epoch {epoch}")
+            fields = diagnosis_of(run / "checkpoints" / f"epoch-{epoch}.pt", data, out / run.name / f"epoch-{epoch}.json",
+                                  progress)
+            points.append({"run": run.name, "epoch": epoch, "at": offset + epoch, **fields})
+        offset += epochs[-1]
+    return points
+
+
+def draw_curve(points: list[dict], path: Path) -> Path:
+    """PANELS against the epoch on the curve, the targets dashed, each run's beginning dotted."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.2))
+    begins = sorted({p["at"] - p["epoch"] for p in points} - {0})
+    for ax, (field, title, target) in zip(axes, PANELS):
+        ax.plot([p["at"] for p in points], [p[field] for p in points], marker="o", markersize=3)
+        ax.axhline(target, color="tab:red", linestyle="--", linewidth=1, label=f"target >= {target:g}")
+        for begin in begins:
+            ax.axvline(begin, color="grey", linestyle=":", linewidth=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch (20 steps each)")
+        ax.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders holding checkpoints/epoch-N.pt, each continuing "
+                                                           "the one before")
+    parser.add_argument("--every", nargs="+", type=int, required=True, metavar="N", help="one step in epochs per run")
+    parser.add_argument("--start", type=Path, default=None, help="the checkpoint the first run started from (epoch 0)")
+    parser.add_argument("--data", type=Path, required=True, help="synthetic world whose held-out videos are diagnosed")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the JSON files and curve.png")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    points = curve_points(args.runs, args.every, args.data, args.out, args.start, progress=not args.no_progress)
+    (args.out / "curve.json").write_text(json.dumps(points, indent=1) + "\n")
+    print(f"wrote {args.out / 'curve.json'} and {draw_curve(points, args.out / 'curve.png')}")
+    for p in points:
+        print(f"{p['at']:>4}  " + "  ".join(f"{field} {p[field]:.3f}" for field, _, _ in PANELS))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
