@@ -397,9 +397,9 @@ def _the_labelled_oracle_in_choices_md_is_the_record(rows: list[dict], text: str
 
 def _the_300_epochs_in_choices_md_are_the_record(rows: list[dict], text: str, longer: str) -> None:
     """The paragraph on kept+motion-64-warp-300: its record, its fine-tune's, and pcut diagnose of the
-    run's checkpoints at epochs 100 and 200 (results/kept-motion-64-warp-300-epochs/)."""
+    run's checkpoints at epochs 100 and 200 (results/kept-motion-64-warp-curve/kept+motion-64-warp-300/)."""
     row, tuned = seed_row(rows, longer, 0), seed_row(rows, longer + FINE_TUNE, 0)
-    marks = [json.loads((REPO / "results" / "kept-motion-64-warp-300-epochs" / f"epoch-{e}.json").read_text())
+    marks = [json.loads((REPO / "results" / "kept-motion-64-warp-curve" / "kept+motion-64-warp-300" / f"epoch-{e}.json").read_text())
              for e in (100, 200)]
     assert row["steps"] == 6000 and row["epochs"] == 300 and all(m["videos"] == row["videos"] == 20 for m in marks)
     figure = [m["occlusion_auc_figure"] for m in marks] + [row["occlusion_auc_figure"]]
@@ -414,7 +414,7 @@ def _the_300_epochs_in_choices_md_are_the_record(rows: list[dict], text: str, lo
             f"and of {figure[2] - figure[1]:.3f} from 200 to 300.") in text
     assert figure[2] - figure[1] < figure[1] - figure[0]
     assert ("`pcut diagnose --checkpoint runs/calibration/kept+motion-64-warp-300/checkpoints/epoch-100.pt --data "
-            "data/calibration-h62-m60-seed1 --json results/kept-motion-64-warp-300-epochs/epoch-100.json`") in text
+            "data/calibration-h62-m60-seed1 --json results/kept-motion-64-warp-curve/kept+motion-64-warp-300/epoch-100.json`") in text
     pace = (0.75 - figure[2]) / (figure[1] - figure[0]) * 100                  # epochs to 0.75 at epochs 100-200's pace
     assert f"at the pace of epochs 100 to 200, 0.75 would be about {round(pace, -1):.0f} epochs further" in text
     schedule = calibration.calibration_recipe()["rows"][longer]["overrides"]
@@ -447,7 +447,7 @@ def test_the_readme_quotes_the_kept_model_at_64x64():
     rows = calibration_rows()
     text = " ".join((REPO / "README.md").read_text().split())
     row, kept, control = (seed_row(rows, name, 0) for name in ("kept+motion-64-warp-300", KEPT, "kept+continued-100"))
-    marks = [json.loads((REPO / "results" / "kept-motion-64-warp-300-epochs" / f"epoch-{e}.json").read_text())
+    marks = [json.loads((REPO / "results" / "kept-motion-64-warp-curve" / "kept+motion-64-warp-300" / f"epoch-{e}.json").read_text())
              for e in (100, 200)]
     figure = [m["occlusion_auc_figure"] for m in marks] + [row["occlusion_auc_figure"]]
     assert (f"(`pcut calibrate kept+motion-64-warp-300`: 300 more epochs, {row['minutes']} min on 2 cores) ranks them at "
