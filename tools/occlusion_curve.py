@@ -90,7 +90,7 @@ def draw_curve(points: list[dict], path: Path) -> Path:
             ax.axvline(begin, color="grey", linestyle=":", linewidth=1)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch (20 steps each)")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
