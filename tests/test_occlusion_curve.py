@@ -30,7 +30,8 @@ def make_run(root: Path, name: str, epochs: list[int]) -> Path:
 
 
 def fields(value: float) -> dict:
-    return {"occlusion_auc_figure": value, "occlusion_at_rest": 0.96, "mask_lift": 2.6, "silhouette_iou": 0.87}
+    return {"occlusion_auc_figure": value, "occlusion_at_rest": 0.96, "mask_lift": 2.6, "silhouette_iou": 0.87,
+            "rule_auc_figure": 0.58, "rule_mask_lift": 1.3}
 
 
 def test_every_multiple_and_the_last_epoch(tool, tmp_path):
@@ -60,5 +61,19 @@ def test_a_chain_counts_on_and_reads_stored_diagnoses(tool, tmp_path):
     assert [p["occlusion_auc_figure"] for p in points] == list(stored.values())
     with pytest.raises(ValueError, match="2 runs, 1 steps"):
         tool.curve_points([first, second], [20], tmp_path, out)
-    figure = tool.draw_curve(points, tmp_path / "curve.png")
+    line = tool.last_run_line(points)                         # the second run's own two marks: too few
+    assert line is None
+    third = make_run(tmp_path, "third", [20, 40, 60])
+    for epoch, value in ((20, 0.751), (40, 0.752), (60, 0.753)):
+        (out / "third" / f"epoch-{epoch}.json").parent.mkdir(exist_ok=True)
+        (out / "third" / f"epoch-{epoch}.json").write_text(json.dumps(fields(value)))
+    points = tool.curve_points([first, second, third], [100, 20, 20], tmp_path, out, progress=False)
+    line = tool.last_run_line(points)
+    assert points[-1]["at"] == 400 and line.slope == pytest.approx(0.00005) and line.intercept == pytest.approx(0.751 - 0.00005 * 360)
+    figure = tool.draw_curve(points, tmp_path / "curve.png", marks={210: "lr x0.1"}, fit=True)
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
+
+
+def test_a_mark_without_a_whole_epoch_is_refused(tool, tmp_path):
+    with pytest.raises(SystemExit, match="expected EPOCH:LABEL"):
+        tool.main([str(tmp_path), "--every", "10", "--data", str(tmp_path), "--out", str(tmp_path), "--mark", "lr drop"])
