@@ -44,15 +44,11 @@ def diagnosis_of(checkpoint: Path, data: Path, out: Path, progress: bool) -> dic
     written to ``out``."""
     if out.is_file():
         return json.loads(out.read_text())
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.evaluation.diagnose import diagnose
-    from pcutlib.prioritycut import RegularizerConfig
-    models, stored = load_models(checkpoint, device="cpu")
-    diagnosis = diagnose(models, data, stored["config"]["dataset_params"]["frame_shape"], progress=progress,
-                         regularizer=RegularizerConfig.from_dict(stored["config"].get("regularizer")))
+    from pcutlib.evaluation.diagnose_command import diagnose_checkpoint
+    fields = diagnose_checkpoint(checkpoint, data, progress=progress)[0].to_dict()
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
-    return diagnosis.to_dict()
+    out.write_text(json.dumps(fields, indent=2) + "\n")
+    return fields
 
 
 def curve_points(runs: list[Path], every: list[int], data: Path, out: Path, start: Path | None = None,

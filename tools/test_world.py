@@ -81,13 +81,8 @@ def make_test_world(root: Path = TEST_WORLD, progress: bool = True) -> Path:
 
 def diagnose_on_test_world(checkpoint: Path, progress: bool = True) -> dict:
     """pcut diagnose of ``checkpoint`` on the test world's held-out videos -> Diagnosis.to_dict()."""
-    from pcutlib.checkpoints.files import load_models
-    from pcutlib.evaluation.diagnose import diagnose
-    from pcutlib.prioritycut import RegularizerConfig
-    models, stored = load_models(checkpoint, device="cpu")
-    diagnosis = diagnose(models, TEST_WORLD, stored["config"]["dataset_params"]["frame_shape"], progress=progress,
-                         regularizer=RegularizerConfig.from_dict(stored["config"].get("regularizer")))
-    return diagnosis.to_dict()
+    from pcutlib.evaluation.diagnose_command import diagnose_checkpoint
+    return diagnose_checkpoint(checkpoint, TEST_WORLD, progress=progress)[0].to_dict()
 
 
 def cell(fields: dict, name: str, digits: int) -> str:

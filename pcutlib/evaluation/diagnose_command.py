@@ -41,13 +41,22 @@ def add_diagnose_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     return parser
 
 
+def diagnose_checkpoint(checkpoint_path: Path, data: Path, max_videos: int | None = None, progress: bool = True,
+                        device: str = "cpu"):
+    """Load a pcut checkpoint on ``device`` and diagnose it on ``data``'s held-out videos at the frame
+    size and with the PriorityCut settings its config names -> (Diagnosis, models, the checkpoint dict)."""
+    models, checkpoint = load_models(checkpoint_path, device=device)
+    diagnosis = diagnose(models, data, checkpoint["config"]["dataset_params"]["frame_shape"], max_videos,
+                         progress=progress, regularizer=RegularizerConfig.from_dict(checkpoint["config"].get("regularizer")))
+    return diagnosis, models, checkpoint
+
+
 def run_diagnose(args: argparse.Namespace) -> int:
     refuse_to_replace([path for path in (args.json, args.figure) if path is not None], args.overwrite)
-    models, checkpoint = load_models(args.checkpoint, device=choose_device(args.device))
+    diagnosis, models, checkpoint = diagnose_checkpoint(args.checkpoint, args.data, args.max_videos,
+                                                        not args.no_progress, choose_device(args.device))
     frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
     regularizer = RegularizerConfig.from_dict(checkpoint["config"].get("regularizer"))
-    diagnosis = diagnose(models, args.data, frame_shape, args.max_videos, progress=not args.no_progress,
-                         regularizer=regularizer)
     print(f"diagnosis of {args.checkpoint} on {diagnosis.videos} held-out videos of {args.data}/test:")
     print(format_diagnosis(diagnosis))
     if args.json is not None:
