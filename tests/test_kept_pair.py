@@ -322,7 +322,8 @@ def test_the_kept_model_at_64x64_in_choices_md_is_the_record():
     continued = "kept+motion-64-warp-100"
     longer = "kept+motion-64-warp-300"
     variants = [KEPT, KEPT + FINE_TUNE, "kept+continued-100", continued, continued + FINE_TUNE, "kept+motion-64-truth-100",
-                "kept+motion-64-truth-balanced-100", longer, longer + FINE_TUNE, longer + "+constant-200"]
+                "kept+motion-64-truth-balanced-100", longer, longer + FINE_TUNE, longer + "+constant-200",
+                "kept+motion-64-truth-300"]
     assert block_of(page, "occlusion-levers-kept-64") == calibration.occlusion_levers(
         rows, variants, calibration.SILHOUETTE_COLUMNS)
     kept, row, tuned = seed_row(rows, KEPT, 0), seed_row(rows, continued, 0), seed_row(rows, continued + FINE_TUNE, 0)
@@ -394,6 +395,24 @@ def _the_labelled_oracle_in_choices_md_is_the_record(rows: list[dict], text: str
             f"their targets (0.95 and 0.85).") in text
     assert 0 < gain < 0.01 and balanced["occlusion_at_rest"] < 0.95 and balanced["silhouette_iou"] < 0.85
     assert max(oracle["occlusion_auc_figure"], balanced["occlusion_auc_figure"]) < 0.72
+    assert (f"took figure pixels no more than {gain:.3f} above the model's own ({f3(oracle['occlusion_auc_figure'])} and "
+            f"{f3(balanced['occlusion_auc_figure'])} against {f3(own_label['occlusion_auc_figure'])}, one seed each)") in text
+    recipe = calibration.calibration_recipe()["rows"]
+    longer, own_longer = seed_row(rows, "kept+motion-64-truth-300", 0), seed_row(rows, "kept+motion-64-warp-300", 0)
+    differ = {key for key in set(recipe["kept+motion-64-truth-300"]["overrides"]) | set(recipe["kept+motion-64-warp-300"]["overrides"])
+              if recipe["kept+motion-64-truth-300"]["overrides"].get(key) != recipe["kept+motion-64-warp-300"]["overrides"].get(key)}
+    assert differ == {"train_params.occlusion_revealed_label", "train_params.occlusion_revealed_warp_error"}
+    assert longer["steps"] == own_longer["steps"] == 6000 and longer["minutes"] == 48.9
+    assert (f"the oracle ranks figure pixels at {f3(longer['occlusion_auc_figure'])}, against the own label's "
+            f"{f3(own_longer['occlusion_auc_figure'])} after the same 300 epochs. Inside the foreground it reaches "
+            f"{f3(longer['occlusion_auc_foreground'])} (own label: {f3(own_longer['occlusion_auc_foreground'])}) and over "
+            f"all pixels {f3(longer['occlusion_auc'])}, with O at rest {f3(longer['occlusion_at_rest'])}, IoU "
+            f"{f3(longer['silhouette_iou'])} and the lift {longer['mask_lift']:.2f}.") in text
+    assert longer["occlusion_auc_figure"] < min(own_longer["occlusion_auc_figure"], 0.75)
+    assert longer["occlusion_auc_foreground"] > own_longer["occlusion_auc_foreground"]
+    bound = json.loads((REPO / "results" / "occlusion-bound-6000-64px" / "occlusion_bound.json").read_text())
+    assert "(0.767 and 0.777, with O at rest 0.638)" in text and f3(bound["rows"][
+        "dense-motion at 64x64 trained on the truth (oracle)"]["occlusion_at_rest"]) == "0.638"
 
 
 def curve_points() -> list[dict]:
