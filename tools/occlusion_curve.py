@@ -3,7 +3,7 @@
     python tools/occlusion_curve.py runs/calibration/kept+motion-64-warp-300 \\
         runs/calibration/kept+motion-64-warp-300+constant-200 --every 20 20 \\
         --start pretrained/synthetic-64-revealed-kept.pt --data data/calibration-h62-m60-seed1 \\
-        --out results/kept-motion-64-warp-curve --mark 210:"lr x0.1" --fit
+        --out results/kept-motion-64-warp-curve --mark 210:"lr x0.1" 300:"lr 1e-4 again, fresh optimizer" --fit
 
 Each run continues the one before it: its epoch N is epoch N + (the epochs of the runs before)
 on the curve. ``--every`` takes one step per run (epoch-N.pt for every multiple N of it, and the
