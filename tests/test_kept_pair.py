@@ -336,7 +336,7 @@ def test_the_kept_model_at_64x64_in_choices_md_is_the_record():
     longer = "kept+motion-64-warp-300"
     variants = [KEPT, KEPT + FINE_TUNE, "kept+continued-100", continued, continued + FINE_TUNE, "kept+motion-64-truth-100",
                 "kept+motion-64-truth-balanced-100", longer, longer + FINE_TUNE, longer + "+constant-200",
-                "kept+motion-64-truth-300"]
+                "kept+motion-64-truth-300", "kept+motion-64-truth-weight-10-100"]
     assert block_of(page, "occlusion-levers-kept-64") == calibration.occlusion_levers(
         rows, variants, calibration.SILHOUETTE_COLUMNS)
     kept, row, tuned = seed_row(rows, KEPT, 0), seed_row(rows, continued, 0), seed_row(rows, continued + FINE_TUNE, 0)
@@ -431,6 +431,17 @@ def _the_labelled_oracle_in_choices_md_is_the_record(rows: list[dict], text: str
             f"at epochs 100, 200 and 300 (own label: {f3(own_at[100])}, {f3(own_at[200])} and {f3(own_at[300])}), flat "
             f"after epoch 200 as the own label's was.") in text
     assert all(abs(truth_at[e] - own_at[e]) < 0.005 for e in (100, 200, 300)) and abs(truth_at[300] - truth_at[200]) < 0.003
+    heavier = seed_row(rows, "kept+motion-64-truth-weight-10-100", 0)
+    weighted = recipe["kept+motion-64-truth-weight-10-100"]["overrides"]
+    assert weighted["train_params.loss_weights.occlusion_revealed"] == 10 and heavier["steps"] == oracle["steps"]
+    assert (f"100 epochs, {heavier['minutes']} min) ranks figure pixels at {f3(heavier['occlusion_auc_figure'])} after 100 "
+            f"epochs, where weight 1 reached {f3(oracle['occlusion_auc_figure'])} (and {f3(longer['occlusion_auc_figure'])} "
+            f"only after 300). It costs reconstruction: IoU {f3(heavier['silhouette_iou'])} (weight 1: "
+            f"{f3(oracle['silhouette_iou'])}) and reconstruction L1 {heavier['reconstruction_l1']:.4f} "
+            f"({oracle['reconstruction_l1']:.4f}), while O at rest stays at {f3(heavier['occlusion_at_rest'])} and the lift "
+            f"reaches {heavier['mask_lift']:.2f}.") in text
+    assert f3(heavier["occlusion_auc_figure"]) == f3(longer["occlusion_auc_figure"]) < "0.750"
+    assert heavier["silhouette_iou"] < oracle["silhouette_iou"] and heavier["reconstruction_l1"] > oracle["reconstruction_l1"]
     bound = json.loads((REPO / "results" / "occlusion-bound-6000-64px" / "occlusion_bound.json").read_text())
     assert ("0.767 and 0.777 with the same architecture and inputs, trained on the truth with no reconstruction to keep "
             "(O at rest 0.638)") in text and f3(bound["rows"][
@@ -603,4 +614,8 @@ def test_the_readme_quotes_the_kept_model_at_64x64():
     assert oracle["occlusion_auc_figure"] <= hundred["occlusion_auc_figure"] and oracle["steps"] == hundred["steps"]
     assert longer["occlusion_auc_figure"] < row["occlusion_auc_figure"] < 0.75 and longer["steps"] == row["steps"]
     assert "(0.767 and 0.777), gives up the reconstruction and O at rest (0.638)" in text
+    heavier = seed_row(rows, "kept+motion-64-truth-weight-10-100", 0)
+    assert (f"(`kept+motion-64-truth-weight-10-100`) reached {f3(heavier['occlusion_auc_figure'])} in 100 epochs instead of "
+            f"300, at a cost in IoU ({f3(heavier['silhouette_iou'])} against {f3(oracle['silhouette_iou'])})") in text
+    assert f3(heavier["occlusion_auc_figure"]) == f3(longer["occlusion_auc_figure"])
     assert control["steps"] == 2000                                    # 100 epochs of 20 steps
