@@ -55,14 +55,15 @@ def run_diagnose(args: argparse.Namespace) -> int:
     refuse_to_replace([path for path in (args.json, args.figure) if path is not None], args.overwrite)
     diagnosis, models, checkpoint = diagnose_checkpoint(args.checkpoint, args.data, args.max_videos,
                                                         not args.no_progress, choose_device(args.device))
-    frame_shape = checkpoint["config"]["dataset_params"]["frame_shape"]
-    regularizer = RegularizerConfig.from_dict(checkpoint["config"].get("regularizer"))
     print(f"diagnosis of {args.checkpoint} on {diagnosis.videos} held-out videos of {args.data}/test:")
     print(format_diagnosis(diagnosis))
     if args.json is not None:
         args.json.write_text(json.dumps(diagnosis.to_dict(), indent=2) + "\n")
-    if args.figure is not None:
-        print(f"figure: {diagnosis_figure(models, args.data, args.figure, frame_shape=frame_shape, regularizer=regularizer)}")
+    if args.figure is not None:                      # the frame size and PriorityCut settings diagnose used
+        config = checkpoint["config"]
+        figure = diagnosis_figure(models, args.data, args.figure, frame_shape=config["dataset_params"]["frame_shape"],
+                                  regularizer=RegularizerConfig.from_dict(config.get("regularizer")))
+        print(f"figure: {figure}")
     if args.readme is not None:
         replace_between_markers(args.readme, ingredients_table(diagnosis, Path(args.checkpoint).name),
                                 *ingredients_markers(args.readme_section))
