@@ -156,6 +156,8 @@ SCHEMA = {
         "mixed_precision": text("none", "none", "bf16", "fp16", "auto"),  # fp16: CUDA only; auto: bf16 where native
         # weight average of every network but the discriminator (training.weight_average); 0: off
         "ema_decay": number(0.0, 0, 1),
+        # Adam's first-moment decay for every optimizer (FOMM's and TPSMM's 0.5; the second is 0.999)
+        "adam_beta1": number(0.5, 0, 0.999),
         "channels_last": flag(False),
         "log_every": whole(1, 1),                     # steps between log.jsonl rows
         "visualize_every": whole(1, 1),               # epochs between vis/epoch-N.png and loss.png (and the last epoch)

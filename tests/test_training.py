@@ -1401,3 +1401,22 @@ def test_a_start_trained_with_the_other_flow_resize_says_so(tmp_path, capsys):
     initialise_from(build_trainer(aligned, torch.device("cpu")), tmp_path / "fomm.pt")
     assert "was trained with keep_visible_source false: it keeps the warped source where O is high: true here" in (
         capsys.readouterr().out)
+
+
+def test_adam_beta1_reaches_every_optimizer(smoke_data):
+    """train_params.adam_beta1 sets the first-moment decay of every Adam, FOMM's and TPSMM's
+    (default 0.5, FOMM's); the second stays 0.999; a value of 1 or more is refused by name."""
+    default = build_trainer(smoke_config(smoke_data, type="prioritycut"), torch.device("cpu"))
+    assert {opt.param_groups[0]["betas"] for opt in default.optimizers.values()} == {(0.5, 0.999)}
+    config = smoke_config(smoke_data, type="prioritycut")
+    config["train_params"]["adam_beta1"] = 0.9
+    trainer = build_trainer(config, torch.device("cpu"))
+    assert {opt.param_groups[0]["betas"] for opt in trainer.optimizers.values()} == {(0.9, 0.999)}
+    tpsmm = load_config(REPO / "configs" / "smoke-tpsmm.yaml")
+    tpsmm["dataset_params"]["root_dir"] = str(smoke_data)
+    tpsmm["train_params"]["adam_beta1"] = 0.9
+    tpsmm_trainer = build_trainer(tpsmm, torch.device("cpu"))
+    assert {opt.param_groups[0]["betas"] for opt in tpsmm_trainer.optimizers.values()} == {(0.9, 0.999)}
+    config["train_params"]["adam_beta1"] = 1.0
+    with pytest.raises(ValueError, match="'train_params.adam_beta1' must be between 0 and 0.999, got 1.0"):
+        resolve_config(config)

@@ -29,7 +29,7 @@ from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training import losses as L
 from pcutlib.training.adversaries import Adversary, build_adversary
 from pcutlib.training.device import ProcessGroup, resolve_mixed_precision
-from pcutlib.training.tpsmm_step import build_tpsmm_optimizers
+from pcutlib.training.tpsmm_step import ADAM_BETA2, build_tpsmm_optimizers
 from pcutlib.training.weight_average import WeightAverage
 
 
@@ -223,7 +223,8 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
         trained = [n for n in models.networks() if n != "discriminator" or adversarial]
         optimizers = {}
     optimizers.update({name: torch.optim.Adam(getattr(models, name).parameters(), lr=learning_rates[name],
-                                              betas=(0.5, 0.999), fused=fused) for name in trained})
+                                              betas=(train_params["adam_beta1"], ADAM_BETA2), fused=fused)
+                       for name in trained})
     schedulers = {name: learning_rate_schedule(opt, train_params) for name, opt in optimizers.items()}
     reconstruction = build_reconstruction_loss(train_params, config["model_params"]["common_params"]["num_channels"])
     if train_params["channels_last"]:
