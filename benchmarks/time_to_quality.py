@@ -172,6 +172,39 @@ def threshold_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+END_FIGURES = (("silhouette_iou", "IoU", 3), ("warped_source_silhouette_iou", "the warped source", 3),
+               ("silhouette_iou_at_rest", "at rest", 3), ("probe_px", "probe px", 2),
+               ("moving_distinct_keypoints", "moving keypoints", 2))
+
+
+def against_table(results: dict, reference: dict, reference_recipe: str) -> str:
+    """Markdown: the last mark of every seeded row of ``results`` beside the last mark of
+    ``reference_recipe`` on the same seed in ``reference`` (another stored run's results), each
+    figure as "value (change)", the reference rows first. A seed the reference lacks is refused."""
+    def cells(last: dict, base: dict | None) -> str:
+        shown = []
+        for key, _, digits in END_FIGURES:
+            value = _number(last.get(key))
+            change = "" if base is None else f" ({value - _number(base.get(key)):+.{digits}f})"
+            shown.append(f"{value:.{digits}f}{change}")
+        return f"{last['epoch']} | {last['minutes']:.1f} | " + " | ".join(shown)
+
+    lines = ["| row | epochs | trained (min) | " + " | ".join(label for _, label, _ in END_FIGURES) + " |",
+             "|---|" + "---|" * (len(END_FIGURES) + 2)]
+    seeds = sorted({name.split(" seed ")[1] for name in results if " seed " in name}, key=int)
+    for seed in seeds:
+        if f"{reference_recipe} seed {seed}" not in reference:
+            raise ValueError(f"the reference run has no row '{reference_recipe} seed {seed}'; it has "
+                             f"{', '.join(reference)}")
+        lines.append(f"| {reference_recipe} seed {seed} (reference) | "
+                     f"{cells(reference[f'{reference_recipe} seed {seed}'][-1], None)} |")
+    for name, rows in results.items():
+        if " seed " in name:
+            base = reference[f"{reference_recipe} seed {name.split(' seed ')[1]}"][-1]
+            lines.append(f"| {name} | {cells(rows[-1], base)} |")
+    return "\n".join(lines)
+
+
 def recipe_of(row_name: str) -> str:
     """A row's recipe: ``demo seed 3`` -> ``demo``."""
     return row_name.split(" seed ")[0]
@@ -286,11 +319,16 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         help="train nothing: seed S's rows of these stored time_to_quality.json files, one table")
     parser.add_argument("--from-json", type=Path, default=None, metavar="JSON",
                         help="train nothing: write the table, plot (and --readme) from a stored time_to_quality.json")
+    parser.add_argument("--against", nargs=2, default=None, metavar=("JSON", "RECIPE"),
+                        help="with --from-json: only a table of each seeded row's last mark beside RECIPE's on the "
+                             "same seed in another stored time_to_quality.json (and --readme's block at --marker)")
     args = parser.parse_args(argv)
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
     if args.seed_rows is not None and (len(args.seed_rows) < 2 or not args.seed_rows[0].isdigit()):
         parser.error(f"--seed-rows takes a training seed, then stored time_to_quality.json files; got {args.seed_rows}")
+    if args.against is not None and args.from_json is None:
+        parser.error(f"--against {' '.join(args.against)} compares a stored run: give it with --from-json")
     if args.retrain and not args.resume:
         parser.error(f"--retrain {args.retrain} needs --resume")
     if args.minutes <= 0 or args.every <= 0:
@@ -364,6 +402,13 @@ def resumed_rows(path: Path, document: dict, retrain: list[str] = (), say=print)
 
 def main(argv=None) -> int:
     args = parse_arguments(argv)
+    if args.against is not None:
+        reference = json.loads(Path(args.against[0]).read_text())["results"]
+        text = against_table(json.loads(args.from_json.read_text())["results"], reference, args.against[1])
+        if args.readme is not None:
+            replace_between_markers(args.readme, text, *marker_pair(args.marker))
+        print(text)
+        return 0
     if args.from_json is not None:
         print(write_outputs(json.loads(args.from_json.read_text()), args.out, args.readme, args.marker))
         return 0

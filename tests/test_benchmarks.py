@@ -23,6 +23,37 @@ def test_thresholds_read_the_first_mark_that_reaches_them():
     assert T.cpu_bf16() == T.native_bf16(T.torch.device("cpu"))[1] and "bf16" in T.cpu_bf16()
 
 
+def test_a_run_is_compared_row_by_row_with_a_reference_recipe_on_the_same_seed(tmp_path, capsys):
+    """--against: each seeded row's last mark beside the reference recipe's on the same seed, as
+    "value (change)"; a seed the reference lacks is refused by name, and --against needs --from-json."""
+    def mark(iou, probe):
+        return {"minutes": 8.0, "epoch": 120, "silhouette_iou": iou, "warped_source_silhouette_iou": iou - 0.01,
+                "silhouette_iou_at_rest": 0.93, "probe_px": probe, "moving_distinct_keypoints": 10.0}
+    reference = {"base seed 0": [mark(0.5, 9.0), mark(0.81, 0.94)], "base seed 4": [mark(0.83, 0.93)]}
+    results = {"lever seed 0": [mark(0.79, 0.96)], "lever seed 4": [mark(0.84, 0.90)], "unseeded": [mark(0.1, 1.0)]}
+    text = T.against_table(results, reference, "base")
+    lines = text.splitlines()
+    assert lines[0] == ("| row | epochs | trained (min) | IoU | the warped source | at rest | probe px | "
+                        "moving keypoints |")
+    assert lines[2] == "| base seed 0 (reference) | 120 | 8.0 | 0.810 | 0.800 | 0.930 | 0.94 | 10.00 |"
+    assert lines[4] == ("| lever seed 0 | 120 | 8.0 | 0.790 (-0.020) | 0.780 (-0.020) | 0.930 (+0.000) | "
+                        "0.96 (+0.02) | 10.00 (+0.00) |")
+    assert lines[5].startswith("| lever seed 4 | 120 | 8.0 | 0.840 (+0.010) |") and len(lines) == 6
+    with pytest.raises(ValueError, match="the reference run has no row 'base seed 4'; it has base seed 0"):
+        T.against_table(results, {"base seed 0": reference["base seed 0"]}, "base")
+    stored, other = tmp_path / "run.json", tmp_path / "reference.json"
+    stored.write_text(json.dumps({"results": results}))
+    other.write_text(json.dumps({"results": reference}))
+    page = tmp_path / "page.md"
+    page.write_text("<!-- levers:start -->\nold\n<!-- levers:end -->\n")
+    assert T.main(["--from-json", str(stored), "--against", str(other), "base", "--readme", str(page),
+                   "--marker", "levers"]) == 0
+    assert block_of(page.read_text(), "levers") == text
+    with pytest.raises(SystemExit):
+        T.parse_arguments(["--against", str(other), "base"])
+    assert "give it with --from-json" in capsys.readouterr().err
+
+
 def test_every_recipe_is_a_valid_config():
     recipe = read_recipe("time_to_quality")
     for name, entry in recipe["recipes"].items():
