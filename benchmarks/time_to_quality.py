@@ -185,7 +185,7 @@ def against_table(results: dict, reference: dict, reference_recipe: str) -> str:
         shown = []
         for key, _, digits in END_FIGURES:
             value = _number(last.get(key))
-            change = "" if base is None else f" ({value - _number(base.get(key)):+.{digits}f})"
+            change = "" if base is None else f" ({round(value - _number(base.get(key)), digits) + 0.0:+.{digits}f})"
             shown.append(f"{value:.{digits}f}{change}")
         return f"{last['epoch']} | {last['minutes']:.1f} | " + " | ".join(shown)
 
