@@ -823,3 +823,99 @@ def test_the_late_learning_rate_drops_in_the_docs_are_the_stored_run():
            f"{warped[1][1]:.3f})" in text
     assert f"{warped[0][0]:.3f}" == f"{warped[0][1]:.3f}" and warped[0][0] > warped[1][0] and warped[0][1] < warped[1][1]
     assert "The later drops are not taken" in text
+
+
+def test_the_six_levers_in_the_docs_are_the_stored_run():
+    """docs/benchmarks.md's time-to-quality-levers blocks are the stored run's threshold table and its
+    rows beside the demo's recipe (results/time-to-quality-kept/); each lever is the demo's recipe
+    with its own keys only, and the sentences quote the stored marks and the seed-to-seed spread."""
+    from statistics import NormalDist
+
+    import demo_spread as S
+
+    results, text = documented_run("time-to-quality-levers")
+    reference = json.loads((REPO / "results" / "time-to-quality-kept" / "time_to_quality.json").read_text())["results"]
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    assert block_of(page, "time-to-quality-levers-against") == T.against_table(results, reference, "separation-1-dropout-40")
+    recipes = read_recipe("time_to_quality")["recipes"]
+    demo = recipes["separation-1-dropout-40"]["overrides"]
+    own = {"beta1-0.9": {"train_params.adam_beta1": 0.9},
+           "equivariance-10": {"train_params.loss_weights.equivariance_value": 10,
+                               "train_params.loss_weights.equivariance_jacobian": 10},
+           "kp-15": {"model_params.common_params.num_kp": 15},
+           "decoder-32": {"model_params.generator_params.block_expansion": 32},
+           "motion-64px-narrow": {"model_params.generator_params.dense_motion_params.scale_factor": 1.0,
+                                  "model_params.generator_params.dense_motion_params.block_expansion": 8},
+           "frame-gap-40": {"train_params.frame_gap": {"start": 4, "end": 31, "ramp_epochs": 40}}}
+    for lever, keys in own.items():
+        assert recipes[f"separation-1-dropout-40-{lever}"]["overrides"] == {**demo, **keys}, lever
+    assert all(rows[-1]["epoch"] == 120 for rows in results.values())
+    assert all(mark["silhouette_iou"] < 0.85 for rows in results.values() for mark in rows)
+    assert "No mark of any lever reached IoU 0.85" in text
+
+    def end(lever, seed):
+        return results[f"separation-1-dropout-40-{lever} seed {seed}"][-1]
+
+    def base(seed):
+        return reference[f"separation-1-dropout-40 seed {seed}"][-1]
+
+    def change(lever, seed, key="silhouette_iou"):
+        return end(lever, seed)[key] - base(seed)[key]
+
+    fell = [lever for lever in own if change(lever, 0) < 0]
+    assert fell == ["beta1-0.9", "equivariance-10", "kp-15", "decoder-32"]
+    assert all(f"separation-1-dropout-40-{lever} seed 4" not in results for lever in fell[1:])   # stopped after seed 0
+    assert (f"Adam's first moment at 0.9 by {-change('beta1-0.9', 0):.3f} (and by {-change('beta1-0.9', 4):.3f} "
+            f"on seed 4)") in text
+    assert (f"equivariance weights of 10 by {-change('equivariance-10', 0):.3f} (probe "
+            f"{end('equivariance-10', 0)['probe_px']:.2f} px against {base(0)['probe_px']:.2f})") in text
+    assert (f"15 keypoints by {-change('kp-15', 0):.3f} (probe {end('kp-15', 0)['probe_px']:.2f} px, "
+            f"{end('kp-15', 0)['moving_distinct_keypoints']:.2f} moving keypoints of 15)") in text
+    assert (f"the wide decoder by {-change('decoder-32', 0):.3f}, in {end('decoder-32', 0)['minutes']:.1f} minutes "
+            f"instead of {base(0)['minutes']:.1f}, though it gained at rest "
+            f"({end('decoder-32', 0)['silhouette_iou_at_rest']:.3f} against {base(0)['silhouette_iou_at_rest']:.3f})") in text
+    assert change("decoder-32", 0, "silhouette_iou_at_rest") > 0
+    motion = [change("motion-64px-narrow", seed) for seed in (0, 4)]
+    ratio = sum(end("motion-64px-narrow", s)["minutes"] for s in (0, 4)) / sum(base(s)["minutes"] for s in (0, 4))
+    assert (f"rose on seed 0 ({motion[0]:+.3f}) and fell on seed 4 ({motion[1]:+.3f}), and its 120 epochs took "
+            f"{end('motion-64px-narrow', 0)['minutes']:.1f} and {end('motion-64px-narrow', 4)['minutes']:.1f} "
+            f"minutes, {ratio:.1f} times the reference's") in text
+    gap = [change("frame-gap-40", seed) for seed in (0, 4)]
+    assert all(g > 0 for g in gap)
+    assert (f"rose on both seeds, to {end('frame-gap-40', 0)['silhouette_iou']:.3f} and "
+            f"{end('frame-gap-40', 4)['silhouette_iou']:.3f} ({gap[0]:+.3f} and {gap[1]:+.3f}), in about the "
+            f"reference's minutes ({end('frame-gap-40', 0)['minutes']:.1f} and {end('frame-gap-40', 4)['minutes']:.1f}, "
+            f"against {base(0)['minutes']:.1f} and {base(4)['minutes']:.1f}), its probe finer on seed 0 "
+            f"({end('frame-gap-40', 0)['probe_px']:.2f} px against {base(0)['probe_px']:.2f})") in text
+    assert all(abs(end("frame-gap-40", s)["minutes"] / base(s)["minutes"] - 1) < 0.1 for s in (0, 4))
+    # the power of one seed: the spread of per-seed differences between the two region-dropout demo spreads
+    merged = stored_spread("demo-spread-dropout-40-five-seeds")["runs"]
+    rows = {row["key"]: row for row in S.paired_rows(stored_spread("demo-spread-separation-120-rerun")["runs"], merged)}
+    spread = statistics.stdev(rows["silhouette_iou"]["differences"])
+    median = statistics.median(run["figures"]["silhouette_iou"] for run in merged)
+    assert f"the per-seed IoU differences have a standard deviation of {spread:.3f}" in text
+    assert f"the demo's median run ({median:.3f}) past 0.85" in text and median < 0.85 < median + 0.04
+    assert (f"about {NormalDist().cdf(-0.04 / spread):.0%} of the time (normal approximation), and one that lifted "
+            f"it by 0.01 about {NormalDist().cdf(-0.01 / spread):.0%} of the time") in text
+    assert all(g < spread for g in gap) and "the curriculum's two gains are smaller than that spread" in text
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert (f"none reached IoU 0.85 at any mark; only the curriculum rose on both seeds tried ({gap[0]:+.3f} and "
+            f"{gap[1]:+.3f})") in readme
+    assert [lever for lever in own if f"separation-1-dropout-40-{lever} seed 4" in results
+            and change(lever, 0) > 0 and change(lever, 4) > 0] == ["frame-gap-40"]
+    # the curriculum's five-seed demo spread, seeds 0 and 1 so far, against the demo's recipe of today
+    candidate = {run["seed"]: run["figures"] for run in stored_spread("demo-spread-frame-gap-40")["runs"]}
+    today = {run["seed"]: run["figures"] for run in merged}
+    assert sorted(candidate) == [0, 1]
+    assert all(run["overrides"]["train_params.frame_gap"] == own["frame-gap-40"]["train_params.frame_gap"]
+               for run in stored_spread("demo-spread-frame-gap-40")["runs"])
+    iou = [candidate[s]["silhouette_iou"] for s in (0, 1)]
+    assert (f"IoU ended at {iou[0]:.3f} and {iou[1]:.3f}, against {today[0]['silhouette_iou']:.3f} and "
+            f"{today[1]['silhouette_iou']:.3f} with the demo's recipe "
+            f"({iou[0] - today[0]['silhouette_iou']:+.3f} and {iou[1] - today[1]['silhouette_iou']:+.3f})") in text
+    assert max(iou) < 0.85
+    assert (f"seed 1's animation L1 ended {candidate[1]['animation_l1_below_copy_percent']:.1f}% below copying the "
+            f"source (the demo's recipe: {today[1]['animation_l1_below_copy_percent']:.1f}%, the target 40%)") in text
+    assert candidate[1]["animation_l1_below_copy_percent"] < 40 <= today[1]["animation_l1_below_copy_percent"]
+    assert (f"Seed 0's {candidate[0]['minutes']:.1f} minutes are not the recipe's" in text
+            and f"seed 1 took {candidate[1]['minutes']:.1f} minutes (the demo's recipe: {today[1]['minutes']:.1f})" in text)
