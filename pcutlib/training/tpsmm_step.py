@@ -2,9 +2,9 @@
 ``GeneratorFullModel`` take it; ``pcutlib.training.step.train_step`` calls these where FOMM's
 step differs, and adds pcut's discriminator (TPSMM trains without one) as for FOMM.
 
-TPSMM's optimisation (``build_tpsmm_optimizers``): one Adam (betas 0.5, 0.999 unless ``adam_beta1`` says otherwise; weight decay
-1e-4) for the keypoint detector, dense motion network and inpainting network ("generator"), a
-second one for the background predictor ("bg_predictor"), stepped only from ``bg_start`` on;
+TPSMM's optimisation (``build_tpsmm_optimizers``): one Adam (betas 0.5, 0.999 unless
+``train_params.adam_beta1`` sets the first; weight decay 1e-4) for the keypoint detector, dense
+motion network and inpainting network ("generator"), a second one for the background predictor ("bg_predictor"), stepped only from ``bg_start`` on;
 before each step the gradients of the keypoint detector and dense motion network (and, while it
 trains, the background predictor) are clipped to a largest absolute entry of 10
 (``clip_grad_norm_`` with the infinity norm); the inpainting network's are not. Learning rates
@@ -23,20 +23,20 @@ from torch.nn.utils import clip_grad_norm_
 from pcutlib.models.tpsmm.build import TPSMMModels
 from pcutlib.training.tpsmm_losses import background_loss, tps_dropout_probability, tps_equivariance_loss, warp_loss
 
-ADAM_BETA2 = 0.999      # both Adams' second-moment decay; the first is train_params.adam_beta1 (0.5)
 WEIGHT_DECAY = 1e-4
 CLIP_MAX_ABS = 10.0      # clip_grad_norm_(..., max_norm=10, norm_type=inf): the largest |gradient| entry
 
 
-def build_tpsmm_optimizers(models: TPSMMModels, train_params: dict, fused: bool | None) -> dict:
+def build_tpsmm_optimizers(models: TPSMMModels, train_params: dict, fused: bool | None,
+                           betas: tuple[float, float]) -> dict:
     """{"generator": Adam(kp_detector, dense motion, inpainting), "bg_predictor": Adam (with bg)},
-    both at lr_generator with TPSMM's weight decay and betas (adam_beta1, 0.999)."""
+    both at lr_generator with TPSMM's weight decay and the trainer's ``betas`` (TPSMM's: 0.5, 0.999)."""
     main = [*models.kp_detector.parameters(), *models.dense_motion_network.parameters(),
             *models.inpainting_network.parameters()]
     groups = {"generator": main}
     if models.bg_predictor is not None:
         groups["bg_predictor"] = list(models.bg_predictor.parameters())
-    return {name: torch.optim.Adam(params, lr=train_params["lr_generator"], betas=(train_params["adam_beta1"], ADAM_BETA2),
+    return {name: torch.optim.Adam(params, lr=train_params["lr_generator"], betas=betas,
                                    weight_decay=WEIGHT_DECAY, fused=fused) for name, params in groups.items()}
 
 

@@ -29,7 +29,7 @@ from pcutlib.prioritycut import RegularizerConfig
 from pcutlib.training import losses as L
 from pcutlib.training.adversaries import Adversary, build_adversary
 from pcutlib.training.device import ProcessGroup, resolve_mixed_precision
-from pcutlib.training.tpsmm_step import ADAM_BETA2, build_tpsmm_optimizers
+from pcutlib.training.tpsmm_step import build_tpsmm_optimizers
 from pcutlib.training.weight_average import WeightAverage
 
 
@@ -210,20 +210,21 @@ def build_trainer(config: dict, device: torch.device, group: ProcessGroup | None
             ids = [device.index] if device.type == "cuda" else None
             setattr(models, name, nn.parallel.DistributedDataParallel(module, device_ids=ids))
     # Adam with beta1 = 0.5 as FOMM (and most GANs): a shorter momentum memory keeps the
-    # generator and discriminator from overshooting each other.
+    # generator and discriminator from overshooting each other (train_params.adam_beta1).
+    betas = (train_params["adam_beta1"], 0.999)
     learning_rates = {"generator": train_params["lr_generator"], "kp_detector": train_params["lr_kp_detector"],
                       "discriminator": train_params["lr_discriminator"]}
     # the discriminator only trains when the generator has an adversarial term
     adversarial = train_params["loss_weights"]["generator_gan"] != 0
     fused = True if not baseline_step and device.type in ("cpu", "cuda") else None
     if backbone == "tpsmm":          # TPSMM's two optimizers (weight decay, one for the background)
-        optimizers = build_tpsmm_optimizers(models, train_params, fused)
+        optimizers = build_tpsmm_optimizers(models, train_params, fused, betas)
         trained = ["discriminator"] if adversarial else []
     else:
         trained = [n for n in models.networks() if n != "discriminator" or adversarial]
         optimizers = {}
     optimizers.update({name: torch.optim.Adam(getattr(models, name).parameters(), lr=learning_rates[name],
-                                              betas=(train_params["adam_beta1"], ADAM_BETA2), fused=fused)
+                                              betas=betas, fused=fused)
                        for name in trained})
     schedulers = {name: learning_rate_schedule(opt, train_params) for name, opt in optimizers.items()}
     reconstruction = build_reconstruction_loss(train_params, config["model_params"]["common_params"]["num_channels"])
