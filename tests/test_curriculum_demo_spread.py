@@ -85,7 +85,14 @@ def test_the_curriculum_spread_in_the_docs_is_the_stored_run():
               and all(counts[key][0] >= counts[key][1] for key in others))
     assert ("It meets the rule" if passes else "It does not meet the rule: seed 3 is lower by more than 0.02") in text
     animation = counts["animation_l1_below_copy_percent"]
-    assert f"animation target met in {animation[0]} runs against {animation[1]}" in text
+    missed = [run["seed"] for run in candidate if not S.rescored(run, today)["met"]["animation_l1_below_copy_percent"]]
+    assert missed == [1, 3] and (f"The animation-L1 target was met by {animation[0]} of the curriculum's 5 runs (seeds 1 "
+                                 f"and 3 missed) against {animation[1]} of 5") in text
+    held_out = counts["l1_below_copy_percent"]
+    assert f"the held-out L1 target by {held_out[0]} against {held_out[1]}" in text
+    wall = counts["minutes"]
+    assert f"the raw wall-time counts of the table ({wall[0]} of 5 against {wall[1]} of 5)" in text
+    assert f"five pairs detect only a difference of about {iou['detectable']:.2f} (80% power), so p {iou['p']:.2g}" in text
     assert max(run["figures"]["silhouette_iou"] for run in candidate + reference) < 0.85
     assert "No run of either reached IoU 0.85." in text
 
