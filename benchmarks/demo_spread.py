@@ -8,7 +8,8 @@ seed-1 world) for each seed, one after another, each in ``<runs>/seed-S``, and r
 folder), so its minutes are those of the demo from an empty folder; otherwise the runs share
 ``--data`` (made by the first run if missing) and the worlds' making is not timed.
 
-Writes ``<out>/demo_spread.json`` (every run's figures and verdicts) and ``demo_spread.md``: per
+Writes ``<out>/demo_spread.json`` (every run's figures and verdicts), ``seed-S-animation_keypoints.png``
+(each run's keypoints and result, from its fine-tune folder) and ``demo_spread.md``: per
 target, the figures' minimum, median and maximum over the runs and in how many runs it was met,
 and in how many runs every target was met. Run it alone (2 cores: a second heavy job slows each
 torch step 5-60x, and the wall-time target counts).
@@ -48,6 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -181,6 +183,18 @@ def paired_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def keep_picture(runs: Path, seed: int, out: Path) -> None:
+    """Copies the run's ``animation_keypoints.png`` (source, driving and result with the keypoints, written
+    by ``pcut demo`` into its ``*-prioritycut`` folder) to ``<out>/seed-S-animation_keypoints.png``, so a
+    stored spread shows what each run learned; says so in one line when the run wrote none."""
+    pictures = sorted(runs.glob("*-prioritycut/animation_keypoints.png"))
+    if not pictures:
+        print(f"no */animation_keypoints.png under {runs}: seed {seed}'s picture not kept")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pictures[0], out / f"seed-{seed}-animation_keypoints.png")
+
+
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds, one run each")
@@ -288,6 +302,7 @@ def main(argv=None) -> int:
         print(f"demo, seed {seed} -> {runs}" + (" (its own world)" if args.fresh_data else ""), flush=True)
         run_demo(demo_arguments(seed, runs, data, args.quick, args.set))
         summaries.append(json.loads((runs / "demo.json").read_text()))
+        keep_picture(runs, seed, args.out)
     print(write_outputs({"command": command_line(argv), "runs": summaries}, args.out, args.readme))
     print(f"wrote {args.out}/demo_spread.{{json,md}}")
     return 0

@@ -175,6 +175,7 @@ def test_the_demo_spread_runs_the_demo_per_seed_and_counts_the_targets_met(tmp_p
     for seed in (3, 4):                                         # each seed trained its own run, with that seed
         config = (tmp_path / "runs" / f"seed-{seed}" / "smoke-reconstruction" / "config.yaml").read_text()
         assert f"seed: {seed}\n" in config and "keypoint_separation: 0.25\n" in config
+    assert all((out / f"seed-{seed}-animation_keypoints.png").stat().st_size > 1000 for seed in (3, 4))
     text = (out / "demo_spread.md").read_text()
     met = sum(all(run["met"].values()) for run in document["runs"])
     assert f"Every target met in {met} of 2 runs (seeds 3, 4)." in text and "| silhouette IoU | >= " in text

@@ -151,4 +151,4 @@ def test_the_curriculum_verdict_is_quoted_where_the_recipe_is_explained():
     probe = [spread[worst]["diagnoses"]["demo pcut"]["probe_px"] for spread in (candidate, reference)]
     assert probe[0] > 2 * probe[1]
     for folder in ("demo-spread-frame-gap-40-seeds-2-4", "demo-spread-dropout-40-avx2"):
-        assert (REPO / "results" / folder / f"seed-{worst}" / "animation_keypoints.png").stat().st_size > 10_000
+        assert (REPO / "results" / folder / f"seed-{worst}" / f"seed-{worst}-animation_keypoints.png").stat().st_size > 10_000
