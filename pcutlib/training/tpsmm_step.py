@@ -4,7 +4,8 @@ step differs, and adds pcut's discriminator (TPSMM trains without one) as for FO
 
 TPSMM's optimisation (``build_tpsmm_optimizers``): one Adam (betas 0.5, 0.999 unless
 ``train_params.adam_beta1`` sets the first; weight decay 1e-4) for the keypoint detector, dense
-motion network and inpainting network ("generator"), a second one for the background predictor ("bg_predictor"), stepped only from ``bg_start`` on;
+motion network and inpainting network ("generator"), a second one for the background predictor
+("bg_predictor"), stepped only from ``bg_start`` on;
 before each step the gradients of the keypoint detector and dense motion network (and, while it
 trains, the background predictor) are clipped to a largest absolute entry of 10
 (``clip_grad_norm_`` with the infinity norm); the inpainting network's are not. Learning rates
