@@ -225,7 +225,7 @@ def test_pcut_experiment_runs_on_tpsmm(tmp_path):
     """`pcut experiment --quick` with a TPSMM config: every variant trains TPSMM's networks and the
     report is written."""
     done = subprocess.run([sys.executable, "-m", "pcutlib.cli", "experiment", "--quick", "--config", "smoke-tpsmm",
-                           "--setting", "finetune", "--runs", str(tmp_path), "--no-progress", "--device", "cpu"],
+                           "--setting", "finetune", "--seeds", "0", "--runs", str(tmp_path), "--no-progress", "--device", "cpu"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "results" / "experiment-finetune" / "experiment.md").is_file()

@@ -16,10 +16,11 @@ widths, losses, discriminator), and only these changes:
 
 One epoch is trained with ``pcutlib.training.loop.train``, then the run is resumed to epoch 2
 (``resume=True``); the log must continue (steps increase, losses finite, epoch 1's rows kept) and
-the last checkpoint must load (``load_models``). 28-42 s per config on one CPU thread (measured
-with OMP_NUM_THREADS=1, about 7.5 minutes for the 12 configs of today; two steps of about 10 s
-are the floor at native size), so every test here but the listing is ``slow``: the full suite in
-CI runs them.
+the last checkpoint must load (``load_models``). 25-83 s per config on 2 cores (two steps of
+about 10 s are the floor at native size), so the native-size test is ``slow``: the full suite in
+CI runs it. A config whose networks, losses and regularizer another config already trains at its
+frame size is left out of it (``COVERED_AT_NATIVE_SIZE``, each with the keys where the two differ,
+checked by a fast test); the full suite trains every other config there.
 """
 from __future__ import annotations
 
@@ -53,11 +54,34 @@ def real_dataset_configs() -> list[str]:
 
 
 REAL_DATA_CONFIGS = real_dataset_configs()
-# configs whose networks another config already trains at native size (they still load and build
-# in the listing test and tests/test_backbones.py), left out of the slow native-size run: CI time
-COVERED_AT_NATIVE_SIZE = {"tpsmm-taichi-256": "tpsmm-vox-256: the same networks, other data and schedule",
-                          "tpsmm-vox-adv-256": "vox-adv-256's patch discriminator on tpsmm-vox-256's networks",
-                          "tpsmm-vox-cutmix-256": "tpsmm-vox-prioritycut-256: the same networks, boxes as masks"}
+# Configs left out of the slow native-size run (CI time): each names the config that trains at
+# native size in its place and the only keys where the two differ once ``tiny_run_config`` has run
+# (test_a_config_left_out_differs_from_its_stand_in_only_in_the_keys_it_names checks them). Every
+# such key is one where the frame size does not enter, or one whose code another config trains at
+# native size (the reason says which); every left-out config still loads and builds in the listing
+# test and in tests/test_backbones.py.
+DATA_KEYS = {"dataset_params.pairs_list", "dataset_params.id_sampling"}
+SCHEDULE_KEYS = {"train_params.checkpoint_freq", "train_params.epoch_milestones"}
+COVERED_AT_NATIVE_SIZE = {
+    "tpsmm-taichi-256": ("tpsmm-vox-256", {"dataset_params.pairs_list", "train_params.bg_start",
+                                           "train_params.dropout_maxp", "train_params.dropout_startp"},
+                         "the same networks, other data and schedule"),
+    "tpsmm-vox-adv-256": ("tpsmm-vox-256", {"model_params.discriminator_params.sn",
+                                            "train_params.loss_weights.generator_gan"},
+                          "bair-256 and mgif-256 train this patch discriminator (spectral norm, no keypoints) at native size"),
+    "tpsmm-vox-cutmix-256": ("tpsmm-vox-prioritycut-256", {"regularizer.type"}, "boxes instead of PriorityCut as masks"),
+    "taichi-256": ("vox-256", {"dataset_params.pairs_list", "model_params.discriminator_params.sn"},
+                   "at generator_gan 0 the discriminator is built but never trained"),
+    "taichi-adv-256": ("vox-adv-256", {"dataset_params.pairs_list", "train_params.lr_kp_detector"},
+                       "other data; the keypoint detector's rate 0 freezes it"),
+    "vox-cutmix-256": ("vox-prioritycut-256", {"regularizer.type"}, "boxes instead of PriorityCut as masks"),
+    "taichi-cutmix-256": ("vox-prioritycut-256", {"dataset_params.pairs_list", "regularizer.type"},
+                          "other data; boxes as masks"),
+    "taichi-prioritycut-256": ("vox-prioritycut-256", {"dataset_params.pairs_list"}, "other data"),
+    "bair-cutmix-256": ("vox-prioritycut-256", DATA_KEYS | SCHEDULE_KEYS | {"regularizer.type"},
+                        "other data and schedule; boxes as masks"),
+    "bair-prioritycut-256": ("vox-prioritycut-256", DATA_KEYS | SCHEDULE_KEYS, "other data and schedule"),
+}
 NATIVE_SIZE_CONFIGS = [name for name in REAL_DATA_CONFIGS if name not in COVERED_AT_NATIVE_SIZE]
 
 
@@ -103,6 +127,26 @@ def check_losses_finite(rows: list[dict]) -> None:
         assert losses, f"log row without losses: {row}"
         bad = {key: value for key, value in losses.items() if not math.isfinite(value)}
         assert not bad, f"step {row['step']}: non-finite losses {bad}"
+
+
+def flat_keys(config: dict, prefix: str = "") -> dict:
+    """{"a.b.c": value} for every leaf of a nested config."""
+    leaves = {}
+    for key, value in config.items():
+        leaves.update(flat_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return leaves
+
+
+@pytest.mark.parametrize("name", sorted(COVERED_AT_NATIVE_SIZE))
+def test_a_config_left_out_differs_from_its_stand_in_only_in_the_keys_it_names(name, tmp_path):
+    """A config left out of the native-size run trains what its stand-in trains there: the same
+    frame shape and, as the native-size test changes both, the same values in every key but the
+    ones COVERED_AT_NATIVE_SIZE names for it (the data folder aside), no more and no fewer."""
+    stand_in, keys, reason = COVERED_AT_NATIVE_SIZE[name]
+    assert name in REAL_DATA_CONFIGS and stand_in in NATIVE_SIZE_CONFIGS and reason
+    left_out, trained = (flat_keys(tiny_run_config(n, tmp_path)) for n in (name, stand_in))
+    differing = {key for key in left_out.keys() | trained.keys() if left_out.get(key) != trained.get(key)}
+    assert differing == keys, f"{name} against {stand_in}: differs in {sorted(differing)}, named {sorted(keys)}"
 
 
 def test_the_real_dataset_configs_are_found_and_load():

@@ -5,7 +5,8 @@ this test treats it:
 
     <!-- readme-test: run -->            run each command as written
     <!-- readme-test: run-short -->      run it, with `--epochs 1` added to the training
-                                         commands (`pcut train`, `pcut calibrate`) and
+                                         commands (`pcut train`, `pcut calibrate`),
+                                         `--max-videos 8` to `pcut diagnose` and
                                          `pcut export-pretrained` writing to a temporary file
     <!-- readme-test: skip REASON -->    not run here (REASON says why: a GPU, a real dataset,
                                          the two set-up commands CI itself runs)
@@ -76,6 +77,8 @@ def shortened(command: str, scratch: Path) -> str:
         return f"{command} --epochs 1 --no-progress"
     if words[:2] == ["pcut", "export-pretrained"]:
         return f"{command} --out {shlex.quote(str(scratch / 'exported.pt'))}"
+    if words[:2] == ["pcut", "diagnose"] and "--max-videos" not in words:
+        return f"{command} --max-videos 8"        # of the check world's 20 test videos (CI time)
     return command
 
 
