@@ -172,9 +172,12 @@ def test_a_row_trains_is_diagnosed_and_tabled(tmp_path, monkeypatch):
     assert 0 <= row["silhouette_iou"] <= 1 and row["num_keypoints"] == 10
     table = (tmp_path / "results" / "calibration.md").read_text()
     assert "| tiny | h62-m60 |" in table and "seed 0, 10 videos" in table and "seed 1 (6 videos" in table
+    args.max_videos = 1
     assert calibration.run_calibrate(args) == 0           # finished: diagnosed again, not retrained
-    assert len((tmp_path / "results" / "calibration.jsonl").read_text().splitlines()) == 2
-    args.seeds = [0, 1]                                   # seed 0 is the run above; seed 1 trains
+    lines = (tmp_path / "results" / "calibration.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and (json.loads(lines[1])["videos"], json.loads(lines[1])["max_videos"]) == (1, 1)
+    assert "| tiny (1 test videos) | h62-m60 |" in (tmp_path / "results" / "calibration.md").read_text()
+    args.seeds, args.max_videos = [0, 1], None            # seed 0 is the run above; seed 1 trains
     assert calibration.run_calibrate(args) == 0
     assert (tmp_path / "runs" / "tiny-seed1" / "checkpoints" / "last.pt").is_file()
     rows = [json.loads(line) for line in (tmp_path / "results" / "calibration.jsonl").read_text().splitlines()]

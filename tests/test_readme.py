@@ -7,6 +7,7 @@ this test treats it:
     <!-- readme-test: run-short -->      run it, with `--epochs 1` added to the training
                                          commands (`pcut train`, `pcut calibrate`),
                                          `--max-videos 8` to `pcut diagnose` and
+                                         `pcut calibrate`, and
                                          `pcut export-pretrained` writing to a temporary file
     <!-- readme-test: skip REASON -->    not run here (REASON says why: a GPU, a real dataset,
                                          the two set-up commands CI itself runs)
@@ -73,12 +74,12 @@ def commands(block: str) -> list[str]:
 
 def shortened(command: str, scratch: Path) -> str:
     words = shlex.split(command)
+    if words[:2] in (["pcut", "diagnose"], ["pcut", "calibrate"]) and "--max-videos" not in words:
+        command = f"{command} --max-videos 8"     # of the check world's 20 test videos (CI time)
     if words[:2] in (["pcut", "train"], ["pcut", "calibrate"]):
         return f"{command} --epochs 1 --no-progress"
     if words[:2] == ["pcut", "export-pretrained"]:
         return f"{command} --out {shlex.quote(str(scratch / 'exported.pt'))}"
-    if words[:2] == ["pcut", "diagnose"] and "--max-videos" not in words:
-        return f"{command} --max-videos 8"        # of the check world's 20 test videos (CI time)
     return command
 
 

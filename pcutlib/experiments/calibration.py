@@ -148,11 +148,13 @@ def run_dir_of(runs: Path, name: str, seed: int) -> Path:
 
 
 def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None, progress: bool = True,
-                diagnose_it: bool = True, device: str = "cpu", seed: int | None = None) -> dict:
+                diagnose_it: bool = True, device: str = "cpu", seed: int | None = None,
+                max_videos: int | None = None) -> dict:
     """Train (unless finished; a fine-tune row trains its base first, with the same seed) on
     ``device`` with training seed ``seed`` (None: the config's) and diagnose one variant (on the
-    CPU); returns its table row ({} when diagnose_it is False). The row names the training seed
-    and the device its minutes were measured on."""
+    CPU; ``max_videos``: only that many of the check world's test videos, which the row records);
+    returns its table row ({} when diagnose_it is False). The row names the training seed and the
+    device its minutes were measured on."""
     recipe = calibration_recipe()
     if name not in recipe["rows"]:
         raise ValueError(f"unknown calibration variant {name!r}; known: {sorted(recipe['rows'])}")
@@ -191,12 +193,12 @@ def run_variant(name: str, runs: Path, data_dir: Path, epochs: int | None = None
     if not diagnose_it:
         return {}
     models, checkpoint = load_models(last, with_discriminator=finetune)
-    result: Diagnosis = diagnose(models, check, progress=progress,
+    result: Diagnosis = diagnose(models, check, progress=progress, max_videos=max_videos,
                                  regularizer=RegularizerConfig.from_dict(config["regularizer"]) if finetune else None)
     steps = checkpoint["step"]
     return {"variant": name, "note": row["note"], "world": world_name(row["world"]), "base": row.get("base", row.get("start")),
             "seed": seed, "epochs": checkpoint["epoch"], "steps": steps, "minutes": round(minutes, 1), "device": trained_on,
-            **result.to_dict()}
+            **({"max_videos": max_videos} if max_videos is not None else {}), **result.to_dict()}
 
 
 def minutes_of(run_dir: Path) -> tuple[float, str]:
@@ -214,9 +216,11 @@ def _cell(value, digits):
 
 
 def _row_name(row: dict) -> str:
-    """The variant, with its training seed when that is not 0 ("motion-64 seed 2")."""
+    """The variant, with its training seed when that is not 0 ("motion-64 seed 2") and the count of
+    test videos diagnosed when --max-videos limited it ("motion-64 (8 test videos)")."""
     seed = row.get("seed", 0)
-    return row["variant"] if seed == 0 else f"{row['variant']} seed {seed}"
+    name = row["variant"] if seed == 0 else f"{row['variant']} seed {seed}"
+    return name if row.get("max_videos") is None else f"{name} ({row['videos']} test videos)"
 
 
 SPREAD_COLUMNS = [("distinct_keypoints", "distinct kp", 1), ("moving_distinct_keypoints", "moving kp", 1),
@@ -383,6 +387,8 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--worlds-only", action="store_true",
                         help="make the variants' worlds (training and check) and stop: before several processes "
                              "train rows of the same world at once")
+    parser.add_argument("--max-videos", type=int, default=None, metavar="N",
+                        help="diagnose only N of the check world's test videos (a quick look; the row says so)")
     parser.add_argument("--device", default="cpu",
                         help="train on cpu (default; the table's minutes are 2-core CPU minutes), cuda or auto; "
                              "diagnosing runs on the CPU")
@@ -405,7 +411,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         raise ValueError(f"--seeds repeats a seed: {seeds}")
     for name, seed in [(name, seed) for name in args.variants for seed in seeds]:
         row = run_variant(name, args.runs, args.data_dir, args.epochs, progress=not args.no_progress,
-                          device=str(choose_device(args.device)), seed=seed)
+                          device=str(choose_device(args.device)), seed=seed,
+                          max_videos=getattr(args, "max_videos", None))
         with open(record, "a") as f:
             f.write(json.dumps(row) + "\n")
         rewrite_page(args.results)
