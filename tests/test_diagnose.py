@@ -116,6 +116,16 @@ def test_the_revealed_label_with_the_warp_error_is_scored_as_the_sum_of_its_two_
     assert "revealed pixels + warp error vs dis-occlusion" in D.format_diagnosis(result)
 
 
+@pytest.mark.parametrize("max_videos", [0, -1])
+def test_a_video_count_below_one_is_refused_by_name(tiny, max_videos):
+    """load_split (pcut diagnose --max-videos, pcut calibrate --max-videos): 0 or -1 videos is an
+    error naming the value, not an empty split or every video but the last."""
+    root, _, _ = tiny
+    assert len(D.load_split(root, "test", None, 1)) == 1
+    with pytest.raises(ValueError, match=f"max_videos must be at least 1 .*got {max_videos}"):
+        D.load_split(root, "test", None, max_videos)
+
+
 class _Replaced(torch.nn.Module):
     """The tiny generator with its prediction replaced by ``pick(source_image, its outputs)``."""
 

@@ -19,7 +19,10 @@ def as_frames(video: np.ndarray) -> torch.Tensor:
 
 
 def load_split(root: Path, split: str, frame_shape=None, max_videos: int | None = None) -> list:
-    """[(path, frames (T,3,H,W), joints (T,J,2) or None, VideoTruth or None)] of root/split."""
+    """[(path, frames (T,3,H,W), joints (T,J,2) or None, VideoTruth or None)] of root/split, the
+    first ``max_videos`` videos (None: every one)."""
+    if max_videos is not None and max_videos < 1:
+        raise ValueError(f"max_videos must be at least 1 (or None: every video), got {max_videos}")
     folder = root / split
     if not folder.is_dir():
         raise FileNotFoundError(f"{str(root)!r} has no {split}/ folder (diagnose needs a FOMM-layout root "
