@@ -920,3 +920,46 @@ def test_the_six_levers_in_the_docs_are_the_stored_run():
     assert candidate[1]["animation_l1_below_copy_percent"] < 40 <= today[1]["animation_l1_below_copy_percent"]
     assert (f"Seed 0's {candidate[0]['minutes']:.1f} minutes are not the recipe's" in text
             and f"seed 1 took {candidate[1]['minutes']:.1f} minutes (the demo's recipe: {today[1]['minutes']:.1f})" in text)
+
+
+def test_the_demo_recipe_before_and_after_on_the_avx2_kind_is_the_stored_run():
+    """docs/benchmarks.md's time-to-quality-before-after-avx2 block is the stored run's threshold
+    table; its two recipes are synthetic-64 as it is and the demo's reconstruction phase today, the
+    run was on a CPU without native bf16, and the sentences quote its last marks and, for the step
+    time, the same recipe's seed-0 run on the AVX512-BF16 kind (results/time-to-quality-kept/)."""
+    from pcutlib.experiments.demo import demo_recipe
+
+    folder = "time-to-quality-before-after-avx2"
+    results, text = documented_run(folder)
+    stored = json.loads((REPO / "results" / folder / "time_to_quality.json").read_text())
+    assert "no AMX or AVX512-BF16" in stored["cpu_bf16"] and stored["threads"] == 2 and stored["check_seed"] == 1
+    recipes = read_recipe("time_to_quality")["recipes"]
+    assert list(results) == ["demo", "separation-1-dropout-40"]
+    assert recipes["demo"]["overrides"] == {}
+    assert recipes["separation-1-dropout-40"]["overrides"] == demo_recipe()["overrides"]
+    before, after = (results[name][-1] for name in results)
+    assert all(14.5 < row["minutes"] < 15.5 for row in (before, after))
+    assert before["epoch"] < 120 == after["epoch"]
+    assert (f"`demo` stopped at epoch {before['epoch']} and `separation-1-dropout-40` at epoch "
+            f"{after['epoch']}, its last") in text
+    seconds = lambda row: 60 * row["minutes"] / row["step"]               # noqa: E731
+    kept = json.loads((REPO / "results" / "time-to-quality-kept" / "time_to_quality.json").read_text())
+    fast = kept["results"]["separation-1-dropout-40 seed 0"][-1]
+    assert "avx512_bf16" in kept["cpu_bf16"] and fast["epoch"] == 120
+    assert (f"{seconds(after):.2f} s a step against {seconds(fast):.2f} s on the AVX512-BF16 kind, where its "
+            f"120 epochs took {fast['minutes']:.1f} minutes") in text
+    for name, row in (("`demo`", before), ("today's recipe", after)):
+        assert (f"{name} at IoU {row['silhouette_iou']:.3f} with {row['moving_distinct_keypoints']:.2f} moving "
+                f"distinct keypoints (probe {row['probe_px']:.2f} px)") in text
+    assert before["copy_silhouette_iou"] == after["copy_silhouette_iou"]          # the same held-out videos
+    assert (f"copying the source scores IoU {after['copy_silhouette_iou']:.3f} and the mean pose "
+            f"{after['mean_pose_px']:.2f} px") in text
+    reached = {name: (T.first_reaching(rows, "moving_distinct_keypoints", 8),
+                      T.first_reaching(rows, "silhouette_iou", 0.80)) for name, rows in results.items()}
+    assert math.isnan(reached["demo"][0]) and math.isnan(reached["demo"][1])
+    keypoints, iou = reached["separation-1-dropout-40"]
+    assert keypoints == results["separation-1-dropout-40"][0]["minutes"] and iou == after["minutes"]
+    assert (f"held 8 moving keypoints from its first mark ({keypoints:.1f} minutes) and reached IoU 0.80 only "
+            f"at its last; the old one reached neither, and neither reached IoU 0.85") in text
+    assert all(mark["silhouette_iou"] < 0.85 for rows in results.values() for mark in rows)
+    assert f"today's recipe on the AVX512-BF16 kind ended at IoU {fast['silhouette_iou']:.3f}" in text
