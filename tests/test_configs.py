@@ -58,8 +58,8 @@ REAL_DATA_CONFIGS = real_dataset_configs()
 # native size in its place and the only keys where the two differ once ``tiny_run_config`` has run
 # (test_a_config_left_out_differs_from_its_stand_in_only_in_the_keys_it_names checks them). Every
 # such key is one where the frame size does not enter, or one whose code another config trains at
-# native size (the reason says which); every left-out config still loads and builds in the listing
-# test and in tests/test_backbones.py.
+# native size (the reason says which); every left-out config still loads in the listing test (the
+# TPSMM ones also build in tests/test_backbones.py).
 DATA_KEYS = {"dataset_params.pairs_list", "dataset_params.id_sampling"}
 SCHEDULE_KEYS = {"train_params.checkpoint_freq", "train_params.epoch_milestones"}
 COVERED_AT_NATIVE_SIZE = {
