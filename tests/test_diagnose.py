@@ -164,6 +164,30 @@ def test_the_silhouette_iou_is_split_into_the_warp_and_the_decoder_at_rest(tiny)
     assert "  the warped source alone" in table and "  at rest (driving = source)" in table
 
 
+def test_the_silhouette_loss_is_split_by_part_and_each_joint_gets_its_nearest_keypoint(tiny):
+    """diagnose fills silhouette_loss_by_part (rows adding up to 1 - the pooled IoU, the warp's
+    misses beside the prediction's) and nearest_keypoint_px (every joint), and prints both."""
+    from pcutlib.data.synthetic import JOINT_NAMES
+    from pcutlib.prioritycut import RegularizerConfig
+    root, models, _ = tiny
+    result = D.diagnose(models, root, progress=False)
+    loss = result.silhouette_loss_by_part
+    total = sum(row["missed"] + row["ghost"] for row in loss["parts"].values())
+    assert total == pytest.approx(1 - loss["pooled_iou"], abs=1e-9) and "torso" in loss["parts"]
+    assert all(row["warp_missed_share"] is not None for name, row in loss["parts"].items() if row["pixels"])
+    assert list(result.nearest_keypoint_px) == list(JOINT_NAMES)
+    parts = D._reconstruct_split(models, D.load_split(root, "test", None, None), RegularizerConfig(), False)
+    keypoints = torch.cat(parts["keypoints"])
+    joints = torch.cat([joints for _, _, joints, _ in D.load_split(root, "test", None, None)])
+    for j, name in enumerate(JOINT_NAMES):           # brute force: every frame's nearest keypoint, averaged
+        nearest = [min(float((keypoints[n, k] - joints[n, j]).norm()) for k in range(keypoints.shape[1]))
+                   for n in range(len(keypoints))]
+        assert result.nearest_keypoint_px[name] == pytest.approx(sum(nearest) / len(nearest) * 31 / 2)
+    printed = D.format_diagnosis(result)
+    assert f"model: the pooled IoU {loss['pooled_iou']:.3f} loses most on " in printed
+    assert "model: joints farthest from any keypoint (px): " in printed
+
+
 def test_diagnose_names_what_it_skipped(tiny, tmp_path):
     root, models, _ = tiny
     stripped = tmp_path / "no-truth"
@@ -176,6 +200,9 @@ def test_diagnose_names_what_it_skipped(tiny, tmp_path):
     assert result.probe_px is None and result.occlusion_auc is None and result.animation_l1 is None
     reasons = " ".join(result.skipped)
     assert "keypoint probe" in reasons and "X.keypoints.npy" in reasons and "X.truth.npz" in reasons
+    assert "the IoU by part: 4 of 4 test videos have no label maps" in reasons and "so none is measured" in reasons
+    assert "the joints' nearest keypoints: some test videos have no X.keypoints.npy" in reasons
+    assert result.silhouette_loss_by_part is None and result.nearest_keypoint_px is None
     assert math.isfinite(result.silhouette_iou)
 
 

@@ -13,7 +13,7 @@ each figure next to the baseline that learns nothing (``motion_measures``):
 - silhouette IoU of the prediction's figure pixels with the driving frame's, next to copying
   the source, and where it is lost: the source warped by the flow alone, and the generator at
   rest (each frame driving itself: the flow moves nothing, so what is lost there is lost by the
-  generator's encoding, occlusion and decoding, not by motion);
+  generator's encoding, occlusion and decoding, not by motion), and by body part (``silhouette_parts``);
 - O at rest: mean occlusion value on figure pixels when driving = source (close to 1);
 - O against the true dis-occlusion by stratum, what the dis-occlusion is made of, the
   PriorityCut mask's precision against random foreground pixels, and a U-Net discriminator's
@@ -46,6 +46,7 @@ from pcutlib.evaluation.occlusion_truth import (discriminator_auc_against_truth,
                                                 frame_difference_rule, mask_against_truth, occlusion_auc_strata,
                                                 top_k_in_foreground, warp_error,
                                                 WARP_FAILURE_THRESHOLD, warp_failure_figures)
+from pcutlib.evaluation.silhouette_parts import part_figures, part_lines
 from pcutlib.evaluation.targets import TARGETS, relative_change, targets_line
 from pcutlib.inference import animate_video, detect_keypoints, generate_frames, repeat_first
 from pcutlib.models.revealed_pixels import driving_range_maps, revealed_score
@@ -68,10 +69,12 @@ class Diagnosis:
     silhouette_probe_px: float | None = None
     silhouette_iou: float = math.nan
     copy_silhouette_iou: float = math.nan
-    # where the IoU is lost: the source warped by the flow alone (before occlusion and decoder), and
-    # the whole generator with each frame driving itself (what it loses where nothing moves)
+    # where the IoU is lost: the source warped by the flow alone (before occlusion and decoder), the whole
+    # generator with each frame driving itself (what it loses where nothing moves), by part (silhouette_parts)
     warped_source_silhouette_iou: float | None = None
     silhouette_iou_at_rest: float | None = None
+    silhouette_loss_by_part: dict | None = None
+    nearest_keypoint_px: dict | None = None
     occlusion_at_rest: float | None = None
     occlusion_auc: float | None = None
     occlusion_auc_foreground: float | None = None
@@ -79,8 +82,7 @@ class Diagnosis:
     occlusion_auc_core: float | None = None
     occlusion_auc_video_mean: float | None = None
     occlusion_auc_video_sd: float | None = None
-    # TPSMM: the AUCs (pooled, foreground, figure) of each of its occlusion masks, coarse to fine
-    # ({"size": h, "pooled", "foreground", "figure"}); the finest is occlusion_auc above
+    # TPSMM: the AUCs of each occlusion mask, coarse to fine ({"size": h, "pooled", "foreground", "figure"}; finest = above)
     occlusion_auc_by_mask: list[dict] | None = None
     rule_auc: float | None = None
     rule_auc_foreground: float | None = None
@@ -248,8 +250,7 @@ def _occlusion_figures(diagnosis: Diagnosis, parts: dict, regularizer: Regulariz
 def _discriminator_figures(diagnosis: Diagnosis, models, parts: dict, regularizer: RegularizerConfig) -> None:
     """A U-Net discriminator's pixel head against the true dis-occlusion and against mixed-image
     masks; its image AUC (``discriminator_quality``); a patch discriminator gets the image AUC."""
-    frames = {"real": torch.cat([v[1:] for v in parts["driving"]]),
-              "fake": torch.cat([v[1:] for v in parts["prediction"]])}
+    frames = {key: torch.cat([v[1:] for v in parts[name]]) for key, name in (("real", "driving"), ("fake", "prediction"))}
     quality = discriminator_quality(models, None, regularizer, frames=frames)
     diagnosis.d_image_auc = quality["d_image_auc"]
     if not isinstance(models.discriminator, UNetDiscriminator):
@@ -314,6 +315,7 @@ def diagnose(models, data_root: str | Path, frame_shape=None, max_videos: int | 
         skipped.append("discriminator figures: no discriminator given (none in the checkpoint, or the model was "
                        "loaded without it)")
     _probe_figures(diagnosis, models, root, test, all_keypoints, frame_shape, max_probe_videos, driving.shape[-1])
+    part_figures(diagnosis, parts, test)
     _animation_figures(diagnosis, models, test, progress)
     return diagnosis
 
@@ -458,7 +460,7 @@ def format_diagnoses(diagnoses: dict) -> str:
         if d.animation_l1 is not None and d.copy_animation_l1:
             lines.append(f"{title}: animation L1 {relative_change(d.animation_l1, d.copy_animation_l1)} copying the "
                          f"source (target: at least 40% below)")
-        lines.append(targets_line(title, d))
+        lines += [targets_line(title, d), *part_lines(title, d)]
         lines += [f"{title}: skipped {reason}" for reason in d.skipped]
     return "\n".join(lines)
 
