@@ -10,6 +10,18 @@ from pcutlib.paths import marker_pair
 REPO = Path(__file__).resolve().parent.parent
 
 
+def load_tool(name: str):
+    """tools/NAME.py as a module (the tools are scripts, not a package); registered in sys.modules
+    while it runs, since dataclasses look their module up as the class is made."""
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def calibration_rows() -> list[dict]:
     """Every record of the committed results/calibration.jsonl, in order."""
     return [json.loads(line) for line in (REPO / "results" / "calibration.jsonl").read_text().splitlines()]

@@ -963,3 +963,43 @@ def test_the_demo_recipe_before_and_after_on_the_avx2_kind_is_the_stored_run():
             f"at its last; the old one reached neither, and neither reached IoU 0.85") in text
     assert all(mark["silhouette_iou"] < 0.85 for rows in results.values() for mark in rows)
     assert f"today's recipe on the AVX512-BF16 kind ended at IoU {fast['silhouette_iou']:.3f}" in text
+
+
+def test_the_wider_separation_kernel_on_four_seeds_is_the_stored_run():
+    """docs/benchmarks.md's time-to-quality-sigma-avx2 block is the stored run's threshold table (the
+    demo's recipe with keypoint_separation_sigma 0.2, seeds 0 and 4, then 2 and 3 resumed, on a CPU
+    without native bf16); its sentences pair each seed's last mark with the demo's recipe on the
+    same kind (seed 0: the before/after run; seeds 2-4: the demo spread's reconstruction models, as
+    results/iou-by-part diagnosed them) and quote the paired t-interval and detectable change."""
+    from pcutlib.experiments.demo import demo_recipe
+    from pcutlib.experiments.seed_statistics import minimum_detectable_difference, paired_t
+
+    folder = "time-to-quality-sigma-avx2"
+    results, text = documented_run(folder)
+    stored = json.loads((REPO / "results" / folder / "time_to_quality.json").read_text())
+    assert "no AMX or AVX512-BF16" in stored["cpu_bf16"] and stored["threads"] == 2 and stored["check_seed"] == 1
+    assert "resumed by" in stored["command"]
+    recipe = "separation-1-dropout-40-sigma-0.2"
+    assert read_recipe("time_to_quality")["recipes"][recipe]["overrides"] == {
+        **demo_recipe()["overrides"], "train_params.keypoint_separation_sigma": 0.2}
+    seeds = (0, 2, 3, 4)
+    assert sorted(results) == sorted(f"{recipe} seed {seed}" for seed in seeds)
+    last = {seed: results[f"{recipe} seed {seed}"][-1] for seed in seeds}
+    assert all(row["epoch"] == 120 for row in last.values())                  # each schedule ran to its end
+    parts = json.loads((REPO / "results" / "iou-by-part" / "iou_by_part.json").read_text())["models"]
+    before = json.loads((REPO / "results" / "time-to-quality-before-after-avx2" / "time_to_quality.json").read_text())
+    reference = {0: before["results"]["separation-1-dropout-40"][-1]["silhouette_iou"],
+                 **{seed: parts[f"demo seed {seed}"]["silhouette_iou"] for seed in (2, 3, 4)}}
+    assert reference[0] == pytest.approx(parts["demo seed 0"]["silhouette_iou"], abs=5e-4)   # one model, two commands
+    differences = [last[seed]["silhouette_iou"] - reference[seed] for seed in seeds]
+    paired = paired_t(differences)
+    detectable = minimum_detectable_difference(paired["sd"], len(seeds))
+    best = max(mark["silhouette_iou"] for rows in results.values() for mark in rows)
+    assert best < 0.85
+    ious = ", ".join(f"{last[seed]['silhouette_iou']:.3f}" for seed in seeds)
+    assert (f"wider kernel ended its 120 epochs at IoU {ious} "
+            f"(seeds 0, 2, 3 and 4) against {', '.join(f'{reference[s]:.3f}' for s in seeds)}: changes of "
+            f"{', '.join(f'{d:+.3f}' for d in differences)}, a mean of {paired['mean']:+.3f} (95% t-interval "
+            f"[{paired['low']:+.3f}, {paired['high']:+.3f}], p = {paired['p']:.3f}, four seeds), where "
+            f"{detectable:.3f} is the smallest change these seeds detect with 80% power at their spread. No mark of "
+            f"any seed reached IoU 0.85 (the best: {best:.3f}).") in text

@@ -15,27 +15,18 @@ process has imported or registered with torch).
 """
 from __future__ import annotations
 
-import importlib.util
 import shlex
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import load_tool
 
 REPO = Path(__file__).resolve().parent.parent
 STDERR_LINES = 12                   # lines of stderr an assertion message shows
 
 
-def _load_sweep():
-    spec = importlib.util.spec_from_file_location("fault_sweep", REPO / "tools" / "fault_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module          # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-sweep = _load_sweep()
+sweep = load_tool("fault_sweep")
 
 # The cases named against paths that are never written: their ids and marks, at collection time.
 _UNBUILT = sweep.Inputs(Path("unbuilt"))

@@ -2,28 +2,20 @@
 world, then docs/benchmarks.md's block and sentences against the stored run."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import block_of, tiny_synthetic_world
+from conftest import block_of, load_tool, tiny_synthetic_world
 
 REPO = Path(__file__).resolve().parent.parent
 STORED = REPO / "results" / "iou-by-part" / "iou_by_part.json"
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("iou_by_part", REPO / "tools" / "iou_by_part.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tool():
-    return load_tool()
+    return load_tool("iou_by_part")
 
 
 def test_two_models_on_a_tiny_world_give_tables_a_plot_and_a_page_block(tool, tmp_path):

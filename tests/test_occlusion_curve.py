@@ -3,21 +3,18 @@ that stored diagnoses are read rather than recomputed, and its figure."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import load_tool
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("occlusion_curve", REPO / "tools" / "occlusion_curve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("occlusion_curve")
 
 
 def make_run(root: Path, name: str, epochs: list[int]) -> Path:

@@ -6,7 +6,6 @@ landing silently in a widget's output area.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import load_tool
 from matplotlib.figure import Figure
 
 from pcutlib import teaching
@@ -161,15 +161,8 @@ def test_paths_and_links(tmp_path):
         teaching.github_slug("https://example.org/pcut")
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("set_repository_url", REPO / "tools" / "set_repository_url.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_set_repository_url_rewrites_every_link(tmp_path):
-    tool = _load_tool()
+    tool = load_tool("set_repository_url")
     copy = tmp_path / "repo"
     (copy / "notebooks").mkdir(parents=True)
     for path in (REPO / "notebooks").glob("*.ipynb"):

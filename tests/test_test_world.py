@@ -4,27 +4,19 @@ everything else."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import block_of
+from conftest import block_of, load_tool
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("test_world", REPO / "tools" / "test_world.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tool():
-    return load_tool()
+    return load_tool("test_world")
 
 
 def test_the_readme_table_is_the_stored_diagnoses(tool):
