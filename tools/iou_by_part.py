@@ -20,6 +20,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from pcutlib.evaluation.silhouette_parts import lost_on
+
 REPO = Path(__file__).resolve().parent.parent
 # the parts in the order the tables list them: limbs' ends first
 PART_ORDER = ("left_hand", "right_hand", "left_lower_arm", "right_lower_arm", "left_upper_arm", "right_upper_arm",
@@ -78,7 +80,7 @@ def loss_table(rows: dict) -> str:
             shares = "" if entry["missed_share"] is None else (
                 f" ({entry['missed_share']:.0%}; warp {entry['warp_missed_share']:.0%})"
                 if entry["warp_missed_share"] is not None else f" ({entry['missed_share']:.0%})")
-            cells.append(f"{entry['missed'] + entry['ghost']:.3f}{shares}")
+            cells.append(f"{lost_on(row['silhouette_loss_by_part'], [part]):.3f}{shares}")
         lines.append(f"| {part} | " + " | ".join(cells) + " |")
     lines.append("| all: 1 - pooled IoU | " + " | ".join(
         f"{1 - row['silhouette_loss_by_part']['pooled_iou']:.3f}" for row in rows.values()) + " |")
@@ -116,7 +118,7 @@ def sentences(rows: dict) -> str:
         if loss["pooled_iou"] == 1:
             raise SystemExit(f"{name}: the pooled IoU is 1, nothing is lost to split")
         hands = [loss["parts"][hand] for hand in HANDS]
-        cost = sum(hand["missed"] + hand["ghost"] for hand in hands)
+        cost = lost_on(loss, HANDS)
         lines.append(f"{name}: IoU {row['silhouette_iou']:.3f} (pooled over frames 1.. {loss['pooled_iou']:.3f}); "
                      f"the hands cost {cost:.3f} of the union, {cost / (1 - loss['pooled_iou']):.0%} of all it loses, the prediction "
                      f"missing {hands[0]['missed_share']:.0%} and {hands[1]['missed_share']:.0%} of the left and "
@@ -137,8 +139,7 @@ def plot(rows: dict, path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
     width = 0.8 / len(rows)
     for index, (name, row) in enumerate(rows.items()):
-        entries = row["silhouette_loss_by_part"]["parts"]
-        loss = [entries[p]["missed"] + entries[p]["ghost"] if p in entries else 0.0 for p in parts]
+        loss = [lost_on(row["silhouette_loss_by_part"], [p]) for p in parts]
         left.barh(np.arange(len(parts)) + index * width, loss, height=width, label=name)
         right.barh(np.arange(len(joints)) + index * width, [row["nearest_keypoint_px"][j] for j in joints],
                    height=width, label=name)

@@ -81,8 +81,14 @@ def iou_loss_by_part(predicted: torch.Tensor, driving: torch.Tensor, driving_lab
                        "warp_missed_share": None if warp_missed is None else _share(warp_missed[index], pixels[index])}
     if ghost[BACKGROUND_BIN]:
         parts[NEITHER_FRAME] = {"missed": 0.0, "ghost": float(ghost[BACKGROUND_BIN]) / union, "pixels": 0,
-                       "missed_share": None, "warp_missed_share": None}
+                                "missed_share": None, "warp_missed_share": None}
     return {"pooled_iou": float((a & b).sum()) / union, "parts": parts}
+
+
+def lost_on(loss: dict, names) -> float:
+    """The share of the union lost on the rows ``names`` (missed + ghost) of an ``iou_loss_by_part``
+    result; a name without a row counts 0."""
+    return sum(loss["parts"][name]["missed"] + loss["parts"][name]["ghost"] for name in names if name in loss["parts"])
 
 
 def nearest_keypoint_px(keypoints: torch.Tensor, joints: torch.Tensor, image_size: int) -> dict:
@@ -141,9 +147,9 @@ def part_lines(title: str, diagnosis, top: int = 5) -> list[str]:
     lines = []
     loss = getattr(diagnosis, "silhouette_loss_by_part", None)
     if loss:
-        ranked = sorted(loss["parts"].items(), key=lambda item: -(item[1]["missed"] + item[1]["ghost"]))[:top]
+        ranked = sorted(loss["parts"], key=lambda name: -lost_on(loss, [name]))[:top]
         lines.append(f"{title}: the pooled IoU {loss['pooled_iou']:.3f} loses most on "
-                     + "; ".join(_part_cell(name, row) for name, row in ranked))
+                     + "; ".join(_part_cell(name, loss["parts"][name]) for name in ranked))
     nearest = getattr(diagnosis, "nearest_keypoint_px", None)
     if nearest:
         far = sorted(nearest.items(), key=lambda item: -item[1])[:3]
