@@ -137,6 +137,9 @@ SCHEMA = {
             "generator_gan": number(0), "discriminator_gan": number(1), "feature_matching": number([10, 10, 10, 10]),
             "perceptual": number([10, 10, 10, 10, 10]), "equivariance_value": number(10), "equivariance_jacobian": number(10),
             "pixel_pyramid": number(0),     # pcut: mean |gen - real| over the pyramid (cheap CPU loss)
+            # pcut: each pixel's |gen - real| in that pyramid weighs pixel_pyramid + this x |real - source|:
+            # more where the driving frame differs from the source (moved parts); 0: off
+            "pixel_pyramid_moving": number(0, 0),
             # TPSMM only: its warp loss (encoder features) and background loss
             "warp_loss": number(0), "bg": number(0),
             # pcut: keypoints kept apart (losses.keypoint_separation_loss; Zhang et al. 2018); 0: off (FOMM)

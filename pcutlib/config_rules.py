@@ -89,6 +89,10 @@ def check_combinations(resolved: dict) -> None:
     shaping += ["occlusion_revealed_label"] if train_params["occlusion_revealed_label"] != "revealed" else []
     if shaping and not train_params["loss_weights"]["occlusion_revealed"]:
         raise ValueError(f"train_params.{shaping[0]} shapes the revealed term, but loss_weights.occlusion_revealed is 0")
+    weights = train_params["loss_weights"]
+    if weights["pixel_pyramid_moving"] and not weights["pixel_pyramid"]:
+        raise ValueError(f"train_params.loss_weights.pixel_pyramid_moving {weights['pixel_pyramid_moving']} weighs "
+                         "the pixel pyramid's moving pixels, but loss_weights.pixel_pyramid is 0")
     gap = train_params["frame_gap"]
     if gap["start"] != 0 and not (gap["start"] <= gap["end"] and gap["ramp_epochs"] >= 1):
         raise ValueError(f"train_params.frame_gap needs 1 <= start <= end and ramp_epochs >= 1 (or start 0: off), got {gap}")

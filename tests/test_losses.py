@@ -150,6 +150,29 @@ def test_pixel_pyramid_loss_by_hand():
     assert value.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
+def test_pixel_pyramid_moving_weight_by_hand():
+    """moving_weight m: each pixel's error weighs weight + m |real - source| (the pyramid of the change at
+    coarser scales); 0 is the plain loss, and the source is then not read."""
+    real, source = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    source[..., 0, :] = 0.5                                          # the top row moved: change 0.5
+    generated = torch.full((1, 3, 4, 4), 0.25)
+    loss_fn = PixelPyramidLoss(scales=(1,), weight=2.0, moving_weight=4.0)
+    # 0.25 x (2 + 4 x 0.5) on the top row (a quarter of the pixels), 0.25 x 2 elsewhere
+    assert loss_fn(generated, real, source).item() == pytest.approx(0.25 * (0.25 * 4 + 0.75 * 2))
+    assert loss_fn(generated, real, real).item() == pytest.approx(PixelPyramidLoss((1,), 2.0)(generated, real).item())
+    generated = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    source = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    pyramid = ImagePyramid((1, 0.5), 3)
+    change, error = pyramid(source), pyramid(generated)
+    expected = sum((error[k].abs() * (1 + 3 * change[k])).mean() for k in ("prediction_1", "prediction_0.5"))
+    value = PixelPyramidLoss((1, 0.5), 1.0, moving_weight=3.0)(generated, torch.zeros_like(generated), source)
+    assert value.item() == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="moving_weight 3.0 weighs pixels by .*pass the source frame"):
+        PixelPyramidLoss((1,), 1.0, moving_weight=3.0)(generated, generated)
+    with pytest.raises(ValueError, match="moving_weight -1: expected 0"):
+        PixelPyramidLoss((1,), 1.0, moving_weight=-1)
+
+
 # ----------------------------------------------------------------------------- equivariance
 
 class CentroidDetector(nn.Module):

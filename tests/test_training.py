@@ -165,6 +165,24 @@ def test_the_labelled_oracle_pulls_o_towards_the_true_visible_share(smoke_data):
         resolve_config(shaped)
 
 
+def test_the_moving_pixel_weight_reaches_the_step_and_needs_the_pixel_pyramid(smoke_data):
+    """loss_weights.pixel_pyramid_moving: the step hands the source to the pixel pyramid, whose loss grows
+    with the weight; without a pixel pyramid the config is refused with the key's value."""
+    config = smoke_config(smoke_data)
+    batch = next(iter(make_dataloader(config, build_trainer(config, torch.device("cpu")).group)))
+    plain = (generator_losses(build_trainer(config, torch.device("cpu")), batch["source"], batch["driving"],
+                                   epoch_float=5.0)[0]["reconstruction"]).item()
+    config["train_params"]["loss_weights"]["pixel_pyramid_moving"] = 100.0
+    trainer = build_trainer(config, torch.device("cpu"))
+    assert trainer.reconstruction_loss[0].moving_weight == 100.0
+    moving = generator_losses(trainer, batch["source"], batch["driving"], epoch_float=5.0)[0]["reconstruction"].item()
+    assert moving > plain * 1.01
+    refused = load_config(REPO / "configs" / "smoke.yaml")
+    refused["train_params"]["loss_weights"].update(pixel_pyramid=0, perceptual=[1, 1, 1, 1, 1], pixel_pyramid_moving=5)
+    with pytest.raises(ValueError, match="pixel_pyramid_moving 5 weighs .* but loss_weights.pixel_pyramid is 0"):
+        resolve_config(refused)
+
+
 def test_the_revealed_term_trains_the_occlusion_map_and_is_refused_where_it_cannot_act(smoke_data, monkeypatch):
     """loss_weights.occlusion_revealed > 0 adds one term, computed from the batch alone, whose gradient
     reaches O's convolution; TPSMM and a generator without O refuse it with the key's name."""

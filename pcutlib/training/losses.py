@@ -171,7 +171,8 @@ class PerceptualPyramidLoss(nn.Module):
         self.vgg.eval()              # frozen network: always in eval mode
         return self
 
-    def forward(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    def forward(self, generated: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+        """``source`` is not read: every pixel weighs alike here (the pixel pyramid's moving weight reads it)."""
         pyramid_generated, pyramid_real = self.pyramid(generated), self.pyramid(real)
         total = generated.new_zeros(())
         for scale in self.scales:
@@ -187,24 +188,39 @@ class PerceptualPyramidLoss(nn.Module):
 class PixelPyramidLoss(nn.Module):
     """A cheap CPU stand-in for the perceptual loss, on pixels instead of VGG features:
 
-        L = sum_s weight * mean | P_s(generated) - P_s(real) |
+        L = sum_s mean( |P_s(generated) - P_s(real)| * (weight + moving_weight * P_s(|real - source|)) )
 
-    forward(generated, real): both (B, C, H, W) -> scalar. Not the paper's loss.
+    forward(generated, real, source): all (B, C, H, W) -> scalar; ``source`` (the frame the
+    generator warped) is needed only when moving_weight is not 0: it weighs each pixel's error more
+    where the driving frame differs from the source, the pixels that motion must explain (moved
+    limbs, and where they were). moving_weight 0 is the plain pyramid. Not the paper's loss.
     """
     is_paper_loss = False
 
-    def __init__(self, scales=(1, 0.5, 0.25, 0.125), weight: float = 10.0, num_channels: int = 3):
+    def __init__(self, scales=(1, 0.5, 0.25, 0.125), weight: float = 10.0, num_channels: int = 3,
+                 moving_weight: float = 0.0):
         super().__init__()
+        if moving_weight < 0:
+            raise ValueError(f"moving_weight {moving_weight}: expected 0 (off) or more")
         self.scales = list(scales)
         self.weight = float(weight)
+        self.moving_weight = float(moving_weight)
         self.pyramid = ImagePyramid(self.scales, num_channels)
 
-    def forward(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    def forward(self, generated: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         pyramid_generated, pyramid_real = self.pyramid(generated), self.pyramid(real)
+        if self.moving_weight:
+            if source is None:
+                raise ValueError(f"moving_weight {self.moving_weight} weighs pixels by |real - source|: pass the source frame")
+            pyramid_change = self.pyramid((real - source).abs().detach())
         total = generated.new_zeros(())
         for scale in self.scales:
             key = f"prediction_{scale_key(scale)}"
-            total = total + self.weight * (pyramid_generated[key] - pyramid_real[key].detach()).abs().mean()
+            error = (pyramid_generated[key] - pyramid_real[key].detach()).abs()           # (B,C,h,w)
+            if self.moving_weight:
+                total = total + (error * (self.weight + self.moving_weight * pyramid_change[key])).mean()
+            else:
+                total = total + self.weight * error.mean()
         return total
 
 

@@ -108,7 +108,7 @@ def generator_losses(trainer: Trainer, source, driving, epoch_float: float = 0.0
     generated = generate(trainer, source, driving, epoch_float)
     kp_driving = generated["kp_driving"]
     prediction = generated["prediction"].float()
-    losses = {"reconstruction": sum(term(prediction, driving) for term in trainer.reconstruction_loss)}
+    losses = {"reconstruction": sum(term(prediction, driving, source) for term in trainer.reconstruction_loss)}
     ramp = equivariance_ramp(trainer.config["train_params"]["equivariance_warmup_epochs"], epoch_float)
     if trainer.backbone == "tpsmm":        # equivariance (keypoints only), warp and background losses
         losses.update(tpsmm_losses(models, trainer.config["train_params"], source, driving, generated, ramp,

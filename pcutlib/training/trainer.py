@@ -146,7 +146,8 @@ def build_reconstruction_loss(train_params: dict, num_channels: int) -> nn.Modul
         terms.append(L.PerceptualPyramidLoss(train_params["scales"], weights["perceptual"],
                                              train_params["perceptual_weights"], num_channels))
     if weights["pixel_pyramid"] != 0:
-        terms.append(L.PixelPyramidLoss(train_params["scales"], weights["pixel_pyramid"], num_channels))
+        terms.append(L.PixelPyramidLoss(train_params["scales"], weights["pixel_pyramid"], num_channels,
+                                        weights["pixel_pyramid_moving"]))
     if not terms:
         raise ValueError("no reconstruction loss: set train_params.loss_weights.perceptual or pixel_pyramid")
     return nn.ModuleList(terms)
