@@ -1003,3 +1003,36 @@ def test_the_wider_separation_kernel_on_four_seeds_is_the_stored_run():
             f"[{paired['low']:+.3f}, {paired['high']:+.3f}], p = {paired['p']:.3f}, four seeds), where "
             f"{detectable:.3f} is the smallest change these seeds detect with 80% power at their spread. No mark of "
             f"any seed reached IoU 0.85 (the best: {best:.3f}).") in text
+
+
+def test_the_moving_pixel_weight_on_seed_0_is_the_stored_run():
+    """docs/benchmarks.md's time-to-quality-moving-avx2 block is the stored run's threshold table (the
+    demo's recipe with loss_weights.pixel_pyramid_moving 100, seed 0, stopped by its budget at epoch
+    116); its sentences set its last mark beside the demo recipe's run on the same kind."""
+    from pcutlib.experiments.demo import demo_recipe
+
+    folder = "time-to-quality-moving-avx2"
+    results, text = documented_run(folder)
+    stored = json.loads((REPO / "results" / folder / "time_to_quality.json").read_text())
+    assert "no AMX or AVX512-BF16" in stored["cpu_bf16"] and stored["threads"] == 2 and stored["check_seed"] == 1
+    recipe = "separation-1-dropout-40-moving-100"
+    assert read_recipe("time_to_quality")["recipes"][recipe]["overrides"] == {
+        **demo_recipe()["overrides"], "train_params.loss_weights.pixel_pyramid_moving": 100}
+    assert list(results) == [f"{recipe} seed 0"]
+    rows = results[f"{recipe} seed 0"]
+    last, near = rows[-1], rows[-2]
+    before = json.loads((REPO / "results" / "time-to-quality-before-after-avx2" / "time_to_quality.json").read_text())
+    reference = before["results"]["separation-1-dropout-40"]
+    ref_last, ref_near = reference[-1], reference[-2]
+    seconds = lambda row: 60 * row["minutes"] / row["step"]               # noqa: E731
+    assert ref_last["epoch"] == 120 and ref_near["epoch"] == 96 and last["step"] == 20 * last["epoch"]
+    assert (f"Seed 0 stopped at epoch {last['epoch']} of 120, where its 18-minute budget ended: "
+            f"{seconds(last):.3f} s a step, against {seconds(ref_last):.3f} s") in text
+    assert f"(120 epochs in {ref_last['minutes']:.1f} minutes" in text
+    assert (f"It ended at IoU {last['silhouette_iou']:.3f} against the demo recipe's {ref_last['silhouette_iou']:.3f} "
+            f"at epoch 120 (at epochs {near['epoch']} and {ref_near['epoch']}: {near['silhouette_iou']:.3f} and "
+            f"{ref_near['silhouette_iou']:.3f}), its pose probe at {last['probe_px']:.2f} px against "
+            f"{ref_last['probe_px']:.2f}, the warped source alone at {last['warped_source_silhouette_iou']:.3f} "
+            f"against {ref_last['warped_source_silhouette_iou']:.3f}, the generator at rest at "
+            f"{last['silhouette_iou_at_rest']:.3f} against {ref_last['silhouette_iou_at_rest']:.3f}. It fell") in text
+    assert last["silhouette_iou"] < ref_last["silhouette_iou"]
