@@ -92,7 +92,7 @@ def check_combinations(resolved: dict) -> None:
     weights = train_params["loss_weights"]
     if weights["pixel_pyramid_moving"] and not weights["pixel_pyramid"]:
         raise ValueError(f"train_params.loss_weights.pixel_pyramid_moving {weights['pixel_pyramid_moving']} weighs "
-                         "the pixel pyramid's moving pixels, but loss_weights.pixel_pyramid is 0")
+                         "the pixel pyramid's moving pixels, but loss_weights.pixel_pyramid is 0: set it above 0, or this to 0")
     gap = train_params["frame_gap"]
     if gap["start"] != 0 and not (gap["start"] <= gap["end"] and gap["ramp_epochs"] >= 1):
         raise ValueError(f"train_params.frame_gap needs 1 <= start <= end and ramp_epochs >= 1 (or start 0: off), got {gap}")

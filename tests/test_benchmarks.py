@@ -1029,6 +1029,13 @@ def test_the_moving_pixel_weight_on_seed_0_is_the_stored_run():
     assert (f"Seed 0 stopped at epoch {last['epoch']} of 120, where its 18-minute budget ended: "
             f"{seconds(last):.3f} s a step, against {seconds(ref_last):.3f} s") in text
     assert f"(120 epochs in {ref_last['minutes']:.1f} minutes" in text
+    assert "--minutes 18 " in stored["command"] and "resumed" not in stored["command"]
+    from pcutlib.config import load_config
+
+    train = load_config(REPO / "configs" / "synthetic-64.yaml")["train_params"]
+    last_rate = train["lr_generator"] * 0.1 ** len(train["epoch_milestones"])
+    assert train["num_epochs"] == 120 and max(train["epoch_milestones"]) < last["epoch"]
+    assert f"so it missed {['no', 'one', 'two', 'three', 'four'][120 - last['epoch']]} epochs at the last rate, {last_rate:.0e}".replace("e-05", "e-5") in text
     assert (f"It ended at IoU {last['silhouette_iou']:.3f} against the demo recipe's {ref_last['silhouette_iou']:.3f} "
             f"at epoch 120 (at epochs {near['epoch']} and {ref_near['epoch']}: {near['silhouette_iou']:.3f} and "
             f"{ref_near['silhouette_iou']:.3f}), its pose probe at {last['probe_px']:.2f} px against "
@@ -1036,3 +1043,5 @@ def test_the_moving_pixel_weight_on_seed_0_is_the_stored_run():
             f"against {ref_last['warped_source_silhouette_iou']:.3f}, the generator at rest at "
             f"{last['silhouette_iou_at_rest']:.3f} against {ref_last['silhouette_iou_at_rest']:.3f}. It fell") in text
     assert last["silhouette_iou"] < ref_last["silhouette_iou"]
+    page = " ".join((REPO / "docs" / "benchmarks.md").read_text().split())        # the hands' share it quotes is
+    assert "(33-40% of each model's gap)" in page and "the hands, 33-40% of each demo model's gap above" in page  # the table's

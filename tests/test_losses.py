@@ -167,8 +167,12 @@ def test_pixel_pyramid_moving_weight_by_hand():
     expected = sum((error[k].abs() * (1 + 3 * change[k])).mean() for k in ("prediction_1", "prediction_0.5"))
     value = PixelPyramidLoss((1, 0.5), 1.0, moving_weight=3.0)(generated, torch.zeros_like(generated), source)
     assert value.item() == pytest.approx(expected.item(), rel=1e-6)
+    plain = PixelPyramidLoss((1, 0.5), 2.0)(generated, source)
+    assert torch.equal(PixelPyramidLoss((1, 0.5), 2.0, moving_weight=0)(generated, source, None), plain)
     with pytest.raises(ValueError, match="moving_weight 3.0 weighs pixels by .*pass the source frame"):
         PixelPyramidLoss((1,), 1.0, moving_weight=3.0)(generated, generated)
+    with pytest.raises(ValueError, match=r"source \(1, 3, 8, 8\) and real \(2, 3, 8, 8\): expected the same shape"):
+        PixelPyramidLoss((1,), 1.0, moving_weight=3.0)(generated, generated, source[:1])
     with pytest.raises(ValueError, match="moving_weight -1: expected 0"):
         PixelPyramidLoss((1,), 1.0, moving_weight=-1)
 

@@ -23,7 +23,8 @@ def _reconstruction(config: dict) -> str:
     weights = config["train_params"]["loss_weights"]
     if sum(weights["perceptual"]) != 0:
         return f"VGG19 perceptual pyramid, weights {weights['perceptual']}"
-    return f"pixel L1 pyramid, weight {weights['pixel_pyramid']}"
+    moving = f", moving pixels + {weights['pixel_pyramid_moving']} x |driving - source|" if weights["pixel_pyramid_moving"] else ""
+    return f"pixel L1 pyramid, weight {weights['pixel_pyramid']}{moving}"
 
 
 def _region_dropout(config: dict) -> str:

@@ -149,7 +149,7 @@ class PerceptualPyramidLoss(nn.Module):
         L = sum_s sum_l w_l * mean | VGG_l(P_s(generated)) - VGG_l(P_s(real)) |
 
     P_s = anti-aliased downsampling to scale s, VGG_l = relu{l}_1 features, w_l = layer_weights.
-    forward(generated, real): both (B, 3, H, W) in [0, 1] -> scalar. The smallest scale must
+    forward(generated, real, source=None): (B, 3, H, W) in [0, 1] -> scalar (``source`` not read). The smallest scale must
     leave at least 16x16 pixels (relu5_1 sits after four 2x2 poolings).
     ``is_paper_loss`` is False when the VGG weights are random.
     """
@@ -191,9 +191,10 @@ class PixelPyramidLoss(nn.Module):
         L = sum_s mean( |P_s(generated) - P_s(real)| * (weight + moving_weight * P_s(|real - source|)) )
 
     forward(generated, real, source): all (B, C, H, W) -> scalar; ``source`` (the frame the
-    generator warped) is needed only when moving_weight is not 0: it weighs each pixel's error more
-    where the driving frame differs from the source, the pixels that motion must explain (moved
-    limbs, and where they were). moving_weight 0 is the plain pyramid. Not the paper's loss.
+    generator warped) is needed only when moving_weight is not 0: it weighs each value's error more
+    where the driving frame differs from the source, channel by channel (the pixels that motion must
+    explain: moved limbs, and where they were). moving_weight 0 is the plain pyramid, and ``source``
+    is then not read. Not the paper's loss.
     """
     is_paper_loss = False
 
@@ -212,6 +213,8 @@ class PixelPyramidLoss(nn.Module):
         if self.moving_weight:
             if source is None:
                 raise ValueError(f"moving_weight {self.moving_weight} weighs pixels by |real - source|: pass the source frame")
+            if source.shape != real.shape:
+                raise ValueError(f"source {tuple(source.shape)} and real {tuple(real.shape)}: expected the same shape")
             pyramid_change = self.pyramid((real - source).abs().detach())
         total = generated.new_zeros(())
         for scale in self.scales:
