@@ -1005,19 +1005,29 @@ def test_the_wider_separation_kernel_on_four_seeds_is_the_stored_run():
             f"any seed reached IoU 0.85 (the best: {best:.3f}).") in text
 
 
-def test_the_moving_pixel_weight_on_seed_0_is_the_stored_run():
-    """docs/benchmarks.md's time-to-quality-moving-avx2 block is the stored run's threshold table (the
-    demo's recipe with loss_weights.pixel_pyramid_moving 100, seed 0, stopped by its budget at epoch
-    116); its sentences set its last mark beside the demo recipe's run on the same kind."""
+
+SCREENS = {  # folder: (recipe, its override beside the demo's, the run's --minutes)
+    "time-to-quality-moving-avx2": ("separation-1-dropout-40-moving-100",
+                                    {"train_params.loss_weights.pixel_pyramid_moving": 100}, 18),
+    "time-to-quality-pyramid-4-avx2": ("separation-1-dropout-40-pyramid-4",
+                                       {"train_params.scales": [1, 0.5, 0.25, 0.125]}, 21),
+}
+
+
+@pytest.mark.parametrize("folder", list(SCREENS))
+def test_a_screened_lever_on_seed_0_is_the_stored_run(folder):
+    """docs/benchmarks.md's block of each lever screened on seed 0 alone (the moving-pixel weight, the
+    fourth pyramid scale) is the stored run's threshold table, and its sentences set the last mark,
+    stopped by the run's budget, beside the demo recipe's run on the same CPU kind."""
+    from pcutlib.config import load_config
     from pcutlib.experiments.demo import demo_recipe
 
-    folder = "time-to-quality-moving-avx2"
+    recipe, override, minutes = SCREENS[folder]
     results, text = documented_run(folder)
     stored = json.loads((REPO / "results" / folder / "time_to_quality.json").read_text())
     assert "no AMX or AVX512-BF16" in stored["cpu_bf16"] and stored["threads"] == 2 and stored["check_seed"] == 1
-    recipe = "separation-1-dropout-40-moving-100"
-    assert read_recipe("time_to_quality")["recipes"][recipe]["overrides"] == {
-        **demo_recipe()["overrides"], "train_params.loss_weights.pixel_pyramid_moving": 100}
+    assert f"--minutes {minutes} " in stored["command"] and "resumed" not in stored["command"]
+    assert read_recipe("time_to_quality")["recipes"][recipe]["overrides"] == {**demo_recipe()["overrides"], **override}
     assert list(results) == [f"{recipe} seed 0"]
     rows = results[f"{recipe} seed 0"]
     last, near = rows[-1], rows[-2]
@@ -1026,22 +1036,31 @@ def test_the_moving_pixel_weight_on_seed_0_is_the_stored_run():
     ref_last, ref_near = reference[-1], reference[-2]
     seconds = lambda row: 60 * row["minutes"] / row["step"]               # noqa: E731
     assert ref_last["epoch"] == 120 and ref_near["epoch"] == 96 and last["step"] == 20 * last["epoch"]
-    assert (f"Seed 0 stopped at epoch {last['epoch']} of 120, where its 18-minute budget ended: "
+    assert (f"Seed 0 stopped at epoch {last['epoch']} of 120, where its {minutes}-minute budget ended: "
             f"{seconds(last):.3f} s a step, against {seconds(ref_last):.3f} s") in text
     assert f"(120 epochs in {ref_last['minutes']:.1f} minutes" in text
-    assert "--minutes 18 " in stored["command"] and "resumed" not in stored["command"]
-    from pcutlib.config import load_config
-
     train = load_config(REPO / "configs" / "synthetic-64.yaml")["train_params"]
     last_rate = train["lr_generator"] * 0.1 ** len(train["epoch_milestones"])
     assert train["num_epochs"] == 120 and max(train["epoch_milestones"]) < last["epoch"]
-    assert f"so it missed {['no', 'one', 'two', 'three', 'four'][120 - last['epoch']]} epochs at the last rate, {last_rate:.0e}".replace("e-05", "e-5") in text
+    missed = ["no", "one", "two", "three", "four", "five", "six"][120 - last["epoch"]]
+    assert f"missed {missed} epochs at the last rate, {last_rate:.0e}".replace("e-05", "e-5") in text
     assert (f"It ended at IoU {last['silhouette_iou']:.3f} against the demo recipe's {ref_last['silhouette_iou']:.3f} "
             f"at epoch 120 (at epochs {near['epoch']} and {ref_near['epoch']}: {near['silhouette_iou']:.3f} and "
             f"{ref_near['silhouette_iou']:.3f}), its pose probe at {last['probe_px']:.2f} px against "
             f"{ref_last['probe_px']:.2f}, the warped source alone at {last['warped_source_silhouette_iou']:.3f} "
             f"against {ref_last['warped_source_silhouette_iou']:.3f}, the generator at rest at "
-            f"{last['silhouette_iou_at_rest']:.3f} against {ref_last['silhouette_iou_at_rest']:.3f}. It fell") in text
-    assert last["silhouette_iou"] < ref_last["silhouette_iou"]
-    page = " ".join((REPO / "docs" / "benchmarks.md").read_text().split())        # the hands' share it quotes is
-    assert "(33-40% of each model's gap)" in page and "the hands, 33-40% of each demo model's gap above" in page  # the table's
+            f"{last['silhouette_iou_at_rest']:.3f} against {ref_last['silhouette_iou_at_rest']:.3f}.") in text
+    assert last["silhouette_iou"] < ref_last["silhouette_iou"] and "It fell, so seed 4 was stopped" in text
+    assert all(mark["silhouette_iou"] < 0.85 for mark in rows)
+    page = " ".join((REPO / "docs" / "benchmarks.md").read_text().split())        # the hands' share the first
+    assert "(33-40% of each model's gap)" in page and "the hands, 33-40% of each demo model's gap above" in page  # quotes
+
+
+def test_the_fourth_scale_run_follows_the_moving_weight_run():
+    """The pyramid-4 sentences quote the moving weight's seconds a step, the run just before it."""
+    moving = json.loads((REPO / "results" / "time-to-quality-moving-avx2" / "time_to_quality.json").read_text())
+    last = moving["results"]["separation-1-dropout-40-moving-100 seed 0"][-1]
+    text = sentences_of((REPO / "docs" / "benchmarks.md").read_text(), "time-to-quality-pyramid-4-avx2")
+    assert f"and {60 * last['minutes'] / last['step']:.3f} s in the moving weight's run just before it" in text
+    assert "1.48 px against 1.14" in read_recipe("time_to_quality")["recipes"]["separation-1-dropout-40-pyramid-4"]["note"]
+    assert f"{last['probe_px']:.2f}" == "1.48"
