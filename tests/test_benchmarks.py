@@ -1064,3 +1064,31 @@ def test_the_fourth_scale_run_follows_the_moving_weight_run():
     assert f"and {60 * last['minutes'] / last['step']:.3f} s in the moving weight's run just before it" in text
     assert "1.48 px against 1.14" in read_recipe("time_to_quality")["recipes"]["separation-1-dropout-40-pyramid-4"]["note"]
     assert f"{last['probe_px']:.2f}" == "1.48"
+
+
+def test_the_demo_recipe_replays_on_the_avx2_kind():
+    """docs/benchmarks.md's time-to-quality-replay-avx2 block: the demo's recipe on seed 0 trained again
+    on the kind without native bf16 ends with every diagnose figure of the earlier run's last mark
+    (the screens' reference) equal; its sentences quote the count, the figures, the clocks and the
+    screens' changes."""
+    folder = "time-to-quality-replay-avx2"
+    results, text = documented_run(folder)
+    stored = json.loads((REPO / "results" / folder / "time_to_quality.json").read_text())
+    assert "no AMX or AVX512-BF16" in stored["cpu_bf16"] and stored["threads"] == 2
+    last = results["separation-1-dropout-40 seed 0"][-1]
+    before = json.loads((REPO / "results" / "time-to-quality-before-after-avx2" / "time_to_quality.json").read_text())
+    reference = before["results"]["separation-1-dropout-40"][-1]
+    clock = {"minutes", "mark", "samples_per_s"}
+    assert set(last) == set(reference) and last["epoch"] == reference["epoch"] == 120
+    equal = [key for key in reference if key not in clock and last[key] == reference[key]]
+    assert len(equal) == len(reference) - len(clock)
+    seconds = lambda row: 60 * row["minutes"] / row["step"]               # noqa: E731
+    assert (f"every one of the {len(equal)} figures diagnose stores for the last mark equal, to the last stored digit, "
+            f"to those of `results/time-to-quality-before-after-avx2/` (IoU {last['silhouette_iou']:.3f}, probe "
+            f"{last['probe_px']:.2f} px, warped source {last['warped_source_silhouette_iou']:.3f}, at rest "
+            f"{last['silhouette_iou_at_rest']:.3f}); only the clock differed: {last['minutes']:.1f} minutes against "
+            f"{reference['minutes']:.1f} ({seconds(last):.3f} s a step against {seconds(reference):.3f})") in text
+    changes = [results_of[f"{recipe} seed 0"][-1]["silhouette_iou"] - reference["silhouette_iou"]
+               for results_of, recipe in ((documented_run(f)[0], SCREENS[f][0]) for f in SCREENS)]
+    assert all(change < 0 for change in changes)
+    assert f"the two screens' seed-0 changes ({changes[0]:.3f} and {changes[1]:.3f})" in text
