@@ -1125,6 +1125,18 @@ def test_the_two_scale_pyramid_is_the_stored_run():
             f"The warped source alone ended at {listed(last, 'warped_source_silhouette_iou')} against "
             f"{listed(reference, 'warped_source_silhouette_iou')}, the generator at rest at "
             f"{listed(last, 'silhouette_iou_at_rest')} against {listed(reference, 'silhouette_iou_at_rest')}.") in text
+    if len(seeds) >= 3:
+        from pcutlib.experiments.seed_statistics import minimum_detectable_difference, paired_t
+
+        paired = paired_t(list(changes.values()))
+        detectable = minimum_detectable_difference(paired["sd"], len(seeds))
+        count = {3: "three", 4: "four"}[len(seeds)]
+        assert (f"Over the {count} seeds the mean change is {paired['mean']:+.3f} (95% t-interval [{paired['low']:+.3f}, "
+                f"{paired['high']:+.3f}], p = {paired['p']:.3f}), where {detectable:.3f} is the smallest change {count} "
+                f"seeds of this spread detect with 80% power.") in text
+        page = " ".join((REPO / "docs" / "benchmarks.md").read_text().split())
+        assert f"Bonferroni correction makes that p = {min(1.0, 3 * paired['p']):.2f}: not yet evidence" in page
+        assert ("interval excludes zero, narrowly" in page) == (paired["low"] > 0)
     zero = results[f"{recipe} seed 0"]
     passed = next(mark for mark in zero if mark["silhouette_iou"] >= 0.80)
     ref_rows = before["results"]["separation-1-dropout-40"]
