@@ -20,7 +20,7 @@ torch step 5-60x, and the wall-time target counts).
     python benchmarks/demo_spread.py --from-json results/demo-spread/demo_spread.json [--readme README.md]
     python benchmarks/demo_spread.py --compare A/demo_spread.json B/demo_spread.json ... [--readme README.md]
     python benchmarks/demo_spread.py --paired REFERENCE/demo_spread.json CANDIDATE/demo_spread.json
-                                     [--readme PAGE --marker NAME]
+                                     [--sessions-differ] [--readme PAGE --marker NAME]
 
 ``--readme``: also write the spread table between its markers in that page (``--marker NAME``:
 the ``NAME`` block instead of ``demo-spread``); ``--from-json``: train nothing, rewrite the table
@@ -39,7 +39,8 @@ reference, paired by training seed: per target, each seed's difference (candidat
 the paired 95% t-interval, and the smallest difference those seeds detect with 80% power.
 Silhouette IoU is the primary figure (the target no demo recipe has met), tested at 5%; the
 others form one Holm family (their detectable differences at 5% / m); wall time joins it only
-when both spreads record one machine. ``--readme PAGE --marker NAME``: the table between that
+when both spreads record one machine and ``--sessions-differ`` is not given (the two spreads ran in
+other sessions of that machine kind, whose step time drifts). ``--readme PAGE --marker NAME``: the table between that
 page's ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers.
 
 ``--quick``: the smoke model on a tiny world for a couple of epochs (for tests).
@@ -128,17 +129,20 @@ def recipes_table(spreads: dict[str, list[dict]], targets: dict) -> str:
 PRIMARY_KEY = "silhouette_iou"
 
 
-def paired_rows(reference: list[dict], candidate: list[dict]) -> list[dict]:
+def paired_rows(reference: list[dict], candidate: list[dict], sessions_differ: bool = False) -> list[dict]:
     """Per target key: the training seeds both spreads ran, each seed's difference candidate minus
     reference, ``paired_t`` of them and the smallest difference detectable at that spread with 80%
     power. The primary figure (``PRIMARY_KEY``) is tested at 5%; the secondary ones form one Holm
     family of m tests, each detectable difference at 5% / m. Wall time joins that family only where
-    ``same_machine`` (every run of both records the same ``machine``); else its p is NaN (descriptive:
-    the minutes differ by machine too). A seed that only one spread ran is left out; none in common
+    ``same_machine`` (every run of both records the same ``machine``) and not ``sessions_differ`` (the
+    spreads ran in other sessions on that machine kind, whose step time drifts between sessions); else
+    its p is NaN (descriptive: the minutes differ by machine or session too). A seed that only one spread ran is left out; none in common
     is an error naming both lists. (Figures a run stored before its target existed are read from its
     diagnosis, as ``rescored``.)"""
     machines = [run.get("machine") for run in reference + candidate]
     same_machine = None not in machines and all(machine == machines[0] for machine in machines)
+    minutes_note = ("machines differ or unrecorded" if not same_machine
+                    else "other sessions of one machine kind" if sessions_differ else None)
     today = demo_recipe()["targets"]
     reference = [rescored(run, today) for run in reference]      # figures an older run lacks
     candidate = [rescored(run, today) for run in candidate]
@@ -148,7 +152,7 @@ def paired_rows(reference: list[dict], candidate: list[dict]) -> list[dict]:
         raise ValueError(f"no training seed in common: reference {sorted(by_seed)}, "
                          f"candidate {[run['seed'] for run in candidate]}")
     mine = {run["seed"]: run for run in candidate}
-    tested = [key for key in TARGET_KEYS if key != PRIMARY_KEY and (key != "minutes" or same_machine)]
+    tested = [key for key in TARGET_KEYS if key != PRIMARY_KEY and (key != "minutes" or minutes_note is None)]
     rows = []
     for key in TARGET_KEYS:
         differences = [mine[s]["figures"][key] - by_seed[s]["figures"][key] for s in seeds
@@ -157,7 +161,7 @@ def paired_rows(reference: list[dict], candidate: list[dict]) -> list[dict]:
         if key != PRIMARY_KEY and key not in tested:
             result["p"] = math.nan
         alpha = ALPHA if key == PRIMARY_KEY else ALPHA / len(tested)
-        rows.append({"key": key, "seeds": seeds, "differences": differences, "same_machine": same_machine, **result,
+        rows.append({"key": key, "seeds": seeds, "differences": differences, "minutes_note": minutes_note, **result,
                      "detectable": minimum_detectable_difference(result["sd"], result["n"], alpha=alpha)})
     secondary = holm({row["key"]: row["p"] for row in rows if row["key"] in tested})
     for row in rows:
@@ -171,8 +175,8 @@ def paired_table(rows: list[dict]) -> str:
              "| detectable (80% power) |", "|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: r["key"] != PRIMARY_KEY):
         label = LABELS[row["key"]] + (" (primary)" if row["key"] == PRIMARY_KEY else "")
-        if row["key"] == "minutes" and not row["same_machine"]:
-            label += ", machines differ or unrecorded: not the recipe's alone"
+        if row["key"] == "minutes" and row["minutes_note"]:
+            label += f", {row['minutes_note']}: not the recipe's alone"
         per_seed = ", ".join(f"{s}: {d:+.3g}" for s, d in zip(row["seeds"], row["differences"]))
         untested = row["key"] != PRIMARY_KEY and math.isnan(row["p_adjusted"])
         holm_cell = "-" if row["key"] == PRIMARY_KEY or untested else f"{row['p_adjusted']:.3g}"
@@ -214,12 +218,17 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         help="train nothing: score these stored demo_spread.json files against today's targets")
     parser.add_argument("--paired", type=Path, nargs=2, default=None, metavar=("REFERENCE", "CANDIDATE"),
                         help="train nothing: the candidate spread against the reference, paired by training seed")
+    parser.add_argument("--sessions-differ", action="store_true",
+                        help="with --paired: the spreads ran in other sessions of one machine kind; wall time "
+                             "is described, not tested (the step time drifts between sessions)")
     parser.add_argument("--marker", default=None,
                         help="with --readme: the page's block NAME (a spread's default: demo-spread; "
                              "--paired needs one)")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds repeats a seed: {args.seeds}")
+    if args.sessions_differ and args.paired is None:
+        parser.error("--sessions-differ describes two spreads of --paired; give --paired REFERENCE CANDIDATE")
     if args.paired is not None and args.readme is not None and args.marker is None:
         parser.error("--paired with --readme needs --marker NAME (the page's block to write)")
     for text in args.set:               # a malformed one fails here, before the first run
@@ -278,7 +287,7 @@ def main(argv=None) -> int:
         return 0
     if args.paired is not None:
         reference, candidate = (json.loads(path.read_text())["runs"] for path in args.paired)
-        text = paired_table(paired_rows(reference, candidate))
+        text = paired_table(paired_rows(reference, candidate, args.sessions_differ))
         if args.readme is not None:
             replace_between_markers(args.readme, text, *markers(args.marker))
         print(text)

@@ -662,6 +662,14 @@ def test_two_spreads_are_compared_paired_by_training_seed(capsys):
     sd, n = tested["minutes"]["sd"], tested["minutes"]["n"]
     from pcutlib.experiments.seed_statistics import minimum_detectable_difference
     assert tested["minutes"]["detectable"] == pytest.approx(minimum_detectable_difference(sd, n, alpha=0.05 / 4))
+    drifted = {row["key"]: row for row in S.paired_rows([{**r, "machine": machine} for r in reference],
+                                                         [{**r, "machine": machine} for r in candidate], sessions_differ=True)}
+    assert math.isnan(drifted["minutes"]["p"])                         # other sessions: minutes described only
+    assert "| wall time (min), other sessions of one machine kind: not the recipe's alone |" in \
+        S.paired_table(list(drifted.values()))
+    with pytest.raises(SystemExit):
+        S.parse_arguments(["--from-json", "a.json", "--sessions-differ"])
+    assert "--sessions-differ describes two spreads of --paired" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"no training seed in common: reference \[0, 1, 2, 3, 4\], candidate \[9\]"):
         S.paired_rows(reference, [run(9, 0.5, 1.0)])
     with pytest.raises(SystemExit):
@@ -1143,13 +1151,16 @@ def test_the_two_scale_pyramid_is_the_stored_run():
         verdict = "not yet evidence" if paired["low"] > 0 else "not evidence"
         assert f"Bonferroni correction makes that p = {min(1.0, 3 * paired['p']):.2f}: {verdict}" in page
         assert ("interval excludes zero, narrowly" in page) == (paired["low"] > 0)
-        assert ("The interval now includes zero" in page) == (paired["low"] <= 0)
+        assert ("brought it to include zero" in page) == (paired["low"] <= 0)
         if len(seeds) == 4:
             ends = [row["silhouette_iou"] for row in last.values()]
             theirs = [reference[s]["silhouette_iou"] for s in seeds]
             top = max(seeds, key=lambda s: reference[s]["silhouette_iou"])
             assert top == 3 and changes[3] < 0 and all(changes[s] > 0 for s in seeds if s != 3)
-            assert (f"Seed 3, the demo recipe's best of the four, did not rise: the two scales ended every seed "
+            first = paired_t([changes[s] for s in seeds[:3]])
+            assert first["low"] > 0 and (f"Over seeds 0, 4 and 2 the interval had excluded zero ({first['low']:+.3f} to "
+                                         f"{first['high']:+.3f}, p {first['p']:.3f}); seed 3") in page
+            assert (f"Seed 3, the demo recipe's best of the four, fell by {-changes[3]:.3f}: the two scales ended every seed "
                     f"between {min(ends):.3f} and {max(ends):.3f}, where the demo's recipe spread from "
                     f"{min(theirs):.3f} to {max(theirs):.3f}.") in page
             assert stored["command"].count("resumed by") == 2
