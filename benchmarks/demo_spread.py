@@ -40,8 +40,8 @@ the paired 95% t-interval, and the smallest difference those seeds detect with 8
 Silhouette IoU is the primary figure (the target no demo recipe has met), tested at 5%; the
 others form one Holm family (their detectable differences at 5% / m); wall time joins it only
 when both spreads record one machine and ``--sessions-differ`` is not given (the two spreads ran in
-other sessions of that machine kind, whose step time drifts). ``--readme PAGE --marker NAME``: the table between that
-page's ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers.
+other sessions of that machine kind, whose step time drifts). ``--readme PAGE --marker NAME``: the
+table between that page's ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers.
 
 ``--quick``: the smoke model on a tiny world for a couple of epochs (for tests).
 """
@@ -136,8 +136,8 @@ def paired_rows(reference: list[dict], candidate: list[dict], sessions_differ: b
     family of m tests, each detectable difference at 5% / m. Wall time joins that family only where
     ``same_machine`` (every run of both records the same ``machine``) and not ``sessions_differ`` (the
     spreads ran in other sessions on that machine kind, whose step time drifts between sessions); else
-    its p is NaN (descriptive: the minutes differ by machine or session too). A seed that only one spread ran is left out; none in common
-    is an error naming both lists. (Figures a run stored before its target existed are read from its
+    its p is NaN (descriptive: the minutes differ by machine or session too). A seed that only one
+    spread ran is left out; none in common is an error naming both lists. (Figures a run stored before its target existed are read from its
     diagnosis, as ``rescored``.)"""
     machines = [run.get("machine") for run in reference + candidate]
     same_machine = None not in machines and all(machine == machines[0] for machine in machines)

@@ -4,14 +4,13 @@ the merges and paired table demo_spread.py writes from them, and the sentences t
 Every run of both recipes here is on one machine kind (AVX2, no native bf16, 2 threads): the
 demo's recipe of seeds 2-4 from an earlier session, of seed 0 (and 1) beside the candidate's."""
 import json
-import statistics
 import sys
 
 from conftest import REPO, block_of, sentences_of
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import demo_spread as S  # noqa: E402
-from test_benchmarks import stored_spread  # noqa: E402
+from test_benchmarks import avx2_demo_reference, stored_spread  # noqa: E402
 
 PAGE = REPO / "docs" / "benchmarks.md"
 CANDIDATE = "demo-spread-pyramid-2"
@@ -23,6 +22,17 @@ def seeds_run() -> list[int]:
     """The training seeds of the candidate's stored parts, results/demo-spread-pyramid-2/seed-S, ascending."""
     return sorted(int(path.name.split("-")[1]) for path in (REPO / "results" / CANDIDATE).glob("seed-*")
                   if (path / "demo_spread.json").exists())
+
+
+def screen_marks(folder: str) -> dict:
+    """{recipe seed S: [marks]} of results/FOLDER/time_to_quality.json."""
+    return json.loads((REPO / "results" / folder / "time_to_quality.json").read_text())["results"]
+
+
+def assert_same_figures(mark: dict, diagnosis: dict, what: str) -> None:
+    """Every figure a time-to-quality mark shares with a diagnosis (more than 50) has the same value."""
+    common = [key for key in mark if key in diagnosis]
+    assert len(common) > 50 and {key: mark[key] for key in common} == {key: diagnosis[key] for key in common}, what
 
 
 def part(folder: str, seed: int) -> dict:
@@ -53,23 +63,15 @@ def test_the_two_scale_spread_is_its_parts_against_the_demo_recipe_on_one_kind()
 def test_the_demo_reconstruction_stage_replays_the_screen():
     """Where the time-to-quality screen trained a seed with the two scales, the demo's reconstruction model
     of that seed diagnosed every figure the screen's last mark stores to the same value: the same run."""
-    screen = json.loads((REPO / "results" / SCREEN / "time_to_quality.json").read_text())["results"]
-    replayed = 0
-    for seed in seeds_run():
-        name = f"separation-1-dropout-40-pyramid-2 seed {seed}"
-        if name not in screen:
-            continue
-        last, recon = screen[name][-1], part(CANDIDATE, seed)["diagnoses"]["demo recon"]
-        common = [key for key in last if key in recon and key not in ("skipped",)]
-        assert len(common) > 50
-        assert {key: last[key] for key in common} == {key: recon[key] for key in common}, seed
-        replayed += 1
-    assert replayed >= 3
+    screen = screen_marks(SCREEN)
+    replayed = [seed for seed in seeds_run() if f"separation-1-dropout-40-pyramid-2 seed {seed}" in screen]
+    for seed in replayed:
+        assert_same_figures(screen[f"separation-1-dropout-40-pyramid-2 seed {seed}"][-1],
+                            part(CANDIDATE, seed)["diagnoses"]["demo recon"], f"two scales, seed {seed}")
+    assert len(replayed) >= 3
     if 0 in seeds_run():                 # the demo's recipe of seed 0 on this kind: its screen run again too
-        before = json.loads((REPO / "results" / "time-to-quality-before-after-avx2" / "time_to_quality.json").read_text())
-        last, recon = before["results"]["separation-1-dropout-40"][-1], part(REFERENCE, 0)["diagnoses"]["demo recon"]
-        common = [key for key in last if key in recon]
-        assert len(common) > 50 and {key: last[key] for key in common} == {key: recon[key] for key in common}
+        assert_same_figures(screen_marks("time-to-quality-before-after-avx2")["separation-1-dropout-40"][-1],
+                            part(REFERENCE, 0)["diagnoses"]["demo recon"], "demo recipe, seed 0")
 
 
 def listed(values, form="{:.3f}") -> str:
@@ -110,10 +112,8 @@ def test_the_two_scale_spread_in_the_docs_is_the_stored_run():
     minutes = [[run["figures"]["minutes"] for run in runs] for runs in (candidate, reference)]
     assert (f"The wall time was {min(minutes[0]):.1f}-{max(minutes[0]):.1f} minutes against "
             f"{min(minutes[1]):.1f}-{max(minutes[1]):.1f}, on the same machine kind") in text
-    replay = json.loads((REPO / "results" / "time-to-quality-replay-avx2" / "time_to_quality.json").read_text())
-    before = json.loads((REPO / "results" / "time-to-quality-before-after-avx2" / "time_to_quality.json").read_text())
-    clocks = [before["results"]["separation-1-dropout-40"][-1]["minutes"],
-              replay["results"]["separation-1-dropout-40 seed 0"][-1]["minutes"]]
+    clocks = [screen_marks("time-to-quality-before-after-avx2")["separation-1-dropout-40"][-1]["minutes"],
+              screen_marks("time-to-quality-replay-avx2")["separation-1-dropout-40 seed 0"][-1]["minutes"]]
     assert f"took {clocks[0]:.1f} minutes in one session and {clocks[1]:.1f} in another" in text
     if 0 in seeds:
         assert f"the demo recipe's seed-0 run here ({part(REFERENCE, 0)['figures']['minutes']:.1f} minutes) shared" in text
@@ -124,12 +124,9 @@ def test_the_two_scale_spread_in_the_docs_is_the_stored_run():
 def test_the_rule_was_decided_by_seed_1_alone():
     """The plan's arithmetic: the screen's changes of seeds 0, 2, 3 and 4 sum to the quoted figure, larger
     than 0.02, so only a fall of seed 1 beyond -0.02 (the per-seed condition) can fail the IoU part."""
-    screen = json.loads((REPO / "results" / SCREEN / "time_to_quality.json").read_text())["results"]
-    reference = {0: json.loads((REPO / "results" / "time-to-quality-before-after-avx2" / "time_to_quality.json")
-                               .read_text())["results"]["separation-1-dropout-40"][-1]["silhouette_iou"]}
-    reference.update({seed: part(REFERENCE, seed)["diagnoses"]["demo recon"]["silhouette_iou"] for seed in (2, 3, 4)})
-    total = sum(screen[f"separation-1-dropout-40-pyramid-2 seed {seed}"][-1]["silhouette_iou"] - reference[seed]
-                for seed in (0, 2, 3, 4))
+    screen, reference = screen_marks(SCREEN), avx2_demo_reference()
+    total = sum(screen[f"separation-1-dropout-40-pyramid-2 seed {seed}"][-1]["silhouette_iou"]
+                - reference[seed]["silhouette_iou"] for seed in (0, 2, 3, 4))
     assert total > 0.02
     page = " ".join(PAGE.read_text().split())
     assert f"Their screen changes sum to {total:+.3f}, so the mean can turn negative only if seed 1 falls" in page
